@@ -1,0 +1,113 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "cascade",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cascade", targets: ["cascade"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "CascadeKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "CascadeWire"),
+        .target(
+            name: "CascadeGraph",
+            dependencies: [
+                "CascadeWire",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "CascadeStore",
+            dependencies: [
+                "CascadeWire",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .target(
+            name: "CascadeRESP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "CascadeNode",
+            dependencies: [
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "CascadeBus",
+            dependencies: [
+                "CascadeWire", "CascadeGraph", "CascadeKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "cascade",
+            dependencies: [
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka"]),
+        .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire"]),
+        .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph"]),
+        .testTarget(name: "CascadeStoreTests", dependencies: ["CascadeStore"]),
+        .testTarget(
+            name: "CascadeRESPTests",
+            dependencies: [
+                "CascadeRESP",
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode"]),
+        .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus"]),
+        .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire"]),
+    ]
+)
+
+// Swift 6 language mode everywhere; the system library has no Swift to check.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,63 @@
+/// What a cached value was computed from, as named after `DEPS` on a `SET`:
+/// an entity instance `Entity#id` with an optional `@version`, or another cached key
+/// `service/key` (a bare key means the same service).
+public enum Dependency: Hashable, Sendable, CustomStringConvertible {
+    case entity(EntityRef, version: UInt64?)
+    case key(CacheKeyRef)
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case empty
+        case badEntity(String)
+        case badVersion(String)
+
+        public var description: String {
+            switch self {
+            case .empty: return "empty dependency"
+            case .badEntity(let text): return "'\(text)' is not Entity#id"
+            case .badVersion(let text): return "'\(text)' has a version that is not a whole number"
+            }
+        }
+    }
+
+    /// Parses one `DEPS` argument. `service` is the service that owns the key being set,
+    /// used for bare keys.
+    public static func parse(_ text: String, service: String) throws(ParseError) -> Dependency {
+        guard !text.isEmpty else { throw .empty }
+        if text.contains("#") {
+            var body = text[...]
+            var version: UInt64?
+            if let at = text.lastIndex(of: "@") {
+                let digits = text[text.index(after: at)...]
+                guard let parsed = UInt64(digits) else { throw .badVersion(text) }
+                version = parsed
+                body = text[..<at]
+            }
+            guard let ref = EntityRef(parsing: body) else { throw .badEntity(text) }
+            return .entity(ref, version: version)
+        }
+        if let slash = text.firstIndex(of: "/") {
+            let owner = text[..<slash]
+            let key = text[text.index(after: slash)...]
+            if !owner.isEmpty && !key.isEmpty {
+                return .key(CacheKeyRef(service: String(owner), key: String(key)))
+            }
+        }
+        return .key(CacheKeyRef(service: service, key: text))
+    }
+
+    /// The tag a node files a key under, and the bus indexes it by: `Entity#id` or `service/key`.
+    public var tag: String {
+        switch self {
+        case .entity(let ref, _): return ref.description
+        case .key(let ref): return ref.description
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .entity(let ref, let version?): return "\(ref)@\(version)"
+        case .entity(let ref, nil): return ref.description
+        case .key(let ref): return ref.description
+        }
+    }
+}

@@ -1,0 +1,16 @@
+/// The topic names of one Cascade installation; `prefix` defaults to `cascade.`.
+public struct Topics: Sendable, Hashable {
+    public var prefix: String
+
+    public init(prefix: String = "cascade.") {
+        self.prefix = prefix
+    }
+
+    public var events: String { prefix + "events" }
+    public var deps: String { prefix + "deps" }
+    public var conflicts: String { prefix + "conflicts" }
+    public var ledger: String { prefix + "ledger" }
+    public var dlq: String { prefix + "dlq" }
+
+    public func invalidations(service: String) -> String { prefix + "inval." + service }
+}

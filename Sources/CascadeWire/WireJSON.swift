@@ -1,0 +1,15 @@
+import Foundation
+
+/// The JSON codec every wire message shares: sorted keys so equal messages are equal bytes.
+enum WireJSON {
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain structs of strings and integers cannot fail.
+        return (try? encoder.encode(value)).map { [UInt8]($0) } ?? []
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        try JSONDecoder().decode(type, from: Data(bytes))
+    }
+}
