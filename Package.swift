@@ -87,9 +87,11 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka"]),
+        // Helpers for tests that run the real binary and real clients; Foundation only.
+        .target(name: "CascadeTestSupport"),
+        .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
         .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire"]),
-        .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph"]),
+        .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),
         .testTarget(name: "CascadeStoreTests", dependencies: ["CascadeStore"]),
         .testTarget(
             name: "CascadeRESPTests",
@@ -98,9 +100,9 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode"]),
-        .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus"]),
-        .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire"]),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
     ]
 )
 

@@ -73,11 +73,11 @@ public struct JSONEventDecoder: DomainEventDecoder {
         guard let raw = object["version"], !(raw is NSNull) else {
             throw EventRejection("missing-field", "field 'version' is missing")
         }
-        // JSONSerialization yields NSNumber for both numbers and booleans; reject booleans.
-        guard let number = raw as? NSNumber, !(raw is Bool), CFNumberIsFloatType(number) == false || number.doubleValue == number.doubleValue.rounded() else {
+        // JSONSerialization yields NSNumber for numbers and Bool for true/false.
+        guard !(raw is Bool), let number = raw as? NSNumber else {
             throw EventRejection("bad-version", "field 'version' is not a number")
         }
-        guard number.int64Value >= 0, number.doubleValue == Double(number.int64Value) else {
+        guard number.doubleValue >= 0, number.doubleValue == Double(number.int64Value) else {
             throw EventRejection("bad-version", "field 'version' is not a non-negative whole number")
         }
         return UInt64(number.int64Value)

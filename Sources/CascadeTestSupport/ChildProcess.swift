@@ -1,0 +1,146 @@
+import Foundation
+
+/// A real process started by a test, with its output collected line by line so the test can
+/// await what it prints instead of sleeping.
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    private let lock = NSLock()
+    private var stdoutText = ""
+    private var stderrText = ""
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let stdinPipe = Pipe()
+    private let readers = DispatchGroup()
+
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) {
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        process.standardInput = stdinPipe
+        // One reader thread per pipe, to end of file, so nothing printed is ever lost.
+        startReader(stdoutPipe.fileHandleForReading) { [weak self] text in self?.stdoutText += text }
+        startReader(stderrPipe.fileHandleForReading) { [weak self] text in self?.stderrText += text }
+    }
+
+    private func startReader(_ handle: FileHandle, append: @escaping @Sendable (String) -> Void) {
+        let lock = self.lock
+        let group = self.readers
+        group.enter()
+        Thread.detachNewThread {
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                lock.withLock { append(String(decoding: data, as: UTF8.self)) }
+            }
+            group.leave()
+        }
+    }
+
+    /// Starts `cascade` with the given arguments.
+    public static func cascade(_ arguments: [String], environment: [String: String]? = nil) throws -> ChildProcess {
+        let child = ChildProcess(CascadeBinary.url, arguments, environment: environment)
+        try child.process.run()
+        return child
+    }
+
+    public var stdout: String { lock.withLock { stdoutText } }
+    public var stderr: String { lock.withLock { stderrText } }
+
+    public func write(_ text: String) {
+        stdinPipe.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    public func closeStdin() {
+        try? stdinPipe.fileHandleForWriting.close()
+    }
+
+    /// Waits until stdout has a line for which `match` is true, and returns it.
+    public func awaitLine(timeout: Duration = .seconds(30), _ match: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
+            if !process.isRunning {
+                if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
+                throw ChildProcessError.exited(status: process.terminationStatus, stderr: stderr)
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr)
+    }
+
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the process to end and returns its exit status.
+    @discardableResult
+    public func awaitExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // The output is complete once both pipes reached end of file.
+        while readers.wait(timeout: .now()) == .timedOut {
+            guard ContinuousClock.now < deadline else { throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+public enum ChildProcessError: Error, CustomStringConvertible {
+    case exited(status: Int32, stderr: String)
+    case timedOut(stdout: String, stderr: String)
+
+    public var description: String {
+        switch self {
+        case .exited(let status, let stderr): return "process exited with \(status): \(stderr)"
+        case .timedOut(let stdout, let stderr): return "timed out; stdout: \(stdout.suffix(2000)) stderr: \(stderr.suffix(2000))"
+        }
+    }
+}
+
+/// Runs a command to completion and returns its exit status and output (for redis-cli, kcat, dot).
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public func runCommand(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(60)) async throws -> CommandResult {
+    let path = executable.hasPrefix("/") ? executable : (findExecutable(executable) ?? executable)
+    let child = ChildProcess(URL(fileURLWithPath: path), arguments)
+    try child.process.run()
+    if let stdin { child.write(stdin) }
+    child.closeStdin()
+    let status = try await child.awaitExit(timeout: timeout)
+    return CommandResult(status: status, stdout: child.stdout, stderr: child.stderr)
+}
+
+public func findExecutable(_ name: String) -> String? {
+    let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+    for folder in paths {
+        let candidate = "\(folder)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// Waits for a condition with a deadline, polling; the alternative to sleeping in a test.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}

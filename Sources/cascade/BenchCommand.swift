@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Performance figures, each printed next to its baseline.",
+        subcommands: [BenchKafkaCommand.self, BenchGraphCommand.self]
+    )
+}
