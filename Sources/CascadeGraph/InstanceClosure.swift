@@ -1,0 +1,144 @@
+/// Every cached key one change invalidates, each once, in breadth-first order.
+public struct InstanceClosure: Sendable {
+    public struct Entry: Sendable, Hashable {
+        public enum Reason: String, Sendable, Hashable, Codable {
+            /// Through a registration the graph declares.
+            case registered
+            /// Through a registration the graph does not declare: honoured, and shown.
+            case undeclared
+            /// Computed from a `bind` template, whether or not anyone registered the key.
+            case bound
+        }
+
+        /// `service/key`.
+        public let name: String
+        /// Hops from the root change: 1 for direct dependents. Always the shortest.
+        public let depth: Int
+        /// Index of the entry this one was reached from; -1 for the root.
+        public let parent: Int
+        public let reason: Reason
+
+        public var service: Substring { name[..<(name.firstIndex(of: "/") ?? name.startIndex)] }
+        public var key: Substring {
+            guard let slash = name.firstIndex(of: "/") else { return name[...] }
+            return name[name.index(after: slash)...]
+        }
+    }
+
+    /// The change: `Entity#id` or `service/key`.
+    public let root: String
+    public let entries: [Entry]
+    /// Bindings that could not be filled (an attribute the event did not carry).
+    public let unresolved: [String]
+
+    /// The chain from the root to `entries[index]`, root first.
+    public func path(to index: Int) -> [String] {
+        var chain: [String] = []
+        var current = index
+        while current >= 0 {
+            chain.append(entries[current].name)
+            current = entries[current].parent
+        }
+        chain.append(root)
+        return chain.reversed()
+    }
+
+    /// Entries grouped by service, for one invalidation message per service.
+    public var byService: [String: [Entry]] {
+        Dictionary(grouping: entries) { String($0.service) }
+    }
+}
+
+/// What one closure needs besides the index: a visited stamp per id and the id queue,
+/// reused from closure to closure so a closure allocates only its result.
+struct ClosureScratch {
+    var stamps: [UInt32] = []
+    var generation: UInt32 = 0
+    var ids: [UInt32] = []
+
+    mutating func prepare(capacity: Int) {
+        if stamps.count < capacity { stamps.append(contentsOf: repeatElement(0, count: capacity - stamps.count)) }
+        generation &+= 1
+        if generation == 0 {
+            // Wrapped around: old stamps could collide with the new generation.
+            for index in stamps.indices { stamps[index] = 0 }
+            generation = 1
+        }
+        ids.removeAll(keepingCapacity: true)
+    }
+}
+
+extension InstanceIndexState {
+    enum ClosureRoot {
+        case entity(entity: String, id: String, attrs: [String: String])
+        case key(service: String, key: String)
+    }
+
+    /// Breadth-first over registered dependents and template bindings; the visited stamps
+    /// make cycles harmless and give each key once, at its shortest depth.
+    func closure(from root: ClosureRoot, binder: TemplateBinder?, scratch: inout ClosureScratch) -> InstanceClosure {
+        scratch.prepare(capacity: names.capacity)
+        let generation = scratch.generation
+        var entries: [InstanceClosure.Entry] = []
+        var unresolved: [String] = []
+        // Bound keys nobody registered have no id; they are tracked by name.
+        var unregistered: Set<String> = []
+        let notIndexed = UInt32.max
+
+        func visit(_ entry: UInt32, depth: Int, parent: Int) {
+            let id = entry & Self.idMask
+            guard scratch.stamps[Int(id)] != generation else { return }
+            scratch.stamps[Int(id)] = generation
+            let reason: InstanceClosure.Entry.Reason = entry & Self.undeclaredBit == 0 ? .registered : .undeclared
+            entries.append(.init(name: names.name(of: id), depth: depth, parent: parent, reason: reason))
+            scratch.ids.append(id)
+        }
+
+        func visitBound(_ family: FamilyID, _ key: String, depth: Int, parent: Int) {
+            let name = family.service + "/" + key
+            if let id = find(name) {
+                guard scratch.stamps[Int(id)] != generation else { return }
+                scratch.stamps[Int(id)] = generation
+                scratch.ids.append(id)
+            } else {
+                guard unregistered.insert(name).inserted else { return }
+                scratch.ids.append(notIndexed)
+            }
+            entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound))
+        }
+
+        let rootName: String
+        switch root {
+        case .entity(let entity, let id, let attrs):
+            rootName = entity + "#" + id
+            binder?.keys(entity: entity, id: id, attrs: attrs,
+                         emit: { visitBound($0, $1, depth: 1, parent: -1) },
+                         missing: { unresolved.append($0) })
+        case .key(let service, let key):
+            rootName = service + "/" + key
+            binder?.keys(service: service[...], key: key[...], emit: { visitBound($0, $1, depth: 1, parent: -1) })
+        }
+        if let rootID = find(rootName) {
+            // Marked first, so a cycle back to the root does not list it.
+            scratch.stamps[Int(rootID)] = generation
+            for entry in dependents[Int(rootID)] { visit(entry, depth: 1, parent: -1) }
+        } else if case .key = root {
+            unregistered.insert(rootName)
+        }
+
+        var head = 0
+        while head < entries.count {
+            let id = scratch.ids[head]
+            let depth = entries[head].depth + 1
+            if id != notIndexed {
+                for entry in dependents[Int(id)] { visit(entry, depth: depth, parent: head) }
+            }
+            if let binder, binder.hasFamilyRules(service: entries[head].service) {
+                let current = entries[head]
+                binder.keys(service: current.service, key: current.key, emit: { visitBound($0, $1, depth: depth, parent: head) })
+            }
+            head += 1
+        }
+        return InstanceClosure(root: rootName, entries: entries, unresolved: unresolved)
+    }
+}

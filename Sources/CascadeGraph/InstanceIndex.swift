@@ -1,0 +1,129 @@
+import CascadeWire
+import Foundation
+
+/// The bus's in-memory reverse index of instance registrations (`SET ... DEPS`), and the
+/// closure of a change through it and through the graph's `bind` rules.
+///
+/// Thread-safe: closures run concurrently under a read lock; registrations take the write
+/// lock. Replaying `cascade.deps` at start-up should use `register(contentsOf:)`, which
+/// takes the lock once per batch.
+public final class InstanceIndex: @unchecked Sendable {
+    private let lock = ReadWriteLock()
+    private var state = InstanceIndexState()
+    private let binder: TemplateBinder?
+    private let scratchLock = NSLock()
+    private var scratchPool: [ClosureScratch] = []
+
+    /// With a graph, template-bound keys join every closure and registrations the graph does
+    /// not declare are marked undeclared. Without one, only registrations count.
+    public init(graph: CacheGraph? = nil) {
+        binder = graph.map(TemplateBinder.init)
+    }
+
+    public struct RegistrationOutcome: Sendable, Hashable {
+        /// Dependencies the graph does not declare for this key; kept, and flagged.
+        public var undeclared: [Dependency]
+        /// `DEPS` texts of a `Registration` that could not be parsed; skipped.
+        public var rejected: [String]
+    }
+
+    /// Registers (or replaces) what `key` was computed from.
+    @discardableResult
+    public func register(_ key: CacheKeyRef, dependencies: [Dependency]) -> RegistrationOutcome {
+        let undeclared = lock.withWriteLock { registerLocked(key, dependencies) }
+        return RegistrationOutcome(undeclared: undeclared, rejected: [])
+    }
+
+    /// Registers a message from `cascade.deps`.
+    @discardableResult
+    public func register(_ registration: Registration) -> RegistrationOutcome {
+        var dependencies: [Dependency] = []
+        var rejected: [String] = []
+        for text in registration.deps {
+            do {
+                dependencies.append(try Dependency.parse(text, service: registration.service))
+            } catch {
+                rejected.append(text)
+            }
+        }
+        var outcome = register(CacheKeyRef(service: registration.service, key: registration.key), dependencies: dependencies)
+        outcome.rejected = rejected
+        return outcome
+    }
+
+    /// Registers many keys under one lock; returns how many dependencies were undeclared.
+    @discardableResult
+    public func register(contentsOf batch: [(key: CacheKeyRef, dependencies: [Dependency])]) -> Int {
+        lock.withWriteLock {
+            var undeclared = 0
+            for (key, dependencies) in batch { undeclared += registerLocked(key, dependencies).count }
+            return undeclared
+        }
+    }
+
+    private func registerLocked(_ key: CacheKeyRef, _ dependencies: [Dependency]) -> [Dependency] {
+        guard let binder else { return state.register(key, dependencies: dependencies) { _ in true } }
+        return state.register(key, dependencies: dependencies) { binder.declares(service: key.service, key: key.key, dependency: $0) }
+    }
+
+    /// Forgets a key (a tombstone on `cascade.deps`); false when it was not registered.
+    @discardableResult
+    public func unregister(_ key: CacheKeyRef) -> Bool {
+        lock.withWriteLock { state.unregister(key) }
+    }
+
+    /// Every key a change to this entity instance invalidates. `attrs` fill `attrs.*` bindings.
+    public func closure(of ref: EntityRef, attrs: [String: String] = [:]) -> InstanceClosure {
+        closure(from: .entity(entity: ref.entity, id: ref.id, attrs: attrs))
+    }
+
+    public func closure(of event: DomainEvent) -> InstanceClosure {
+        closure(of: event.ref, attrs: event.attrs)
+    }
+
+    /// Every key that depends, transitively, on a key that was dropped or changed.
+    public func closure(ofKey key: CacheKeyRef) -> InstanceClosure {
+        closure(from: .key(service: key.service, key: key.key))
+    }
+
+    private func closure(from root: InstanceIndexState.ClosureRoot) -> InstanceClosure {
+        var scratch = scratchLock.withLock { scratchPool.popLast() } ?? ClosureScratch()
+        let result = lock.withReadLock { state.closure(from: root, binder: binder, scratch: &scratch) }
+        scratchLock.withLock { scratchPool.append(scratch) }
+        return result
+    }
+
+    /// The tags a key is registered with (`Entity#id`, `service/key`), nil when not registered.
+    public func dependencies(of key: CacheKeyRef) -> [String]? {
+        lock.withReadLock {
+            guard let id = state.find(key.description), !state.dependencies[Int(id)].isEmpty else { return nil }
+            return state.dependencies[Int(id)].map { state.names.name(of: $0 & InstanceIndexState.idMask) }
+        }
+    }
+
+    /// The keys registered directly under a tag.
+    public func dependents(of tag: String) -> [String] {
+        lock.withReadLock {
+            guard let id = state.find(tag) else { return [] }
+            return state.dependents[Int(id)].map { state.names.name(of: $0 & InstanceIndexState.idMask) }
+        }
+    }
+
+    public struct Statistics: Sendable, Hashable, Codable {
+        public var registeredKeys: Int
+        /// Keys and entity instances known to the index.
+        public var names: Int
+        public var edges: Int
+        public var undeclaredEdges: Int
+        /// The index's own structures, without allocator overhead.
+        public var approximateBytes: Int
+    }
+
+    public var statistics: Statistics {
+        lock.withReadLock {
+            Statistics(
+                registeredKeys: state.registeredKeys, names: state.names.liveCount, edges: state.edgeCount,
+                undeclaredEdges: state.undeclaredEdgeCount, approximateBytes: state.footprint)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// A cache key template such as `order:{orderId}:summary`: literal text and named parameters.
+public struct KeyTemplate: Hashable, Sendable, CustomStringConvertible {
+    public enum Segment: Hashable, Sendable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    public enum ParseError: Error, Hashable, Sendable, CustomStringConvertible {
+        case empty
+        case unclosedBrace
+        case strayClosingBrace
+        case emptyParameter
+        case badParameterName(String)
+        case repeatedParameter(String)
+        case adjacentParameters(String, String)
+
+        public var description: String {
+            switch self {
+            case .empty: return "is empty"
+            case .unclosedBrace: return "has a '{' that is never closed"
+            case .strayClosingBrace: return "has a '}' with no '{' before it"
+            case .emptyParameter: return "has an empty parameter '{}'"
+            case .badParameterName(let name):
+                return "has parameter '\(name)', but parameter names are letters, digits and '_'"
+            case .repeatedParameter(let name): return "uses parameter '\(name)' twice"
+            case .adjacentParameters(let a, let b):
+                return "puts '{\(a)}' right after '{\(b)}' with no text between, so a key cannot be split back"
+            }
+        }
+    }
+
+    public let text: String
+    public let segments: [Segment]
+    /// Parameter names in order of appearance.
+    public let parameters: [String]
+
+    public init(parsing text: String) throws(ParseError) {
+        guard !text.isEmpty else { throw .empty }
+        var segments: [Segment] = []
+        var parameters: [String] = []
+        var literal = ""
+        var index = text.startIndex
+        while index < text.endIndex {
+            let c = text[index]
+            if c == "}" { throw .strayClosingBrace }
+            if c != "{" {
+                literal.append(c)
+                index = text.index(after: index)
+                continue
+            }
+            guard let close = text[index...].firstIndex(of: "}") else { throw .unclosedBrace }
+            let name = String(text[text.index(after: index)..<close])
+            guard !name.isEmpty else { throw .emptyParameter }
+            guard name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
+                throw .badParameterName(name)
+            }
+            guard !parameters.contains(name) else { throw .repeatedParameter(name) }
+            if !literal.isEmpty {
+                segments.append(.literal(literal))
+                literal = ""
+            } else if case .parameter(let previous)? = segments.last {
+                throw .adjacentParameters(name, previous)
+            }
+            segments.append(.parameter(name))
+            parameters.append(name)
+            index = text.index(after: close)
+        }
+        if !literal.isEmpty { segments.append(.literal(literal)) }
+        self.text = text
+        self.segments = segments
+        self.parameters = parameters
+    }
+
+    public var description: String { text }
+
+    /// The key for the given parameter values; nil when one is missing.
+    public func render(_ values: [String: String]) -> String? {
+        var key = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let text): key += text
+            case .parameter(let name):
+                guard let value = values[name] else { return nil }
+                key += value
+            }
+        }
+        return key
+    }
+
+    /// Splits a concrete key back into parameter values; nil when the key does not fit.
+    /// A parameter takes the text up to the first occurrence of the literal that follows it.
+    public func match(_ key: Substring) -> [String: String]? {
+        var values: [String: String] = [:]
+        var rest = key
+        var index = 0
+        while index < segments.count {
+            switch segments[index] {
+            case .literal(let text):
+                guard rest.hasPrefix(text) else { return nil }
+                rest = rest.dropFirst(text.count)
+            case .parameter(let name):
+                if index + 1 < segments.count, case .literal(let next) = segments[index + 1] {
+                    guard let range = rest.range(of: next), range.lowerBound > rest.startIndex else { return nil }
+                    values[name] = String(rest[..<range.lowerBound])
+                    rest = rest[range.lowerBound...]
+                } else {
+                    guard !rest.isEmpty else { return nil }
+                    values[name] = String(rest)
+                    rest = rest[rest.endIndex...]
+                }
+            }
+            index += 1
+        }
+        return rest.isEmpty ? values : nil
+    }
+}
