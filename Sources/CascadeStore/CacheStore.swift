@@ -1,0 +1,161 @@
+import Atomics
+import CascadeWire
+
+/// The in-memory store of one cache node: keys and values as bytes in power-of-two shards,
+/// each under its own mutex, so commands run synchronously on the caller's thread and two
+/// cores rarely meet on one lock. Keys with dependencies carry tags; invalidations drop keys
+/// by name or tag, void leases and raise fences.
+public final class CacheStore: Sendable {
+    let shards: [Shard]
+    private let shardShift: UInt64
+    let fences: EntityFenceTable
+    let configuration: StoreConfiguration
+    /// Lease tokens and key-fence sequences come from one counter, so "issued before the
+    /// invalidation" is a comparison.
+    private let sequence = ManagedAtomic<UInt64>(0)
+
+    public init(_ configuration: StoreConfiguration = StoreConfiguration()) {
+        var count = 1
+        while count < max(1, configuration.shardCount) { count <<= 1 }
+        let bits = UInt64(count.trailingZeroBitCount)
+        shardShift = 64 - bits
+        let budget = configuration.maxMemoryBytes.map { max(4096, $0 / count) } ?? Int.max
+        shards = (0..<count).map { index in
+            Shard(
+                budget: budget, samples: configuration.evictionSamples,
+                maxKeyFences: max(1, configuration.maxKeyFences / count),
+                keyFenceRetentionMillis: configuration.keyFenceRetentionMillis,
+                seed: UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15)
+        }
+        fences = EntityFenceTable(
+            retentionMillis: configuration.entityFenceRetentionMillis, maxCount: configuration.maxEntityFences)
+        self.configuration = configuration
+    }
+
+    @inline(__always)
+    func shard(_ hash: UInt64) -> Shard {
+        // Top bits pick the shard; the table uses the low bits, so the two stay independent.
+        shards[shardShift == 64 ? 0 : Int(truncatingIfNeeded: hash >> shardShift)]
+    }
+
+    @inline(__always) public var now: Int64 { configuration.clock() }
+
+    func nextSequence() -> UInt64 {
+        sequence.wrappingIncrementThenLoad(ordering: .relaxed)
+    }
+
+    // MARK: Strings
+
+    /// Calls `body` with the value's bytes while the shard is locked (copy them out, do not
+    /// keep them). Returns false on a miss.
+    @inline(__always)
+    public func get(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        return shard.lock.withLock { shard.get(key, hash: hash, now: now, body) }
+    }
+
+    /// SET with its options. `dependencies` (DEPS) must not be empty when given; they are
+    /// checked against the fences under the shard lock, so an invalidation applied before the
+    /// check refuses the value and one applied after removes it.
+    public func set(
+        _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+        condition: SetCondition = .always, expiry: SetExpiry = .none, dependencies: [Dependency]? = nil,
+        previous: ((UnsafeRawBufferPointer?) -> Void)? = nil
+    ) -> SetOutcome {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        let dependencies = dependencies?.isEmpty == true ? nil : dependencies
+        return shard.lock.withLock {
+            shard.set(
+                key, hash: hash, value: value, condition: condition, expiry: expiry,
+                dependencies: dependencies, fences: fences, now: now, previous: previous)
+        }
+    }
+
+    public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        return shard.lock.withLock { shard.delete(key, hash: hash, now: now, nextSequence: nextSequence) }
+    }
+
+    public func exists(_ key: UnsafeRawBufferPointer) -> Bool {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        return shard.lock.withLock { shard.exists(key, hash: hash, now: now) }
+    }
+
+    /// Sets the absolute expiry (ms since 1970); a time already past deletes the key.
+    public func expire(_ key: UnsafeRawBufferPointer, at time: Int64) -> Bool {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        return shard.lock.withLock { shard.setExpiry(key, hash: hash, at: time, now: now) }
+    }
+
+    public func persist(_ key: UnsafeRawBufferPointer) -> Bool {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        return shard.lock.withLock { shard.setExpiry(key, hash: hash, at: nil, now: now) }
+    }
+
+    public func timeToLive(_ key: UnsafeRawBufferPointer) -> TimeToLive {
+        let hash = KeyHash.hash(key)
+        let shard = shard(hash)
+        let now = now
+        return shard.lock.withLock { shard.timeToLive(key, hash: hash, now: now) }
+    }
+
+    public var count: Int {
+        shards.reduce(0) { total, shard in total + shard.lock.withLock { shard.table.count } }
+    }
+
+    public func removeAll() {
+        for shard in shards { shard.lock.withLock { shard.removeAll() } }
+    }
+
+    /// Iterates live keys. The cursor is 0 to start and 0 when done; keys present for the
+    /// whole scan are returned at least once unless a shard's table was resized in between.
+    public func scan(cursor: UInt64, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> UInt64 {
+        var shardIndex = Int(cursor >> 40)
+        var slot = Int(cursor & 0xFF_FFFF_FFFF)
+        let now = now
+        while shardIndex < shards.count {
+            let shard = shards[shardIndex]
+            let next = shard.lock.withLock { shard.scan(from: slot, count: count, now: now, body) }
+            if let next { return UInt64(shardIndex) << 40 | UInt64(next) }
+            shardIndex += 1
+            slot = 0
+            if shardIndex < shards.count { return UInt64(shardIndex) << 40 }
+        }
+        return 0
+    }
+
+    public func stats() -> StoreStats {
+        var stats = StoreStats()
+        for shard in shards { shard.lock.withLock { shard.addStats(to: &stats) } }
+        stats.entityFences = fences.count
+        return stats
+    }
+
+    /// Active expiry over every shard; the node calls it on a timer (Redis: 10 times a second).
+    @discardableResult
+    public func sweepExpired(slotsPerShard: Int = 256) -> Int {
+        let now = now
+        fences.purge(now: now)
+        return shards.reduce(0) { total, shard in
+            total + shard.lock.withLock { shard.sweep(now: now, slots: slotsPerShard) }
+        }
+    }
+
+    /// Keys that had been registered with dependencies and are gone (deleted, expired,
+    /// evicted, overwritten without DEPS, invalidated): the node publishes tombstones for them.
+    public func drainTombstones() -> [String] {
+        shards.flatMap { shard in shard.lock.withLock { shard.drainTombstones() } }
+    }
+}

@@ -1,0 +1,151 @@
+import CascadeWire
+
+/// Tags, leases and key fences of one shard. The caller holds the shard's lock.
+extension Shard {
+    static func metaCost(_ key: StoreKey, _ meta: EntryMeta) -> Int {
+        96 + key.bytes.count + meta.dependencies.reduce(0) { $0 + 64 + $1.tag.utf8.count }
+    }
+
+    func addMeta(_ key: StoreKey, _ entryMeta: EntryMeta) {
+        meta[key] = entryMeta
+        for tag in entryMeta.tags { entryTags[tag, default: []].insert(key) }
+        usedBytes += Shard.metaCost(key, entryMeta)
+    }
+
+    func dropMeta(_ key: StoreKey, tombstone: Bool) {
+        guard let entryMeta = meta.removeValue(forKey: key) else { return }
+        for tag in entryMeta.tags {
+            entryTags[tag]?.remove(key)
+            if entryTags[tag]?.isEmpty == true { entryTags[tag] = nil }
+        }
+        usedBytes -= Shard.metaCost(key, entryMeta)
+        if tombstone && tombstones.count < Shard.maxTombstones { tombstones.append(key.text) }
+    }
+
+    func removeLease(_ key: StoreKey) {
+        guard let lease = leases.removeValue(forKey: key) else { return }
+        for tag in lease.dependencies.map(\.tag) {
+            leaseTags[tag]?.remove(key)
+            if leaseTags[tag]?.isEmpty == true { leaseTags[tag] = nil }
+        }
+    }
+
+    func recordKeyFence(_ key: StoreKey, _ fence: KeyFence, now: Int64) {
+        if let current = keyFences[key], current.sequence >= fence.sequence { return }
+        keyFences[key] = fence
+        keyFenceOrder.append(key, atMillis: fence.atMillis)
+        purgeKeyFences(now: now)
+    }
+
+    func purgeKeyFences(now: Int64) {
+        let retention = keyFenceRetentionMillis
+        let maxCount = maxKeyFences
+        keyFenceOrder.drop(while: { at in self.keyFences.count > maxCount || at + retention <= now }) { key, at in
+            if let fence = keyFences[key], fence.atMillis == at { keyFences[key] = nil }
+        }
+    }
+
+    /// Drops a key and voids its lease because of an invalidation; remembers the fence.
+    /// Returns whether an entry was removed and whether a lease was voided.
+    func invalidate(_ key: UnsafeRawBufferPointer, hash: UInt64, fence: KeyFence, now: Int64) -> (removed: Bool, voided: Bool) {
+        var removed = false
+        if let slot = table.find(key, hash: hash) {
+            removeEntry(at: slot)
+            removed = true
+        }
+        let storeKey = StoreKey(key)
+        recordKeyFence(storeKey, fence, now: now)
+        let voided = leases[storeKey] != nil
+        removeLease(storeKey)
+        return (removed, voided)
+    }
+
+    /// Drops every key carrying `tag` and voids every lease that named it.
+    func invalidate(tag: String, fence: KeyFence, now: Int64) -> (removed: Int, voided: Int) {
+        var removed = 0
+        var voided = 0
+        if let keys = entryTags[tag] {
+            for key in keys {
+                let hash = key.bytes.withUnsafeBytes { KeyHash.hash($0) }
+                let slot = key.bytes.withUnsafeBytes { table.find($0, hash: hash) }
+                if let slot {
+                    removeEntry(at: slot)
+                    removed += 1
+                }
+                recordKeyFence(key, fence, now: now)
+            }
+            entryTags[tag] = nil
+        }
+        if let keys = leaseTags[tag] {
+            for key in keys {
+                recordKeyFence(key, fence, now: now)
+                removeLease(key)
+                voided += 1
+            }
+        }
+        return (removed, voided)
+    }
+
+    func leaseGet(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, dependencies: [Dependency], now: Int64, leaseTTL: Int64,
+        nextSequence: () -> UInt64, _ body: (UnsafeRawBufferPointer) -> Void
+    ) -> LeaseOutcome {
+        if get(key, hash: hash, now: now, body) { return .hit }
+        let storeKey = StoreKey(key)
+        if var lease = leases[storeKey], lease.expiresAtMillis > now,
+           (keyFences[storeKey]?.sequence ?? 0) < lease.token {
+            // Concurrent missers share the lease; each adds what it depends on.
+            for dependency in dependencies where !lease.dependencies.contains(dependency) {
+                lease.dependencies.append(dependency)
+                leaseTags[dependency.tag, default: []].insert(storeKey)
+            }
+            leases[storeKey] = lease
+            return .miss(token: lease.token)
+        }
+        removeLease(storeKey)
+        let token = nextSequence()
+        leases[storeKey] = Lease(token: token, expiresAtMillis: now + leaseTTL, dependencies: dependencies)
+        for dependency in dependencies { leaseTags[dependency.tag, default: []].insert(storeKey) }
+        return .miss(token: token)
+    }
+
+    /// Stores a value under a lease: refused as stale when the key (or a dependency the lease
+    /// named) was invalidated after the token was issued.
+    func leaseSet(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, token: UInt64, value: UnsafeRawBufferPointer,
+        expiry: SetExpiry, dependencies: [Dependency], fences: EntityFenceTable, now: Int64
+    ) -> (outcome: SetOutcome, dependencies: [Dependency]) {
+        let storeKey = StoreKey(key)
+        let fence = keyFences[storeKey]
+        guard let lease = leases[storeKey], lease.token == token, lease.expiresAtMillis > now else {
+            if let fence, token < fence.sequence {
+                return (.stale("the key was invalidated after lease \(token) was issued"), dependencies)
+            }
+            return (.noLease("no lease \(token) for this key, or it expired"), dependencies)
+        }
+        if let fence, fence.sequence > token {
+            removeLease(storeKey)
+            return (.stale("the key was invalidated after lease \(token) was issued"), dependencies)
+        }
+        var all = dependencies
+        for dependency in lease.dependencies where !all.contains(dependency) { all.append(dependency) }
+        let outcome = set(
+            key, hash: hash, value: value, condition: .always, expiry: expiry,
+            dependencies: all.isEmpty ? nil : all, fences: fences, now: now, previous: nil)
+        if outcome != .outOfMemory { removeLease(storeKey) }
+        return (outcome, all)
+    }
+
+    func report(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, fences: EntityFenceTable) -> KeyReport {
+        let ttl = timeToLive(key, hash: hash, now: now)
+        let storeKey = StoreKey(key)
+        let entryMeta = ttl == .missing ? nil : meta[storeKey]
+        let dependencies = (entryMeta?.dependencies ?? []).map { dependency -> (Dependency, UInt64?) in
+            if case .entity(let ref, _) = dependency { return (dependency, fences.version(of: ref.description)) }
+            return (dependency, nil)
+        }
+        return KeyReport(
+            exists: ttl != .missing, setAtMillis: entryMeta?.setAtMillis, ttl: ttl,
+            dependencies: dependencies, keyFence: keyFences[storeKey])
+    }
+}

@@ -1,0 +1,121 @@
+/// Eviction, active expiry, iteration and flushing of one shard. The caller holds the lock.
+extension Shard {
+    @inline(__always)
+    func nextRandom() -> UInt64 {
+        // xorshift64*: cheap, and only picks eviction samples.
+        randomState ^= randomState >> 12
+        randomState ^= randomState << 25
+        randomState ^= randomState >> 27
+        return randomState &* 0x2545_F491_4F6C_DD1D
+    }
+
+    /// Evicts until `bytes` more fit the budget (Redis's sampled LRU: the oldest of a few
+    /// random entries goes; an expired one goes first).
+    func makeRoom(for bytes: Int, now: Int64) {
+        guard budget != Int.max else { return }
+        while usedBytes + bytes > budget && table.count > 0 {
+            evictOne(now: now)
+        }
+    }
+
+    private func evictOne(now: Int64) {
+        let clock = Shard.lruClock(now)
+        let mask = table.capacity - 1
+        var victim = -1
+        var victimAge: UInt32 = 0
+        for _ in 0..<samples {
+            var slot = Int(truncatingIfNeeded: nextRandom()) & mask
+            while table.entry(at: slot) == nil { slot = (slot &+ 1) & mask }
+            guard let entry = table.entry(at: slot) else { continue }
+            if entry.isExpired(now: now) {
+                victim = slot
+                break
+            }
+            let age = clock &- entry.lru
+            if victim < 0 || age > victimAge {
+                victim = slot
+                victimAge = age
+            }
+        }
+        guard victim >= 0 else { return }
+        removeEntry(at: victim)
+        evictions += 1
+    }
+
+    /// Active expiry: examines up to `slots` table slots from a rotating cursor and drops
+    /// expired keys, so memory of keys nobody reads again comes back. Also forgets expired
+    /// leases and old key fences.
+    @discardableResult
+    func sweep(now: Int64, slots: Int) -> Int {
+        var removed = 0
+        if keysWithExpiry > 0 {
+            var slot = sweepCursor
+            var examined = 0
+            while examined < slots && table.count > 0 {
+                if slot >= table.capacity { slot = 0 }
+                if let entry = table.entry(at: slot), entry.isExpired(now: now) {
+                    // Backward shift may move a later entry into this slot: look again.
+                    removeEntry(at: slot)
+                    expired += 1
+                    removed += 1
+                } else {
+                    slot += 1
+                }
+                examined += 1
+            }
+            sweepCursor = slot
+        }
+        if !leases.isEmpty {
+            for (key, lease) in leases where lease.expiresAtMillis <= now { removeLease(key) }
+        }
+        purgeKeyFences(now: now)
+        return removed
+    }
+
+    /// Calls `body` with live keys from `slot` on until `count` keys were seen; returns the
+    /// slot to continue from, or nil when the shard is done.
+    func scan(from slot: Int, count: Int, now: Int64, _ body: (UnsafeRawBufferPointer) -> Void) -> Int? {
+        var slot = slot
+        var seen = 0
+        while slot < table.capacity && seen < count {
+            if let entry = table.entry(at: slot), !entry.isExpired(now: now) {
+                body(entry.key)
+                seen += 1
+            }
+            slot += 1
+        }
+        return slot >= table.capacity ? nil : slot
+    }
+
+    func removeAll() {
+        table.removeAll { entry in
+            if entry.hasMeta && tombstones.count < Shard.maxTombstones {
+                tombstones.append(String(decoding: entry.key, as: UTF8.self))
+            }
+            entry.deallocate()
+        }
+        meta = [:]
+        entryTags = [:]
+        keysWithExpiry = 0
+        usedBytes = 0
+        syncTableBytesAfterReset()
+    }
+
+    func drainTombstones() -> [String] {
+        defer { tombstones = [] }
+        return tombstones
+    }
+
+    func addStats(to stats: inout StoreStats) {
+        stats.keys += table.count
+        stats.keysWithExpiry += keysWithExpiry
+        stats.usedBytes += usedBytes
+        stats.hits += hits
+        stats.misses += misses
+        stats.evictions += evictions
+        stats.expired += expired
+        stats.leases += leases.count
+        stats.keyFences += keyFences.count
+        stats.tags += entryTags.count
+    }
+}

@@ -1,0 +1,202 @@
+import CascadeWire
+
+/// One lock's worth of the store: the entry table plus the side tables of keys that have
+/// dependencies or leases. Every method expects the caller to hold `lock`.
+final class Shard: @unchecked Sendable {
+    let lock = ShardLock()
+    let table = EntryTable()
+    let budget: Int
+    let samples: Int
+    let maxKeyFences: Int
+    let keyFenceRetentionMillis: Int64
+
+    var usedBytes = 0
+    private var tableBytes = 0
+    var meta: [StoreKey: EntryMeta] = [:]
+    var entryTags: [String: Set<StoreKey>] = [:]
+    var leases: [StoreKey: Lease] = [:]
+    var leaseTags: [String: Set<StoreKey>] = [:]
+    var keyFences: [StoreKey: KeyFence] = [:]
+    var keyFenceOrder = RetentionQueue<StoreKey>()
+    /// Keys that were registered on the bus and are gone; drained and published in batches.
+    var tombstones: [String] = []
+    static let maxTombstones = 65_536
+
+    var hits = 0
+    var misses = 0
+    var evictions = 0
+    var expired = 0
+    var keysWithExpiry = 0
+    var sweepCursor = 0
+    var randomState: UInt64
+
+    init(budget: Int, samples: Int, maxKeyFences: Int, keyFenceRetentionMillis: Int64, seed: UInt64) {
+        self.budget = budget
+        self.samples = max(1, samples)
+        self.maxKeyFences = max(1, maxKeyFences)
+        self.keyFenceRetentionMillis = keyFenceRetentionMillis
+        self.randomState = seed | 1
+        syncTableBytes()
+    }
+
+    /// The LRU clock: 100 ms steps, wrapping; ages are compared with wrapping subtraction.
+    @inline(__always) static func lruClock(_ now: Int64) -> UInt32 {
+        UInt32(truncatingIfNeeded: now / 100)
+    }
+
+    func syncTableBytesAfterReset() {
+        tableBytes = table.byteSize
+        usedBytes = tableBytes
+    }
+
+    func syncTableBytes() {
+        usedBytes += table.byteSize - tableBytes
+        tableBytes = table.byteSize
+    }
+
+    /// Finds a live key, dropping it first if its time is up (lazy expiry).
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> Int? {
+        guard let slot = table.find(key, hash: hash) else { return nil }
+        if let entry = table.entry(at: slot), entry.isExpired(now: now) {
+            removeEntry(at: slot)
+            expired += 1
+            return nil
+        }
+        return slot
+    }
+
+    @inline(__always)
+    func get(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard let slot = lookup(key, hash: hash, now: now), let entry = table.entry(at: slot) else {
+            misses += 1
+            return false
+        }
+        hits += 1
+        entry.lru = Shard.lruClock(now)
+        body(entry.value)
+        return true
+    }
+
+    func exists(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> Bool {
+        lookup(key, hash: hash, now: now) != nil
+    }
+
+    func set(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, value: UnsafeRawBufferPointer,
+        condition: SetCondition, expiry: SetExpiry, dependencies: [Dependency]?,
+        fences: EntityFenceTable, now: Int64, previous: ((UnsafeRawBufferPointer?) -> Void)?
+    ) -> SetOutcome {
+        let needed = Entry.footprint(ofSize: Entry.size(keyCount: key.count, valueCount: value.count, withExpiry: true))
+        if needed > budget { return .outOfMemory }
+        makeRoom(for: needed, now: now)
+        let slot = lookup(key, hash: hash, now: now)
+        let existing = slot.flatMap(table.entry(at:))
+        previous?(existing?.value)
+        switch condition {
+        case .ifAbsent where existing != nil, .ifPresent where existing == nil: return .notStored
+        default: break
+        }
+        if let dependencies, let (dependency, fence) = fences.firstStale(dependencies) {
+            return .stale("\(dependency) is older than the fence at version \(fence)")
+        }
+        let expireAt: Int64?
+        switch expiry {
+        case .none: expireAt = nil
+        case .at(let time): expireAt = time
+        case .keep: expireAt = existing?.expireAt
+        }
+        if let expireAt, expireAt <= now {
+            // Redis semantics: a SET whose expiry is already past deletes the key.
+            if let slot { removeEntry(at: slot) }
+            return .stored
+        }
+        let flags = dependencies != nil ? Entry.hasMeta : 0
+        let lru = Shard.lruClock(now)
+        if let slot, let existing {
+            if existing.hasMeta { dropMeta(StoreKey(key), tombstone: dependencies == nil) }
+            if existing.valueCount == value.count && (existing.expireAt != nil) == (expireAt != nil) {
+                if let source = value.baseAddress, value.count > 0 {
+                    existing.mutableValue.baseAddress?.copyMemory(from: source, byteCount: value.count)
+                }
+                existing.flags = (existing.flags & Entry.hasExpiry) | flags
+                if let expireAt { existing.setExpireAt(expireAt) }
+                existing.lru = lru
+            } else {
+                let fresh = Entry.allocate(key: key, value: value, expireAt: expireAt, flags: flags, lru: lru)
+                table.replace(at: slot, with: fresh)
+                usedBytes += fresh.footprint - existing.footprint
+                keysWithExpiry += (expireAt != nil ? 1 : 0) - (existing.expireAt != nil ? 1 : 0)
+                existing.deallocate()
+            }
+        } else {
+            let fresh = Entry.allocate(key: key, value: value, expireAt: expireAt, flags: flags, lru: lru)
+            table.insert(fresh, hash: hash)
+            usedBytes += fresh.footprint
+            if expireAt != nil { keysWithExpiry += 1 }
+            syncTableBytes()
+        }
+        if let dependencies {
+            addMeta(StoreKey(key), EntryMeta(setAtMillis: now, dependencies: dependencies))
+        }
+        return .stored
+    }
+
+    /// Removes the entry at `slot`, publishing a tombstone if it was registered.
+    func removeEntry(at slot: Int) {
+        guard let entry = table.entry(at: slot) else { return }
+        if entry.hasMeta { dropMeta(StoreKey(entry.key), tombstone: true) }
+        if entry.expireAt != nil { keysWithExpiry -= 1 }
+        usedBytes -= entry.footprint
+        table.remove(at: slot)
+        entry.deallocate()
+        syncTableBytes()
+    }
+
+    func delete(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, nextSequence: () -> UInt64) -> Bool {
+        var removed = false
+        if let slot = lookup(key, hash: hash, now: now) {
+            removeEntry(at: slot)
+            removed = true
+        }
+        // A delete is how cache-aside writers invalidate: it voids an outstanding lease too.
+        if !leases.isEmpty {
+            let storeKey = StoreKey(key)
+            if leases[storeKey] != nil {
+                recordKeyFence(storeKey, KeyFence(sequence: nextSequence(), atMillis: now, cause: nil), now: now)
+                removeLease(storeKey)
+            }
+        }
+        return removed
+    }
+
+    /// Sets (`at`) or removes (nil) the expiry of a live key. Returns false when the key is
+    /// missing, or for PERSIST when it had no expiry.
+    func setExpiry(_ key: UnsafeRawBufferPointer, hash: UInt64, at expireAt: Int64?, now: Int64) -> Bool {
+        guard let slot = lookup(key, hash: hash, now: now), let entry = table.entry(at: slot) else { return false }
+        if let expireAt {
+            if expireAt <= now {
+                removeEntry(at: slot)
+                return true
+            }
+            if entry.expireAt != nil {
+                entry.setExpireAt(expireAt)
+                return true
+            }
+        } else if entry.expireAt == nil {
+            return false
+        }
+        let fresh = Entry.allocate(key: entry.key, value: entry.value, expireAt: expireAt, flags: entry.flags, lru: entry.lru)
+        table.replace(at: slot, with: fresh)
+        usedBytes += fresh.footprint - entry.footprint
+        keysWithExpiry += expireAt != nil ? 1 : -1
+        entry.deallocate()
+        return true
+    }
+
+    func timeToLive(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> TimeToLive {
+        guard let slot = lookup(key, hash: hash, now: now), let entry = table.entry(at: slot) else { return .missing }
+        guard let expireAt = entry.expireAt else { return .persistent }
+        return .millis(expireAt - now)
+    }
+}
