@@ -29,8 +29,11 @@ extension ByteBuffer {
     /// Line breaks are replaced, as a simple error cannot hold them.
     public mutating func writeRESPError(_ message: String) {
         writeInteger(UInt8(ascii: "-"))
-        writeString(message.contains(where: { $0 == "\r" || $0 == "\n" })
-            ? String(message.map { $0 == "\r" || $0 == "\n" ? " " : $0 }) : message)
+        if message.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+            writeBytes(message.utf8.map { $0 == 13 || $0 == 10 ? UInt8(ascii: " ") : $0 })
+        } else {
+            writeString(message)
+        }
         writeCRLF()
     }
 
