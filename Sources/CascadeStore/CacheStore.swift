@@ -62,7 +62,7 @@ public final class CacheStore: Sendable {
     public func set(
         _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
         condition: SetCondition = .always, expiry: SetExpiry = .none, dependencies: [Dependency]? = nil,
-        previous: ((UnsafeRawBufferPointer?) -> Void)? = nil
+        previous: (UnsafeRawBufferPointer?) -> Void = { _ in }
     ) -> SetOutcome {
         let hash = KeyHash.hash(key)
         let shard = shard(hash)
@@ -124,14 +124,22 @@ public final class CacheStore: Sendable {
     public func scan(cursor: UInt64, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> UInt64 {
         var shardIndex = Int(cursor >> 40)
         var slot = Int(cursor & 0xFF_FFFF_FFFF)
+        var remaining = max(1, count)
         let now = now
         while shardIndex < shards.count {
             let shard = shards[shardIndex]
-            let next = shard.lock.withLock { shard.scan(from: slot, count: count, now: now, body) }
+            var seen = 0
+            let next = shard.lock.withLock {
+                shard.scan(from: slot, count: remaining, now: now) { key in
+                    seen += 1
+                    body(key)
+                }
+            }
+            remaining -= seen
             if let next { return UInt64(shardIndex) << 40 | UInt64(next) }
             shardIndex += 1
             slot = 0
-            if shardIndex < shards.count { return UInt64(shardIndex) << 40 }
+            if remaining <= 0 { return shardIndex < shards.count ? UInt64(shardIndex) << 40 : 0 }
         }
         return 0
     }

@@ -131,7 +131,7 @@ extension Shard {
         for dependency in lease.dependencies where !all.contains(dependency) { all.append(dependency) }
         let outcome = set(
             key, hash: hash, value: value, condition: .always, expiry: expiry,
-            dependencies: all.isEmpty ? nil : all, fences: fences, now: now, previous: nil)
+            dependencies: all.isEmpty ? nil : all, fences: fences, now: now, previous: { _ in })
         if outcome != .outOfMemory { removeLease(storeKey) }
         return (outcome, all)
     }

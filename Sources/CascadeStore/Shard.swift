@@ -85,14 +85,14 @@ final class Shard: @unchecked Sendable {
     func set(
         _ key: UnsafeRawBufferPointer, hash: UInt64, value: UnsafeRawBufferPointer,
         condition: SetCondition, expiry: SetExpiry, dependencies: [Dependency]?,
-        fences: EntityFenceTable, now: Int64, previous: ((UnsafeRawBufferPointer?) -> Void)?
+        fences: EntityFenceTable, now: Int64, previous: (UnsafeRawBufferPointer?) -> Void
     ) -> SetOutcome {
         let needed = Entry.footprint(ofSize: Entry.size(keyCount: key.count, valueCount: value.count, withExpiry: true))
         if needed > budget { return .outOfMemory }
         makeRoom(for: needed, now: now)
         let slot = lookup(key, hash: hash, now: now)
         let existing = slot.flatMap(table.entry(at:))
-        previous?(existing?.value)
+        previous(existing?.value)
         switch condition {
         case .ifAbsent where existing != nil, .ifPresent where existing == nil: return .notStored
         default: break

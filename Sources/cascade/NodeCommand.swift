@@ -1,6 +1,103 @@
 import ArgumentParser
+import CascadeNode
+import CascadeRESP
+import CascadeStore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "node", abstract: "Run a cache node for one service.")
+        commandName: "node",
+        abstract: "Run a cache node for one service: a Redis-protocol store kept correct by invalidations.",
+        discussion: """
+            Prints `cascade node <service> listening on HOST:PORT` on standard output once it \
+            accepts connections (--port 0 picks a free port). Stops gracefully on SIGINT/SIGTERM.
+            """
+    )
+
+    @Option(help: "The service whose keys this node caches.")
+    var service: String
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port: Int = 6379
+
+    @Option(help: "Memory budget for keys and values, e.g. 512mb, 2gb, 1048576 (bytes). Unbounded when absent.")
+    var maxMemory: String?
+
+    @Option(help: "Password clients must give with AUTH or HELLO ... AUTH.")
+    var requirepass: String?
+
+    @Option(help: "Kafka bootstrap servers host:port,... (invalidations in, registrations out).")
+    var kafka: String?
+
+    @Option(help: "Port of the Prometheus /metrics endpoint.")
+    var metricsPort: Int?
+
+    @Option(help: "Most client connections at once.")
+    var maxClients: Int = 10_000
+
+    @Option(help: "Event-loop threads serving clients (default: one per core).")
+    var threads: Int = System.coreCount
+
+    @Option(help: "Largest bulk string a client may send, in bytes.")
+    var maxBulkLength: Int = 512 << 20
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard !service.isEmpty, !service.contains("/") else { throw ValidationError("--service must be a name without '/'") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        if let maxMemory, NodeCommand.parseBytes(maxMemory) == nil {
+            throw ValidationError("--max-memory '\(maxMemory)' is not a size such as 512mb")
+        }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
+    }
+
+    func run() async throws {
+        let logger = common.bootstrapLogging(label: "cascade.node")
+        var store = StoreConfiguration()
+        store.maxMemoryBytes = maxMemory.flatMap(NodeCommand.parseBytes)
+        let configuration = NodeConfiguration(
+            service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
+            limits: RESPLimits(maxBulkLength: maxBulkLength), store: store)
+
+        // Kafka wiring: lead. Build the Kafka-backed RegistrationPublisher from --kafka and
+        // --topic-prefix here, and add the invalidation consumer (which calls node.apply(_:)
+        // and sets node.counters.lastAppliedOffset / .lag) to the services below, before the
+        // server so that shutdown stops the listener first.
+        if kafka != nil {
+            logger.warning("--kafka is not wired into the node yet; running without invalidations")
+        }
+        if metricsPort != nil {
+            logger.warning("--metrics-port is not served by the node yet")
+        }
+        let node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let service = self.service
+        let server = RESPServer(node: node, group: group) { address in
+            printLine("cascade node \(service) listening on \(address.ipAddress ?? host):\(address.port ?? 0)")
+        }
+        let services = ServiceGroup(configuration: .init(
+            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+        try await group.shutdownGracefully()
+    }
+
+    /// `512mb`, `2gb`, `100kb` or plain bytes, as Redis's maxmemory accepts them.
+    static func parseBytes(_ text: String) -> Int? {
+        let lower = text.lowercased()
+        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10), ("b", 1)]
+        for (suffix, factor) in units where lower.hasSuffix(suffix) {
+            guard let number = Int(lower.dropLast(suffix.count)), number > 0 else { return nil }
+            return number.multipliedReportingOverflow(by: factor).overflow ? nil : number * factor
+        }
+        return Int(lower).flatMap { $0 > 0 ? $0 : nil }
+    }
 }

@@ -1,0 +1,60 @@
+import CascadeStore
+import CascadeWire
+import Logging
+
+/// The node core: the store, what it publishes, and the counters INFO shows. The RESP server
+/// runs commands against it on event-loop threads; the Kafka consumer feeds `apply`.
+public final class CacheNode: Sendable {
+    public let configuration: NodeConfiguration
+    public let store: CacheStore
+    public let counters = NodeCounters()
+    let publisher: any RegistrationPublisher
+    let metrics = NodeMetrics()
+    let logger: Logger
+    let startedAtMillis: Int64
+
+    public init(configuration: NodeConfiguration, publisher: any RegistrationPublisher, logger: Logger = Logger(label: "cascade.node")) {
+        self.configuration = configuration
+        self.store = CacheStore(configuration.store)
+        self.publisher = publisher
+        self.logger = logger
+        self.startedAtMillis = WallClock.nowMillis()
+    }
+
+    public var service: String { configuration.service }
+
+    /// Applies one invalidation or conflict-resolution message (idempotent: applying it twice
+    /// removes nothing more). Call it from the consumer, then set `counters.lastAppliedOffset`.
+    @discardableResult
+    public func apply(_ message: InvalidationMessage) -> ApplyResult {
+        let result = store.apply(message)
+        counters.recordApplied(keysRemoved: result.keysRemoved)
+        metrics.invalidationsApplied.increment()
+        metrics.keysInvalidated.increment(by: result.keysRemoved)
+        let latency = WallClock.nowMillis() - message.cause.atMillis
+        if message.cause.atMillis > 0, latency >= 0 {
+            metrics.applyLatency.recordMilliseconds(latency)
+        }
+        return result
+    }
+
+    /// Publishes what a stored key (or lease) depends on.
+    func register(key: String, dependencies: [Dependency], lease: Bool) {
+        guard !dependencies.isEmpty else { return }
+        publisher.publish(Registration(
+            service: service, key: key, deps: dependencies.map(\.description),
+            setAtMillis: store.now, lease: lease))
+        metrics.registrations.increment()
+    }
+
+    /// One maintenance tick: active expiry, tombstones of registered keys that are gone, gauges.
+    public func maintain() {
+        store.sweepExpired()
+        let gone = store.drainTombstones()
+        if !gone.isEmpty {
+            publisher.publishTombstones(service: service, keys: gone)
+            metrics.tombstones.increment(by: gone.count)
+        }
+        metrics.publish(store.stats(), lag: counters.lag)
+    }
+}

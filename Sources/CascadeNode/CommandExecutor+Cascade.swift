@@ -1,0 +1,90 @@
+import CascadeRESP
+import CascadeStore
+import CascadeWire
+import NIOCore
+
+/// LEASE.GET, LEASE.SET and CASCADE.META: the extensions documented in docs/node.md.
+extension CommandExecutor {
+    /// `LEASE.GET key [DEPS dep ...]` → `[value, nil]` on a hit, `[nil, token]` on a miss.
+    func leaseGet(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
+        var dependencies: [Dependency] = []
+        if arguments.count > 2 {
+            guard arguments[2].equalsKeyword("DEPS"), arguments.count > 3 else {
+                return out.writeRESPError(CommandExecutor.syntaxError)
+            }
+            switch SetCommandOptions.parseDependencies(arguments[3...], service: node.service) {
+            case .success(let parsed): dependencies = parsed
+            case .failure(let failure): return out.writeRESPError(failure.message)
+            }
+        }
+        var reply = ByteBuffer()
+        let outcome = arguments[1].withUnsafeReadableBytes { key in
+            store.leaseGet(key, dependencies: dependencies) { value in reply.writeRESPBulkString(value) }
+        }
+        out.writeRESPArrayHeader(2)
+        switch outcome {
+        case .hit:
+            out.writeImmutableBuffer(reply)
+            out.writeRESPNull(session.version)
+        case .miss(let token):
+            out.writeRESPNull(session.version)
+            out.writeRESPBulkString(String(token))
+            node.register(key: arguments[1].text, dependencies: dependencies, lease: true)
+        }
+    }
+
+    /// `LEASE.SET key token value [EX s|PX ms] [DEPS dep ...]` → OK, -STALE or -NOLEASE.
+    func leaseSet(_ arguments: [ByteBuffer], _ out: inout ByteBuffer) {
+        guard let token = UInt64(arguments[2].text) else {
+            return out.writeRESPError("NOLEASE '\(arguments[2].text.prefix(64))' is not a lease token")
+        }
+        let options: SetCommandOptions
+        switch SetCommandOptions.parse(
+            arguments, from: 4, command: "lease.set", service: node.service, now: store.now, leaseOptionsOnly: true) {
+        case .success(let parsed): options = parsed
+        case .failure(let error): return out.writeRESPError(error.message)
+        }
+        let (outcome, dependencies) = arguments[1].withUnsafeReadableBytes { key in
+            arguments[3].withUnsafeReadableBytes { value in
+                store.leaseSet(key, token: token, value: value, expiry: options.expiry, dependencies: options.dependencies ?? [])
+            }
+        }
+        if outcome == .stored { node.register(key: arguments[1].text, dependencies: dependencies, lease: false) }
+        writeSetOutcome(outcome, Session(id: 0, authenticated: true), &out)
+    }
+
+    /// `CASCADE.META key` → a map: exists, set_at_ms, ttl_ms, deps (each with its fence), key_fence.
+    func meta(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
+        let report = arguments[1].withUnsafeReadableBytes { store.report($0) }
+        let ttl: Int
+        switch report.ttl {
+        case .missing: ttl = -2
+        case .persistent: ttl = -1
+        case .millis(let remaining): ttl = Int(remaining)
+        }
+        let dependencies: [RESPValue] = report.dependencies.map { entry in
+            var version: RESPValue = .null
+            if case .entity(_, let named?) = entry.dependency { version = .integer(Int(clamping: named)) }
+            return .map([
+                (.bulk("dep"), .bulk(entry.dependency.description)),
+                (.bulk("tag"), .bulk(entry.dependency.tag)),
+                (.bulk("version"), version),
+                (.bulk("fence"), entry.fence.map { .integer(Int(clamping: $0)) } ?? .null),
+            ])
+        }
+        var keyFence: RESPValue = .null
+        if let fence = report.keyFence {
+            keyFence = .map([
+                (.bulk("at_ms"), .integer(Int(fence.atMillis))),
+                (.bulk("cause"), fence.cause.map { .bulk($0) } ?? .null),
+            ])
+        }
+        out.writeRESPValue(.map([
+            (.bulk("exists"), .integer(report.exists ? 1 : 0)),
+            (.bulk("set_at_ms"), report.setAtMillis.map { .integer(Int($0)) } ?? .null),
+            (.bulk("ttl_ms"), .integer(ttl)),
+            (.bulk("deps"), .array(dependencies)),
+            (.bulk("key_fence"), keyFence),
+        ]), session.version)
+    }
+}

@@ -1,0 +1,75 @@
+import CascadeStore
+import Foundation
+
+/// The INFO text: Redis's sections that clients and tools read, plus `# Cascade`.
+struct InfoReport {
+    static let redisVersion = "7.0.0"
+    let node: CacheNode
+
+    func text(sections requested: [String]) -> String {
+        let wanted = Set(requested.map { $0.lowercased() })
+        let all = wanted.isEmpty || wanted.contains("all") || wanted.contains("everything") || wanted.contains("default")
+        let stats = node.store.stats()
+        let configuration = node.configuration
+        let now = WallClock.nowMillis()
+        var sections: [(String, [(String, String)])] = []
+        sections.append(("Server", [
+            ("redis_version", InfoReport.redisVersion),
+            ("redis_mode", "standalone"),
+            ("cascade_service", node.service),
+            ("process_id", String(ProcessInfo.processInfo.processIdentifier)),
+            ("tcp_port", String(configuration.port)),
+            ("uptime_in_seconds", String((now - node.startedAtMillis) / 1000)),
+        ]))
+        sections.append(("Clients", [("connected_clients", String(node.counters.connectedClients))]))
+        sections.append(("Memory", [
+            ("used_memory", String(stats.usedBytes)),
+            ("used_memory_rss", String(InfoReport.residentBytes() ?? 0)),
+            ("maxmemory", String(configuration.store.maxMemoryBytes ?? 0)),
+            ("maxmemory_policy", configuration.store.maxMemoryBytes == nil ? "noeviction" : "allkeys-lru"),
+        ]))
+        sections.append(("Stats", [
+            ("total_commands_processed", String(node.counters.commands.load(ordering: .relaxed))),
+            ("keyspace_hits", String(stats.hits)),
+            ("keyspace_misses", String(stats.misses)),
+            ("evicted_keys", String(stats.evictions)),
+            ("expired_keys", String(stats.expired)),
+        ]))
+        sections.append(("Keyspace", stats.keys == 0 ? [] : [
+            ("db0", "keys=\(stats.keys),expires=\(stats.keysWithExpiry),avg_ttl=0"),
+        ]))
+        let lookups = stats.hits + stats.misses
+        let ratio = lookups == 0 ? 0 : Double(stats.hits) / Double(lookups)
+        sections.append(("Cascade", [
+            ("service", node.service),
+            ("hits", String(stats.hits)),
+            ("misses", String(stats.misses)),
+            ("hit_ratio", String(format: "%.4f", ratio)),
+            ("invalidations_applied", String(node.counters.invalidationsApplied)),
+            ("keys_invalidated", String(node.counters.keysInvalidated)),
+            ("last_applied_offset", String(node.counters.lastAppliedOffset)),
+            ("lag", String(node.counters.lag)),
+            ("tags", String(stats.tags)),
+            ("leases", String(stats.leases)),
+            ("key_fences", String(stats.keyFences)),
+            ("entity_fences", String(stats.entityFences)),
+        ]))
+        var text = ""
+        for (name, fields) in sections where all || wanted.contains(name.lowercased()) {
+            if !text.isEmpty { text += "\r\n" }
+            text += "# \(name)\r\n"
+            for (key, value) in fields { text += "\(key):\(value)\r\n" }
+        }
+        return text
+    }
+
+    /// Resident memory from /proc (Linux); nil elsewhere.
+    static func residentBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let digits = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            return digits.map { $0 * 1024 }
+        }
+        return nil
+    }
+}

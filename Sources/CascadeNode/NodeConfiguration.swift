@@ -1,0 +1,31 @@
+import CascadeRESP
+import CascadeStore
+
+/// How one cache node runs; `cascade node` fills it from its flags.
+public struct NodeConfiguration: Sendable {
+    public var service: String
+    public var host: String
+    /// 0 picks a free port.
+    public var port: Int
+    public var requirePass: String?
+    public var maxConnections: Int
+    public var limits: RESPLimits
+    public var store: StoreConfiguration
+    /// How often expired keys are swept and tombstones published.
+    public var maintenanceIntervalMillis: Int64
+
+    public init(
+        service: String, host: String = "127.0.0.1", port: Int = 6379, requirePass: String? = nil,
+        maxConnections: Int = 10_000, limits: RESPLimits = RESPLimits(), store: StoreConfiguration = StoreConfiguration(),
+        maintenanceIntervalMillis: Int64 = 100
+    ) {
+        self.service = service
+        self.host = host
+        self.port = port
+        self.requirePass = requirePass
+        self.maxConnections = maxConnections
+        self.limits = limits
+        self.store = store
+        self.maintenanceIntervalMillis = maintenanceIntervalMillis
+    }
+}

@@ -1,0 +1,35 @@
+import Atomics
+
+/// Figures the Kafka consumer sets and INFO reads: lock-free so either side never waits.
+public final class NodeCounters: Sendable {
+    private let appliedOffset = ManagedAtomic<Int64>(-1)
+    private let consumerLag = ManagedAtomic<Int64>(0)
+    private let invalidations = ManagedAtomic<Int>(0)
+    private let removedByInvalidation = ManagedAtomic<Int>(0)
+    let connectionIDs = ManagedAtomic<Int>(0)
+    let connections = ManagedAtomic<Int>(0)
+    let commands = ManagedAtomic<Int>(0)
+
+    public init() {}
+
+    /// The offset of the last invalidation message applied (-1 before any).
+    public var lastAppliedOffset: Int64 {
+        get { appliedOffset.load(ordering: .relaxed) }
+        set { appliedOffset.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Messages on the topic not applied yet (high watermark minus next offset).
+    public var lag: Int64 {
+        get { consumerLag.load(ordering: .relaxed) }
+        set { consumerLag.store(newValue, ordering: .relaxed) }
+    }
+
+    public var invalidationsApplied: Int { invalidations.load(ordering: .relaxed) }
+    public var keysInvalidated: Int { removedByInvalidation.load(ordering: .relaxed) }
+    public var connectedClients: Int { connections.load(ordering: .relaxed) }
+
+    func recordApplied(keysRemoved: Int) {
+        invalidations.wrappingIncrement(ordering: .relaxed)
+        removedByInvalidation.wrappingIncrement(by: keysRemoved, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,32 @@
+import CascadeStore
+import Metrics
+
+/// The node's swift-metrics instruments; whichever backend the process bootstraps (Prometheus
+/// for `/metrics`) exports them.
+struct NodeMetrics: Sendable {
+    let invalidationsApplied = Counter(label: "cascade_node_invalidations_applied_total")
+    let keysInvalidated = Counter(label: "cascade_node_keys_invalidated_total")
+    let applyLatency = Timer(label: "cascade_node_apply_latency_seconds")
+    let registrations = Counter(label: "cascade_node_registrations_total")
+    let tombstones = Counter(label: "cascade_node_tombstones_total")
+    let hits = Gauge(label: "cascade_node_hits")
+    let misses = Gauge(label: "cascade_node_misses")
+    let hitRatio = Gauge(label: "cascade_node_hit_ratio")
+    let keys = Gauge(label: "cascade_node_keys")
+    let memory = Gauge(label: "cascade_node_used_memory_bytes")
+    let evictions = Gauge(label: "cascade_node_evictions")
+    let lag = Gauge(label: "cascade_node_consumer_lag")
+
+    /// Hits, misses and the rest are counted inside the store's shards for free; they are
+    /// copied to the gauges on the maintenance tick instead of touching a metric per command.
+    func publish(_ stats: StoreStats, lag consumerLag: Int64) {
+        hits.record(stats.hits)
+        misses.record(stats.misses)
+        let lookups = stats.hits + stats.misses
+        hitRatio.record(lookups == 0 ? 0 : Double(stats.hits) / Double(lookups))
+        keys.record(stats.keys)
+        memory.record(stats.usedBytes)
+        evictions.record(stats.evictions)
+        lag.record(consumerLag)
+    }
+}
