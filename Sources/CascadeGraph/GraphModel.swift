@@ -144,14 +144,18 @@ public struct CacheGraph: Sendable {
         }
     }
 
-    /// The family of a concrete key of `service`, by matching the service's templates in file order.
+    /// The family of a concrete key of `service`. When several templates fit (`product:{id}`
+    /// also fits `product:7:page`), the one with the most literal text wins, then file order.
     public func family(ofKey key: Substring, service: String) -> (FamilyID, [String: String])? {
         guard let owner = services[service] else { return nil }
+        var best: (id: FamilyID, values: [String: String], literal: Int)?
         for name in owner.families {
             let id = FamilyID(service: service, name: name)
-            if let family = families[id], let values = family.template.match(key) { return (id, values) }
+            guard let family = families[id], let values = family.template.match(key) else { continue }
+            let literal = family.template.literalLength
+            if best == nil || literal > (best?.literal ?? 0) { best = (id, values, literal) }
         }
-        return nil
+        return best.map { ($0.id, $0.values) }
     }
 }
 

@@ -83,6 +83,8 @@ extension InstanceIndexState {
         var unresolved: [String] = []
         // Bound keys nobody registered have no id; they are tracked by name.
         var unregistered: Set<String> = []
+        // Family and parameters of bound entries, by entry index: they are never re-parsed.
+        var boundFamilies: [Int: (FamilyID, [String: String])] = [:]
         let notIndexed = UInt32.max
 
         func visit(_ entry: UInt32, depth: Int, parent: Int) {
@@ -94,7 +96,7 @@ extension InstanceIndexState {
             scratch.ids.append(id)
         }
 
-        func visitBound(_ family: FamilyID, _ key: String, depth: Int, parent: Int) {
+        func visitBound(_ family: FamilyID, _ key: String, _ values: [String: String], depth: Int, parent: Int) {
             let name = family.service + "/" + key
             if let id = find(name) {
                 guard scratch.stamps[Int(id)] != generation else { return }
@@ -104,6 +106,7 @@ extension InstanceIndexState {
                 guard unregistered.insert(name).inserted else { return }
                 scratch.ids.append(notIndexed)
             }
+            boundFamilies[entries.count] = (family, values)
             entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound))
         }
 
@@ -112,11 +115,11 @@ extension InstanceIndexState {
         case .entity(let entity, let id, let attrs):
             rootName = entity + "#" + id
             binder?.keys(entity: entity, id: id, attrs: attrs,
-                         emit: { visitBound($0, $1, depth: 1, parent: -1) },
+                         emit: { visitBound($0, $1, $2, depth: 1, parent: -1) },
                          missing: { unresolved.append($0) })
         case .key(let service, let key):
             rootName = service + "/" + key
-            binder?.keys(service: service[...], key: key[...], emit: { visitBound($0, $1, depth: 1, parent: -1) })
+            binder?.keys(service: service[...], key: key[...], emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
         }
         if let rootID = find(rootName) {
             // Marked first, so a cycle back to the root does not list it.
@@ -134,8 +137,14 @@ extension InstanceIndexState {
                 for entry in dependents[Int(id)] { visit(entry, depth: depth, parent: head) }
             }
             if let binder, binder.hasFamilyRules(service: entries[head].service) {
-                let current = entries[head]
-                binder.keys(service: current.service, key: current.key, emit: { visitBound($0, $1, depth: depth, parent: head) })
+                let emit = { (family: FamilyID, key: String, values: [String: String]) in
+                    visitBound(family, key, values, depth: depth, parent: head)
+                }
+                if let (family, values) = boundFamilies[head] {
+                    binder.keys(family: family, values: values, emit: emit)
+                } else {
+                    binder.keys(service: entries[head].service, key: entries[head].key, emit: emit)
+                }
             }
             head += 1
         }

@@ -75,6 +75,14 @@ public struct KeyTemplate: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { text }
 
+    /// Characters of fixed text: the more, the more specific the template.
+    public var literalLength: Int {
+        segments.reduce(0) { total, segment in
+            if case .literal(let text) = segment { return total + text.count }
+            return total
+        }
+    }
+
     /// The key for the given parameter values; nil when one is missing.
     public func render(_ values: [String: String]) -> String? {
         var key = ""

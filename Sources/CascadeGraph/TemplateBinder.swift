@@ -40,7 +40,7 @@ public struct TemplateBinder: Sendable {
     /// (an attribute it did not carry): the bus should log those, they are possible misses.
     func keys(
         entity: String, id: String, attrs: [String: String],
-        emit: (FamilyID, String) -> Void, missing: (String) -> Void
+        emit: (FamilyID, String, [String: String]) -> Void, missing: (String) -> Void
     ) {
         for rule in entityRules[entity] ?? [] {
             var values: [String: String] = [:]
@@ -56,7 +56,7 @@ public struct TemplateBinder: Sendable {
                 case .parameter: complete = false
                 }
             }
-            if complete, let key = rule.template.render(values) { emit(rule.dependent, key) }
+            if complete, let key = rule.template.render(values) { emit(rule.dependent, key, values) }
         }
     }
 
@@ -64,15 +64,22 @@ public struct TemplateBinder: Sendable {
         servicesWithFamilyRules.contains(String(service))
     }
 
-    /// Keys bound from an invalidated key of another family.
-    func keys(service: Substring, key: Substring, emit: (FamilyID, String) -> Void) {
+    /// Keys bound from an invalidated key whose family is not known yet (a registered key).
+    func keys(service: Substring, key: Substring, emit: (FamilyID, String, [String: String]) -> Void) {
         guard let (family, values) = graph.family(ofKey: key, service: String(service)) else { return }
+        keys(family: family, values: values, emit: emit)
+    }
+
+    /// Keys bound from an invalidated key of a known family with known parameter values.
+    /// Bound keys carry their family, so keys are never re-parsed into a different family:
+    /// values only flow along `bind` edges and a bind cycle ends in keys already seen.
+    func keys(family: FamilyID, values: [String: String], emit: (FamilyID, String, [String: String]) -> Void) {
         for rule in familyRules[family] ?? [] {
             var bound: [String: String] = [:]
             for (parameter, source) in rule.bindings {
                 if case .parameter(let name) = source { bound[parameter] = values[name] }
             }
-            if let dependentKey = rule.template.render(bound) { emit(rule.dependent, dependentKey) }
+            if let dependentKey = rule.template.render(bound) { emit(rule.dependent, dependentKey, bound) }
         }
     }
 
