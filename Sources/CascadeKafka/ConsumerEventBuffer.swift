@@ -1,0 +1,109 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// A bounded hand-off from the consumer's poll thread to one async reader. The poll thread
+/// blocks while it is full, which leaves further messages in librdkafka's own bounded
+/// prefetch queue: back-pressure without unbounded memory.
+final class ConsumerEventBuffer: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var events: [KafkaConsumerEvent] = []
+    private var head = 0
+    private var reader: CheckedContinuation<KafkaConsumerEvent?, Never>?
+    private var finished = false
+    private var dropping = false
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Called on the poll thread. Blocks while full, unless the buffer is finishing.
+    func push(_ event: KafkaConsumerEvent) {
+        condition.lock()
+        while events.count - head >= capacity && !dropping && !finished {
+            condition.wait()
+        }
+        if finished || (dropping && events.count - head >= capacity) {
+            condition.unlock()
+            return
+        }
+        if let waiting = reader {
+            reader = nil
+            condition.unlock()
+            waiting.resume(returning: event)
+            return
+        }
+        events.append(event)
+        condition.unlock()
+    }
+
+    /// From now on a full buffer drops instead of blocking (used while closing).
+    func stopBlocking() {
+        condition.lock()
+        dropping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Ends the sequence: the reader gets nil once what is buffered is read.
+    func finish() {
+        condition.lock()
+        finished = true
+        let waiting = reader
+        reader = nil
+        condition.broadcast()
+        condition.unlock()
+        waiting?.resume(returning: nil)
+    }
+
+    func next() async -> KafkaConsumerEvent? {
+        await withCheckedContinuation { continuation in
+            condition.lock()
+            if head < events.count {
+                let event = events[head]
+                head += 1
+                if head > 64 && head * 2 > events.count {
+                    events.removeFirst(head)
+                    head = 0
+                }
+                condition.signal()
+                condition.unlock()
+                continuation.resume(returning: event)
+            } else if finished {
+                condition.unlock()
+                continuation.resume(returning: nil)
+            } else {
+                reader = continuation
+                condition.signal()
+                condition.unlock()
+            }
+        }
+    }
+}
+
+/// What a consumer yields: batches of messages in partition order, and the rebalance events
+/// between them.
+public enum KafkaConsumerEvent: Sendable {
+    case messages([KafkaMessage])
+    case assigned([TopicPartition])
+    case revoked([TopicPartition])
+    case error(KafkaError)
+}
+
+/// The consumer's events as an AsyncSequence; one reader at a time.
+public struct KafkaConsumerEvents: AsyncSequence, Sendable {
+    public typealias Element = KafkaConsumerEvent
+    let buffer: ConsumerEventBuffer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: ConsumerEventBuffer
+
+        public mutating func next() async -> KafkaConsumerEvent? {
+            await buffer.next()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(buffer: buffer)
+    }
+}

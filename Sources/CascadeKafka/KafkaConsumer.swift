@@ -1,0 +1,332 @@
+import CRdKafka
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
+
+/// A Kafka consumer over librdkafka. A dedicated thread polls librdkafka in batches and hands
+/// them to `events`; offsets are committed only when the caller says what it processed.
+public final class KafkaConsumer: Sendable {
+    public enum Subscription: Sendable, Hashable {
+        /// A consumer-group member: partitions are shared with the group's other members.
+        case group(id: String, topics: [String])
+        /// No group: every partition of the topics is assigned to this consumer, as cache
+        /// nodes need (each replica sees every invalidation). Nothing is committed.
+        case allPartitions(topics: [String], from: StartOffset)
+    }
+
+    public enum StartOffset: Sendable, Hashable {
+        case beginning, end
+    }
+
+    /// Messages and rebalance events, in order.
+    public let events: KafkaConsumerEvents
+
+    private let handle: RDHandle
+    private let context: ConsumerContext
+    private let subscription: Subscription
+    private let logger: Logger
+    private let pollThread: NIOLockedValueBox<PollThread?>
+
+    static let defaults: [String: String] = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": "false",
+        "fetch.wait.max.ms": "10",
+        "allow.auto.create.topics": "true",
+    ]
+
+    public init(
+        configuration: KafkaConfiguration, subscription: Subscription,
+        logger: Logger = Logger(label: "cascade.kafka.consumer"), maxBatch: Int = 4096, bufferedBatches: Int = 4
+    ) throws(KafkaError) {
+        var defaults = Self.defaults
+        switch subscription {
+        case .group(let id, _):
+            defaults["group.id"] = id
+        case .allPartitions:
+            // assign() needs a group id for librdkafka's consumer queue; this one never joins or commits.
+            defaults["group.id"] = "cascade-standalone-\(UUID().uuidString)"
+        }
+        let conf = try RDKafkaConfig.make(configuration.merged(with: defaults))
+        let context = ConsumerContext(logger: logger, buffer: ConsumerEventBuffer(capacity: bufferedBatches))
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
+        if case .group = subscription {
+            rd_kafka_conf_set_rebalance_cb(conf, consumerRebalanceCallback)
+        }
+        let client = try RDKafkaConfig.newClient(RD_KAFKA_CONSUMER, conf: conf)
+        rd_kafka_poll_set_consumer(client)
+        self.handle = RDHandle(pointer: client)
+        self.context = context
+        self.subscription = subscription
+        self.logger = logger
+        self.events = KafkaConsumerEvents(buffer: context.buffer)
+        self.pollThread = NIOLockedValueBox(nil)
+
+        if case .group(_, let topics) = subscription {
+            let list = RDKafkaPartitionList.make(topics.map { TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let code = rd_kafka_subscribe(client, list)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                rd_kafka_destroy(client)
+                throw KafkaError(code, context: "subscribe to \(topics.joined(separator: ","))")
+            }
+        }
+        let queue = RDHandle(pointer: rd_kafka_queue_get_consumer(client))
+        let reader = BatchReader(handle: handle, queue: queue, buffer: context.buffer, maxBatch: maxBatch)
+        let subscriptionCopy = subscription
+        let handleCopy = handle
+        let logger = logger
+        let thread = PollThread(name: "cascade-consumer-poll") { thread in
+            if case .allPartitions(let topics, let start) = subscriptionCopy, !reader.assigned {
+                reader.assigned = assignAll(handleCopy, topics: topics, start: start, buffer: context.buffer, logger: logger)
+                return true
+            }
+            reader.readBatch(timeoutMs: 100)
+            return true
+        }
+        pollThread.withLockedValue { $0 = thread }
+        _ = queue
+    }
+
+    deinit {
+        rd_kafka_destroy(handle.pointer)
+    }
+
+    // MARK: - Offsets
+
+    /// Records that everything before each partition's `offset` is processed (offset is the
+    /// next one to read). Cheap; `commit()` sends what was stored.
+    public func store(_ offsets: [TopicPartition]) {
+        guard !offsets.isEmpty else { return }
+        let list = RDKafkaPartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        _ = rd_kafka_offsets_store(handle.pointer, list)
+    }
+
+    /// Records that `message` is processed.
+    public func markProcessed(_ message: KafkaMessage) {
+        store([TopicPartition(topic: message.topic, partition: message.partition, offset: message.offset + 1)])
+    }
+
+    /// Commits every stored offset and waits for the broker's answer.
+    public func commit() async throws(KafkaError) {
+        let handle = self.handle
+        let code = await runBlocking("cascade-consumer-commit") { rd_kafka_commit(handle.pointer, nil, 0) }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+            throw KafkaError(code, context: "commit")
+        }
+    }
+
+    /// Commits exactly these offsets (each the next offset to read) and waits for the answer.
+    public func commit(_ offsets: [TopicPartition]) async throws(KafkaError) {
+        store(offsets)
+        try await commit()
+    }
+
+    /// The group's committed offsets for these partitions.
+    public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartition] {
+        let handle = self.handle
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        let result: Result<[TopicPartition], KafkaError> = await runBlocking("cascade-consumer-committed") {
+            let list = RDKafkaPartitionList.make(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let code = rd_kafka_committed(handle.pointer, list, milliseconds)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(code, context: "committed")) }
+            return .success(RDKafkaPartitionList.read(list))
+        }
+        return try result.get()
+    }
+
+    // MARK: - Flow control
+
+    /// Stops fetching these partitions until `resume`; for back-pressure.
+    public func pause(_ partitions: [TopicPartition]) {
+        let list = RDKafkaPartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        _ = rd_kafka_pause_partitions(handle.pointer, list)
+    }
+
+    public func resume(_ partitions: [TopicPartition]) {
+        let list = RDKafkaPartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        _ = rd_kafka_resume_partitions(handle.pointer, list)
+    }
+
+    /// Moves assigned partitions to `offset` (`KafkaOffset.beginning`, `.end` or a number).
+    public func seek(_ partitions: [TopicPartition]) async throws(KafkaError) {
+        let handle = self.handle
+        let failure: KafkaError? = await runBlocking("cascade-consumer-seek") {
+            let list = RDKafkaPartitionList.make(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            if let error = rd_kafka_seek_partitions(handle.pointer, list, 10_000) { return KafkaError(consuming: error) }
+            return RDKafkaPartitionList.firstError(list)
+        }
+        if let failure { throw failure }
+    }
+
+    /// The partitions currently assigned to this consumer.
+    public var assignment: [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle.pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return RDKafkaPartitionList.read(list)
+    }
+
+    /// Messages between this consumer's position and the end of its partitions, from the
+    /// watermarks librdkafka last fetched (no request).
+    public var lag: Int64 {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle.pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return 0 }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        _ = rd_kafka_position(handle.pointer, list)
+        var total: Int64 = 0
+        for index in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[index]
+            var low: Int64 = 0
+            var high: Int64 = 0
+            guard rd_kafka_get_watermark_offsets(handle.pointer, element.topic, element.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                high >= 0
+            else { continue }
+            let position = element.offset >= 0 ? element.offset : low
+            total += max(0, high - position)
+        }
+        return total
+    }
+
+    // MARK: - Shutdown
+
+    /// Leaves the group (committing stored offsets as partitions are revoked) and closes.
+    /// Bounded by `timeout`: a broker that never answers cannot make it hang.
+    public func shutdown(timeout: Duration = .seconds(10)) async {
+        let thread = pollThread.withLockedValue { thread -> PollThread? in
+            defer { thread = nil }
+            return thread
+        }
+        guard let thread else { return }
+        context.buffer.stopBlocking()
+        thread.stop()
+        await runBlocking("cascade-consumer-join") { thread.join() }
+        let handle = self.handle
+        let closed = NIOLockedValueBox(false)
+        let closing = Task.detached {
+            _ = await runBlocking("cascade-consumer-close") { rd_kafka_consumer_close(handle.pointer) }
+            closed.withLockedValue { $0 = true }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while !closed.withLockedValue({ $0 }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        if !closed.withLockedValue({ $0 }) {
+            logger.warning("consumer close did not finish within \(timeout); carrying on")
+        } else {
+            await closing.value
+        }
+        context.buffer.finish()
+    }
+}
+
+extension KafkaConsumer: Service {
+    /// Runs until graceful shutdown, then leaves the group and closes.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}
+
+/// State the C callbacks reach through librdkafka's opaque pointer.
+final class ConsumerContext: @unchecked Sendable {
+    let logger: Logger
+    let buffer: ConsumerEventBuffer
+
+    init(logger: Logger, buffer: ConsumerEventBuffer) {
+        self.logger = logger
+        self.buffer = buffer
+    }
+
+    func rebalance(_ client: OpaquePointer, _ code: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(client)) == "COOPERATIVE"
+        let list = RDKafkaPartitionList.read(partitions)
+        switch code {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(client, partitions) {
+                    logger.error("incremental assign failed", metadata: ["error": "\(KafkaError(consuming: error))"])
+                }
+            } else {
+                _ = rd_kafka_assign(client, partitions)
+            }
+            logger.info("partitions assigned", metadata: ["partitions": "\(list)"])
+            buffer.push(.assigned(list))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            // Commit what the caller marked processed before the partitions move, so the next
+            // owner does not redo it.
+            let commit = rd_kafka_commit(client, nil, 0)
+            if commit != RD_KAFKA_RESP_ERR_NO_ERROR && commit != RD_KAFKA_RESP_ERR__NO_OFFSET {
+                logger.warning("commit on revoke failed", metadata: ["error": "\(KafkaError(commit))"])
+            }
+            buffer.push(.revoked(list))
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(client, partitions) {
+                    logger.error("incremental unassign failed", metadata: ["error": "\(KafkaError(consuming: error))"])
+                }
+            } else {
+                _ = rd_kafka_assign(client, nil)
+            }
+            logger.info("partitions revoked", metadata: ["partitions": "\(list)"])
+        default:
+            logger.error("rebalance failed", metadata: ["error": "\(KafkaError(code))"])
+            _ = rd_kafka_assign(client, nil)
+        }
+    }
+}
+
+private func consumerRebalanceCallback(
+    _ client: OpaquePointer?, _ code: rd_kafka_resp_err_t,
+    _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, _ opaque: UnsafeMutableRawPointer?
+) {
+    guard let client, let partitions, let opaque else { return }
+    Unmanaged<ConsumerContext>.fromOpaque(opaque).takeUnretainedValue().rebalance(client, code, partitions)
+}
+
+/// Assigns every partition of `topics` (group-less mode). Returns false to be retried while the
+/// topics do not exist yet.
+private func assignAll(
+    _ handle: RDHandle, topics: [String], start: KafkaConsumer.StartOffset, buffer: ConsumerEventBuffer, logger: Logger
+) -> Bool {
+    var partitions: [TopicPartition] = []
+    for topic in topics {
+        let counts = RDKafkaMetadata.partitionCount(handle, topic: topic, timeoutMs: 2000)
+        guard let count = counts, count > 0 else {
+            logger.debug("waiting for topic", metadata: ["topic": "\(topic)"])
+            Thread.sleep(forTimeInterval: 0.1)
+            return false
+        }
+        for partition in 0..<Int32(count) {
+            // Resolve the end to a concrete offset now, so that "assigned" means every message
+            // produced from here on will be read (a lazily resolved end could skip one).
+            var low: Int64 = 0
+            var high: Int64 = 0
+            if start == .end {
+                let code = rd_kafka_query_watermark_offsets(handle.pointer, topic, partition, &low, &high, 5000)
+                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    logger.debug("waiting for offsets", metadata: ["topic": "\(topic)", "error": "\(KafkaError(code))"])
+                    return false
+                }
+            }
+            partitions.append(
+                TopicPartition(topic: topic, partition: partition, offset: start == .beginning ? KafkaOffset.beginning : high))
+        }
+    }
+    let list = RDKafkaPartitionList.make(partitions)
+    defer { rd_kafka_topic_partition_list_destroy(list) }
+    let code = rd_kafka_assign(handle.pointer, list)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+        logger.error("assign failed", metadata: ["error": "\(KafkaError(code))"])
+        return false
+    }
+    buffer.push(.assigned(partitions))
+    return true
+}

@@ -1,0 +1,287 @@
+import CRdKafka
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// A Kafka producer over librdkafka. Batching and `linger.ms` are librdkafka's; idempotence is
+/// on unless the configuration says otherwise. Delivery reports are drained on a dedicated
+/// thread in batches; each message's context travels as librdkafka's opaque pointer.
+///
+/// Two ways to send: `send` awaits one message's delivery report; `produce` enqueues with a
+/// caller-chosen token and reports arrive in batches through `deliveryHandler`, the fast path
+/// for pipelines that track many messages at once.
+public final class KafkaProducer: Sendable {
+    /// One delivery report for a message enqueued with `produce(token:)`.
+    public struct Delivery: Sendable {
+        public var token: UInt64
+        public var result: Result<DeliveryReport, KafkaError>
+    }
+
+    public typealias DeliveryHandler = @Sendable ([Delivery]) -> Void
+
+    private let handle: RDHandle
+    private let queue: RDHandle
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    private let pollThread: NIOLockedValueBox<PollThread?>
+    private let deliveryHandler: DeliveryHandler?
+
+    private struct State {
+        var nextToken: UInt64 = Self.sendTokenBit
+        var waiting: [UInt64: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>] = [:]
+        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+        /// Tokens with this bit set belong to `send`; callers' tokens must leave it clear.
+        static let sendTokenBit: UInt64 = 1 << 63
+    }
+
+    /// Defaults the caller's properties override.
+    static let defaults: [String: String] = [
+        "enable.idempotence": "true",
+        "linger.ms": "5",
+        "message.timeout.ms": "30000",
+        "queue.buffering.max.messages": "1000000",
+        "queue.buffering.max.kbytes": "1048576",
+    ]
+
+    public init(
+        configuration: KafkaConfiguration, logger: Logger = Logger(label: "cascade.kafka.producer"),
+        deliveryHandler: DeliveryHandler? = nil
+    ) throws(KafkaError) {
+        let conf = try RDKafkaConfig.make(configuration.merged(with: Self.defaults))
+        rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
+        let client = try RDKafkaConfig.newClient(RD_KAFKA_PRODUCER, conf: conf)
+        self.handle = RDHandle(pointer: client)
+        self.queue = RDHandle(pointer: rd_kafka_queue_get_main(client))
+        self.logger = logger
+        self.state = NIOLockedValueBox(State())
+        self.pollThread = NIOLockedValueBox(nil)
+        self.deliveryHandler = deliveryHandler
+        let thread = PollThread(name: "cascade-producer-poll") { [self] _ in
+            self.pollOnce(timeoutMs: 100)
+            return true
+        }
+        pollThread.withLockedValue { $0 = thread }
+    }
+
+    deinit {
+        rd_kafka_queue_destroy(queue.pointer)
+        rd_kafka_destroy(handle.pointer)
+    }
+
+    /// Sends one message and returns where it landed, or the error librdkafka reported
+    /// (after `message.timeout.ms` at most).
+    @discardableResult
+    public func send(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
+    ) async throws(KafkaError) -> DeliveryReport {
+        guard isValidTopicName(topic) else { throw .invalidTopic(topic) }
+        let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
+            let token: UInt64? = state.withLockedValue { state in
+                guard !state.closed else { return nil }
+                let token = state.nextToken
+                state.nextToken &+= 1
+                state.nextToken |= State.sendTokenBit
+                state.waiting[token] = continuation
+                return token
+            }
+            guard let token else { return continuation.resume(returning: .failure(.closed)) }
+            let code = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
+            switch code {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                break
+            case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+                // Rare: wait for room off this path, then enqueue for real.
+                Task {
+                    do throws(KafkaError) {
+                        try await self.produce(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
+                    } catch {
+                        self.state.withLockedValue { $0.waiting.removeValue(forKey: token) }?.resume(returning: .failure(error))
+                    }
+                }
+            default:
+                let waiter = state.withLockedValue { $0.waiting.removeValue(forKey: token) }
+                waiter?.resume(returning: .failure(KafkaError(code, context: "produce to \(topic)")))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Sends one message with a text key.
+    @discardableResult
+    public func send(
+        topic: String, key: String?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
+    ) async throws(KafkaError) -> DeliveryReport {
+        try await send(topic: topic, key: key.map { Array($0.utf8) }, value: value, headers: headers, partition: partition)
+    }
+
+    /// Enqueues one message; its report goes to `deliveryHandler` with `token`, whose top bit
+    /// must be clear. Waits, without blocking a thread, while librdkafka's queue is full.
+    public func produce(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
+        token: UInt64
+    ) async throws(KafkaError) {
+        while true {
+            let code = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
+            switch code {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                return
+            case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+                await waitForSpace()
+            default:
+                throw KafkaError(code, context: "produce to \(topic)")
+            }
+            if state.withLockedValue({ $0.closed }) { throw .closed }
+        }
+    }
+
+    private func enqueue(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, token: UInt64
+    ) -> rd_kafka_resp_err_t {
+        let headerList = RDKafkaHeaders.make(headers)
+        let opaque = UnsafeMutableRawPointer(bitPattern: UInt(token))
+        let code = withOptionalBytes(key) { keyPointer, keyCount in
+            withOptionalBytes(value) { valuePointer, valueCount in
+                cascade_produce(
+                    handle.pointer, topic, partition ?? RD_KAFKA_PARTITION_UA, keyPointer, keyCount,
+                    valuePointer, valueCount, headerList, opaque)
+            }
+        }
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headerList { rd_kafka_headers_destroy(headerList) }
+        return code
+    }
+
+    private func waitForSpace() async {
+        await withCheckedContinuation { continuation in
+            state.withLockedValue { $0.spaceWaiters.append(continuation) }
+        }
+    }
+
+    /// Messages waiting to be sent or acknowledged.
+    public var outstanding: Int { Int(rd_kafka_outq_len(handle.pointer)) }
+
+    /// Waits up to `timeout` for every enqueued message to be acknowledged; true when done.
+    @discardableResult
+    public func flush(timeout: Duration) async -> Bool {
+        let handle = self.handle
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return await runBlocking("cascade-producer-flush") {
+            rd_kafka_flush(handle.pointer, milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+    }
+
+    /// Flushes for at most `timeout`, then stops polling and fails whatever is still waiting.
+    /// Never hangs.
+    public func shutdown(timeout: Duration = .seconds(10)) async {
+        if !(await flush(timeout: timeout)) {
+            logger.warning("producer shut down with \(outstanding) messages unacknowledged")
+        }
+        let thread = pollThread.withLockedValue { thread -> PollThread? in
+            defer { thread = nil }
+            return thread
+        }
+        thread?.stop { rd_kafka_queue_yield(queue.pointer) }
+        if let thread { await runBlocking("cascade-producer-join") { thread.join() } }
+        let (waiting, spaceWaiters) = state.withLockedValue { state in
+            state.closed = true
+            defer { state.waiting = [:]; state.spaceWaiters = [] }
+            return (state.waiting, state.spaceWaiters)
+        }
+        for continuation in waiting.values { continuation.resume(returning: .failure(.closed)) }
+        for continuation in spaceWaiters { continuation.resume() }
+    }
+
+    // MARK: - Delivery reports
+
+    private func pollOnce(timeoutMs: Int32) {
+        guard let event = rd_kafka_queue_poll(queue.pointer, timeoutMs) else { return }
+        defer { rd_kafka_event_destroy(event) }
+        switch rd_kafka_event_type(event) {
+        case Int32(RD_KAFKA_EVENT_DR):
+            handleDeliveries(event)
+        case Int32(RD_KAFKA_EVENT_ERROR):
+            let error = KafkaError(rd_kafka_event_error(event))
+            let text = String(cString: rd_kafka_event_error_string(event))
+            if rd_kafka_event_error_is_fatal(event) != 0 {
+                logger.critical("fatal producer error", metadata: ["error": "\(error.name): \(text)"])
+            } else {
+                logger.warning("producer error", metadata: ["error": "\(error.name): \(text)"])
+            }
+        default:
+            break
+        }
+    }
+
+    private func handleDeliveries(_ event: OpaquePointer) {
+        var messages = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
+        var deliveries: [Delivery] = []
+        var awaited: [(CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>, Result<DeliveryReport, KafkaError>)] = []
+        var topicNames = TopicNameCache()
+        while true {
+            let count = messages.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_event_message_array(event, buffer.baseAddress, buffer.count)
+            }
+            if count == 0 { break }
+            var sendTokens: [(UInt64, Result<DeliveryReport, KafkaError>)] = []
+            for index in 0..<count {
+                guard let message = messages[index] else { continue }
+                let token = UInt64(UInt(bitPattern: message.pointee._private))
+                let result: Result<DeliveryReport, KafkaError>
+                if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    result = .success(
+                        DeliveryReport(
+                            topic: topicNames.name(of: message.pointee.rkt), partition: message.pointee.partition,
+                            offset: message.pointee.offset))
+                } else {
+                    result = .failure(KafkaError(message.pointee.err, context: "delivery to \(topicNames.name(of: message.pointee.rkt))"))
+                }
+                if token & State.sendTokenBit != 0 {
+                    sendTokens.append((token, result))
+                } else {
+                    deliveries.append(Delivery(token: token, result: result))
+                }
+            }
+            if !sendTokens.isEmpty {
+                state.withLockedValue { state in
+                    for (token, result) in sendTokens {
+                        if let continuation = state.waiting.removeValue(forKey: token) { awaited.append((continuation, result)) }
+                    }
+                }
+            }
+        }
+        if !deliveries.isEmpty { deliveryHandler?(deliveries) }
+        for (continuation, result) in awaited { continuation.resume(returning: result) }
+        let spaceWaiters = state.withLockedValue { state in
+            defer { state.spaceWaiters = [] }
+            return state.spaceWaiters
+        }
+        for continuation in spaceWaiters { continuation.resume() }
+    }
+}
+
+extension KafkaProducer: Service {
+    /// Runs until graceful shutdown, then flushes (bounded) and closes.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}
+
+/// Topic names by librdkafka topic handle, so a batch does not build one String per message.
+struct TopicNameCache {
+    private var names: [OpaquePointer: String] = [:]
+
+    mutating func name(of topic: OpaquePointer?) -> String {
+        guard let topic else { return "" }
+        if let name = names[topic] { return name }
+        let name = String(cString: rd_kafka_topic_name(topic))
+        names[topic] = name
+        return name
+    }
+}
+
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
+    guard let bytes else { return body(nil, 0) }
+    return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
+}
