@@ -9,6 +9,7 @@ struct Cascade: AsyncParsableCommand {
             KafkaCommand.self,
             GraphCommand.self,
             NodeCommand.self,
+            BusCommand.self,
             BenchCommand.self,
         ]
     )
