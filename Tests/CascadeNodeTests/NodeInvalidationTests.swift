@@ -23,7 +23,7 @@ private struct InProcessNode {
 
     func cli(_ arguments: String...) async throws -> String {
         var output = try await runCommand("redis-cli", ["-p", String(port)] + arguments).stdout
-        if output.hasSuffix("\n") { output.removeLast() }
+        while output.hasSuffix("\n") { output.removeLast() }
         return output
     }
 

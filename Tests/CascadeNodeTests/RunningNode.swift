@@ -15,7 +15,7 @@ struct RunningNode {
         return RunningNode(process: process, port: port)
     }
 
-    /// Runs redis-cli with the arguments; returns its standard output without the last newline.
+    /// Runs redis-cli with the arguments; returns its standard output without trailing newlines.
     @discardableResult
     func cli(_ arguments: String..., options: [String] = []) async throws -> String {
         try await cli(arguments, options: options)
@@ -24,14 +24,14 @@ struct RunningNode {
     func cli(_ arguments: [String], options: [String] = [], stdin: String? = nil) async throws -> String {
         let result = try await runCommand("redis-cli", ["-p", String(port)] + options + arguments, stdin: stdin)
         var output = result.stdout
-        if output.hasSuffix("\n") { output.removeLast() }
+        while output.hasSuffix("\n") { output.removeLast() }
         return output
     }
 
     /// Sends raw bytes on a fresh connection and returns what came back before the node closed
     /// it or a second passed.
     func raw(_ bytes: String) async throws -> String {
-        let script = "exec 3<>/dev/tcp/127.0.0.1/\(port); printf '%s' \"$PAYLOAD\" >&3; timeout 1 cat <&3; true"
+        let script = "exec 3<>/dev/tcp/127.0.0.1/\(port); printf '%s' \"$PAYLOAD\" >&3; timeout -s KILL 1 cat <&3; true"
         let child = ChildProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", script], environment: ["PAYLOAD": bytes])
         try child.process.run()
         child.closeStdin()
