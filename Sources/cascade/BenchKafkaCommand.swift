@@ -1,6 +1,168 @@
 import ArgumentParser
+import CascadeKafka
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
 
 struct BenchKafkaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kafka", abstract: "Produce and consume through the embedded broker, next to raw librdkafka.")
+        commandName: "kafka",
+        abstract: "Produce and consume through the embedded broker, next to raw librdkafka.",
+        discussion: """
+            Both sides move the same number of messages of the same size through one embedded \
+            broker in one run: first the C baseline (scripts/bench/rdkafka_baseline.c, compiled \
+            here with cc unless --baseline names a binary), then the Swift layer.
+            """
+    )
+
+    @Option(help: "Messages per side.")
+    var messages: Int = 1_000_000
+
+    @Option(help: "Value size in bytes.")
+    var size: Int = 100
+
+    @Option(help: "Partitions per topic (the embedded broker keeps about 5 MB per partition).")
+    var partitions: Int = 64
+
+    @Option(help: "A built baseline binary; otherwise the C source is compiled with cc.")
+    var baseline: String?
+
+    @Option(help: "The baseline's C source.")
+    var baselineSource: String = "scripts/bench/rdkafka_baseline.c"
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let baselinePath = try baseline ?? compileBaseline()
+        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
+        defer { kafka.shutdown() }
+        let cTopic = "bench-c-\(UInt32.random(in: 0...UInt32.max))"
+        let swiftTopic = "bench-swift-\(UInt32.random(in: 0...UInt32.max))"
+        try kafka.createTopic(cTopic, partitions: partitions)
+        try kafka.createTopic(swiftTopic, partitions: partitions)
+        let config = KafkaConfiguration(bootstrapServers: kafka.bootstrapServers)
+
+        printLine("cascade bench kafka: \(messages) messages of \(size) bytes each way, \(partitions) partitions, embedded broker")
+        let cProduce = try runBaseline(baselinePath, ["produce", kafka.bootstrapServers, cTopic, "\(messages)", "\(size)"])
+        let swiftProduce = try await produceSwift(config, topic: swiftTopic)
+        let cConsume = try runBaseline(baselinePath, ["consume", kafka.bootstrapServers, cTopic, "\(messages)"])
+        let swiftConsume = try await consumeSwift(config, topic: swiftTopic)
+
+        let rows = [("produce", swiftProduce, cProduce), ("consume", swiftConsume, cConsume)]
+        printLine("side      swift msg/s     C msg/s   ratio   floor")
+        var met = true
+        for (side, swift, c) in rows {
+            let ratio = swift / c
+            met = met && ratio >= 0.8
+            printLine(
+                "\(side.padding(toLength: 8, withPad: " ", startingAt: 0))"
+                    + String(format: "%13.0f %11.0f %7.2f   >= 0.80 %@", swift, c, ratio, ratio >= 0.8 ? "ok" : "MISSED"))
+        }
+        if !met { throw ExitCode(1) }
+    }
+
+    private func produceSwift(_ config: KafkaConfiguration, topic: String) async throws -> Double {
+        let counter = DeliveryCounter(target: messages)
+        let producer = try KafkaProducer(configuration: config, deliveryHandler: { counter.add($0) })
+        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        let start = ContinuousClock.now
+        for index in 0..<messages {
+            try await producer.produce(topic: topic, key: nil, value: payload, token: UInt64(index))
+        }
+        let failures = await counter.wait()
+        let elapsed = ContinuousClock.now - start
+        await producer.shutdown()
+        if failures > 0 { printLine("warning: \(failures) Swift deliveries failed") }
+        return Double(messages) / elapsed.inSeconds
+    }
+
+    private func consumeSwift(_ config: KafkaConfiguration, topic: String) async throws -> Double {
+        let consumer = try KafkaConsumer(configuration: config, subscription: .allPartitions(topics: [topic], from: .beginning))
+        var received = 0
+        var start: ContinuousClock.Instant?
+        for await event in consumer.events {
+            guard case .messages(let batch) = event else { continue }
+            if start == nil { start = .now; received -= 1 }
+            received += batch.count
+            if received >= messages - 1 { break }
+        }
+        let elapsed = ContinuousClock.now - (start ?? .now)
+        await consumer.shutdown()
+        return Double(messages - 1) / elapsed.inSeconds
+    }
+
+    private func runBaseline(_ path: String, _ arguments: [String]) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0, let rate = text.split(separator: " ").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            throw ValidationError("the C baseline failed: \(text)")
+        }
+        return rate
+    }
+
+    private func compileBaseline() throws -> String {
+        guard FileManager.default.fileExists(atPath: baselineSource) else {
+            throw ValidationError("cannot find \(baselineSource); run from the repository root or pass --baseline")
+        }
+        let binary = FileManager.default.temporaryDirectory.appendingPathComponent("rdkafka-baseline-\(getpid())").path
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-o", binary, baselineSource, "-lrdkafka"]
+        try cc.run()
+        cc.waitUntilExit()
+        guard cc.terminationStatus == 0 else { throw ValidationError("cc could not build \(baselineSource)") }
+        return binary
+    }
+}
+
+/// Counts delivery reports and wakes the benchmark when all have arrived.
+private final class DeliveryCounter: Sendable {
+    private let state = NIOLockedValueBox<(count: Int, failures: Int, waiter: CheckedContinuation<Int, Never>?)>((0, 0, nil))
+    private let target: Int
+
+    init(target: Int) {
+        self.target = target
+    }
+
+    func add(_ deliveries: [KafkaProducer.Delivery]) {
+        let failures = deliveries.reduce(0) { count, delivery in
+            if case .failure = delivery.result { return count + 1 }
+            return count
+        }
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Int, Never>? in
+            state.count += deliveries.count
+            state.failures += failures
+            guard state.count >= target, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(returning: state.withLockedValue { $0.failures })
+    }
+
+    func wait() async -> Int {
+        await withCheckedContinuation { continuation in
+            let done = state.withLockedValue { state -> Bool in
+                if state.count >= target { return true }
+                state.waiter = continuation
+                return false
+            }
+            if done { continuation.resume(returning: state.withLockedValue { $0.failures }) }
+        }
+    }
+}
+
+extension Duration {
+    var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
 }
