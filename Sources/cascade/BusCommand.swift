@@ -1,6 +1,85 @@
 import ArgumentParser
+import CascadeBus
+import CascadeGraph
+import CascadeKafka
+import CascadeWire
+import Foundation
+import Logging
+import ServiceLifecycle
 
 struct BusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bus", abstract: "Run the invalidation bus: events in, cascades out.")
+        commandName: "bus", abstract: "Run the invalidation bus: events in, cascades out.",
+        discussion: """
+            Consumes domain events as a member of --group, resolves each through the graph and \
+            the instance index, and sends one invalidation message per affected service. Prints \
+            `cascade bus ready admin=http://HOST:PORT` once the admin API listens (--admin-port 0 \
+            picks a free port); /readyz turns 200 once the index and the ledger are rebuilt.
+            """)
+
+    @Option(help: "Directory of the graph's YAML files.")
+    var graph: String = "graph"
+
+    @Option(help: "Kafka bootstrap servers host:port,...")
+    var kafka: String
+
+    @Option(name: .customShort("X"), help: "librdkafka setting key=value, passed through (repeatable).")
+    var settings: [String] = []
+
+    @Option(help: "Consumer group the bus instances share.")
+    var group: String = "cascade-bus"
+
+    @Option(help: "Port of the admin API; 0 picks a free one.")
+    var adminPort: Int = 8480
+
+    @Option(help: "Address of the admin API.")
+    var adminHost: String = "127.0.0.1"
+
+    @Option(help: "Bearer token the admin API requires (health probes stay open).")
+    var adminToken: String?
+
+    @Option(help: "Partitions of topics the bus creates.")
+    var partitions: Int = 6
+
+    @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
+    var raceWindowMs: Int64 = 2000
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
+        guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+        _ = try KafkaConfiguration.parseProperties(settings)
+    }
+
+    func run() async throws {
+        let logger = common.bootstrapLogging(label: "cascade.bus")
+        let loaded: GraphLoadResult
+        do {
+            loaded = try GraphLoader.load(directory: graph)
+        } catch {
+            FileHandle.standardError.write(Data("cascade bus: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        guard let cacheGraph = loaded.graph else {
+            for diagnostic in loaded.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        let configuration = BusConfiguration(
+            kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try KafkaConfiguration.parseProperties(settings)),
+            topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs)
+        let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
+        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: adminToken) { bus.isReady }
+        // The ready line comes once the admin API listens and the state is rebuilt.
+        let admin = buildApplication(source, host: adminHost, port: adminPort, logger: logger) { host, port in
+            Task {
+                await bus.awaitReady()
+                if bus.isReady { printLine("cascade bus ready admin=http://\(host):\(port)") }
+            }
+        }
+        // Shutdown runs in reverse: the admin API stops first, the bus drains and flushes last.
+        let services = ServiceGroup(configuration: .init(
+            services: [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+    }
 }

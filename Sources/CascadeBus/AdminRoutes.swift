@@ -1,0 +1,125 @@
+import CascadeGraph
+import CascadeWire
+import Foundation
+import Hummingbird
+import Logging
+
+/// What the admin API reads; the bus provides it, tests can build one without Kafka.
+public struct AdminContextSource: Sendable {
+    public var processor: EventProcessor
+    public var metrics: BusMetrics
+    public var isReady: @Sendable () -> Bool
+    public var token: String?
+
+    public init(processor: EventProcessor, metrics: BusMetrics, token: String? = nil, isReady: @escaping @Sendable () -> Bool) {
+        self.processor = processor
+        self.metrics = metrics
+        self.token = token
+        self.isReady = isReady
+    }
+}
+
+/// The admin routes: health, readiness, metrics, the graph, live impact and the ledger.
+public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestContext> {
+    let router = Router()
+    if let token = source.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+    let analysis = GraphAnalysis(source.processor.graph)
+    let graphJSON = GraphExport.json(analysis)
+    let graphDot = GraphExport.dot(analysis)
+    router.get("/healthz") { _, _ in text("ok\n") }
+    router.get("/readyz") { _, _ in
+        source.isReady() ? text("ready\n") : text("rebuilding the index and the ledger\n", status: .serviceUnavailable)
+    }
+    router.get("/metrics") { _, _ in
+        var buffer: [UInt8] = []
+        source.metrics.registry.emit(into: &buffer)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+    router.get("/graph") { _, _ in json(graphJSON) }
+    router.get("/graph.dot") { _, _ in text(graphDot, contentType: "text/vnd.graphviz") }
+    router.get("/impact") { request, _ in
+        guard let refText = request.uri.queryParameters.get("ref"), let ref = EntityRef(parsing: refText) else {
+            return text("ref must be Entity#id (encode # as %23)\n", status: .badRequest)
+        }
+        guard source.processor.graph.entities[ref.entity] != nil else {
+            return text("entity '\(ref.entity)' is not in the graph\n", status: .notFound)
+        }
+        var attrs: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters where name.hasPrefix("attrs.") {
+            attrs[String(name.dropFirst(6))] = String(value)
+        }
+        let closure = source.processor.index.closure(of: ref, attrs: attrs)
+        return json(GraphExport.encode(ImpactReport(closure)))
+    }
+    router.get("/ledger/:entity/:id") { _, context in
+        let ref = (context.parameters.get("entity") ?? "") + "#" + (context.parameters.get("id") ?? "")
+        guard let entry = source.processor.ledger.entry(ref) else {
+            return text("no version of \(ref) is known\n", status: .notFound)
+        }
+        return json(String(decoding: entry.record.encoded(), as: UTF8.self))
+    }
+    return router
+}
+
+/// The admin HTTP server as a Service; `onListening` hears the bound address (port 0 picks one).
+public func buildApplication(
+    _ source: AdminContextSource, host: String, port: Int, logger: Logger,
+    onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(source), configuration: .init(address: .hostname(host, port: port), serverName: "cascade-bus"),
+        onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? port) },
+        logger: logger)
+}
+
+/// The live closure as `/impact` answers it.
+struct ImpactReport: Encodable {
+    struct Key: Encodable {
+        var service: String
+        var key: String
+        var depth: Int
+        var reason: String
+        var path: [String]
+    }
+
+    var root: String
+    var keys: [Key]
+    var byService: [String: Int]
+    var unresolved: [String]
+
+    init(_ closure: InstanceClosure) {
+        root = closure.root
+        keys = closure.entries.indices.map { index in
+            let entry = closure.entries[index]
+            return Key(service: String(entry.service), key: String(entry.key), depth: entry.depth, reason: entry.reason.rawValue, path: closure.path(to: index))
+        }
+        byService = closure.byService.mapValues(\.count)
+        unresolved = closure.unresolved
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case root, keys, byService = "by_service", unresolved
+    }
+}
+
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Health probes stay open: orchestrators call them without credentials.
+        if request.uri.path == "/healthz" || request.uri.path == "/readyz" { return try await next(request, context) }
+        guard request.headers[.authorization] == "Bearer \(token)" else {
+            return text("missing or wrong bearer token\n", status: .unauthorized)
+        }
+        return try await next(request, context)
+    }
+}
+
+private func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
+    Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: body)))
+}
+
+private func json(_ body: String) -> Response {
+    text(body, contentType: "application/json")
+}

@@ -1,0 +1,37 @@
+import CascadeKafka
+import CascadeWire
+
+/// Everything `cascade bus` is told on its command line.
+public struct BusConfiguration: Sendable {
+    public var kafka: KafkaConfiguration
+    public var topics: Topics
+    public var groupID: String
+    /// Partitions for topics the bus creates.
+    public var partitions: Int
+    /// Without a version, a registration whose dependency changed this close before the key
+    /// was set is invalidated at once.
+    public var raceWindowMillis: Int64
+    public var maxKeysPerMessage: Int
+    public var maxEventBytes: Int
+
+    public init(
+        kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,
+        raceWindowMillis: Int64 = 2000, maxKeysPerMessage: Int = 1000, maxEventBytes: Int = 64 * 1024
+    ) {
+        self.kafka = kafka
+        self.topics = topics
+        self.groupID = groupID
+        self.partitions = partitions
+        self.raceWindowMillis = raceWindowMillis
+        self.maxKeysPerMessage = maxKeysPerMessage
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// Group settings: a departed member is dropped after the session timeout.
+    var consumerKafka: KafkaConfiguration {
+        var configuration = kafka
+        if configuration.properties["session.timeout.ms"] == nil { configuration.properties["session.timeout.ms"] = "10000" }
+        if configuration.properties["heartbeat.interval.ms"] == nil { configuration.properties["heartbeat.interval.ms"] = "1000" }
+        return configuration
+    }
+}

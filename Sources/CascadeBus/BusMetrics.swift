@@ -1,0 +1,70 @@
+import Prometheus
+
+/// The bus's Prometheus metrics, on a registry of its own so several buses (tests) can live
+/// in one process without a global bootstrap.
+public final class BusMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let eventsIn: Counter
+    let late: Counter
+    let duplicates: Counter
+    let conflicts: Counter
+    let cyclesCollapsed: Counter
+    let unresolvedBindings: Counter
+    let registrations: Counter
+    let racesInvalidated: Counter
+    let fanOut: ValueHistogram
+    let resolution: DurationHistogram
+    let lag: Gauge
+    let inFlight: Gauge
+    let ledgerEntries: Gauge
+    let indexedKeys: Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        eventsIn = registry.makeCounter(name: "cascade_bus_events_total", help: "Domain events consumed.")
+        late = registry.makeCounter(name: "cascade_bus_late_events_total", help: "Events older than the ledger's version.")
+        duplicates = registry.makeCounter(name: "cascade_bus_duplicate_events_total", help: "Redelivered events (same version and content).")
+        conflicts = registry.makeCounter(name: "cascade_bus_conflicts_total", help: "Conflicts decided by policy.")
+        cyclesCollapsed = registry.makeCounter(name: "cascade_bus_cycles_collapsed_total", help: "Cascades that went through a circular component.")
+        unresolvedBindings = registry.makeCounter(name: "cascade_bus_unresolved_bindings_total", help: "Bindings an event could not fill.")
+        registrations = registry.makeCounter(name: "cascade_bus_registrations_total", help: "Registrations read from the deps topic.")
+        racesInvalidated = registry.makeCounter(name: "cascade_bus_registration_races_total", help: "Registrations already stale on arrival, invalidated at once.")
+        fanOut = registry.makeValueHistogram(
+            name: "cascade_bus_fanout_keys", buckets: [0, 1, 2, 5, 10, 50, 100, 1000, 10000, 100_000],
+            help: "Keys one event invalidates in one service.")
+        resolution = registry.makeDurationHistogram(
+            name: "cascade_bus_resolution_seconds",
+            buckets: [.microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(50)],
+            help: "Time from decoding an event to its messages being planned.")
+        lag = registry.makeGauge(name: "cascade_bus_consumer_lag", help: "Events not consumed yet on the assigned partitions.")
+        inFlight = registry.makeGauge(name: "cascade_bus_events_in_flight", help: "Events waiting for their messages' acknowledgements.")
+        ledgerEntries = registry.makeGauge(name: "cascade_bus_ledger_entries", help: "Entity instances in the ledger.")
+        indexedKeys = registry.makeGauge(name: "cascade_bus_indexed_keys", help: "Registered keys in the instance index.")
+    }
+
+    func record(_ result: ProcessingResult, elapsed: Duration) {
+        eventsIn.increment()
+        resolution.record(elapsed)
+        switch result.outcome {
+        case .invalidated: break
+        case .duplicate: duplicates.increment()
+        case .late: late.increment()
+        case .conflict: conflicts.increment()
+        case .deadLetter(let kind):
+            registry.makeCounter(name: "cascade_bus_dead_letters_total", labels: [("reason", kind)]).increment()
+            return
+        }
+        if result.throughCycle { cyclesCollapsed.increment() }
+        if !result.unresolved.isEmpty { unresolvedBindings.increment(by: Int64(result.unresolved.count)) }
+        for (service, keys) in result.fanOut {
+            fanOut.record(Double(keys))
+            registry.makeCounter(name: "cascade_bus_invalidations_total", labels: [("service", service)]).increment(by: Int64(keys))
+        }
+    }
+
+    func recordMessages(_ messages: [OutboundMessage]) {
+        for message in messages where message.topic.contains(".inval.") {
+            registry.makeCounter(name: "cascade_bus_messages_out_total", labels: [("topic", message.topic)]).increment()
+        }
+    }
+}

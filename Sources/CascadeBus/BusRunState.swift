@@ -1,0 +1,28 @@
+import CascadeKafka
+import Foundation
+
+/// The small shared state between the events loop and shutdown.
+final class BusRunState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var isStopping = false
+    private var isBusy = false
+    private var eventsConsumer: KafkaConsumer?
+
+    var stopping: Bool { lock.withLock { isStopping } }
+    var busy: Bool { lock.withLock { isBusy } }
+    var consumer: KafkaConsumer? { lock.withLock { eventsConsumer } }
+
+    func setConsumer(_ consumer: KafkaConsumer) { lock.withLock { eventsConsumer = consumer } }
+    func beginStopping() { lock.withLock { isStopping = true } }
+
+    /// Marks a batch in hand; false when stopping (the batch is left for the next owner).
+    func enter() -> Bool {
+        lock.withLock {
+            guard !isStopping else { return false }
+            isBusy = true
+            return true
+        }
+    }
+
+    func leave() { lock.withLock { isBusy = false } }
+}

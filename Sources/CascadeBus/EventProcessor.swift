@@ -1,0 +1,122 @@
+import CascadeGraph
+import CascadeWire
+
+/// The pipeline without Kafka: raw event bytes in, the messages they cause out.
+/// decode → validate against the graph → ledger order and conflict checks → closure →
+/// per-service fan-out. Calls for one entity must come in order (the shell processes a
+/// partition sequentially); the ledger and index it shares are thread-safe.
+public struct EventProcessor: Sendable {
+    public let graph: CacheGraph
+    public let index: InstanceIndex
+    public let ledger: Ledger
+    public let topics: Topics
+    let decoder: any DomainEventDecoder
+    let planner: FanOutPlanner
+    let facts: GraphFacts
+
+    public init(
+        graph: CacheGraph, index: InstanceIndex, ledger: Ledger, topics: Topics,
+        decoder: any DomainEventDecoder = FastJSONEventDecoder(), maxKeysPerMessage: Int = 1000
+    ) {
+        self.graph = graph
+        self.index = index
+        self.ledger = ledger
+        self.topics = topics
+        self.decoder = decoder
+        self.planner = FanOutPlanner(topics: topics, maxKeysPerMessage: max(1, maxKeysPerMessage))
+        self.facts = GraphFacts(graph: graph)
+    }
+
+    public func process(key: [UInt8]?, value: [UInt8]?, source: SourcePosition, nowMillis: Int64) -> ProcessingResult {
+        guard let value else {
+            return deadLetter(key, nil, EventRejection("tombstone", "message has no value (a tombstone); events need a body"), source)
+        }
+        let event: DomainEvent
+        do {
+            event = try decoder.decode(value)
+        } catch {
+            return deadLetter(key, value, error, source)
+        }
+        guard let entityType = graph.entities[event.ref.entity] else {
+            let known = graph.entityNames.joined(separator: ", ")
+            return deadLetter(key, value, EventRejection("unknown-entity", "entity '\(event.ref.entity)' is not in the graph (known: \(known))"), source)
+        }
+        let ref = event.ref.description
+        let record = LedgerRecord(
+            entity: event.ref.entity, id: event.ref.id, version: event.version, origin: event.origin,
+            atMillis: event.atMillis, eventID: event.eventID, digest: EventDigest.of(event))
+
+        guard let current = ledger.entry(ref) else { return advance(event, record, ref, nowMillis) }
+        if event.version > current.record.version { return advance(event, record, ref, nowMillis) }
+        if event.version < current.record.version {
+            // Late: drop what it names again (harmless), but fence at the ledger's version.
+            return cascade(event, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late)
+        }
+        if record.digest == current.record.digest && record.origin == current.record.origin {
+            return cascade(event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate)
+        }
+        return resolveConflict(event, record, current, ref, policy: entityType.policy, nowMillis: nowMillis)
+    }
+
+    private func advance(_ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ nowMillis: Int64) -> ProcessingResult {
+        ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
+        var result = cascade(event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated)
+        result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.encoded()))
+        return result
+    }
+
+    private func resolveConflict(
+        _ event: DomainEvent, _ record: LedgerRecord, _ current: Ledger.Entry, _ ref: String,
+        policy: ConflictPolicy, nowMillis: Int64
+    ) -> ProcessingResult {
+        let challenger = ConflictArbiter.Contender(record)
+        let holder = ConflictArbiter.Contender(current.record)
+        let newWins = ConflictArbiter.beats(challenger, holder, policy: policy)
+        let winner = newWins ? record : current.record
+        let loser = newWins ? current.record : record
+        var result = cascade(event, kind: .resolve, cause: cause(of: winner), fence: winner.version, outcome: .conflict)
+        if newWins {
+            ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
+            result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.encoded()))
+        }
+        let conflict = ConflictRecord(
+            entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(policy),
+            winner: contender(winner), losers: [contender(loser)],
+            reason: loser.origin == winner.origin
+                ? "two events for version \(winner.version) from \(winner.origin) carry different content"
+                : "\(winner.origin) and \(loser.origin) both published version \(winner.version) with different content")
+        result.messages.append(OutboundMessage(topic: topics.conflicts, key: Array(ref.utf8), value: conflict.encoded()))
+        return result
+    }
+
+    /// The closure of the event, one message per affected service.
+    private func cascade(
+        _ event: DomainEvent, kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, fence: UInt64,
+        outcome: ProcessingResult.Outcome
+    ) -> ProcessingResult {
+        let closure = index.closure(of: event)
+        let rootTag = closure.root
+        let plan = planner.plan(
+            kind: kind, cause: cause, rootTag: rootTag, targets: FanOutPlanner.targets(of: closure),
+            tagOnly: facts.tagServices[event.ref.entity] ?? [],
+            fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
+        return ProcessingResult(
+            outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
+            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved)
+    }
+
+    private func deadLetter(_ key: [UInt8]?, _ value: [UInt8]?, _ rejection: EventRejection, _ source: SourcePosition) -> ProcessingResult {
+        ProcessingResult(
+            outcome: .deadLetter(kind: rejection.kind),
+            messages: [DeadLetter.message(topics: topics, key: key, value: value, rejection: rejection, source: source)],
+            fanOut: [:], throughCycle: false, unresolved: [])
+    }
+
+    private func cause(of record: LedgerRecord) -> InvalidationMessage.Cause {
+        .init(eventID: record.eventID, entity: record.entity, id: record.id, version: record.version, atMillis: record.atMillis)
+    }
+
+    private func contender(_ record: LedgerRecord) -> ConflictRecord.Contender {
+        .init(eventID: record.eventID, version: record.version, origin: record.origin, atMillis: record.atMillis)
+    }
+}

@@ -1,0 +1,53 @@
+import CascadeGraph
+import CascadeWire
+
+/// Turns a closure into one invalidation message per affected service, split into batches
+/// when a fan-out is big. Messages are keyed by the root `Entity#id`, so one entity's
+/// messages stay in order on one partition of each service topic.
+struct FanOutPlanner: Sendable {
+    let topics: Topics
+    let maxKeysPerMessage: Int
+
+    struct Plan: Sendable {
+        var messages: [OutboundMessage] = []
+        /// Keys per service.
+        var fanOut: [String: Int] = [:]
+    }
+
+    /// `targets` are keys by service; `tagOnly` are services that get the tags even with no key.
+    func plan(
+        kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String,
+        targets: [String: [InvalidationMessage.Target]], tagOnly: [String], fences: [InvalidationMessage.Fence],
+        includeRootTag: Bool = true
+    ) -> Plan {
+        var plan = Plan()
+        let kafkaKey = Array(rootTag.utf8)
+        var services = Set(targets.keys)
+        services.formUnion(tagOnly)
+        for service in services.sorted() {
+            let keys = targets[service] ?? []
+            plan.fanOut[service] = keys.count
+            let topic = topics.invalidations(service: service)
+            var start = 0
+            repeat {
+                let end = min(keys.count, start + maxKeysPerMessage)
+                let message = InvalidationMessage(
+                    kind: kind, cause: cause, keys: Array(keys[start..<end]),
+                    // The tag goes once, with the first batch.
+                    tags: start == 0 && includeRootTag ? [rootTag] : [], fences: fences)
+                plan.messages.append(OutboundMessage(topic: topic, key: kafkaKey, value: InvalidationCodec.encode(message)))
+                start = end
+            } while start < keys.count
+        }
+        return plan
+    }
+
+    /// Keys by service from a closure, each with its depth.
+    static func targets(of closure: InstanceClosure) -> [String: [InvalidationMessage.Target]] {
+        var targets: [String: [InvalidationMessage.Target]] = [:]
+        for entry in closure.entries {
+            targets[String(entry.service), default: []].append(.init(key: String(entry.key), depth: entry.depth))
+        }
+        return targets
+    }
+}

@@ -1,0 +1,39 @@
+import CascadeWire
+import Foundation
+
+/// The latest known version of each entity instance: the bus's state, rebuilt from the
+/// compacted `cascade.ledger` at start. Thread-safe: the event pipeline writes it while the
+/// ledger topic's replay (and other bus instances' writes) merge into it.
+public final class Ledger: @unchecked Sendable {
+    public struct Entry: Sendable, Hashable {
+        public var record: LedgerRecord
+        /// When this bus learnt of the version (ms since 1970): the registration race window
+        /// is measured from here. Replayed records use the event's own time.
+        public var seenAtMillis: Int64
+    }
+
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    public func entry(_ ref: String) -> Entry? {
+        lock.withLock { entries[ref] }
+    }
+
+    public var count: Int { lock.withLock { entries.count } }
+
+    /// Sets the entry the pipeline decided on (it already checked the order).
+    public func set(_ ref: String, _ entry: Entry) {
+        lock.withLock { entries[ref] = entry }
+    }
+
+    /// Merges a record read back from the ledger topic: never lowers a version.
+    public func merge(_ record: LedgerRecord) {
+        let ref = record.entity + "#" + record.id
+        lock.withLock {
+            if let current = entries[ref], current.record.version >= record.version { return }
+            entries[ref] = Entry(record: record, seenAtMillis: record.atMillis)
+        }
+    }
+}

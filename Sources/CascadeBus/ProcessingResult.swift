@@ -1,0 +1,25 @@
+/// What the pipeline made of one consumed event: the messages to send (all of which must be
+/// acknowledged before the event's offset is committed) and what to count.
+public struct ProcessingResult: Sendable {
+    public enum Outcome: Sendable, Hashable {
+        /// A newer version: ledger advanced, cascade sent.
+        case invalidated
+        /// The version the ledger already has, same content: a redelivery. The cascade is sent
+        /// again (idempotent) because a crash may have lost it.
+        case duplicate
+        /// Older than the ledger: counted; the cascade is sent fenced at the ledger's version.
+        case late
+        /// Same version, different content or origin: decided by policy.
+        case conflict
+        case deadLetter(kind: String)
+    }
+
+    public var outcome: Outcome
+    public var messages: [OutboundMessage]
+    /// Keys per affected service.
+    public var fanOut: [String: Int]
+    /// The cascade went through a circular component of the graph.
+    public var throughCycle: Bool
+    /// Bindings the event could not fill (an attribute it did not carry).
+    public var unresolved: [String]
+}

@@ -1,0 +1,133 @@
+/// The plain JSON event form, decoded straight from the bytes: the same fields, rules and
+/// rejection kinds as `JSONEventDecoder`, without Foundation's JSONSerialization (the bus's
+/// hot path). Adds the kind `not-object` for valid JSON that is not an object.
+public struct FastJSONEventDecoder: DomainEventDecoder {
+    public var maxBytes: Int
+
+    public init(maxBytes: Int = 64 * 1024) {
+        self.maxBytes = maxBytes
+    }
+
+    public func decode(_ bytes: [UInt8]) throws(EventRejection) -> DomainEvent {
+        guard bytes.count <= maxBytes else {
+            throw EventRejection("oversize", "event is \(bytes.count) bytes, the limit is \(maxBytes)")
+        }
+        guard !bytes.isEmpty else { throw EventRejection("empty", "message has no value") }
+        var reader = JSONScanner(bytes: bytes)
+        let root: JSONScanner.Value
+        do {
+            root = try reader.parseDocument()
+        } catch {
+            throw EventRejection("bad-json", "value is not valid JSON (\(error.reason) at byte \(error.offset))")
+        }
+        guard case .object(let object) = root else {
+            throw EventRejection("not-object", "value is JSON but not an object")
+        }
+        let entity = try string(object, "entity")
+        let id = try string(object, "id")
+        let opText = try string(object, "op")
+        guard let op = DomainEvent.Operation(rawValue: opText) else {
+            throw EventRejection("bad-op", "op '\(opText)' is not create, update or delete")
+        }
+        let version = try version(object)
+        let origin = try string(object, "origin")
+        var atMillis: Int64 = 0
+        if let at = object["at"], at != .null {
+            guard case .string(let text) = at else { throw EventRejection("wrong-type", "field 'at' is not a string") }
+            guard let millis = RFC3339.parseMillis(text) ?? Timestamps.parseMillis(text) else {
+                throw EventRejection("bad-time", "field 'at' is not an RFC 3339 time: '\(text)'")
+            }
+            atMillis = millis
+        }
+        var attrs: [String: String] = [:]
+        if let raw = object["attrs"], raw != .null {
+            guard case .object(let fields) = raw else { throw EventRejection("wrong-type", "field 'attrs' is not an object") }
+            for (name, value) in fields {
+                switch value {
+                case .string(let text): attrs[name] = text
+                case .number(let text): attrs[name] = text
+                default: throw EventRejection("wrong-type", "attrs.\(name) is not a string or number")
+                }
+            }
+        }
+        var eventID = "\(entity)#\(id)@\(version)/\(origin)"
+        if case .string(let text)? = object["event_id"] { eventID = text }
+        return DomainEvent(
+            ref: EntityRef(entity: entity, id: id), op: op, version: version, origin: origin,
+            atMillis: atMillis, attrs: attrs, eventID: eventID)
+    }
+
+    private func string(_ object: [String: JSONScanner.Value], _ field: String) throws(EventRejection) -> String {
+        guard let raw = object[field], raw != .null else { throw EventRejection("missing-field", "field '\(field)' is missing") }
+        guard case .string(let text) = raw else { throw EventRejection("wrong-type", "field '\(field)' is not a string") }
+        guard !text.isEmpty else { throw EventRejection("missing-field", "field '\(field)' is empty") }
+        return text
+    }
+
+    private func version(_ object: [String: JSONScanner.Value]) throws(EventRejection) -> UInt64 {
+        guard let raw = object["version"], raw != .null else { throw EventRejection("missing-field", "field 'version' is missing") }
+        guard case .number(let text) = raw else { throw EventRejection("bad-version", "field 'version' is not a number") }
+        if let whole = UInt64(text) { return whole }
+        // 42.0 and 4.2e1 are whole numbers too; negatives and fractions are not versions.
+        guard let number = Double(text), number >= 0, number < 1.8e19, number == number.rounded(.towardZero) else {
+            throw EventRejection("bad-version", "field 'version' is not a non-negative whole number")
+        }
+        return UInt64(number)
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` without a date formatter.
+enum RFC3339 {
+    static func parseMillis(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 20 else { return nil }
+        func digits(_ start: Int, _ count: Int) -> Int? {
+            var value = 0
+            for i in start..<(start + count) {
+                guard i < b.count, b[i] >= 48, b[i] <= 57 else { return nil }
+                value = value * 10 + Int(b[i] - 48)
+            }
+            return value
+        }
+        guard let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45, let day = digits(8, 2),
+              b[10] == 84 || b[10] == 116 || b[10] == 32, let hour = digits(11, 2), b[13] == 58,
+              let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var index = 19
+        var millis = 0
+        if index < b.count, b[index] == 46 {
+            index += 1
+            var scale = 100
+            let start = index
+            while index < b.count, b[index] >= 48, b[index] <= 57 {
+                millis += Int(b[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        guard index < b.count else { return nil }
+        var offsetMinutes = 0
+        if b[index] == 90 || b[index] == 122 {
+            index += 1
+        } else if b[index] == 43 || b[index] == 45 {
+            guard let oh = digits(index + 1, 2), index + 3 < b.count, b[index + 3] == 58, let om = digits(index + 4, 2) else { return nil }
+            offsetMinutes = (oh * 60 + om) * (b[index] == 45 ? -1 : 1)
+            index += 6
+        } else {
+            return nil
+        }
+        guard index == b.count else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offsetMinutes * 60
+        return Int64(seconds) * 1000 + Int64(millis)
+    }
+}

@@ -1,0 +1,182 @@
+/// A small strict JSON reader over bytes, for messages on the hot path. Numbers stay as their
+/// text so the caller decides what they mean; nesting is capped.
+struct JSONScanner {
+    indirect enum Value: Equatable {
+        case null, bool(Bool), number(String), string(String)
+        case array([Value]), object([String: Value])
+    }
+
+    struct Failure: Error {
+        var reason: String
+        var offset: Int
+    }
+
+    private let bytes: [UInt8]
+    private var index = 0
+    private let maxDepth = 32
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    mutating func parseDocument() throws(Failure) -> Value {
+        let value = try parseValue(depth: 0)
+        skipSpace()
+        guard index == bytes.count else { throw fail("trailing characters") }
+        return value
+    }
+
+    private func fail(_ reason: String) -> Failure { Failure(reason: reason, offset: index) }
+
+    private mutating func skipSpace() {
+        while index < bytes.count, bytes[index] == 32 || bytes[index] == 10 || bytes[index] == 13 || bytes[index] == 9 { index += 1 }
+    }
+
+    private mutating func parseValue(depth: Int) throws(Failure) -> Value {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try parseObject(depth: depth)
+        case UInt8(ascii: "["): return try parseArray(depth: depth)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try parseNumber())
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(Failure) {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw fail("unexpected end") }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { throw fail("unknown literal") }
+        index += count
+    }
+
+    private mutating func parseObject(depth: Int) throws(Failure) -> Value {
+        index += 1
+        var fields: [String: Value] = [:]
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
+        while true {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+            let name = try parseString()
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            index += 1
+            fields[name] = try parseValue(depth: depth + 1)
+            skipSpace()
+            guard index < bytes.count else { throw fail("unexpected end") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
+            throw fail("expected ',' or '}'")
+        }
+    }
+
+    private mutating func parseArray(depth: Int) throws(Failure) -> Value {
+        index += 1
+        var items: [Value] = []
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        while true {
+            items.append(try parseValue(depth: depth + 1))
+            skipSpace()
+            guard index < bytes.count else { throw fail("unexpected end") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            throw fail("expected ',' or ']'")
+        }
+    }
+
+    private mutating func parseNumber() throws(Failure) -> String {
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digitsStart = index
+        while index < bytes.count, isNumberByte(bytes[index]) { index += 1 }
+        guard index > digitsStart, bytes[digitsStart] >= 48, bytes[digitsStart] <= 57 else { throw fail("unexpected character") }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        guard Double(text) != nil else { throw fail("bad number") }
+        return text
+    }
+
+    private func isNumberByte(_ byte: UInt8) -> Bool {
+        (byte >= 48 && byte <= 57) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+            || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+    }
+
+    private mutating func parseString() throws(Failure) -> String {
+        index += 1
+        let start = index
+        // Fast path: no escapes.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                index += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else { throw fail("control character in string") }
+            index += 1
+        }
+        var out = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard index < bytes.count else { throw fail("unexpected end") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+                case UInt8(ascii: "b"): out.append(8)
+                case UInt8(ascii: "f"): out.append(12)
+                case UInt8(ascii: "n"): out.append(10)
+                case UInt8(ascii: "r"): out.append(13)
+                case UInt8(ascii: "t"): out.append(9)
+                case UInt8(ascii: "u"): try appendUnicode(&out)
+                default: throw fail("bad escape")
+                }
+            default:
+                guard byte >= 0x20 else { throw fail("control character in string") }
+                out.append(byte)
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    private mutating func hex4() throws(Failure) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw fail("unexpected end") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case 48...57: digit = UInt32(byte - 48)
+            case 65...70: digit = UInt32(byte - 55)
+            case 97...102: digit = UInt32(byte - 87)
+            default: throw fail("bad \\u escape")
+            }
+            value = value * 16 + digit
+            index += 1
+        }
+        return value
+    }
+
+    private mutating func appendUnicode(_ out: inout [UInt8]) throws(Failure) {
+        var scalar = try hex4()
+        if (0xD800..<0xDC00).contains(scalar), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+            index += 2
+            let low = try hex4()
+            guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+        }
+        guard let unicode = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
+        out.append(contentsOf: Array(String(Character(unicode)).utf8))
+    }
+}
