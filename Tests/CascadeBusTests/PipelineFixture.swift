@@ -1,0 +1,45 @@
+import CascadeBus
+import CascadeGraph
+import CascadeTestSupport
+import CascadeWire
+import Foundation
+
+/// The example graph with a fresh index and ledger, and helpers to feed events.
+struct PipelineFixture {
+    let processor: EventProcessor
+    let topics = Topics()
+
+    init() throws {
+        let loaded = try GraphLoader.load(directory: CascadeBinary.packageRoot.appendingPathComponent("graph").path)
+        guard let graph = loaded.graph else { throw FixtureError.graph("\(loaded.diagnostics)") }
+        processor = EventProcessor(graph: graph, index: InstanceIndex(graph: graph), ledger: Ledger(), topics: Topics())
+    }
+
+    enum FixtureError: Error { case graph(String) }
+
+    static func event(
+        _ entity: String, _ id: String, version: UInt64, origin: String = "product-service", at: String? = nil,
+        attrs: [String: String] = [:], op: String = "update"
+    ) -> [UInt8] {
+        var fields = ["\"entity\":\"\(entity)\"", "\"id\":\"\(id)\"", "\"op\":\"\(op)\"", "\"version\":\(version)", "\"origin\":\"\(origin)\""]
+        if let at { fields.append("\"at\":\"\(at)\"") }
+        if !attrs.isEmpty {
+            fields.append("\"attrs\":{" + attrs.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",") + "}")
+        }
+        return Array(("{" + fields.joined(separator: ",") + "}").utf8)
+    }
+
+    func process(_ value: [UInt8]?, key: String = "k") -> ProcessingResult {
+        processor.process(key: Array(key.utf8), value: value, source: SourcePosition(topic: "cascade.events", partition: 0, offset: 0), nowMillis: 1000)
+    }
+
+    /// Invalidation messages by service name.
+    static func invalidations(_ result: ProcessingResult) throws -> [String: [InvalidationMessage]] {
+        var byService: [String: [InvalidationMessage]] = [:]
+        for message in result.messages where message.topic.hasPrefix("cascade.inval.") {
+            let service = String(message.topic.dropFirst("cascade.inval.".count))
+            byService[service, default: []].append(try InvalidationMessage.decode(message.value ?? []))
+        }
+        return byService
+    }
+}
