@@ -23,7 +23,6 @@ public final class RESPServer: Service {
     func bind() async throws -> any Channel {
         let node = node
         let connections = connections
-        let limits = node.configuration.limits
         return try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -43,7 +42,6 @@ public final class RESPServer: Service {
                 }
                 let id = node.counters.connectionIDs.wrappingIncrementThenLoad(ordering: .relaxed)
                 do {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPCommandDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(node: node, id: id))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

@@ -7,6 +7,8 @@ import CascadeWire
 /// by name or tag, void leases and raise fences.
 public final class CacheStore: Sendable {
     let shards: [Shard]
+    /// The same shards, unretained: the hot paths borrow them without reference counting.
+    nonisolated(unsafe) private let shardRefs: UnsafeMutablePointer<Unmanaged<Shard>>
     private let shardShift: UInt64
     let fences: EntityFenceTable
     let configuration: StoreConfiguration
@@ -27,9 +29,19 @@ public final class CacheStore: Sendable {
                 keyFenceRetentionMillis: configuration.keyFenceRetentionMillis,
                 seed: UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15)
         }
+        shardRefs = .allocate(capacity: shards.count)
+        shardRefs.initialize(from: shards.map { Unmanaged.passUnretained($0) }, count: shards.count)
         fences = EntityFenceTable(
             retentionMillis: configuration.entityFenceRetentionMillis, maxCount: configuration.maxEntityFences)
         self.configuration = configuration
+    }
+
+    deinit { shardRefs.deallocate() }
+
+    /// Runs `body` with the key's shard, borrowed without a retain (`shards` keeps them alive).
+    @inline(__always)
+    func withShard<Result>(_ hash: UInt64, _ body: (Shard) -> Result) -> Result {
+        shardRefs[shardShift == 64 ? 0 : Int(truncatingIfNeeded: hash >> shardShift)]._withUnsafeGuaranteedRef(body)
     }
 
     @inline(__always)
@@ -51,9 +63,8 @@ public final class CacheStore: Sendable {
     @inline(__always)
     public func get(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
         let hash = KeyHash.hash(key)
-        let shard = shard(hash)
         let now = now
-        return shard.lock.withLock { shard.get(key, hash: hash, now: now, body) }
+        return withShard(hash) { shard in shard.lock.withLock { shard.get(key, hash: hash, now: now, body) } }
     }
 
     /// SET with its options. `dependencies` (DEPS) must not be empty when given; they are
@@ -65,13 +76,14 @@ public final class CacheStore: Sendable {
         previous: (UnsafeRawBufferPointer?) -> Void = { _ in }
     ) -> SetOutcome {
         let hash = KeyHash.hash(key)
-        let shard = shard(hash)
         let now = now
         let dependencies = dependencies?.isEmpty == true ? nil : dependencies
-        return shard.lock.withLock {
-            shard.set(
-                key, hash: hash, value: value, condition: condition, expiry: expiry,
-                dependencies: dependencies, fences: fences, now: now, previous: previous)
+        return withShard(hash) { shard in
+            shard.lock.withLock {
+                shard.set(
+                    key, hash: hash, value: value, condition: condition, expiry: expiry,
+                    dependencies: dependencies, fences: fences, now: now, previous: previous)
+            }
         }
     }
 

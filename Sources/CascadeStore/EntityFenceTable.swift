@@ -15,6 +15,8 @@ final class EntityFenceTable: @unchecked Sendable {
         self.maxCount = maxCount
     }
 
+    deinit { lock.destroy() }
+
     /// Raises the fence of `ref` to `version`; returns false when it was already as high.
     @discardableResult
     func raise(_ ref: String, to version: UInt64, now: Int64) -> Bool {

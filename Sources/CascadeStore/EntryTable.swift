@@ -3,26 +3,54 @@
 /// compared before the entry is touched, and the entry pointer. Not thread-safe: a shard
 /// owns one and calls it under its lock.
 final class EntryTable {
-    private(set) var capacity: Int
-    private(set) var count = 0
-    private var mask: Int
-    private var hashes: UnsafeMutablePointer<UInt32>
-    private var entries: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Kept behind a pointer rather than in stored properties: class properties pay a dynamic
+    /// exclusivity check on every access, which showed in profiles of the lookup loop.
+    private struct State {
+        var capacity: Int
+        var count: Int
+        var mask: Int
+        var hashes: UnsafeMutablePointer<UInt32>
+        var entries: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    }
+
+    private let state: UnsafeMutablePointer<State>
+
+    private(set) var capacity: Int {
+        @inline(__always) get { state.pointee.capacity }
+        set { state.pointee.capacity = newValue }
+    }
+    private(set) var count: Int {
+        @inline(__always) get { state.pointee.count }
+        set { state.pointee.count = newValue }
+    }
+    private var mask: Int {
+        @inline(__always) get { state.pointee.mask }
+        set { state.pointee.mask = newValue }
+    }
+    private var hashes: UnsafeMutablePointer<UInt32> {
+        @inline(__always) get { state.pointee.hashes }
+        set { state.pointee.hashes = newValue }
+    }
+    private var entries: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        @inline(__always) get { state.pointee.entries }
+        set { state.pointee.entries = newValue }
+    }
 
     static let minimumCapacity = 16
 
     init(capacity: Int = EntryTable.minimumCapacity) {
-        self.capacity = capacity
-        self.mask = capacity - 1
-        hashes = .allocate(capacity: capacity)
-        entries = .allocate(capacity: capacity)
+        let hashes = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        let entries = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: capacity)
         entries.initialize(repeating: nil, count: capacity)
         hashes.initialize(repeating: 0, count: capacity)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(capacity: capacity, count: 0, mask: capacity - 1, hashes: hashes, entries: entries))
     }
 
     deinit {
         hashes.deallocate()
         entries.deallocate()
+        state.deallocate()
     }
 
     var byteSize: Int { capacity * 12 }

@@ -10,8 +10,36 @@ final class Shard: @unchecked Sendable {
     let maxKeyFences: Int
     let keyFenceRetentionMillis: Int64
 
-    var usedBytes = 0
-    private var tableBytes = 0
+    /// Counters touched on every command, behind a pointer to skip dynamic exclusivity checks.
+    private struct HotCounters {
+        var usedBytes = 0
+        var tableBytes = 0
+        var hits = 0
+        var misses = 0
+    }
+
+    private let hot: UnsafeMutablePointer<HotCounters> = {
+        let pointer = UnsafeMutablePointer<HotCounters>.allocate(capacity: 1)
+        pointer.initialize(to: HotCounters())
+        return pointer
+    }()
+
+    var usedBytes: Int {
+        @inline(__always) get { hot.pointee.usedBytes }
+        set { hot.pointee.usedBytes = newValue }
+    }
+    private var tableBytes: Int {
+        get { hot.pointee.tableBytes }
+        set { hot.pointee.tableBytes = newValue }
+    }
+    var hits: Int {
+        get { hot.pointee.hits }
+        set { hot.pointee.hits = newValue }
+    }
+    var misses: Int {
+        get { hot.pointee.misses }
+        set { hot.pointee.misses = newValue }
+    }
     var meta: [StoreKey: EntryMeta] = [:]
     var entryTags: [String: Set<StoreKey>] = [:]
     var leases: [StoreKey: Lease] = [:]
@@ -22,8 +50,6 @@ final class Shard: @unchecked Sendable {
     var tombstones: [String] = []
     static let maxTombstones = 65_536
 
-    var hits = 0
-    var misses = 0
     var evictions = 0
     var expired = 0
     var keysWithExpiry = 0
@@ -37,6 +63,12 @@ final class Shard: @unchecked Sendable {
         self.keyFenceRetentionMillis = keyFenceRetentionMillis
         self.randomState = seed | 1
         syncTableBytes()
+    }
+
+    deinit {
+        table.removeAll { $0.deallocate() }
+        lock.destroy()
+        hot.deallocate()
     }
 
     /// The LRU clock: 100 ms steps, wrapping; ages are compared with wrapping subtraction.

@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A heap-allocated pthread mutex: the cheapest uncontended lock, with no async hop.
-final class ShardLock: @unchecked Sendable {
+/// A heap-allocated pthread mutex: the cheapest uncontended lock, with no async hop. A struct
+/// around the pointer, so taking it costs no retain; the owner calls `destroy()` in its deinit.
+struct ShardLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
@@ -14,7 +15,7 @@ final class ShardLock: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
     }
 
-    deinit {
+    func destroy() {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }

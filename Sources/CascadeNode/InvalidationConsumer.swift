@@ -1,0 +1,64 @@
+import CascadeKafka
+import CascadeWire
+import Logging
+import ServiceLifecycle
+
+/// Feeds the node from its service's invalidation topic. Every replica reads every partition
+/// (no shared group), from the end: a new node's store is empty, so nothing older concerns it.
+public final class InvalidationConsumer: Service {
+    private let node: CacheNode
+    private let consumer: KafkaConsumer
+    private let logger: Logger
+    private let onReady: @Sendable () -> Void
+
+    public init(node: CacheNode, configuration: KafkaConfiguration, topics: Topics, logger: Logger, onReady: @escaping @Sendable () -> Void) throws(KafkaError) {
+        self.node = node
+        self.logger = logger
+        self.onReady = onReady
+        self.consumer = try KafkaConsumer(
+            configuration: configuration,
+            subscription: .allPartitions(topics: [topics.invalidations(service: node.service)], from: .end),
+            logger: logger)
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await consume()
+        } onGracefulShutdown: { [consumer] in
+            Task { await consumer.shutdown() }
+        }
+    }
+
+    private func consume() async {
+        var ready = false
+        for await event in consumer.events {
+            switch event {
+            case .assigned(let partitions):
+                logger.info("reading invalidations", metadata: ["partitions": "\(partitions.count)"])
+                if !ready {
+                    ready = true
+                    onReady()
+                }
+            case .messages(let batch):
+                for message in batch { apply(message) }
+                node.counters.lag = consumer.lag
+            case .revoked:
+                break
+            case .error(let error):
+                logger.warning("invalidation consumer error", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func apply(_ message: KafkaMessage) {
+        defer { node.counters.lastAppliedOffset = message.offset }
+        guard let bytes = message.valueBytes else { return }
+        do {
+            node.apply(try InvalidationMessage.decode(bytes))
+        } catch {
+            logger.error(
+                "skipping an invalidation message that does not decode",
+                metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
+        }
+    }
+}

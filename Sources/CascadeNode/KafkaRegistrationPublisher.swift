@@ -1,0 +1,98 @@
+import CascadeKafka
+import CascadeWire
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// Publishes registrations and tombstones to `cascade.deps`. `publish` is called on event-loop
+/// threads, so it only appends to a queue; a background task drains the queue into the
+/// producer in batches and is the one place that awaits Kafka.
+public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
+    private enum Pending {
+        case registration(Registration)
+        case tombstone(kafkaKey: String)
+    }
+
+    private let producer: KafkaProducer
+    private let topic: String
+    private let logger: Logger
+    private let queue = NIOLockedValueBox<(items: [Pending], waiter: CheckedContinuation<Void, Never>?, closed: Bool)>(([], nil, false))
+
+    public init(producer: KafkaProducer, topics: Topics, logger: Logger) {
+        self.producer = producer
+        self.topic = topics.deps
+        self.logger = logger
+    }
+
+    public func publish(_ registration: Registration) {
+        enqueue([.registration(registration)])
+    }
+
+    public func publishTombstones(service: String, keys: [String]) {
+        enqueue(keys.map { .tombstone(kafkaKey: "\(service)/\($0)") })
+    }
+
+    private func enqueue(_ items: [Pending]) {
+        let waiter = queue.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.items.append(contentsOf: items)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Drains the queue until graceful shutdown, then sends what is left.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while let batch = await nextBatch() {
+                await send(batch)
+            }
+        } onGracefulShutdown: {
+            let waiter = self.queue.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                state.closed = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// The next non-empty batch, or nil once closed and drained.
+    private func nextBatch() async -> [Pending]? {
+        while true {
+            let (batch, closed) = queue.withLockedValue { state -> ([Pending], Bool) in
+                defer { state.items = [] }
+                return (state.items, state.closed)
+            }
+            if !batch.isEmpty { return batch }
+            if closed { return nil }
+            await withCheckedContinuation { continuation in
+                let ready = queue.withLockedValue { state -> Bool in
+                    if !state.items.isEmpty || state.closed { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+
+    private func send(_ batch: [Pending]) async {
+        // Fire the batch into librdkafka, then await the acknowledgements together.
+        await withTaskGroup(of: Void.self) { group in
+            for item in batch {
+                let (key, value): (String, [UInt8]?) = switch item {
+                case .registration(let registration): (registration.kafkaKey, registration.encoded())
+                case .tombstone(let kafkaKey): (kafkaKey, nil)
+                }
+                group.addTask { [producer, topic, logger] in
+                    do throws(KafkaError) {
+                        try await producer.send(topic: topic, key: key, value: value)
+                    } catch {
+                        logger.error("could not publish a registration", metadata: ["key": "\(key)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+}

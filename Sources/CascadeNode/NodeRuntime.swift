@@ -1,0 +1,57 @@
+import Atomics
+import CascadeKafka
+import CascadeWire
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Everything one cache node runs, wired together: the store, the RESP server and, with Kafka,
+/// the invalidation consumer and the registration publisher. `cascade node` and `cascade dev`
+/// both build nodes here.
+public struct NodeRuntime: Sendable {
+    public let node: CacheNode
+    /// In start order; a ServiceGroup stops them in reverse: the listener first, the producer
+    /// (which flushes what is left) last.
+    public let services: [any Service]
+
+    public init(
+        configuration: NodeConfiguration, kafka: KafkaConfiguration?, topics: Topics, group: any EventLoopGroup,
+        logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void, onReady: @escaping @Sendable () -> Void
+    ) throws(KafkaError) {
+        guard let kafka else {
+            node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
+            services = [RESPServer(node: node, group: group) { address in
+                onListening(address)
+                onReady()
+            }]
+            return
+        }
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
+        node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
+        let readiness = ReadinessLatch(count: 2, onReady: onReady)
+        let consumer = try InvalidationConsumer(node: node, configuration: kafka, topics: topics, logger: logger) {
+            readiness.arrive()
+        }
+        let server = RESPServer(node: node, group: group) { address in
+            onListening(address)
+            readiness.arrive()
+        }
+        services = [producer, publisher, consumer, server]
+    }
+}
+
+/// Calls `onReady` once, when `count` parts have said they are ready.
+final class ReadinessLatch: Sendable {
+    private let remaining: ManagedAtomic<Int>
+    private let onReady: @Sendable () -> Void
+
+    init(count: Int, onReady: @escaping @Sendable () -> Void) {
+        self.remaining = ManagedAtomic(count)
+        self.onReady = onReady
+    }
+
+    func arrive() {
+        if remaining.wrappingDecrementThenLoad(ordering: .acquiringAndReleasing) == 0 { onReady() }
+    }
+}
