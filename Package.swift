@@ -37,6 +37,7 @@ let package = Package(
             ]
         ),
         .target(name: "CascadeWire"),
+        .target(name: "CascadeCheck", dependencies: ["CascadeWire"]),
         .target(
             name: "CascadeGraph",
             dependencies: [
@@ -82,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -104,6 +105,10 @@ let package = Package(
         ),
         .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeTestSupport"]),
         .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus", "CascadeTestSupport"]),
+        .testTarget(
+            name: "CascadeCheckTests",
+            dependencies: ["CascadeCheck", "CascadeWire", "CascadeTestSupport", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
     ]
 )
