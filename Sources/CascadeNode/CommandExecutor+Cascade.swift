@@ -40,7 +40,7 @@ extension CommandExecutor {
         }
         let options: SetCommandOptions
         switch SetCommandOptions.parse(
-            arguments, from: 4, command: "lease.set", service: node.service, now: store.now, leaseOptionsOnly: true) {
+            arguments, from: 4, command: "lease.set", service: node.service, now: { store.now }, leaseOptionsOnly: true) {
         case .success(let parsed): options = parsed
         case .failure(let error): return out.writeRESPError(error.message)
         }

@@ -22,7 +22,7 @@ extension CommandExecutor {
 
     func set(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
         let options: SetCommandOptions
-        switch SetCommandOptions.parse(arguments, from: 3, command: "set", service: node.service, now: store.now) {
+        switch SetCommandOptions.parse(arguments, from: 3, command: "set", service: node.service, now: { store.now }) {
         case .success(let parsed): options = parsed
         case .failure(let error): return out.writeRESPError(error.message)
         }

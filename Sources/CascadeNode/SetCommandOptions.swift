@@ -15,7 +15,7 @@ struct SetCommandOptions {
 
     /// `allowed` limits the options for LEASE.SET (no NX/XX/GET/KEEPTTL there).
     static func parse(
-        _ arguments: [ByteBuffer], from start: Int, command: String, service: String, now: Int64, leaseOptionsOnly: Bool = false
+        _ arguments: [ByteBuffer], from start: Int, command: String, service: String, now: () -> Int64, leaseOptionsOnly: Bool = false
     ) -> Result<SetCommandOptions, Failure> {
         var options = SetCommandOptions()
         var sawExpiry = false
@@ -52,8 +52,8 @@ struct SetCommandOptions {
                 guard amount > 0 else { return .failure(invalid) }
                 let time: Int64?
                 switch unit {
-                case .seconds: time = absoluteTime(amount, milliseconds: false, now: now)
-                case .milliseconds: time = absoluteTime(amount, milliseconds: true, now: now)
+                case .seconds: time = absoluteTime(amount, milliseconds: false, now: now())
+                case .milliseconds: time = absoluteTime(amount, milliseconds: true, now: now())
                 case .unixSeconds: time = amount.multipliedReportingOverflow(by: 1000).overflow ? nil : Int64(amount) * 1000
                 case .unixMilliseconds: time = Int64(amount)
                 }
