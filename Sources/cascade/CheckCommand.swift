@@ -1,0 +1,149 @@
+import ArgumentParser
+import CascadeCheck
+import CascadeWire
+import Foundation
+
+extension CheckFormat: ExpressibleByArgument {}
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Audit the caches against the bus's ledger: report (and --repair) stale keys.",
+        discussion: """
+            Reads every key of every node (SCAN, then CASCADE.META) and the ledger version of each \
+            entity they depend on. A key is stale when it was cached from a version older than the \
+            ledger's, or when a dependency changed after it was set and no invalidation reached \
+            its node. Exit 0: consistent; 1: stale keys found; 2: could not run. See docs/check.md.
+            """)
+
+    @Option(name: .customLong("node"), help: "A node to read, service=host:port (repeatable).")
+    var nodes: [String] = []
+
+    @Option(help: "URL of the bus's admin API, e.g. http://127.0.0.1:8480.")
+    var admin: String?
+
+    @Option(help: "Bearer token of the bus's admin API.")
+    var adminToken: String?
+
+    @Option(help: "Password of the nodes (their --requirepass).")
+    var requirepass: String?
+
+    @Option(help: "JSON file with admin, admin_token, requirepass and nodes (see docs/check.md).")
+    var config: String?
+
+    @Option(help: "Status file written by `cascade dev --status-file`.")
+    var statusFile: String?
+
+    @Option(help: "Output: text, json or prometheus (textfile-collector format).")
+    var format: CheckFormat = .text
+
+    @Flag(help: "Delete the stale keys from their nodes.")
+    var repair = false
+
+    @Option(help: "Seconds to wait for a node or the bus before giving up.")
+    var timeout: Double = 5
+
+    @Option(help: "Milliseconds to wait before re-reading suspect keys, so in-flight invalidations are not reported.")
+    var settleMs: Int = 1000
+
+    @Option(help: "Keys asked for per SCAN.")
+    var scanCount: Int = 1000
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard settleMs >= 0 else { throw ValidationError("--settle-ms must not be negative") }
+        guard scanCount >= 1 else { throw ValidationError("--scan-count must be at least 1") }
+        for node in nodes {
+            do { _ = try CheckTargets.parseNode(node) } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    func run() async throws {
+        do {
+            let report = try await audit()
+            printLine(trimmed(format.render(report)))
+            if !report.isConsistent { throw ExitCode(1) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            let message = (error as? CLIError)?.description ?? String(describing: error)
+            if let failure = format.renderFailure(message) { printLine(trimmed(failure)) }
+            throw CLIError(message)
+        }
+    }
+
+    private func trimmed(_ text: String) -> String {
+        text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
+    func targets() throws -> CheckTargets {
+        var targets = CheckTargets()
+        if let statusFile {
+            let status = try StatusFile.read(statusFile)
+            targets = CheckTargets(admin: status.admin, nodes: status.nodes)
+        }
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read the config file \(config)") }
+            do { targets = targets.overridden(by: try CheckTargets.decode(data, path: config)) } catch { throw CLIError(error.description) }
+        }
+        var flags = CheckTargets(admin: admin, adminToken: adminToken, requirepass: requirepass)
+        for node in nodes {
+            let parsed = try CheckTargets.parseNode(node)
+            flags.nodes[parsed.service] = parsed.address
+        }
+        targets = targets.overridden(by: flags)
+        if let problem = targets.missing { throw CLIError(problem.description) }
+        return targets
+    }
+
+    func audit() async throws -> CheckReport {
+        let started = Date()
+        let targets = try targets()
+        let ledgerClient = try CheckLedgerClient(base: targets.admin ?? "", token: targets.adminToken, timeout: timeout)
+        let reader = CheckNodeReader(nodes: targets.nodes, password: targets.requirepass, timeout: timeout, scanCount: scanCount)
+        try await ledgerClient.ensureReady()
+
+        var services = try await reader.scanAll(progress: CheckProgress())
+        let refs = StalenessRules.entityRefs(in: services)
+        let ledger = try await ledgerClient.records(for: refs)
+        let extraFences = try await keyFences(of: StalenessRules.unseenKeyDependencies(in: services), reader: reader)
+        var stale = StalenessRules.audit(services, ledger: ledger, extraKeyFences: extraFences)
+
+        // An invalidation may be on its way: read the suspects again after a moment and judge
+        // what they hold then (gone, or set again, is no longer stale).
+        if !stale.isEmpty && settleMs > 0 {
+            try await Task.sleep(for: .milliseconds(settleMs))
+            for (service, keys) in Dictionary(grouping: stale, by: \.service) {
+                let fresh = try await reader.metas(service: service, keys: keys.map(\.key))
+                let byKey = Dictionary(fresh.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+                guard let index = services.firstIndex(where: { $0.service == service }) else { continue }
+                services[index].keys = services[index].keys.compactMap { meta in
+                    guard let update = byKey[meta.key] else { return meta }
+                    return update.exists ? update : nil
+                }
+            }
+            stale = StalenessRules.audit(services, ledger: ledger, extraKeyFences: extraFences)
+        }
+
+        if repair {
+            for (service, keys) in Dictionary(grouping: stale.indices, by: { stale[$0].service }) {
+                let deleted = try await reader.delete(service: service, keys: keys.map { stale[$0].key })
+                for (index, done) in zip(keys, deleted) { stale[index].repaired = done }
+            }
+        }
+        return CheckReport(
+            services: services, stale: stale, ledgerLookups: refs.count, finishedAt: Date(),
+            durationSeconds: Date().timeIntervalSince(started), repair: repair)
+    }
+
+    /// Key fences of dependency keys the scan did not see, read from their own nodes.
+    private func keyFences(of unseen: [String: Set<String>], reader: CheckNodeReader) async throws -> [String: KeyMeta.KeyFence] {
+        var fences: [String: KeyMeta.KeyFence] = [:]
+        for (service, keys) in unseen where reader.nodes[service] != nil {
+            for meta in try await reader.metas(service: service, keys: keys.sorted().map { Array($0.utf8) }) {
+                if let fence = meta.keyFence { fences["\(service)/\(meta.name)"] = fence }
+            }
+        }
+        return fences
+    }
+}

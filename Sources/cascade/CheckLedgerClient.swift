@@ -1,0 +1,83 @@
+import CascadeWire
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Reads entity versions from the bus's admin API: `GET /ledger/<Entity>/<id>`.
+struct CheckLedgerClient: Sendable {
+    let base: String
+    let token: String?
+    let timeout: Double
+    let concurrency = 16
+
+    init(base: String, token: String?, timeout: Double) throws {
+        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+        guard let url = URL(string: trimmed), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw CLIError("--admin '\(base)' is not an http:// URL")
+        }
+        self.base = trimmed
+        self.token = token
+        self.timeout = timeout
+    }
+
+    /// Refuses to judge against a bus that is still rebuilding its ledger: a partial ledger
+    /// would hide stale keys.
+    func ensureReady() async throws {
+        guard let url = URL(string: base + "/readyz") else { return }
+        let (status, body) = try await get(url)
+        if status == 503 { throw CLIError("the bus at \(base) is not ready (\(body.trimmingCharacters(in: .whitespacesAndNewlines))); try again shortly") }
+    }
+
+    /// The latest version of each `Entity#id`; instances the bus never saw are absent.
+    func records(for refs: Set<String>) async throws -> [String: LedgerRecord] {
+        var pending = refs.sorted()[...]
+        var found: [String: LedgerRecord] = [:]
+        try await withThrowingTaskGroup(of: (String, LedgerRecord?).self) { group in
+            func startNext() {
+                guard let ref = pending.popFirst() else { return }
+                group.addTask { (ref, try await record(ref)) }
+            }
+            for _ in 0..<concurrency { startNext() }
+            while let (ref, record) = try await group.next() {
+                if let record { found[ref] = record }
+                startNext()
+            }
+        }
+        return found
+    }
+
+    func record(_ ref: String) async throws -> LedgerRecord? {
+        guard let parsed = EntityRef(parsing: ref) else { return nil }
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/#?%")
+        guard let entity = parsed.entity.addingPercentEncoding(withAllowedCharacters: allowed),
+              let id = parsed.id.addingPercentEncoding(withAllowedCharacters: allowed),
+              let url = URL(string: "\(base)/ledger/\(entity)/\(id)")
+        else { return nil }
+        let (status, body) = try await get(url)
+        switch status {
+        case 200:
+            do {
+                return try LedgerRecord.decode(Array(body.utf8))
+            } catch {
+                throw CLIError("the bus at \(base) answered /ledger/\(entity)/\(id) with something that is not a ledger record")
+            }
+        case 404: return nil
+        case 401, 403: throw CLIError("the bus at \(base) refused the admin token (\(status)); give --admin-token")
+        default: throw CLIError("the bus at \(base) answered \(status) for the ledger of \(ref): \(body.prefix(200))")
+        }
+    }
+
+    private func get(_ url: URL) async throws -> (Int, String) {
+        var request = URLRequest(url: url)
+        request.timeoutInterval = timeout
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        } catch {
+            throw CLIError("cannot reach the bus at \(base): \(error.localizedDescription)")
+        }
+    }
+}

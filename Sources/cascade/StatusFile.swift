@@ -1,0 +1,46 @@
+import Foundation
+
+/// What `cascade dev --status-file F` writes once everything is ready, and what `publish` and
+/// `check` read to find the broker, the bus and the nodes.
+struct StatusFile: Codable, Equatable {
+    var kafka: String
+    var admin: String
+    var nodes: [String: String]
+    var entities: [String]
+    var topicPrefix: String
+
+    enum CodingKeys: String, CodingKey {
+        case kafka, admin, nodes, entities
+        case topicPrefix = "topic_prefix"
+    }
+
+    static func read(_ path: String) throws -> StatusFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CLIError("cannot read the status file \(path): is `cascade dev` running?")
+        }
+        do {
+            return try JSONDecoder().decode(StatusFile.self, from: data)
+        } catch {
+            throw CLIError("\(path) is not a Cascade status file")
+        }
+    }
+
+    func write(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(self)
+        // Write then rename, so a reader never sees half a file.
+        let temporary = path + ".tmp"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+    }
+}
+
+/// A user mistake or an unreachable dependency: printed as one plain sentence, no stack trace.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
