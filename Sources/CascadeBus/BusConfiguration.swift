@@ -13,6 +13,10 @@ public struct BusConfiguration: Sendable {
     public var raceWindowMillis: Int64
     public var maxKeysPerMessage: Int
     public var maxEventBytes: Int
+    /// Messages per consumer batch. Kept small because the Kafka layer's `BatchReader` copies
+    /// its batch buffer again after every message it slices off (cost quadratic in the batch
+    /// size: a 4096-message batch of events copies gigabytes). Raise once that is fixed.
+    public var consumerBatch: Int = 64
 
     public init(
         kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,

@@ -19,7 +19,12 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private let logger: Logger
     private let state = BusRunState()
 
-    public init(configuration: BusConfiguration, graph: CacheGraph, metrics: BusMetrics = BusMetrics(), logger: Logger) throws {
+    /// `onEventAcknowledged` hears each consumed event once every message it caused is
+    /// acknowledged (from the producer's poll thread): for benchmarks and tests.
+    public init(
+        configuration: BusConfiguration, graph: CacheGraph, metrics: BusMetrics = BusMetrics(), logger: Logger,
+        onEventAcknowledged: (@Sendable (SourcePosition) -> Void)? = nil
+    ) throws {
         self.configuration = configuration
         self.graph = graph
         self.metrics = metrics
@@ -36,14 +41,19 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         // message would stall its partition. Shutdown bounds the wait instead.
         if producerConfig.properties["message.timeout.ms"] == nil { producerConfig.properties["message.timeout.ms"] = "0" }
         producer = try KafkaProducer(configuration: producerConfig, logger: logger) { deliveries in
+            var acked: [UInt64] = []
+            acked.reserveCapacity(deliveries.count)
             for delivery in deliveries {
                 switch delivery.result {
-                case .success: tracker.acknowledge(delivery.token >> 16)
+                case .success: acked.append(delivery.token >> 16)
                 case .failure(let error):
                     // The event stays unacknowledged: its offset is not committed, so it is
                     // processed again after a restart.
                     logger.error("message not delivered", metadata: ["error": "\(error)"])
                 }
+            }
+            tracker.acknowledge(acked) { done in
+                onEventAcknowledged?(SourcePosition(topic: done.key.topic, partition: done.key.partition, offset: done.offset))
             }
         }
         let producer = self.producer
@@ -94,7 +104,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         do {
             consumer = try KafkaConsumer(
                 configuration: configuration.consumerKafka,
-                subscription: .group(id: configuration.groupID, topics: [configuration.topics.events]), logger: logger)
+                subscription: .group(id: configuration.groupID, topics: [configuration.topics.events]), logger: logger,
+                maxBatch: configuration.consumerBatch)
         } catch {
             logger.critical("cannot start the events consumer", metadata: ["error": "\(error)"])
             return

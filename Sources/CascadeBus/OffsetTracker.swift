@@ -3,11 +3,29 @@ import Foundation
 /// Which consumed events are fully acknowledged. An event's offset may be committed only
 /// when every message it caused is acked, and only once every earlier event of its partition
 /// is too: per partition, the committable offset is the end of the contiguous acked prefix.
-/// Thread-safe: the pipeline begins events, the producer's poll thread acks them.
-final class OffsetTracker: @unchecked Sendable {
-    struct PartitionKey: Hashable, Sendable {
-        var topic: String
-        var partition: Int32
+/// Thread-safe: the pipeline begins events, the producer's poll thread acks them. Public so
+/// that the bench's pass-through baseline keeps its offsets exactly as the bus does.
+public final class OffsetTracker: @unchecked Sendable {
+    public struct PartitionKey: Hashable, Sendable {
+        public var topic: String
+        public var partition: Int32
+
+        public init(topic: String, partition: Int32) {
+            self.topic = topic
+            self.partition = partition
+        }
+    }
+
+    /// An event whose every message is acknowledged.
+    public struct Completed: Sendable {
+        public var key: PartitionKey
+        public var offset: Int64
+    }
+
+    private struct Pending {
+        var remaining: Int
+        var key: PartitionKey
+        var offset: Int64
     }
 
     private struct Queue {
@@ -16,21 +34,22 @@ final class OffsetTracker: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var remaining: [UInt64: Int] = [:]
-    private var partitionOf: [UInt64: PartitionKey] = [:]
+    /// One entry per event not yet fully acknowledged: one hash lookup per ack.
+    private var pending: [UInt64: Pending] = [:]
     private var queues: [PartitionKey: Queue] = [:]
     private var storable: [PartitionKey: Int64] = [:]
     private var nextSequence: UInt64 = 1
 
+    public init() {}
+
     /// Starts tracking an event that caused `messages` messages; returns its sequence number.
-    func begin(_ key: PartitionKey, offset: Int64, messages: Int) -> UInt64 {
+    public func begin(_ key: PartitionKey, offset: Int64, messages: Int) -> UInt64 {
         lock.withLock {
             let sequence = nextSequence
             nextSequence += 1
             queues[key, default: Queue()].order.append((sequence, offset))
-            partitionOf[sequence] = key
             if messages > 0 {
-                remaining[sequence] = messages
+                pending[sequence] = Pending(remaining: messages, key: key, offset: offset)
             } else {
                 advance(key)
             }
@@ -38,26 +57,38 @@ final class OffsetTracker: @unchecked Sendable {
         }
     }
 
-    /// One message of event `sequence` was acknowledged.
-    func acknowledge(_ sequence: UInt64) {
+    /// One message of event `sequence` was acknowledged; returns the event when that was its last.
+    @discardableResult
+    public func acknowledge(_ sequence: UInt64) -> Completed? {
+        lock.withLock { acknowledgeLocked(sequence) }
+    }
+
+    /// Acknowledges a batch under one lock; `completed` hears each event that became complete.
+    public func acknowledge<S: Sequence>(_ sequences: S, completed: (Completed) -> Void) where S.Element == UInt64 {
         lock.withLock {
-            guard let count = remaining[sequence] else { return }
-            if count > 1 {
-                remaining[sequence] = count - 1
-                return
+            for sequence in sequences {
+                if let done = acknowledgeLocked(sequence) { completed(done) }
             }
-            remaining[sequence] = nil
-            if let key = partitionOf[sequence] { advance(key) }
         }
+    }
+
+    private func acknowledgeLocked(_ sequence: UInt64) -> Completed? {
+        guard var entry = pending[sequence] else { return nil }
+        if entry.remaining > 1 {
+            entry.remaining -= 1
+            pending[sequence] = entry
+            return nil
+        }
+        pending[sequence] = nil
+        advance(entry.key)
+        return Completed(key: entry.key, offset: entry.offset)
     }
 
     private func advance(_ key: PartitionKey) {
         guard var queue = queues[key] else { return }
         var committable: Int64?
-        while queue.head < queue.order.count, remaining[queue.order[queue.head].sequence] == nil {
-            let done = queue.order[queue.head]
-            partitionOf[done.sequence] = nil
-            committable = done.offset + 1
+        while queue.head < queue.order.count, pending[queue.order[queue.head].sequence] == nil {
+            committable = queue.order[queue.head].offset + 1
             queue.head += 1
         }
         if queue.head > 1024 && queue.head * 2 > queue.order.count {
@@ -69,7 +100,7 @@ final class OffsetTracker: @unchecked Sendable {
     }
 
     /// Offsets (next to read) that became committable since the last call.
-    func drainCommittable() -> [(PartitionKey, Int64)] {
+    public func drainCommittable() -> [(PartitionKey, Int64)] {
         lock.withLock {
             defer { storable = [:] }
             return storable.map { ($0.key, $0.value) }
@@ -77,14 +108,11 @@ final class OffsetTracker: @unchecked Sendable {
     }
 
     /// Forgets partitions this member no longer owns; late acks for them are ignored.
-    func forget(_ keys: [PartitionKey]) {
+    public func forget(_ keys: [PartitionKey]) {
         lock.withLock {
             for key in keys {
                 if let queue = queues.removeValue(forKey: key) {
-                    for entry in queue.order[queue.head...] {
-                        remaining[entry.sequence] = nil
-                        partitionOf[entry.sequence] = nil
-                    }
+                    for entry in queue.order[queue.head...] { pending[entry.sequence] = nil }
                 }
                 storable[key] = nil
             }
@@ -92,5 +120,5 @@ final class OffsetTracker: @unchecked Sendable {
     }
 
     /// Events begun and not yet fully acknowledged.
-    var inFlight: Int { lock.withLock { remaining.count } }
+    public var inFlight: Int { lock.withLock { pending.count } }
 }

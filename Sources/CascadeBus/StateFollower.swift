@@ -30,7 +30,7 @@ final class StateFollower: @unchecked Sendable {
         topics = configuration.topics
         consumer = try KafkaConsumer(
             configuration: configuration.kafka, subscription: .allPartitions(topics: [topics.deps, topics.ledger], from: .beginning),
-            logger: logger)
+            logger: logger, maxBatch: configuration.consumerBatch)
         self.index = index
         self.ledger = ledger
         self.raceCheck = raceCheck

@@ -1,6 +1,125 @@
 import ArgumentParser
+import CascadeBus
+import CascadeGraph
+import CascadeKafka
+import CascadeWire
+import Foundation
+import Histogram
+import Logging
 
 struct BenchBusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bus", abstract: "Bus throughput and resolution latency, next to a pass-through.")
+        commandName: "bus", abstract: "Bus throughput and resolution latency, next to a pass-through.",
+        discussion: """
+            One embedded broker, one event stream (70% Product, 20% Order, 10% User events of the \
+            example graph), two runs in this process: a pass-through (consume, produce one message, \
+            commit once acked; no resolution), then the bus core (BusService) with --keys order \
+            summaries registered on the deps topic before it starts. Each run: --events produced while \
+            it consumes, timed until every event is fully acknowledged; then --latency-events paced at \
+            --latency-rate, timed from produce to the broker's ack of the last message the event caused. \
+            Exit 1 when the bus does less than 0.7 of the pass-through's events/s.
+            """)
+
+    @Option(help: "Directory of the graph's YAML files.")
+    var graph: String = "graph"
+
+    @Option(help: "Events of the throughput phase.")
+    var events: Int = 1_000_000
+
+    @Option(help: "Registered keys (order summaries across three dependencies each).")
+    var keys: Int = 100_000
+
+    @Option(help: "Partitions per topic (the embedded broker keeps about 5 MB per partition).")
+    var partitions: Int = 32
+
+    @Option(help: "Events of the latency phase.")
+    var latencyEvents: Int = 20_000
+
+    @Option(help: "Events per second in the latency phase.")
+    var latencyRate: Int = 10_000
+
+    @Option(help: "Most events produced ahead of the acknowledged ones.")
+    var window: Int = 100_000
+
+    func validate() throws {
+        guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024 else {
+            throw ValidationError("--events, --partitions, --latency-events, --latency-rate must be positive; --window at least 1024")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let logger = Logger(label: "cascade.bench.bus")
+        let loaded = try GraphLoader.load(directory: graph)
+        guard let cacheGraph = loaded.graph else {
+            for diagnostic in loaded.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
+            throw ExitCode(2)
+        }
+        let workload = BenchBusWorkload(events: events + latencyEvents, keys: keys)
+        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
+        defer { kafka.shutdown() }
+        // Same group settings for both runs; a departed member is dropped after 6 s.
+        let client = KafkaConfiguration(
+            bootstrapServers: kafka.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
+        let driver = BenchBusDriver(
+            kafka: KafkaConfiguration(bootstrapServers: kafka.bootstrapServers), workload: workload, throughputEvents: events,
+            latencyRate: latencyRate, window: window)
+        printLine(
+            "cascade bench bus: \(events) events (70% Product, 20% Order, 10% User) + \(latencyEvents) paced, "
+                + "\(keys) registered keys, \(partitions) partitions, embedded broker, graph \(graph)")
+
+        try kafka.createTopic("bench-pt.events", partitions: partitions)
+        try kafka.createTopic("bench-pt.out", partitions: partitions)
+        let passRecorder = BenchBusRecorder(firstTimed: events)
+        let pass = try await driver.run(
+            BenchPassThrough(
+                kafka: client, eventsTopic: "bench-pt.events", outputTopic: "bench-pt.out", group: "bench-pt",
+                batch: BusConfiguration(kafka: client).consumerBatch,
+                recorder: passRecorder, logger: logger),
+            recorder: passRecorder)
+
+        let topics = Topics(prefix: "bench-bus.")
+        for topic in [topics.events, topics.deps, topics.ledger, topics.conflicts, topics.dlq]
+            + cacheGraph.serviceNames.map(topics.invalidations(service:)) {
+            try kafka.createTopic(topic, partitions: partitions)
+        }
+        try await registerKeys(workload.registrations, topic: topics.deps, kafka: driver.kafka)
+        let busRecorder = BenchBusRecorder(firstTimed: events)
+        let configuration = BusConfiguration(kafka: client, topics: topics, groupID: "bench-bus", partitions: partitions)
+        let busRun = try await driver.run(
+            BenchBusUnderTest(configuration: configuration, graph: cacheGraph, recorder: busRecorder, logger: logger), recorder: busRecorder)
+
+        let ratio = busRun.eventsPerSecond / pass.eventsPerSecond
+        let met = ratio >= 0.7
+        printLine("run            events/s   seconds   p50 ms   p99 ms   max ms")
+        for (name, result) in [("pass-through", pass), ("bus", busRun)] {
+            printLine(
+                name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%11.0f %9.2f %8.2f %8.2f %8.2f", result.eventsPerSecond, result.seconds,
+                        Double(result.latency.valueAtPercentile(50)) / 1000, Double(result.latency.valueAtPercentile(99)) / 1000,
+                        Double(result.latency.max) / 1000))
+        }
+        printLine(String(format: "ratio bus/pass-through %.2f   floor >= 0.70   %@", ratio, met ? "ok" : "MISSED"))
+        printLine(
+            "latency: event produced -> broker ack of the last message it caused (bus: every invalidation, ledger record; "
+                + "pass-through: its one copy), \(latencyEvents) events paced at \(latencyRate)/s after the throughput phase")
+        if !met { throw ExitCode(1) }
+    }
+
+    /// The registrations a fleet of nodes would have published, on the deps topic before the
+    /// bus starts: the bus rebuilds its index from them as it would in production.
+    private func registerKeys(_ registrations: [Registration], topic: String, kafka: KafkaConfiguration) async throws {
+        let producer = try KafkaProducer(configuration: kafka)
+        for (index, registration) in registrations.enumerated() {
+            try await producer.produce(
+                topic: topic, key: Array(registration.kafkaKey.utf8), value: registration.encoded(), token: UInt64(index))
+        }
+        guard await producer.flush(timeout: .seconds(60)) else { throw ValidationError("registrations were not acknowledged") }
+        await producer.shutdown()
+    }
 }
