@@ -39,6 +39,9 @@ public final class KafkaProducer: Sendable {
     /// Defaults the caller's properties override.
     static let defaults: [String: String] = [
         "enable.idempotence": "true",
+        // One request in flight per broker: with more, librdkafka's mock cluster (the embedded
+        // broker) acknowledges idempotent batches it then drops. Batching keeps the rate up.
+        "max.in.flight.requests.per.connection": "1",
         "linger.ms": "5",
         "message.timeout.ms": "30000",
         "queue.buffering.max.messages": "1000000",

@@ -45,13 +45,12 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         try kafka.createTopic(swiftTopic, partitions: partitions)
         let config = KafkaConfiguration(bootstrapServers: kafka.bootstrapServers)
 
-        printLine("cascade bench kafka: \(messages) messages of \(size) bytes each way, \(partitions) partitions, embedded broker")
-        let cProduce = try runBaseline(baselinePath, ["produce", kafka.bootstrapServers, cTopic, "\(messages)", "\(size)"])
-        let swiftProduce = try await produceSwift(config, topic: swiftTopic)
-        let cConsume = try runBaseline(baselinePath, ["consume", kafka.bootstrapServers, cTopic, "\(messages)"])
-        let swiftConsume = try await consumeSwift(config, topic: swiftTopic)
-
-        let rows = [("produce", swiftProduce, cProduce), ("consume", swiftConsume, cConsume)]
+        printLine("cascade bench kafka: \(messages) messages of \(size) bytes, \(partitions) partitions, embedded broker;")
+        printLine("each side consumes from the beginning while it produces (the broker keeps only a few MB per partition)")
+        let c = try runBaseline(baselinePath, [kafka.bootstrapServers, cTopic, "\(messages)", "\(size)"])
+        let swift = try await runSwift(config, topic: swiftTopic)
+        let rows = [("produce", swift.produce, c.produce), ("consume", swift.consume, c.consume)]
+        printLine("received: swift \(swift.received), C \(c.received) of \(messages)")
         printLine("side      swift msg/s     C msg/s   ratio   floor")
         var met = true
         for (side, swift, c) in rows {
@@ -64,7 +63,30 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         if !met { throw ExitCode(1) }
     }
 
-    private func produceSwift(_ config: KafkaConfiguration, topic: String) async throws -> Double {
+    private struct Rates {
+        var produce: Double
+        var consume: Double
+        var received: Int
+    }
+
+    /// Consumes from the beginning while producing, as the C baseline does.
+    private func runSwift(_ config: KafkaConfiguration, topic: String) async throws -> Rates {
+        let consumer = try KafkaConsumer(configuration: config, subscription: .allPartitions(topics: [topic], from: .beginning))
+        let target = messages
+        let consuming = Task { () -> (Double, Int) in
+            var received = 0
+            var first: ContinuousClock.Instant?
+            var last = ContinuousClock.now
+            for await event in consumer.events {
+                guard case .messages(let batch) = event else { continue }
+                last = .now
+                if first == nil { first = last }
+                received += batch.count
+                if received >= target { break }
+            }
+            let elapsed = last - (first ?? last)
+            return (received > 1 ? Double(received) / elapsed.inSeconds : 0, received)
+        }
         let counter = DeliveryCounter(target: messages)
         let producer = try KafkaProducer(configuration: config, deliveryHandler: { counter.add($0) })
         let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
@@ -73,41 +95,42 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             try await producer.produce(topic: topic, key: nil, value: payload, token: UInt64(index))
         }
         let failures = await counter.wait()
-        let elapsed = ContinuousClock.now - start
+        let produceRate = Double(messages) / (ContinuousClock.now - start).inSeconds
         await producer.shutdown()
         if failures > 0 { printLine("warning: \(failures) Swift deliveries failed") }
-        return Double(messages) / elapsed.inSeconds
-    }
-
-    private func consumeSwift(_ config: KafkaConfiguration, topic: String) async throws -> Double {
-        let consumer = try KafkaConsumer(configuration: config, subscription: .allPartitions(topics: [topic], from: .beginning))
-        var received = 0
-        var start: ContinuousClock.Instant?
-        for await event in consumer.events {
-            guard case .messages(let batch) = event else { continue }
-            if start == nil { start = .now; received -= 1 }
-            received += batch.count
-            if received >= messages - 1 { break }
+        // The consumer stops at the target, or 5 s after the last message if some were dropped.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(5))
+            await consumer.shutdown()
         }
-        let elapsed = ContinuousClock.now - (start ?? .now)
+        let (consumeRate, received) = await consuming.value
+        watchdog.cancel()
         await consumer.shutdown()
-        return Double(messages - 1) / elapsed.inSeconds
+        return Rates(produce: produceRate, consume: consumeRate, received: received)
     }
 
-    private func runBaseline(_ path: String, _ arguments: [String]) throws -> Double {
+    private func runBaseline(_ path: String, _ arguments: [String]) throws -> Rates {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0, let rate = text.split(separator: " ").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
-            throw ValidationError("the C baseline failed: \(text)")
+        var rates = Rates(produce: 0, consume: 0, received: 0)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.first == "produce", fields.count >= 2 { rates.produce = Double(fields[1]) ?? 0 }
+            if fields.first == "consume", fields.count >= 3 {
+                rates.consume = Double(fields[1]) ?? 0
+                rates.received = Int(fields[2]) ?? 0
+            }
         }
-        return rate
+        guard process.terminationStatus == 0, rates.produce > 0 else { throw CLIError("the C baseline failed: \(text)") }
+        return rates
     }
 
     private func compileBaseline() throws -> String {
@@ -117,7 +140,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let binary = FileManager.default.temporaryDirectory.appendingPathComponent("rdkafka-baseline-\(getpid())").path
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-o", binary, baselineSource, "-lrdkafka"]
+        cc.arguments = ["cc", "-O2", "-o", binary, baselineSource, "-lrdkafka", "-lpthread"]
         try cc.run()
         cc.waitUntilExit()
         guard cc.terminationStatus == 0 else { throw ValidationError("cc could not build \(baselineSource)") }

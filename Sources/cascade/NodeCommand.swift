@@ -1,7 +1,9 @@
 import ArgumentParser
+import CascadeKafka
 import CascadeNode
 import CascadeRESP
 import CascadeStore
+import CascadeWire
 import Logging
 import NIOCore
 import NIOPosix
@@ -35,6 +37,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Kafka bootstrap servers host:port,... (invalidations in, registrations out).")
     var kafka: String?
 
+    @Option(name: .customShort("X"), help: "A librdkafka property key=value, e.g. for SASL/TLS (repeatable).")
+    var properties: [String] = []
+
     @Option(help: "Port of the Prometheus /metrics endpoint.")
     var metricsPort: Int?
 
@@ -67,25 +72,25 @@ struct NodeCommand: AsyncParsableCommand {
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
             limits: RESPLimits(maxBulkLength: maxBulkLength), store: store)
 
-        // Kafka wiring: lead. Build the Kafka-backed RegistrationPublisher from --kafka and
-        // --topic-prefix here, and add the invalidation consumer (which calls node.apply(_:)
-        // and sets node.counters.lastAppliedOffset / .lag) to the services below, before the
-        // server so that shutdown stops the listener first.
-        if kafka != nil {
-            logger.warning("--kafka is not wired into the node yet; running without invalidations")
-        }
         if metricsPort != nil {
             logger.warning("--metrics-port is not served by the node yet")
         }
-        let node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
-
+        let kafkaConfiguration = try kafka.map {
+            KafkaConfiguration(bootstrapServers: $0, properties: try KafkaConfiguration.parseProperties(properties))
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let service = self.service
-        let server = RESPServer(node: node, group: group) { address in
-            printLine("cascade node \(service) listening on \(address.ipAddress ?? host):\(address.port ?? 0)")
-        }
+        let topics = Topics(prefix: common.topicPrefix)
+        let runtime = try NodeRuntime(
+            configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: group, logger: logger,
+            onListening: { address in
+                printLine("cascade node \(service) listening on \(address.ipAddress ?? "127.0.0.1"):\(address.port ?? 0)")
+            },
+            onReady: {
+                printLine("cascade node \(service) ready (invalidations from \(topics.invalidations(service: service)))")
+            })
         let services = ServiceGroup(configuration: .init(
-            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: runtime.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         try await group.shutdownGracefully()
     }

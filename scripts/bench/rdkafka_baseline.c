@@ -2,10 +2,14 @@
  * The baseline for `cascade bench kafka`: the same produce and consume work done with
  * librdkafka directly, with the same settings as the Swift layer.
  *
- *   rdkafka-baseline produce BOOTSTRAP TOPIC COUNT SIZE   -> "produce <messages/s>"
- *   rdkafka-baseline consume BOOTSTRAP TOPIC COUNT        -> "consume <messages/s>"
+ *   rdkafka-baseline BOOTSTRAP TOPIC COUNT SIZE
+ *
+ * A consumer thread reads the topic from the beginning while the main thread produces COUNT
+ * messages of SIZE bytes (the embedded broker keeps only a few MB per partition, so both run
+ * at once). Prints "produce <messages/s>" and "consume <messages/s> <received>".
  */
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,7 @@ static int produce(const char *bootstrap, const char *topic, long count, size_t 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", bootstrap);
     set(conf, "enable.idempotence", "true");
+    set(conf, "max.in.flight.requests.per.connection", "1");
     set(conf, "linger.ms", "5");
     set(conf, "queue.buffering.max.messages", "1000000");
     set(conf, "queue.buffering.max.kbytes", "1048576");
@@ -64,7 +69,17 @@ static int produce(const char *bootstrap, const char *topic, long count, size_t 
     return failed ? 1 : 0;
 }
 
-static int consume(const char *bootstrap, const char *topic, long count) {
+struct consume_args {
+    const char *bootstrap;
+    const char *topic;
+    long count;
+    long received;
+    double rate;
+    rd_kafka_t *rk;
+};
+
+/* Creates the consumer and assigns every partition from the beginning. */
+static rd_kafka_t *start_consumer(const char *bootstrap, const char *topic) {
     char error[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", bootstrap);
@@ -73,13 +88,13 @@ static int consume(const char *bootstrap, const char *topic, long count) {
     set(conf, "enable.auto.offset.store", "false");
     set(conf, "fetch.wait.max.ms", "10");
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
-    if (!rk) { fprintf(stderr, "%s\n", error); return 2; }
+    if (!rk) { fprintf(stderr, "%s\n", error); exit(2); }
     rd_kafka_poll_set_consumer(rk);
     const struct rd_kafka_metadata *metadata;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rd_kafka_metadata(rk, 0, rkt, &metadata, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt < 1) {
         fprintf(stderr, "no metadata for %s\n", topic);
-        return 2;
+        exit(2);
     }
     int partitions = metadata->topics[0].partition_cnt;
     rd_kafka_metadata_destroy(metadata);
@@ -89,27 +104,43 @@ static int consume(const char *bootstrap, const char *topic, long count) {
         rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, list);
     rd_kafka_topic_partition_list_destroy(list);
-    long received = 0;
-    double start = 0;
-    while (received < count) {
-        rd_kafka_message_t *message = rd_kafka_consumer_poll(rk, 100);
-        if (!message) continue;
+    return rk;
+}
+
+/* Counts messages until COUNT arrived or nothing came for 5 s. */
+static void *consume(void *opaque) {
+    struct consume_args *args = opaque;
+    double start = 0, last = 0;
+    while (args->received < args->count) {
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(args->rk, 100);
+        if (!message) {
+            if (last > 0 && now_seconds() - last > 5) break;
+            continue;
+        }
         if (!message->err) {
-            if (received == 0) start = now_seconds();
-            received++;
+            last = now_seconds();
+            if (args->received == 0) start = last;
+            args->received++;
         }
         rd_kafka_message_destroy(message);
     }
-    double elapsed = now_seconds() - start;
-    printf("consume %.0f\n", (count - 1) / elapsed);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return 0;
+    args->rate = args->received > 1 ? (args->received - 1) / (last - start) : 0;
+    return NULL;
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 6 && strcmp(argv[1], "produce") == 0) return produce(argv[2], argv[3], atol(argv[4]), (size_t)atol(argv[5]));
-    if (argc >= 5 && strcmp(argv[1], "consume") == 0) return consume(argv[2], argv[3], atol(argv[4]));
-    fprintf(stderr, "usage: %s produce BOOTSTRAP TOPIC COUNT SIZE | consume BOOTSTRAP TOPIC COUNT\n", argv[0]);
-    return 2;
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s BOOTSTRAP TOPIC COUNT SIZE\n", argv[0]);
+        return 2;
+    }
+    struct consume_args args = {argv[1], argv[2], atol(argv[3]), 0, 0, NULL};
+    args.rk = start_consumer(args.bootstrap, args.topic);
+    pthread_t thread;
+    pthread_create(&thread, NULL, consume, &args);
+    int status = produce(args.bootstrap, args.topic, args.count, (size_t)atol(argv[4]));
+    pthread_join(thread, NULL);
+    printf("consume %.0f %ld\n", args.rate, args.received);
+    rd_kafka_consumer_close(args.rk);
+    rd_kafka_destroy(args.rk);
+    return status;
 }
