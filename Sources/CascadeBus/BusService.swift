@@ -31,9 +31,12 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         self.logger = logger
         let index = InstanceIndex(graph: graph)
         let ledger = Ledger()
+        // Marks this instance's ledger records: it has them already, so the follower skips them.
+        let writer = UUID().uuidString
         processor = EventProcessor(
             graph: graph, index: index, ledger: ledger, topics: configuration.topics,
-            decoder: FastJSONEventDecoder(maxBytes: configuration.maxEventBytes), maxKeysPerMessage: configuration.maxKeysPerMessage)
+            decoder: FastJSONEventDecoder(maxBytes: configuration.maxEventBytes), maxKeysPerMessage: configuration.maxKeysPerMessage,
+            ledgerHeaders: [.init(StateFollower.writerHeader, writer)])
         let tracker = OffsetTracker()
         self.tracker = tracker
         var producerConfig = configuration.kafka
@@ -60,7 +63,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let raceCheck = RegistrationRaceCheck(
             ledger: ledger, index: index, planner: processor.planner, windowMillis: configuration.raceWindowMillis)
         follower = try StateFollower(
-            configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, metrics: metrics, logger: logger
+            configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, metrics: metrics, writer: writer,
+            logger: logger
         ) { messages in
             for message in messages {
                 try? await producer.produce(topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka, token: 0)

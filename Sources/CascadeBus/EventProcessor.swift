@@ -13,11 +13,16 @@ public struct EventProcessor: Sendable {
     let decoder: any DomainEventDecoder
     let planner: FanOutPlanner
     let facts: GraphFacts
+    /// Headers on the ledger records this processor writes (the bus marks its own, so that
+    /// reading them back costs no decoding).
+    let ledgerHeaders: [OutboundMessage.Header]
 
     public init(
         graph: CacheGraph, index: InstanceIndex, ledger: Ledger, topics: Topics,
-        decoder: any DomainEventDecoder = FastJSONEventDecoder(), maxKeysPerMessage: Int = 1000
+        decoder: any DomainEventDecoder = FastJSONEventDecoder(), maxKeysPerMessage: Int = 1000,
+        ledgerHeaders: [OutboundMessage.Header] = []
     ) {
+        self.ledgerHeaders = ledgerHeaders
         self.graph = graph
         self.index = index
         self.ledger = ledger
@@ -61,7 +66,7 @@ public struct EventProcessor: Sendable {
     private func advance(_ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ nowMillis: Int64) -> ProcessingResult {
         ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
         var result = cascade(event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated)
-        result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.encoded()))
+        result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: InvalidationCodec.encode(record), headers: ledgerHeaders))
         return result
     }
 
@@ -77,7 +82,7 @@ public struct EventProcessor: Sendable {
         var result = cascade(event, kind: .resolve, cause: cause(of: winner), fence: winner.version, outcome: .conflict)
         if newWins {
             ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
-            result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.encoded()))
+            result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: InvalidationCodec.encode(record), headers: ledgerHeaders))
         }
         let conflict = ConflictRecord(
             entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(policy),

@@ -23,10 +23,19 @@ final class StateFollower: @unchecked Sendable {
     private var isReady = false
     private var waitingCancelled = false
 
+    /// Header naming the bus instance that wrote a ledger record.
+    static let writerHeader = "cascade-writer"
+    /// This instance's id: its own records are in its ledger already, decoding them again
+    /// would cost as much as the event itself.
+    private let writer: [UInt8]
+    /// The index statistics walk the whole index: refreshed at most once a second.
+    private var indexGaugeAt = ContinuousClock.now - .seconds(1)
+
     init(
         configuration: BusConfiguration, index: InstanceIndex, ledger: Ledger, raceCheck: RegistrationRaceCheck,
-        metrics: BusMetrics, logger: Logger, send: @escaping @Sendable ([OutboundMessage]) async -> Void
+        metrics: BusMetrics, writer: String, logger: Logger, send: @escaping @Sendable ([OutboundMessage]) async -> Void
     ) throws {
+        self.writer = Array(writer.utf8)
         topics = configuration.topics
         consumer = try KafkaConsumer(
             configuration: configuration.kafka, subscription: .allPartitions(topics: [topics.deps, topics.ledger], from: .beginning),
@@ -76,7 +85,10 @@ final class StateFollower: @unchecked Sendable {
             let wasReady = ready
             for message in batch {
                 if message.topic == topics.ledger {
-                    if let bytes = message.valueBytes, let record = try? LedgerRecord.decode(bytes) { ledger.merge(record) }
+                    if message.header(Self.writerHeader) != writer, let bytes = message.valueBytes,
+                       let record = try? LedgerRecord.decode(bytes) {
+                        ledger.merge(record)
+                    }
                 } else {
                     apply(message, into: &registrations, live: &live, checkRaces: wasReady)
                 }
@@ -91,7 +103,10 @@ final class StateFollower: @unchecked Sendable {
                 }
             }
             metrics.ledgerEntries.set(Double(ledger.count))
-            metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+            if ContinuousClock.now - indexGaugeAt >= .seconds(1) || ready != wasReady {
+                indexGaugeAt = .now
+                metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+            }
         }
     }
 
