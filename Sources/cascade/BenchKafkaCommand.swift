@@ -73,6 +73,10 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     private func runSwift(_ config: KafkaConfiguration, topic: String) async throws -> Rates {
         let consumer = try KafkaConsumer(configuration: config, subscription: .allPartitions(topics: [topic], from: .beginning))
         let target = messages
+        // Like the C baseline, start producing once every partition is assigned.
+        for await event in consumer.events {
+            if case .assigned = event { break }
+        }
         let consuming = Task { () -> (Double, Int) in
             var received = 0
             var first: ContinuousClock.Instant?
@@ -85,6 +89,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                 if received >= target { break }
             }
             let elapsed = last - (first ?? last)
+
             return (received > 1 ? Double(received) / elapsed.inSeconds : 0, received)
         }
         let counter = DeliveryCounter(target: messages)

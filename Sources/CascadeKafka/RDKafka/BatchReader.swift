@@ -22,8 +22,13 @@ final class BatchReader: @unchecked Sendable {
     }
 
     func readBatch(timeoutMs: Int32) {
-        let count = slots.withUnsafeMutableBufferPointer { pointer in
-            rd_kafka_consume_batch_queue(queue.pointer, timeoutMs, pointer.baseAddress, pointer.count)
+        // Wait for the first message, then take what is already there without waiting.
+        // (consume_batch_queue in librdkafka 2.0 stalls the fetcher under load; polling doesn't.)
+        var count = 0
+        while count < slots.count {
+            guard let message = rd_kafka_consumer_poll(handle.pointer, count == 0 ? timeoutMs : 0) else { break }
+            slots[count] = message
+            count += 1
         }
         guard count > 0 else { return }
         var bytes = 0
@@ -31,9 +36,11 @@ final class BatchReader: @unchecked Sendable {
             guard let message = slots[index] else { continue }
             bytes += message.pointee.key_len + message.pointee.len
         }
+        // Copy every key and value first and slice afterwards: a slice taken while the buffer
+        // is still being written would make each following write copy the whole buffer.
         var storage = allocator.buffer(capacity: bytes)
-        var messages: [KafkaMessage] = []
-        messages.reserveCapacity(count)
+        var pending: [PendingMessage] = []
+        pending.reserveCapacity(count)
         for index in 0..<count {
             guard let message = slots[index] else { continue }
             defer { rd_kafka_message_destroy(message) }
@@ -44,23 +51,41 @@ final class BatchReader: @unchecked Sendable {
                 }
                 continue
             }
-            let key = copy(entry.key, entry.key_len, into: &storage)
-            let value = copy(entry.payload, entry.len, into: &storage)
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let timestamp = rd_kafka_message_timestamp(message, &type)
-            messages.append(
-                KafkaMessage(
+            pending.append(
+                PendingMessage(
                     topic: topicNames.name(of: entry.rkt), partition: entry.partition, offset: entry.offset,
-                    key: key, value: value, headers: RDKafkaHeaders.read(message),
+                    key: append(entry.key, entry.key_len, to: &storage),
+                    value: append(entry.payload, entry.len, to: &storage),
+                    headers: RDKafkaHeaders.read(message),
                     timestampMillis: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
+        }
+        let messages = pending.map { message in
+            KafkaMessage(
+                topic: message.topic, partition: message.partition, offset: message.offset,
+                key: message.key.map { storage.getSlice(at: $0.start, length: $0.length) ?? ByteBuffer() },
+                value: message.value.map { storage.getSlice(at: $0.start, length: $0.length) ?? ByteBuffer() },
+                headers: message.headers, timestampMillis: message.timestampMillis)
         }
         if !messages.isEmpty { buffer.push(.messages(messages)) }
     }
 
-    private func copy(_ pointer: UnsafeMutableRawPointer?, _ length: Int, into storage: inout ByteBuffer) -> ByteBuffer? {
+    private struct PendingMessage {
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+        var key: (start: Int, length: Int)?
+        var value: (start: Int, length: Int)?
+        var headers: [KafkaHeader]
+        var timestampMillis: Int64?
+    }
+
+    /// Appends the bytes and returns where they are; nil for a null pointer (no key, tombstone).
+    private func append(_ pointer: UnsafeMutableRawPointer?, _ length: Int, to storage: inout ByteBuffer) -> (start: Int, length: Int)? {
         guard let pointer else { return nil }
         let start = storage.writerIndex
         storage.writeBytes(UnsafeRawBufferPointer(start: pointer, count: length))
-        return storage.getSlice(at: start, length: length)
+        return (start, length)
     }
 }
