@@ -12,8 +12,7 @@ struct CrashSafetyTests {
 
     @Test("SIGKILL mid-stream, restart: nothing missing")
     func killAndRestart() async throws {
-        try await runStream { kafka, bus, sent in
-            #expect(try await eventually(timeout: .seconds(60)) { sent() >= Self.eventCount / 3 })
+        try await runStream { kafka, bus in
             bus.signal(SIGKILL)
             _ = try? await bus.awaitExit()
             return try await startBus(kafka)
@@ -22,8 +21,7 @@ struct CrashSafetyTests {
 
     @Test("broker down for a few seconds mid-stream: nothing missing")
     func brokerDown() async throws {
-        try await runStream { kafka, bus, sent in
-            #expect(try await eventually(timeout: .seconds(60)) { sent() >= Self.eventCount / 3 })
+        try await runStream { kafka, bus in
             kafka.setBrokerDown(1)
             try await Task.sleep(for: .seconds(3))  // the outage itself, not synchronisation
             kafka.setBrokerUp(1)
@@ -41,9 +39,9 @@ struct CrashSafetyTests {
         return bus
     }
 
-    private func runStream(
-        disrupt: @escaping @Sendable (EmbeddedKafka, ChildProcess, @escaping @Sendable () -> Int) async throws -> ChildProcess
-    ) async throws {
+    /// Streams the events through the batch path, disrupts once the bus has sent a third of
+    /// their invalidations (so it is mid-stream), then waits for every one to be there.
+    private func runStream(disrupt: @escaping @Sendable (EmbeddedKafka, ChildProcess) async throws -> ChildProcess) async throws {
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
         defer { kafka.shutdown() }
         let topics = Topics()
@@ -51,39 +49,44 @@ struct CrashSafetyTests {
             try kafka.createTopic(topic, partitions: 4)
         }
         let bus = try await startBus(kafka)
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: kafka.bootstrapServers))
-        let sent = Counter()
-        let streaming = Task {
-            for index in 0..<Self.eventCount {
-                let event = DomainEvent(
-                    ref: EntityRef(entity: "Product", id: "p-\(index)"), op: .update, version: 1, origin: "product-service",
-                    attrs: ["category": "c\(index % 10)"], eventID: "e-\(index)")
-                try await producer.send(topic: topics.events, key: event.kafkaKey, value: JSONEventEncoder.encode(event))
-                sent.add()
-            }
-        }
-        let current = try await disrupt(kafka, bus, { sent.value })
-        try await streaming.value
-        await producer.shutdown()
-
         // Every event's primary key must be on product-service's topic.
+        let expected = Set((0..<Self.eventCount).map { "product:p-\($0)" })
+        let seen = SeenKeys()
         let reader = try KafkaConsumer(
             configuration: KafkaConfiguration(bootstrapServers: kafka.bootstrapServers),
             subscription: .allPartitions(topics: [topics.invalidations(service: "product-service")], from: .beginning))
-        var missing = Set((0..<Self.eventCount).map { "product:p-\($0)" })
-        let deadline = ContinuousClock.now + .seconds(180)
-        for await event in reader.events {
-            if case .messages(let batch) = event {
+        let reading = Task {
+            for await event in reader.events {
+                guard case .messages(let batch) = event else { continue }
                 for message in batch {
                     guard let bytes = message.valueBytes, let decoded = try? InvalidationMessage.decode(bytes) else { continue }
-                    for target in decoded.keys { missing.remove(target.key) }
+                    seen.insert(decoded.keys.map(\.key).filter(expected.contains))
                 }
             }
-            if missing.isEmpty || ContinuousClock.now > deadline { break }
         }
+        let failures = Counter()
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: kafka.bootstrapServers)) { deliveries in
+            for delivery in deliveries { if case .failure = delivery.result { failures.add() } }
+        }
+        for index in 0..<Self.eventCount {
+            let event = DomainEvent(
+                ref: EntityRef(entity: "Product", id: "p-\(index)"), op: .update, version: 1, origin: "product-service",
+                attrs: ["category": "c\(index % 10)"], eventID: "e-\(index)")
+            try await producer.produce(
+                topic: topics.events, key: Array(event.kafkaKey.utf8), value: JSONEventEncoder.encode(event), token: UInt64(index))
+        }
+        #expect(try await eventually(timeout: .seconds(120)) { seen.count >= Self.eventCount / 3 })
+        let current = try await disrupt(kafka, bus)
+        #expect(await producer.flush(timeout: .seconds(60)), "every event reached the broker")
+        await producer.shutdown()
+        #expect(failures.value == 0)
+
+        _ = try await eventually(timeout: .seconds(180)) { seen.missing(from: expected).isEmpty }
         await reader.shutdown()
+        await reading.value
         current.signal(SIGTERM)
         _ = try? await current.awaitExit()
+        let missing = seen.missing(from: expected)
         #expect(missing.isEmpty, "\(missing.count) events have no invalidation, e.g. \(missing.prefix(5))")
     }
 }
@@ -93,4 +96,15 @@ final class Counter: @unchecked Sendable {
     private var count = 0
     func add() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
+}
+
+/// Keys read so far from an invalidation topic, shared between the reader task and the test.
+final class SeenKeys: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys: Set<String> = []
+
+    func insert(_ batch: [String]) { lock.withLock { keys.formUnion(batch) } }
+    var count: Int { lock.withLock { keys.count } }
+    func contains(_ key: String) -> Bool { lock.withLock { keys.contains(key) } }
+    func missing(from expected: Set<String>) -> Set<String> { lock.withLock { expected.subtracting(keys) } }
 }
