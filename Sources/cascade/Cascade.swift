@@ -11,6 +11,7 @@ struct Cascade: AsyncParsableCommand {
             GraphCommand.self,
             NodeCommand.self,
             BusCommand.self,
+            DevCommand.self,
             PublishCommand.self,
             CheckCommand.self,
             BenchCommand.self,

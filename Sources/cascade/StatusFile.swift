@@ -35,7 +35,7 @@ struct StatusFile: Codable, Equatable {
         // Write then rename, so a reader never sees half a file.
         let temporary = path + ".tmp"
         try data.write(to: URL(fileURLWithPath: temporary))
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else { throw CLIError("could not write \(path)") }
     }
 }
 

@@ -1,0 +1,192 @@
+import ArgumentParser
+import CascadeBus
+import CascadeGraph
+import CascadeKafka
+import CascadeNode
+import CascadeWire
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import ServiceLifecycle
+
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run everything on this machine: embedded Kafka, the bus, one cache node per service.",
+        discussion: """
+            Prints the endpoints and commands to try once everything is ready, and writes them \
+            to --status-file as JSON (for scripts, `cascade publish` and `cascade check`). \
+            Ctrl-C stops everything cleanly.
+            """
+    )
+
+    @Option(help: "The graph directory.")
+    var graph: String = "graph"
+
+    @Option(help: "Write the endpoints here as JSON once everything is ready.")
+    var statusFile: String?
+
+    @Option(help: "Port of the first cache node; the others follow. 0 picks free ports.")
+    var nodePort: Int = 6380
+
+    @Option(help: "Port of the bus's admin API; 0 picks a free one.")
+    var adminPort: Int = 8080
+
+    @Option(help: "Partitions of each topic.")
+    var partitions: Int = 4
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard (0...65535).contains(nodePort), (0...65535).contains(adminPort) else {
+            throw ValidationError("ports must be between 0 and 65535")
+        }
+        guard (1...256).contains(partitions) else { throw ValidationError("--partitions must be between 1 and 256") }
+    }
+
+    func run() async throws {
+        let logger = common.bootstrapLogging(label: "cascade.dev")
+        let cacheGraph = try loadGraph()
+        let topics = Topics(prefix: common.topicPrefix)
+        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
+        for topic in [topics.events, topics.deps, topics.conflicts, topics.ledger, topics.dlq]
+            + cacheGraph.serviceNames.map(topics.invalidations(service:))
+        {
+            try kafka.createTopic(topic, partitions: partitions)
+        }
+        // The embedded coordinator forgets a departed member only when its session times out.
+        let kafkaConfiguration = KafkaConfiguration(
+            bootstrapServers: kafka.bootstrapServers,
+            properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
+
+        let readiness = DevReadiness(services: cacheGraph.serviceNames)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var nodeServices: [any ServiceLifecycle.Service] = []
+        for (index, service) in cacheGraph.serviceNames.enumerated() {
+            let configuration = NodeConfiguration(service: service, port: nodePort == 0 ? 0 : nodePort + index)
+            let runtime = try NodeRuntime(
+                configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: eventLoops,
+                logger: Logger(label: "cascade.node.\(service)"),
+                onListening: { address in readiness.nodeListening(service, address: "127.0.0.1:\(address.port ?? 0)") },
+                onReady: { readiness.nodeReady(service) })
+            nodeServices += runtime.services
+        }
+
+        let bus = try BusService(
+            configuration: BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions),
+            graph: cacheGraph, logger: Logger(label: "cascade.bus"))
+        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: nil) { bus.isReady }
+        let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
+            Task {
+                await bus.awaitReady()
+                if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)") }
+            }
+        }
+        let statusFile = self.statusFile
+        let prefix = common.topicPrefix
+        let entities = cacheGraph.entityNames
+        let announcer = Task {
+            guard let ready = await readiness.awaitAll() else { return }
+            let status = StatusFile(
+                kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix)
+            printLine(DevBanner.text(status))
+            if let statusFile {
+                do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
+            }
+        }
+        defer { announcer.cancel() }
+        // Stopped in reverse: the admin API and the bus first, then the nodes, the broker last.
+        let services = ServiceGroup(configuration: .init(
+            services: [kafka] + nodeServices + [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+        try await eventLoops.shutdownGracefully()
+        if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
+    }
+
+    private func loadGraph() throws -> CacheGraph {
+        let loaded: GraphLoadResult
+        do {
+            loaded = try GraphLoader.load(directory: graph)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        guard let cacheGraph = loaded.graph else {
+            for diagnostic in loaded.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        return cacheGraph
+    }
+}
+
+/// Collects the pieces' readiness; `awaitAll` returns once every node and the bus are ready.
+final class DevReadiness: Sendable {
+    struct Ready: Sendable {
+        var admin: String
+        var nodes: [String: String]
+    }
+
+    private struct State {
+        var listening: [String: String] = [:]
+        var ready: Set<String> = []
+        var admin: String?
+        var waiter: CheckedContinuation<Ready?, Never>?
+    }
+
+    private let services: Set<String>
+    private let state = NIOLockedValueBox(State())
+
+    init(services: [String]) {
+        self.services = Set(services)
+    }
+
+    func nodeListening(_ service: String, address: String) { update { $0.listening[service] = address } }
+    func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
+    func busReady(admin: String) { update { $0.admin = admin } }
+
+    func awaitAll() async -> Ready? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLockedValue { state -> Ready? in
+                if let ready = complete(state) { return ready }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private func update(_ change: (inout State) -> Void) {
+        let (waiter, ready) = state.withLockedValue { state -> (CheckedContinuation<Ready?, Never>?, Ready?) in
+            change(&state)
+            guard let ready = complete(state), let waiter = state.waiter else { return (nil, nil) }
+            state.waiter = nil
+            return (waiter, ready)
+        }
+        if let waiter { waiter.resume(returning: ready) }
+    }
+
+    private func complete(_ state: State) -> Ready? {
+        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services else { return nil }
+        return Ready(admin: admin, nodes: state.listening)
+    }
+}
+
+/// What `cascade dev` prints once ready: endpoints and three commands to try.
+enum DevBanner {
+    static func text(_ status: StatusFile) -> String {
+        var lines = ["cascade dev ready", "", "  kafka   \(status.kafka)", "  admin   \(status.admin)"]
+        for (service, address) in status.nodes.sorted(by: { $0.key < $1.key }) {
+            lines.append("  node    \(service.padding(toLength: 20, withPad: " ", startingAt: 0)) \(address)")
+        }
+        let productNode = status.nodes["product-service"] ?? status.nodes.values.sorted().first ?? "127.0.0.1:6380"
+        let port = productNode.split(separator: ":").last.map(String.init) ?? "6380"
+        lines += [
+            "", "Try:",
+            "  redis-cli -p \(port) SET product:p-17 '{\"name\":\"shoe\"}' EX 600 DEPS Product#p-17@41",
+            "  cascade publish Product#p-17 --version 42 --kafka \(status.kafka)",
+            "  redis-cli -p \(port) GET product:p-17        # gone",
+            "  cascade graph impact Product#p-17 --live \(status.admin)",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}
