@@ -2,7 +2,7 @@
 # `make dev` and `make test` install what is missing first (apt-get, only if absent).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz
+APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
 .PHONY: deps build release dev test bench-kafka bench-graph bench-node clean

@@ -1,0 +1,91 @@
+import CascadeTestSupport
+import Foundation
+import Testing
+
+@Suite("cascade dev end to end, with redis-cli and kcat", .serialized, .enabled(if: findExecutable("kcat") != nil && findExecutable("redis-cli") != nil))
+struct DevEndToEndTests {
+    @Test("an event removes exactly the dependent keys across three services and through the cycle")
+    func cascadeAcrossServices() async throws {
+        let dev = try await DevSession.start()
+        defer { dev.process.signal(SIGKILL) }
+        // The user profile shows the order count; the order summary shows the user's name.
+        #expect(try await dev.cli("user-service", "SET", "user:u-1:profile", "Ann, 1 order", "DEPS", "User#u-1@1") == "OK")
+        #expect(try await dev.cli("user-service", "SET", "session:u-1", "s", "DEPS", "user:u-1:profile") == "OK")
+        #expect(try await dev.cli(
+            "order-service", "SET", "order:o-9:summary", "for Ann", "DEPS", "Order#o-9@1", "Product#p-17@1", "user-service/user:u-1:profile") == "OK")
+        #expect(try await dev.cli("order-service", "SET", "user:u-1:orders", "[o-9]", "DEPS", "order:o-9:summary") == "OK")
+        #expect(try await dev.cli("product-service", "SET", "product:p-17", "shoe", "DEPS", "Product#p-17@1") == "OK")
+        // Unrelated values that must stay.
+        #expect(try await dev.cli("user-service", "SET", "user:u-2:profile", "Bob", "DEPS", "User#u-2@1") == "OK")
+        #expect(try await dev.cli("order-service", "SET", "order:o-10:summary", "other", "DEPS", "Order#o-10@1") == "OK")
+        #expect(try await dev.cli("analytics-service", "SET", "stats:product:p-17", "7 sold", "DEPS", "Product#p-17@1") == "OK")
+
+        try await dev.publish("User", "u-1", version: 2)
+        let gone = try await eventually(timeout: .seconds(30)) {
+            let users = try await dev.cli("user-service", "EXISTS", "user:u-1:profile", "session:u-1")
+            let orders = try await dev.cli("order-service", "EXISTS", "order:o-9:summary", "user:u-1:orders")
+            return users == "0" && orders == "0"
+        }
+        #expect(gone, "the profile, its session, the order summary showing the name, and the order list are gone")
+        #expect(try await dev.cli("user-service", "GET", "user:u-2:profile") == "Bob")
+        #expect(try await dev.cli("order-service", "GET", "order:o-10:summary") == "other")
+        #expect(try await dev.cli("product-service", "GET", "product:p-17") == "shoe")
+        #expect(try await dev.cli("analytics-service", "GET", "stats:product:p-17") == "7 sold")
+
+        // A value computed from the old version can no longer be stored.
+        let stale = try await dev.cli("user-service", "SET", "user:u-1:profile", "old", "DEPS", "User#u-1@1")
+        #expect(stale.hasPrefix("STALE"), "got \(stale)")
+
+        try await dev.publish("Product", "p-17", version: 2)
+        #expect(try await eventually(timeout: .seconds(30)) {
+            let products = try await dev.cli("product-service", "EXISTS", "product:p-17")
+            let stats = try await dev.cli("analytics-service", "EXISTS", "stats:product:p-17")
+            return products == "0" && stats == "0"
+        })
+        #expect(try await dev.cli("order-service", "GET", "order:o-10:summary") == "other")
+        #expect(try await dev.stop() == 0, "Ctrl-C stops everything cleanly")
+        #expect(!FileManager.default.fileExists(atPath: dev.statusPath))
+    }
+
+    @Test("cascade check finds a value the bus could not invalidate, --repair fixes it")
+    func checkFindsAndRepairsStaleValue() async throws {
+        let dev = try await DevSession.start()
+        defer { dev.process.signal(SIGKILL) }
+        // user-service declares nothing on Product, so only the registration could reach this key.
+        #expect(try await dev.cli("user-service", "SET", "user:u-9:profile", "planted", "DEPS", "Product#p-50@1") == "OK")
+        #expect(try await eventually(timeout: .seconds(30)) { try await impactNames(dev, "Product%23p-50").contains("user:u-9:profile") })
+        // Remove the registration behind the node's back: a tombstone on cascade.deps.
+        let tombstone = try await runCommand(
+            "kcat", ["-b", dev.kafka, "-P", "-t", "cascade.deps", "-Z", "-K", "|"], stdin: "user-service/user:u-9:profile|\n")
+        #expect(tombstone.status == 0)
+        #expect(try await eventually(timeout: .seconds(30)) { try await !impactNames(dev, "Product%23p-50").contains("user:u-9:profile") })
+        try await dev.publish("Product", "p-50", version: 2)
+        #expect(try await eventually(timeout: .seconds(30)) { try await ledgerVersion(dev, "Product/p-50") == 2 })
+        #expect(try await dev.cli("user-service", "GET", "user:u-9:profile") == "planted", "the planted value is stale now")
+
+        let check = try await runCommand(CascadeBinary.url.path, ["check", "--status-file", dev.statusPath])
+        #expect(check.status == 1, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("user:u-9:profile"))
+        let repair = try await runCommand(CascadeBinary.url.path, ["check", "--status-file", dev.statusPath, "--repair"])
+        #expect(repair.stdout.contains("repaired"))
+        let again = try await runCommand(CascadeBinary.url.path, ["check", "--status-file", dev.statusPath, "--format", "json"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(try await dev.cli("user-service", "EXISTS", "user:u-9:profile") == "0")
+    }
+}
+
+/// Keys the bus's live closure names for an entity instance.
+private func impactNames(_ dev: DevSession, _ ref: String) async throws -> String {
+    try await httpGet("\(dev.admin)/impact?ref=\(ref)")
+}
+
+private func ledgerVersion(_ dev: DevSession, _ path: String) async throws -> Int? {
+    let body = try await httpGet("\(dev.admin)/ledger/\(path)")
+    let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+    return object?["version"] as? Int
+}
+
+/// GET with curl, as an operator would.
+private func httpGet(_ url: String) async throws -> String {
+    try await runCommand("curl", ["-s", url]).stdout
+}
