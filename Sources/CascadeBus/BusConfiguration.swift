@@ -13,10 +13,9 @@ public struct BusConfiguration: Sendable {
     public var raceWindowMillis: Int64
     public var maxKeysPerMessage: Int
     public var maxEventBytes: Int
-    /// Messages per consumer batch. Kept small because the Kafka layer's `BatchReader` copies
-    /// its batch buffer again after every message it slices off (cost quadratic in the batch
-    /// size: a 4096-message batch of events copies gigabytes). Raise once that is fixed.
-    public var consumerBatch: Int = 64
+    /// Most messages per consumer batch (events and state topics); the bench's pass-through
+    /// reads with the same, so the two runs differ only by resolution.
+    public var consumerBatch: Int = 4096
 
     public init(
         kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,
