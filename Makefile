@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus clean
 
 deps:
 	@missing=""; \
@@ -25,7 +25,7 @@ release: deps
 	$(SWIFT) build -c release --product cascade
 
 dev: build
-	$(SWIFT) run cascade kafka
+	.build/debug/cascade dev --status-file .cascade-dev.json
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -36,6 +36,9 @@ bench-kafka: release
 
 bench-graph: release
 	.build/release/cascade bench graph
+
+bench-bus: release
+	.build/release/cascade bench bus
 
 bench-node: release
 	scripts/bench-node-vs-redis.sh

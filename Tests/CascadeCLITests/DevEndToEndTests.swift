@@ -54,12 +54,17 @@ struct DevEndToEndTests {
         // user-service declares nothing on Product, so only the registration could reach this key.
         #expect(try await dev.cli("user-service", "SET", "user:u-9:profile", "planted", "DEPS", "Product#p-50@1") == "OK")
         #expect(try await eventually(timeout: .seconds(30)) { try await impactNames(dev, "Product%23p-50").contains("user:u-9:profile") })
+        let live = try await runCommand(CascadeBinary.url.path, ["graph", "impact", "Product#p-50", "--live", dev.admin])
+        #expect(live.status == 0 && live.stdout.contains("user:u-9:profile"), "\(live.stdout)\(live.stderr)")
         // Remove the registration behind the node's back: a tombstone on cascade.deps.
         let tombstone = try await runCommand(
             "kcat", ["-b", dev.kafka, "-P", "-t", "cascade.deps", "-Z", "-K", "|"], stdin: "user-service/user:u-9:profile|\n")
         #expect(tombstone.status == 0)
         #expect(try await eventually(timeout: .seconds(30)) { try await !impactNames(dev, "Product%23p-50").contains("user:u-9:profile") })
-        try await dev.publish("Product", "p-50", version: 2)
+        let published = try await runCommand(
+            CascadeBinary.url.path, ["publish", "Product#p-50", "--version", "2", "--status-file", dev.statusPath])
+        #expect(published.status == 0, "\(published.stderr)")
+        #expect(published.stdout.hasPrefix("published Product#p-50 to cascade.events["))
         #expect(try await eventually(timeout: .seconds(30)) { try await ledgerVersion(dev, "Product/p-50") == 2 })
         #expect(try await dev.cli("user-service", "GET", "user:u-9:profile") == "planted", "the planted value is stale now")
 
