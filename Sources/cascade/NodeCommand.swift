@@ -72,9 +72,7 @@ struct NodeCommand: AsyncParsableCommand {
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
             limits: RESPLimits(maxBulkLength: maxBulkLength), store: store)
 
-        if metricsPort != nil {
-            logger.warning("--metrics-port is not served by the node yet")
-        }
+        let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }
         let kafkaConfiguration = try kafka.map {
             KafkaConfiguration(bootstrapServers: $0, properties: try KafkaConfiguration.parseProperties(properties))
         }
@@ -89,8 +87,12 @@ struct NodeCommand: AsyncParsableCommand {
             onReady: {
                 printLine("cascade node \(service) ready (invalidations from \(topics.invalidations(service: service)))")
             })
+        var nodeServices = runtime.services
+        if let registry, let metricsPort {
+            nodeServices.append(MetricsEndpoint.application(registry: registry, host: host, port: metricsPort, logger: logger))
+        }
         let services = ServiceGroup(configuration: .init(
-            services: runtime.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: nodeServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         try await group.shutdownGracefully()
     }
