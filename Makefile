@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e clean
 
 deps:
 	@missing=""; \
@@ -36,6 +36,9 @@ bench-kafka: release
 
 bench-graph: release
 	.build/release/cascade bench graph
+
+bench-e2e: release
+	.build/release/cascade bench e2e
 
 bench-bus: release
 	.build/release/cascade bench bus

@@ -10,11 +10,17 @@ public final class InvalidationConsumer: Service {
     private let consumer: KafkaConsumer
     private let logger: Logger
     private let onReady: @Sendable () -> Void
+    private let onApplied: (@Sendable (InvalidationMessage) -> Void)?
 
-    public init(node: CacheNode, configuration: KafkaConfiguration, topics: Topics, logger: Logger, onReady: @escaping @Sendable () -> Void) throws(KafkaError) {
+    /// `onApplied` sees each message after the store applied it (benchmarks time cascades with it).
+    public init(
+        node: CacheNode, configuration: KafkaConfiguration, topics: Topics, logger: Logger,
+        onReady: @escaping @Sendable () -> Void, onApplied: (@Sendable (InvalidationMessage) -> Void)? = nil
+    ) throws(KafkaError) {
         self.node = node
         self.logger = logger
         self.onReady = onReady
+        self.onApplied = onApplied
         self.consumer = try KafkaConsumer(
             configuration: configuration,
             subscription: .allPartitions(topics: [topics.invalidations(service: node.service)], from: .end),
@@ -54,7 +60,9 @@ public final class InvalidationConsumer: Service {
         defer { node.counters.lastAppliedOffset = message.offset }
         guard let bytes = message.valueBytes else { return }
         do {
-            node.apply(try InvalidationMessage.decode(bytes))
+            let decoded = try InvalidationMessage.decode(bytes)
+            node.apply(decoded)
+            onApplied?(decoded)
         } catch {
             logger.error(
                 "skipping an invalidation message that does not decode",

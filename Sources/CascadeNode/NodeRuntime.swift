@@ -16,7 +16,8 @@ public struct NodeRuntime: Sendable {
 
     public init(
         configuration: NodeConfiguration, kafka: KafkaConfiguration?, topics: Topics, group: any EventLoopGroup,
-        logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void, onReady: @escaping @Sendable () -> Void
+        logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void, onReady: @escaping @Sendable () -> Void,
+        onApplied: (@Sendable (InvalidationMessage) -> Void)? = nil
     ) throws(KafkaError) {
         guard let kafka else {
             node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
@@ -30,9 +31,8 @@ public struct NodeRuntime: Sendable {
         let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
         node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
         let readiness = ReadinessLatch(count: 2, onReady: onReady)
-        let consumer = try InvalidationConsumer(node: node, configuration: kafka, topics: topics, logger: logger) {
-            readiness.arrive()
-        }
+        let consumer = try InvalidationConsumer(
+            node: node, configuration: kafka, topics: topics, logger: logger, onReady: { readiness.arrive() }, onApplied: onApplied)
         let server = RESPServer(node: node, group: group) { address in
             onListening(address)
             readiness.arrive()

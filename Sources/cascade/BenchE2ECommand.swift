@@ -1,0 +1,225 @@
+import ArgumentParser
+import CascadeBus
+import CascadeGraph
+import CascadeKafka
+import CascadeNode
+import CascadeWire
+import Foundation
+import Histogram
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+struct BenchE2ECommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "e2e",
+        abstract: "Event produced → its keys gone from every node, at several event rates.",
+        discussion: """
+            Runs the embedded broker, the bus and the product, order and analytics nodes in this \
+            process with the example graph. Each Product event cascades to about 10 keys over the \
+            3 services (bound keys plus registered order summaries). Latency runs from producing \
+            the event to the moment the last of its services applied its invalidation.
+            """
+    )
+
+    @Option(help: "Event rates to hold, events/s, comma-separated.")
+    var rates: String = "1000,10000,50000"
+
+    @Option(help: "Seconds of traffic per rate.")
+    var seconds: Int = 3
+
+    @Option(help: "The graph directory.")
+    var graph: String = "graph"
+
+    @Option(help: "Distinct products events are about.")
+    var products: Int = 1000
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let rateList = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
+        guard let cacheGraph = try GraphLoader.load(directory: graph).graph else { throw CLIError("the graph in \(graph) has errors") }
+        let services = ["analytics-service", "order-service", "product-service"]
+        let topics = Topics()
+        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 8)
+        defer { kafka.shutdown() }
+        for topic in [topics.events, topics.deps, topics.conflicts, topics.ledger, topics.dlq] + cacheGraph.serviceNames.map(topics.invalidations(service:)) {
+            try kafka.createTopic(topic, partitions: 8)
+        }
+        let config = KafkaConfiguration(
+            bootstrapServers: kafka.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1"])
+        let producer = try KafkaProducer(configuration: config)
+        try await registerOrderSummaries(producer, topics: topics)
+
+        let tracker = CascadeTracker(services: Set(services))
+        let readiness = DevReadiness(services: services)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var all: [any ServiceLifecycle.Service] = [producer]
+        for service in services {
+            let runtime = try NodeRuntime(
+                configuration: NodeConfiguration(service: service, port: 0), kafka: config, topics: topics, group: eventLoops,
+                logger: Logger(label: "bench.node"), onListening: { readiness.nodeListening(service, address: "\($0.port ?? 0)") },
+                onReady: { readiness.nodeReady(service) }, onApplied: { tracker.applied($0, service: service) })
+            all += runtime.services
+        }
+        let bus = try BusService(
+            configuration: BusConfiguration(kafka: config, topics: topics, partitions: 8), graph: cacheGraph, logger: Logger(label: "bench.bus"))
+        all.append(bus)
+        let group = ServiceGroup(configuration: .init(services: all, logger: Logger(label: "bench")))
+        let running = Task { try await group.run() }
+        Task {
+            await bus.awaitReady()
+            readiness.busReady(admin: "in-process")
+        }
+        _ = await readiness.awaitAll()
+        try await warmUp(producer, topics: topics, tracker: tracker)
+
+        printLine("cascade bench e2e: embedded broker, bus and 3 nodes in one process, example graph, \(products) products")
+        printLine("rate/s   events   done   keys/event   p50 ms   p99 ms   p999 ms   backlog at end   held")
+        var highestHeld = 0
+        var version: UInt64 = 10
+        for rate in rateList {
+            version += 1
+            let result = try await run(rate: rate, version: version, producer: producer, topics: topics, tracker: tracker)
+            if result.held { highestHeld = max(highestHeld, rate) }
+            printLine(result.row(rate: rate))
+        }
+        printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        try? await eventLoops.shutdownGracefully()
+    }
+
+    /// Four order summaries per product, registered as nodes would (`SET ... DEPS Product#p`).
+    private func registerOrderSummaries(_ producer: KafkaProducer, topics: Topics) async throws {
+        for product in 0..<products {
+            for order in 0..<4 {
+                let registration = Registration(
+                    service: "order-service", key: "order:o-\(product)-\(order):summary", deps: ["Product#p-\(product)"], setAtMillis: 0)
+                try await producer.produce(topic: topics.deps, key: Array(registration.kafkaKey.utf8), value: registration.encoded(), token: 0)
+            }
+        }
+        _ = await producer.flush(timeout: .seconds(30))
+    }
+
+    private func warmUp(_ producer: KafkaProducer, topics: Topics, tracker: CascadeTracker) async throws {
+        let probe = event(product: 0, version: 1, id: "warm-up")
+        tracker.started(probe.eventID)
+        try await producer.send(topic: topics.events, key: probe.kafkaKey, value: JSONEventEncoder.encode(probe))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !tracker.isDone("warm-up"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        tracker.reset()
+    }
+
+    private func event(product: Int, version: UInt64, id: String) -> DomainEvent {
+        DomainEvent(
+            ref: EntityRef(entity: "Product", id: "p-\(product)"), op: .update, version: version, origin: "bench",
+            attrs: ["category": "c\(product % 10)"], eventID: id)
+    }
+
+    private func run(rate: Int, version: UInt64, producer: KafkaProducer, topics: Topics, tracker: CascadeTracker) async throws -> RateResult {
+        tracker.reset()
+        let total = rate * seconds
+        let start = ContinuousClock.now
+        var sent = 0
+        // Paced in 1 ms steps: each step sends what the rate owes by then.
+        while sent < total {
+            let owed = min(total, Int((ContinuousClock.now - start).inSeconds * Double(rate)) + 1)
+            while sent < owed {
+                let product = sent % products
+                // Versions grow per product across the run so no event is late.
+                let id = "e\(rate)-\(sent)"
+                let domainEvent = event(product: product, version: version * 1_000_000 + UInt64(sent / products), id: id)
+                tracker.started(id)
+                try await producer.produce(
+                    topic: topics.events, key: Array(domainEvent.kafkaKey.utf8), value: JSONEventEncoder.encode(domainEvent), token: 0)
+                sent += 1
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let backlog = sent - tracker.completed
+        let deadline = ContinuousClock.now + .seconds(10)
+        while tracker.completed < sent, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        return tracker.result(sent: sent, backlog: backlog, rate: rate)
+    }
+}
+
+struct RateResult {
+    var sent: Int
+    var done: Int
+    var keysPerEvent: Double
+    var histogram: Histogram<UInt64>
+    var backlog: Int
+    var held: Bool
+
+    func row(rate: Int) -> String {
+        func ms(_ percentile: Double) -> String { String(format: "%8.2f", Double(histogram.valueAtPercentile(percentile)) / 1000) }
+        return String(format: "%6d %8d %6d %12.1f ", rate, sent, done, keysPerEvent)
+            + "\(ms(50)) \(ms(99))  \(ms(99.9))   \(String(format: "%14d", backlog))   \(held ? "yes" : "no")"
+    }
+}
+
+/// Times each event from produce to the last of its services applying the invalidation.
+final class CascadeTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private let services: Set<String>
+    private var pending: [String: (start: ContinuousClock.Instant, seen: Set<String>, keys: Int)] = [:]
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
+    private var done = 0
+    private var keys = 0
+    private var finished: Set<String> = []
+
+    init(services: Set<String>) {
+        self.services = services
+    }
+
+    func started(_ id: String) {
+        lock.withLock { pending[id] = (.now, [], 0) }
+    }
+
+    func applied(_ message: InvalidationMessage, service: String) {
+        let now = ContinuousClock.now
+        lock.withLock {
+            guard var entry = pending[message.cause.eventID] else { return }
+            entry.seen.insert(service)
+            entry.keys += message.keys.count
+            if entry.seen.isSuperset(of: services) {
+                pending[message.cause.eventID] = nil
+                let micros = (now - entry.start).inSeconds * 1_000_000
+                _ = histogram.record(UInt64(max(0, micros)))
+                done += 1
+                keys += entry.keys
+                finished.insert(message.cause.eventID)
+            } else {
+                pending[message.cause.eventID] = entry
+            }
+        }
+    }
+
+    var completed: Int { lock.withLock { done } }
+
+    func isDone(_ id: String) -> Bool { lock.withLock { finished.contains(id) } }
+
+    func reset() {
+        lock.withLock {
+            pending = [:]
+            histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
+            done = 0
+            keys = 0
+            finished = []
+        }
+    }
+
+    func result(sent: Int, backlog: Int, rate: Int) -> RateResult {
+        lock.withLock {
+            // Held: at the end of the traffic no more than 100 ms of events were still in flight.
+            RateResult(
+                sent: sent, done: done, keysPerEvent: done == 0 ? 0 : Double(keys) / Double(done), histogram: histogram,
+                backlog: backlog, held: done == sent && backlog <= max(rate / 10, 10))
+        }
+    }
+}
