@@ -51,7 +51,11 @@ struct BenchE2ECommand: AsyncParsableCommand {
             try kafka.createTopic(topic, partitions: 8)
         }
         let config = KafkaConfiguration(
-            bootstrapServers: kafka.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1"])
+            bootstrapServers: kafka.bootstrapServers, properties: [
+                "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
+                // Latency settings: send within 1 ms, and let fetches return as soon as data is there.
+                "linger.ms": "1", "fetch.wait.max.ms": "1",
+            ])
         let producer = try KafkaProducer(configuration: config)
         try await registerOrderSummaries(producer, topics: topics)
 
