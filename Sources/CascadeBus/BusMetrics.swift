@@ -50,6 +50,9 @@ public final class BusMetrics: Sendable {
         case .duplicate: duplicates.increment()
         case .late: late.increment()
         case .conflict: conflicts.increment()
+        case .lateConflict:
+            late.increment()
+            conflicts.increment()
         case .deadLetter(let kind):
             registry.makeCounter(name: "cascade_bus_dead_letters_total", labels: [("reason", kind)]).increment()
             return

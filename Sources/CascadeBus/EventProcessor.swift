@@ -54,6 +54,11 @@ public struct EventProcessor: Sendable {
         guard let current = ledger.entry(ref) else { return advance(event, record, ref, nowMillis) }
         if event.version > current.record.version { return advance(event, record, ref, nowMillis) }
         if event.version < current.record.version {
+            // Another writer, or a later write at the origin under an older version, is news the
+            // ledger's version does not cover: a conflict. Otherwise it is a plain late arrival.
+            if record.origin != current.record.origin || record.atMillis > current.record.atMillis {
+                return resolveConflict(event, record, current, ref, policy: entityType.policy, nowMillis: nowMillis)
+            }
             // Late: drop what it names again (harmless), but fence at the ledger's version.
             return cascade(event, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late)
         }
@@ -79,15 +84,21 @@ public struct EventProcessor: Sendable {
         let newWins = ConflictArbiter.beats(challenger, holder, policy: policy)
         let winner = newWins ? record : current.record
         let loser = newWins ? current.record : record
-        var result = cascade(event, kind: .resolve, cause: cause(of: winner), fence: winner.version, outcome: .conflict)
-        if newWins {
+        let late = record.version < current.record.version
+        // A fence never goes below the ledger's version, whoever wins.
+        var result = cascade(
+            event, kind: .resolve, cause: cause(of: winner), fence: max(winner.version, current.record.version),
+            outcome: late ? .lateConflict : .conflict)
+        if newWins && !late {
             ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
             result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: InvalidationCodec.encode(record), headers: ledgerHeaders))
         }
         let conflict = ConflictRecord(
             entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(policy),
             winner: contender(winner), losers: [contender(loser)],
-            reason: loser.origin == winner.origin
+            reason: late
+                ? "\(record.origin) published version \(record.version) after version \(current.record.version) from \(current.record.origin) was known"
+                : loser.origin == winner.origin
                 ? "two events for version \(winner.version) from \(winner.origin) carry different content"
                 : "\(winner.origin) and \(loser.origin) both published version \(winner.version) with different content")
         result.messages.append(OutboundMessage(topic: topics.conflicts, key: Array(ref.utf8), value: conflict.encoded()))

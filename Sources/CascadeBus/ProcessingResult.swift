@@ -11,6 +11,9 @@ public struct ProcessingResult: Sendable {
         case late
         /// Same version, different content or origin: decided by policy.
         case conflict
+        /// Older than the ledger but with news (another origin, or written later at its
+        /// origin): decided by policy like a conflict, fenced at the ledger's version.
+        case lateConflict
         case deadLetter(kind: String)
     }
 

@@ -126,3 +126,32 @@ struct EventProcessorTests {
         #expect(result.outcome == .deadLetter(kind: "tombstone"))
     }
 }
+
+@Suite("Late events that carry news")
+struct LateConflictTests {
+    @Test("version 5 from another origin after 7 is a conflict: recorded, resolved, fence stays at 7")
+    func lateFromAnotherOrigin() throws {
+        let fixture = try PipelineFixture()
+        _ = fixture.process(PipelineFixture.event("Product", "p-8", version: 7, origin: "product-service", attrs: ["category": "c"]))
+        let late = fixture.process(PipelineFixture.event("Product", "p-8", version: 5, origin: "import-job", attrs: ["category": "c"]))
+        #expect(late.outcome == .lateConflict)
+        #expect(late.messages.contains { $0.topic == "cascade.conflicts" })
+        #expect(!late.messages.contains { $0.topic == "cascade.ledger" }, "the ledger never goes back")
+        let messages = try PipelineFixture.invalidations(late).values.flatMap { $0 }
+        #expect(!messages.isEmpty)
+        for message in messages {
+            #expect(message.kind == .resolve)
+            #expect(message.fences.allSatisfy { $0.version == 7 })
+        }
+        #expect(fixture.processor.ledger.entry("Product#p-8")?.record.version == 7)
+    }
+
+    @Test("a late redelivery from the same origin, written no later, stays a plain late event")
+    func lateFromSameOrigin() throws {
+        let fixture = try PipelineFixture()
+        _ = fixture.process(PipelineFixture.event("Product", "p-9", version: 7, at: "2026-11-25T16:00:02Z", attrs: ["category": "c"]))
+        let late = fixture.process(PipelineFixture.event("Product", "p-9", version: 5, at: "2026-11-25T16:00:01Z", attrs: ["category": "c"]))
+        #expect(late.outcome == .late)
+        #expect(!late.messages.contains { $0.topic == "cascade.conflicts" })
+    }
+}
