@@ -136,14 +136,17 @@ extension InstanceIndexState {
             if id != notIndexed {
                 for entry in dependents[Int(id)] { visit(entry, depth: depth, parent: head) }
             }
-            if let binder, binder.hasFamilyRules(service: entries[head].service) {
+            if let binder {
                 let emit = { (family: FamilyID, key: String, values: [String: String]) in
                     visitBound(family, key, values, depth: depth, parent: head)
                 }
+                // Bound entries keep the family they were bound as; registered ones use the
+                // family resolved when their name was interned: no template matching here.
                 if let (family, values) = boundFamilies[head] {
                     binder.keys(family: family, values: values, emit: emit)
-                } else {
-                    binder.keys(service: entries[head].service, key: entries[head].key, emit: emit)
+                } else if id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
+                          let family = binder.family(number: keyFamilies[Int(id)]), let values = keyValues[id] {
+                    binder.keys(family: family, values: values, emit: emit)
                 }
             }
             head += 1

@@ -9,7 +9,7 @@ import Foundation
 /// takes the lock once per batch.
 public final class InstanceIndex: @unchecked Sendable {
     private let lock = ReadWriteLock()
-    private var state = InstanceIndexState()
+    private var state: InstanceIndexState
     private let binder: TemplateBinder?
     private let scratchLock = NSLock()
     private var scratchPool: [ClosureScratch] = []
@@ -18,6 +18,7 @@ public final class InstanceIndex: @unchecked Sendable {
     /// not declare are marked undeclared. Without one, only registrations count.
     public init(graph: CacheGraph? = nil) {
         binder = graph.map(TemplateBinder.init)
+        state = InstanceIndexState(binder: binder)
     }
 
     public struct RegistrationOutcome: Sendable, Hashable {
@@ -62,8 +63,7 @@ public final class InstanceIndex: @unchecked Sendable {
     }
 
     private func registerLocked(_ key: CacheKeyRef, _ dependencies: [Dependency]) -> [Dependency] {
-        guard let binder else { return state.register(key, dependencies: dependencies) { _ in true } }
-        return state.register(key, dependencies: dependencies) { binder.declares(service: key.service, key: key.key, dependency: $0) }
+        state.register(key, dependencies: dependencies)
     }
 
     /// Forgets a key (a tombstone on `cascade.deps`); false when it was not registered.

@@ -11,19 +11,30 @@ struct InstanceIndexState {
     var names = NameInterner()
     var dependencies: [ContiguousArray<UInt32>] = []
     var dependents: [ContiguousArray<UInt32>] = []
+    /// With a graph: the binder's family number of each id (0 = none), resolved once when the
+    /// name is interned, so neither registrations nor closures match templates again.
+    private(set) var keyFamilies: [UInt32] = []
+    /// Template parameters of the ids whose family other families bind to; only those are
+    /// needed by the closure, so the map stays small.
+    private(set) var keyValues: [UInt32: [String: String]] = [:]
+    let binder: TemplateBinder?
     private(set) var registeredKeys = 0
     private(set) var edgeCount = 0
     private(set) var undeclaredEdgeCount = 0
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
 
-    /// Registers (or replaces) what `key` depends on. `declared` answers whether the graph
-    /// declares each dependency; the edge is kept either way.
-    mutating func register(
-        _ key: CacheKeyRef, dependencies deps: [Dependency], declared: (Dependency) -> Bool
-    ) -> [Dependency] {
+    init(binder: TemplateBinder? = nil) {
+        self.binder = binder
+    }
+
+    /// Registers (or replaces) what `key` depends on. Edges the graph does not declare are
+    /// kept and flagged; without a graph every edge counts as declared.
+    mutating func register(_ key: CacheKeyRef, dependencies deps: [Dependency]) -> [Dependency] {
         spell(key)
         let keyID = intern()
+        var keyFamily: FamilyID?
+        if let binder { keyFamily = family(of: key, id: keyID, binder: binder) }
         removeEdges(of: keyID)
         var list = ContiguousArray<UInt32>()
         list.reserveCapacity(deps.count)
@@ -32,7 +43,12 @@ struct InstanceIndexState {
             spell(dependency)
             let depID = intern()
             guard !list.contains(where: { $0 & Self.idMask == depID }) else { continue }
-            let isDeclared = declared(dependency)
+            var isDeclared = true
+            if let binder {
+                var target: FamilyID?
+                if case .key(let ref) = dependency { target = family(of: ref, id: depID, binder: binder) }
+                isDeclared = binder.declares(family: keyFamily, dependency: dependency, target: target)
+            }
             let flag = isDeclared ? 0 : Self.undeclaredBit
             if !isDeclared {
                 undeclared.append(dependency)
@@ -88,15 +104,35 @@ struct InstanceIndexState {
         guard dependencies[Int(id)].isEmpty, dependents[Int(id)].isEmpty else { return }
         dependents[Int(id)] = []
         names.remove(id)
+        if binder != nil {
+            keyFamilies[Int(id)] = 0
+            keyValues[id] = nil
+        }
     }
 
     private mutating func intern() -> UInt32 {
-        let id = spelling.withUnsafeBufferPointer { names.intern($0).id }
+        let (id, inserted) = spelling.withUnsafeBufferPointer { names.intern($0) }
         while dependencies.count <= Int(id) {
             dependencies.append([])
             dependents.append([])
         }
+        if let binder, inserted {
+            while keyFamilies.count <= Int(id) { keyFamilies.append(0) }
+            // A reused id starts clean: its family is that of the new name.
+            let resolved = spelling.withUnsafeBufferPointer { binder.resolve(name: $0) }
+            keyFamilies[Int(id)] = resolved.number
+            keyValues[id] = resolved.values
+        }
         return id
+    }
+
+    /// The family of a key interned as `id`. The cache splits the name at its first `/`, which
+    /// matches the key's own fields unless its service contains a `/`; then resolve afresh.
+    private func family(of key: CacheKeyRef, id: UInt32, binder: TemplateBinder) -> FamilyID? {
+        guard !key.service.utf8.contains(UInt8(ascii: "/")) else {
+            return binder.graph.family(ofKey: key.key[...], service: key.service)?.0
+        }
+        return binder.family(number: keyFamilies[Int(id)])
     }
 
     private mutating func spell(_ key: CacheKeyRef) {
@@ -121,7 +157,9 @@ struct InstanceIndexState {
 
     /// Approximate bytes held by the index's own structures (not allocator overhead).
     var footprint: Int {
-        var total = names.footprint + (dependencies.capacity + dependents.capacity) * 8
+        var total = names.footprint + (dependencies.capacity + dependents.capacity) * 8 + keyFamilies.capacity * 4
+        // Rough: a map entry plus a small dictionary of short strings.
+        total += keyValues.count * 96
         for list in dependencies where list.capacity > 0 { total += 32 + list.capacity * 4 }
         for list in dependents where list.capacity > 0 { total += 32 + list.capacity * 4 }
         return total

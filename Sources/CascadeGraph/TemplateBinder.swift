@@ -15,6 +15,12 @@ public struct TemplateBinder: Sendable {
     private var servicesWithFamilyRules: Set<String> = []
     /// Declared dependency targets per family, to flag undeclared registrations.
     private var declared: [FamilyID: Set<DependencyTarget>] = [:]
+    /// Families numbered from 1 (0 = no family), so the index can keep a key's family in a
+    /// `UInt32` per interned id instead of matching templates on every closure.
+    private var familyNumbers: [FamilyID: UInt32] = [:]
+    private var numberedFamilies: [FamilyID] = []
+    /// By family number: whether other families bind to it (its keys' parameters matter).
+    private var numberHasRules: [Bool] = [false]
     public let graph: CacheGraph
 
     public init(_ graph: CacheGraph) {
@@ -34,6 +40,37 @@ public struct TemplateBinder: Sendable {
                 }
             }
         }
+        for id in graph.familyIDs {
+            numberedFamilies.append(id)
+            familyNumbers[id] = UInt32(numberedFamilies.count)
+            numberHasRules.append(familyRules[id] != nil)
+        }
+    }
+
+    /// A resolved key: its family number (0 = none) and, only when other families bind to
+    /// that family, its template parameters.
+    struct KeyFamily {
+        var number: UInt32
+        var values: [String: String]?
+    }
+
+    /// Resolves an interned name spelled `service/key`, split at the first `/` as
+    /// `InstanceClosure.Entry` does. Names without `/` (entity instances) have no family.
+    func resolve(name bytes: UnsafeBufferPointer<UInt8>) -> KeyFamily {
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return KeyFamily(number: 0) }
+        let service = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<slash]), as: UTF8.self)
+        guard graph.services[service] != nil else { return KeyFamily(number: 0) }
+        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)
+        guard let (family, values) = graph.family(ofKey: key[...], service: service),
+              let number = familyNumbers[family]
+        else { return KeyFamily(number: 0) }
+        return KeyFamily(number: number, values: numberHasRules[Int(number)] ? values : nil)
+    }
+
+    func hasFamilyRules(number: UInt32) -> Bool { numberHasRules[Int(number)] }
+
+    func family(number: UInt32) -> FamilyID? {
+        number == 0 ? nil : numberedFamilies[Int(number) - 1]
     }
 
     /// Keys bound from an entity change. `missing` hears about bindings the event could not fill
@@ -85,13 +122,20 @@ public struct TemplateBinder: Sendable {
 
     /// Whether the graph declares that `key` of `service` may depend on `dependency`.
     func declares(service: String, key: String, dependency: Dependency) -> Bool {
-        guard let (family, _) = graph.family(ofKey: key[...], service: service),
-              let targets = declared[family]
-        else { return false }
+        let family = graph.family(ofKey: key[...], service: service)?.0
+        var target: FamilyID?
+        if case .key(let ref) = dependency { target = graph.family(ofKey: ref.key[...], service: ref.service)?.0 }
+        return declares(family: family, dependency: dependency, target: target)
+    }
+
+    /// As above with the families already resolved: `target` is the dependency key's family
+    /// (ignored for an entity dependency).
+    func declares(family: FamilyID?, dependency: Dependency, target: FamilyID?) -> Bool {
+        guard let family, let targets = declared[family] else { return false }
         switch dependency {
         case .entity(let ref, _): return targets.contains(.entity(ref.entity))
-        case .key(let ref):
-            guard let (target, _) = graph.family(ofKey: ref.key[...], service: ref.service) else { return false }
+        case .key:
+            guard let target else { return false }
             return targets.contains(.family(target))
         }
     }

@@ -112,4 +112,50 @@ import Testing
         #expect(entry.reason == .undeclared)
         #expect(closure.entries.contains { $0.name == "product-service/product:p-1:page" })
     }
+
+    /// Families are cached per interned id: after churn frees ids and other names reuse them,
+    /// closures must equal those of an index that only ever saw the final registrations.
+    @Test func cachedFamiliesFollowReusedIDs() throws {
+        let graph = try Self.load()
+        func key(_ service: String, _ key: String) -> CacheKeyRef { CacheKeyRef(service: service, key: key) }
+        var before: [(key: CacheKeyRef, dependencies: [Dependency])] = []
+        var after: [(key: CacheKeyRef, dependencies: [Dependency])] = []
+        for n in 0..<20 {
+            before.append((key("analytics-service", "stats:product:p-\(n)"), [
+                .key(key("user-service", "user:x-\(n):profile")),
+                .entity(EntityRef(entity: "Product", id: "q-\(n)"), version: 1),
+            ]))
+            after.append((key("order-service", "order:o-\(n):summary"), [
+                .entity(EntityRef(entity: "Order", id: "o-\(n)"), version: 1),
+                .entity(EntityRef(entity: "Product", id: "p-\(n % 3)"), version: 1),
+                .key(key("user-service", "user:u-\(n):profile")),
+            ]))
+            after.append((key("order-service", "user:u-\(n):orders"), [
+                .key(key("order-service", "order:o-\(n):summary")),
+                .entity(EntityRef(entity: "Order", id: "o-\(n)"), version: 1),
+            ]))
+        }
+        let churned = InstanceIndex(graph: graph)
+        churned.register(contentsOf: before)
+        for (registered, _) in before { churned.unregister(registered) }
+        let fresh = InstanceIndex(graph: graph)
+        #expect(churned.register(contentsOf: after) == fresh.register(contentsOf: after))
+        func same(_ a: InstanceClosure, _ b: InstanceClosure) {
+            #expect(a.root == b.root)
+            #expect(a.entries == b.entries)
+            #expect(a.unresolved == b.unresolved)
+        }
+        for n in 0..<3 {
+            let ref = EntityRef(entity: "Product", id: "p-\(n)")
+            same(churned.closure(of: ref, attrs: ["category": "c"]), fresh.closure(of: ref, attrs: ["category": "c"]))
+        }
+        for n in 0..<20 {
+            same(churned.closure(of: EntityRef(entity: "User", id: "u-\(n)")), fresh.closure(of: EntityRef(entity: "User", id: "u-\(n)")))
+            let summary = key("order-service", "order:o-\(n):summary")
+            same(churned.closure(ofKey: summary), fresh.closure(ofKey: summary))
+        }
+        let closure = fresh.closure(of: EntityRef(entity: "User", id: "u-4"))
+        #expect(closure.entries.contains { $0.name == "order-service/user:u-4:orders" && $0.reason == .registered })
+        #expect(closure.entries.contains { $0.name == "user-service/session:u-4" && $0.reason == .bound })
+    }
 }
