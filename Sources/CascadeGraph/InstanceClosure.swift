@@ -17,11 +17,40 @@ public struct InstanceClosure: Sendable {
         /// Index of the entry this one was reached from; -1 for the root.
         public let parent: Int
         public let reason: Reason
+        /// The first `/` of `name`, found once: the bus asks for `service` and `key` of every
+        /// entry, and scanning characters each time showed in its profile.
+        private let slash: String.Index?
 
-        public var service: Substring { name[..<(name.firstIndex(of: "/") ?? name.startIndex)] }
+        init(name: String, depth: Int, parent: Int, reason: Reason) {
+            self.name = name
+            self.depth = depth
+            self.parent = parent
+            self.reason = reason
+            slash = Self.firstSlash(of: name)
+        }
+
+        public var service: Substring { name[..<(slash ?? name.startIndex)] }
         public var key: Substring {
-            guard let slash = name.firstIndex(of: "/") else { return name[...] }
+            guard let slash else { return name[...] }
             return name[name.index(after: slash)...]
+        }
+
+        /// `name.firstIndex(of: "/")`, by bytes when ASCII surrounds the slash (then it is a
+        /// whole Character, as no combining mark or prepend can be attached to it).
+        private static func firstSlash(of name: String) -> String.Index? {
+            let utf8 = name.utf8
+            var index = utf8.startIndex
+            while index < utf8.endIndex {
+                let byte = utf8[index]
+                if byte >= 0x80 { return name.firstIndex(of: "/") }
+                if byte == UInt8(ascii: "/") {
+                    let next = utf8.index(after: index)
+                    if next < utf8.endIndex, utf8[next] >= 0x80 { return name.firstIndex(of: "/") }
+                    return index
+                }
+                index = utf8.index(after: index)
+            }
+            return nil
         }
     }
 

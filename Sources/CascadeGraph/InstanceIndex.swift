@@ -9,7 +9,7 @@ import Foundation
 /// takes the lock once per batch.
 public final class InstanceIndex: @unchecked Sendable {
     private let lock = ReadWriteLock()
-    private var state: InstanceIndexState
+    private var state = InstanceIndexState()
     private let binder: TemplateBinder?
     private let scratchLock = NSLock()
     private var scratchPool: [ClosureScratch] = []
@@ -18,7 +18,6 @@ public final class InstanceIndex: @unchecked Sendable {
     /// not declare are marked undeclared. Without one, only registrations count.
     public init(graph: CacheGraph? = nil) {
         binder = graph.map(TemplateBinder.init)
-        state = InstanceIndexState(binder: binder)
     }
 
     public struct RegistrationOutcome: Sendable, Hashable {
@@ -63,7 +62,7 @@ public final class InstanceIndex: @unchecked Sendable {
     }
 
     private func registerLocked(_ key: CacheKeyRef, _ dependencies: [Dependency]) -> [Dependency] {
-        state.register(key, dependencies: dependencies)
+        state.register(key, dependencies: dependencies, binder: binder)
     }
 
     /// Forgets a key (a tombstone on `cascade.deps`); false when it was not registered.

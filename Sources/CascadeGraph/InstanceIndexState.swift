@@ -17,22 +17,18 @@ struct InstanceIndexState {
     /// Template parameters of the ids whose family other families bind to; only those are
     /// needed by the closure, so the map stays small.
     private(set) var keyValues: [UInt32: [String: String]] = [:]
-    let binder: TemplateBinder?
     private(set) var registeredKeys = 0
     private(set) var edgeCount = 0
     private(set) var undeclaredEdgeCount = 0
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
 
-    init(binder: TemplateBinder? = nil) {
-        self.binder = binder
-    }
-
     /// Registers (or replaces) what `key` depends on. Edges the graph does not declare are
-    /// kept and flagged; without a graph every edge counts as declared.
-    mutating func register(_ key: CacheKeyRef, dependencies deps: [Dependency]) -> [Dependency] {
+    /// kept and flagged; without a graph every edge counts as declared. Pass the same binder
+    /// (or none) on every call: it is not stored here, as the closure copies this struct.
+    mutating func register(_ key: CacheKeyRef, dependencies deps: [Dependency], binder: TemplateBinder?) -> [Dependency] {
         spell(key)
-        let keyID = intern()
+        let keyID = intern(binder)
         var keyFamily: FamilyID?
         if let binder { keyFamily = family(of: key, id: keyID, binder: binder) }
         removeEdges(of: keyID)
@@ -41,7 +37,7 @@ struct InstanceIndexState {
         var undeclared: [Dependency] = []
         for dependency in deps {
             spell(dependency)
-            let depID = intern()
+            let depID = intern(binder)
             guard !list.contains(where: { $0 & Self.idMask == depID }) else { continue }
             var isDeclared = true
             if let binder {
@@ -104,13 +100,13 @@ struct InstanceIndexState {
         guard dependencies[Int(id)].isEmpty, dependents[Int(id)].isEmpty else { return }
         dependents[Int(id)] = []
         names.remove(id)
-        if binder != nil {
+        if Int(id) < keyFamilies.count {
             keyFamilies[Int(id)] = 0
             keyValues[id] = nil
         }
     }
 
-    private mutating func intern() -> UInt32 {
+    private mutating func intern(_ binder: TemplateBinder?) -> UInt32 {
         let (id, inserted) = spelling.withUnsafeBufferPointer { names.intern($0) }
         while dependencies.count <= Int(id) {
             dependencies.append([])

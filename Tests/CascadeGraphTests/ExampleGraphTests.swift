@@ -1,4 +1,4 @@
-import CascadeGraph
+@testable import CascadeGraph
 import CascadeTestSupport
 import CascadeWire
 import Testing
@@ -157,5 +157,15 @@ import Testing
         let closure = fresh.closure(of: EntityRef(entity: "User", id: "u-4"))
         #expect(closure.entries.contains { $0.name == "order-service/user:u-4:orders" && $0.reason == .registered })
         #expect(closure.entries.contains { $0.name == "user-service/session:u-4" && $0.reason == .bound })
+    }
+
+    /// `service` and `key` split at the first `/` Character, as before they were precomputed.
+    @Test func entrySplitsAtTheFirstSlash() {
+        for name in ["svc/a:b/c", "svc/", "/k", "nokey", "sv\u{0301}c/k/é", "s/\u{0338}x/y", "é/x"] {
+            let entry = InstanceClosure.Entry(name: name, depth: 1, parent: -1, reason: .bound)
+            let slash = name.firstIndex(of: "/")
+            #expect(entry.service == name[..<(slash ?? name.startIndex)])
+            #expect(entry.key == (slash.map { name[name.index(after: $0)...] } ?? name[...]))
+        }
     }
 }
