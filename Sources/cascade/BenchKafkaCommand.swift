@@ -30,11 +30,25 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: "The baseline's C source.")
     var baselineSource: String = "scripts/bench/rdkafka_baseline.c"
 
+    @Option(help: .hidden)
+    var workerBootstrap: String?
+
+    @Option(help: .hidden)
+    var workerTopic: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
             return handler
+        }
+        // The Swift side runs in a process of its own, as the C side does, so that neither
+        // shares a process (and its threads) with the broker.
+        if let workerBootstrap, let workerTopic {
+            let rates = try await runSwift(KafkaConfiguration(bootstrapServers: workerBootstrap), topic: workerTopic)
+            printLine("produce \(Int(rates.produce))")
+            printLine("consume \(Int(rates.consume)) \(rates.received)")
+            return
         }
         let baselinePath = try baseline ?? compileBaseline()
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
@@ -43,12 +57,13 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let swiftTopic = "bench-swift-\(UInt32.random(in: 0...UInt32.max))"
         try kafka.createTopic(cTopic, partitions: partitions)
         try kafka.createTopic(swiftTopic, partitions: partitions)
-        let config = KafkaConfiguration(bootstrapServers: kafka.bootstrapServers)
-
         printLine("cascade bench kafka: \(messages) messages of \(size) bytes, \(partitions) partitions, embedded broker;")
-        printLine("each side consumes from the beginning while it produces (the broker keeps only a few MB per partition)")
+        printLine("each side produces all, then consumes all from the beginning, in a process of its own")
         let c = try runBaseline(baselinePath, [kafka.bootstrapServers, cTopic, "\(messages)", "\(size)"])
-        let swift = try await runSwift(config, topic: swiftTopic)
+        let swift = try runBaseline(
+            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            ["bench", "kafka", "--worker-bootstrap", kafka.bootstrapServers, "--worker-topic", swiftTopic,
+             "--messages", "\(messages)", "--size", "\(size)"])
         let rows = [("produce", swift.produce, c.produce), ("consume", swift.consume, c.consume)]
         printLine("received: swift \(swift.received), C \(c.received) of \(messages)")
         printLine("side      swift msg/s     C msg/s   ratio   floor")
@@ -69,14 +84,22 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         var received: Int
     }
 
-    /// Consumes from the beginning while producing, as the C baseline does.
+    /// Produces every message, then reads them all from the beginning, as the C baseline does.
     private func runSwift(_ config: KafkaConfiguration, topic: String) async throws -> Rates {
+        let counter = DeliveryCounter(target: messages)
+        let producer = try KafkaProducer(configuration: config, deliveryHandler: { counter.add($0) })
+        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        let start = ContinuousClock.now
+        for index in 0..<messages {
+            try await producer.produce(topic: topic, key: nil, value: payload, token: UInt64(index))
+        }
+        let failures = await counter.wait()
+        let produceRate = Double(messages) / (ContinuousClock.now - start).inSeconds
+        await producer.shutdown()
+        if failures > 0 { printLine("warning: \(failures) Swift deliveries failed") }
+
         let consumer = try KafkaConsumer(configuration: config, subscription: .allPartitions(topics: [topic], from: .beginning))
         let target = messages
-        // Like the C baseline, start producing once every partition is assigned.
-        for await event in consumer.events {
-            if case .assigned = event { break }
-        }
         let consuming = Task { () -> (Double, Int) in
             var received = 0
             var first: ContinuousClock.Instant?
@@ -89,23 +112,11 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                 if received >= target { break }
             }
             let elapsed = last - (first ?? last)
-
             return (received > 1 ? Double(received) / elapsed.inSeconds : 0, received)
         }
-        let counter = DeliveryCounter(target: messages)
-        let producer = try KafkaProducer(configuration: config, deliveryHandler: { counter.add($0) })
-        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
-        let start = ContinuousClock.now
-        for index in 0..<messages {
-            try await producer.produce(topic: topic, key: nil, value: payload, token: UInt64(index))
-        }
-        let failures = await counter.wait()
-        let produceRate = Double(messages) / (ContinuousClock.now - start).inSeconds
-        await producer.shutdown()
-        if failures > 0 { printLine("warning: \(failures) Swift deliveries failed") }
-        // The consumer stops at the target, or 5 s after the last message if some were dropped.
+        // Stops the count if some messages never come (dropped by the broker).
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(5))
+            try await Task.sleep(for: .seconds(60))
             await consumer.shutdown()
         }
         let (consumeRate, received) = await consuming.value
@@ -134,7 +145,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                 rates.received = Int(fields[2]) ?? 0
             }
         }
-        guard process.terminationStatus == 0, rates.produce > 0 else { throw CLIError("the C baseline failed: \(text)") }
+        guard process.terminationStatus == 0, rates.produce > 0 else { throw CLIError("\(path) failed: \(text)") }
         return rates
     }
 
@@ -145,7 +156,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let binary = FileManager.default.temporaryDirectory.appendingPathComponent("rdkafka-baseline-\(getpid())").path
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-o", binary, baselineSource, "-lrdkafka", "-lpthread"]
+        cc.arguments = ["cc", "-O2", "-o", binary, baselineSource, "-lrdkafka"]
         try cc.run()
         cc.waitUntilExit()
         guard cc.terminationStatus == 0 else { throw ValidationError("cc could not build \(baselineSource)") }
