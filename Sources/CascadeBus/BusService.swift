@@ -35,7 +35,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let writer = UUID().uuidString
         processor = EventProcessor(
             graph: graph, index: index, ledger: ledger, topics: configuration.topics,
-            decoder: FastJSONEventDecoder(maxBytes: configuration.maxEventBytes), maxKeysPerMessage: configuration.maxKeysPerMessage,
+            decoder: JSONEventDecoder(maxBytes: configuration.maxEventBytes), maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)])
         let tracker = OffsetTracker()
         self.tracker = tracker

@@ -19,7 +19,7 @@ public struct EventProcessor: Sendable {
 
     public init(
         graph: CacheGraph, index: InstanceIndex, ledger: Ledger, topics: Topics,
-        decoder: any DomainEventDecoder = FastJSONEventDecoder(), maxKeysPerMessage: Int = 1000,
+        decoder: any DomainEventDecoder = JSONEventDecoder(), maxKeysPerMessage: Int = 1000,
         ledgerHeaders: [OutboundMessage.Header] = []
     ) {
         self.ledgerHeaders = ledgerHeaders

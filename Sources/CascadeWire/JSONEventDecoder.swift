@@ -1,7 +1,6 @@
-import Foundation
-
-/// The plain JSON event form of DESIGN.md:
-/// `{"entity", "id", "op", "version", "origin", "at", "attrs", "event_id"}`.
+/// The plain JSON event form of DESIGN.md (`entity`, `id`, `op`, `version`, `origin`, `at`,
+/// `attrs`, `event_id`), decoded straight from the bytes without Foundation's
+/// JSONSerialization, since it sits on the bus's hot path. Every rejection names its kind.
 public struct JSONEventDecoder: DomainEventDecoder {
     public var maxBytes: Int
 
@@ -14,14 +13,15 @@ public struct JSONEventDecoder: DomainEventDecoder {
             throw EventRejection("oversize", "event is \(bytes.count) bytes, the limit is \(maxBytes)")
         }
         guard !bytes.isEmpty else { throw EventRejection("empty", "message has no value") }
-        let parsed: Any
+        var reader = JSONScanner(bytes: bytes)
+        let root: JSONScanner.Value
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            root = try reader.parseDocument()
         } catch {
-            throw EventRejection("bad-json", "value is not valid JSON")
+            throw EventRejection("bad-json", "value is not valid JSON (\(error.reason) at byte \(error.offset))")
         }
-        guard let object = parsed as? [String: Any] else {
-            throw EventRejection("bad-json", "value is not a JSON object")
+        guard case .object(let object) = root else {
+            throw EventRejection("not-object", "value is JSON but not an object")
         }
         let entity = try string(object, "entity")
         let id = try string(object, "id")
@@ -32,68 +32,102 @@ public struct JSONEventDecoder: DomainEventDecoder {
         let version = try version(object)
         let origin = try string(object, "origin")
         var atMillis: Int64 = 0
-        if let at = object["at"] {
-            guard let text = at as? String else { throw EventRejection("wrong-type", "field 'at' is not a string") }
-            guard let millis = Timestamps.parseMillis(text) else {
+        if let at = object["at"], at != .null {
+            guard case .string(let text) = at else { throw EventRejection("wrong-type", "field 'at' is not a string") }
+            guard let millis = RFC3339.parseMillis(text) ?? Timestamps.parseMillis(text) else {
                 throw EventRejection("bad-time", "field 'at' is not an RFC 3339 time: '\(text)'")
             }
             atMillis = millis
         }
         var attrs: [String: String] = [:]
-        if let raw = object["attrs"], !(raw is NSNull) {
-            guard let dict = raw as? [String: Any] else {
-                throw EventRejection("wrong-type", "field 'attrs' is not an object")
-            }
-            for (name, value) in dict {
+        if let raw = object["attrs"], raw != .null {
+            guard case .object(let fields) = raw else { throw EventRejection("wrong-type", "field 'attrs' is not an object") }
+            for (name, value) in fields {
                 switch value {
-                case let text as String: attrs[name] = text
-                case let number as NSNumber: attrs[name] = number.stringValue
+                case .string(let text): attrs[name] = text
+                case .number(let text): attrs[name] = text
                 default: throw EventRejection("wrong-type", "attrs.\(name) is not a string or number")
                 }
             }
         }
-        let eventID = (object["event_id"] as? String) ?? "\(entity)#\(id)@\(version)/\(origin)"
+        var eventID = "\(entity)#\(id)@\(version)/\(origin)"
+        if case .string(let text)? = object["event_id"] { eventID = text }
         return DomainEvent(
             ref: EntityRef(entity: entity, id: id), op: op, version: version, origin: origin,
             atMillis: atMillis, attrs: attrs, eventID: eventID)
     }
 
-    private func string(_ object: [String: Any], _ field: String) throws(EventRejection) -> String {
-        guard let raw = object[field], !(raw is NSNull) else {
-            throw EventRejection("missing-field", "field '\(field)' is missing")
-        }
-        guard let text = raw as? String else {
-            throw EventRejection("wrong-type", "field '\(field)' is not a string")
-        }
+    private func string(_ object: [String: JSONScanner.Value], _ field: String) throws(EventRejection) -> String {
+        guard let raw = object[field], raw != .null else { throw EventRejection("missing-field", "field '\(field)' is missing") }
+        guard case .string(let text) = raw else { throw EventRejection("wrong-type", "field '\(field)' is not a string") }
         guard !text.isEmpty else { throw EventRejection("missing-field", "field '\(field)' is empty") }
         return text
     }
 
-    private func version(_ object: [String: Any]) throws(EventRejection) -> UInt64 {
-        guard let raw = object["version"], !(raw is NSNull) else {
-            throw EventRejection("missing-field", "field 'version' is missing")
-        }
-        // JSONSerialization yields NSNumber for numbers and Bool for true/false.
-        guard !(raw is Bool), let number = raw as? NSNumber else {
-            throw EventRejection("bad-version", "field 'version' is not a number")
-        }
-        guard number.doubleValue >= 0, number.doubleValue == Double(number.int64Value) else {
+    private func version(_ object: [String: JSONScanner.Value]) throws(EventRejection) -> UInt64 {
+        guard let raw = object["version"], raw != .null else { throw EventRejection("missing-field", "field 'version' is missing") }
+        guard case .number(let text) = raw else { throw EventRejection("bad-version", "field 'version' is not a number") }
+        if let whole = UInt64(text) { return whole }
+        // 42.0 and 4.2e1 are whole numbers too; negatives and fractions are not versions.
+        guard let number = Double(text), number >= 0, number < 1.8e19, number == number.rounded(.towardZero) else {
             throw EventRejection("bad-version", "field 'version' is not a non-negative whole number")
         }
-        return UInt64(number.int64Value)
+        return UInt64(number)
     }
 }
 
-/// Writes events in the plain JSON form (`cascade publish`, tests, benchmarks).
-public enum JSONEventEncoder {
-    public static func encode(_ event: DomainEvent) -> [UInt8] {
-        var object: [String: Any] = [
-            "entity": event.ref.entity, "id": event.ref.id, "op": event.op.rawValue,
-            "version": event.version, "origin": event.origin, "event_id": event.eventID,
-        ]
-        if event.atMillis != 0 { object["at"] = Timestamps.format(millis: event.atMillis) }
-        if !event.attrs.isEmpty { object["attrs"] = event.attrs }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return [UInt8](data)
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` without a date formatter.
+enum RFC3339 {
+    static func parseMillis(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 20 else { return nil }
+        func digits(_ start: Int, _ count: Int) -> Int? {
+            var value = 0
+            for i in start..<(start + count) {
+                guard i < b.count, b[i] >= 48, b[i] <= 57 else { return nil }
+                value = value * 10 + Int(b[i] - 48)
+            }
+            return value
+        }
+        guard let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45, let day = digits(8, 2),
+              b[10] == 84 || b[10] == 116 || b[10] == 32, let hour = digits(11, 2), b[13] == 58,
+              let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var index = 19
+        var millis = 0
+        if index < b.count, b[index] == 46 {
+            index += 1
+            var scale = 100
+            let start = index
+            while index < b.count, b[index] >= 48, b[index] <= 57 {
+                millis += Int(b[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        guard index < b.count else { return nil }
+        var offsetMinutes = 0
+        if b[index] == 90 || b[index] == 122 {
+            index += 1
+        } else if b[index] == 43 || b[index] == 45 {
+            guard let oh = digits(index + 1, 2), index + 3 < b.count, b[index + 3] == 58, let om = digits(index + 4, 2) else { return nil }
+            offsetMinutes = (oh * 60 + om) * (b[index] == 45 ? -1 : 1)
+            index += 6
+        } else {
+            return nil
+        }
+        guard index == b.count else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offsetMinutes * 60
+        return Int64(seconds) * 1000 + Int64(millis)
     }
 }
