@@ -54,11 +54,7 @@ struct BenchBusCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "cascade.bench.bus")
-        let loaded = try GraphLoader.load(directory: graph)
-        guard let cacheGraph = loaded.graph else {
-            for diagnostic in loaded.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
-            throw ExitCode(2)
-        }
+        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let workload = BenchBusWorkload(events: events + latencyEvents, keys: keys)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
         defer { kafka.shutdown() }

@@ -42,7 +42,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
         }
         let rateList = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
-        guard let cacheGraph = try GraphLoader.load(directory: graph).graph else { throw CLIError("the graph in \(graph) has errors") }
+        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let services = ["analytics-service", "order-service", "product-service"]
         let topics = Topics()
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 8)

@@ -54,17 +54,7 @@ struct BusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.bootstrapLogging(label: "cascade.bus")
-        let loaded: GraphLoadResult
-        do {
-            loaded = try GraphLoader.load(directory: graph)
-        } catch {
-            FileHandle.standardError.write(Data("cascade bus: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
-        guard let cacheGraph = loaded.graph else {
-            for diagnostic in loaded.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
-            throw ExitCode(1)
-        }
+        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let configuration = BusConfiguration(
             kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try KafkaConfiguration.parseProperties(settings)),
             topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs)

@@ -47,7 +47,7 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.bootstrapLogging(label: "cascade.dev")
-        let cacheGraph = try loadGraph()
+        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let topics = Topics(prefix: common.topicPrefix)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
         for topic in [topics.events, topics.deps, topics.conflicts, topics.ledger, topics.dlq]
@@ -102,20 +102,6 @@ struct DevCommand: AsyncParsableCommand {
         try await services.run()
         try await eventLoops.shutdownGracefully()
         if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
-    }
-
-    private func loadGraph() throws -> CacheGraph {
-        let loaded: GraphLoadResult
-        do {
-            loaded = try GraphLoader.load(directory: graph)
-        } catch {
-            throw CLIError("\(error)")
-        }
-        guard let cacheGraph = loaded.graph else {
-            for diagnostic in loaded.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
-            throw ExitCode(1)
-        }
-        return cacheGraph
     }
 }
 

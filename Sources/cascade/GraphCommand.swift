@@ -26,6 +26,11 @@ struct GraphOptions: ParsableArguments {
 
     /// Loads the graph, or prints why not and exits: 1 for graph errors, 2 for I/O.
     func load() throws -> (CacheGraph, GraphLoadResult) {
+        try Self.load(directory: directory)
+    }
+
+    /// The same for every command that reads a graph directory (bus, dev, benchmarks).
+    static func load(directory: String) throws -> (CacheGraph, GraphLoadResult) {
         let result: GraphLoadResult
         do {
             result = try GraphLoader.load(directory: directory)
