@@ -74,8 +74,7 @@ public final class KafkaConsumer: Sendable {
                 throw KafkaError(code, context: "subscribe to \(topics.joined(separator: ","))")
             }
         }
-        let queue = RDHandle(pointer: rd_kafka_queue_get_consumer(client))
-        let reader = BatchReader(handle: handle, queue: queue, buffer: context.buffer, maxBatch: maxBatch)
+        let reader = BatchReader(handle: handle, buffer: context.buffer, maxBatch: maxBatch)
         let subscriptionCopy = subscription
         let handleCopy = handle
         let logger = logger
@@ -88,7 +87,6 @@ public final class KafkaConsumer: Sendable {
             return true
         }
         pollThread.withLockedValue { $0 = thread }
-        _ = queue
     }
 
     deinit {

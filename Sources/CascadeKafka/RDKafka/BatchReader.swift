@@ -1,12 +1,11 @@
 import CRdKafka
 import NIOCore
 
-/// Reads batches from librdkafka's consumer queue on the poll thread and turns each into one
+/// Reads batches from the consumer on the poll thread and turns each into one
 /// `KafkaConsumerEvent`: keys and values are copied into one buffer per batch, so the C
 /// messages can be freed at once and a batch costs a single allocation.
 final class BatchReader: @unchecked Sendable {
     private let handle: RDHandle
-    private let queue: RDHandle
     private let buffer: ConsumerEventBuffer
     private var slots: [UnsafeMutablePointer<rd_kafka_message_t>?]
     private var topicNames = TopicNameCache()
@@ -14,9 +13,8 @@ final class BatchReader: @unchecked Sendable {
     /// Group-less consumers assign once the topics exist; only the poll thread touches this.
     var assigned = false
 
-    init(handle: RDHandle, queue: RDHandle, buffer: ConsumerEventBuffer, maxBatch: Int) {
+    init(handle: RDHandle, buffer: ConsumerEventBuffer, maxBatch: Int) {
         self.handle = handle
-        self.queue = queue
         self.buffer = buffer
         self.slots = Array(repeating: nil, count: maxBatch)
     }
