@@ -27,9 +27,14 @@ release: deps
 dev: build
 	.build/debug/cascade dev --status-file .cascade-dev.json
 
+# Tests that take an embedded broker down and up run alone: bringing a broker back re-binds
+# its port, and librdkafka's mock aborts the process if a parallel test's socket took it.
+BROKER_OUTAGE_TESTS := brokerDown
+
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip '$(BROKER_OUTAGE_TESTS)'
+	$(SWIFT) test --skip-build --no-parallel --filter '$(BROKER_OUTAGE_TESTS)'
 
 bench-kafka: release
 	.build/release/cascade bench kafka
