@@ -88,39 +88,34 @@ public final class CacheStore: Sendable {
     }
 
     public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
-        let hash = KeyHash.hash(key)
-        let shard = shard(hash)
-        let now = now
-        return shard.lock.withLock { shard.delete(key, hash: hash, now: now, nextSequence: nextSequence) }
+        withShard(of: key) { shard, hash, now in shard.delete(key, hash: hash, now: now, nextSequence: nextSequence) }
     }
 
     public func exists(_ key: UnsafeRawBufferPointer) -> Bool {
-        let hash = KeyHash.hash(key)
-        let shard = shard(hash)
-        let now = now
-        return shard.lock.withLock { shard.exists(key, hash: hash, now: now) }
+        withShard(of: key) { shard, hash, now in shard.exists(key, hash: hash, now: now) }
     }
 
     /// Sets the absolute expiry (ms since 1970); a time already past deletes the key.
     public func expire(_ key: UnsafeRawBufferPointer, at time: Int64) -> Bool {
-        let hash = KeyHash.hash(key)
-        let shard = shard(hash)
-        let now = now
-        return shard.lock.withLock { shard.setExpiry(key, hash: hash, at: time, now: now) }
+        withShard(of: key) { shard, hash, now in shard.setExpiry(key, hash: hash, at: time, now: now) }
     }
 
     public func persist(_ key: UnsafeRawBufferPointer) -> Bool {
-        let hash = KeyHash.hash(key)
-        let shard = shard(hash)
-        let now = now
-        return shard.lock.withLock { shard.setExpiry(key, hash: hash, at: nil, now: now) }
+        withShard(of: key) { shard, hash, now in shard.setExpiry(key, hash: hash, at: nil, now: now) }
     }
 
     public func timeToLive(_ key: UnsafeRawBufferPointer) -> TimeToLive {
+        withShard(of: key) { shard, hash, now in shard.timeToLive(key, hash: hash, now: now) }
+    }
+
+    /// Runs `body` under the lock of the key's shard, with the key's hash and the time read
+    /// once before locking (the single-key commands all take this path).
+    @inline(__always)
+    func withShard<Result>(of key: UnsafeRawBufferPointer, _ body: (Shard, UInt64, Int64) -> Result) -> Result {
         let hash = KeyHash.hash(key)
         let shard = shard(hash)
         let now = now
-        return shard.lock.withLock { shard.timeToLive(key, hash: hash, now: now) }
+        return shard.lock.withLock { body(shard, hash, now) }
     }
 
     public var count: Int {
