@@ -16,6 +16,8 @@ public struct BusConfiguration: Sendable {
     /// Most messages per consumer batch (events and state topics); the bench's pass-through
     /// reads with the same, so the two runs differ only by resolution.
     public var consumerBatch: Int = 4096
+    /// Largest invalidation batch value (bytes); below the broker's default 1 MB message limit.
+    public var maxBatchBytes: Int = 512 * 1024
 
     public init(
         kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,

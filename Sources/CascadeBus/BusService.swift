@@ -19,11 +19,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private let logger: Logger
     private let state = BusRunState()
 
-    /// `onEventAcknowledged` hears each consumed event once every message it caused is
-    /// acknowledged (from the producer's poll thread): for benchmarks and tests.
+    /// `onSpanAcknowledged` hears each span of consumed events once every message they caused
+    /// is acknowledged (from the producer's poll thread): for benchmarks and tests.
     public init(
         configuration: BusConfiguration, graph: CacheGraph, metrics: BusMetrics = BusMetrics(), logger: Logger,
-        onEventAcknowledged: (@Sendable (SourcePosition) -> Void)? = nil
+        onSpanAcknowledged: (@Sendable (OffsetTracker.Completed) -> Void)? = nil
     ) throws {
         self.configuration = configuration
         self.graph = graph
@@ -48,16 +48,14 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             acked.reserveCapacity(deliveries.count)
             for delivery in deliveries {
                 switch delivery.result {
-                case .success: acked.append(delivery.token >> 16)
+                case .success: acked.append(delivery.token >> 20)
                 case .failure(let error):
                     // The event stays unacknowledged: its offset is not committed, so it is
                     // processed again after a restart.
                     logger.error("message not delivered", metadata: ["error": "\(error)"])
                 }
             }
-            tracker.acknowledge(acked) { done in
-                onEventAcknowledged?(SourcePosition(topic: done.key.topic, partition: done.key.partition, offset: done.offset))
-            }
+            tracker.acknowledge(acked) { done in onSpanAcknowledged?(done) }
         }
         let producer = self.producer
         let raceCheck = RegistrationRaceCheck(
@@ -66,7 +64,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, metrics: metrics, writer: writer,
             logger: logger
         ) { messages in
-            for message in messages {
+            for message in messages.map(\.asBatch) {
                 try? await producer.produce(topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka, token: 0)
             }
         }
@@ -121,24 +119,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             switch event {
             case .messages(let batch):
                 guard state.enter() else { continue }
-                for message in batch where !state.stopping {
-                    let started = clock.now
-                    let result = processor.process(
-                        key: message.keyBytes, value: message.valueBytes,
-                        source: SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset),
-                        nowMillis: Timestamps.nowMillis())
-                    metrics.record(result, elapsed: clock.now - started)
-                    let sequence = tracker.begin(
-                        .init(topic: message.topic, partition: message.partition), offset: message.offset, messages: result.messages.count)
-                    for (position, outbound) in result.messages.enumerated() {
-                        do {
-                            try await producer.produce(
-                                topic: outbound.topic, key: outbound.key, value: outbound.value, headers: outbound.headers.kafka,
-                                token: sequence << 16 | UInt64(position & 0xFFFF))
-                        } catch {
-                            logger.error("cannot enqueue message", metadata: ["topic": "\(outbound.topic)", "error": "\(error)"])
-                        }
-                    }
+                var start = batch.startIndex
+                while start < batch.endIndex && !state.stopping {
+                    let end = min(batch.endIndex, start + Self.eventsPerSend)
+                    await send(process(batch[start..<end], clock: clock))
+                    start = end
                 }
                 state.leave()
             case .assigned(let partitions), .revoked(let partitions):
@@ -146,6 +131,54 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Events processed before their messages go out: enough that a span of one partition
+    /// shares a batch per service, few enough that the first event does not wait long.
+    static let eventsPerSend = 1024
+
+    /// Runs the events through the pipeline; their messages by partition span, in the order
+    /// the partitions came.
+    private func process(_ messages: ArraySlice<KafkaMessage>, clock: ContinuousClock) -> [EventSpan] {
+        var spans: [EventSpan] = []
+        var spanOf: [OffsetTracker.PartitionKey: Int] = [:]
+        for message in messages {
+            let started = clock.now
+            let result = processor.process(
+                key: message.keyBytes, value: message.valueBytes,
+                source: SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset),
+                nowMillis: Timestamps.nowMillis())
+            metrics.record(result, elapsed: clock.now - started)
+            let partition = OffsetTracker.PartitionKey(topic: message.topic, partition: message.partition)
+            let index: Int
+            if let known = spanOf[partition] {
+                index = known
+            } else {
+                index = spans.count
+                spanOf[partition] = index
+                spans.append(EventSpan(partition: partition, maxBatchBytes: configuration.maxBatchBytes))
+            }
+            spans[index].add(offset: message.offset, result.messages)
+        }
+        return spans
+    }
+
+    /// Sends each span's messages; its offsets become committable once all are acknowledged.
+    private func send(_ spans: [EventSpan]) async {
+        for var span in spans {
+            let outbound = span.finish()
+            let sequence = tracker.begin(
+                span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events, messages: outbound.count)
+            for (position, message) in outbound.enumerated() {
+                do {
+                    try await producer.produce(
+                        topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
+                        token: sequence << 20 | UInt64(position))
+                } catch {
+                    logger.error("cannot enqueue message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+                }
             }
         }
     }

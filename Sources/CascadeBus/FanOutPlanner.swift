@@ -1,9 +1,9 @@
 import CascadeGraph
 import CascadeWire
 
-/// Turns a closure into one invalidation message per affected service, split into batches
-/// when a fan-out is big. Messages are keyed by the root `Entity#id`, so one entity's
-/// messages stay in order on one partition of each service topic.
+/// Turns a closure into one invalidation message per affected service, split when a fan-out
+/// is big. Each is encoded on its own; `EventSpan` then merges those of many events into one
+/// batch per service.
 struct FanOutPlanner: Sendable {
     let topics: Topics
     let maxKeysPerMessage: Int
@@ -35,7 +35,7 @@ struct FanOutPlanner: Sendable {
                     kind: kind, cause: cause, keys: Array(keys[start..<end]),
                     // The tag goes once, with the first batch.
                     tags: start == 0 && includeRootTag ? [rootTag] : [], fences: fences)
-                plan.messages.append(OutboundMessage(topic: topic, key: kafkaKey, value: InvalidationCodec.encode(message)))
+                plan.messages.append(OutboundMessage(topic: topic, key: kafkaKey, value: InvalidationCodec.encode(message), service: service))
                 start = end
             } while start < keys.count
         }

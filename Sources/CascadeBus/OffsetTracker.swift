@@ -3,6 +3,7 @@ import Foundation
 /// Which consumed events are fully acknowledged. An event's offset may be committed only
 /// when every message it caused is acked, and only once every earlier event of its partition
 /// is too: per partition, the committable offset is the end of the contiguous acked prefix.
+/// Events are tracked one by one or in spans whose messages were sent together.
 /// Thread-safe: the pipeline begins events, the producer's poll thread acks them. Public so
 /// that the bench's pass-through baseline keeps its offsets exactly as the bus does.
 public final class OffsetTracker: @unchecked Sendable {
@@ -16,16 +17,18 @@ public final class OffsetTracker: @unchecked Sendable {
         }
     }
 
-    /// An event whose every message is acknowledged.
+    /// A span of events whose every message is acknowledged.
     public struct Completed: Sendable {
         public var key: PartitionKey
-        public var offset: Int64
+        public var offsets: ClosedRange<Int64>
+        public var events: Int
     }
 
     private struct Pending {
         var remaining: Int
         var key: PartitionKey
-        var offset: Int64
+        var offsets: ClosedRange<Int64>
+        var events: Int
     }
 
     private struct Queue {
@@ -44,12 +47,19 @@ public final class OffsetTracker: @unchecked Sendable {
 
     /// Starts tracking an event that caused `messages` messages; returns its sequence number.
     public func begin(_ key: PartitionKey, offset: Int64, messages: Int) -> UInt64 {
+        begin(key, offsets: offset...offset, events: 1, messages: messages)
+    }
+
+    /// Starts tracking a span of `events` consecutive events of a partition (every event of
+    /// that partition in `offsets` this member consumed) that together caused `messages`
+    /// messages; returns its sequence number.
+    public func begin(_ key: PartitionKey, offsets: ClosedRange<Int64>, events: Int, messages: Int) -> UInt64 {
         lock.withLock {
             let sequence = nextSequence
             nextSequence += 1
-            queues[key, default: Queue()].order.append((sequence, offset))
+            queues[key, default: Queue()].order.append((sequence, offsets.upperBound))
             if messages > 0 {
-                pending[sequence] = Pending(remaining: messages, key: key, offset: offset)
+                pending[sequence] = Pending(remaining: messages, key: key, offsets: offsets, events: events)
             } else {
                 advance(key)
             }
@@ -57,13 +67,13 @@ public final class OffsetTracker: @unchecked Sendable {
         }
     }
 
-    /// One message of event `sequence` was acknowledged; returns the event when that was its last.
+    /// One message of span `sequence` was acknowledged; returns the span when that was its last.
     @discardableResult
     public func acknowledge(_ sequence: UInt64) -> Completed? {
         lock.withLock { acknowledgeLocked(sequence) }
     }
 
-    /// Acknowledges a batch under one lock; `completed` hears each event that became complete.
+    /// Acknowledges a batch under one lock; `completed` hears each span that became complete.
     public func acknowledge<S: Sequence>(_ sequences: S, completed: (Completed) -> Void) where S.Element == UInt64 {
         lock.withLock {
             for sequence in sequences {
@@ -81,7 +91,7 @@ public final class OffsetTracker: @unchecked Sendable {
         }
         pending[sequence] = nil
         advance(entry.key)
-        return Completed(key: entry.key, offset: entry.offset)
+        return Completed(key: entry.key, offsets: entry.offsets, events: entry.events)
     }
 
     private func advance(_ key: PartitionKey) {
@@ -119,6 +129,6 @@ public final class OffsetTracker: @unchecked Sendable {
         }
     }
 
-    /// Events begun and not yet fully acknowledged.
+    /// Spans (or single events) begun and not yet fully acknowledged.
     public var inFlight: Int { lock.withLock { pending.count } }
 }

@@ -5,6 +5,9 @@ public struct OutboundMessage: Sendable, Hashable {
     /// Nil is a tombstone.
     public var value: [UInt8]?
     public var headers: [Header]
+    /// Set on an invalidation message: the service it is for. The bus sends these batched
+    /// with other events' invalidations for that service, not one by one.
+    public var service: String?
 
     public struct Header: Sendable, Hashable {
         public var name: String
@@ -16,11 +19,12 @@ public struct OutboundMessage: Sendable, Hashable {
         }
     }
 
-    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [Header] = []) {
+    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [Header] = [], service: String? = nil) {
         self.topic = topic
         self.key = key
         self.value = value
         self.headers = headers
+        self.service = service
     }
 
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }

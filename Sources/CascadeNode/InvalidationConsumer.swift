@@ -60,9 +60,10 @@ public final class InvalidationConsumer: Service {
         defer { node.counters.lastAppliedOffset = message.offset }
         guard let bytes = message.valueBytes else { return }
         do {
-            let decoded = try InvalidationMessage.decode(bytes)
-            node.apply(decoded)
-            onApplied?(decoded)
+            for decoded in try InvalidationBatch.decode(bytes) {
+                node.apply(decoded)
+                onApplied?(decoded)
+            }
         } catch {
             logger.error(
                 "skipping an invalidation message that does not decode",

@@ -27,12 +27,15 @@ final class BenchBusRecorder: @unchecked Sendable {
 
     func startRecording() { lock.withLock { recording = true } }
 
-    /// The run under test acknowledged every message caused by the event at this position.
-    func eventAcknowledged(partition: Int32, offset: Int64) {
+    /// The run under test acknowledged every message caused by the `count` events it consumed
+    /// from this partition at `offsets`.
+    func eventsAcknowledged(partition: Int32, offsets: ClosedRange<Int64>, count: Int) {
         let now = Self.nanos()
         let resume = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            acked += 1
-            if recording { ackNanos[Self.position(partition, offset)] = now }
+            acked += count
+            if recording {
+                for offset in offsets { ackNanos[Self.position(partition, offset)] = now }
+            }
             guard let waiting = waiter, acked >= waiting.target else { return nil }
             waiter = nil
             return waiting.continuation

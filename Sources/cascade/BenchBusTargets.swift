@@ -23,8 +23,8 @@ final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
 
     init(configuration: BusConfiguration, graph: CacheGraph, recorder: BenchBusRecorder, logger: Logger) throws {
         eventsTopic = configuration.topics.events
-        bus = try BusService(configuration: configuration, graph: graph, logger: logger) { position in
-            recorder.eventAcknowledged(partition: position.partition, offset: position.offset)
+        bus = try BusService(configuration: configuration, graph: graph, logger: logger) { span in
+            recorder.eventsAcknowledged(partition: span.key.partition, offsets: span.offsets, count: span.events)
         }
         group = ServiceGroup(configuration: .init(services: [bus], logger: logger))
     }
@@ -61,7 +61,7 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
         producerConfig.properties["message.timeout.ms"] = "0"
         producer = try KafkaProducer(configuration: producerConfig, logger: logger) { deliveries in
             tracker.acknowledge(deliveries.lazy.filter { if case .success = $0.result { true } else { false } }.map(\.token)) { done in
-                recorder.eventAcknowledged(partition: done.key.partition, offset: done.offset)
+                recorder.eventsAcknowledged(partition: done.key.partition, offsets: done.offsets, count: done.events)
             }
         }
         consumer = try KafkaConsumer(

@@ -59,8 +59,8 @@ struct CrashSafetyTests {
             for await event in reader.events {
                 guard case .messages(let batch) = event else { continue }
                 for message in batch {
-                    guard let bytes = message.valueBytes, let decoded = try? InvalidationMessage.decode(bytes) else { continue }
-                    seen.insert(decoded.keys.map(\.key).filter(expected.contains))
+                    guard let bytes = message.valueBytes, let decoded = try? InvalidationBatch.decode(bytes) else { continue }
+                    seen.insert(decoded.flatMap(\.keys).map(\.key).filter(expected.contains))
                 }
             }
         }

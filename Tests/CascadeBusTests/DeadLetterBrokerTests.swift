@@ -101,8 +101,8 @@ final class DeadLetterLog: @unchecked Sendable {
                     letters[key] = Letter(
                         reason: message.header("cascade-reason").map { String(decoding: $0, as: UTF8.self) },
                         hasDetail: message.header("cascade-detail")?.isEmpty == false, value: message.valueBytes)
-                } else if let bytes = message.valueBytes, let decoded = try? InvalidationMessage.decode(bytes),
-                          decoded.keys.contains(where: { $0.key == "product:p-after" }) {
+                } else if let bytes = message.valueBytes, let decoded = try? InvalidationBatch.decode(bytes),
+                          decoded.flatMap(\.keys).contains(where: { $0.key == "product:p-after" }) {
                     valid = true
                 }
             }

@@ -1,0 +1,81 @@
+import CascadeWire
+
+/// Consecutive events of one partition whose messages go out, and are acknowledged, together.
+/// Direct messages (ledger records, conflict records, dead letters) go as they are; the
+/// invalidations are merged per service into batches, so a span of a thousand events costs a
+/// few messages per service instead of a thousand. Every batch of a partition carries the same
+/// key, so one entity's invalidations stay in order on one partition of each service topic.
+struct EventSpan {
+    let partition: OffsetTracker.PartitionKey
+    private(set) var firstOffset: Int64 = -1
+    private(set) var lastOffset: Int64 = -1
+    private(set) var events = 0
+    private let batchKey: [UInt8]
+    private let maxBatchBytes: Int
+    private var messages: [OutboundMessage] = []
+    /// Open batches by topic, and the topics in the order first seen.
+    private var batches: [String: InvalidationBatch.Writer] = [:]
+    private var batchOrder: [String] = []
+
+    init(partition: OffsetTracker.PartitionKey, maxBatchBytes: Int) {
+        self.partition = partition
+        self.maxBatchBytes = maxBatchBytes
+        batchKey = Array("\(partition.topic)/\(partition.partition)".utf8)
+    }
+
+    /// Adds the messages one event caused. Events must come in offset order.
+    mutating func add(offset: Int64, _ caused: [OutboundMessage]) {
+        if events == 0 { firstOffset = offset }
+        lastOffset = offset
+        events += 1
+        for message in caused {
+            guard message.service != nil, let value = message.value else {
+                messages.append(message)
+                continue
+            }
+            if var writer = batches.removeValue(forKey: message.topic) {
+                // Taken out while it grows, so its buffer is uniquely referenced (no copy).
+                // A comma before the message and `]}` after it: the value stays within the cap
+                // (unless one message alone is larger).
+                if writer.byteCount + 1 + value.count + 2 > maxBatchBytes {
+                    messages.append(seal(topic: message.topic, &writer))
+                }
+                writer.append(encodedMessage: value)
+                batches[message.topic] = writer
+            } else {
+                var writer = InvalidationBatch.Writer()
+                writer.append(encodedMessage: value)
+                batches[message.topic] = writer
+                batchOrder.append(message.topic)
+            }
+        }
+    }
+
+    /// Everything to send for the span, the batches last.
+    mutating func finish() -> [OutboundMessage] {
+        for topic in batchOrder {
+            guard var writer = batches.removeValue(forKey: topic) else { continue }
+            messages.append(seal(topic: topic, &writer))
+        }
+        batchOrder = []
+        defer { messages = [] }
+        return messages
+    }
+
+    private func seal(topic: String, _ writer: inout InvalidationBatch.Writer) -> OutboundMessage {
+        OutboundMessage(topic: topic, key: batchKey, value: writer.finish())
+    }
+}
+
+extension OutboundMessage {
+    /// An invalidation message on its own, as a batch of one: every value the bus writes on an
+    /// invalidation topic has the batch form. Other messages are returned as they are.
+    var asBatch: OutboundMessage {
+        guard service != nil, let value else { return self }
+        var writer = InvalidationBatch.Writer()
+        writer.append(encodedMessage: value)
+        var batch = self
+        batch.value = writer.finish()
+        return batch
+    }
+}
