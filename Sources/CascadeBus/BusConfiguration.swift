@@ -1,4 +1,5 @@
 import CascadeKafka
+import Foundation
 import CascadeWire
 
 /// Everything `cascade bus` is told on its command line.
@@ -18,6 +19,8 @@ public struct BusConfiguration: Sendable {
     public var consumerBatch: Int = 4096
     /// Largest invalidation batch value (bytes); below the broker's default 1 MB message limit.
     public var maxBatchBytes: Int = 512 * 1024
+    /// Tasks resolving events at once, each owning whole partitions of `cascade.events`.
+    public var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     public init(
         kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,

@@ -139,9 +139,30 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     /// shares a batch per service, few enough that the first event does not wait long.
     static let eventsPerSend = 1024
 
-    /// Runs the events through the pipeline; their messages by partition span, in the order
-    /// the partitions came.
-    private func process(_ messages: ArraySlice<KafkaMessage>, clock: ContinuousClock) -> [EventSpan] {
+    /// Runs the events through the pipeline on up to `configuration.workers` tasks at once,
+    /// each owning whole partitions: one entity's events share a partition (they are keyed
+    /// `Entity#id`), so each entity's events are still processed one after another, in order.
+    private func process(_ messages: ArraySlice<KafkaMessage>, clock: ContinuousClock) async -> [EventSpan] {
+        let workers = configuration.workers
+        guard workers > 1, messages.count >= Self.smallestSharedBatch else { return processInOrder(messages, clock: clock) }
+        var shares = [[KafkaMessage]](repeating: [], count: workers)
+        for message in messages { shares[Int(message.partition) % workers].append(message) }
+        return await withTaskGroup(of: [EventSpan].self) { group in
+            for share in shares where !share.isEmpty {
+                group.addTask { self.processInOrder(share[...], clock: clock) }
+            }
+            var spans: [EventSpan] = []
+            for await done in group { spans.append(contentsOf: done) }
+            return spans
+        }
+    }
+
+    /// Below this many events one task does the work: handing off would cost more.
+    static let smallestSharedBatch = 64
+
+    /// Runs events through the pipeline one after another; their messages by partition span,
+    /// in the order the partitions came.
+    private func processInOrder(_ messages: ArraySlice<KafkaMessage>, clock: ContinuousClock) -> [EventSpan] {
         var spans: [EventSpan] = []
         var spanOf: [OffsetTracker.PartitionKey: Int] = [:]
         for message in messages {

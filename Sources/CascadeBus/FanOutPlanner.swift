@@ -44,10 +44,23 @@ struct FanOutPlanner: Sendable {
 
     /// Keys by service from a closure, each with its depth.
     static func targets(of closure: InstanceClosure) -> [String: [InvalidationMessage.Target]] {
-        var targets: [String: [InvalidationMessage.Target]] = [:]
+        // A closure spans a handful of services: a short list compared by substring costs
+        // less than hashing a new String for every entry.
+        var groups: [(service: Substring, keys: [InvalidationMessage.Target])] = []
+        var last = -1
         for entry in closure.entries {
-            targets[String(entry.service), default: []].append(.init(key: String(entry.key), depth: entry.depth))
+            let service = entry.service
+            let target = InvalidationMessage.Target(key: String(entry.key), depth: entry.depth)
+            if last >= 0, groups[last].service == service {
+                groups[last].keys.append(target)
+            } else if let index = groups.firstIndex(where: { $0.service == service }) {
+                groups[index].keys.append(target)
+                last = index
+            } else {
+                groups.append((service, [target]))
+                last = groups.count - 1
+            }
         }
-        return targets
+        return Dictionary(uniqueKeysWithValues: groups.map { (String($0.service), $0.keys) })
     }
 }

@@ -23,9 +23,14 @@ public final class Ledger: @unchecked Sendable {
 
     public var count: Int { lock.withLock { entries.count } }
 
-    /// Sets the entry the pipeline decided on (it already checked the order).
+    /// Sets the entry the pipeline decided on (it already checked the order). Never lowers
+    /// the version: should one entity's events reach two workers at once (published under
+    /// different keys, against the contract), the higher version still stays.
     public func set(_ ref: String, _ entry: Entry) {
-        lock.withLock { entries[ref] = entry }
+        lock.withLock {
+            if let current = entries[ref], current.record.version > entry.record.version { return }
+            entries[ref] = entry
+        }
     }
 
     /// Merges a record read back from the ledger topic: never lowers a version.

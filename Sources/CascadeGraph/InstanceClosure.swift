@@ -166,16 +166,14 @@ extension InstanceIndexState {
                 for entry in dependents[Int(id)] { visit(entry, depth: depth, parent: head) }
             }
             if let binder {
-                let emit = { (family: FamilyID, key: String, values: [String: String]) in
-                    visitBound(family, key, values, depth: depth, parent: head)
-                }
                 // Bound entries keep the family they were bound as; registered ones use the
                 // family resolved when their name was interned: no template matching here.
+                // (The emit closures are literals, so they stay on the stack.)
                 if let (family, values) = boundFamilies[head] {
-                    binder.keys(family: family, values: values, emit: emit)
+                    binder.keys(family: family, values: values, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
                 } else if id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
                           let family = binder.family(number: keyFamilies[Int(id)]), let values = keyValues[id] {
-                    binder.keys(family: family, values: values, emit: emit)
+                    binder.keys(family: family, values: values, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
                 }
             }
             head += 1

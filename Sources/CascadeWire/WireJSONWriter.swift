@@ -16,6 +16,16 @@ public struct WireJSONWriter {
 
     mutating func string(_ text: String) {
         bytes.append(0x22)
+        // Keys and ids rarely need escaping: then one copy of the whole string.
+        let copied = text.utf8.withContiguousStorageIfAvailable { units -> Bool in
+            for unit in units where unit < 0x20 || unit == 0x22 || unit == 0x5C { return false }
+            bytes.append(contentsOf: units)
+            return true
+        }
+        if copied == true {
+            bytes.append(0x22)
+            return
+        }
         for unit in text.utf8 {
             switch unit {
             case 0x22: bytes.append(0x5C); bytes.append(0x22)

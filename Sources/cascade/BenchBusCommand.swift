@@ -41,9 +41,12 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Most events produced ahead of the acknowledged ones.")
     var window: Int = 100_000
 
+    @Option(help: "Tasks the bus resolves events on (default: one per core).")
+    var workers: Int?
+
     func validate() throws {
-        guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024 else {
-            throw ValidationError("--events, --partitions, --latency-events, --latency-rate must be positive; --window at least 1024")
+        guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024, (workers ?? 1) >= 1 else {
+            throw ValidationError("--events, --partitions, --latency-events, --latency-rate, --workers must be positive; --window at least 1024")
         }
     }
 
@@ -85,7 +88,8 @@ struct BenchBusCommand: AsyncParsableCommand {
         }
         try await registerKeys(workload.registrations, topic: topics.deps, kafka: driver.kafka)
         let busRecorder = BenchBusRecorder(firstTimed: events)
-        let configuration = BusConfiguration(kafka: client, topics: topics, groupID: "bench-bus", partitions: partitions)
+        var configuration = BusConfiguration(kafka: client, topics: topics, groupID: "bench-bus", partitions: partitions)
+        if let workers { configuration.workers = workers }
         let busRun = try await driver.run(
             BenchBusUnderTest(configuration: configuration, graph: cacheGraph, recorder: busRecorder, logger: logger), recorder: busRecorder)
 

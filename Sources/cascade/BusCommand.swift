@@ -44,9 +44,13 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
     var raceWindowMs: Int64 = 2000
 
+    @Option(help: "Tasks resolving events at once, each owning whole partitions (default: one per core).")
+    var workers: Int?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         _ = try KafkaConfiguration.parseProperties(settings)
@@ -55,9 +59,10 @@ struct BusCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = common.bootstrapLogging(label: "cascade.bus")
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
-        let configuration = BusConfiguration(
+        var configuration = BusConfiguration(
             kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try KafkaConfiguration.parseProperties(settings)),
             topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs)
+        if let workers { configuration.workers = workers }
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: adminToken) { bus.isReady }
         // The ready line comes once the admin API listens and the state is rebuilt.
