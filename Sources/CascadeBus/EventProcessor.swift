@@ -71,7 +71,7 @@ public struct EventProcessor: Sendable {
     private func advance(_ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ nowMillis: Int64) -> ProcessingResult {
         ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
         var result = cascade(event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated)
-        result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: InvalidationCodec.encode(record), headers: ledgerHeaders))
+        result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
         return result
     }
 
@@ -91,7 +91,7 @@ public struct EventProcessor: Sendable {
             outcome: late ? .lateConflict : .conflict)
         if newWins && !late {
             ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
-            result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: InvalidationCodec.encode(record), headers: ledgerHeaders))
+            result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
         }
         let conflict = ConflictRecord(
             entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(policy),
@@ -113,7 +113,7 @@ public struct EventProcessor: Sendable {
         let closure = index.closure(of: event)
         let rootTag = closure.root
         let plan = planner.plan(
-            kind: kind, cause: cause, rootTag: rootTag, targets: FanOutPlanner.targets(of: closure),
+            kind: kind, cause: cause, rootTag: rootTag, keys: FanOutPlanner.keys(of: closure),
             tagOnly: facts.tagServices[event.ref.entity] ?? [],
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
         return ProcessingResult(

@@ -14,28 +14,41 @@ struct FanOutPlanner: Sendable {
         var fanOut: [String: Int] = [:]
     }
 
+    /// Keys to drop, as substrings of the closure's `service/key` names, with their depth.
+    typealias Keys = [(key: Substring, depth: Int)]
+
     /// `targets` are keys by service; `tagOnly` are services that get the tags even with no key.
     func plan(
         kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String,
         targets: [String: [InvalidationMessage.Target]], tagOnly: [String], fences: [InvalidationMessage.Fence],
         includeRootTag: Bool = true
     ) -> Plan {
+        plan(
+            kind: kind, cause: cause, rootTag: rootTag, keys: targets.mapValues { $0.map { (Substring($0.key), $0.depth) } },
+            tagOnly: tagOnly, fences: fences, includeRootTag: includeRootTag)
+    }
+
+    func plan(
+        kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String,
+        keys keysByService: [String: Keys], tagOnly: [String], fences: [InvalidationMessage.Fence],
+        includeRootTag: Bool = true
+    ) -> Plan {
         var plan = Plan()
         let kafkaKey = Array(rootTag.utf8)
-        var services = Set(targets.keys)
+        var services = Set(keysByService.keys)
         services.formUnion(tagOnly)
         for service in services.sorted() {
-            let keys = targets[service] ?? []
+            let keys = keysByService[service] ?? []
             plan.fanOut[service] = keys.count
             let topic = topics.invalidations(service: service)
             var start = 0
             repeat {
                 let end = min(keys.count, start + maxKeysPerMessage)
-                let message = InvalidationMessage(
+                let value = InvalidationMessage.fastEncoded(
                     kind: kind, cause: cause, keys: Array(keys[start..<end]),
-                    // The tag goes once, with the first batch.
+                    // The tag goes once, with the first part.
                     tags: start == 0 && includeRootTag ? [rootTag] : [], fences: fences)
-                plan.messages.append(OutboundMessage(topic: topic, key: kafkaKey, value: InvalidationCodec.encode(message), service: service))
+                plan.messages.append(OutboundMessage(topic: topic, key: kafkaKey, value: value, service: service))
                 start = end
             } while start < keys.count
         }
@@ -44,20 +57,25 @@ struct FanOutPlanner: Sendable {
 
     /// Keys by service from a closure, each with its depth.
     static func targets(of closure: InstanceClosure) -> [String: [InvalidationMessage.Target]] {
+        keys(of: closure).mapValues { $0.map { InvalidationMessage.Target(key: String($0.key), depth: $0.depth) } }
+    }
+
+    /// Keys by service from a closure, as substrings of its names: no String per key.
+    static func keys(of closure: InstanceClosure) -> [String: Keys] {
         // A closure spans a handful of services: a short list compared by substring costs
-        // less than hashing a new String for every entry.
-        var groups: [(service: Substring, keys: [InvalidationMessage.Target])] = []
+        // less than hashing for every entry.
+        var groups: [(service: Substring, keys: Keys)] = []
         var last = -1
         for entry in closure.entries {
             let service = entry.service
-            let target = InvalidationMessage.Target(key: String(entry.key), depth: entry.depth)
+            let key = (entry.key, entry.depth)
             if last >= 0, groups[last].service == service {
-                groups[last].keys.append(target)
+                groups[last].keys.append(key)
             } else if let index = groups.firstIndex(where: { $0.service == service }) {
-                groups[index].keys.append(target)
+                groups[index].keys.append(key)
                 last = index
             } else {
-                groups.append((service, [target]))
+                groups.append((service, [key]))
                 last = groups.count - 1
             }
         }

@@ -115,12 +115,19 @@ extension InstanceIndexState {
         // Family and parameters of bound entries, by entry index: they are never re-parsed.
         var boundFamilies: [Int: (FamilyID, [String: String])] = [:]
         let notIndexed = UInt32.max
+        // The nested functions use these locals, not `self`: capturing `self` copied the
+        // whole index state (a dozen array references) in the profile.
+        let names = self.names
+        func find(_ name: String) -> UInt32? {
+            var name = name
+            return name.withUTF8 { names.find($0) }
+        }
 
         func visit(_ entry: UInt32, depth: Int, parent: Int) {
-            let id = entry & Self.idMask
+            let id = entry & InstanceIndexState.idMask
             guard scratch.stamps[Int(id)] != generation else { return }
             scratch.stamps[Int(id)] = generation
-            let reason: InstanceClosure.Entry.Reason = entry & Self.undeclaredBit == 0 ? .registered : .undeclared
+            let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
             entries.append(.init(name: names.name(of: id), depth: depth, parent: parent, reason: reason))
             scratch.ids.append(id)
         }

@@ -17,6 +17,7 @@ struct BenchBusCommand: AsyncParsableCommand {
             summaries registered on the deps topic before it starts. Each run: --events produced while \
             it consumes, timed until every event is fully acknowledged; then --latency-events paced at \
             --latency-rate, timed from produce to the broker's ack of the last message the event caused. \
+            A last row runs the same events through the pipeline alone (no broker, one task). \
             Exit 1 when the bus does less than 0.7 of the pass-through's events/s.
             """)
 
@@ -44,6 +45,9 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Tasks the bus resolves events on (default: one per core).")
     var workers: Int?
 
+    @Flag(help: "Only the pipeline row: no broker, for profiling resolution.")
+    var pipelineOnly = false
+
     func validate() throws {
         guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024, (workers ?? 1) >= 1 else {
             throw ValidationError("--events, --partitions, --latency-events, --latency-rate, --workers must be positive; --window at least 1024")
@@ -59,6 +63,11 @@ struct BenchBusCommand: AsyncParsableCommand {
         let logger = Logger(label: "cascade.bench.bus")
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let workload = BenchBusWorkload(events: events + latencyEvents, keys: keys)
+        if pipelineOnly {
+            let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
+            printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
+            return
+        }
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
         defer { kafka.shutdown() }
         // Same group settings for both runs; a departed member is dropped after 6 s.
@@ -93,6 +102,9 @@ struct BenchBusCommand: AsyncParsableCommand {
         let busRun = try await driver.run(
             BenchBusUnderTest(configuration: configuration, graph: cacheGraph, recorder: busRecorder, logger: logger), recorder: busRecorder)
 
+        // Last, on a quiet broker: the same events through the pipeline alone, one task.
+        let pipelineOnly = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
+
         let ratio = busRun.eventsPerSecond / pass.eventsPerSecond
         let met = ratio >= 0.7
         printLine("run            events/s   seconds   p50 ms   p99 ms   max ms")
@@ -104,6 +116,7 @@ struct BenchBusCommand: AsyncParsableCommand {
                         Double(result.latency.valueAtPercentile(50)) / 1000, Double(result.latency.valueAtPercentile(99)) / 1000,
                         Double(result.latency.max) / 1000))
         }
+        printLine("pipeline".padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %11.0f   (no broker, one task: resolution, encoding)", pipelineOnly))
         printLine(String(format: "ratio bus/pass-through %.2f   floor >= 0.70   %@", ratio, met ? "ok" : "MISSED"))
         printLine(
             "latency: event produced -> broker ack of the last message it caused (bus: every invalidation, ledger record; "
