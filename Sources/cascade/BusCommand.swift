@@ -44,11 +44,15 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
     var raceWindowMs: Int64 = 2000
 
+    @Option(help: "Milliseconds: events for different instances from different origins, with `at` times this close, reaching a common key of a circular component are a conflict; 0 turns the check off.")
+    var cycleConflictWindowMs: Int64 = 1000
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+        guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
         _ = try KafkaConfiguration.parseProperties(settings)
     }
 
@@ -57,7 +61,8 @@ struct BusCommand: AsyncParsableCommand {
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let configuration = BusConfiguration(
             kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try KafkaConfiguration.parseProperties(settings)),
-            topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs)
+            topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs,
+            cycleConflictWindowMillis: cycleConflictWindowMs)
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: adminToken) { bus.isReady }
         // The ready line comes once the admin API listens and the state is rebuilt.
