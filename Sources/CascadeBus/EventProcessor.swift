@@ -142,10 +142,10 @@ public struct EventProcessor: Sendable {
         into result: inout ProcessingResult
     ) {
         var circular: [Int] = []
-        var keys: [String] = []
+        var keys: [Int] = []
         for (index, entry) in closure.entries.enumerated() where entry.circular {
             circular.append(index)
-            keys.append(entry.name)
+            keys.append(entry.name.hashValue)
         }
         guard !keys.isEmpty else { return }
         for found in watch.record(record, keys: keys, nowMillis: nowMillis) {
@@ -167,7 +167,7 @@ public struct EventProcessor: Sendable {
                 kind: .resolve, cause: cause(of: winner), rootTag: winnerRef, targets: targets, tagOnly: [],
                 fences: fences, includeRootTag: false)
             result.messages.append(contentsOf: plan.messages)
-            let shared = found.shared.prefix(3).map { keys[$0] }.joined(separator: ", ")
+            let shared = found.shared.prefix(3).map { closure.entries[circular[$0]].name }.joined(separator: ", ")
                 + (found.shared.count > 3 ? " and \(found.shared.count - 3) more" : "")
             let conflict = ConflictRecord(
                 entity: winner.entity, id: winner.id, policy: ConflictArbiter.cyclePolicyName,

@@ -135,12 +135,17 @@ struct CycleConflictTests {
         #expect(fixture.process(Self.user(at: nil)).cycleConflicts == 0)
     }
 
-    @Test("touches are forgotten a window after the bus saw them")
-    func forgottenAfterTheWindow() throws {
-        let fixture = try PipelineFixture()
-        Self.registerCycle(fixture)
-        _ = fixture.process(Self.order(), nowMillis: 1000)
-        #expect(fixture.process(Self.user(), nowMillis: 2001).cycleConflicts == 0)
+    @Test("touches are remembered for one to two windows of the bus's clock, then forgotten")
+    func forgottenAfterTwoWindows() throws {
+        let kept = try PipelineFixture()
+        Self.registerCycle(kept)
+        _ = kept.process(Self.order(), nowMillis: 1000)
+        #expect(kept.process(Self.user(), nowMillis: 2999).cycleConflicts == 1)
+
+        let forgotten = try PipelineFixture()
+        Self.registerCycle(forgotten)
+        _ = forgotten.process(Self.order(), nowMillis: 1000)
+        #expect(forgotten.process(Self.user(), nowMillis: 3000).cycleConflicts == 0)
     }
 
     @Test("a third writer conflicts with the last event that reached the key, once")
