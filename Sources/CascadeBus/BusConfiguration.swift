@@ -12,6 +12,9 @@ public struct BusConfiguration: Sendable {
     /// Without a version, a registration whose dependency changed this close before the key
     /// was set is invalidated at once.
     public var raceWindowMillis: Int64
+    /// Events for different instances from different origins whose `at` times are at most
+    /// this far apart, reaching a common key of a circular component, are a conflict; 0 = off.
+    public var cycleConflictWindowMillis: Int64
     public var maxKeysPerMessage: Int
     public var maxEventBytes: Int
     /// Most messages per consumer batch (events and state topics); the bench's pass-through
@@ -25,13 +28,15 @@ public struct BusConfiguration: Sendable {
 
     public init(
         kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,
-        raceWindowMillis: Int64 = 2000, maxKeysPerMessage: Int = 1000, maxEventBytes: Int = 64 * 1024
+        raceWindowMillis: Int64 = 2000, maxKeysPerMessage: Int = 1000, maxEventBytes: Int = 64 * 1024,
+        cycleConflictWindowMillis: Int64 = 1000
     ) {
         self.kafka = kafka
         self.topics = topics
         self.groupID = groupID
         self.partitions = partitions
         self.raceWindowMillis = raceWindowMillis
+        self.cycleConflictWindowMillis = cycleConflictWindowMillis
         self.maxKeysPerMessage = maxKeysPerMessage
         self.maxEventBytes = maxEventBytes
     }

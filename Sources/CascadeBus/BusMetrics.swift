@@ -57,6 +57,7 @@ public final class BusMetrics: Sendable {
             registry.makeCounter(name: "cascade_bus_dead_letters_total", labels: [("reason", kind)]).increment()
             return
         }
+        if result.cycleConflicts > 0 { conflicts.increment(by: Int64(result.cycleConflicts)) }
         if result.throughCycle { cyclesCollapsed.increment() }
         if !result.unresolved.isEmpty { unresolvedBindings.increment(by: Int64(result.unresolved.count)) }
         for (service, keys) in result.fanOut {

@@ -36,7 +36,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         processor = EventProcessor(
             graph: graph, index: index, ledger: ledger, topics: configuration.topics,
             decoder: JSONEventDecoder(maxBytes: configuration.maxEventBytes), maxKeysPerMessage: configuration.maxKeysPerMessage,
-            ledgerHeaders: [.init(StateFollower.writerHeader, writer)])
+            ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
+            cycleConflictWindowMillis: configuration.cycleConflictWindowMillis)
         let tracker = OffsetTracker()
         self.tracker = tracker
         var producerConfig = configuration.kafka

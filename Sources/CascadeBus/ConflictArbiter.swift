@@ -1,8 +1,9 @@
 import CascadeGraph
 import CascadeWire
 
-/// Picks the winner of two events for one entity instance, by the entity's policy. The order
-/// is total, so the winner does not depend on which event arrived first.
+/// Picks the winner of two events for one entity instance, by the entity's policy, or of two
+/// concurrent events inside one circular component. The orders are total, so the winner does
+/// not depend on which event arrived first.
 enum ConflictArbiter {
     struct Contender: Sendable, Hashable {
         var version: UInt64
@@ -41,6 +42,20 @@ enum ConflictArbiter {
         if a.digest != b.digest { return a.digest < b.digest }
         return a.eventID < b.eventID
     }
+
+    /// True when `a` beats `b`, two events for different instances of one circular component
+    /// (a cycle conflict). Their versions number different entities and cannot be compared,
+    /// and the two entities may have different policies, so one order serves every cycle:
+    /// the latest `at`, then the origin name first in alphabetical order (the two origins
+    /// always differ), then the event id. Total, so arrival order does not matter.
+    static func beatsInCycle(_ a: Contender, _ b: Contender) -> Bool {
+        if a.atMillis != b.atMillis { return a.atMillis > b.atMillis }
+        if a.origin != b.origin { return a.origin < b.origin }
+        return a.eventID < b.eventID
+    }
+
+    /// The policy name a cycle conflict's record carries.
+    static let cyclePolicyName = "cycle-latest-at"
 
     static func policyName(_ policy: ConflictPolicy) -> String {
         switch policy {

@@ -3,7 +3,7 @@ import CascadeWire
 
 /// The pipeline without Kafka: raw event bytes in, the messages they cause out.
 /// decode → validate against the graph → ledger order and conflict checks → closure →
-/// per-service fan-out. Calls for one entity must come in order (the shell processes a
+/// per-service fan-out → concurrent updates inside a circular component. Calls for one entity must come in order (the shell processes a
 /// partition sequentially); the ledger and index it shares are thread-safe.
 public struct EventProcessor: Sendable {
     public let graph: CacheGraph
@@ -16,13 +16,19 @@ public struct EventProcessor: Sendable {
     /// Headers on the ledger records this processor writes (the bus marks its own, so that
     /// reading them back costs no decoding).
     let ledgerHeaders: [OutboundMessage.Header]
+    /// Nil when the cycle-conflict window is 0 (the check is off).
+    let cycleWatch: CycleConflictWatch?
 
+    /// `cycleConflictWindowMillis`: events for different instances from different origins whose
+    /// `at` times are at most this far apart, reaching a common key of a circular family, are
+    /// a conflict; 0 turns the check off.
     public init(
         graph: CacheGraph, index: InstanceIndex, ledger: Ledger, topics: Topics,
         decoder: any DomainEventDecoder = JSONEventDecoder(), maxKeysPerMessage: Int = 1000,
-        ledgerHeaders: [OutboundMessage.Header] = []
+        ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000
     ) {
         self.ledgerHeaders = ledgerHeaders
+        self.cycleWatch = cycleConflictWindowMillis > 0 ? CycleConflictWatch(windowMillis: cycleConflictWindowMillis) : nil
         self.graph = graph
         self.index = index
         self.ledger = ledger
@@ -70,7 +76,9 @@ public struct EventProcessor: Sendable {
 
     private func advance(_ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ nowMillis: Int64) -> ProcessingResult {
         ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
-        var result = cascade(event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated)
+        var result = cascade(
+            event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated,
+            touching: (record, nowMillis))
         result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
         return result
     }
@@ -105,10 +113,11 @@ public struct EventProcessor: Sendable {
         return result
     }
 
-    /// The closure of the event, one message per affected service.
+    /// The closure of the event, one message per affected service. With `touching` (a ledger
+    /// advance), the circular keys it reaches are checked for concurrent updates.
     private func cascade(
         _ event: DomainEvent, kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, fence: UInt64,
-        outcome: ProcessingResult.Outcome
+        outcome: ProcessingResult.Outcome, touching: (record: LedgerRecord, nowMillis: Int64)? = nil
     ) -> ProcessingResult {
         let closure = index.closure(of: event)
         let rootTag = closure.root
@@ -116,9 +125,59 @@ public struct EventProcessor: Sendable {
             kind: kind, cause: cause, rootTag: rootTag, keys: FanOutPlanner.keys(of: closure),
             tagOnly: facts.tagServices[event.ref.entity] ?? [],
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
-        return ProcessingResult(
+        var result = ProcessingResult(
             outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
             throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved)
+        if let touching, let cycleWatch {
+            resolveCycleConflicts(closure, touching.record, watch: cycleWatch, nowMillis: touching.nowMillis, into: &result)
+        }
+        return result
+    }
+
+    /// Asks the watch about the circular keys of the closure; for each earlier concurrent event,
+    /// a record on the conflicts topic and a `resolve` message per service owning a shared key,
+    /// caused by the winner and fencing both instances.
+    private func resolveCycleConflicts(
+        _ closure: InstanceClosure, _ record: LedgerRecord, watch: CycleConflictWatch, nowMillis: Int64,
+        into result: inout ProcessingResult
+    ) {
+        var circular: [Int] = []
+        var keys: [Int] = []
+        for (index, entry) in closure.entries.enumerated() where entry.circular {
+            circular.append(index)
+            keys.append(entry.name.hashValue)
+        }
+        guard !keys.isEmpty else { return }
+        for found in watch.record(record, keys: keys, nowMillis: nowMillis) {
+            let newWins = ConflictArbiter.beatsInCycle(.init(record), .init(found.other))
+            let winner = newWins ? record : found.other
+            let loser = newWins ? found.other : record
+            let winnerRef = winner.entity + "#" + winner.id
+            let loserRef = loser.entity + "#" + loser.id
+            var targets: [String: [InvalidationMessage.Target]] = [:]
+            for position in found.shared {
+                let entry = closure.entries[circular[position]]
+                targets[String(entry.service), default: []].append(.init(key: String(entry.key), depth: entry.depth))
+            }
+            // Each instance fenced at its version in the event, or the ledger's if that is newer.
+            let fences = [(winnerRef, winner.version), (loserRef, loser.version)].map { ref, version in
+                InvalidationMessage.Fence(ref: ref, version: max(version, ledger.entry(ref)?.record.version ?? 0))
+            }
+            let plan = planner.plan(
+                kind: .resolve, cause: cause(of: winner), rootTag: winnerRef, targets: targets, tagOnly: [],
+                fences: fences, includeRootTag: false)
+            result.messages.append(contentsOf: plan.messages)
+            let shared = found.shared.prefix(3).map { closure.entries[circular[$0]].name }.joined(separator: ", ")
+                + (found.shared.count > 3 ? " and \(found.shared.count - 3) more" : "")
+            let conflict = ConflictRecord(
+                entity: winner.entity, id: winner.id, policy: ConflictArbiter.cyclePolicyName,
+                winner: contender(winner, withRef: true), losers: [contender(loser, withRef: true)],
+                reason: "\(winner.origin) and \(loser.origin) updated \(winnerRef) and \(loserRef) "
+                    + "\(abs(winner.atMillis - loser.atMillis)) ms apart (window \(watch.windowMillis) ms); "
+                    + "both reach \(shared) in a cycle")
+            result.messages.append(OutboundMessage(topic: topics.conflicts, key: Array(winnerRef.utf8), value: conflict.encoded()))
+            result.cycleConflicts += 1
+        }
     }
 
     private func deadLetter(_ key: [UInt8]?, _ value: [UInt8]?, _ rejection: EventRejection, _ source: SourcePosition) -> ProcessingResult {
@@ -132,7 +191,9 @@ public struct EventProcessor: Sendable {
         .init(eventID: record.eventID, entity: record.entity, id: record.id, version: record.version, atMillis: record.atMillis)
     }
 
-    private func contender(_ record: LedgerRecord) -> ConflictRecord.Contender {
-        .init(eventID: record.eventID, version: record.version, origin: record.origin, atMillis: record.atMillis)
+    private func contender(_ record: LedgerRecord, withRef: Bool = false) -> ConflictRecord.Contender {
+        .init(
+            eventID: record.eventID, version: record.version, origin: record.origin, atMillis: record.atMillis,
+            entity: withRef ? record.entity : nil, id: withRef ? record.id : nil)
     }
 }

@@ -25,4 +25,7 @@ public struct ProcessingResult: Sendable {
     public var throughCycle: Bool
     /// Bindings the event could not fill (an attribute it did not carry).
     public var unresolved: [String]
+    /// Earlier events found concurrent with this one inside a circular component, each a
+    /// conflict recorded and resolved here (the event's own outcome stays `invalidated`).
+    public var cycleConflicts: Int = 0
 }

@@ -17,15 +17,19 @@ public struct InstanceClosure: Sendable {
         /// Index of the entry this one was reached from; -1 for the root.
         public let parent: Int
         public let reason: Reason
+        /// The key's family lies in a circular component of the graph (a cycle of families,
+        /// or one depending on itself): keys the bus watches for concurrent updates.
+        public let circular: Bool
         /// The first `/` of `name`, found once: the bus asks for `service` and `key` of every
         /// entry, and scanning characters each time showed in its profile.
         private let slash: String.Index?
 
-        init(name: String, depth: Int, parent: Int, reason: Reason) {
+        init(name: String, depth: Int, parent: Int, reason: Reason, circular: Bool = false) {
             self.name = name
             self.depth = depth
             self.parent = parent
             self.reason = reason
+            self.circular = circular
             slash = Self.firstSlash(of: name)
         }
 
@@ -118,6 +122,7 @@ extension InstanceIndexState {
         // The nested functions use these locals, not `self`: capturing `self` copied the
         // whole index state (a dozen array references) in the profile.
         let names = self.names
+        let keyFamilies = self.keyFamilies
         func find(_ name: String) -> UInt32? {
             var name = name
             return name.withUTF8 { names.find($0) }
@@ -128,7 +133,8 @@ extension InstanceIndexState {
             guard scratch.stamps[Int(id)] != generation else { return }
             scratch.stamps[Int(id)] = generation
             let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
-            entries.append(.init(name: names.name(of: id), depth: depth, parent: parent, reason: reason))
+            let circular = binder?.isCircular(number: keyFamilies[Int(id)]) ?? false
+            entries.append(.init(name: names.name(of: id), depth: depth, parent: parent, reason: reason, circular: circular))
             scratch.ids.append(id)
         }
 
@@ -143,7 +149,7 @@ extension InstanceIndexState {
                 scratch.ids.append(notIndexed)
             }
             boundFamilies[entries.count] = (family, values)
-            entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound))
+            entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(family) ?? false))
         }
 
         let rootName: String

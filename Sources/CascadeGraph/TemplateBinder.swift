@@ -21,6 +21,11 @@ public struct TemplateBinder: Sendable {
     private var numberedFamilies: [FamilyID] = []
     /// By family number: whether other families bind to it (its keys' parameters matter).
     private var numberHasRules: [Bool] = [false]
+    /// By family number: whether the family lies in a circular component (a strongly
+    /// connected component of two or more families, or one depending on itself).
+    private var numberIsCircular: [Bool] = [false]
+    /// The same families by id, for bound keys (which carry their family, not its number).
+    private var circularFamilies: Set<FamilyID> = []
     public let graph: CacheGraph
 
     public init(_ graph: CacheGraph) {
@@ -40,10 +45,12 @@ public struct TemplateBinder: Sendable {
                 }
             }
         }
+        circularFamilies = Set(GraphAnalysis(graph).cycles.joined())
         for id in graph.familyIDs {
             numberedFamilies.append(id)
             familyNumbers[id] = UInt32(numberedFamilies.count)
             numberHasRules.append(familyRules[id] != nil)
+            numberIsCircular.append(circularFamilies.contains(id))
         }
     }
 
@@ -68,6 +75,14 @@ public struct TemplateBinder: Sendable {
     }
 
     func hasFamilyRules(number: UInt32) -> Bool { numberHasRules[Int(number)] }
+
+    /// Whether the family numbered `number` (0 = none) lies in a circular component.
+    func isCircular(number: UInt32) -> Bool { numberIsCircular[Int(number)] }
+
+    /// Whether `family` lies in a circular component; no hashing when the graph has no cycle.
+    func isCircular(_ family: FamilyID) -> Bool {
+        !circularFamilies.isEmpty && circularFamilies.contains(family)
+    }
 
     func family(number: UInt32) -> FamilyID? {
         number == 0 ? nil : numberedFamilies[Int(number) - 1]

@@ -40,16 +40,22 @@ public struct ConflictRecord: Codable, Sendable, Hashable {
         public var version: UInt64
         public var origin: String
         public var atMillis: Int64
+        /// The contender's entity instance when it is not the record's own: a conflict inside
+        /// a circular component is between events for different instances. Absent otherwise.
+        public var entity: String?
+        public var id: String?
 
-        public init(eventID: String, version: UInt64, origin: String, atMillis: Int64) {
+        public init(eventID: String, version: UInt64, origin: String, atMillis: Int64, entity: String? = nil, id: String? = nil) {
             self.eventID = eventID
             self.version = version
             self.origin = origin
             self.atMillis = atMillis
+            self.entity = entity
+            self.id = id
         }
 
         enum CodingKeys: String, CodingKey {
-            case eventID = "event_id", version, origin, atMillis = "at_ms"
+            case eventID = "event_id", version, origin, atMillis = "at_ms", entity, id
         }
     }
 

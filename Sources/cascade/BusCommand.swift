@@ -47,12 +47,16 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Tasks resolving events at once, each owning whole partitions (default: one per core).")
     var workers: Int?
 
+    @Option(help: "Milliseconds: events for different instances from different origins, with `at` times this close, reaching a common key of a circular component are a conflict; 0 turns the check off.")
+    var cycleConflictWindowMs: Int64 = 1000
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+        guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
         _ = try KafkaConfiguration.parseProperties(settings)
     }
 
@@ -61,7 +65,8 @@ struct BusCommand: AsyncParsableCommand {
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         var configuration = BusConfiguration(
             kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try KafkaConfiguration.parseProperties(settings)),
-            topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs)
+            topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs,
+            cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: adminToken) { bus.isReady }

@@ -9,10 +9,12 @@ struct PipelineFixture {
     let processor: EventProcessor
     let topics = Topics()
 
-    init() throws {
+    init(cycleConflictWindowMillis: Int64 = 1000) throws {
         let loaded = try GraphLoader.load(directory: CascadeBinary.packageRoot.appendingPathComponent("graph").path)
         guard let graph = loaded.graph else { throw FixtureError.graph("\(loaded.diagnostics)") }
-        processor = EventProcessor(graph: graph, index: InstanceIndex(graph: graph), ledger: Ledger(), topics: Topics())
+        processor = EventProcessor(
+            graph: graph, index: InstanceIndex(graph: graph), ledger: Ledger(), topics: Topics(),
+            cycleConflictWindowMillis: cycleConflictWindowMillis)
     }
 
     enum FixtureError: Error { case graph(String) }
@@ -29,8 +31,8 @@ struct PipelineFixture {
         return Array(("{" + fields.joined(separator: ",") + "}").utf8)
     }
 
-    func process(_ value: [UInt8]?, key: String = "k") -> ProcessingResult {
-        processor.process(key: Array(key.utf8), value: value, source: SourcePosition(topic: "cascade.events", partition: 0, offset: 0), nowMillis: 1000)
+    func process(_ value: [UInt8]?, key: String = "k", nowMillis: Int64 = 1000) -> ProcessingResult {
+        processor.process(key: Array(key.utf8), value: value, source: SourcePosition(topic: "cascade.events", partition: 0, offset: 0), nowMillis: nowMillis)
     }
 
     /// Invalidation messages by service name.

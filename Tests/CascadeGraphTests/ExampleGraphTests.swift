@@ -98,6 +98,45 @@ import Testing
         #expect(closure.unresolved == ["user-service/users-by-country needs attrs.country, which the event for User#u-3 did not carry"])
     }
 
+    @Test func entriesInTheCycleAreMarkedCircular() throws {
+        let index = InstanceIndex(graph: try Self.load())
+        index.register(CacheKeyRef(service: "order-service", key: "order:o-9:summary"), dependencies: [
+            .key(CacheKeyRef(service: "user-service", key: "user:u-3:profile")),
+        ])
+        let closure = index.closure(of: EntityRef(entity: "User", id: "u-3"), attrs: ["country": "fr"])
+        let circular = Dictionary(uniqueKeysWithValues: closure.entries.map { ($0.name, $0.circular) })
+        // Registered and bound keys of the order-summary / user-orders / user-profile cycle are
+        // marked; keys built on the cycle from outside it are not.
+        #expect(circular == [
+            "order-service/order:o-9:summary": true, "user-service/user:u-3:profile": true,
+            "user-service/session:u-3": false, "user-service/users:country:fr": false,
+        ])
+    }
+
+    @Test func aFamilyDependingOnItselfIsCircular() throws {
+        let tree = try TempGraph(["owner.yaml": ownerOfA, "tree.yaml": """
+            service: tree
+            tier: standard
+            caches:
+              subtree:
+                key: "subtree:{aId}"
+                ttl: 1m
+                depends_on:
+                  - entity: A
+                    bind: {aId: id}
+                  - cache: subtree
+                    via: tags
+
+            """])
+        defer { tree.remove() }
+        let graph = try #require(try tree.load().graph)
+        let index = InstanceIndex(graph: graph)
+        index.register(CacheKeyRef(service: "tree", key: "subtree:root"), dependencies: [.key(CacheKeyRef(service: "tree", key: "subtree:a-1"))])
+        let closure = index.closure(of: EntityRef(entity: "A", id: "a-1"))
+        let circular = Dictionary(uniqueKeysWithValues: closure.entries.map { ($0.name, $0.circular) })
+        #expect(circular == ["owner/a:a-1": false, "tree/subtree:a-1": true, "tree/subtree:root": true])
+    }
+
     @Test func undeclaredRegistrationIsHonouredAndFlagged() throws {
         let index = InstanceIndex(graph: try Self.load())
         // product-detail declares no dependency on Order, yet a node registered one.

@@ -1,0 +1,103 @@
+import CascadeWire
+import Foundation
+
+/// Finds concurrent updates inside one circular component: two events for different entity
+/// instances, from different origins, with `at` times at most a window apart, whose closures
+/// both reach the same key of a circular family. That key may have been recomputed from one
+/// side while the other side's invalidation was in flight, so a value mixing both can stay
+/// cached; the pipeline resolves it like a conflict.
+///
+/// Remembers, per circular key, the last event that reached it, in two generations: new
+/// touches go to the current one, which becomes the previous one after a window of the bus's
+/// clock (or `capacity / 2` keys), the older previous one being dropped whole. A touch is so
+/// remembered for one to two windows, memory stays bounded whatever the traffic, and nothing
+/// is expired key by key. Keys are known by the hash of their `service/key` name (a 64-bit
+/// collision could only report a spurious conflict). Thread-safe: one lock per event.
+final class CycleConflictWatch: @unchecked Sendable {
+    /// An earlier event concurrent with the one recorded, and the keys both reached, as
+    /// positions in the `keys` given to `record`, in their order.
+    struct Concurrent: Sendable {
+        var other: LedgerRecord
+        var shared: [Int]
+    }
+
+    /// Touches of one generation: the events, and per key hash the event that touched it last.
+    private struct Generation {
+        var events: [LedgerRecord] = []
+        var last: [Int: Int32] = [:]
+        var startedAtMillis: Int64 = .min
+    }
+
+    let windowMillis: Int64
+    let capacity: Int
+    private let lock = NSLock()
+    private var current = Generation()
+    private var previous = Generation()
+
+    init(windowMillis: Int64, capacity: Int = 200_000) {
+        self.windowMillis = windowMillis
+        self.capacity = max(2, capacity)
+    }
+
+    /// Keys remembered, at most `capacity` (for tests and the footprint).
+    var count: Int { lock.withLock { current.last.count + previous.last.count } }
+
+    /// Whether two events are concurrent updates of different instances by different writers.
+    /// An event without an `at` time is never concurrent: there is nothing to compare.
+    func concurrent(_ a: LedgerRecord, _ b: LedgerRecord) -> Bool {
+        a.atMillis != 0 && b.atMillis != 0 && a.origin != b.origin
+            && (a.entity != b.entity || a.id != b.id)
+            && abs(a.atMillis - b.atMillis) <= windowMillis
+    }
+
+    /// Records that `record`'s event reached the keys whose name hashes are `keys` (circular
+    /// families, each once) and returns the earlier events concurrent with it, each once, in
+    /// the order their first shared key appears in `keys`.
+    func record(_ record: LedgerRecord, keys: [Int], nowMillis: Int64) -> [Concurrent] {
+        guard record.atMillis != 0, !keys.isEmpty else { return [] }
+        return lock.withLock {
+            if current.startedAtMillis == .min { current.startedAtMillis = nowMillis }
+            let age = nowMillis - current.startedAtMillis
+            if age >= 2 * windowMillis {
+                // Both generations are older than a window: nothing to keep.
+                rotate(nowMillis: nowMillis)
+                rotate(nowMillis: nowMillis)
+            } else if age >= windowMillis || current.last.count + keys.count > capacity / 2 {
+                rotate(nowMillis: nowMillis)
+            }
+            let index = Int32(current.events.count)
+            current.events.append(record)
+            var found: [Concurrent] = []
+            // Which earlier event each report is about: (in the current generation, index).
+            var reported: [(Bool, Int32)] = []
+            for (position, key) in keys.enumerated() {
+                var earlier: (Bool, Int32)?
+                if let old = current.last.updateValue(index, forKey: key) {
+                    earlier = (true, old)
+                } else if let old = previous.last[key] {
+                    earlier = (false, old)
+                }
+                guard let (inCurrent, old) = earlier else { continue }
+                let other = inCurrent ? current.events[Int(old)] : previous.events[Int(old)]
+                guard concurrent(record, other) else { continue }
+                // One report per earlier event, however many keys the two share.
+                if let seen = reported.firstIndex(where: { $0 == inCurrent && $1 == old }) {
+                    found[seen].shared.append(position)
+                } else {
+                    reported.append((inCurrent, old))
+                    found.append(Concurrent(other: other, shared: [position]))
+                }
+            }
+            return found
+        }
+    }
+
+    /// The current generation becomes the previous one; the old previous one is dropped whole,
+    /// its storage reused.
+    private func rotate(nowMillis: Int64) {
+        swap(&current, &previous)
+        current.events.removeAll(keepingCapacity: true)
+        current.last.removeAll(keepingCapacity: true)
+        current.startedAtMillis = nowMillis
+    }
+}
