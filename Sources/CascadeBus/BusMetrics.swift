@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The bus's Prometheus metrics, on a registry of its own so several buses (tests) can live
 /// in one process without a global bootstrap.
@@ -18,6 +19,9 @@ public final class BusMetrics: Sendable {
     let inFlight: Gauge
     let ledgerEntries: Gauge
     let indexedKeys: Gauge
+    /// `cascade_bus_invalidations_total` by service, made once each: asking the registry for
+    /// every event took its lock on the hot path.
+    private let invalidationCounters = Mutex<[String: Counter]>([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -42,6 +46,15 @@ public final class BusMetrics: Sendable {
         indexedKeys = registry.makeGauge(name: "cascade_bus_indexed_keys", help: "Registered keys in the instance index.")
     }
 
+    private func invalidations(_ service: String) -> Counter {
+        invalidationCounters.withLock { counters in
+            if let counter = counters[service] { return counter }
+            let counter = registry.makeCounter(name: "cascade_bus_invalidations_total", labels: [("service", service)])
+            counters[service] = counter
+            return counter
+        }
+    }
+
     func record(_ result: ProcessingResult, elapsed: Duration) {
         eventsIn.increment()
         resolution.record(elapsed)
@@ -62,13 +75,7 @@ public final class BusMetrics: Sendable {
         if !result.unresolved.isEmpty { unresolvedBindings.increment(by: Int64(result.unresolved.count)) }
         for (service, keys) in result.fanOut {
             fanOut.record(Double(keys))
-            registry.makeCounter(name: "cascade_bus_invalidations_total", labels: [("service", service)]).increment(by: Int64(keys))
-        }
-    }
-
-    func recordMessages(_ messages: [OutboundMessage]) {
-        for message in messages where message.topic.contains(".inval.") {
-            registry.makeCounter(name: "cascade_bus_messages_out_total", labels: [("topic", message.topic)]).increment()
+            invalidations(service).increment(by: Int64(keys))
         }
     }
 }
