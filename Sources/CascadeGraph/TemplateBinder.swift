@@ -2,17 +2,19 @@ import CascadeWire
 
 /// The `bind` rules of a graph, indexed for the instance closure: which concrete keys a
 /// changed entity instance, or an invalidated key, determines without any registration.
-public struct TemplateBinder: Sendable {
-    struct Rule: Sendable {
-        var dependent: FamilyID
-        var template: KeyTemplate
-        var bindings: [(parameter: String, source: BindingSource)]
-        var dependentNumber: UInt32
+/// Immutable classes, binder and rules: the closure passes them around per key, and copying
+/// a struct of a dozen tables (or a rule of a few arrays) retained every one of them.
+public final class TemplateBinder: Sendable {
+    final class Rule: Sendable {
+        let dependent: FamilyID
+        let template: KeyTemplate
+        let bindings: [(parameter: String, source: BindingSource)]
+        let dependentNumber: UInt32
         /// `service/` of the dependent, then the template as literal bytes and the sources of
         /// its parameters: the closure renders whole names into one buffer, with no dictionary
         /// of values and no String until a name turns out to be new. Nil when a parameter of
         /// the template has no binding (the rule never renders a key).
-        var parts: [Part]?
+        let parts: [Part]?
 
         init(dependent: FamilyID, dependentNumber: UInt32, template: KeyTemplate, bindings: [(parameter: String, source: BindingSource)]) {
             self.dependent = dependent
@@ -37,28 +39,35 @@ public struct TemplateBinder: Sendable {
         case value(BindingSource)
     }
 
-    private var entityRules: [String: [Rule]] = [:]
+    private let entityRules: [String: [Rule]]
     /// By family number (index 0 = no family): the rules of the families bound to it.
-    private var numberRules: [[Rule]] = [[]]
+    private let numberRules: [[Rule]]
     /// Services with a family that other families bind to: only their keys need matching.
-    private var servicesWithFamilyRules: Set<String> = []
+    private let servicesWithFamilyRules: Set<String>
     /// Declared dependency targets per family, to flag undeclared registrations.
-    private var declared: [FamilyID: Set<DependencyTarget>] = [:]
+    private let declared: [FamilyID: Set<DependencyTarget>]
     /// Families numbered from 1 (0 = no family), so the index can keep a key's family in a
     /// `UInt32` per interned id instead of matching templates on every closure.
-    private var familyNumbers: [FamilyID: UInt32] = [:]
-    private var numberedFamilies: [FamilyID] = []
+    private let familyNumbers: [FamilyID: UInt32]
+    private let numberedFamilies: [FamilyID]
     /// By family number: whether other families bind to it (its keys' parameters matter).
-    private var numberHasRules: [Bool] = [false]
+    private let numberHasRules: [Bool]
     /// By family number: whether the family lies in a circular component (a strongly
     /// connected component of two or more families, or one depending on itself).
-    private var numberIsCircular: [Bool] = [false]
+    private let numberIsCircular: [Bool]
     /// The same families by id, for bound keys (which carry their family, not its number).
-    private var circularFamilies: Set<FamilyID> = []
+    private let circularFamilies: Set<FamilyID>
     public let graph: CacheGraph
 
     public init(_ graph: CacheGraph) {
         self.graph = graph
+        var entityRules: [String: [Rule]] = [:]
+        var servicesWithFamilyRules: Set<String> = []
+        var declared: [FamilyID: Set<DependencyTarget>] = [:]
+        var familyNumbers: [FamilyID: UInt32] = [:]
+        var numberedFamilies: [FamilyID] = []
+        var numberHasRules: [Bool] = [false]
+        var numberIsCircular: [Bool] = [false]
         for id in graph.familyIDs {
             numberedFamilies.append(id)
             familyNumbers[id] = UInt32(numberedFamilies.count)
@@ -66,7 +75,7 @@ public struct TemplateBinder: Sendable {
         // Every rule's dependent is a family of the graph, so has a number; a rule bound to a
         // family missing from the graph could never be reached (bound and resolved keys
         // always have a family of the graph).
-        numberRules = Array(repeating: [], count: numberedFamilies.count + 1)
+        var numberRules: [[Rule]] = Array(repeating: [], count: numberedFamilies.count + 1)
         for family in graph.families.values {
             declared[family.id] = Set(family.dependencies.map(\.target))
             for dependency in family.dependencies {
@@ -82,11 +91,20 @@ public struct TemplateBinder: Sendable {
                 }
             }
         }
-        circularFamilies = Set(GraphAnalysis(graph).cycles.joined())
+        let circularFamilies = Set(GraphAnalysis(graph).cycles.joined())
         for id in numberedFamilies {
             numberHasRules.append(!numberRules[Int(familyNumbers[id] ?? 0)].isEmpty)
             numberIsCircular.append(circularFamilies.contains(id))
         }
+        self.entityRules = entityRules
+        self.numberRules = numberRules
+        self.servicesWithFamilyRules = servicesWithFamilyRules
+        self.declared = declared
+        self.familyNumbers = familyNumbers
+        self.numberedFamilies = numberedFamilies
+        self.numberHasRules = numberHasRules
+        self.numberIsCircular = numberIsCircular
+        self.circularFamilies = circularFamilies
     }
 
     /// A resolved key: its family number (0 = none) and, only when other families bind to
