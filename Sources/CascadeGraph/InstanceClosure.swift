@@ -88,6 +88,9 @@ struct ClosureScratch {
     var stamps: [UInt32] = []
     var generation: UInt32 = 0
     var ids: [UInt32] = []
+    /// Bound keys nobody registered (they have no id), known by their bytes: checked before
+    /// a String is made, and without hashing one.
+    var unregistered = NameInterner()
 
     mutating func prepare(capacity: Int) {
         if stamps.count < capacity { stamps.append(contentsOf: repeatElement(0, count: capacity - stamps.count)) }
@@ -98,6 +101,7 @@ struct ClosureScratch {
             generation = 1
         }
         ids.removeAll(keepingCapacity: true)
+        unregistered.removeAll()
     }
 }
 
@@ -114,8 +118,6 @@ extension InstanceIndexState {
         let generation = scratch.generation
         var entries: [InstanceClosure.Entry] = []
         var unresolved: [String] = []
-        // Bound keys nobody registered have no id; they are tracked by name.
-        var unregistered: Set<String> = []
         // By entry index: the family number and parameters of bound entries whose family
         // others bind to (nil otherwise), so bound keys are never re-parsed.
         var boundValues: [(family: UInt32, values: [String: String])?] = []
@@ -152,9 +154,9 @@ extension InstanceIndexState {
                 scratch.ids.append(id)
                 name = String(decoding: spelled, as: UTF8.self)
             } else {
-                name = String(decoding: spelled, as: UTF8.self)
-                guard unregistered.insert(name).inserted else { return }
+                guard scratch.unregistered.intern(spelled).inserted else { return }
                 scratch.ids.append(notIndexed)
+                name = String(decoding: spelled, as: UTF8.self)
             }
             boundValues.append(values.map { (family, $0) })
             entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false))
@@ -176,7 +178,8 @@ extension InstanceIndexState {
             scratch.stamps[Int(rootID)] = generation
             for entry in dependents[Int(rootID)] { visit(entry, depth: 1, parent: -1) }
         } else if case .key = root {
-            unregistered.insert(rootName)
+            var rootName = rootName
+            _ = rootName.withUTF8 { scratch.unregistered.intern($0) }
         }
 
         var head = 0
