@@ -147,17 +147,15 @@ extension InstanceIndexState {
         }
 
         func visitBound(_ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ values: [String: String]?, depth: Int, parent: Int) {
-            let name: String
             if let id = names.find(spelled) {
                 guard scratch.stamps[Int(id)] != generation else { return }
                 scratch.stamps[Int(id)] = generation
                 scratch.ids.append(id)
-                name = String(decoding: spelled, as: UTF8.self)
             } else {
                 guard scratch.unregistered.intern(spelled).inserted else { return }
                 scratch.ids.append(notIndexed)
-                name = String(decoding: spelled, as: UTF8.self)
             }
+            let name = String(decoding: spelled, as: UTF8.self)
             boundValues.append(values.map { (family, $0) })
             entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false))
         }
@@ -192,7 +190,9 @@ extension InstanceIndexState {
             if let binder {
                 // Bound entries keep the family they were bound as; registered ones use the
                 // family resolved when their name was interned: no template matching here.
-                // (The emit closures are literals, so they stay on the stack.)
+                // A bound entry without values has a family nobody binds to, whatever family
+                // its name was registered under. (The emit closures are literals, so they stay
+                // on the stack.)
                 if let (family, values) = boundValues[head] {
                     binder.keys(family: family, values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
                 } else if entries[head].reason != .bound, id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),

@@ -7,7 +7,6 @@ import CascadeWire
 public final class TemplateBinder: Sendable {
     final class Rule: Sendable {
         let dependent: FamilyID
-        let template: KeyTemplate
         let bindings: [(parameter: String, source: BindingSource)]
         let dependentNumber: UInt32
         /// `service/` of the dependent, then the template as literal bytes and the sources of
@@ -19,18 +18,21 @@ public final class TemplateBinder: Sendable {
         init(dependent: FamilyID, dependentNumber: UInt32, template: KeyTemplate, bindings: [(parameter: String, source: BindingSource)]) {
             self.dependent = dependent
             self.dependentNumber = dependentNumber
-            self.template = template
             self.bindings = bindings
-            var parts: [Part]? = [.literal(Array((dependent.service + "/").utf8))]
+            var parts: [Part] = [.literal(Array((dependent.service + "/").utf8))]
+            var complete = true
             for segment in template.segments {
                 switch segment {
-                case .literal(let text): parts?.append(.literal(Array(text.utf8)))
+                case .literal(let text): parts.append(.literal(Array(text.utf8)))
                 case .parameter(let name):
-                    guard let binding = bindings.first(where: { $0.parameter == name }) else { parts = nil; break }
-                    parts?.append(.value(binding.source))
+                    if let binding = bindings.first(where: { $0.parameter == name }) {
+                        parts.append(.value(binding.source))
+                    } else {
+                        complete = false
+                    }
                 }
             }
-            self.parts = parts
+            self.parts = complete ? parts : nil
         }
     }
 
@@ -55,8 +57,6 @@ public final class TemplateBinder: Sendable {
     /// By family number: whether the family lies in a circular component (a strongly
     /// connected component of two or more families, or one depending on itself).
     private let numberIsCircular: [Bool]
-    /// The same families by id, for bound keys (which carry their family, not its number).
-    private let circularFamilies: Set<FamilyID>
     public let graph: CacheGraph
 
     public init(_ graph: CacheGraph) {
@@ -104,7 +104,6 @@ public final class TemplateBinder: Sendable {
         self.numberedFamilies = numberedFamilies
         self.numberHasRules = numberHasRules
         self.numberIsCircular = numberIsCircular
-        self.circularFamilies = circularFamilies
     }
 
     /// A resolved key: its family number (0 = none) and, only when other families bind to
@@ -131,11 +130,6 @@ public final class TemplateBinder: Sendable {
 
     /// Whether the family numbered `number` (0 = none) lies in a circular component.
     func isCircular(number: UInt32) -> Bool { numberIsCircular[Int(number)] }
-
-    /// Whether `family` lies in a circular component; no hashing when the graph has no cycle.
-    func isCircular(_ family: FamilyID) -> Bool {
-        !circularFamilies.isEmpty && circularFamilies.contains(family)
-    }
 
     func family(number: UInt32) -> FamilyID? {
         number == 0 ? nil : numberedFamilies[Int(number) - 1]
