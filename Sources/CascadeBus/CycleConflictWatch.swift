@@ -24,8 +24,65 @@ final class CycleConflictWatch: @unchecked Sendable {
     /// Touches of one generation: the events, and per key hash the event that touched it last.
     private struct Generation {
         var events: [LedgerRecord] = []
-        var last: [Int: Int32] = [:]
+        var last = TouchTable()
         var startedAtMillis: Int64 = .min
+    }
+
+    /// Key hash → index of an event, as open addressing (linear probing) over one array of
+    /// pairs. The keys are already hashes, so they pick their slot directly: a `Dictionary`
+    /// hashed each again, and kept keys and values apart, two cache misses per probe on a
+    /// table of up to `capacity / 2` keys.
+    struct TouchTable {
+        private struct Slot {
+            var key: Int
+            /// -1 = empty.
+            var event: Int32
+        }
+
+        private var slots = [Slot](repeating: Slot(key: 0, event: -1), count: 1024)
+        private(set) var count = 0
+
+        /// The event stored for `key`, if any.
+        subscript(key: Int) -> Int32? {
+            var slot = key & (slots.count - 1)
+            while slots[slot].event >= 0 {
+                if slots[slot].key == key { return slots[slot].event }
+                slot = (slot + 1) & (slots.count - 1)
+            }
+            return nil
+        }
+
+        /// Stores `event` for `key`; returns the event it replaces, as `Dictionary.updateValue`.
+        mutating func updateValue(_ event: Int32, forKey key: Int) -> Int32? {
+            var slot = key & (slots.count - 1)
+            while slots[slot].event >= 0 {
+                if slots[slot].key == key {
+                    let replaced = slots[slot].event
+                    slots[slot].event = event
+                    return replaced
+                }
+                slot = (slot + 1) & (slots.count - 1)
+            }
+            slots[slot] = Slot(key: key, event: event)
+            count += 1
+            // Grow at 50% load so probe chains stay short.
+            if count * 2 > slots.count { grow() }
+            return nil
+        }
+
+        /// Empties the table, keeping its size.
+        mutating func removeAll() {
+            guard count > 0 else { return }
+            for slot in slots.indices { slots[slot].event = -1 }
+            count = 0
+        }
+
+        private mutating func grow() {
+            let old = slots
+            slots = [Slot](repeating: Slot(key: 0, event: -1), count: old.count * 2)
+            count = 0
+            for slot in old where slot.event >= 0 { _ = updateValue(slot.event, forKey: slot.key) }
+        }
     }
 
     let windowMillis: Int64
@@ -97,7 +154,7 @@ final class CycleConflictWatch: @unchecked Sendable {
     private func rotate(nowMillis: Int64) {
         swap(&current, &previous)
         current.events.removeAll(keepingCapacity: true)
-        current.last.removeAll(keepingCapacity: true)
+        current.last.removeAll()
         current.startedAtMillis = nowMillis
     }
 }

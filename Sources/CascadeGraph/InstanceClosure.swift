@@ -88,6 +88,9 @@ struct ClosureScratch {
     var stamps: [UInt32] = []
     var generation: UInt32 = 0
     var ids: [UInt32] = []
+    /// Bound keys nobody registered (they have no id), known by their bytes: checked before
+    /// a String is made, and without hashing one.
+    var unregistered = NameInterner()
 
     mutating func prepare(capacity: Int) {
         if stamps.count < capacity { stamps.append(contentsOf: repeatElement(0, count: capacity - stamps.count)) }
@@ -98,6 +101,7 @@ struct ClosureScratch {
             generation = 1
         }
         ids.removeAll(keepingCapacity: true)
+        unregistered.removeAll()
     }
 }
 
@@ -114,10 +118,13 @@ extension InstanceIndexState {
         let generation = scratch.generation
         var entries: [InstanceClosure.Entry] = []
         var unresolved: [String] = []
-        // Bound keys nobody registered have no id; they are tracked by name.
-        var unregistered: Set<String> = []
-        // Family and parameters of bound entries, by entry index: they are never re-parsed.
-        var boundFamilies: [Int: (FamilyID, [String: String])] = [:]
+        // By entry index: the family number and parameters of bound entries whose family
+        // others bind to (nil otherwise), so bound keys are never re-parsed.
+        var boundValues: [(family: UInt32, values: [String: String])?] = []
+        // Where the binder spells bound names, looked up by bytes: a String is made only
+        // for a name that becomes an entry.
+        var spelling: [UInt8] = []
+        spelling.reserveCapacity(128)
         let notIndexed = UInt32.max
         // The nested functions use these locals, not `self`: capturing `self` copied the
         // whole index state (a dozen array references) in the profile.
@@ -135,40 +142,42 @@ extension InstanceIndexState {
             let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
             let circular = binder?.isCircular(number: keyFamilies[Int(id)]) ?? false
             entries.append(.init(name: names.name(of: id), depth: depth, parent: parent, reason: reason, circular: circular))
+            boundValues.append(nil)
             scratch.ids.append(id)
         }
 
-        func visitBound(_ family: FamilyID, _ key: String, _ values: [String: String], depth: Int, parent: Int) {
-            let name = family.service + "/" + key
-            if let id = find(name) {
+        func visitBound(_ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ values: [String: String]?, depth: Int, parent: Int) {
+            if let id = names.find(spelled) {
                 guard scratch.stamps[Int(id)] != generation else { return }
                 scratch.stamps[Int(id)] = generation
                 scratch.ids.append(id)
             } else {
-                guard unregistered.insert(name).inserted else { return }
+                guard scratch.unregistered.intern(spelled).inserted else { return }
                 scratch.ids.append(notIndexed)
             }
-            boundFamilies[entries.count] = (family, values)
-            entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(family) ?? false))
+            let name = String(decoding: spelled, as: UTF8.self)
+            boundValues.append(values.map { (family, $0) })
+            entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false))
         }
 
         let rootName: String
         switch root {
         case .entity(let entity, let id, let attrs):
             rootName = entity + "#" + id
-            binder?.keys(entity: entity, id: id, attrs: attrs,
+            binder?.keys(entity: entity, id: id, attrs: attrs, name: &spelling,
                          emit: { visitBound($0, $1, $2, depth: 1, parent: -1) },
                          missing: { unresolved.append($0) })
         case .key(let service, let key):
             rootName = service + "/" + key
-            binder?.keys(service: service[...], key: key[...], emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
+            binder?.keys(service: service[...], key: key[...], name: &spelling, emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
         }
         if let rootID = find(rootName) {
             // Marked first, so a cycle back to the root does not list it.
             scratch.stamps[Int(rootID)] = generation
             for entry in dependents[Int(rootID)] { visit(entry, depth: 1, parent: -1) }
         } else if case .key = root {
-            unregistered.insert(rootName)
+            var rootName = rootName
+            _ = rootName.withUTF8 { scratch.unregistered.intern($0) }
         }
 
         var head = 0
@@ -181,12 +190,14 @@ extension InstanceIndexState {
             if let binder {
                 // Bound entries keep the family they were bound as; registered ones use the
                 // family resolved when their name was interned: no template matching here.
-                // (The emit closures are literals, so they stay on the stack.)
-                if let (family, values) = boundFamilies[head] {
-                    binder.keys(family: family, values: values, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
-                } else if id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
-                          let family = binder.family(number: keyFamilies[Int(id)]), let values = keyValues[id] {
-                    binder.keys(family: family, values: values, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
+                // A bound entry without values has a family nobody binds to, whatever family
+                // its name was registered under. (The emit closures are literals, so they stay
+                // on the stack.)
+                if let (family, values) = boundValues[head] {
+                    binder.keys(family: family, values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
+                } else if entries[head].reason != .bound, id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
+                          let values = keyValues[id] {
+                    binder.keys(family: keyFamilies[Int(id)], values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
                 }
             }
             head += 1

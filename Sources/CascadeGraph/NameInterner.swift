@@ -105,6 +105,25 @@ struct NameInterner {
         if deadBytes > 4096, deadBytes * 2 > arena.count { compact() }
     }
 
+    /// Forgets every name, keeping the storage: for a scratch set of names reused from
+    /// closure to closure.
+    mutating func removeAll() {
+        guard !starts.isEmpty else { return }
+        arena.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        hashes.removeAll(keepingCapacity: true)
+        freeIDs.removeAll(keepingCapacity: true)
+        // Clearing costs the table's size: after an unusually big set, start small again.
+        if slots.count > 16 * max(512, liveCount) {
+            slots = Array(repeating: 0, count: 1024)
+        } else {
+            for slot in slots.indices { slots[slot] = 0 }
+        }
+        deadBytes = 0
+        liveCount = 0
+    }
+
     func withBytes<R>(of id: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let start = Int(starts[Int(id)])
         let length = Int(lengths[Int(id)])

@@ -14,25 +14,28 @@ public struct JSONEventDecoder: DomainEventDecoder {
         }
         guard !bytes.isEmpty else { throw EventRejection("empty", "message has no value") }
         var reader = JSONScanner(bytes: bytes)
-        let root: JSONScanner.Value
+        // The known fields straight from the scanner, the last of a repeated name winning as
+        // in a dictionary; others are checked as JSON and dropped.
+        var fields = Fields()
+        let isObject: Bool
         do {
-            root = try reader.parseDocument()
+            isObject = try reader.parseObjectDocument(field: { fields.set($0, $1) })
+            // Anything else still has to be valid JSON to be called "not an object".
+            if !isObject { _ = try reader.parseDocument() }
         } catch {
             throw EventRejection("bad-json", "value is not valid JSON (\(error.reason) at byte \(error.offset))")
         }
-        guard case .object(let object) = root else {
-            throw EventRejection("not-object", "value is JSON but not an object")
-        }
-        let entity = try string(object, "entity")
-        let id = try string(object, "id")
-        let opText = try string(object, "op")
+        guard isObject else { throw EventRejection("not-object", "value is JSON but not an object") }
+        let entity = try string(fields.entity, "entity")
+        let id = try string(fields.id, "id")
+        let opText = try string(fields.op, "op")
         guard let op = DomainEvent.Operation(rawValue: opText) else {
             throw EventRejection("bad-op", "op '\(opText)' is not create, update or delete")
         }
-        let version = try version(object)
-        let origin = try string(object, "origin")
+        let version = try version(fields.version)
+        let origin = try string(fields.origin, "origin")
         var atMillis: Int64 = 0
-        if let at = object["at"], at != .null {
+        if let at = fields.at, at != .null {
             guard case .string(let text) = at else { throw EventRejection("wrong-type", "field 'at' is not a string") }
             guard let millis = RFC3339.parseMillis(text) ?? Timestamps.parseMillis(text) else {
                 throw EventRejection("bad-time", "field 'at' is not an RFC 3339 time: '\(text)'")
@@ -40,7 +43,7 @@ public struct JSONEventDecoder: DomainEventDecoder {
             atMillis = millis
         }
         var attrs: [String: String] = [:]
-        if let raw = object["attrs"], raw != .null {
+        if let raw = fields.attrs, raw != .null {
             guard case .object(let fields) = raw else { throw EventRejection("wrong-type", "field 'attrs' is not an object") }
             for (name, value) in fields {
                 switch value {
@@ -50,22 +53,41 @@ public struct JSONEventDecoder: DomainEventDecoder {
                 }
             }
         }
-        var eventID = "\(entity)#\(id)@\(version)/\(origin)"
-        if case .string(let text)? = object["event_id"] { eventID = text }
+        let eventID: String
+        if case .string(let text)? = fields.eventID { eventID = text } else { eventID = "\(entity)#\(id)@\(version)/\(origin)" }
         return DomainEvent(
             ref: EntityRef(entity: entity, id: id), op: op, version: version, origin: origin,
             atMillis: atMillis, attrs: attrs, eventID: eventID)
     }
 
-    private func string(_ object: [String: JSONScanner.Value], _ field: String) throws(EventRejection) -> String {
-        guard let raw = object[field], raw != .null else { throw EventRejection("missing-field", "field '\(field)' is missing") }
+    /// The top-level fields an event is read from.
+    private struct Fields {
+        var entity, id, op, version, origin, at, attrs, eventID: JSONScanner.Value?
+
+        mutating func set(_ name: String, _ value: JSONScanner.Value) {
+            switch name {
+            case "entity": entity = value
+            case "id": id = value
+            case "op": op = value
+            case "version": version = value
+            case "origin": origin = value
+            case "at": at = value
+            case "attrs": attrs = value
+            case "event_id": eventID = value
+            default: break
+            }
+        }
+    }
+
+    private func string(_ raw: JSONScanner.Value?, _ field: String) throws(EventRejection) -> String {
+        guard let raw, raw != .null else { throw EventRejection("missing-field", "field '\(field)' is missing") }
         guard case .string(let text) = raw else { throw EventRejection("wrong-type", "field '\(field)' is not a string") }
         guard !text.isEmpty else { throw EventRejection("missing-field", "field '\(field)' is empty") }
         return text
     }
 
-    private func version(_ object: [String: JSONScanner.Value]) throws(EventRejection) -> UInt64 {
-        guard let raw = object["version"], raw != .null else { throw EventRejection("missing-field", "field 'version' is missing") }
+    private func version(_ raw: JSONScanner.Value?) throws(EventRejection) -> UInt64 {
+        guard let raw, raw != .null else { throw EventRejection("missing-field", "field 'version' is missing") }
         guard case .number(let text) = raw else { throw EventRejection("bad-version", "field 'version' is not a number") }
         if let whole = UInt64(text) { return whole }
         // 42.0 and 4.2e1 are whole numbers too; negatives and fractions are not versions.

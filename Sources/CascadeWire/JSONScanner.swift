@@ -1,7 +1,9 @@
 /// A small strict JSON reader over bytes, for messages on the hot path. Numbers stay as their
 /// text so the caller decides what they mean; nesting is capped.
 struct JSONScanner {
-    indirect enum Value: Equatable {
+    /// Not `indirect`: arrays and dictionaries already hold their elements out of line, and
+    /// boxing every value cost an allocation per field.
+    enum Value: Equatable {
         case null, bool(Bool), number(String), string(String)
         case array([Value]), object([String: Value])
     }
@@ -54,11 +56,34 @@ struct JSONScanner {
         index += count
     }
 
-    private mutating func parseObject(depth: Int) throws(Failure) -> Value {
-        index += 1
-        var fields: [String: Value] = [:]
+    /// Like `parseDocument` for a document whose top level is an object, but each field goes
+    /// to `field` in document order instead of into a dictionary (a caller reading a few known
+    /// fields saves building one). False, with nothing read, when the top level is not an
+    /// object: `parseDocument` then tells what it is.
+    mutating func parseObjectDocument(field: (String, Value) -> Void) throws(Failure) -> Bool {
+        let start = index
         skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
+            index = start
+            return false
+        }
+        try parseFields(depth: 0, field)
+        skipSpace()
+        guard index == bytes.count else { throw fail("trailing characters") }
+        return true
+    }
+
+    private mutating func parseObject(depth: Int) throws(Failure) -> Value {
+        var fields: [String: Value] = [:]
+        try parseFields(depth: depth) { fields[$0] = $1 }
+        return .object(fields)
+    }
+
+    /// The fields of the object at `index` (its `{`), in order.
+    private mutating func parseFields(depth: Int, _ field: (String, Value) -> Void) throws(Failure) {
+        index += 1
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
@@ -66,11 +91,11 @@ struct JSONScanner {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
-            fields[name] = try parseValue(depth: depth + 1)
+            field(name, try parseValue(depth: depth + 1))
             skipSpace()
             guard index < bytes.count else { throw fail("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
             throw fail("expected ',' or '}'")
         }
     }
