@@ -42,7 +42,7 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Most events produced ahead of the acknowledged ones.")
     var window: Int = 100_000
 
-    @Option(help: "Tasks the bus resolves events on (default: one per core).")
+    @Option(help: "Tasks the bus resolves events on (default: one per core but one).")
     var workers: Int?
 
     @Flag(help: "Only the pipeline row: no broker, for profiling resolution.")

@@ -44,7 +44,7 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
     var raceWindowMs: Int64 = 2000
 
-    @Option(help: "Tasks resolving events at once, each owning whole partitions (default: one per core).")
+    @Option(help: "Tasks resolving events at once, each owning whole partitions (default: one per core but one).")
     var workers: Int?
 
     @Option(help: "Milliseconds: events for different instances from different origins, with `at` times this close, reaching a common key of a circular component are a conflict; 0 turns the check off.")
