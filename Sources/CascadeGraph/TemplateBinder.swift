@@ -44,8 +44,6 @@ public final class TemplateBinder: Sendable {
     private let entityRules: [String: [Rule]]
     /// By family number (index 0 = no family): the rules of the families bound to it.
     private let numberRules: [[Rule]]
-    /// Services with a family that other families bind to: only their keys need matching.
-    private let servicesWithFamilyRules: Set<String>
     /// Declared dependency targets per family, to flag undeclared registrations.
     private let declared: [FamilyID: Set<DependencyTarget>]
     /// Families numbered from 1 (0 = no family), so the index can keep a key's family in a
@@ -62,7 +60,6 @@ public final class TemplateBinder: Sendable {
     public init(_ graph: CacheGraph) {
         self.graph = graph
         var entityRules: [String: [Rule]] = [:]
-        var servicesWithFamilyRules: Set<String> = []
         var declared: [FamilyID: Set<DependencyTarget>] = [:]
         var familyNumbers: [FamilyID: UInt32] = [:]
         var numberedFamilies: [FamilyID] = []
@@ -86,7 +83,6 @@ public final class TemplateBinder: Sendable {
                 switch dependency.target {
                 case .entity(let name): entityRules[name, default: []].append(rule)
                 case .family(let id):
-                    servicesWithFamilyRules.insert(id.service)
                     if let number = familyNumbers[id] { numberRules[Int(number)].append(rule) }
                 }
             }
@@ -98,7 +94,6 @@ public final class TemplateBinder: Sendable {
         }
         self.entityRules = entityRules
         self.numberRules = numberRules
-        self.servicesWithFamilyRules = servicesWithFamilyRules
         self.declared = declared
         self.familyNumbers = familyNumbers
         self.numberedFamilies = numberedFamilies
@@ -168,18 +163,9 @@ public final class TemplateBinder: Sendable {
                 case .parameter: return nil
                 }
             }
-            guard complete, render(rule, into: &name, value: value) else { continue }
-            var values: [String: String]?
-            if numberHasRules[Int(rule.dependentNumber)] {
-                values = [:]
-                for (parameter, source) in rule.bindings { values?[parameter] = value(source) }
-            }
-            name.withUnsafeBufferPointer { emit(rule.dependentNumber, $0, values) }
+            guard complete else { continue }
+            bind(rule, into: &name, value: value, emit: emit)
         }
-    }
-
-    func hasFamilyRules(service: Substring) -> Bool {
-        servicesWithFamilyRules.contains(String(service))
     }
 
     /// Keys bound from an invalidated key whose family is not known yet (a registered key).
@@ -198,15 +184,19 @@ public final class TemplateBinder: Sendable {
             guard case .parameter(let parameter) = source else { return nil }
             return values[parameter]
         }
-        for rule in numberRules[Int(number)] {
-            guard render(rule, into: &name, value: value) else { continue }
-            var bound: [String: String]?
-            if numberHasRules[Int(rule.dependentNumber)] {
-                bound = [:]
-                for (parameter, source) in rule.bindings { bound?[parameter] = value(source) }
-            }
-            name.withUnsafeBufferPointer { emit(rule.dependentNumber, $0, bound) }
+        for rule in numberRules[Int(number)] { bind(rule, into: &name, value: value, emit: emit) }
+    }
+
+    /// Spells the key `rule` binds into `name` and emits it, with its parameter values when
+    /// other families bind to its family; nothing when a value is missing.
+    private func bind(_ rule: Rule, into name: inout [UInt8], value: (BindingSource) -> String?, emit: Emit) {
+        guard render(rule, into: &name, value: value) else { return }
+        var values: [String: String]?
+        if numberHasRules[Int(rule.dependentNumber)] {
+            values = [:]
+            for (parameter, source) in rule.bindings { values?[parameter] = value(source) }
         }
+        name.withUnsafeBufferPointer { emit(rule.dependentNumber, $0, values) }
     }
 
     /// Spells the `service/key` name `rule` binds into `name`; false when a value is missing.
@@ -224,16 +214,8 @@ public final class TemplateBinder: Sendable {
         return true
     }
 
-    /// Whether the graph declares that `key` of `service` may depend on `dependency`.
-    func declares(service: String, key: String, dependency: Dependency) -> Bool {
-        let family = graph.family(ofKey: key[...], service: service)?.0
-        var target: FamilyID?
-        if case .key(let ref) = dependency { target = graph.family(ofKey: ref.key[...], service: ref.service)?.0 }
-        return declares(family: family, dependency: dependency, target: target)
-    }
-
-    /// As above with the families already resolved: `target` is the dependency key's family
-    /// (ignored for an entity dependency).
+    /// Whether the graph declares that a key of `family` may depend on `dependency`; `target`
+    /// is the dependency key's family (ignored for an entity dependency).
     func declares(family: FamilyID?, dependency: Dependency, target: FamilyID?) -> Bool {
         guard let family, let targets = declared[family] else { return false }
         switch dependency {
