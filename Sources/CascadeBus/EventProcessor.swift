@@ -154,17 +154,17 @@ public struct EventProcessor: Sendable {
             let loser = newWins ? found.other : record
             let winnerRef = winner.entity + "#" + winner.id
             let loserRef = loser.entity + "#" + loser.id
-            var targets: [String: [InvalidationMessage.Target]] = [:]
+            var keys: [String: FanOutPlanner.Keys] = [:]
             for position in found.shared {
                 let entry = closure.entries[circular[position]]
-                targets[String(entry.service), default: []].append(.init(key: String(entry.key), depth: entry.depth))
+                keys[String(entry.service), default: []].append((entry.key, entry.depth))
             }
             // Each instance fenced at its version in the event, or the ledger's if that is newer.
             let fences = [(winnerRef, winner.version), (loserRef, loser.version)].map { ref, version in
                 InvalidationMessage.Fence(ref: ref, version: max(version, ledger.entry(ref)?.record.version ?? 0))
             }
             let plan = planner.plan(
-                kind: .resolve, cause: cause(of: winner), rootTag: winnerRef, targets: targets, tagOnly: [],
+                kind: .resolve, cause: cause(of: winner), rootTag: winnerRef, keys: keys, tagOnly: [],
                 fences: fences, includeRootTag: false)
             result.messages.append(contentsOf: plan.messages)
             let shared = found.shared.prefix(3).map { closure.entries[circular[$0]].name }.joined(separator: ", ")

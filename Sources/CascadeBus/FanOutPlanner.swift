@@ -17,17 +17,7 @@ struct FanOutPlanner: Sendable {
     /// Keys to drop, as substrings of the closure's `service/key` names, with their depth.
     typealias Keys = [(key: Substring, depth: Int)]
 
-    /// `targets` are keys by service; `tagOnly` are services that get the tags even with no key.
-    func plan(
-        kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String,
-        targets: [String: [InvalidationMessage.Target]], tagOnly: [String], fences: [InvalidationMessage.Fence],
-        includeRootTag: Bool = true
-    ) -> Plan {
-        plan(
-            kind: kind, cause: cause, rootTag: rootTag, keys: targets.mapValues { $0.map { (Substring($0.key), $0.depth) } },
-            tagOnly: tagOnly, fences: fences, includeRootTag: includeRootTag)
-    }
-
+    /// `keys` by service; `tagOnly` are services that get the tags even with no key.
     func plan(
         kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String,
         keys keysByService: [String: Keys], tagOnly: [String], fences: [InvalidationMessage.Fence],
@@ -53,11 +43,6 @@ struct FanOutPlanner: Sendable {
             } while start < keys.count
         }
         return plan
-    }
-
-    /// Keys by service from a closure, each with its depth.
-    static func targets(of closure: InstanceClosure) -> [String: [InvalidationMessage.Target]] {
-        keys(of: closure).mapValues { $0.map { InvalidationMessage.Target(key: String($0.key), depth: $0.depth) } }
     }
 
     /// Keys by service from a closure, as substrings of its names: no String per key.

@@ -29,15 +29,13 @@ struct RegistrationRaceCheck: Sendable {
         guard let stale else { return [] }
         let record = stale.record
         let root = CacheKeyRef(service: registration.service, key: registration.key)
-        var targets: [String: [InvalidationMessage.Target]] = [registration.service: [.init(key: registration.key, depth: 0)]]
-        for entry in index.closure(ofKey: root).entries {
-            targets[String(entry.service), default: []].append(.init(key: String(entry.key), depth: entry.depth))
-        }
+        var keys = FanOutPlanner.keys(of: index.closure(ofKey: root))
+        keys[registration.service, default: []].insert((registration.key[...], 0), at: 0)
         let rootTag = record.entity + "#" + record.id
         let cause = InvalidationMessage.Cause(
             eventID: record.eventID, entity: record.entity, id: record.id, version: record.version, atMillis: record.atMillis)
         return planner.plan(
-            kind: .invalidate, cause: cause, rootTag: rootTag, targets: targets, tagOnly: [],
+            kind: .invalidate, cause: cause, rootTag: rootTag, keys: keys, tagOnly: [],
             fences: [.init(ref: rootTag, version: record.version)], includeRootTag: false
         ).messages
     }
