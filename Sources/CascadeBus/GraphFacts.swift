@@ -21,20 +21,14 @@ struct GraphFacts: Sendable {
         }
         self.tagServices = tagServices.mapValues { $0.sorted() }
 
-        var cyclic: Set<String> = []
-        for entity in graph.entities.keys {
-            var queue = analysis.directDependents(of: .entity(entity)).map(\.dependent)
-            var seen = Set(queue)
-            while let family = queue.popLast() {
-                if let component = analysis.componentOf[family], analysis.components[component].count > 1 {
-                    cyclic.insert(entity)
-                    break
-                }
-                for edge in analysis.directDependents(of: .family(family)) where seen.insert(edge.dependent).inserted {
-                    queue.append(edge.dependent)
-                }
+        // The same notion of a cycle as the closure's `circular` entries: two or more
+        // families, or one depending on itself.
+        let circular = Set(analysis.cycles.joined())
+        cyclicEntities = Set(graph.entities.keys.filter { entity in
+            analysis.impact(of: .entity(entity)).contains { reached in
+                guard case .family(let family) = reached.node else { return false }
+                return circular.contains(family)
             }
-        }
-        cyclicEntities = cyclic
+        })
     }
 }

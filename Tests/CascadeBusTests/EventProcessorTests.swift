@@ -1,4 +1,5 @@
 import CascadeBus
+import CascadeTestSupport
 import CascadeWire
 import Testing
 
@@ -39,6 +40,37 @@ struct EventProcessorTests {
         #expect(Set(order) == ["order:9:summary", "user:u-3:orders"])
         #expect(user.count == Set(user).count && order.count == Set(order).count, "each key once")
         #expect(messages["product-service"] == nil && messages["analytics-service"] == nil)
+    }
+
+    @Test("a family that depends on itself is a cycle too: the cascade counts as through one")
+    func selfDependentFamilyIsACycle() throws {
+        let graph = try TempDirectory([
+            "owner.yaml": """
+                service: owner
+                tier: standard
+                owns:
+                  A: {}
+                caches: {}
+                """,
+            "tree.yaml": """
+                service: tree
+                tier: standard
+                caches:
+                  subtree:
+                    key: "subtree:{aId}"
+                    ttl: 1m
+                    depends_on:
+                      - entity: A
+                        bind: {aId: id}
+                      - cache: subtree
+                        via: tags
+                """,
+        ])
+        defer { graph.remove() }
+        let fixture = try PipelineFixture(directory: graph.directory)
+        let result = fixture.process(PipelineFixture.event("A", "a-1", version: 1, origin: "owner"))
+        #expect(result.outcome == .invalidated)
+        #expect(result.throughCycle)
     }
 
     @Test("a registration cycle across three services terminates with each key once")

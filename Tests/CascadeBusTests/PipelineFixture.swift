@@ -9,8 +9,9 @@ struct PipelineFixture {
     let processor: EventProcessor
     let topics = Topics()
 
-    init(cycleConflictWindowMillis: Int64 = 1000) throws {
-        let loaded = try GraphLoader.load(directory: CascadeBinary.packageRoot.appendingPathComponent("graph").path)
+    /// The example graph, or the graph in `directory`.
+    init(cycleConflictWindowMillis: Int64 = 1000, directory: String? = nil) throws {
+        let loaded = try GraphLoader.load(directory: directory ?? CascadeBinary.packageRoot.appendingPathComponent("graph").path)
         guard let graph = loaded.graph else { throw FixtureError.graph("\(loaded.diagnostics)") }
         processor = EventProcessor(
             graph: graph, index: InstanceIndex(graph: graph), ledger: Ledger(), topics: Topics(),

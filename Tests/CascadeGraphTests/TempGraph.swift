@@ -1,23 +1,11 @@
 import CascadeGraph
-import Foundation
+import CascadeTestSupport
 
 /// A graph directory written to a fresh temporary folder, as a user would have it on disk.
-struct TempGraph {
-    let directory: String
+typealias TempGraph = TempDirectory
 
-    init(_ files: [String: String]) throws {
-        directory = NSTemporaryDirectory() + "cascade-graph-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for (name, text) in files {
-            try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
-        }
-    }
-
-    func path(_ name: String) -> String { directory + "/" + name }
-
+extension TempDirectory {
     func load() throws -> GraphLoadResult { try GraphLoader.load(directory: directory) }
-
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
 /// A service file that owns `A` (attrs `color`) and caches `a:{aId}` bound to it; other
