@@ -67,12 +67,6 @@ public final class OffsetTracker: @unchecked Sendable {
         }
     }
 
-    /// One message of span `sequence` was acknowledged; returns the span when that was its last.
-    @discardableResult
-    public func acknowledge(_ sequence: UInt64) -> Completed? {
-        lock.withLock { acknowledgeLocked(sequence) }
-    }
-
     /// Acknowledges a batch under one lock; `completed` hears each span that became complete.
     public func acknowledge<S: Sequence>(_ sequences: S, completed: (Completed) -> Void) where S.Element == UInt64 {
         lock.withLock {
