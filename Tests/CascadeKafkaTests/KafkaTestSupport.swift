@@ -4,43 +4,41 @@ import NIOCore
 
 /// Reads messages from a consumer until `count` have arrived or the deadline passes.
 func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds(30)) async throws -> [KafkaMessage] {
-    try await withThrowingTaskGroup(of: [KafkaMessage]?.self) { group in
-        group.addTask {
-            var messages: [KafkaMessage] = []
-            for await event in consumer.events {
-                if case .messages(let batch) = event { messages += batch }
-                if messages.count >= count { break }
-            }
-            return messages
+    try await firstResult(within: timeout, waitingFor: "\(count) messages") {
+        var messages: [KafkaMessage] = []
+        for await event in consumer.events {
+            if case .messages(let batch) = event { messages += batch }
+            if messages.count >= count { break }
         }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
-        guard let messages = first else { throw TestTimeout(what: "\(count) messages") }
         return messages
     }
 }
 
 /// Waits for the consumer's first assignment.
 func awaitAssignment(_ consumer: KafkaConsumer, timeout: Duration = .seconds(30)) async throws -> [TopicPartition] {
-    try await withThrowingTaskGroup(of: [TopicPartition]?.self) { group in
-        group.addTask {
-            for await event in consumer.events {
-                if case .assigned(let partitions) = event { return partitions }
-            }
-            return nil
+    try await firstResult(within: timeout, waitingFor: "an assignment") {
+        for await event in consumer.events {
+            if case .assigned(let partitions) = event { return partitions }
         }
+        return nil
+    }
+}
+
+/// What `body` returns, or `TestTimeout` when it returns nil or `timeout` passes first (a
+/// consumer's events never end on their own, so the wait is raced against a clock).
+private func firstResult<T: Sendable>(
+    within timeout: Duration, waitingFor what: String, _ body: @escaping @Sendable () async -> T?
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { await body() }
         group.addTask {
             try await Task.sleep(for: timeout)
             return nil
         }
         let first = try await group.next() ?? nil
         group.cancelAll()
-        guard let partitions = first else { throw TestTimeout(what: "an assignment") }
-        return partitions
+        guard let result = first else { throw TestTimeout(what: what) }
+        return result
     }
 }
 
