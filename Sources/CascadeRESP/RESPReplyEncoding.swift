@@ -44,26 +44,27 @@ extension ByteBuffer {
     }
 
     public mutating func writeRESPBulkString(_ bytes: UnsafeRawBufferPointer) {
-        writeInteger(UInt8(ascii: "$"))
-        writeDecimal(bytes.count)
-        writeCRLF()
+        writeRESPBulkHeader(length: bytes.count)
         writeBytes(bytes)
         writeCRLF()
     }
 
     public mutating func writeRESPBulkString(_ bytes: ByteBuffer) {
-        writeInteger(UInt8(ascii: "$"))
-        writeDecimal(bytes.readableBytes)
-        writeCRLF()
+        writeRESPBulkHeader(length: bytes.readableBytes)
         writeImmutableBuffer(bytes)
         writeCRLF()
     }
 
     public mutating func writeRESPBulkString(_ text: String) {
-        writeInteger(UInt8(ascii: "$"))
-        writeDecimal(text.utf8.count)
-        writeCRLF()
+        writeRESPBulkHeader(length: text.utf8.count)
         writeString(text)
+        writeCRLF()
+    }
+
+    /// `$<length>\r\n`, what every bulk string starts with.
+    private mutating func writeRESPBulkHeader(length: Int) {
+        writeInteger(UInt8(ascii: "$"))
+        writeDecimal(length)
         writeCRLF()
     }
 
