@@ -12,13 +12,18 @@ public func stronglyConnectedComponents(count: Int, successors: (Int) -> [Int]) 
     // Each frame is a node and how many of its successors were already visited.
     var frames: [(node: Int, successors: [Int], next: Int)] = []
 
-    for start in 0..<count where index[start] < 0 {
-        index[start] = nextIndex
-        lowLink[start] = nextIndex
+    /// Numbers a node on first sight and starts visiting its successors.
+    func discover(_ node: Int) {
+        index[node] = nextIndex
+        lowLink[node] = nextIndex
         nextIndex += 1
-        stack.append(start)
-        onStack[start] = true
-        frames.append((start, successors(start), 0))
+        stack.append(node)
+        onStack[node] = true
+        frames.append((node, successors(node), 0))
+    }
+
+    for start in 0..<count where index[start] < 0 {
+        discover(start)
 
         while !frames.isEmpty {
             let top = frames.count - 1
@@ -27,12 +32,7 @@ public func stronglyConnectedComponents(count: Int, successors: (Int) -> [Int]) 
                 let successor = frames[top].successors[frames[top].next]
                 frames[top].next += 1
                 if index[successor] < 0 {
-                    index[successor] = nextIndex
-                    lowLink[successor] = nextIndex
-                    nextIndex += 1
-                    stack.append(successor)
-                    onStack[successor] = true
-                    frames.append((successor, successors(successor), 0))
+                    discover(successor)
                 } else if onStack[successor] {
                     lowLink[node] = min(lowLink[node], index[successor])
                 }
