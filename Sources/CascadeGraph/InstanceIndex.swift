@@ -27,11 +27,36 @@ public final class InstanceIndex: @unchecked Sendable {
         public var rejected: [String]
     }
 
-    /// Registers (or replaces) what `key` was computed from.
+    /// Registers (or replaces) what `key` was computed from. With an owner, a registration
+    /// older than one that node already made for the key is ignored (see `RegistrationOwner`).
     @discardableResult
-    public func register(_ key: CacheKeyRef, dependencies: [Dependency]) -> RegistrationOutcome {
-        let undeclared = lock.withWriteLock { registerLocked(key, dependencies) }
+    public func register(_ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner? = nil) -> RegistrationOutcome {
+        let undeclared = lock.withWriteLock { state.register(key, dependencies: dependencies, owner: owner, binder: binder) }
         return RegistrationOutcome(undeclared: undeclared, rejected: [])
+    }
+
+    /// One change read from `cascade.deps`: a registration, or a tombstone.
+    public enum Change: Sendable {
+        case register(CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?)
+        case unregister(CacheKeyRef, owner: RegistrationOwner?)
+    }
+
+    /// Applies changes in order under one lock (replaying `cascade.deps`); returns how many
+    /// dependencies were undeclared.
+    @discardableResult
+    public func apply(_ changes: [Change]) -> Int {
+        lock.withWriteLock {
+            var undeclared = 0
+            for change in changes {
+                switch change {
+                case .register(let key, let dependencies, let owner):
+                    undeclared += state.register(key, dependencies: dependencies, owner: owner, binder: binder).count
+                case .unregister(let key, let owner):
+                    _ = state.unregister(key, owner: owner)
+                }
+            }
+            return undeclared
+        }
     }
 
     /// Registers a message from `cascade.deps`.
@@ -46,7 +71,8 @@ public final class InstanceIndex: @unchecked Sendable {
                 rejected.append(text)
             }
         }
-        var outcome = register(CacheKeyRef(service: registration.service, key: registration.key), dependencies: dependencies)
+        var outcome = register(
+            CacheKeyRef(service: registration.service, key: registration.key), dependencies: dependencies, owner: registration.owner)
         outcome.rejected = rejected
         return outcome
     }
@@ -65,10 +91,11 @@ public final class InstanceIndex: @unchecked Sendable {
         state.register(key, dependencies: dependencies, binder: binder)
     }
 
-    /// Forgets a key (a tombstone on `cascade.deps`); false when it was not registered.
+    /// Forgets a key (a tombstone on `cascade.deps`); false when no registration ended. With
+    /// an owner, only a registration of that node at most as new as the tombstone ends.
     @discardableResult
-    public func unregister(_ key: CacheKeyRef) -> Bool {
-        lock.withWriteLock { state.unregister(key) }
+    public func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
+        lock.withWriteLock { state.unregister(key, owner: owner) }
     }
 
     /// Every key a change to this entity instance invalidates. `attrs` fill `attrs.*` bindings.
@@ -76,18 +103,27 @@ public final class InstanceIndex: @unchecked Sendable {
         closure(from: .entity(entity: ref.entity, id: ref.id, attrs: attrs))
     }
 
-    public func closure(of event: DomainEvent) -> InstanceClosure {
-        closure(of: event.ref, attrs: event.attrs)
+    /// The closure of an event. `whileLocked` sees it before any registration can change the
+    /// index again: what it records is visible to whoever registers next (the bus remembers
+    /// the keys it invalidated there, for the registration race check).
+    public func closure(of event: DomainEvent, whileLocked: (InstanceClosure) -> Void = { _ in }) -> InstanceClosure {
+        closure(from: .entity(entity: event.ref.entity, id: event.ref.id, attrs: event.attrs), whileLocked: whileLocked)
     }
 
     /// Every key that depends, transitively, on a key that was dropped or changed.
-    public func closure(ofKey key: CacheKeyRef) -> InstanceClosure {
-        closure(from: .key(service: key.service, key: key.key))
+    public func closure(ofKey key: CacheKeyRef, whileLocked: (InstanceClosure) -> Void = { _ in }) -> InstanceClosure {
+        closure(from: .key(service: key.service, key: key.key), whileLocked: whileLocked)
     }
 
-    private func closure(from root: InstanceIndexState.ClosureRoot) -> InstanceClosure {
+    private func closure(
+        from root: InstanceIndexState.ClosureRoot, whileLocked: (InstanceClosure) -> Void = { _ in }
+    ) -> InstanceClosure {
         var scratch = scratchLock.withLock { scratchPool.popLast() } ?? ClosureScratch()
-        let result = lock.withReadLock { state.closure(from: root, binder: binder, scratch: &scratch) }
+        let result = lock.withReadLock {
+            let closure = state.closure(from: root, binder: binder, scratch: &scratch)
+            whileLocked(closure)
+            return closure
+        }
         scratchLock.withLock { scratchPool.append(scratch) }
         return result
     }

@@ -17,23 +17,61 @@ struct InstanceIndexState {
     /// Template parameters of the ids whose family other families bind to; only those are
     /// needed by the closure, so the map stays small.
     private(set) var keyValues: [UInt32: [String: String]] = [:]
+    /// Who registered each key id last (see `RegistrationOwner`): the node's number in
+    /// `nodeNumbers` (0 = a registration without an owner) and the value's incarnation there.
+    /// Keys held by more than one node (replicas of a service) list the others in `moreOwners`
+    /// and keep the union of what each registered, until each has sent its tombstone.
+    private var ownerNodes: [UInt32] = []
+    private var ownerIncarnations: [UInt64] = []
+    private var moreOwners: [UInt32: [Owner]] = [:]
+    private var nodeNumbers: [String: UInt32] = [:]
     private(set) var registeredKeys = 0
     private(set) var edgeCount = 0
     private(set) var undeclaredEdgeCount = 0
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
 
+    struct Owner {
+        var node: UInt32
+        var incarnation: UInt64
+    }
+
+    /// What a registration does to a key's edges, given who registered it before.
+    private enum Admission {
+        /// Older than what this node registered since: ignored.
+        case stale
+        /// The only holder: its dependencies replace the old ones.
+        case replace
+        /// Another node holds the key too: dependencies are added to the old ones.
+        case merge
+    }
+
     /// Registers (or replaces) what `key` depends on. Edges the graph does not declare are
     /// kept and flagged; without a graph every edge counts as declared. Pass the same binder
     /// (or none) on every call: it is not stored here, as the closure copies this struct.
-    mutating func register(_ key: CacheKeyRef, dependencies deps: [Dependency], binder: TemplateBinder?) -> [Dependency] {
+    /// A registration older than one the same node already made for the key is ignored.
+    mutating func register(
+        _ key: CacheKeyRef, dependencies deps: [Dependency], owner: RegistrationOwner? = nil, binder: TemplateBinder?
+    ) -> [Dependency] {
         spell(key)
         let keyID = intern(binder)
+        var numbered = Owner(node: 0, incarnation: 0)
+        if let owner { numbered = number(of: owner) }
+        let admission = admit(numbered, keyID)
+        if admission == .stale {
+            releaseIfUnused(keyID)
+            return []
+        }
         var keyFamily: FamilyID?
         if let binder { keyFamily = family(of: key, id: keyID, binder: binder) }
-        removeEdges(of: keyID)
         var list = ContiguousArray<UInt32>()
-        list.reserveCapacity(deps.count)
+        if admission == .replace {
+            removeEdges(of: keyID)
+        } else {
+            list = dependencies[Int(keyID)]
+            if !list.isEmpty { registeredKeys -= 1 }
+        }
+        list.reserveCapacity(list.count + deps.count)
         var undeclared: [Dependency] = []
         for dependency in deps {
             spell(dependency)
@@ -63,14 +101,71 @@ struct InstanceIndexState {
         return undeclared
     }
 
-    /// Forgets a key's registration; its name stays while other keys still depend on it.
-    mutating func unregister(_ key: CacheKeyRef) -> Bool {
+    /// Forgets a key's registration (a tombstone); its name stays while other keys still
+    /// depend on it. With an owner, only that node's registration ends, and only if the
+    /// tombstone is at least as new as it: the tombstone of an old value never erases the
+    /// registration of a newer one. Returns whether a registration ended.
+    mutating func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
         spell(key)
         guard let keyID = spelling.withUnsafeBufferPointer({ names.find($0) }) else { return false }
-        let had = !dependencies[Int(keyID)].isEmpty
+        let id = Int(keyID)
+        guard !dependencies[id].isEmpty else { return false }
+        if let owner, let node = nodeNumbers[owner.node] {
+            if ownerNodes[id] == node {
+                guard ownerIncarnations[id] <= owner.incarnation else { return false }
+                if var others = moreOwners[keyID], let next = others.popLast() {
+                    // Another replica still holds the key: it keeps the edges.
+                    ownerNodes[id] = next.node
+                    ownerIncarnations[id] = next.incarnation
+                    moreOwners[keyID] = others.isEmpty ? nil : others
+                    return true
+                }
+            } else {
+                guard var others = moreOwners[keyID],
+                      let position = others.firstIndex(where: { $0.node == node && $0.incarnation <= owner.incarnation })
+                else { return false }
+                others.remove(at: position)
+                moreOwners[keyID] = others.isEmpty ? nil : others
+                return true
+            }
+        } else if owner != nil {
+            // A node this index never heard register anything.
+            return false
+        }
         removeEdges(of: keyID)
         releaseIfUnused(keyID)
-        return had
+        return true
+    }
+
+    private mutating func number(of owner: RegistrationOwner) -> Owner {
+        if let known = nodeNumbers[owner.node] { return Owner(node: known, incarnation: owner.incarnation) }
+        let number = UInt32(nodeNumbers.count + 1)
+        nodeNumbers[owner.node] = number
+        return Owner(node: number, incarnation: owner.incarnation)
+    }
+
+    private mutating func admit(_ owner: Owner, _ keyID: UInt32) -> Admission {
+        let id = Int(keyID)
+        guard !dependencies[id].isEmpty else {
+            ownerNodes[id] = owner.node
+            ownerIncarnations[id] = owner.incarnation
+            moreOwners[keyID] = nil
+            return .replace
+        }
+        if ownerNodes[id] == owner.node {
+            if owner.incarnation < ownerIncarnations[id] { return .stale }
+            ownerIncarnations[id] = owner.incarnation
+            return moreOwners[keyID] == nil ? .replace : .merge
+        }
+        var others = moreOwners[keyID] ?? []
+        if let position = others.firstIndex(where: { $0.node == owner.node }) {
+            if owner.incarnation < others[position].incarnation { return .stale }
+            others[position].incarnation = owner.incarnation
+        } else {
+            others.append(owner)
+        }
+        moreOwners[keyID] = others
+        return .merge
     }
 
     func find(_ name: String) -> UInt32? {
@@ -97,7 +192,11 @@ struct InstanceIndexState {
     }
 
     private mutating func releaseIfUnused(_ id: UInt32) {
-        guard dependencies[Int(id)].isEmpty, dependents[Int(id)].isEmpty else { return }
+        guard dependencies[Int(id)].isEmpty else { return }
+        ownerNodes[Int(id)] = 0
+        ownerIncarnations[Int(id)] = 0
+        if !moreOwners.isEmpty { moreOwners[id] = nil }
+        guard dependents[Int(id)].isEmpty else { return }
         dependents[Int(id)] = []
         names.remove(id)
         if Int(id) < keyFamilies.count {
@@ -111,6 +210,8 @@ struct InstanceIndexState {
         while dependencies.count <= Int(id) {
             dependencies.append([])
             dependents.append([])
+            ownerNodes.append(0)
+            ownerIncarnations.append(0)
         }
         if let binder, inserted {
             while keyFamilies.count <= Int(id) { keyFamilies.append(0) }
@@ -154,6 +255,7 @@ struct InstanceIndexState {
     /// Approximate bytes held by the index's own structures (not allocator overhead).
     var footprint: Int {
         var total = names.footprint + (dependencies.capacity + dependents.capacity) * 8 + keyFamilies.capacity * 4
+            + ownerNodes.capacity * 4 + ownerIncarnations.capacity * 8 + moreOwners.count * 64
         // Rough: a map entry plus a small dictionary of short strings.
         total += keyValues.count * 96
         for list in dependencies where list.capacity > 0 { total += 32 + list.capacity * 4 }

@@ -12,6 +12,8 @@ public final class CacheNode: Sendable {
     let metrics = NodeMetrics()
     let logger: Logger
     let startedAtMillis: Int64
+    /// This process's id on `cascade.deps`: incarnations of two processes never compare.
+    public let nodeID: String
 
     public init(configuration: NodeConfiguration, publisher: any RegistrationPublisher, logger: Logger = Logger(label: "cascade.node")) {
         self.configuration = configuration
@@ -19,6 +21,7 @@ public final class CacheNode: Sendable {
         self.publisher = publisher
         self.logger = logger
         self.startedAtMillis = WallClock.nowMillis()
+        self.nodeID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
     }
 
     public var service: String { configuration.service }
@@ -38,12 +41,13 @@ public final class CacheNode: Sendable {
         return result
     }
 
-    /// Publishes what a stored key (or lease) depends on.
-    func register(key: String, dependencies: [Dependency], lease: Bool) {
+    /// Publishes what a stored value (or lease) depends on; `incarnation` is the one the store
+    /// gave the value (or the lease token), so that its tombstone cannot erase a newer one.
+    func register(key: String, dependencies: [Dependency], lease: Bool, incarnation: UInt64) {
         guard !dependencies.isEmpty else { return }
         publisher.publish(Registration(
             service: service, key: key, deps: dependencies.map(\.description),
-            setAtMillis: store.now, lease: lease))
+            setAtMillis: store.now, lease: lease, owner: RegistrationOwner(node: nodeID, incarnation: incarnation)))
         metrics.registrations.increment()
     }
 
@@ -52,7 +56,7 @@ public final class CacheNode: Sendable {
         store.sweepExpired()
         let gone = store.drainTombstones()
         if !gone.isEmpty {
-            publisher.publishTombstones(service: service, keys: gone)
+            publisher.publishTombstones(service: service, node: nodeID, tombstones: gone)
             metrics.tombstones.increment(by: gone.count)
         }
         metrics.publish(store.stats(), lag: counters.lag)

@@ -29,7 +29,7 @@ extension CommandExecutor {
         case .miss(let token):
             out.writeRESPNull(session.version)
             out.writeRESPBulkString(String(token))
-            node.register(key: arguments[1].text, dependencies: dependencies, lease: true)
+            node.register(key: arguments[1].text, dependencies: dependencies, lease: true, incarnation: token)
         }
     }
 
@@ -44,12 +44,15 @@ extension CommandExecutor {
         case .success(let parsed): options = parsed
         case .failure(let error): return out.writeRESPError(error.message)
         }
+        var incarnation: UInt64 = 0
         let (outcome, dependencies) = arguments[1].withUnsafeReadableBytes { key in
             arguments[3].withUnsafeReadableBytes { value in
-                store.leaseSet(key, token: token, value: value, expiry: options.expiry, dependencies: options.dependencies ?? [])
+                store.leaseSet(
+                    key, token: token, value: value, expiry: options.expiry, dependencies: options.dependencies ?? [],
+                    registered: { incarnation = $0 })
             }
         }
-        if outcome == .stored { node.register(key: arguments[1].text, dependencies: dependencies, lease: false) }
+        if outcome == .stored { node.register(key: arguments[1].text, dependencies: dependencies, lease: false, incarnation: incarnation) }
         writeSetOutcome(outcome, Session(id: 0, authenticated: true), &out)
     }
 

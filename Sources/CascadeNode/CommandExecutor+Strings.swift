@@ -27,6 +27,7 @@ extension CommandExecutor {
         case .failure(let error): return out.writeRESPError(error.message)
         }
         var previousReply: ByteBuffer?
+        var incarnation: UInt64 = 0
         let outcome = arguments[1].withUnsafeReadableBytes { key in
             arguments[2].withUnsafeReadableBytes { value in
                 store.set(
@@ -38,11 +39,12 @@ extension CommandExecutor {
                             reply.writeRESPBulkString(old)
                             previousReply = reply
                         }
-                    })
+                    },
+                    registered: { incarnation = $0 })
             }
         }
         if case .stored = outcome, let dependencies = options.dependencies {
-            node.register(key: arguments[1].text, dependencies: dependencies, lease: false)
+            node.register(key: arguments[1].text, dependencies: dependencies, lease: false, incarnation: incarnation)
         }
         if options.returnPrevious, outcome == .stored || outcome == .notStored {
             if let previousReply { out.writeImmutableBuffer(previousReply) } else { out.writeRESPNull(session.version) }

@@ -1,4 +1,5 @@
 import CascadeKafka
+import CascadeStore
 import CascadeWire
 import Logging
 import NIOConcurrencyHelpers
@@ -6,11 +7,12 @@ import ServiceLifecycle
 
 /// Publishes registrations and tombstones to `cascade.deps`. `publish` is called on event-loop
 /// threads, so it only appends to a queue; a background task drains the queue into the
-/// producer in batches and is the one place that awaits Kafka.
+/// producer in batches, in queue order, and is the one place that awaits Kafka. Delivery
+/// failures are the producer's delivery handler's to log (see `NodeRuntime`).
 public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
     private enum Pending {
         case registration(Registration)
-        case tombstone(kafkaKey: String)
+        case tombstone(kafkaKey: String, owner: RegistrationOwner)
     }
 
     private let producer: KafkaProducer
@@ -28,8 +30,10 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
         enqueue([.registration(registration)])
     }
 
-    public func publishTombstones(service: String, keys: [String]) {
-        enqueue(keys.map { .tombstone(kafkaKey: "\(service)/\($0)") })
+    public func publishTombstones(service: String, node: String, tombstones: [Tombstone]) {
+        enqueue(tombstones.map {
+            .tombstone(kafkaKey: "\(service)/\($0.key)", owner: RegistrationOwner(node: node, incarnation: $0.incarnation))
+        })
     }
 
     private func enqueue(_ items: [Pending]) {
@@ -77,21 +81,21 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
         }
     }
 
+    /// Enqueues the batch in order; only a full librdkafka queue makes this wait.
     private func send(_ batch: [Pending]) async {
-        // Fire the batch into librdkafka, then await the acknowledgements together.
-        await withTaskGroup(of: Void.self) { group in
-            for item in batch {
-                let (key, value): (String, [UInt8]?) = switch item {
-                case .registration(let registration): (registration.kafkaKey, registration.encoded())
-                case .tombstone(let kafkaKey): (kafkaKey, nil)
-                }
-                group.addTask { [producer, topic, logger] in
-                    do throws(KafkaError) {
-                        try await producer.send(topic: topic, key: key, value: value)
-                    } catch {
-                        logger.error("could not publish a registration", metadata: ["key": "\(key)", "error": "\(error)"])
-                    }
-                }
+        for item in batch {
+            let (key, value, headers): (String, [UInt8]?, [KafkaHeader]) = switch item {
+            case .registration(let registration): (registration.kafkaKey, registration.encoded(), [])
+            case .tombstone(let kafkaKey, let owner):
+                (kafkaKey, nil, [
+                    KafkaHeader(name: RegistrationOwner.nodeHeader, string: owner.node),
+                    KafkaHeader(name: RegistrationOwner.incarnationHeader, string: String(owner.incarnation)),
+                ])
+            }
+            do throws(KafkaError) {
+                try await producer.produce(topic: topic, key: Array(key.utf8), value: value, headers: headers, token: 0)
+            } catch {
+                logger.error("could not publish a registration", metadata: ["key": "\(key)", "error": "\(error)"])
             }
         }
     }

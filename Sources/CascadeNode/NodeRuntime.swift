@@ -27,7 +27,17 @@ public struct NodeRuntime: Sendable {
             }]
             return
         }
-        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        var producerConfiguration = kafka
+        // A registration that never arrives is a value that is never invalidated: retry until
+        // delivered (librdkafka's queue bounds what waits), rather than drop after 30 s.
+        if producerConfiguration.properties["message.timeout.ms"] == nil { producerConfiguration.properties["message.timeout.ms"] = "0" }
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger) { deliveries in
+            for delivery in deliveries {
+                if case .failure(let error) = delivery.result {
+                    logger.error("a registration was not delivered", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
         node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
         let readiness = ReadinessLatch(count: 2, onReady: onReady)

@@ -1,3 +1,4 @@
+import CascadeStore
 import CascadeWire
 import NIOConcurrencyHelpers
 
@@ -6,20 +7,21 @@ import NIOConcurrencyHelpers
 public protocol RegistrationPublisher: Sendable {
     /// A key was stored with dependencies (SET/LEASE.SET ... DEPS, or LEASE.GET ... DEPS).
     func publish(_ registration: Registration)
-    /// Registered keys that are gone (deleted, expired, evicted, invalidated), in one batch.
-    func publishTombstones(service: String, keys: [String])
+    /// Registered values that are gone (deleted, expired, evicted, invalidated), in one batch;
+    /// each tombstone names the node and incarnation of the registration it ends.
+    func publishTombstones(service: String, node: String, tombstones: [Tombstone])
 }
 
 /// For a node run without Kafka.
 public struct NoRegistrationPublisher: RegistrationPublisher {
     public init() {}
     public func publish(_ registration: Registration) {}
-    public func publishTombstones(service: String, keys: [String]) {}
+    public func publishTombstones(service: String, node: String, tombstones: [Tombstone]) {}
 }
 
 /// Keeps what was published, for tests.
 public final class InMemoryRegistrationPublisher: RegistrationPublisher {
-    private let state = NIOLockedValueBox<(registrations: [Registration], tombstones: [String])>(([], []))
+    private let state = NIOLockedValueBox<(registrations: [Registration], tombstones: [Tombstone])>(([], []))
 
     public init() {}
 
@@ -27,10 +29,10 @@ public final class InMemoryRegistrationPublisher: RegistrationPublisher {
         state.withLockedValue { $0.registrations.append(registration) }
     }
 
-    public func publishTombstones(service: String, keys: [String]) {
-        state.withLockedValue { $0.tombstones.append(contentsOf: keys) }
+    public func publishTombstones(service: String, node: String, tombstones: [Tombstone]) {
+        state.withLockedValue { $0.tombstones.append(contentsOf: tombstones) }
     }
 
     public var registrations: [Registration] { state.withLockedValue { $0.registrations } }
-    public var tombstones: [String] { state.withLockedValue { $0.tombstones } }
+    public var tombstones: [Tombstone] { state.withLockedValue { $0.tombstones } }
 }

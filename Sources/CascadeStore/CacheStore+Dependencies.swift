@@ -19,10 +19,11 @@ extension CacheStore {
     }
 
     /// LEASE.SET: returns the outcome and the dependencies the stored value carries (those
-    /// given here plus those named at LEASE.GET), for the registration.
+    /// given here plus those named at LEASE.GET); `registered` hears the stored value's
+    /// incarnation, for the registration.
     public func leaseSet(
         _ key: UnsafeRawBufferPointer, token: UInt64, value: UnsafeRawBufferPointer,
-        expiry: SetExpiry = .none, dependencies: [Dependency] = []
+        expiry: SetExpiry = .none, dependencies: [Dependency] = [], registered: (UInt64) -> Void = { _ in }
     ) -> (outcome: SetOutcome, dependencies: [Dependency]) {
         let hash = KeyHash.hash(key)
         let shard = shard(hash)
@@ -30,7 +31,7 @@ extension CacheStore {
         return shard.lock.withLock {
             shard.leaseSet(
                 key, hash: hash, token: token, value: value, expiry: expiry,
-                dependencies: dependencies, fences: fences, now: now)
+                dependencies: dependencies, fences: fences, now: now, nextSequence: nextSequence, registered: registered)
         }
     }
 
@@ -48,8 +49,10 @@ extension CacheStore {
         if message.kind == .resolve, fences.raise(causeRef, to: message.cause.version, now: now) {
             result.fencesRaised += 1
         }
+        // A race-check invalidation has no event: its cause is the key the value came from.
         let keyFence = KeyFence(
-            sequence: nextSequence(), atMillis: now, cause: "\(causeRef)@\(message.cause.version)")
+            sequence: nextSequence(), atMillis: now,
+            cause: message.cause.entity.isEmpty ? message.cause.id : "\(causeRef)@\(message.cause.version)")
         for target in message.keys {
             var key = target.key
             key.withUTF8 { bytes in

@@ -69,11 +69,12 @@ public final class CacheStore: Sendable {
 
     /// SET with its options. `dependencies` (DEPS) must not be empty when given; they are
     /// checked against the fences under the shard lock, so an invalidation applied before the
-    /// check refuses the value and one applied after removes it.
+    /// check refuses the value and one applied after removes it. `registered` hears the
+    /// incarnation of a value stored with dependencies, under the same lock.
     public func set(
         _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
         condition: SetCondition = .always, expiry: SetExpiry = .none, dependencies: [Dependency]? = nil,
-        previous: (UnsafeRawBufferPointer?) -> Void = { _ in }
+        previous: (UnsafeRawBufferPointer?) -> Void = { _ in }, registered: (UInt64) -> Void = { _ in }
     ) -> SetOutcome {
         let hash = KeyHash.hash(key)
         let now = now
@@ -82,7 +83,8 @@ public final class CacheStore: Sendable {
             shard.lock.withLock {
                 shard.set(
                     key, hash: hash, value: value, condition: condition, expiry: expiry,
-                    dependencies: dependencies, fences: fences, now: now, previous: previous)
+                    dependencies: dependencies, fences: fences, now: now, nextSequence: nextSequence,
+                    previous: previous, registered: registered)
             }
         }
     }
@@ -170,7 +172,7 @@ public final class CacheStore: Sendable {
 
     /// Keys that had been registered with dependencies and are gone (deleted, expired,
     /// evicted, overwritten without DEPS, invalidated): the node publishes tombstones for them.
-    public func drainTombstones() -> [String] {
+    public func drainTombstones() -> [Tombstone] {
         shards.flatMap { shard in shard.lock.withLock { shard.drainTombstones() } }
     }
 }

@@ -19,7 +19,9 @@ extension Shard {
             if entryTags[tag]?.isEmpty == true { entryTags[tag] = nil }
         }
         usedBytes -= Shard.metaCost(key, entryMeta)
-        if tombstone && tombstones.count < Shard.maxTombstones { tombstones.append(key.text) }
+        if tombstone && tombstones.count < Shard.maxTombstones {
+            tombstones.append(Tombstone(key: key.text, incarnation: entryMeta.incarnation))
+        }
     }
 
     func removeLease(_ key: StoreKey) {
@@ -113,7 +115,8 @@ extension Shard {
     /// named) was invalidated after the token was issued.
     func leaseSet(
         _ key: UnsafeRawBufferPointer, hash: UInt64, token: UInt64, value: UnsafeRawBufferPointer,
-        expiry: SetExpiry, dependencies: [Dependency], fences: EntityFenceTable, now: Int64
+        expiry: SetExpiry, dependencies: [Dependency], fences: EntityFenceTable, now: Int64,
+        nextSequence: () -> UInt64, registered: (UInt64) -> Void
     ) -> (outcome: SetOutcome, dependencies: [Dependency]) {
         let storeKey = StoreKey(key)
         let fence = keyFences[storeKey]
@@ -131,7 +134,8 @@ extension Shard {
         for dependency in lease.dependencies where !all.contains(dependency) { all.append(dependency) }
         let outcome = set(
             key, hash: hash, value: value, condition: .always, expiry: expiry,
-            dependencies: all.isEmpty ? nil : all, fences: fences, now: now, previous: { _ in })
+            dependencies: all.isEmpty ? nil : all, fences: fences, now: now, nextSequence: nextSequence,
+            previous: { _ in }, registered: registered)
         if outcome != .outOfMemory { removeLease(storeKey) }
         return (outcome, all)
     }

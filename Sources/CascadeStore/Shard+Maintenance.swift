@@ -89,8 +89,9 @@ extension Shard {
 
     func removeAll() {
         table.removeAll { entry in
-            if entry.hasMeta && tombstones.count < Shard.maxTombstones {
-                tombstones.append(String(decoding: entry.key, as: UTF8.self))
+            if entry.hasMeta && tombstones.count < Shard.maxTombstones,
+               let entryMeta = meta[StoreKey(entry.key)] {
+                tombstones.append(Tombstone(key: String(decoding: entry.key, as: UTF8.self), incarnation: entryMeta.incarnation))
             }
             entry.deallocate()
         }
@@ -101,7 +102,7 @@ extension Shard {
         syncTableBytesAfterReset()
     }
 
-    func drainTombstones() -> [String] {
+    func drainTombstones() -> [Tombstone] {
         defer { tombstones = [] }
         return tombstones
     }

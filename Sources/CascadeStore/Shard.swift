@@ -47,7 +47,7 @@ final class Shard: @unchecked Sendable {
     var keyFences: [StoreKey: KeyFence] = [:]
     var keyFenceOrder = RetentionQueue<StoreKey>()
     /// Keys that were registered on the bus and are gone; drained and published in batches.
-    var tombstones: [String] = []
+    var tombstones: [Tombstone] = []
     static let maxTombstones = 65_536
 
     var evictions = 0
@@ -117,7 +117,8 @@ final class Shard: @unchecked Sendable {
     func set(
         _ key: UnsafeRawBufferPointer, hash: UInt64, value: UnsafeRawBufferPointer,
         condition: SetCondition, expiry: SetExpiry, dependencies: [Dependency]?,
-        fences: EntityFenceTable, now: Int64, previous: (UnsafeRawBufferPointer?) -> Void
+        fences: EntityFenceTable, now: Int64, nextSequence: () -> UInt64,
+        previous: (UnsafeRawBufferPointer?) -> Void, registered: (UInt64) -> Void
     ) -> SetOutcome {
         let needed = Entry.footprint(ofSize: Entry.size(keyCount: key.count, valueCount: value.count, withExpiry: true))
         if needed > budget { return .outOfMemory }
@@ -169,7 +170,10 @@ final class Shard: @unchecked Sendable {
             syncTableBytes()
         }
         if let dependencies {
-            addMeta(StoreKey(key), EntryMeta(setAtMillis: now, dependencies: dependencies))
+            // Drawn under the shard lock: a later SET of this key gets a higher incarnation.
+            let incarnation = nextSequence()
+            addMeta(StoreKey(key), EntryMeta(setAtMillis: now, dependencies: dependencies, incarnation: incarnation))
+            registered(incarnation)
         }
         return .stored
     }

@@ -83,7 +83,22 @@ public enum LeaseOutcome: Sendable, Equatable {
 struct EntryMeta {
     var setAtMillis: Int64
     var dependencies: [Dependency]
+    /// Names this registration on the bus: its tombstone removes it there only if no newer
+    /// registration of the key has arrived since.
+    var incarnation: UInt64
     var tags: [String] { dependencies.map(\.tag) }
+}
+
+/// A registered key that is gone (deleted, expired, evicted, overwritten without DEPS,
+/// invalidated), and the incarnation of the registration that described it.
+public struct Tombstone: Sendable, Hashable {
+    public var key: String
+    public var incarnation: UInt64
+
+    public init(key: String, incarnation: UInt64) {
+        self.key = key
+        self.incarnation = incarnation
+    }
 }
 
 /// An outstanding lease on a missed key.

@@ -11,17 +11,32 @@ public struct Registration: Codable, Sendable, Hashable {
     public var setAtMillis: Int64
     /// True when the registration came with a lease (`LEASE.GET ... DEPS`), before any value.
     public var lease: Bool
+    /// The node process that stored the value, and the value's incarnation there; absent in
+    /// hand-written registrations. See `RegistrationOwner`.
+    public var node: String?
+    public var incarnation: UInt64?
 
-    public init(service: String, key: String, deps: [String], setAtMillis: Int64, lease: Bool = false) {
+    public init(
+        service: String, key: String, deps: [String], setAtMillis: Int64, lease: Bool = false,
+        owner: RegistrationOwner? = nil
+    ) {
         self.service = service
         self.key = key
         self.deps = deps
         self.setAtMillis = setAtMillis
         self.lease = lease
+        self.node = owner?.node
+        self.incarnation = owner?.incarnation
     }
 
     enum CodingKeys: String, CodingKey {
-        case service, key, deps, setAtMillis = "set_at_ms", lease
+        case service, key, deps, setAtMillis = "set_at_ms", lease, node, incarnation = "inc"
+    }
+
+    /// Who registered the key, or nil for a registration without one.
+    public var owner: RegistrationOwner? {
+        guard let node, let incarnation else { return nil }
+        return RegistrationOwner(node: node, incarnation: incarnation)
     }
 
     public var kafkaKey: String { "\(service)/\(key)" }

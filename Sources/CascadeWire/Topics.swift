@@ -11,6 +11,8 @@ public struct Topics: Sendable, Hashable {
     public var conflicts: String { prefix + "conflicts" }
     public var ledger: String { prefix + "ledger" }
     public var dlq: String { prefix + "dlq" }
+    /// Each node's report of what it has applied, about once a second: liveness and lag.
+    public var nodes: String { prefix + "nodes" }
 
     public func invalidations(service: String) -> String { prefix + "inval." + service }
 }
