@@ -60,13 +60,24 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         }
         let producer = self.producer
         let raceCheck = RegistrationRaceCheck(
-            ledger: ledger, index: index, planner: processor.planner, windowMillis: configuration.raceWindowMillis)
+            ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
+            windowMillis: configuration.raceWindowMillis)
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, metrics: metrics, writer: writer,
             logger: logger
         ) { messages in
-            for message in messages.map(\.asBatch) {
-                try? await producer.produce(topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka, token: 0)
+            // Awaited: the follower commits a registration as checked only once its
+            // invalidations are delivered.
+            await withTaskGroup(of: Void.self) { group in
+                for message in messages.map(\.asBatch) {
+                    group.addTask {
+                        do throws(KafkaError) {
+                            try await producer.send(topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka)
+                        } catch {
+                            logger.error("a race-check invalidation was not delivered", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
             }
         }
     }
@@ -85,7 +96,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         for topic in [configuration.topics.deps, configuration.topics.ledger] {
             ends[topic] = try await TopicSetup.markEnd(of: topic, producer: producer, admin: admin, marker: marker, logger: logger)
         }
-        follower.expect(ends)
+        await follower.expect(ends)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.follower.run() }

@@ -18,15 +18,21 @@ public struct EventProcessor: Sendable {
     let ledgerHeaders: [OutboundMessage.Header]
     /// Nil when the cycle-conflict window is 0 (the check is off).
     let cycleWatch: CycleConflictWatch?
+    /// When each key was last invalidated, for the registration race check.
+    let recentInvalidations: RecentInvalidations
 
     /// `cycleConflictWindowMillis`: events for different instances from different origins whose
     /// `at` times are at most this far apart, reaching a common key of a circular family, are
-    /// a conflict; 0 turns the check off.
+    /// a conflict; 0 turns the check off. `invalidationMemoryMillis`: how long the keys
+    /// invalidated are remembered at least (registrations that take longer to reach the bus
+    /// are invalidated whatever they depend on).
     public init(
         graph: CacheGraph, index: InstanceIndex, ledger: Ledger, topics: Topics,
         decoder: any DomainEventDecoder = JSONEventDecoder(), maxKeysPerMessage: Int = 1000,
-        ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000
+        ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000,
+        invalidationMemoryMillis: Int64 = 60_000, startMillis: Int64 = Timestamps.nowMillis()
     ) {
+        self.recentInvalidations = RecentInvalidations(retentionMillis: invalidationMemoryMillis, startMillis: startMillis)
         self.ledgerHeaders = ledgerHeaders
         self.cycleWatch = cycleConflictWindowMillis > 0 ? CycleConflictWatch(windowMillis: cycleConflictWindowMillis) : nil
         self.graph = graph
@@ -66,10 +72,13 @@ public struct EventProcessor: Sendable {
                 return resolveConflict(event, record, current, ref, policy: entityType.policy, nowMillis: nowMillis)
             }
             // Late: drop what it names again (harmless), but fence at the ledger's version.
-            return cascade(event, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late)
+            return cascade(
+                event, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late,
+                nowMillis: nowMillis)
         }
         if record.digest == current.record.digest && record.origin == current.record.origin {
-            return cascade(event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate)
+            return cascade(
+                event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate, nowMillis: nowMillis)
         }
         return resolveConflict(event, record, current, ref, policy: entityType.policy, nowMillis: nowMillis)
     }
@@ -78,7 +87,7 @@ public struct EventProcessor: Sendable {
         ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
         var result = cascade(
             event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated,
-            touching: (record, nowMillis))
+            nowMillis: nowMillis, touching: record)
         result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
         return result
     }
@@ -96,7 +105,7 @@ public struct EventProcessor: Sendable {
         // A fence never goes below the ledger's version, whoever wins.
         var result = cascade(
             event, kind: .resolve, cause: cause(of: winner), fence: max(winner.version, current.record.version),
-            outcome: late ? .lateConflict : .conflict)
+            outcome: late ? .lateConflict : .conflict, nowMillis: nowMillis)
         if newWins && !late {
             ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
             result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
@@ -114,12 +123,16 @@ public struct EventProcessor: Sendable {
     }
 
     /// The closure of the event, one message per affected service. With `touching` (a ledger
-    /// advance), the circular keys it reaches are checked for concurrent updates.
+    /// advance), the circular keys it reaches are checked for concurrent updates. The keys are
+    /// remembered as invalidated before any registration can enter the index after the closure.
     private func cascade(
         _ event: DomainEvent, kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, fence: UInt64,
-        outcome: ProcessingResult.Outcome, touching: (record: LedgerRecord, nowMillis: Int64)? = nil
+        outcome: ProcessingResult.Outcome, nowMillis: Int64, touching: LedgerRecord? = nil
     ) -> ProcessingResult {
-        let closure = index.closure(of: event)
+        let recent = recentInvalidations
+        let closure = index.closure(of: event) { closure in
+            recent.record(closure.entries.lazy.map { RecentInvalidations.hash($0.name) }, atMillis: nowMillis)
+        }
         let rootTag = closure.root
         let plan = planner.plan(
             kind: kind, cause: cause, rootTag: rootTag, keys: FanOutPlanner.keys(of: closure),
@@ -129,7 +142,7 @@ public struct EventProcessor: Sendable {
             outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
             throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved)
         if let touching, let cycleWatch {
-            resolveCycleConflicts(closure, touching.record, watch: cycleWatch, nowMillis: touching.nowMillis, into: &result)
+            resolveCycleConflicts(closure, touching, watch: cycleWatch, nowMillis: nowMillis, into: &result)
         }
         return result
     }

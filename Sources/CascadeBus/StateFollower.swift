@@ -7,6 +7,12 @@ import Logging
 /// Reads `cascade.deps` into the instance index and `cascade.ledger` into the ledger, from the
 /// beginning, then keeps following both. Ready once both are read up to the markers written
 /// at start (the end of each partition as it was then).
+///
+/// Every registration is race-checked once (`RegistrationRaceCheck`): live ones as they come,
+/// and at start those a previous bus read but may not have checked. The positions up to which
+/// registrations were checked, and their invalidations delivered, are committed under the
+/// group `<bus group>.deps-checked`, so a bus killed between reading a registration and
+/// checking it leaves the check to the next one.
 final class StateFollower: @unchecked Sendable {
     private let consumer: KafkaConsumer
     private let topics: Topics
@@ -19,6 +25,13 @@ final class StateFollower: @unchecked Sendable {
     private let lock = NSLock()
     /// Per topic and partition, the marker offset still to be reached.
     private var pendingEnds: [String: [Int32: Int64]] = [:]
+    /// Per partition of `cascade.deps`, the first offset no bus is known to have checked.
+    private var checkedFrom: [Int32: Int64] = [:]
+    /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt.
+    private var unchecked: [Registration] = []
+    /// Per partition of `cascade.deps`, the next offset once everything read is checked.
+    private var checkedThrough: [Int32: Int64] = [:]
+    private var committedAt = ContinuousClock.now
     private var readyContinuations: [CheckedContinuation<Void, Never>] = []
     private var isReady = false
     private var waitingCancelled = false
@@ -39,7 +52,7 @@ final class StateFollower: @unchecked Sendable {
         topics = configuration.topics
         consumer = try KafkaConsumer(
             configuration: configuration.kafka, subscription: .allPartitions(topics: [topics.deps, topics.ledger], from: .beginning),
-            logger: logger, maxBatch: configuration.consumerBatch)
+            logger: logger, maxBatch: configuration.consumerBatch, commitGroup: configuration.groupID + ".deps-checked")
         self.index = index
         self.ledger = ledger
         self.raceCheck = raceCheck
@@ -50,9 +63,23 @@ final class StateFollower: @unchecked Sendable {
 
     var ready: Bool { lock.withLock { isReady } }
 
-    /// Sets the offsets to reach before the state counts as rebuilt.
-    func expect(_ ends: [String: [Int32: Int64]]) {
-        lock.withLock { pendingEnds = ends.filter { !$0.value.isEmpty }; isReady = pendingEnds.isEmpty }
+    /// Sets the offsets to reach before the state counts as rebuilt, and learns how far the
+    /// registrations were checked (nothing committed: a first start, all counts as checked).
+    func expect(_ ends: [String: [Int32: Int64]]) async {
+        let partitions = (ends[topics.deps] ?? [:]).keys.map { TopicPartition(topic: topics.deps, partition: $0) }
+        var checked: [Int32: Int64] = [:]
+        do {
+            for position in try await consumer.committed(partitions) where position.offset >= 0 {
+                checked[position.partition] = position.offset
+            }
+        } catch {
+            logger.warning("cannot read how far registrations were checked; checking none again", metadata: ["error": "\(error)"])
+        }
+        lock.withLock {
+            checkedFrom = checked
+            pendingEnds = ends.filter { !$0.value.isEmpty }
+            isReady = pendingEnds.isEmpty
+        }
     }
 
     func awaitReady() async {
@@ -80,7 +107,7 @@ final class StateFollower: @unchecked Sendable {
     func run() async {
         for await event in consumer.events {
             guard case .messages(let batch) = event else { continue }
-            var registrations: [(key: CacheKeyRef, dependencies: [Dependency])] = []
+            var changes: [InstanceIndex.Change] = []
             var live: [Registration] = []
             let wasReady = ready
             for message in batch {
@@ -89,19 +116,24 @@ final class StateFollower: @unchecked Sendable {
                        let record = try? LedgerRecord.decode(bytes) {
                         ledger.merge(record)
                     }
-                } else {
-                    apply(message, into: &registrations, live: &live, checkRaces: wasReady)
+                } else if let registration = read(message, into: &changes) {
+                    if wasReady {
+                        live.append(registration)
+                    } else if message.offset >= lock.withLock({ checkedFrom[message.partition] ?? .max }) {
+                        unchecked.append(registration)
+                    }
                 }
+                if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
                 reached(message)
             }
-            if !registrations.isEmpty { index.register(contentsOf: registrations) }
-            for registration in live {
-                let messages = raceCheck.check(registration)
-                if !messages.isEmpty {
-                    metrics.racesInvalidated.increment()
-                    await send(messages)
-                }
+            if !changes.isEmpty { index.apply(changes) }
+            await check(live)
+            if !wasReady && ready {
+                logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
+                await check(unchecked)
+                unchecked = []
             }
+            if ready { await commitChecked() }
             metrics.ledgerEntries.set(Double(ledger.count))
             if ContinuousClock.now - indexGaugeAt >= .seconds(1) || ready != wasReady {
                 indexGaugeAt = .now
@@ -110,27 +142,58 @@ final class StateFollower: @unchecked Sendable {
         }
     }
 
-    private func apply(
-        _ message: KafkaMessage, into batch: inout [(key: CacheKeyRef, dependencies: [Dependency])], live: inout [Registration],
-        checkRaces: Bool
-    ) {
-        guard let keyText = message.keyString, !keyText.hasPrefix(TopicSetup.markerPrefix) else { return }
-        guard let bytes = message.valueBytes else {
-            // Tombstone: the key is gone. Flush pending registrations first to keep order.
-            if !batch.isEmpty { index.register(contentsOf: batch); batch.removeAll() }
-            if let slash = keyText.firstIndex(of: "/") {
-                index.unregister(CacheKeyRef(service: String(keyText[..<slash]), key: String(keyText[keyText.index(after: slash)...])))
+    /// Race-checks registrations already in the index; returns once their invalidations are
+    /// delivered.
+    private func check(_ registrations: [Registration]) async {
+        var messages: [OutboundMessage] = []
+        for registration in registrations {
+            let caused = raceCheck.check(registration, nowMillis: Timestamps.nowMillis())
+            if !caused.isEmpty {
+                metrics.racesInvalidated.increment()
+                messages += caused
             }
-            return
+        }
+        if !messages.isEmpty { await send(messages) }
+    }
+
+    /// Commits how far registrations are checked, at most twice a second.
+    private func commitChecked() async {
+        guard !checkedThrough.isEmpty, ContinuousClock.now - committedAt >= .milliseconds(500) else { return }
+        committedAt = .now
+        let positions = checkedThrough.map { TopicPartition(topic: topics.deps, partition: $0.key, offset: $0.value) }
+        do {
+            try await consumer.commit(positions)
+        } catch {
+            logger.warning("cannot commit how far registrations are checked", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Turns a message of `cascade.deps` into an index change; returns the registration, if
+    /// it is one, for the race check.
+    private func read(_ message: KafkaMessage, into changes: inout [InstanceIndex.Change]) -> Registration? {
+        guard let keyText = message.keyString, !keyText.hasPrefix(TopicSetup.markerPrefix) else { return nil }
+        guard let bytes = message.valueBytes else {
+            // A tombstone: the value is gone. It names the registration it ends in headers
+            // (none from hand-written tombstones: then whatever is registered ends).
+            guard let slash = keyText.firstIndex(of: "/") else { return nil }
+            var owner: RegistrationOwner?
+            if let node = message.header(RegistrationOwner.nodeHeader),
+               let incarnation = message.header(RegistrationOwner.incarnationHeader).flatMap({ UInt64(String(decoding: $0, as: UTF8.self)) }) {
+                owner = RegistrationOwner(node: String(decoding: node, as: UTF8.self), incarnation: incarnation)
+            }
+            let key = CacheKeyRef(service: String(keyText[..<slash]), key: String(keyText[keyText.index(after: slash)...]))
+            changes.append(.unregister(key, owner: owner))
+            return nil
         }
         guard let registration = try? Registration.decode(bytes) else {
             logger.warning("skipping unreadable registration", metadata: ["key": "\(keyText)", "offset": "\(message.offset)"])
-            return
+            return nil
         }
         metrics.registrations.increment()
         let dependencies = registration.deps.compactMap { try? Dependency.parse($0, service: registration.service) }
-        batch.append((CacheKeyRef(service: registration.service, key: registration.key), dependencies))
-        if checkRaces { live.append(registration) }
+        changes.append(.register(
+            CacheKeyRef(service: registration.service, key: registration.key), dependencies: dependencies, owner: registration.owner))
+        return registration
     }
 
     private func reached(_ message: KafkaMessage) {

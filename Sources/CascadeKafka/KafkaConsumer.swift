@@ -38,17 +38,20 @@ public final class KafkaConsumer: Sendable {
         "allow.auto.create.topics": "true",
     ]
 
+    /// `commitGroup`: with `.allPartitions`, the group whose offsets `commit` and `committed`
+    /// keep (the consumer never joins it); without one, a throwaway id.
     public init(
         configuration: KafkaConfiguration, subscription: Subscription,
-        logger: Logger = Logger(label: "cascade.kafka.consumer"), maxBatch: Int = 4096, bufferedBatches: Int = 4
+        logger: Logger = Logger(label: "cascade.kafka.consumer"), maxBatch: Int = 4096, bufferedBatches: Int = 4,
+        commitGroup: String? = nil
     ) throws(KafkaError) {
         var defaults = Self.defaults
         switch subscription {
         case .group(let id, _):
             defaults["group.id"] = id
         case .allPartitions:
-            // assign() needs a group id for librdkafka's consumer queue; this one never joins or commits.
-            defaults["group.id"] = "cascade-standalone-\(UUID().uuidString)"
+            // assign() needs a group id for librdkafka's consumer queue; it never joins it.
+            defaults["group.id"] = commitGroup ?? "cascade-standalone-\(UUID().uuidString)"
         }
         let conf = try RDKafkaConfig.make(configuration.merged(with: defaults))
         let context = ConsumerContext(logger: logger, buffer: ConsumerEventBuffer(capacity: bufferedBatches))

@@ -10,12 +10,13 @@ struct PipelineFixture {
     let topics = Topics()
 
     /// The example graph, or the graph in `directory`.
-    init(cycleConflictWindowMillis: Int64 = 1000, directory: String? = nil) throws {
+    /// `startMillis`: when the bus started, on the fixture's clock (events default to 1000).
+    init(cycleConflictWindowMillis: Int64 = 1000, directory: String? = nil, startMillis: Int64 = 0) throws {
         let loaded = try GraphLoader.load(directory: directory ?? CascadeBinary.packageRoot.appendingPathComponent("graph").path)
         guard let graph = loaded.graph else { throw FixtureError.graph("\(loaded.diagnostics)") }
         processor = EventProcessor(
             graph: graph, index: InstanceIndex(graph: graph), ledger: Ledger(), topics: Topics(),
-            cycleConflictWindowMillis: cycleConflictWindowMillis)
+            cycleConflictWindowMillis: cycleConflictWindowMillis, startMillis: startMillis)
     }
 
     enum FixtureError: Error { case graph(String) }

@@ -1,0 +1,103 @@
+@testable import CascadeBus
+import CascadeGraph
+import CascadeWire
+import Testing
+
+/// A registration reaches the bus after its value was stored, sometimes after the cascade that
+/// made the value stale. These replay the follower's order (index first, then the check) on the
+/// pipeline core, with the fixture's clock in ms.
+@Suite("The registration race check, for entity and cache-key dependencies at any depth")
+struct RegistrationRaceTests {
+    let fixture: PipelineFixture
+    let check: RegistrationRaceCheck
+
+    init(startMillis: Int64 = 0) throws {
+        fixture = try PipelineFixture(startMillis: startMillis)
+        let processor = fixture.processor
+        check = RegistrationRaceCheck(
+            ledger: processor.ledger, index: processor.index, planner: processor.planner,
+            recent: processor.recentInvalidations, windowMillis: 2000)
+    }
+
+    /// Registers like the follower, then checks; the keys the check invalidates, by service.
+    func arrive(_ service: String, _ key: String, deps: [String], setAt: Int64, now: Int64) throws -> [String: Set<String>] {
+        let registration = Registration(service: service, key: key, deps: deps, setAtMillis: setAt)
+        fixture.processor.index.register(registration)
+        var dropped: [String: Set<String>] = [:]
+        for message in check.check(registration, nowMillis: now) {
+            let service = String(message.topic.dropFirst("cascade.inval.".count))
+            for target in try InvalidationMessage.decode(message.value ?? []).keys { dropped[service, default: []].insert(target.key) }
+        }
+        return dropped
+    }
+
+    @Test("a value computed from a key invalidated just before it was stored is dropped, then the chain above it")
+    func lateChainOfKeyDependencies() throws {
+        #expect(try arrive("product-service", "a", deps: ["Product#p-1"], setAt: 900, now: 950).isEmpty)
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 2), nowMillis: 10_000)
+        // b read a before the invalidation reached its node, and registered after the cascade.
+        #expect(try arrive("order-service", "b", deps: ["product-service/a"], setAt: 10_020, now: 10_040) == ["order-service": ["b"]])
+        // c read b in the meantime: the check's own invalidation of b counts too.
+        #expect(try arrive("user-service", "c", deps: ["order-service/b"], setAt: 10_030, now: 10_060) == ["user-service": ["c"]])
+    }
+
+    @Test("a key invalidated well before the value was stored is no reason")
+    func freshAfterTheWindow() throws {
+        #expect(try arrive("product-service", "a", deps: ["Product#p-1"], setAt: 900, now: 950).isEmpty)
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 2), nowMillis: 10_000)
+        #expect(try arrive("order-service", "b", deps: ["product-service/a"], setAt: 12_500, now: 12_510).isEmpty)
+        #expect(try arrive("order-service", "never-invalidated", deps: ["product-service/zz"], setAt: 10_100, now: 10_110).isEmpty)
+    }
+
+    @Test("a registration older than the bus's memory cannot be shown fresh: dropped")
+    func olderThanTheMemory() throws {
+        let late = try RegistrationRaceTests(startMillis: 60_000)
+        #expect(try late.arrive("order-service", "b", deps: ["product-service/a"], setAt: 30_000, now: 61_000) == ["order-service": ["b"]])
+        #expect(try late.arrive("order-service", "b2", deps: ["product-service/a"], setAt: 70_000, now: 70_010).isEmpty)
+    }
+
+    @Test("entity dependencies: a newer version, or a change inside the window without one")
+    func entityDependencies() throws {
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 5), nowMillis: 10_000)
+        #expect(try arrive("product-service", "v4", deps: ["Product#p-1@4"], setAt: 20_000, now: 20_010) == ["product-service": ["v4"]])
+        #expect(try arrive("product-service", "v5", deps: ["Product#p-1@5"], setAt: 10_001, now: 10_010).isEmpty)
+        #expect(try arrive("product-service", "bare", deps: ["Product#p-1"], setAt: 10_500, now: 10_510) == ["product-service": ["bare"]])
+        #expect(try arrive("product-service", "later", deps: ["Product#p-1"], setAt: 13_000, now: 13_010).isEmpty)
+    }
+
+    @Test("a key in the closure of an event is remembered before any registration can follow the closure")
+    func closureKeysAreRemembered() throws {
+        _ = try arrive("order-service", "order:o-1:summary", deps: ["Product#p-3"], setAt: 100, now: 100)
+        _ = fixture.process(PipelineFixture.event("Product", "p-3", version: 2), nowMillis: 5_000)
+        let recent = fixture.processor.recentInvalidations
+        #expect(recent.lastInvalidated(RecentInvalidations.hash("order-service/order:o-1:summary")) == 5_000)
+        #expect(recent.lastInvalidated(RecentInvalidations.hash("product-service/product:p-3")) == 5_000, "bound keys too")
+        #expect(recent.lastInvalidated(RecentInvalidations.hash("order-service/order:o-2:summary")) == nil)
+    }
+}
+
+@Suite("RecentInvalidations: two generations, bounded, with an honest coverage")
+struct RecentInvalidationsTests {
+    @Test func remembersForAtLeastOneRetentionThenForgetsAndSaysSo() {
+        let recent = RecentInvalidations(retentionMillis: 1000, capacity: 100, startMillis: 0)
+        recent.record([1, 2], atMillis: 100)
+        recent.record([3], atMillis: 1_200)
+        #expect(recent.lastInvalidated(1) == 100 && recent.lastInvalidated(3) == 1_200)
+        #expect(recent.coverageStartMillis == 0)
+        recent.record([4], atMillis: 2_300)
+        #expect(recent.lastInvalidated(1) == nil, "dropped with its generation")
+        #expect(recent.lastInvalidated(3) == 1_200)
+        #expect(recent.coverageStartMillis == 1_200)
+        recent.record([5], atMillis: 10_000)
+        #expect(recent.lastInvalidated(3) == nil && recent.lastInvalidated(4) == nil)
+        #expect(recent.coverageStartMillis == 9_000)
+    }
+
+    @Test func aFullGenerationRotatesEarlyAndMovesTheCoverage() {
+        let recent = RecentInvalidations(retentionMillis: 60_000, capacity: 20, startMillis: 0)
+        recent.record(0..<10, atMillis: 10)
+        recent.record(10..<25, atMillis: 20)
+        #expect(recent.coverageStartMillis > 0, "what was dropped is no longer covered")
+        #expect(recent.lastInvalidated(24) == 20)
+    }
+}
