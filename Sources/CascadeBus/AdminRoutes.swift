@@ -10,16 +10,22 @@ public struct AdminContextSource: Sendable {
     public var metrics: BusMetrics
     public var isReady: @Sendable () -> Bool
     public var token: String?
+    public var nodes: NodeDirectory
 
-    public init(processor: EventProcessor, metrics: BusMetrics, token: String? = nil, isReady: @escaping @Sendable () -> Bool) {
+    public init(
+        processor: EventProcessor, metrics: BusMetrics, nodes: NodeDirectory = NodeDirectory(), token: String? = nil,
+        isReady: @escaping @Sendable () -> Bool
+    ) {
         self.processor = processor
         self.metrics = metrics
+        self.nodes = nodes
         self.token = token
         self.isReady = isReady
     }
 }
 
-/// The admin routes: health, readiness, metrics, the graph, live impact and the ledger.
+/// The admin routes: health, readiness, metrics, the graph, live impact, the ledger and the
+/// live nodes.
 public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestContext> {
     let router = Router()
     if let token = source.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
@@ -51,6 +57,10 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
         }
         let closure = source.processor.index.closure(of: ref, attrs: attrs)
         return json(GraphExport.encode(ImpactReport(closure)))
+    }
+    router.get("/nodes") { _, _ in
+        struct Listing: Encodable { var nodes: [NodeDirectory.Entry] }
+        return json(GraphExport.encode(Listing(nodes: source.nodes.entries())))
     }
     router.get("/ledger/:entity/:id") { _, context in
         let ref = (context.parameters.get("entity") ?? "") + "#" + (context.parameters.get("id") ?? "")

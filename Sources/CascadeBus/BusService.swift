@@ -11,6 +11,8 @@ import ServiceLifecycle
 public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     public let processor: EventProcessor
     public let metrics: BusMetrics
+    /// The nodes' latest reports, for `/nodes`.
+    public let nodes = NodeDirectory()
     let configuration: BusConfiguration
     let graph: CacheGraph
     private let producer: KafkaProducer
@@ -18,6 +20,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private let follower: StateFollower
     private let logger: Logger
     private let state = BusRunState()
+    private let watermarks: WatermarkTracker
 
     /// `onSpanAcknowledged` hears each span of consumed events once every message they caused
     /// is acknowledged (from the producer's poll thread): for benchmarks and tests.
@@ -29,6 +32,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         self.graph = graph
         self.metrics = metrics
         self.logger = logger
+        watermarks = WatermarkTracker(services: graph.serviceNames)
         let index = InstanceIndex(graph: graph)
         let ledger = Ledger()
         // Marks this instance's ledger records: it has them already, so the follower skips them.
@@ -63,7 +67,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
         follower = try StateFollower(
-            configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, metrics: metrics, writer: writer,
+            configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
             logger: logger
         ) { messages in
             // Awaited: the follower commits a registration as checked only once its
@@ -93,7 +97,9 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let admin = try KafkaAdmin(configuration: configuration.kafka)
         let marker = TopicSetup.markerPrefix + UUID().uuidString
         var ends: [String: [Int32: Int64]] = [:]
-        for topic in [configuration.topics.deps, configuration.topics.ledger] {
+        // Markers also create the topics where the cluster auto-creates rather than accepts
+        // CreateTopics (the embedded broker); the follower reads all three from the start.
+        for topic in [configuration.topics.deps, configuration.topics.ledger, configuration.topics.nodes] {
             ends[topic] = try await TopicSetup.markEnd(of: topic, producer: producer, admin: admin, marker: marker, logger: logger)
         }
         await follower.expect(ends)
@@ -102,6 +108,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 group.addTask { await self.follower.run() }
                 group.addTask { await self.consumeEvents() }
                 group.addTask { await self.commitPeriodically() }
+                group.addTask { await self.probeEnds() }
+                group.addTask { await self.sendWatermarks() }
             }
         } onGracefulShutdown: {
             Task { await self.stop() }
@@ -138,9 +146,17 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                     start = end
                 }
                 state.leave()
-            case .assigned(let partitions), .revoked(let partitions):
+            case .assigned(let partitions):
                 // A partition's history starts over with its (new) owner's committed offset.
                 tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
+                let committed = (try? await consumer.committed(partitions)) ?? []
+                for partition in partitions {
+                    let next = committed.first { $0.partition == partition.partition }?.offset ?? -1
+                    watermarks.assigned(partition.partition, next: max(0, next))
+                }
+            case .revoked(let partitions):
+                tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
+                for partition in partitions { watermarks.revoked(partition.partition) }
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
             }
@@ -199,9 +215,15 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     }
 
     /// Sends each span's messages; its offsets become committable once all are acknowledged.
+    /// The last batch of each service carries the span's watermark; services the span did
+    /// not reach hear of it from `sendWatermarks`.
     private func send(_ spans: [EventSpan]) async {
         for var span in spans {
-            let outbound = span.finish()
+            let partition = span.partition.partition
+            let told = span.services
+            // Watermarks count positions of the events topic (what `CASCADE.AFTER` tokens name).
+            let isEvents = span.partition.topic == configuration.topics.events
+            let outbound = span.finish(watermark: isEvents ? watermarks.watermark(partition, through: span.lastOffset) : nil)
             let sequence = tracker.begin(
                 span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events, messages: outbound.count)
             for (position, message) in outbound.enumerated() {
@@ -211,6 +233,45 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                         token: sequence << 20 | UInt64(position))
                 } catch {
                     logger.error("cannot enqueue message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+                }
+            }
+            if isEvents { watermarks.sent(partition, through: span.lastOffset, told: told) }
+        }
+    }
+
+    /// Asks the brokers for the end of the owned partitions four times a second: a watermark
+    /// may only say the bus is current as of a moment it saw the end and had reached it.
+    private func probeEnds() async {
+        while !state.stopping {
+            try? await Task.sleep(for: .milliseconds(250))
+            guard let consumer = state.consumer else { continue }
+            let owned = watermarks.owned
+            guard !owned.isEmpty else { continue }
+            let startedAt = Timestamps.nowMillis()
+            let ends = await consumer.endOffsets(owned.map { TopicPartition(topic: configuration.topics.events, partition: $0) })
+            for end in ends ?? [] { watermarks.probed(end.partition, end: end.offset, atMillis: startedAt) }
+        }
+    }
+
+    /// Tells every service how far each owned partition is done: within 10 ms of a span it
+    /// did not reach, and every service at least every 500 ms, so an idle stream is not
+    /// mistaken for a stalled one. Each goes under the batch key of its partition, behind the
+    /// batches it covers.
+    private func sendWatermarks() async {
+        var heartbeatAt = ContinuousClock.now
+        while !state.stopping {
+            try? await Task.sleep(for: .milliseconds(10))
+            let heartbeat = ContinuousClock.now - heartbeatAt >= .milliseconds(500)
+            if heartbeat { heartbeatAt = .now }
+            for (service, watermark) in watermarks.due(all: heartbeat) {
+                var writer = InvalidationBatch.Writer()
+                do throws(KafkaError) {
+                    try await producer.produce(
+                        topic: configuration.topics.invalidations(service: service),
+                        key: EventSpan.batchKey(topic: configuration.topics.events, partition: watermark.partition),
+                        value: writer.finish(watermark: watermark), token: 0)
+                } catch {
+                    logger.warning("cannot enqueue a watermark", metadata: ["service": "\(service)", "error": "\(error)"])
                 }
             }
         }

@@ -13,14 +13,14 @@ struct EventSpan {
     private let batchKey: [UInt8]
     private let maxBatchBytes: Int
     private var messages: [OutboundMessage] = []
-    /// Open batches by topic, and the topics in the order first seen.
+    /// Open batches by topic, and the topics in the order first seen, with their services.
     private var batches: [String: InvalidationBatch.Writer] = [:]
-    private var batchOrder: [String] = []
+    private var batchOrder: [(topic: String, service: String)] = []
 
     init(partition: OffsetTracker.PartitionKey, maxBatchBytes: Int) {
         self.partition = partition
         self.maxBatchBytes = maxBatchBytes
-        batchKey = Array("\(partition.topic)/\(partition.partition)".utf8)
+        batchKey = Self.batchKey(topic: partition.topic, partition: partition.partition)
     }
 
     /// Adds the messages one event caused. Events must come in offset order.
@@ -46,25 +46,34 @@ struct EventSpan {
                 var writer = InvalidationBatch.Writer()
                 writer.append(encodedMessage: value)
                 batches[message.topic] = writer
-                batchOrder.append(message.topic)
+                batchOrder.append((message.topic, message.service ?? ""))
             }
         }
     }
 
-    /// Everything to send for the span, the batches last.
-    mutating func finish() -> [OutboundMessage] {
-        for topic in batchOrder {
+    /// The services that get a batch from this span.
+    var services: [String] { batchOrder.map(\.service) }
+
+    /// Everything to send for the span, the batches last; the last batch of each service
+    /// carries `watermark` (the span's last offset), earlier ones do not: the node has not
+    /// applied the whole span until it has the last.
+    mutating func finish(watermark: SourceWatermark? = nil) -> [OutboundMessage] {
+        for (topic, _) in batchOrder {
             guard var writer = batches.removeValue(forKey: topic) else { continue }
-            messages.append(seal(topic: topic, &writer))
+            messages.append(seal(topic: topic, &writer, watermark: watermark))
         }
         batchOrder = []
         defer { messages = [] }
         return messages
     }
 
-    private func seal(topic: String, _ writer: inout InvalidationBatch.Writer) -> OutboundMessage {
-        OutboundMessage(topic: topic, key: batchKey, value: writer.finish())
+    private func seal(topic: String, _ writer: inout InvalidationBatch.Writer, watermark: SourceWatermark? = nil) -> OutboundMessage {
+        OutboundMessage(topic: topic, key: batchKey, value: writer.finish(watermark: watermark))
     }
+
+    /// The key every batch of a source partition carries, so all land on one partition of
+    /// each service topic; watermarks for that source partition must use it too.
+    static func batchKey(topic: String, partition: Int32) -> [UInt8] { Array("\(topic)/\(partition)".utf8) }
 }
 
 extension OutboundMessage {

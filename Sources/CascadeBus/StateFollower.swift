@@ -22,6 +22,7 @@ final class StateFollower: @unchecked Sendable {
     private let send: @Sendable ([OutboundMessage]) async -> Void
     private let metrics: BusMetrics
     private let logger: Logger
+    let nodes: NodeDirectory
     private let lock = NSLock()
     /// Per topic and partition, the marker offset still to be reached.
     private var pendingEnds: [String: [Int32: Int64]] = [:]
@@ -45,16 +46,18 @@ final class StateFollower: @unchecked Sendable {
     private var indexGaugeAt = ContinuousClock.now - .seconds(1)
 
     init(
-        configuration: BusConfiguration, index: InstanceIndex, ledger: Ledger, raceCheck: RegistrationRaceCheck,
+        configuration: BusConfiguration, index: InstanceIndex, ledger: Ledger, raceCheck: RegistrationRaceCheck, nodes: NodeDirectory,
         metrics: BusMetrics, writer: String, logger: Logger, send: @escaping @Sendable ([OutboundMessage]) async -> Void
     ) throws {
         self.writer = Array(writer.utf8)
         topics = configuration.topics
         consumer = try KafkaConsumer(
-            configuration: configuration.kafka, subscription: .allPartitions(topics: [topics.deps, topics.ledger], from: .beginning),
+            configuration: configuration.kafka,
+            subscription: .allPartitions(topics: [topics.deps, topics.ledger, topics.nodes], from: .beginning),
             logger: logger, maxBatch: configuration.consumerBatch, commitGroup: configuration.groupID + ".deps-checked")
         self.index = index
         self.ledger = ledger
+        self.nodes = nodes
         self.raceCheck = raceCheck
         self.metrics = metrics
         self.logger = logger
@@ -111,7 +114,9 @@ final class StateFollower: @unchecked Sendable {
             var live: [Registration] = []
             let wasReady = ready
             for message in batch {
-                if message.topic == topics.ledger {
+                if message.topic == topics.nodes {
+                    if let bytes = message.valueBytes, let report = try? NodeReport.decode(bytes) { nodes.merge(report) }
+                } else if message.topic == topics.ledger {
                     if message.header(Self.writerHeader) != writer, let bytes = message.valueBytes,
                        let record = try? LedgerRecord.decode(bytes) {
                         ledger.merge(record)

@@ -15,6 +15,7 @@ enum TopicSetup {
             .compacted(topics.ledger, partitions: partitions),
             .init(name: topics.conflicts, partitions: partitions),
             .init(name: topics.dlq, partitions: partitions),
+            .compacted(topics.nodes, partitions: 1),
         ]
         specs += services.map { .init(name: topics.invalidations(service: $0), partitions: partitions) }
         do {

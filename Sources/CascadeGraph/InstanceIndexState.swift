@@ -18,13 +18,20 @@ struct InstanceIndexState {
     /// needed by the closure, so the map stays small.
     private(set) var keyValues: [UInt32: [String: String]] = [:]
     /// Who registered each key id last (see `RegistrationOwner`): the node's number in
-    /// `nodeNumbers` (0 = a registration without an owner) and the value's incarnation there.
-    /// Keys held by more than one node (replicas of a service) list the others in `moreOwners`
-    /// and keep the union of what each registered, until each has sent its tombstone.
+    /// `nodeNumbers` (0 = a registration without an owner, `retired` = no value left) and the
+    /// value's incarnation there. Keys held by more than one node (replicas of a service) list
+    /// the others in `moreOwners` and keep the union of what each registered, until each has
+    /// sent its tombstone.
+    ///
+    /// A key that others depend on keeps its edges when its value is gone (retired): a value
+    /// computed from it still embeds what it was computed from, so a change there must still
+    /// reach it through this key. Such a key is released with its last dependent, and new
+    /// registrations add to its edges rather than replace them.
     private var ownerNodes: [UInt32] = []
     private var ownerIncarnations: [UInt64] = []
     private var moreOwners: [UInt32: [Owner]] = [:]
     private var nodeNumbers: [String: UInt32] = [:]
+    private static let retired = UInt32.max
     private(set) var registeredKeys = 0
     private(set) var edgeCount = 0
     private(set) var undeclaredEdgeCount = 0
@@ -65,8 +72,10 @@ struct InstanceIndexState {
         var keyFamily: FamilyID?
         if let binder { keyFamily = family(of: key, id: keyID, binder: binder) }
         var list = ContiguousArray<UInt32>()
+        // Released only once the new edges are in, so that releasing them cannot reach the key.
+        var replaced: [UInt32] = []
         if admission == .replace {
-            removeEdges(of: keyID)
+            replaced = detachEdges(of: keyID)
         } else {
             list = dependencies[Int(keyID)]
             if !list.isEmpty { registeredKeys -= 1 }
@@ -98,6 +107,7 @@ struct InstanceIndexState {
             dependencies[Int(keyID)] = list
             registeredKeys += 1
         }
+        for depID in replaced { releaseIfUnused(depID) }
         return undeclared
     }
 
@@ -132,6 +142,10 @@ struct InstanceIndexState {
             // A node this index never heard register anything.
             return false
         }
+        if !dependents[id].isEmpty {
+            ownerNodes[id] = Self.retired
+            return true
+        }
         removeEdges(of: keyID)
         releaseIfUnused(keyID)
         return true
@@ -152,10 +166,15 @@ struct InstanceIndexState {
             moreOwners[keyID] = nil
             return .replace
         }
+        if ownerNodes[id] == Self.retired {
+            ownerNodes[id] = owner.node
+            ownerIncarnations[id] = owner.incarnation
+            return .merge
+        }
         if ownerNodes[id] == owner.node {
             if owner.incarnation < ownerIncarnations[id] { return .stale }
             ownerIncarnations[id] = owner.incarnation
-            return moreOwners[keyID] == nil ? .replace : .merge
+            return moreOwners[keyID] == nil && dependents[id].isEmpty ? .replace : .merge
         }
         var others = moreOwners[keyID] ?? []
         if let position = others.firstIndex(where: { $0.node == owner.node }) {
@@ -174,10 +193,17 @@ struct InstanceIndexState {
     }
 
     private mutating func removeEdges(of keyID: UInt32) {
+        for depID in detachEdges(of: keyID) { releaseIfUnused(depID) }
+    }
+
+    /// Removes a key's edges; returns the ids it depended on (not itself), for releasing.
+    private mutating func detachEdges(of keyID: UInt32) -> [UInt32] {
         let old = dependencies[Int(keyID)]
-        guard !old.isEmpty else { return }
+        guard !old.isEmpty else { return [] }
         dependencies[Int(keyID)] = []
         registeredKeys -= 1
+        var detached: [UInt32] = []
+        detached.reserveCapacity(old.count)
         for entry in old {
             let depID = entry & Self.idMask
             edgeCount -= 1
@@ -187,21 +213,34 @@ struct InstanceIndexState {
                 dependents[Int(depID)].swapAt(position, dependents[Int(depID)].count - 1)
                 dependents[Int(depID)].removeLast()
             }
-            if depID != keyID { releaseIfUnused(depID) }
+            if depID != keyID { detached.append(depID) }
         }
+        return detached
     }
 
+    /// Frees names nothing uses any more: no edges either way. A retired key whose last
+    /// dependent went is released too, and so, in turn, what it depended on.
     private mutating func releaseIfUnused(_ id: UInt32) {
-        guard dependencies[Int(id)].isEmpty else { return }
-        ownerNodes[Int(id)] = 0
-        ownerIncarnations[Int(id)] = 0
-        if !moreOwners.isEmpty { moreOwners[id] = nil }
-        guard dependents[Int(id)].isEmpty else { return }
-        dependents[Int(id)] = []
-        names.remove(id)
-        if Int(id) < keyFamilies.count {
-            keyFamilies[Int(id)] = 0
-            keyValues[id] = nil
+        // Most calls are about a registered key: nothing to free.
+        if !dependencies[Int(id)].isEmpty && ownerNodes[Int(id)] != Self.retired { return }
+        var work = [id]
+        while let next = work.popLast() {
+            let index = Int(next)
+            guard names.isLive(next) else { continue }
+            if !dependencies[index].isEmpty {
+                guard ownerNodes[index] == Self.retired, dependents[index].isEmpty else { continue }
+                work.append(contentsOf: detachEdges(of: next))
+            }
+            ownerNodes[index] = 0
+            ownerIncarnations[index] = 0
+            if !moreOwners.isEmpty { moreOwners[next] = nil }
+            guard dependents[index].isEmpty else { continue }
+            dependents[index] = []
+            names.remove(next)
+            if index < keyFamilies.count {
+                keyFamilies[index] = 0
+                keyValues[next] = nil
+            }
         }
     }
 

@@ -141,6 +141,22 @@ public final class KafkaConsumer: Sendable {
         return try result.get()
     }
 
+    /// The end of each partition as the brokers say it now (one round trip per leader), or
+    /// nil when they cannot be asked within `timeout`. Each offset is the next one to be written.
+    public func endOffsets(_ partitions: [TopicPartition], timeout: Duration = .seconds(1)) async -> [TopicPartition]? {
+        guard !partitions.isEmpty else { return [] }
+        let handle = self.handle
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return await runBlocking("cascade-consumer-ends") {
+            // A timestamp of -1 (OFFSET_END) asks for the latest offset.
+            let list = RDKafkaPartitionList.make(partitions.map { TopicPartition(topic: $0.topic, partition: $0.partition, offset: -1) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            guard rd_kafka_offsets_for_times(handle.pointer, list, milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+            let ends = RDKafkaPartitionList.read(list)
+            return ends.allSatisfy({ $0.offset >= 0 }) ? ends : nil
+        }
+    }
+
     // MARK: - Flow control
 
     /// Stops fetching these partitions until `resume`; for back-pressure.

@@ -1,6 +1,8 @@
 import CascadeStore
+import Foundation
 import CascadeWire
 import Logging
+import NIOConcurrencyHelpers
 
 /// The node core: the store, what it publishes, and the counters INFO shows. The RESP server
 /// runs commands against it on event-loop threads; the Kafka consumer feeds `apply`.
@@ -8,12 +10,26 @@ public final class CacheNode: Sendable {
     public let configuration: NodeConfiguration
     public let store: CacheStore
     public let counters = NodeCounters()
+    /// How far the invalidation stream is applied (watermarks), for CASCADE.AFTER and staleness.
+    public let positions = AppliedPositions()
     let publisher: any RegistrationPublisher
     let metrics = NodeMetrics()
     let logger: Logger
     let startedAtMillis: Int64
     /// This process's id on `cascade.deps`: incarnations of two processes never compare.
     public let nodeID: String
+    private let listeningAddress = NIOLockedValueBox<String?>(nil)
+
+    /// Where other processes reach this node: `--advertise`, or the address it listens on.
+    public var advertisedAddress: String? {
+        configuration.advertisedAddress ?? listeningAddress.withLockedValue { $0 }
+    }
+
+    func listening(on host: String, port: Int) {
+        // A wildcard bind is reached through the machine's name, not 0.0.0.0.
+        let reachable = host == "0.0.0.0" || host == "::" ? (ProcessInfo.processInfo.hostName) : host
+        listeningAddress.withLockedValue { $0 = "\(reachable):\(port)" }
+    }
 
     public init(configuration: NodeConfiguration, publisher: any RegistrationPublisher, logger: Logger = Logger(label: "cascade.node")) {
         self.configuration = configuration
@@ -51,8 +67,36 @@ public final class CacheNode: Sendable {
         metrics.registrations.increment()
     }
 
+    /// Applies the watermark that came with (or without) invalidations, after them.
+    public func apply(_ watermark: SourceWatermark) {
+        positions.apply(watermark)
+    }
+
+    /// How far behind the node may be: now minus the moment as of which its invalidation
+    /// stream is known complete; nil before the first watermark.
+    public func stalenessMillis(now: Int64 = WallClock.nowMillis()) -> Int64? {
+        positions.currentAsOfMillis.map { max(0, now - $0) }
+    }
+
+    /// Bounded staleness: past the bound (or, before any watermark, that long after start),
+    /// reads miss; back under it, they hit again.
+    func updateDegraded(now: Int64 = WallClock.nowMillis()) {
+        guard let bound = configuration.maxStalenessMillis else { return }
+        let behind = stalenessMillis(now: now) ?? (now - startedAtMillis)
+        let degraded = behind > bound
+        if degraded != counters.degraded {
+            counters.degraded = degraded
+            if degraded {
+                logger.warning("invalidation stream not confirmed current: reads miss", metadata: ["behind_ms": "\(behind)"])
+            } else {
+                logger.info("invalidation stream current again: reads hit")
+            }
+        }
+    }
+
     /// One maintenance tick: active expiry, tombstones of registered keys that are gone, gauges.
     public func maintain() {
+        updateDegraded()
         store.sweepExpired()
         let gone = store.drainTombstones()
         if !gone.isEmpty {
@@ -60,5 +104,7 @@ public final class CacheNode: Sendable {
             metrics.tombstones.increment(by: gone.count)
         }
         metrics.publish(store.stats(), lag: counters.lag)
+        metrics.degraded.record(counters.degraded ? 1 : 0)
+        metrics.staleness.record(Double(stalenessMillis() ?? 0) / 1000)
     }
 }

@@ -19,7 +19,9 @@ extension CommandExecutor {
         }
         var reply = ByteBuffer()
         let outcome = arguments[1].withUnsafeReadableBytes { key in
-            store.leaseGet(key, dependencies: dependencies) { value in reply.writeRESPBulkString(value) }
+            store.leaseGet(key, dependencies: dependencies, serveHits: !node.counters.degraded) { value in
+                reply.writeRESPBulkString(value)
+            }
         }
         out.writeRESPArrayHeader(2)
         switch outcome {
@@ -55,6 +57,30 @@ extension CommandExecutor {
         if outcome == .stored { node.register(key: arguments[1].text, dependencies: dependencies, lease: false, incarnation: incarnation) }
         writeSetOutcome(outcome, Session(id: 0, authenticated: true), &out)
     }
+
+    /// `CASCADE.AFTER <partition>:<offset> [timeout-ms]` → +OK once this node has applied
+    /// everything the bus derived from that partition of the events topic through that offset,
+    /// or -TIMEOUT. Answered here when it already has; otherwise the connection waits
+    /// (`Session.waitFor`), like a Redis blocking command.
+    func after(_ arguments: [ByteBuffer], _ session: inout Session, _ out: inout ByteBuffer) {
+        guard arguments.count <= 3 else { return out.writeRESPError("ERR wrong number of arguments for 'cascade.after' command") }
+        let token = arguments[1].text
+        let parts = token.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let partition = Int32(parts[0]), let offset = Int64(parts[1]), partition >= 0, offset >= 0 else {
+            return out.writeRESPError("ERR invalid token '\(token.prefix(64))': expected <partition>:<offset> of the event on the events topic")
+        }
+        var timeout = CommandExecutor.defaultAfterTimeoutMillis
+        if arguments.count == 3 {
+            guard let parsed = arguments[2].integerValue, parsed >= 0 else {
+                return out.writeRESPError("ERR timeout is not a whole number of milliseconds")
+            }
+            timeout = Int64(min(parsed, 3_600_000))
+        }
+        if let through = node.positions.through(partition), through >= offset { return out.writeRESPOK() }
+        session.waitFor = (partition, offset, timeout)
+    }
+
+    static let defaultAfterTimeoutMillis: Int64 = 10_000
 
     /// `CASCADE.META key` → a map: exists, set_at_ms, ttl_ms, deps (each with its fence), key_fence.
     func meta(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {

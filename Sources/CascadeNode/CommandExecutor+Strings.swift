@@ -6,6 +6,7 @@ import NIOCore
 /// GET, SET and the other string commands.
 extension CommandExecutor {
     func get(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
+        if node.counters.degraded { return missWhileDegraded(count: 1, session, &out) }
         let found = arguments[1].withUnsafeReadableBytes { key in
             store.get(key) { value in out.writeRESPBulkString(value) }
         }
@@ -14,6 +15,7 @@ extension CommandExecutor {
 
     func mget(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
         out.writeRESPArrayHeader(arguments.count - 1)
+        if node.counters.degraded { return missWhileDegraded(count: arguments.count - 1, session, &out) }
         for argument in arguments.dropFirst() {
             let found = argument.withUnsafeReadableBytes { key in store.get(key) { out.writeRESPBulkString($0) } }
             if !found { out.writeRESPNull(session.version) }
@@ -51,6 +53,13 @@ extension CommandExecutor {
             return
         }
         writeSetOutcome(outcome, session, &out)
+    }
+
+    /// Bounded staleness: the node cannot vouch that its values are current, so reads miss
+    /// (the client reads its source, as on any miss) until the stream is confirmed again.
+    func missWhileDegraded(count: Int, _ session: Session, _ out: inout ByteBuffer) {
+        node.counters.degradedReads.wrappingIncrement(by: count, ordering: .relaxed)
+        for _ in 0..<count { out.writeRESPNull(session.version) }
     }
 
     func writeSetOutcome(_ outcome: SetOutcome, _ session: Session, _ out: inout ByteBuffer) {

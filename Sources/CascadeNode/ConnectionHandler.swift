@@ -20,6 +20,11 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private var processor: NIOSingleStepByteToMessageProcessor<RESPCommandDecoder>
     private var failed = false
+    private let positions: AppliedPositions
+    /// While a CASCADE.AFTER waits: the commands that came after it, run once it is answered
+    /// (replies keep their order). Reading stops meanwhile, so this holds at most what one
+    /// read had decoded.
+    private var waiting: (waiter: AppliedPositions.Waiter, timer: Scheduled<Void>?, queued: [RESPCommand])?
 
     init(node: CacheNode, id: Int) {
         executor = CommandExecutor(node: node)
@@ -27,6 +32,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             RESPCommandDecoder(limits: node.configuration.limits), maximumBufferSize: nil)
         session = Session(id: id, authenticated: node.configuration.requirePass == nil)
         counters = node.counters
+        positions = node.positions
         pending = ByteBuffer()
     }
 
@@ -39,19 +45,78 @@ final class ConnectionHandler: ChannelInboundHandler {
         do {
             try processor.process(buffer: unwrapInboundIn(data)) { command in
                 guard !session.closeAfterReply else { return }
-                commandsInBatch += 1
-                executor.execute(command.arguments, session: &session, out: &pending)
-                if session.closeAfterReply {
-                    flush(context)
-                    context.close(promise: nil)
-                } else if pending.readableBytes >= ConnectionHandler.flushThreshold {
-                    flush(context)
+                if waiting != nil {
+                    waiting?.queued.append(command)
+                    return
                 }
+                run(command, context)
             }
         } catch {
             failed = true
             errorCaught(context: context, error: error)
         }
+    }
+
+    private func run(_ command: RESPCommand, _ context: ChannelHandlerContext) {
+        commandsInBatch += 1
+        executor.execute(command.arguments, session: &session, out: &pending)
+        if let wait = session.waitFor {
+            session.waitFor = nil
+            block(partition: wait.partition, offset: wait.offset, timeoutMillis: wait.timeoutMillis, context)
+        } else if session.closeAfterReply {
+            flush(context)
+            context.close(promise: nil)
+        } else if pending.readableBytes >= ConnectionHandler.flushThreshold {
+            flush(context)
+        }
+    }
+
+    /// Holds the connection until the position is applied or the time is up.
+    private func block(partition: Int32, offset: Int64, timeoutMillis: Int64, _ context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let waiter = AppliedPositions.Waiter(partition: partition, offset: offset) { applied in
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.unblock(applied: applied, context)
+            }
+        }
+        waiting = (waiter, nil, [])
+        flush(context)
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        if positions.wait(waiter) == true { return unblock(applied: true, context) }
+        let positions = self.positions
+        waiting?.timer = loop.scheduleTask(in: .milliseconds(timeoutMillis)) { positions.expire(waiter) }
+    }
+
+    private func unblock(applied: Bool, _ context: ChannelHandlerContext) {
+        guard let (waiter, timer, queued) = waiting else { return }
+        waiting = nil
+        timer?.cancel()
+        if applied {
+            pending.writeRESPOK()
+        } else {
+            let through = positions.through(waiter.partition).map(String.init) ?? "nothing"
+            pending.writeRESPError("TIMEOUT \(waiter.partition):\(waiter.offset) is not applied yet (applied through \(through))")
+        }
+        for (index, command) in queued.enumerated() {
+            if waiting != nil {
+                // Blocked again: the rest waits behind the new one.
+                waiting?.queued.append(contentsOf: queued[index...])
+                break
+            }
+            guard !session.closeAfterReply else { break }
+            run(command, context)
+        }
+        flush(context)
+        if waiting == nil, context.channel.isWritable {
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let waiter = waiting?.waiter { positions.expire(waiter) }
+        context.fireChannelInactive()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -65,7 +130,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }
+        if context.channel.isWritable && waiting == nil {
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        }
         context.fireChannelWritabilityChanged()
     }
 

@@ -60,10 +60,12 @@ public final class InvalidationConsumer: Service {
         defer { node.counters.lastAppliedOffset = message.offset }
         guard let bytes = message.valueBytes else { return }
         do {
-            for decoded in try InvalidationBatch.decode(bytes) {
+            let (invalidations, watermark) = try InvalidationBatch.read(bytes)
+            for decoded in invalidations {
                 node.apply(decoded)
                 onApplied?(decoded)
             }
+            if let watermark { node.apply(watermark) }
         } catch {
             logger.error(
                 "skipping an invalidation message that does not decode",

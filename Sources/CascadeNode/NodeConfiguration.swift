@@ -13,12 +13,20 @@ public struct NodeConfiguration: Sendable {
     public var store: StoreConfiguration
     /// How often expired keys are swept and tombstones published.
     public var maintenanceIntervalMillis: Int64
+    /// Bounded staleness: with no confirmation for this long that the invalidation stream is
+    /// current, reads miss until it is again. Nil: always serve.
+    public var maxStalenessMillis: Int64?
+    /// The `host:port` other processes reach this node at, in its reports; nil: the address
+    /// it listens on.
+    public var advertisedAddress: String?
 
     public init(
         service: String, host: String = "127.0.0.1", port: Int = 6379, requirePass: String? = nil,
         maxConnections: Int = 10_000, limits: RESPLimits = RESPLimits(), store: StoreConfiguration = StoreConfiguration(),
-        maintenanceIntervalMillis: Int64 = 100
+        maintenanceIntervalMillis: Int64 = 100, maxStalenessMillis: Int64? = nil, advertisedAddress: String? = nil
     ) {
+        self.maxStalenessMillis = maxStalenessMillis
+        self.advertisedAddress = advertisedAddress
         self.service = service
         self.host = host
         self.port = port

@@ -9,6 +9,8 @@ public final class NodeCounters: Sendable {
     let connectionIDs = ManagedAtomic<Int>(0)
     let connections = ManagedAtomic<Int>(0)
     let commands = ManagedAtomic<Int>(0)
+    private let degradedFlag = ManagedAtomic<Bool>(false)
+    let degradedReads = ManagedAtomic<Int>(0)
 
     public init() {}
 
@@ -27,6 +29,12 @@ public final class NodeCounters: Sendable {
     public var invalidationsApplied: Int { invalidations.load(ordering: .relaxed) }
     public var keysInvalidated: Int { removedByInvalidation.load(ordering: .relaxed) }
     public var connectedClients: Int { connections.load(ordering: .relaxed) }
+
+    /// Bounded staleness broke: reads miss until the stream is confirmed current again.
+    public internal(set) var degraded: Bool {
+        get { degradedFlag.load(ordering: .relaxed) }
+        set { degradedFlag.store(newValue, ordering: .relaxed) }
+    }
 
     func recordApplied(keysRemoved: Int) {
         invalidations.wrappingIncrement(ordering: .relaxed)

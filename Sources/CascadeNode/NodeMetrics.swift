@@ -16,6 +16,8 @@ struct NodeMetrics: Sendable {
     let memory = Gauge(label: "cascade_node_used_memory_bytes")
     let evictions = Gauge(label: "cascade_node_evictions")
     let lag = Gauge(label: "cascade_node_consumer_lag")
+    let degraded = Gauge(label: "cascade_node_degraded")
+    let staleness = Gauge(label: "cascade_node_staleness_seconds")
 
     /// Hits, misses and the rest are counted inside the store's shards for free; they are
     /// copied to the gauges on the maintenance tick instead of touching a metric per command.

@@ -1,5 +1,6 @@
 import Atomics
 import CascadeKafka
+import NIOConcurrencyHelpers
 import CascadeWire
 import Logging
 import NIOCore
@@ -21,10 +22,10 @@ public struct NodeRuntime: Sendable {
     ) throws(KafkaError) {
         guard let kafka else {
             node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
-            services = [RESPServer(node: node, group: group) { address in
+            services = [RESPServer(node: node, group: group, onListening: { address in
                 onListening(address)
                 onReady()
-            }]
+            })]
             return
         }
         var producerConfiguration = kafka
@@ -41,13 +42,43 @@ public struct NodeRuntime: Sendable {
         let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
         node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
         let readiness = ReadinessLatch(count: 2, onReady: onReady)
+        let reading = OneTimeGate()
         let consumer = try InvalidationConsumer(
-            node: node, configuration: kafka, topics: topics, logger: logger, onReady: { readiness.arrive() }, onApplied: onApplied)
-        let server = RESPServer(node: node, group: group) { address in
+            node: node, configuration: kafka, topics: topics, logger: logger,
+            onReady: {
+                reading.open()
+                readiness.arrive()
+            }, onApplied: onApplied)
+        let server = RESPServer(node: node, group: group, beforeListening: { await reading.wait() }) { address in
             onListening(address)
             readiness.arrive()
         }
-        services = [producer, publisher, consumer, server]
+        let reporter = NodeReporter(node: node, producer: producer, topics: topics, logger: logger)
+        services = [producer, publisher, consumer, server, reporter]
+    }
+}
+
+/// Opens once; `wait` returns when it is open (at once after that).
+final class OneTimeGate: Sendable {
+    private let state = NIOLockedValueBox<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = state.withLockedValue { state -> Bool in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if isOpen { continuation.resume() }
+        }
     }
 }
 

@@ -11,11 +11,19 @@ public final class RESPServer: Service {
     private let group: any EventLoopGroup
     private let connections: ConnectionRegistry
     private let onListening: @Sendable (SocketAddress) -> Void
+    private let beforeListening: @Sendable () async -> Void
 
-    public init(node: CacheNode, group: any EventLoopGroup, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    /// `beforeListening` is awaited before the port opens: a node must read its invalidation
+    /// stream from a fixed position before it stores anything, or an invalidation sent in
+    /// between would be skipped and the value it should drop kept.
+    public init(
+        node: CacheNode, group: any EventLoopGroup, beforeListening: @escaping @Sendable () async -> Void = {},
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
         self.node = node
         self.group = group
         self.connections = ConnectionRegistry(limit: node.configuration.maxConnections)
+        self.beforeListening = beforeListening
         self.onListening = onListening
     }
 
@@ -53,8 +61,13 @@ public final class RESPServer: Service {
     }
 
     public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.beforeListening() }
+        if Task.isShuttingDownGracefully || Task.isCancelled { return }
         let listener = try await bind()
-        if let address = listener.localAddress { onListening(address) }
+        if let address = listener.localAddress {
+            node.listening(on: node.configuration.host, port: address.port ?? node.configuration.port)
+            onListening(address)
+        }
         let maintenance = listener.eventLoop.scheduleRepeatedTask(
             initialDelay: .milliseconds(node.configuration.maintenanceIntervalMillis),
             delay: .milliseconds(node.configuration.maintenanceIntervalMillis)

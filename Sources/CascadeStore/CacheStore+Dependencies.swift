@@ -3,9 +3,11 @@ import CascadeWire
 /// Leases, invalidations, fences and CASCADE.META.
 extension CacheStore {
     /// LEASE.GET: the value on a hit; on a miss a token that LEASE.SET must present. The
-    /// dependencies are attached to the lease, so invalidating any of them voids it.
+    /// dependencies are attached to the lease, so invalidating any of them voids it. Without
+    /// `serveHits` (a node that cannot vouch for its values) every call is a miss.
     public func leaseGet(
-        _ key: UnsafeRawBufferPointer, dependencies: [Dependency] = [], _ body: (UnsafeRawBufferPointer) -> Void
+        _ key: UnsafeRawBufferPointer, dependencies: [Dependency] = [], serveHits: Bool = true,
+        _ body: (UnsafeRawBufferPointer) -> Void
     ) -> LeaseOutcome {
         let hash = KeyHash.hash(key)
         let shard = shard(hash)
@@ -14,7 +16,7 @@ extension CacheStore {
         return shard.lock.withLock {
             shard.leaseGet(
                 key, hash: hash, dependencies: dependencies, now: now, leaseTTL: ttl,
-                nextSequence: nextSequence, body)
+                nextSequence: nextSequence, serveHits: serveHits, body)
         }
     }
 

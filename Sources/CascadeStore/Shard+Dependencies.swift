@@ -90,9 +90,9 @@ extension Shard {
 
     func leaseGet(
         _ key: UnsafeRawBufferPointer, hash: UInt64, dependencies: [Dependency], now: Int64, leaseTTL: Int64,
-        nextSequence: () -> UInt64, _ body: (UnsafeRawBufferPointer) -> Void
+        nextSequence: () -> UInt64, serveHits: Bool, _ body: (UnsafeRawBufferPointer) -> Void
     ) -> LeaseOutcome {
-        if get(key, hash: hash, now: now, body) { return .hit }
+        if serveHits, get(key, hash: hash, now: now, body) { return .hit }
         let storeKey = StoreKey(key)
         if var lease = leases[storeKey], lease.expiresAtMillis > now,
            (keyFences[storeKey]?.sequence ?? 0) < lease.token {

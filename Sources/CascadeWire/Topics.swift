@@ -15,4 +15,9 @@ public struct Topics: Sendable, Hashable {
     public var nodes: String { prefix + "nodes" }
 
     public func invalidations(service: String) -> String { prefix + "inval." + service }
+
+    /// Every topic an installation with these services uses.
+    public func all(services: [String]) -> [String] {
+        [events, deps, conflicts, ledger, dlq, nodes] + services.map(invalidations(service:))
+    }
 }

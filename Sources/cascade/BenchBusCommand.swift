@@ -91,8 +91,7 @@ struct BenchBusCommand: AsyncParsableCommand {
             recorder: passRecorder)
 
         let topics = Topics(prefix: "bench-bus.")
-        for topic in [topics.events, topics.deps, topics.ledger, topics.conflicts, topics.dlq]
-            + cacheGraph.serviceNames.map(topics.invalidations(service:)) {
+        for topic in topics.all(services: cacheGraph.serviceNames) {
             try kafka.createTopic(topic, partitions: partitions)
         }
         try await registerKeys(workload.registrations, topic: topics.deps, kafka: driver.kafka)

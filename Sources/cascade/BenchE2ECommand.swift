@@ -47,7 +47,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
         let topics = Topics()
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 8)
         defer { kafka.shutdown() }
-        for topic in [topics.events, topics.deps, topics.conflicts, topics.ledger, topics.dlq] + cacheGraph.serviceNames.map(topics.invalidations(service:)) {
+        for topic in topics.all(services: cacheGraph.serviceNames) {
             try kafka.createTopic(topic, partitions: 8)
         }
         let config = KafkaConfiguration(

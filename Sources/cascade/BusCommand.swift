@@ -69,7 +69,7 @@ struct BusCommand: AsyncParsableCommand {
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
-        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: adminToken) { bus.isReady }
+        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: adminToken) { bus.isReady }
         // The ready line comes once the admin API listens and the state is rebuilt.
         let admin = buildApplication(source, host: adminHost, port: adminPort, logger: logger) { host, port in
             Task {

@@ -50,9 +50,7 @@ struct DevCommand: AsyncParsableCommand {
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let topics = Topics(prefix: common.topicPrefix)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
-        for topic in [topics.events, topics.deps, topics.conflicts, topics.ledger, topics.dlq]
-            + cacheGraph.serviceNames.map(topics.invalidations(service:))
-        {
+        for topic in topics.all(services: cacheGraph.serviceNames) {
             try kafka.createTopic(topic, partitions: partitions)
         }
         // The embedded coordinator forgets a departed member only when its session times out.
@@ -76,7 +74,7 @@ struct DevCommand: AsyncParsableCommand {
         let bus = try BusService(
             configuration: BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions),
             graph: cacheGraph, logger: Logger(label: "cascade.bus"))
-        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, token: nil) { bus.isReady }
+        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil) { bus.isReady }
         let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
             Task {
                 await bus.awaitReady()

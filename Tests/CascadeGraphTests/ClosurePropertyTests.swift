@@ -6,6 +6,42 @@ import Testing
 @Suite struct ClosurePropertyTests {
     struct RandomGraph {
         var registrations: [CacheKeyRef: [Dependency]] = [:]
+        /// Keys whose value is gone but that others depend on: their edges stay.
+        var retired: Set<CacheKeyRef> = []
+
+        func hasDependents(_ key: CacheKeyRef) -> Bool {
+            registrations.values.contains { $0.contains { $0.tag == key.description } }
+        }
+
+        /// The index's rules, written plainly: a key others depend on is retired, not removed.
+        mutating func unregister(_ key: CacheKeyRef) {
+            guard registrations[key] != nil else { return }
+            if hasDependents(key) { retired.insert(key) } else { remove(key) }
+        }
+
+        /// Replaces what a key depends on, unless others depend on it: then adds to it.
+        mutating func register(_ key: CacheKeyRef, _ dependencies: [Dependency]) {
+            if let old = registrations[key], hasDependents(key) {
+                registrations[key] = old + dependencies.filter { new in !old.contains { $0.tag == new.tag } }
+                retired.remove(key)
+                return
+            }
+            let old = registrations[key] ?? []
+            registrations[key] = dependencies
+            retired.remove(key)
+            release(old)
+        }
+
+        private mutating func remove(_ key: CacheKeyRef) {
+            let old = registrations.removeValue(forKey: key) ?? []
+            retired.remove(key)
+            release(old)
+        }
+
+        /// Retired keys left without dependents go, and so on down.
+        private mutating func release(_ dependencies: [Dependency]) {
+            for case .key(let ref) in dependencies where retired.contains(ref) && !hasDependents(ref) { remove(ref) }
+        }
 
         init(seed: UInt64, keys: Int, roots: Int) {
             var random = SplitMix64(seed: seed)
@@ -72,12 +108,12 @@ import Testing
         for key in graph.registrations.keys.sorted(by: { $0.key < $1.key }) where random.next() % 3 == 0 {
             if random.next() % 2 == 0 {
                 index.unregister(key)
-                graph.registrations[key] = nil
+                graph.unregister(key)
             } else {
                 let other = CacheKeyRef(service: "svc-0", key: "k\(random.next() % 150)")
                 let dependencies: [Dependency] = [.key(other), .entity(EntityRef(entity: "E", id: "0"), version: nil)]
                 index.register(key, dependencies: dependencies)
-                graph.registrations[key] = dependencies
+                graph.register(key, dependencies)
             }
         }
         for root in 0..<8 {

@@ -61,6 +61,27 @@ struct RegistrationOwnershipTests {
         #expect(!reaches(index, "Product", "p-1"))
     }
 
+    @Test("a value gone from its node still links what was computed from it to what it was computed from")
+    func retiredKeyKeepsItsEdgesForItsDependents() {
+        let index = InstanceIndex()
+        let page = CacheKeyRef(service: "storefront", key: "page:1")
+        index.register(key, dependencies: [product], owner: RegistrationOwner(node: "a", incarnation: 1))
+        index.register(page, dependencies: [.key(key)], owner: RegistrationOwner(node: "b", incarnation: 1))
+        // The summary expires on its node; the page computed from it is still cached.
+        #expect(index.unregister(key, owner: RegistrationOwner(node: "a", incarnation: 1)))
+        let reached = index.closure(of: EntityRef(entity: "Product", id: "p-1")).entries.map(\.name)
+        #expect(reached.contains("storefront/page:1"), "a Product change must still reach the page: \(reached)")
+        // Set again from other data: what the page embeds still counts.
+        index.register(key, dependencies: [user], owner: RegistrationOwner(node: "a", incarnation: 2))
+        #expect(index.closure(of: EntityRef(entity: "Product", id: "p-1")).entries.contains { $0.name == "storefront/page:1" })
+        #expect(index.closure(of: EntityRef(entity: "User", id: "u-1")).entries.contains { $0.name == "storefront/page:1" })
+        // Once both are gone, nothing is left.
+        #expect(index.unregister(key, owner: RegistrationOwner(node: "a", incarnation: 2)))
+        #expect(index.unregister(page, owner: RegistrationOwner(node: "b", incarnation: 1)))
+        #expect(index.closure(of: EntityRef(entity: "Product", id: "p-1")).entries.isEmpty)
+        #expect(index.statistics.registeredKeys == 0 && index.statistics.edges == 0 && index.statistics.names == 0)
+    }
+
     @Test("any arrival order of one node's registrations and tombstones keeps the live value registered", arguments: 0..<300)
     func randomInterleavings(seed: Int) {
         // Values 1...6 of one key, each registered and (but the newest) tombstoned, arriving in

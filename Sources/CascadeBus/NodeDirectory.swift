@@ -1,0 +1,57 @@
+import CascadeWire
+import Foundation
+
+/// The latest report of every node, from `cascade.nodes`: which nodes are alive, where they
+/// listen, how far each has applied. What `/nodes` lists. Thread-safe.
+public final class NodeDirectory: @unchecked Sendable {
+    /// One node as `/nodes` shows it.
+    public struct Entry: Codable, Sendable, Equatable {
+        public var service: String
+        public var node: String
+        public var address: String
+        public var applied: [String: Int64]
+        public var stalenessMillis: Int64?
+        public var lag: Int64
+        public var degraded: Bool
+        /// Milliseconds since its last report.
+        public var lastSeenMillisAgo: Int64
+        public var alive: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case service, node, address, applied, lag, degraded, alive
+            case stalenessMillis = "staleness_ms", lastSeenMillisAgo = "last_seen_ms_ago"
+        }
+    }
+
+    /// A node that has not reported for this long is not alive.
+    public static let aliveWithinMillis: Int64 = 3_000
+    /// Nor listed at all after this long.
+    public static let forgetAfterMillis: Int64 = 60_000
+
+    private let lock = NSLock()
+    private var reports: [String: NodeReport] = [:]
+
+    public init() {}
+
+    public func merge(_ report: NodeReport) {
+        lock.withLock {
+            if let known = reports[report.kafkaKey], known.atMillis > report.atMillis { return }
+            reports[report.kafkaKey] = report
+        }
+    }
+
+    /// Every node heard of within `forgetAfterMillis`, by service then address.
+    public func entries(nowMillis: Int64 = Timestamps.nowMillis()) -> [Entry] {
+        lock.withLock {
+            reports = reports.filter { nowMillis - $0.value.atMillis < Self.forgetAfterMillis }
+            return reports.values.map { report in
+                let age = max(0, nowMillis - report.atMillis)
+                return Entry(
+                    service: report.service, node: report.node, address: report.address, applied: report.applied,
+                    stalenessMillis: report.stalenessMillis, lag: report.lag, degraded: report.degraded,
+                    lastSeenMillisAgo: age, alive: age < Self.aliveWithinMillis)
+            }
+            .sorted { ($0.service, $0.address, $0.node) < ($1.service, $1.address, $1.node) }
+        }
+    }
+}
