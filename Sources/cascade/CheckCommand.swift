@@ -76,7 +76,9 @@ struct CheckCommand: AsyncParsableCommand {
         text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
-    func targets() throws -> CheckTargets {
+    /// Where to look: the status file, the config, the flags; with none of them naming a
+    /// node, the live nodes the bus lists on `/nodes` (one per service).
+    func targets() async throws -> CheckTargets {
         var targets = CheckTargets()
         if let statusFile {
             let status = try StatusFile.read(statusFile)
@@ -92,13 +94,19 @@ struct CheckCommand: AsyncParsableCommand {
             flags.nodes[parsed.service] = parsed.address
         }
         targets = targets.overridden(by: flags)
+        if targets.nodes.isEmpty, let admin = targets.admin {
+            let client = try CheckLedgerClient(base: admin, token: targets.adminToken, timeout: timeout)
+            for node in try await client.liveNodes() where targets.nodes[node.service] == nil {
+                targets.nodes[node.service] = node.address
+            }
+        }
         if let problem = targets.missing { throw CLIError(problem.description) }
         return targets
     }
 
     func audit() async throws -> CheckReport {
         let started = Date()
-        let targets = try targets()
+        let targets = try await targets()
         let ledgerClient = try CheckLedgerClient(base: targets.admin ?? "", token: targets.adminToken, timeout: timeout)
         let reader = CheckNodeReader(nodes: targets.nodes, password: targets.requirepass, timeout: timeout, scanCount: scanCount)
         try await ledgerClient.ensureReady()

@@ -4,7 +4,8 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// Reads entity versions from the bus's admin API: `GET /ledger/<Entity>/<id>`.
+/// Reads the bus's admin API: entity versions (`GET /ledger/<Entity>/<id>`) and the live
+/// nodes (`GET /nodes`).
 struct CheckLedgerClient: Sendable {
     let base: String
     let token: String?
@@ -67,6 +68,24 @@ struct CheckLedgerClient: Sendable {
         case 401, 403: throw CLIError("the bus at \(base) refused the admin token (\(status)); give --admin-token")
         default: throw CLIError("the bus at \(base) answered \(status) for the ledger of \(ref): \(body.prefix(200))")
         }
+    }
+
+    /// A node the bus has heard from lately, from `/nodes`.
+    struct LiveNode: Decodable, Sendable, Hashable {
+        var service: String
+        var address: String
+        var alive: Bool
+    }
+
+    /// The nodes that reported within the last few seconds, by service then address.
+    func liveNodes() async throws -> [LiveNode] {
+        struct Listing: Decodable { var nodes: [LiveNode] }
+        guard let url = URL(string: base + "/nodes") else { return [] }
+        let (status, body) = try await get(url)
+        guard status == 200, let listing = try? JSONDecoder().decode(Listing.self, from: Data(body.utf8)) else {
+            throw CLIError("the bus at \(base) answered \(status) for /nodes: \(body.prefix(200))")
+        }
+        return listing.nodes.filter(\.alive)
     }
 
     private func get(_ url: URL) async throws -> (Int, String) {

@@ -36,6 +36,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Partitions of each topic.")
     var partitions: Int = 4
 
+    @Option(help: "Bounded staleness of every node, e.g. 2s (see cascade node --max-staleness).")
+    var maxStaleness: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -43,6 +46,9 @@ struct DevCommand: AsyncParsableCommand {
             throw ValidationError("ports must be between 0 and 65535")
         }
         guard (1...256).contains(partitions) else { throw ValidationError("--partitions must be between 1 and 256") }
+        if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
+            throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
+        }
     }
 
     func run() async throws {
@@ -62,7 +68,9 @@ struct DevCommand: AsyncParsableCommand {
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var nodeServices: [any ServiceLifecycle.Service] = []
         for (index, service) in cacheGraph.serviceNames.enumerated() {
-            let configuration = NodeConfiguration(service: service, port: nodePort == 0 ? 0 : nodePort + index)
+            let configuration = NodeConfiguration(
+                service: service, port: nodePort == 0 ? 0 : nodePort + index,
+                maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds))
             let runtime = try NodeRuntime(
                 configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: eventLoops,
                 logger: Logger(label: "cascade.node.\(service)"),

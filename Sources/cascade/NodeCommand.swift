@@ -1,4 +1,5 @@
 import ArgumentParser
+import CascadeGraph
 import CascadeKafka
 import CascadeNode
 import CascadeRESP
@@ -52,6 +53,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Largest bulk string a client may send, in bytes.")
     var maxBulkLength: Int = 512 << 20
 
+    @Option(help: "Bounded staleness, e.g. 2s: reads miss while the invalidation stream is not confirmed current for that long.")
+    var maxStaleness: String?
+
+    @Option(help: "host:port other processes reach this node at (in its reports on cascade.nodes); default: where it listens.")
+    var advertise: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -62,6 +69,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
+        if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
+            throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
+        }
     }
 
     func run() async throws {
@@ -70,7 +80,8 @@ struct NodeCommand: AsyncParsableCommand {
         store.maxMemoryBytes = maxMemory.flatMap(NodeCommand.parseBytes)
         let configuration = NodeConfiguration(
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
-            limits: RESPLimits(maxBulkLength: maxBulkLength), store: store)
+            limits: RESPLimits(maxBulkLength: maxBulkLength), store: store,
+            maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise)
 
         let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }
         let kafkaConfiguration = try kafka.map {

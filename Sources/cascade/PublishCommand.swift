@@ -1,4 +1,5 @@
 import ArgumentParser
+import CascadeGraph
 import CascadeKafka
 import CascadeWire
 import Foundation
@@ -11,9 +12,18 @@ struct PublishCommand: AsyncParsableCommand {
         discussion: """
             cascade publish Product#p-17 --version 42 --attr category=shoes
             cat events.jsonl | cascade publish -
-            Prints where each event went (topic, partition, offset).
+            Prints where each event went (topic, partition, offset); --format json prints \
+            {"topic","partition","offset","token"}, the token being what CASCADE.AFTER takes.
+            With --wait, returns once every live node (from the bus's /nodes, or the status \
+            file's nodes) has applied what the event caused there, printing \
+            `applied <service> <nodes> <ms>` per service; exit 3 after --wait-timeout, naming \
+            the nodes still behind.
             """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
 
     @Argument(help: "Entity#id, or '-' to read JSON events, one per line, from stdin.")
     var ref: String
@@ -39,6 +49,24 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
     var properties: [String] = []
 
+    @Option(help: "text or json.")
+    var format: Format = .text
+
+    @Flag(help: "Return once every live node has applied what the event caused (strong read).")
+    var wait = false
+
+    @Option(help: "How long --wait waits, e.g. 10s, 500ms.")
+    var waitTimeout: String = "10s"
+
+    @Option(help: "URL of the bus's admin API, to find the live nodes for --wait.")
+    var admin: String?
+
+    @Option(help: "Bearer token of the bus's admin API.")
+    var adminToken: String?
+
+    @Option(help: "Password of the nodes (their --requirepass), for --wait.")
+    var requirepass: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -49,26 +77,38 @@ struct PublishCommand: AsyncParsableCommand {
             for attr in attrs where !attr.contains("=") { throw ValidationError("--attr '\(attr)' is not k=v") }
         }
         guard kafka != nil || statusFile != nil else { throw ValidationError("give --kafka or --status-file") }
+        guard let timeout = TTLDuration.milliseconds(waitTimeout), timeout > 0 else {
+            throw ValidationError("--wait-timeout '\(waitTimeout)' is not a duration such as 10s or 500ms")
+        }
+        if wait && admin == nil && statusFile == nil { throw ValidationError("--wait needs --admin URL or --status-file to find the nodes") }
+        if wait && ref == "-" { throw ValidationError("--wait publishes one event, not a stream from stdin") }
     }
 
     func run() async throws {
         _ = common.bootstrapLogging(label: "cascade.publish")
         var bootstrap = kafka ?? ""
         var topics = Topics(prefix: common.topicPrefix)
+        var status: StatusFile?
         if let statusFile {
-            let status = try StatusFile.read(statusFile)
-            bootstrap = kafka ?? status.kafka
-            topics = Topics(prefix: status.topicPrefix)
+            status = try StatusFile.read(statusFile)
+            bootstrap = kafka ?? status?.kafka ?? ""
+            topics = Topics(prefix: status?.topicPrefix ?? common.topicPrefix)
         }
         let configuration = KafkaConfiguration(
             bootstrapServers: bootstrap,
             properties: try KafkaConfiguration.parseProperties(properties).merging(["message.timeout.ms": "10000"]) { old, _ in old })
         let producer = try KafkaProducer(configuration: configuration)
         var failed = false
+        var last: DeliveryReport?
         for (key, value) in try events() {
             do throws(KafkaError) {
                 let report = try await producer.send(topic: topics.events, key: key, value: value)
-                printLine("published \(key) to \(report.topic)[\(report.partition)]@\(report.offset)")
+                last = report
+                switch format {
+                case .text: printLine("published \(key) to \(report.topic)[\(report.partition)]@\(report.offset)")
+                case .json:
+                    printLine(#"{"topic":"\#(report.topic)","partition":\#(report.partition),"offset":\#(report.offset),"token":"\#(report.partition):\#(report.offset)"}"#)
+                }
             } catch {
                 failed = true
                 FileHandle.standardError.write(Data("could not publish \(key): \(error)\n".utf8))
@@ -76,6 +116,33 @@ struct PublishCommand: AsyncParsableCommand {
         }
         await producer.shutdown()
         if failed { throw ExitCode(1) }
+        if wait, let last { try await awaitApplied(token: "\(last.partition):\(last.offset)", status: status) }
+    }
+
+    /// --wait: every live node answers CASCADE.AFTER for the token, or exit 3.
+    private func awaitApplied(token: String, status: StatusFile?) async throws {
+        let timeoutMillis = TTLDuration.milliseconds(waitTimeout) ?? 10_000
+        var nodes: [AppliedWait.Node] = []
+        if let base = admin ?? status?.admin {
+            let client = try CheckLedgerClient(base: base, token: adminToken, timeout: 5)
+            nodes = try await client.liveNodes().map { AppliedWait.Node(service: $0.service, address: $0.address) }
+        }
+        if nodes.isEmpty, let status {
+            nodes = status.nodes.map { AppliedWait.Node(service: $0.key, address: $0.value) }
+        }
+        guard !nodes.isEmpty else { throw CLIError("no live nodes to wait for (the bus lists none on /nodes)") }
+        let answers = await AppliedWait(password: requirepass, timeoutMillis: timeoutMillis).ask(nodes, token: token)
+        for (service, group) in Dictionary(grouping: answers, by: \.node.service).sorted(by: { $0.key < $1.key })
+        where group.allSatisfy(\.applied) {
+            printLine("applied \(service) \(group.count) \(Int((group.map(\.millis).max() ?? 0).rounded()))")
+        }
+        let behind = answers.filter { !$0.applied }
+        guard behind.isEmpty else {
+            for answer in behind {
+                FileHandle.standardError.write(Data("not applied \(answer.node.service) \(answer.node.address): \(answer.detail)\n".utf8))
+            }
+            throw ExitCode(3)
+        }
     }
 
     /// The events to send as (Kafka key, JSON bytes).

@@ -42,6 +42,12 @@ struct DevSession {
         guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
     }
 
+    /// `cascade publish --wait`: returns once every node applied the event.
+    func publishAndWait(_ ref: String, version: Int) async throws -> CommandResult {
+        try await runCommand(
+            CascadeBinary.url.path, ["publish", ref, "--version", String(version), "--status-file", statusPath, "--wait", "--wait-timeout", "20s"])
+    }
+
     func stop() async throws -> Int32 {
         process.signal(SIGINT)
         return try await process.awaitExit(timeout: .seconds(60))
