@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads clean
 
 deps:
 	@missing=""; \
@@ -44,6 +44,9 @@ bench-graph: release
 
 bench-e2e: release
 	.build/release/cascade bench e2e
+
+bench-reads: release
+	.build/release/cascade bench reads
 
 bench-bus: release
 	.build/release/cascade bench bus

@@ -21,6 +21,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private let logger: Logger
     private let state = BusRunState()
     private let watermarks: WatermarkTracker
+    /// Wakes `sendWatermarks` after a span is sent (at most one wake-up waits).
+    private let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     /// `onSpanAcknowledged` hears each span of consumed events once every message they caused
     /// is acknowledged (from the producer's poll thread): for benchmarks and tests.
@@ -237,6 +239,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             }
             if isEvents { watermarks.sent(partition, through: span.lastOffset, told: told) }
         }
+        watermarkWake.continuation.yield()
     }
 
     /// Asks the brokers for the end of the owned partitions four times a second: a watermark
@@ -253,14 +256,23 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         }
     }
 
-    /// Tells every service how far each owned partition is done: within 10 ms of a span it
-    /// did not reach, and every service at least every 500 ms, so an idle stream is not
-    /// mistaken for a stalled one. Each goes under the batch key of its partition, behind the
-    /// batches it covers.
+    /// Tells every service how far each owned partition is done: right after a span it did
+    /// not reach (at most every 2 ms, so a busy bus sends a few per partition, not one per
+    /// span), and every service at least every 500 ms, so an idle stream is not mistaken for a
+    /// stalled one. Each goes under the batch key of its partition, behind the batches it covers.
     private func sendWatermarks() async {
         var heartbeatAt = ContinuousClock.now
+        var wakes = watermarkWake.stream.makeAsyncIterator()
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                watermarkWake.continuation.yield()
+            }
+        }
+        defer { ticker.cancel() }
         while !state.stopping {
-            try? await Task.sleep(for: .milliseconds(10))
+            _ = await wakes.next()
+            try? await Task.sleep(for: .milliseconds(2))
             let heartbeat = ContinuousClock.now - heartbeatAt >= .milliseconds(500)
             if heartbeat { heartbeatAt = .now }
             for (service, watermark) in watermarks.due(all: heartbeat) {
