@@ -16,6 +16,7 @@ extension CommandExecutor {
             case .success(let parsed): dependencies = parsed
             case .failure(let failure): return out.writeRESPError(failure.message)
             }
+            if let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
         }
         var reply = ByteBuffer()
         let outcome = arguments[1].withUnsafeReadableBytes { key in
@@ -46,6 +47,7 @@ extension CommandExecutor {
         case .success(let parsed): options = parsed
         case .failure(let error): return out.writeRESPError(error.message)
         }
+        if let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
         var incarnation: UInt64 = 0
         let (outcome, dependencies) = arguments[1].withUnsafeReadableBytes { key in
             arguments[3].withUnsafeReadableBytes { value in

@@ -1,4 +1,5 @@
 import CascadeRESP
+import CascadeWire
 import NIOCore
 
 /// HELLO, AUTH, CLIENT, COMMAND and CONFIG: what clients send when they connect.
@@ -141,6 +142,8 @@ extension CommandExecutor {
             ("maxmemory-samples", String(configuration.store.evictionSamples)),
             ("maxclients", String(configuration.maxConnections)),
             ("proto-max-bulk-len", String(configuration.limits.maxBulkLength)),
+            ("client-query-buffer-limit", String(configuration.limits.maxQueryBuffer)),
+            ("cascade-max-deps", String(Registration.Limits.maxDependencies)),
             ("port", String(configuration.port)),
             ("bind", configuration.host),
             ("databases", "1"),

@@ -28,6 +28,7 @@ extension CommandExecutor {
         case .success(let parsed): options = parsed
         case .failure(let error): return out.writeRESPError(error.message)
         }
+        if options.dependencies != nil, let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
         var previousReply: ByteBuffer?
         var incarnation: UInt64 = 0
         let outcome = arguments[1].withUnsafeReadableBytes { key in
@@ -53,6 +54,12 @@ extension CommandExecutor {
             return
         }
         writeSetOutcome(outcome, session, &out)
+    }
+
+    /// Why a key cannot be registered with dependencies (too long for a registration), or nil.
+    static func registrableKey(_ key: ByteBuffer) -> String? {
+        guard key.readableBytes > Registration.Limits.maxKeyBytes else { return nil }
+        return "ERR a key with DEPS may have at most \(Registration.Limits.maxKeyBytes) bytes (this one has \(key.readableBytes))"
     }
 
     /// Bounded staleness: the node cannot vouch that its values are current, so reads miss

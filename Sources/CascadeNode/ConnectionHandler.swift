@@ -5,6 +5,11 @@ import NIOCore
 /// replies of a read batch in one buffer and writes them with one flush in
 /// `channelReadComplete`. The decoder runs inside this handler (NIO's single-step processor)
 /// rather than as a pipeline stage, so a command costs no pipeline hop and no NIOAny boxing.
+///
+/// Commands are held, in order, while a CASCADE.AFTER waits and while the client is not
+/// reading its replies (the channel is not writable): reading stops too, so a connection holds
+/// at most one read's worth of commands and one flush's worth of replies, whatever it sends.
+/// Unfinished commands are capped by `RESPLimits.maxQueryBuffer`.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -21,15 +26,18 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var processor: NIOSingleStepByteToMessageProcessor<RESPCommandDecoder>
     private var failed = false
     private let positions: AppliedPositions
-    /// While a CASCADE.AFTER waits: the commands that came after it, run once it is answered
-    /// (replies keep their order). Reading stops meanwhile, so this holds at most what one
-    /// read had decoded.
-    private var waiting: (waiter: AppliedPositions.Waiter, timer: Scheduled<Void>?, queued: [RESPCommand])?
+    /// Decoded commands not run yet, oldest at `heldStart`.
+    private var held: [RESPCommand] = []
+    private var heldStart = 0
+    /// The CASCADE.AFTER being waited for, and its timer.
+    private var waiting: (waiter: AppliedPositions.Waiter, timer: Scheduled<Void>?)?
+    /// The client is not reading: its replies are not written out.
+    private var paused = false
 
     init(node: CacheNode, id: Int) {
         executor = CommandExecutor(node: node)
-        processor = NIOSingleStepByteToMessageProcessor(
-            RESPCommandDecoder(limits: node.configuration.limits), maximumBufferSize: nil)
+        let limits = node.configuration.limits
+        processor = NIOSingleStepByteToMessageProcessor(RESPCommandDecoder(limits: limits), maximumBufferSize: limits.maxQueryBuffer)
         session = Session(id: id, authenticated: node.configuration.requirePass == nil)
         counters = node.counters
         positions = node.positions
@@ -40,16 +48,18 @@ final class ConnectionHandler: ChannelInboundHandler {
         pending = context.channel.allocator.buffer(capacity: 1024)
     }
 
+    private var holding: Bool { waiting != nil || paused || heldStart < held.count }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !session.closeAfterReply, !failed else { return }
         do {
             try processor.process(buffer: unwrapInboundIn(data)) { command in
                 guard !session.closeAfterReply else { return }
-                if waiting != nil {
-                    waiting?.queued.append(command)
-                    return
+                if holding {
+                    held.append(command)
+                } else {
+                    run(command, context)
                 }
-                run(command, context)
             }
         } catch {
             failed = true
@@ -68,7 +78,30 @@ final class ConnectionHandler: ChannelInboundHandler {
             context.close(promise: nil)
         } else if pending.readableBytes >= ConnectionHandler.flushThreshold {
             flush(context)
+            if !context.channel.isWritable { pause(context) }
         }
+    }
+
+    /// Runs held commands until one holds the connection again or none is left.
+    private func drain(_ context: ChannelHandlerContext) {
+        while heldStart < held.count, waiting == nil, !paused, !session.closeAfterReply, context.channel.isActive {
+            let command = held[heldStart]
+            heldStart += 1
+            run(command, context)
+        }
+        if heldStart >= held.count {
+            held.removeAll(keepingCapacity: held.count <= 1024)
+            heldStart = 0
+        }
+        flush(context)
+        if !holding && context.channel.isActive {
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        }
+    }
+
+    private func pause(_ context: ChannelHandlerContext) {
+        paused = true
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
     }
 
     /// Holds the connection until the position is applied or the time is up.
@@ -81,7 +114,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 handler.unblock(applied: applied, context)
             }
         }
-        waiting = (waiter, nil, [])
+        waiting = (waiter, nil)
         flush(context)
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         if positions.wait(waiter) == true { return unblock(applied: true, context) }
@@ -90,7 +123,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func unblock(applied: Bool, _ context: ChannelHandlerContext) {
-        guard let (waiter, timer, queued) = waiting else { return }
+        guard let (waiter, timer) = waiting else { return }
         waiting = nil
         timer?.cancel()
         if applied {
@@ -99,23 +132,13 @@ final class ConnectionHandler: ChannelInboundHandler {
             let through = positions.through(waiter.partition).map(String.init) ?? "nothing"
             pending.writeRESPError("TIMEOUT \(waiter.partition):\(waiter.offset) is not applied yet (applied through \(through))")
         }
-        for (index, command) in queued.enumerated() {
-            if waiting != nil {
-                // Blocked again: the rest waits behind the new one.
-                waiting?.queued.append(contentsOf: queued[index...])
-                break
-            }
-            guard !session.closeAfterReply else { break }
-            run(command, context)
-        }
-        flush(context)
-        if waiting == nil, context.channel.isWritable {
-            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        }
+        drain(context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if let waiter = waiting?.waiter { positions.expire(waiter) }
+        held = []
+        heldStart = 0
         context.fireChannelInactive()
     }
 
@@ -125,13 +148,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         counters.commands.wrappingIncrement(by: commandsInBatch, ordering: .relaxed)
         commandsInBatch = 0
         // A client that pipelines without reading replies stops being read until it catches up.
-        if !context.channel.isWritable { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
+        if !context.channel.isWritable { pause(context) }
         context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable && waiting == nil {
-            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        if context.channel.isWritable && paused {
+            paused = false
+            drain(context)
         }
         context.fireChannelWritabilityChanged()
     }
@@ -140,7 +164,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         // A malformed frame: say why in Redis's words, then close (the stream is out of sync).
         if let decoding = error as? RESPDecodingError {
             pending.writeRESPError("ERR \(decoding.description)")
+        } else if error is ByteToMessageDecoderError.PayloadTooLargeError {
+            pending.writeRESPError("ERR the client's query buffer passed client-query-buffer-limit; closing it")
         }
+        held = []
+        heldStart = 0
         flush(context)
         context.close(promise: nil)
     }

@@ -87,8 +87,25 @@ struct SetCommandOptions {
         return overflow2 ? nil : time
     }
 
+    /// Parses DEPS, within `Registration.Limits` (checked before any parsing, so a command
+    /// with a million dependencies costs a count, not a million parses).
     static func parseDependencies(_ arguments: ArraySlice<ByteBuffer>, service: String) -> Result<[Dependency], Failure> {
+        let limits = Registration.Limits.self
+        guard arguments.count <= limits.maxDependencies else {
+            return .failure(Failure(message: "ERR too many dependencies (\(arguments.count)); at most \(limits.maxDependencies)"))
+        }
+        var total = 0
+        for argument in arguments {
+            guard argument.readableBytes <= limits.maxDependencyBytes else {
+                return .failure(Failure(message: "ERR dependency of \(argument.readableBytes) bytes; at most \(limits.maxDependencyBytes)"))
+            }
+            total += argument.readableBytes
+        }
+        guard total <= limits.maxTotalBytes else {
+            return .failure(Failure(message: "ERR dependencies of \(total) bytes in all; at most \(limits.maxTotalBytes)"))
+        }
         var dependencies: [Dependency] = []
+        dependencies.reserveCapacity(arguments.count)
         for argument in arguments {
             do {
                 dependencies.append(try Dependency.parse(argument.text, service: service))

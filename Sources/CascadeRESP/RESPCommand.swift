@@ -21,11 +21,18 @@ public struct RESPLimits: Sendable, Equatable {
     public var maxArrayLength: Int
     /// Longest inline command line (Redis: 64 KB).
     public var maxInlineLength: Int
+    /// Most bytes of unfinished commands one client may have buffered (Redis:
+    /// client-query-buffer-limit, 1 GB); past it the client is closed.
+    public var maxQueryBuffer: Int
 
-    public init(maxBulkLength: Int = 512 << 20, maxArrayLength: Int = 1 << 20, maxInlineLength: Int = 64 << 10) {
+    public init(
+        maxBulkLength: Int = 512 << 20, maxArrayLength: Int = 1 << 20, maxInlineLength: Int = 64 << 10,
+        maxQueryBuffer: Int = 1 << 30
+    ) {
         self.maxBulkLength = maxBulkLength
         self.maxArrayLength = maxArrayLength
         self.maxInlineLength = maxInlineLength
+        self.maxQueryBuffer = maxQueryBuffer
     }
 }
 

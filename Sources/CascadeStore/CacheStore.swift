@@ -52,8 +52,10 @@ public final class CacheStore: Sendable {
 
     @inline(__always) public var now: Int64 { configuration.clock() }
 
+    /// Lease tokens, key-fence sequences and incarnations: ordered by the counter in the high
+    /// bits; the low 20 bits are random, so a client cannot guess another client's token.
     func nextSequence() -> UInt64 {
-        sequence.wrappingIncrementThenLoad(ordering: .relaxed)
+        sequence.wrappingIncrementThenLoad(ordering: .relaxed) << 20 | UInt64.random(in: 0..<(1 << 20))
     }
 
     // MARK: Strings

@@ -41,6 +41,20 @@ public struct Registration: Codable, Sendable, Hashable {
 
     public var kafkaKey: String { "\(service)/\(key)" }
 
+    /// Bounds that keep every registration far below Kafka's default message size (1 MB):
+    /// a value whose registration could not be published would never be invalidated, so a
+    /// node refuses it instead.
+    public enum Limits {
+        /// Most dependencies one value may name.
+        public static let maxDependencies = 1024
+        /// Longest dependency, in bytes.
+        public static let maxDependencyBytes = 1024
+        /// Longest key, in bytes.
+        public static let maxKeyBytes = 16 * 1024
+        /// All dependencies together, in bytes.
+        public static let maxTotalBytes = 128 * 1024
+    }
+
     public func encoded() -> [UInt8] { WireJSON.encode(self) }
 
     public static func decode(_ bytes: [UInt8]) throws -> Registration {

@@ -53,6 +53,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Largest bulk string a client may send, in bytes.")
     var maxBulkLength: Int = 512 << 20
 
+    @Option(help: "Most bytes of unfinished commands one client may buffer, e.g. 1gb (Redis's client-query-buffer-limit); past it the client is closed.")
+    var clientQueryBufferLimit: String = "1gb"
+
     @Option(help: "Bounded staleness, e.g. 2s: reads miss while the invalidation stream is not confirmed current for that long.")
     var maxStaleness: String?
 
@@ -69,6 +72,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
+        guard NodeCommand.parseBytes(clientQueryBufferLimit) != nil else {
+            throw ValidationError("--client-query-buffer-limit '\(clientQueryBufferLimit)' is not a size such as 1gb")
+        }
         if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
         }
@@ -80,7 +86,8 @@ struct NodeCommand: AsyncParsableCommand {
         store.maxMemoryBytes = maxMemory.flatMap(NodeCommand.parseBytes)
         let configuration = NodeConfiguration(
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
-            limits: RESPLimits(maxBulkLength: maxBulkLength), store: store,
+            limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: NodeCommand.parseBytes(clientQueryBufferLimit) ?? 1 << 30),
+            store: store,
             maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise)
 
         let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }

@@ -11,10 +11,11 @@ import Testing
         #expect(try await node.cli("SET", "a", "3", "XX", "GET") == "1")
         #expect(try await node.cli("GET", "a") == "3")
         #expect(try await node.cli("SET", "b", "x", "EX", "100") == "OK")
-        #expect(try await node.cli("TTL", "b") == "100")
+        // A loaded machine may take a second between two commands.
+        #expect(["99", "100"].contains(try await node.cli("TTL", "b")))
         #expect(try await node.cli("PTTL", "nope") == "-2")
         #expect(try await node.cli("EXPIRE", "a", "50") == "1")
-        #expect(try await node.cli("TTL", "a") == "50")
+        #expect(["49", "50"].contains(try await node.cli("TTL", "a")))
         #expect(try await node.cli("PERSIST", "a") == "1")
         #expect(try await node.cli("TTL", "a") == "-1")
         #expect(try await node.cli("MGET", "a", "b", "c") == "3\nx")
