@@ -40,17 +40,17 @@ final class ChaosFaultInjector: @unchecked Sendable {
     let cluster: ChaosCluster
     let producer: KafkaProducer
     let topics: Topics
-    let started: UInt64
-    /// Only the fault task touches these two, one step at a time.
+    /// When the writers started; fault times count from here. Only the bench's one task
+    /// touches this and the two below, one step at a time.
+    var started: UInt64 = chaosNow()
     private var sentinelVersion: UInt64 = 1
     private(set) var periods: [ChaosFaultPeriod] = []
     static let margin: UInt64 = 2_000_000_000
 
-    init(cluster: ChaosCluster, producer: KafkaProducer, topics: Topics, started: UInt64) {
+    init(cluster: ChaosCluster, producer: KafkaProducer, topics: Topics) {
         self.cluster = cluster
         self.producer = producer
         self.topics = topics
-        self.started = started
     }
 
     func elapsed(_ time: UInt64 = chaosNow()) -> String {

@@ -122,11 +122,11 @@ struct ChaosVerdict {
     }
 
     /// Each read that returned a version already superseded when it was sent is a stale read;
-    /// its window runs from the supersession to the read.
-    func windows(_ reads: [ChaosRead], faults: [ChaosFaultPeriod]) -> (outside: Windows, overall: Windows) {
+    /// its window runs from the supersession to the read. `kind` nil takes every kind.
+    func windows(_ reads: [ChaosRead], faults: [ChaosFaultPeriod], kind: ChaosKind? = nil) -> (outside: Windows, overall: Windows) {
         var outside = Windows()
         var overall = Windows()
-        for read in reads {
+        for read in reads where kind == nil || read.kind == kind {
             let inFault = faults.contains { $0.contains(read.at) }
             overall.reads += 1
             if !inFault { outside.reads += 1 }
