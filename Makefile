@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos clean
 
 deps:
 	@missing=""; \
@@ -29,7 +29,8 @@ dev: build
 
 # Tests that take an embedded broker down and up run alone: bringing a broker back re-binds
 # its port, and librdkafka's mock aborts the process if a parallel test's socket took it.
-BROKER_OUTAGE_TESTS := brokerDown
+# The short chaos run also runs alone: its stale-read floor needs the cores to itself.
+BROKER_OUTAGE_TESTS := brokerDown|benchChaosShortForm
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -50,6 +51,9 @@ bench-reads: release
 
 bench-bus: release
 	.build/release/cascade bench bus
+
+bench-chaos: release
+	.build/release/cascade bench chaos
 
 bench-node: release
 	scripts/bench-node-vs-redis.sh

@@ -1,0 +1,127 @@
+import Foundation
+import Synchronization
+
+/// Monotonic nanoseconds: every time the chaos bench records (writes, reads, faults) is on this
+/// one clock, so windows never mix clocks.
+func chaosNow() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// One real `cascade` child process: standard output read line by line (awaited, never polled),
+/// standard error appended to a log file, its exit awaited through the termination handler.
+final class ChaosProcess: Sendable {
+    let name: String
+    private let process: Process
+    private let state = Mutex(State())
+
+    private struct State {
+        var lines: [String] = []
+        var exitStatus: Int32?
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiter = 0
+    }
+
+    private struct Waiter {
+        var match: @Sendable (String) -> Bool
+        var continuation: CheckedContinuation<String, any Error>
+    }
+
+    /// Starts `executable arguments`, stderr appended to `log`.
+    init(name: String, executable: URL, arguments: [String], log: URL) throws {
+        self.name = name
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let logHandle = try FileHandle(forWritingTo: log)
+        logHandle.seekToEndOfFile()
+        process.standardError = logHandle
+        process.standardInput = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.terminationHandler = { [self] finished in
+            let waiting = self.state.withLock { state -> [Waiter] in
+                state.exitStatus = finished.terminationStatus
+                defer { state.waiters = [:] }
+                return Array(state.waiters.values)
+            }
+            for waiter in waiting { waiter.continuation.resume(throwing: CLIError("\(name) exited with status \(finished.terminationStatus)")) }
+        }
+        try process.run()
+        try? logHandle.close()
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            var pending = ""
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                pending += String(decoding: data, as: UTF8.self)
+                while let newline = pending.firstIndex(of: "\n") {
+                    let line = String(pending[..<newline])
+                    pending = String(pending[pending.index(after: newline)...])
+                    let matched = self.state.withLock { state -> [Waiter] in
+                        state.lines.append(line)
+                        let hits = state.waiters.filter { $0.value.match(line) }
+                        for key in hits.keys { state.waiters[key] = nil }
+                        return Array(hits.values)
+                    }
+                    for waiter in matched { waiter.continuation.resume(returning: line) }
+                }
+            }
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    /// What it printed on standard output so far, line by line.
+    var lines: [String] { state.withLock { $0.lines } }
+    var isRunning: Bool { state.withLock { $0.exitStatus == nil } }
+
+    func signal(_ number: Int32) {
+        if isRunning { kill(process.processIdentifier, number) }
+    }
+
+    /// The first stdout line (already printed or still to come) that `match` accepts.
+    func awaitLine(timeout: Duration, _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
+        let id = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let timer = Task { [self, name] in
+            try await Task.sleep(for: timeout)
+            let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(throwing: CLIError("\(name) printed no expected line within \(timeout)"))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            enum Now { case line(String), exited(Int32), wait }
+            let now = state.withLock { state -> Now in
+                if let line = state.lines.first(where: match) { return .line(line) }
+                if let status = state.exitStatus { return .exited(status) }
+                state.waiters[id] = Waiter(match: match, continuation: continuation)
+                return .wait
+            }
+            switch now {
+            case .line(let line): continuation.resume(returning: line)
+            case .exited(let status): continuation.resume(throwing: CLIError("\(name) exited with status \(status)"))
+            case .wait: break
+            }
+        }
+    }
+
+    /// Waits for the exit, at most `timeout`; the status, or nil when it is still running.
+    func awaitExit(timeout: Duration) async -> Int32? {
+        if let status = state.withLock({ $0.exitStatus }) { return status }
+        let exited = try? await awaitLine(timeout: timeout) { _ in false }
+        _ = exited
+        return state.withLock { $0.exitStatus }
+    }
+
+    /// SIGTERM, then SIGKILL when it has not ended within `grace`.
+    func stop(grace: Duration = .seconds(10)) async {
+        guard isRunning else { return }
+        signal(SIGCONT)
+        signal(SIGTERM)
+        if await awaitExit(timeout: grace) == nil {
+            signal(SIGKILL)
+            _ = await awaitExit(timeout: .seconds(5))
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import CascadeCheck
+import CascadeKafka
+import CascadeWire
+import Foundation
+
+/// After the run: waiting for quiescence, comparing every cached value with the truth, the
+/// stale-read windows, and `cascade check` before and after a planted stale value.
+struct ChaosVerdict {
+    let cluster: ChaosCluster
+    let truth: ChaosTruth
+
+    // MARK: Quiescence
+
+    /// Waits until the bus is ready, consumed every event and has every message acknowledged,
+    /// both nodes have no lag, and the registration race window has passed for the last
+    /// registrations. Nil once quiet; else why not, after `timeout`.
+    func quiesce(injector: ChaosFaultInjector, raceWindow: Duration, timeout: Duration = .seconds(120)) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        do {
+            // An event that reaches both nodes: the bus has partitions assigned and works.
+            _ = try await injector.probe(timeout: timeout)
+        } catch {
+            return "the end-to-end probe failed: \(error)"
+        }
+        // Two quiet observations, the race window apart: registrations the readers made last
+        // have been checked by then.
+        for round in 0..<2 {
+            if round == 1 { try? await Task.sleep(for: raceWindow + .milliseconds(500)) }
+            var last = ""
+            while true {
+                let state = await quietState()
+                if state.quiet { break }
+                last = state.description
+                guard ContinuousClock.now < deadline else { return "not quiet within \(timeout): \(last)" }
+                // The bus and nodes publish lag as numbers only, so read them 10 times a second.
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return nil
+    }
+
+    private func quietState() async -> (quiet: Bool, description: String) {
+        let ready = await chaosHTTPGet(cluster.admin + "/readyz")
+        let metrics = await chaosHTTPGet(cluster.admin + "/metrics")
+        func gauge(_ name: String) -> Double? {
+            metrics.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        let lag = gauge("cascade_bus_consumer_lag")
+        let inFlight = gauge("cascade_bus_events_in_flight")
+        var nodeLags: [String: Int64] = [:]
+        for service in ["catalog", "storefront"] {
+            nodeLags[service] = nodeLag(service)
+        }
+        let quiet = ready.status == 200 && lag == 0 && inFlight == 0 && nodeLags.values.allSatisfy { $0 == 0 }
+        let nodes = nodeLags.sorted { $0.key < $1.key }.map { "\($0.key) lag \($0.value)" }.joined(separator: ", ")
+        return (quiet, "bus /readyz \(ready.status), lag \(lag.map { "\(Int($0))" } ?? "?"), in flight \(inFlight.map { "\(Int($0))" } ?? "?"), \(nodes)")
+    }
+
+    /// `lag` of `INFO cascade`, -1 when the node does not answer.
+    private func nodeLag(_ service: String) -> Int64 {
+        guard let client = try? CheckRESPClient(address: cluster.nodeAddress(service), timeout: 5, password: nil),
+              let info = try? client.command(encodeRESPCommand("INFO", "cascade")).text
+        else { return -1 }
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("lag:") }
+        return line.flatMap { Int64($0.dropFirst(4)) } ?? -1
+    }
+
+    // MARK: Cached values against the truth
+
+    struct KindAudit {
+        var kind: ChaosKind
+        var keys = 0
+        var stale = 0
+        var examples: [String] = []
+    }
+
+    /// Where each kind's keys live.
+    static let families: [(ChaosKind, String, String)] = [
+        (.primary, "catalog", "product"), (.lease, "catalog", "price"), (.secondary, "storefront", "page"),
+        (.cycle, "catalog", "a"), (.cycle, "storefront", "b"),
+    ]
+
+    /// GETs every key of the known key space on both nodes and compares it with the truth.
+    func audit() throws -> [KindAudit] {
+        var audits = ChaosKind.allCases.map { KindAudit(kind: $0) }
+        for (kind, service, prefix) in Self.families {
+            let client = try CheckRESPClient(address: cluster.nodeAddress(service), timeout: 10, password: nil)
+            for start in stride(from: 0, to: truth.products, by: 100) {
+                let products = Array(start..<min(start + 100, truth.products))
+                let replies = try client.pipeline(products.map { encodeRESPCommand("GET", "\(prefix):\(ChaosTruth.id($0))") })
+                for (product, reply) in zip(products, replies) {
+                    guard let text = reply.text else { continue }
+                    audits[kind.rawValue].keys += 1
+                    let current = truth.version(product)
+                    if let version = UInt64(text), version >= current { continue }
+                    audits[kind.rawValue].stale += 1
+                    if audits[kind.rawValue].examples.count < 3 {
+                        audits[kind.rawValue].examples.append("\(service) \(prefix):\(ChaosTruth.id(product)) = \(text), truth \(current)")
+                    }
+                }
+            }
+        }
+        return audits
+    }
+
+    // MARK: Stale-read windows
+
+    struct Windows {
+        var reads = 0
+        /// Milliseconds from the version's supersession to the read, for each stale read.
+        var stale: [Double] = []
+
+        func percentile(_ fraction: Double) -> Double {
+            guard !stale.isEmpty else { return 0 }
+            let sorted = stale.sorted()
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+        }
+
+        var row: String {
+            String(format: "%8d %8d %9.1f %9.1f %9.1f", reads, stale.count, percentile(0.5), percentile(0.99), stale.max() ?? 0)
+        }
+    }
+
+    /// Each read that returned a version already superseded when it was sent is a stale read;
+    /// its window runs from the supersession to the read. `kind` nil takes every kind.
+    func windows(_ reads: [ChaosRead], faults: [ChaosFaultPeriod], kind: ChaosKind? = nil) -> (outside: Windows, overall: Windows) {
+        var outside = Windows()
+        var overall = Windows()
+        for read in reads where kind == nil || read.kind == kind {
+            let inFault = faults.contains { $0.contains(read.at) }
+            overall.reads += 1
+            if !inFault { outside.reads += 1 }
+            guard let superseded = truth.supersededAt(Int(read.product), version: read.version), superseded < read.at else { continue }
+            let window = Double(read.at - superseded) / 1e6
+            overall.stale.append(window)
+            if !inFault { outside.stale.append(window) }
+        }
+        return (outside, overall)
+    }
+
+    // MARK: cascade check
+
+    /// Runs `cascade check` against both nodes and the bus; its status and standard output.
+    func check() async throws -> (status: Int32, lines: [String]) {
+        let process = try ChaosProcess(
+            name: "check", executable: cluster.executable,
+            arguments: [
+                "check", "--node", "catalog=\(cluster.nodeAddress("catalog"))", "--node", "storefront=\(cluster.nodeAddress("storefront"))",
+                "--admin", cluster.admin,
+            ],
+            log: cluster.directory.appendingPathComponent("check.log"))
+        guard let status = await process.awaitExit(timeout: .seconds(120)) else {
+            process.signal(SIGKILL)
+            throw CLIError("cascade check did not finish within 120 s")
+        }
+        // The exit can be seen before the last lines are read; they follow at once.
+        _ = try? await process.awaitLine(timeout: .milliseconds(200)) { $0.contains("keys") && $0.contains("consisten") }
+        return (status, process.lines)
+    }
+
+    /// Plants a value the system cannot invalidate any more: a storefront key computed from a
+    /// product version, whose registration is then removed behind the node's back (a tombstone
+    /// on the deps topic, as an operator's mistake or a lost registration would), after which
+    /// the product changes. The key is stale and only the audit can find it. Returns its name.
+    func plantStale(producer: KafkaProducer, topics: Topics) async throws -> String {
+        let key = "plant:p-planted"
+        let client = try CheckRESPClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
+        let reply = try client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
+        guard reply == .simple("OK") else { throw CLIError("the storefront refused the planted value: \(reply)") }
+        try await awaitBus("the planted registration to reach the bus") { await impact("p-planted").contains(key) }
+        try await producer.send(topic: topics.deps, key: "storefront/\(key)", value: nil)
+        try await awaitBus("the bus to drop the planted registration") { await !impact("p-planted").contains(key) }
+        let event = DomainEvent(
+            ref: EntityRef(entity: "Product", id: "p-planted"), op: .update, version: 2, origin: "bench",
+            atMillis: Int64(Date().timeIntervalSince1970 * 1000), eventID: UUID().uuidString.lowercased())
+        try await producer.send(topic: topics.events, key: event.kafkaKey, value: JSONEventEncoder.encode(event))
+        try await awaitBus("the ledger to reach Product#p-planted@2") {
+            await chaosHTTPGet(cluster.admin + "/ledger/Product/p-planted").body.contains("\"version\":2")
+        }
+        return key
+    }
+
+    private func impact(_ id: String) async -> String {
+        await chaosHTTPGet(cluster.admin + "/impact?ref=Product%23\(id)").body
+    }
+
+    /// The admin API offers nothing to subscribe to, so ask 20 times a second, for 30 s at most.
+    private func awaitBus(_ what: String, _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await !condition() {
+            guard ContinuousClock.now < deadline else { throw CLIError("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
