@@ -152,6 +152,24 @@ struct EventProcessorTests {
         #expect(message.headers.contains { $0.name == "cascade-detail" && !$0.value.isEmpty })
     }
 
+    @Test("a dead letter always fits a Kafka message: a 1 MB event is cut, and the headers say so")
+    func oversizeDeadLetterIsCut() throws {
+        let huge = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
+        let result = try PipelineFixture().process(huge, key: String(repeating: "k", count: 100_000))
+        #expect(result.outcome == .deadLetter(kind: "oversize"))
+        let message = try #require(result.messages.first)
+        let size = (message.value?.count ?? 0) + (message.key?.count ?? 0) + message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.count }
+        #expect(size < 1_000_000, "\(size) bytes with key and headers: below the default message.max.bytes")
+        #expect(message.value == Array(huge.prefix(512 * 1024)))
+        func header(_ name: String) -> String? {
+            message.headers.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) }
+        }
+        #expect(header("cascade-original-bytes") == "1048576")
+        #expect(header("cascade-original-key-bytes") == "100000")
+        #expect(header("cascade-truncated") == "value,key")
+        #expect(header("cascade-reason") == "oversize")
+    }
+
     @Test("a tombstone goes to the dead-letter topic")
     func tombstone() throws {
         let result = try PipelineFixture().process(nil)
