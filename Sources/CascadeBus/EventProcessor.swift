@@ -58,6 +58,11 @@ public struct EventProcessor: Sendable {
             let known = graph.entityNames.joined(separator: ", ")
             return deadLetter(key, value, EventRejection("unknown-entity", "entity '\(event.ref.entity)' is not in the graph (known: \(known))"), source)
         }
+        if let key, !key.isEmpty, !Self.isKey(key, of: event.ref) {
+            let named = String(decoding: key.prefix(200), as: UTF8.self)
+            return deadLetter(key, value, EventRejection(
+                "key-mismatch", "the message key '\(named)' is not the event's Entity#id '\(event.ref)': its events would lose their order"), source)
+        }
         let ref = event.ref.description
         let record = LedgerRecord(
             entity: event.ref.entity, id: event.ref.id, version: event.version, origin: event.origin,
@@ -191,6 +196,14 @@ public struct EventProcessor: Sendable {
             result.messages.append(OutboundMessage(topic: topics.conflicts, key: Array(winnerRef.utf8), value: conflict.encoded()))
             result.cycleConflicts += 1
         }
+    }
+
+    /// Whether `key` is `Entity#id` of `ref`, compared by bytes (no String per event).
+    static func isKey(_ key: [UInt8], of ref: EntityRef) -> Bool {
+        let entity = ref.entity.utf8
+        let id = ref.id.utf8
+        guard key.count == entity.count + 1 + id.count, key[entity.count] == UInt8(ascii: "#") else { return false }
+        return key[..<entity.count].elementsEqual(entity) && key[(entity.count + 1)...].elementsEqual(id)
     }
 
     private func deadLetter(_ key: [UInt8]?, _ value: [UInt8]?, _ rejection: EventRejection, _ source: SourcePosition) -> ProcessingResult {

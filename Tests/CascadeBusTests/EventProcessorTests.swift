@@ -170,6 +170,15 @@ struct EventProcessorTests {
         #expect(header("cascade-reason") == "oversize")
     }
 
+    @Test("an event whose message key is not its Entity#id goes to the dead-letter topic; its own key or none is fine")
+    func keyMustNameTheEvent() throws {
+        let fixture = try PipelineFixture()
+        let event = PipelineFixture.event("Product", "p-1", version: 1)
+        #expect(fixture.process(event, key: "Product#p-2").outcome == .deadLetter(kind: "key-mismatch"))
+        #expect(fixture.process(event, key: "Product#p-1").outcome == .invalidated)
+        #expect(fixture.process(PipelineFixture.event("Product", "p-1", version: 2)).outcome == .invalidated)
+    }
+
     @Test("a tombstone goes to the dead-letter topic")
     func tombstone() throws {
         let result = try PipelineFixture().process(nil)

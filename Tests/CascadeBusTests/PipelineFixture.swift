@@ -33,8 +33,11 @@ struct PipelineFixture {
         return Array(("{" + fields.joined(separator: ",") + "}").utf8)
     }
 
-    func process(_ value: [UInt8]?, key: String = "k", nowMillis: Int64 = 1000) -> ProcessingResult {
-        processor.process(key: Array(key.utf8), value: value, source: SourcePosition(topic: "cascade.events", partition: 0, offset: 0), nowMillis: nowMillis)
+    /// Without a key, as kcat sends without -k; a key must be the event's `Entity#id`.
+    func process(_ value: [UInt8]?, key: String? = nil, nowMillis: Int64 = 1000) -> ProcessingResult {
+        processor.process(
+            key: key.map { Array($0.utf8) }, value: value, source: SourcePosition(topic: "cascade.events", partition: 0, offset: 0),
+            nowMillis: nowMillis)
     }
 
     /// Invalidation messages by service name.
