@@ -32,7 +32,8 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
                 version = parsed
                 body = text[..<at]
             }
-            guard let ref = EntityRef(parsing: body) else { throw .badEntity(text) }
+            // One `@` only, before the version: `Product#p@1@2` names no instance clearly.
+            guard let ref = EntityRef(parsing: body), !ref.id.contains("@") else { throw .badEntity(text) }
             return .entity(ref, version: version)
         }
         if let slash = text.firstIndex(of: "/") {
