@@ -113,16 +113,34 @@ struct ImpactReport: Encodable {
     }
 }
 
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
+/// Requires `Authorization: Bearer <token>` (the scheme in any case, RFC 9110) on every path
+/// but the health probes, which orchestrators call without credentials. The node's /metrics
+/// uses it too, with its --requirepass.
+public struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: [UInt8]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // Health probes stay open: orchestrators call them without credentials.
+    public init(token: String) {
+        self.token = Array(token.utf8)
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/healthz" || request.uri.path == "/readyz" { return try await next(request, context) }
-        guard request.headers[.authorization] == "Bearer \(token)" else {
+        guard let header = request.headers[.authorization], Self.matches(header, token: token) else {
             return text("missing or wrong bearer token\n", status: .unauthorized)
         }
         return try await next(request, context)
+    }
+
+    static func matches(_ header: String, token: [UInt8]) -> Bool {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        let given = Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
+        // Every byte compared whatever differs first: the time says nothing about the token.
+        var difference = given.count ^ token.count
+        for index in 0..<max(given.count, token.count) {
+            difference |= Int((index < given.count ? given[index] : 0) ^ (index < token.count ? token[index] : 0))
+        }
+        return difference == 0
     }
 }
 

@@ -6,7 +6,7 @@ import FoundationNetworking
 
 /// `--live URL`: asks a running bus `GET URL/impact?ref=Entity%23id` for the instance closure.
 enum GraphLiveClient {
-    static func printImpact(base: String, ref: String, json: Bool) async throws {
+    static func printImpact(base: String, ref: String, json: Bool, token: String? = nil) async throws {
         var allowed = CharacterSet.urlQueryAllowed
         allowed.remove(charactersIn: "#&=+")
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
@@ -18,6 +18,7 @@ enum GraphLiveClient {
         }
         var request = URLRequest(url: url)
         request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         let data: Data
         let response: URLResponse
         do {

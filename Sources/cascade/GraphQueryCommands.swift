@@ -96,9 +96,12 @@ struct GraphImpactCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Ask the bus at this URL for instance-level answers.", valueName: "url"))
     var live: String?
 
+    @Option(help: "Bearer token of the bus's admin API (its --admin-token), with --live.")
+    var adminToken: String?
+
     func run() async throws {
         if let live {
-            try await GraphLiveClient.printImpact(base: live, ref: target, json: options.json)
+            try await GraphLiveClient.printImpact(base: live, ref: target, json: options.json, token: adminToken)
             return
         }
         let (graph, _) = try options.load()

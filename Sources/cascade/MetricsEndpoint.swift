@@ -1,3 +1,4 @@
+import CascadeBus
 import Hummingbird
 import Logging
 import Metrics
@@ -13,8 +14,12 @@ enum MetricsEndpoint {
         return registry
     }
 
-    static func application(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+    /// With `token` (the node's --requirepass), /metrics needs `Authorization: Bearer <token>`.
+    static func application(
+        registry: PrometheusCollectorRegistry, host: String, port: Int, token: String? = nil, logger: Logger
+    ) -> some ApplicationProtocol {
         let router = Router()
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         router.get("/metrics") { _, _ in
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)

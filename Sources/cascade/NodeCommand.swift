@@ -107,7 +107,8 @@ struct NodeCommand: AsyncParsableCommand {
             })
         var nodeServices = runtime.services
         if let registry, let metricsPort {
-            nodeServices.append(MetricsEndpoint.application(registry: registry, host: host, port: metricsPort, logger: logger))
+            nodeServices.append(MetricsEndpoint.application(
+                registry: registry, host: host, port: metricsPort, token: requirepass, logger: logger))
         }
         let services = ServiceGroup(configuration: .init(
             services: nodeServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,6 +1,7 @@
 @testable import CascadeBus
 import CascadeGraph
 import CascadeWire
+import Hummingbird
 import Testing
 
 /// A registration reaches the bus after its value was stored, sometimes after the cascade that
@@ -99,5 +100,16 @@ struct RecentInvalidationsTests {
         recent.record(10..<25, atMillis: 20)
         #expect(recent.coverageStartMillis > 0, "what was dropped is no longer covered")
         #expect(recent.lastInvalidated(24) == 20)
+    }
+}
+
+@Suite("Bearer tokens on the admin API and the node's /metrics")
+struct BearerTokenTests {
+    @Test(arguments: [
+        ("Bearer s3cret", true), ("bearer s3cret", true), ("BEARER  s3cret", true), ("Bearer s3cre", false),
+        ("Bearer s3cret2", false), ("Basic s3cret", false), ("s3cret", false), ("Bearer", false),
+    ])
+    func schemeInAnyCaseTokenExactly(header: String, accepted: Bool) {
+        #expect(BearerTokenMiddleware<BasicRequestContext>.matches(header, token: Array("s3cret".utf8)) == accepted)
     }
 }

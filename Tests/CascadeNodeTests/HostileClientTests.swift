@@ -101,6 +101,19 @@ struct HostileClientTests {
         #expect(node.residentMB < before + 300, "RSS \(node.residentMB) MB after the client left")
     }
 
+    @Test("with --requirepass, the node's /metrics wants the password as a bearer token")
+    func metricsNeedThePassword() async throws {
+        let metricsPort = Int.random(in: 20_000..<30_000)
+        let node = try await Node.start(["--requirepass", "s3cret", "--metrics-port", String(metricsPort)])
+        defer { node.process.signal(SIGKILL) }
+        func status(_ headers: [String]) async throws -> String {
+            try await runCommand("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}"] + headers + ["http://127.0.0.1:\(metricsPort)/metrics"]).stdout
+        }
+        #expect(try await eventually(timeout: .seconds(10)) { try await status([]) == "401" })
+        #expect(try await status(["-H", "Authorization: bearer s3cret"]) == "200")
+        #expect(try await status(["-H", "Authorization: Bearer wrong"]) == "401")
+    }
+
     @Test("DEPS too many, too long, or on a key too long for a registration: refused, nothing stored")
     func oversizedRegistrations() async throws {
         let node = try await Node.start()
