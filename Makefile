@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos fuzz test-sanitize clean
 
 deps:
 	@missing=""; \
@@ -58,5 +58,24 @@ bench-chaos: release
 bench-node: release
 	scripts/bench-node-vs-redis.sh
 
+# libFuzzer on each target for FUZZ_SECONDS (instrumented build in .build-fuzz), starting from
+# the seeds in Fuzz/corpus/<target>/; what it finds grows .build-fuzz/corpus/, crashes land in
+# Fuzz/crashes/ (fix them, then add them to Fuzz/corpus/ so the tests replay them).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := resp events dependencies graph batches
+fuzz: deps
+	$(SWIFT) build --build-path .build-fuzz -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --product cascade-fuzz
+	mkdir -p Fuzz/crashes
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p .build-fuzz/corpus/$$target; \
+		CASCADE_FUZZ_TARGET=$$target .build-fuzz/release/cascade-fuzz .build-fuzz/corpus/$$target Fuzz/corpus/$$target \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=Fuzz/crashes/$$target- -print_final_stats=1 || exit 1; \
+	done
+
+# The suite under ThreadSanitizer, then AddressSanitizer (each its own build directory).
+test-sanitize: deps
+	$(SWIFT) test --build-path .build-tsan --sanitize=thread --skip '$(BROKER_OUTAGE_TESTS)'
+	$(SWIFT) test --build-path .build-asan --sanitize=address --skip '$(BROKER_OUTAGE_TESTS)'
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-tsan .build-asan

@@ -95,10 +95,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Entry points for libFuzzer (make fuzz); the tests replay the corpus through them.
+        .target(
+            name: "CascadeFuzz",
+            dependencies: ["CascadeRESP", "CascadeWire", "CascadeGraph", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(name: "cascade-fuzz", dependencies: ["CascadeFuzz"]),
         // Helpers for tests that run the real binary and real clients; Foundation only.
         .target(name: "CascadeTestSupport"),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
-        .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire"]),
+        .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire", "CascadeFuzz", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),
         .testTarget(name: "CascadeStoreTests", dependencies: ["CascadeStore"]),
         .testTarget(

@@ -1,0 +1,34 @@
+import CascadeFuzz
+import Foundation
+
+// Built with `-sanitize=fuzzer,address -DFUZZING` (make fuzz), libFuzzer calls this for every
+// input and CASCADE_FUZZ_TARGET picks the target. Built plainly, `cascade-fuzz TARGET FILE...`
+// replays inputs (a crash found by the fuzzer, for instance).
+#if FUZZING
+private let target = FuzzTarget(rawValue: ProcessInfo.processInfo.environment["CASCADE_FUZZ_TARGET"] ?? "") ?? {
+    FileHandle.standardError.write(Data("set CASCADE_FUZZ_TARGET to one of: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+    exit(2)
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    target.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+#else
+@main
+struct FuzzReplay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            print("usage: cascade-fuzz \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")) FILE...")
+            exit(2)
+        }
+        for path in arguments.dropFirst() {
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            target.run(Array(data))
+            print("ok \(path)")
+        }
+    }
+}
+#endif
