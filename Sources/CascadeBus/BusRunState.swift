@@ -7,6 +7,7 @@ final class BusRunState: @unchecked Sendable {
     private var isStopping = false
     private var isBusy = false
     private var eventsConsumer: KafkaConsumer?
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     var stopping: Bool { lock.withLock { isStopping } }
     var busy: Bool { lock.withLock { isBusy } }
@@ -24,5 +25,24 @@ final class BusRunState: @unchecked Sendable {
         }
     }
 
-    func leave() { lock.withLock { isBusy = false } }
+    func leave() {
+        let waiters = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+            isBusy = false
+            defer { idleWaiters = [] }
+            return idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no batch is in hand.
+    func awaitIdle() async {
+        await withCheckedContinuation { continuation in
+            let idle = lock.withLock { () -> Bool in
+                if !isBusy { return true }
+                idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
 }

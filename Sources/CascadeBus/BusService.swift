@@ -314,10 +314,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private func stop() async {
         state.beginStopping()
         follower.cancelWaiters()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while state.busy && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        let state = self.state
+        let tracker = self.tracker
+        _ = await completesWithin(.seconds(10)) { await state.awaitIdle() }
         _ = await producer.flush(timeout: .seconds(10))
-        while tracker.inFlight > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        _ = await completesWithin(.seconds(10)) { await tracker.awaitDrained() }
         await commitAcknowledged()
         await state.consumer?.shutdown()
         await follower.shutdown()

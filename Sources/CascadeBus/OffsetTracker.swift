@@ -42,6 +42,7 @@ public final class OffsetTracker: @unchecked Sendable {
     private var queues: [PartitionKey: Queue] = [:]
     private var storable: [PartitionKey: Int64] = [:]
     private var nextSequence: UInt64 = 1
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init() {}
 
@@ -69,11 +70,15 @@ public final class OffsetTracker: @unchecked Sendable {
 
     /// Acknowledges a batch under one lock; `completed` hears each span that became complete.
     public func acknowledge<S: Sequence>(_ sequences: S, completed: (Completed) -> Void) where S.Element == UInt64 {
-        lock.withLock {
+        let drained = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
             for sequence in sequences {
                 if let done = acknowledgeLocked(sequence) { completed(done) }
             }
+            guard pending.isEmpty, !drainWaiters.isEmpty else { return [] }
+            defer { drainWaiters = [] }
+            return drainWaiters
         }
+        for waiter in drained { waiter.resume() }
     }
 
     private func acknowledgeLocked(_ sequence: UInt64) -> Completed? {
@@ -113,16 +118,32 @@ public final class OffsetTracker: @unchecked Sendable {
 
     /// Forgets partitions this member no longer owns; late acks for them are ignored.
     public func forget(_ keys: [PartitionKey]) {
-        lock.withLock {
+        let drained = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
             for key in keys {
                 if let queue = queues.removeValue(forKey: key) {
                     for entry in queue.order[queue.head...] { pending[entry.sequence] = nil }
                 }
                 storable[key] = nil
             }
+            guard pending.isEmpty else { return [] }
+            defer { drainWaiters = [] }
+            return drainWaiters
         }
+        for waiter in drained { waiter.resume() }
     }
 
     /// Spans (or single events) begun and not yet fully acknowledged.
     public var inFlight: Int { lock.withLock { pending.count } }
+
+    /// Returns once nothing is in flight.
+    public func awaitDrained() async {
+        await withCheckedContinuation { continuation in
+            let drained = lock.withLock { () -> Bool in
+                if pending.isEmpty { return true }
+                drainWaiters.append(continuation)
+                return false
+            }
+            if drained { continuation.resume() }
+        }
+    }
 }

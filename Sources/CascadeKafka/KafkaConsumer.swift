@@ -227,20 +227,10 @@ public final class KafkaConsumer: Sendable {
         thread.stop()
         await runBlocking("cascade-consumer-join") { thread.join() }
         let handle = self.handle
-        let closed = NIOLockedValueBox(false)
-        let closing = Task.detached {
+        let closed = await completesWithin(timeout) {
             _ = await runBlocking("cascade-consumer-close") { rd_kafka_consumer_close(handle.pointer) }
-            closed.withLockedValue { $0 = true }
         }
-        let deadline = ContinuousClock.now + timeout
-        while !closed.withLockedValue({ $0 }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        if !closed.withLockedValue({ $0 }) {
-            logger.warning("consumer close did not finish within \(timeout); carrying on")
-        } else {
-            await closing.value
-        }
+        if !closed { logger.warning("consumer close did not finish within \(timeout); carrying on") }
         context.buffer.finish()
     }
 }
