@@ -2,6 +2,7 @@ import CascadeKafka
 import Foundation
 
 /// The small shared state between the events loop and shutdown.
+// @unchecked Sendable: all state is touched only under `lock`.
 final class BusRunState: @unchecked Sendable {
     private let lock = NSLock()
     private var isStopping = false

@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// The bus as a Service: the Kafka shell around `EventProcessor`. Rebuilds the index and the
 /// ledger, then consumes `cascade.events` as a group member, sends what each event causes,
 /// and commits an event's offset only once all of it is acknowledged.
+// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
 public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     public let processor: EventProcessor
     public let metrics: BusMetrics

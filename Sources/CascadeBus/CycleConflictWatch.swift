@@ -13,6 +13,7 @@ import Foundation
 /// remembered for one to two windows, memory stays bounded whatever the traffic, and nothing
 /// is expired key by key. Keys are known by the hash of their `service/key` name (a 64-bit
 /// collision could only report a spurious conflict). Thread-safe: one lock per event.
+// @unchecked Sendable: both generations are touched only under `lock`.
 final class CycleConflictWatch: @unchecked Sendable {
     /// An earlier event concurrent with the one recorded, and the keys both reached, as
     /// positions in the `keys` given to `record`, in their order.

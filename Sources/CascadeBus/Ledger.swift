@@ -4,6 +4,7 @@ import Foundation
 /// The latest known version of each entity instance: the bus's state, rebuilt from the
 /// compacted `cascade.ledger` at start. Thread-safe: the event pipeline writes it while the
 /// ledger topic's replay (and other bus instances' writes) merge into it.
+// @unchecked Sendable: `entries` is touched only under `lock`.
 public final class Ledger: @unchecked Sendable {
     public struct Entry: Sendable, Hashable {
         public var record: LedgerRecord

@@ -3,6 +3,7 @@ import Foundation
 
 /// The latest report of every node, from `cascade.nodes`: which nodes are alive, where they
 /// listen, how far each has applied. What `/nodes` lists. Thread-safe.
+// @unchecked Sendable: `reports` is touched only under `lock`.
 public final class NodeDirectory: @unchecked Sendable {
     /// One node as `/nodes` shows it.
     public struct Entry: Codable, Sendable, Equatable {

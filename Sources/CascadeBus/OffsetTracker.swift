@@ -6,6 +6,7 @@ import Foundation
 /// Events are tracked one by one or in spans whose messages were sent together.
 /// Thread-safe: the pipeline begins events, the producer's poll thread acks them. Public so
 /// that the bench's pass-through baseline keeps its offsets exactly as the bus does.
+// @unchecked Sendable: all state is touched only under `lock`.
 public final class OffsetTracker: @unchecked Sendable {
     public struct PartitionKey: Hashable, Sendable {
         public var topic: String

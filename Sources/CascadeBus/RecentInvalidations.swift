@@ -13,6 +13,7 @@ import Foundation
 /// than that cannot be shown fresh. Keys are known by the hash of their `service/key` name: a
 /// collision can only make a fresh value look stale (an extra invalidation, never a missed one).
 /// Thread-safe: one lock per call.
+// @unchecked Sendable: both generations are touched only under `lock`.
 final class RecentInvalidations: @unchecked Sendable {
     private struct Generation {
         var table = TimeTable()

@@ -13,6 +13,7 @@ import Logging
 /// registrations were checked, and their invalidations delivered, are committed under the
 /// group `<bus group>.deps-checked`, so a bus killed between reading a registration and
 /// checking it leaves the check to the next one.
+// @unchecked Sendable: shared state (`pendingEnds`, `checkedFrom`, readiness) is under `lock`; the rest is touched only by `run`, on one task.
 final class StateFollower: @unchecked Sendable {
     private let consumer: KafkaConsumer
     private let topics: Topics

@@ -11,6 +11,7 @@ import Foundation
 /// Also remembers what each service was last told per partition, so that services an event
 /// did not reach get a watermark soon after (`pending`) and all of them at least every
 /// heartbeat. Thread-safe: the events loop, the end prober and the watermark sender share it.
+// @unchecked Sendable: `partitions` is touched only under `lock`.
 final class WatermarkTracker: @unchecked Sendable {
     private struct Partition {
         /// The next offset whose consequences are not sent yet.

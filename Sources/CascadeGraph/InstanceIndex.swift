@@ -7,6 +7,7 @@ import Foundation
 /// Thread-safe: closures run concurrently under a read lock; registrations take the write
 /// lock. Replaying `cascade.deps` at start-up should use `register(contentsOf:)`, which
 /// takes the lock once per batch.
+// @unchecked Sendable: `state` is read under the read lock and written under the write lock; the scratch pool under `scratchLock`.
 public final class InstanceIndex: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private var state = InstanceIndexState()

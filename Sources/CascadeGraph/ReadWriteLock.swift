@@ -7,6 +7,7 @@ import Darwin
 #endif
 
 /// A pthread read-write lock: many closures read the index at once, registrations write.
+// @unchecked Sendable: a pthread read-write lock behind a pointer that never moves.
 final class ReadWriteLock: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 /// A bounded hand-off from the consumer's poll thread to one async reader. The poll thread
 /// blocks while it is full, which leaves further messages in librdkafka's own bounded
 /// prefetch queue: back-pressure without unbounded memory.
+// @unchecked Sendable: all state is touched only under its lock.
 final class ConsumerEventBuffer: @unchecked Sendable {
     private let condition = NSCondition()
     private var events: [KafkaConsumerEvent] = []

@@ -244,6 +244,7 @@ extension KafkaConsumer: Service {
 }
 
 /// State the C callbacks reach through librdkafka's opaque pointer.
+// @unchecked Sendable: its parts are immutable or thread-safe (the buffer locks itself).
 final class ConsumerContext: @unchecked Sendable {
     let logger: Logger
     let buffer: ConsumerEventBuffer

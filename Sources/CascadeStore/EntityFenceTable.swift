@@ -3,6 +3,7 @@ import CascadeWire
 /// Per-entity-instance version fences: below the fence, a value computed from that instance is
 /// stale and refused. Bounded in count and age; a fence only ever rises, so an out-of-order
 /// event never regresses it.
+// @unchecked Sendable: every stored property is read and written only under `lock`.
 final class EntityFenceTable: @unchecked Sendable {
     private let lock = ShardLock()
     private var fences: [String: (version: UInt64, atMillis: Int64)] = [:]

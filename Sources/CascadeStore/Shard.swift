@@ -2,6 +2,7 @@ import CascadeWire
 
 /// One lock's worth of the store: the entry table plus the side tables of keys that have
 /// dependencies or leases. Every method expects the caller to hold `lock`.
+// @unchecked Sendable: every mutable property is touched only while `lock` is held (the store takes it).
 final class Shard: @unchecked Sendable {
     let lock = ShardLock()
     let table = EntryTable()

@@ -6,6 +6,7 @@ import Darwin
 
 /// A heap-allocated pthread mutex: the cheapest uncontended lock, with no async hop. A struct
 /// around the pointer, so taking it costs no retain; the owner calls `destroy()` in its deinit.
+// @unchecked Sendable: a pthread mutex behind a pointer that never moves; locking is its whole job.
 struct ShardLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 

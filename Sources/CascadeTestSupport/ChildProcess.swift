@@ -2,6 +2,7 @@ import Foundation
 
 /// A real process started by a test, with its output collected line by line so the test can
 /// await what it prints instead of sleeping.
+// @unchecked Sendable: the collected output is touched only under `lock`; Process is used from one test.
 public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     private let lock = NSLock()

@@ -3,6 +3,7 @@ import Histogram
 
 /// Counts the events a run under test has fully acknowledged, lets the producing side wait for
 /// them (flow control, end of a phase), and keeps the timings of the latency phase.
+// @unchecked Sendable: all state is touched only under its lock.
 final class BenchBusRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var acked = 0

@@ -15,6 +15,7 @@ protocol BenchBusTarget: Sendable {
 }
 
 /// The real bus core (`BusService`) in this process.
+// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
 final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
     let eventsTopic: String
     let bus: BusService
@@ -44,6 +45,7 @@ final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
 
 /// The baseline: consume, produce one message, commit once acknowledged; no resolution. The
 /// same consumer, producer, offset tracking and commit cadence as the bus.
+// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
 final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
     let eventsTopic: String
     private let outputTopic: String
@@ -107,6 +109,7 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
     }
 }
 
+// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
 final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false

@@ -36,6 +36,7 @@ enum ChaosFault: Sendable {
 
 /// Injects the faults at their times and says when the system is back, by an end-to-end probe:
 /// a key on each node that depends on a sentinel product, an event for it, and both keys gone.
+// @unchecked Sendable: only the bench's one driving task touches its state, one step at a time.
 final class ChaosFaultInjector: @unchecked Sendable {
     let cluster: ChaosCluster
     let producer: KafkaProducer

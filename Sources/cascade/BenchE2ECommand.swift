@@ -168,6 +168,7 @@ struct RateResult {
 }
 
 /// Times each event from produce to the last of its services applying the invalidation.
+// @unchecked Sendable: all state is touched only under `lock`.
 final class CascadeTracker: @unchecked Sendable {
     private let lock = NSLock()
     private let services: Set<String>

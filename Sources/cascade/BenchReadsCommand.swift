@@ -121,6 +121,7 @@ struct BenchReadsCommand: AsyncParsableCommand {
 
 /// One blocking RESP connection driven from async code: each command runs on a thread of its
 /// own, so the cooperative pool (where the in-process bus runs) never blocks on a socket.
+// @unchecked Sendable: the client is used only under `lock`, one command at a time.
 final class RESPConnection: @unchecked Sendable {
     private let client: CheckRESPClient
     private let lock = NSLock()

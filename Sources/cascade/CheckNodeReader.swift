@@ -90,6 +90,7 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 }
 
 /// One line on standard error, rewritten in place, when standard error is a terminal.
+// @unchecked Sendable: its state is touched only under `lock`.
 final class CheckProgress: @unchecked Sendable {
     private let enabled = isatty(STDERR_FILENO) == 1
     private let lock = NSLock()

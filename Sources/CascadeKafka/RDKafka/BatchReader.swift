@@ -4,6 +4,7 @@ import NIOCore
 /// Reads batches from the consumer on the poll thread and turns each into one
 /// `KafkaConsumerEvent`: keys and values are copied into one buffer per batch, so the C
 /// messages can be freed at once and a batch costs a single allocation.
+// @unchecked Sendable: used only by the consumer's poll thread.
 final class BatchReader: @unchecked Sendable {
     private let handle: RDHandle
     private let buffer: ConsumerEventBuffer

@@ -3,6 +3,7 @@ import Foundation
 
 /// A dedicated thread that blocks in librdkafka's queue polls, so no Swift cooperative thread
 /// ever waits on the C library. `body` is called until it returns false or `stop()` is called.
+// @unchecked Sendable: the stop flag is atomic; the thread is started once and joined once.
 final class PollThread: @unchecked Sendable {
     private let stopped = NSLock()
     private var isStopped = false
@@ -41,6 +42,7 @@ func runBlocking<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> 
 }
 
 /// A raw C handle that may cross threads; librdkafka handles are thread-safe.
+// @unchecked Sendable: the stop flag is atomic; the thread is started once and joined once.
 struct RDHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
