@@ -27,7 +27,8 @@ final class StateFollower: @unchecked Sendable {
     private let lock = NSLock()
     /// Per topic and partition, the marker offset still to be reached.
     private var pendingEnds: [String: [Int32: Int64]] = [:]
-    /// Per partition of `cascade.deps`, the first offset no bus is known to have checked.
+    /// Per partition of `cascade.deps`, the first offset no bus is known to have checked: the
+    /// committed position, or past this bus's start marker (published since it started).
     private var checkedFrom: [Int32: Int64] = [:]
     /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt.
     private var unchecked: [Registration] = []
@@ -79,6 +80,7 @@ final class StateFollower: @unchecked Sendable {
         } catch {
             logger.warning("cannot read how far registrations were checked; checking none again", metadata: ["error": "\(error)"])
         }
+        for (partition, marker) in ends[topics.deps] ?? [:] { checked[partition] = min(checked[partition] ?? .max, marker + 1) }
         lock.withLock {
             checkedFrom = checked
             pendingEnds = ends.filter { !$0.value.isEmpty }
