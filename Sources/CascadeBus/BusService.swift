@@ -150,8 +150,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 }
                 state.leave()
             case .assigned(let partitions):
-                // A partition's history starts over with its (new) owner's committed offset.
+                // A partition's history starts over with its (new) owner's committed offset,
+                // and what its previous owner invalidated is unknown here.
                 tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
+                processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
                 let committed = (try? await consumer.committed(partitions)) ?? []
                 for partition in partitions {
                     let next = committed.first { $0.partition == partition.partition }?.offset ?? -1

@@ -83,7 +83,14 @@ final class RecentInvalidations: @unchecked Sendable {
     }
 
     /// Since when every invalidation is remembered.
-    var coverageStartMillis: Int64 { lock.withLock { previous.startedAtMillis } }
+    var coverageStartMillis: Int64 { lock.withLock { max(previous.startedAtMillis, floorMillis) } }
+    private var floorMillis: Int64 = .min
+
+    /// From now on, claim nothing from before `atMillis`: partitions another bus instance owned
+    /// until then changed hands, and what it invalidated is not in this memory.
+    func forgetBefore(_ atMillis: Int64) {
+        lock.withLock { floorMillis = max(floorMillis, atMillis) }
+    }
 
     /// Remembers that these keys (hashes of `service/key`) were invalidated at `atMillis`.
     func record(_ keys: some Sequence<Int>, atMillis: Int64) {
