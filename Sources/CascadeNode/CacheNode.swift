@@ -1,6 +1,6 @@
 import CascadeStore
-import Foundation
 import CascadeWire
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
