@@ -95,6 +95,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     /// Returns once the index and the ledger are rebuilt (or the bus is stopping).
     public func awaitReady() async { await follower.awaitReady() }
 
+    /// Returns once the events consumer owns partitions (or the bus is stopping): from then on
+    /// an event published is processed at once. A bus whose group has no partition for it
+    /// waits here.
+    public func awaitConsuming() async { await state.awaitPartitions() }
+
     public func run() async throws {
         await TopicSetup.createTopics(configuration, services: graph.serviceNames, logger: logger)
         let admin = try KafkaAdmin(configuration: configuration.kafka)
@@ -159,6 +164,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                     let next = committed.first { $0.partition == partition.partition }?.offset ?? -1
                     watermarks.assigned(partition.partition, next: max(0, next))
                 }
+                if !partitions.isEmpty { state.gotPartitions() }
             case .revoked(let partitions):
                 tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
                 for partition in partitions { watermarks.revoked(partition.partition) }

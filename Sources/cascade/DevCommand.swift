@@ -85,7 +85,10 @@ struct DevCommand: AsyncParsableCommand {
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil) { bus.isReady }
         let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
             Task {
+                // Ready once events are consumed, not only once the state is rebuilt: the group
+                // join takes seconds on the embedded broker, and a first event would wait.
                 await bus.awaitReady()
+                await bus.awaitConsuming()
                 if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)") }
             }
         }
