@@ -58,19 +58,10 @@ bench-chaos: release
 bench-node: release
 	scripts/bench-node-vs-redis.sh
 
-# libFuzzer on each target for FUZZ_SECONDS (instrumented build in .build-fuzz), starting from
-# the seeds in Fuzz/corpus/<target>/; what it finds grows .build-fuzz/corpus/, crashes land in
-# Fuzz/crashes/ (fix them, then add them to Fuzz/corpus/ so the tests replay them).
+# libFuzzer on each target for FUZZ_SECONDS (scripts/fuzz.sh says how).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := resp events dependencies graph batches
 fuzz: deps
-	$(SWIFT) build --build-path .build-fuzz -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --product cascade-fuzz
-	mkdir -p Fuzz/crashes
-	for target in $(FUZZ_TARGETS); do \
-		mkdir -p .build-fuzz/corpus/$$target; \
-		CASCADE_FUZZ_TARGET=$$target .build-fuzz/release/cascade-fuzz .build-fuzz/corpus/$$target Fuzz/corpus/$$target \
-			-max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=Fuzz/crashes/$$target- -print_final_stats=1 || exit 1; \
-	done
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # The suite under ThreadSanitizer, then AddressSanitizer (each its own build directory).
 test-sanitize: deps

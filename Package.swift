@@ -95,12 +95,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Entry points for libFuzzer (make fuzz); the tests replay the corpus through them.
+        // What the fuzzers run (scripts/fuzz.sh); the tests replay the corpus through it.
         .target(
             name: "CascadeFuzz",
             dependencies: ["CascadeRESP", "CascadeWire", "CascadeGraph", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .executableTarget(name: "cascade-fuzz", dependencies: ["CascadeFuzz"]),
         // Helpers for tests that run the real binary and real clients; Foundation only.
         .target(name: "CascadeTestSupport"),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),

@@ -4,8 +4,8 @@ import CascadeWire
 import NIOCore
 
 /// What the fuzzers feed: each takes any bytes and must neither crash nor hang, whatever they
-/// are. `cascade-fuzz` runs them under libFuzzer (`make fuzz`); the tests replay the corpus in
-/// `Fuzz/corpus/<target>/`, seeds and every crash found, on each run.
+/// are. `scripts/fuzz.sh` (`make fuzz`) runs them under libFuzzer; the tests replay the corpus
+/// in `Fuzz/corpus/<target>/`, seeds and every crash found, on each run.
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// RESP commands as a client sends them, split at an arbitrary point.
     case resp
