@@ -1,6 +1,7 @@
 import CascadeStore
 import CascadeWire
 import Foundation
+import Atomics
 import Logging
 import NIOConcurrencyHelpers
 
@@ -19,6 +20,9 @@ public final class CacheNode: Sendable {
     /// This process's id on `cascade.deps`: incarnations of two processes never compare.
     public let nodeID: String
     private let listeningAddress = NIOLockedValueBox<String?>(nil)
+    /// Bounded staleness: reads miss after this moment (ms) unless a watermark moves it on.
+    /// Checked on every read, so a read never passes the bound by a maintenance tick.
+    private let servesUntil = ManagedAtomic<Int64>(.max)
 
     /// Where other processes reach this node: `--advertise`, or the address it listens on.
     public var advertisedAddress: String? {
@@ -38,6 +42,14 @@ public final class CacheNode: Sendable {
         self.logger = logger
         self.startedAtMillis = WallClock.nowMillis()
         self.nodeID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        if let bound = configuration.maxStalenessMillis { servesUntil.store(startedAtMillis + bound, ordering: .relaxed) }
+    }
+
+    /// Whether reads may hit now: always without `--max-staleness`, else while the stream is
+    /// confirmed current within the bound.
+    @inline(__always)
+    func servesReads() -> Bool {
+        configuration.maxStalenessMillis == nil || WallClock.nowMillis() <= servesUntil.load(ordering: .relaxed)
     }
 
     public var service: String { configuration.service }
@@ -70,6 +82,9 @@ public final class CacheNode: Sendable {
     /// Applies the watermark that came with (or without) invalidations, after them.
     public func apply(_ watermark: SourceWatermark) {
         positions.apply(watermark)
+        if let bound = configuration.maxStalenessMillis, let asOf = positions.currentAsOfMillis {
+            servesUntil.store(asOf + bound, ordering: .relaxed)
+        }
     }
 
     /// How far behind the node may be: now minus the moment as of which its invalidation
@@ -78,8 +93,9 @@ public final class CacheNode: Sendable {
         positions.currentAsOfMillis.map { max(0, now - $0) }
     }
 
-    /// Bounded staleness: past the bound (or, before any watermark, that long after start),
-    /// reads miss; back under it, they hit again.
+    /// Bounded staleness for INFO, metrics and the log, on the maintenance tick: past the
+    /// bound (or, before any watermark, that long after start) reads miss (`servesReads`);
+    /// back under it, they hit again.
     func updateDegraded(now: Int64 = WallClock.nowMillis()) {
         guard let bound = configuration.maxStalenessMillis else { return }
         let behind = stalenessMillis(now: now) ?? (now - startedAtMillis)

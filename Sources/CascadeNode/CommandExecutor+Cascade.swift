@@ -20,7 +20,7 @@ extension CommandExecutor {
         }
         var reply = ByteBuffer()
         let outcome = arguments[1].withUnsafeReadableBytes { key in
-            store.leaseGet(key, dependencies: dependencies, serveHits: !node.counters.degraded) { value in
+            store.leaseGet(key, dependencies: dependencies, serveHits: node.servesReads()) { value in
                 reply.writeRESPBulkString(value)
             }
         }

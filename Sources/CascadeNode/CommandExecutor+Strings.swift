@@ -6,7 +6,7 @@ import NIOCore
 /// GET, SET and the other string commands.
 extension CommandExecutor {
     func get(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
-        if node.counters.degraded { return missWhileDegraded(count: 1, session, &out) }
+        if !node.servesReads() { return missWhileDegraded(count: 1, session, &out) }
         let found = arguments[1].withUnsafeReadableBytes { key in
             store.get(key) { value in out.writeRESPBulkString(value) }
         }
@@ -15,7 +15,7 @@ extension CommandExecutor {
 
     func mget(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
         out.writeRESPArrayHeader(arguments.count - 1)
-        if node.counters.degraded { return missWhileDegraded(count: arguments.count - 1, session, &out) }
+        if !node.servesReads() { return missWhileDegraded(count: arguments.count - 1, session, &out) }
         for argument in arguments.dropFirst() {
             let found = argument.withUnsafeReadableBytes { key in store.get(key) { out.writeRESPBulkString($0) } }
             if !found { out.writeRESPNull(session.version) }

@@ -52,7 +52,7 @@ struct InfoReport {
             ("applied", node.positions.positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")),
             ("staleness_ms", node.stalenessMillis(now: now).map(String.init) ?? "-1"),
             ("max_staleness_ms", configuration.maxStalenessMillis.map(String.init) ?? "0"),
-            ("degraded", node.counters.degraded ? "1" : "0"),
+            ("degraded", node.servesReads() ? "0" : "1"),
             ("degraded_reads", String(node.counters.degradedReads.load(ordering: .relaxed))),
             ("tags", String(stats.tags)),
             ("leases", String(stats.leases)),

@@ -144,7 +144,9 @@ struct BenchChaosCommand: AsyncParsableCommand {
         _ = await producer.flush(timeout: .seconds(30))
         printLine("\(injector.elapsed()): writers stopped after \(truth.writes) writes (\(undelivered.load(ordering: .relaxed)) undelivered)")
         // Readers go on a little after the last write, then stop.
-        try await Task.sleep(for: .seconds(2))
+        // Long enough for the readers to cache most keys again after the last fault, so the
+        // verdict judges a full key space.
+        try await Task.sleep(for: .seconds(5))
         await readerPool.stop()
         let errors = readerPool.errors
         printLine("\(injector.elapsed()): readers stopped after \(readerPool.reads.count) cached reads, \(errors.count) failed operations"
