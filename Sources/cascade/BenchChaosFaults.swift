@@ -106,7 +106,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
         let dependency = "Product#p-sentinel@\(version)"
         let keys = [("catalog", "product:p-sentinel"), ("storefront", "probe:p-sentinel")]
         for (service, key) in keys {
-            let client = try CheckRESPClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+            let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
             let reply = try client.command(encodeRESPCommand("SET", key, String(version), "EX", "600", "DEPS", dependency))
             guard reply == .simple("OK") else { throw CLIError("the probe's SET \(key) on \(service) answered \(reply)") }
         }
@@ -118,7 +118,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
         try await producer.send(topic: topics.events, key: event.kafkaKey, value: JSONEventEncoder.encode(event))
         // Nodes offer nothing to await for one key, so ask them, 100 times a second, up to the deadline.
         for (service, key) in keys {
-            let client = try CheckRESPClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+            let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
             while try client.command(encodeRESPCommand("EXISTS", key)) != .integer(0) {
                 guard ContinuousClock.now - begin < timeout else {
                     throw CLIError("\(key) on \(service) still there \(timeout) after the sentinel's event: the system did not come back")

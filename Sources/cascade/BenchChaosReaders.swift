@@ -93,8 +93,8 @@ final class ChaosReaders: Sendable {
 private struct ChaosReader {
     let readers: ChaosReaders
     var truth: ChaosTruth { readers.truth }
-    var catalog: CheckRESPClient?
-    var storefront: CheckRESPClient?
+    var catalog: NodeClient?
+    var storefront: NodeClient?
     var reads: [ChaosRead] = []
     var generator = SystemRandomNumberGenerator()
     let seed: Int
@@ -132,15 +132,15 @@ private struct ChaosReader {
         readers.finish(reads)
     }
 
-    private mutating func node(_ service: String) throws -> CheckRESPClient {
+    private mutating func node(_ service: String) throws -> NodeClient {
         if service == "catalog" {
             if let catalog { return catalog }
-            let client = try CheckRESPClient(address: readers.catalog(), timeout: 5, password: nil)
+            let client = try NodeClient(address: readers.catalog(), timeout: 5, password: nil)
             catalog = client
             return client
         }
         if let storefront { return storefront }
-        let client = try CheckRESPClient(address: readers.storefront(), timeout: 5, password: nil)
+        let client = try NodeClient(address: readers.storefront(), timeout: 5, password: nil)
         storefront = client
         return client
     }

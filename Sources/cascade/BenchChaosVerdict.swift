@@ -58,7 +58,7 @@ struct ChaosVerdict {
 
     /// `lag` of `INFO cascade`, -1 when the node does not answer.
     private func nodeLag(_ service: String) -> Int64 {
-        guard let client = try? CheckRESPClient(address: cluster.nodeAddress(service), timeout: 5, password: nil),
+        guard let client = try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil),
               let info = try? client.command(encodeRESPCommand("INFO", "cascade")).text
         else { return -1 }
         let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("lag:") }
@@ -84,7 +84,7 @@ struct ChaosVerdict {
     func audit() throws -> [KindAudit] {
         var audits = ChaosKind.allCases.map { KindAudit(kind: $0) }
         for (kind, service, prefix) in Self.families {
-            let client = try CheckRESPClient(address: cluster.nodeAddress(service), timeout: 10, password: nil)
+            let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 10, password: nil)
             for start in stride(from: 0, to: truth.products, by: 100) {
                 let products = Array(start..<min(start + 100, truth.products))
                 let replies = try client.pipeline(products.map { encodeRESPCommand("GET", "\(prefix):\(ChaosTruth.id($0))") })
@@ -164,7 +164,7 @@ struct ChaosVerdict {
     /// the product changes. The key is stale and only the audit can find it. Returns its name.
     func plantStale(producer: KafkaProducer, topics: Topics) async throws -> String {
         let key = "plant:p-planted"
-        let client = try CheckRESPClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
+        let client = try NodeClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
         let reply = try client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
         guard reply == .simple("OK") else { throw CLIError("the storefront refused the planted value: \(reply)") }
         try await awaitBus("the planted registration to reach the bus") { await impact("p-planted").contains(key) }

@@ -123,11 +123,11 @@ struct BenchReadsCommand: AsyncParsableCommand {
 /// own, so the cooperative pool (where the in-process bus runs) never blocks on a socket.
 // @unchecked Sendable: the client is used only under `lock`, one command at a time.
 final class RESPConnection: @unchecked Sendable {
-    private let client: CheckRESPClient
+    private let client: NodeClient
     private let lock = NSLock()
 
     init(_ address: String) throws {
-        client = try CheckRESPClient(address: address, timeout: 15, password: nil)
+        client = try NodeClient(address: address, timeout: 15, password: nil)
     }
 
     func run(_ arguments: String...) async throws -> RESPReply {

@@ -94,64 +94,12 @@ struct CheckCommand: AsyncParsableCommand {
             flags.nodes[parsed.service] = parsed.address
         }
         targets = targets.overridden(by: flags)
-        if targets.nodes.isEmpty, let admin = targets.admin {
-            let client = try CheckLedgerClient(base: admin, token: targets.adminToken, timeout: timeout)
-            for node in try await client.liveNodes() where targets.nodes[node.service] == nil {
-                targets.nodes[node.service] = node.address
-            }
-        }
+        targets = try await CheckAudit.discoverNodes(targets, timeout: timeout)
         if let problem = targets.missing { throw CLIError(problem.description) }
         return targets
     }
 
     func audit() async throws -> CheckReport {
-        let started = Date()
-        let targets = try await targets()
-        let ledgerClient = try CheckLedgerClient(base: targets.admin ?? "", token: targets.adminToken, timeout: timeout)
-        let reader = CheckNodeReader(nodes: targets.nodes, password: targets.requirepass, timeout: timeout, scanCount: scanCount)
-        try await ledgerClient.ensureReady()
-
-        var services = try await reader.scanAll(progress: CheckProgress())
-        let refs = StalenessRules.entityRefs(in: services)
-        let ledger = try await ledgerClient.records(for: refs)
-        let extraFences = try await keyFences(of: StalenessRules.unseenKeyDependencies(in: services), reader: reader)
-        var stale = StalenessRules.audit(services, ledger: ledger, extraKeyFences: extraFences)
-
-        // An invalidation may be on its way: read the suspects again after a moment and judge
-        // what they hold then (gone, or set again, is no longer stale).
-        if !stale.isEmpty && settleMs > 0 {
-            try await Task.sleep(for: .milliseconds(settleMs))
-            for (service, keys) in Dictionary(grouping: stale, by: \.service) {
-                let fresh = try await reader.metas(service: service, keys: keys.map(\.key))
-                let byKey = Dictionary(fresh.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
-                guard let index = services.firstIndex(where: { $0.service == service }) else { continue }
-                services[index].keys = services[index].keys.compactMap { meta in
-                    guard let update = byKey[meta.key] else { return meta }
-                    return update.exists ? update : nil
-                }
-            }
-            stale = StalenessRules.audit(services, ledger: ledger, extraKeyFences: extraFences)
-        }
-
-        if repair {
-            for (service, keys) in Dictionary(grouping: stale.indices, by: { stale[$0].service }) {
-                let deleted = try await reader.delete(service: service, keys: keys.map { stale[$0].key })
-                for (index, done) in zip(keys, deleted) { stale[index].repaired = done }
-            }
-        }
-        return CheckReport(
-            services: services, stale: stale, ledgerLookups: refs.count, finishedAt: Date(),
-            durationSeconds: Date().timeIntervalSince(started), repair: repair)
-    }
-
-    /// Key fences of dependency keys the scan did not see, read from their own nodes.
-    private func keyFences(of unseen: [String: Set<String>], reader: CheckNodeReader) async throws -> [String: KeyMeta.KeyFence] {
-        var fences: [String: KeyMeta.KeyFence] = [:]
-        for (service, keys) in unseen where reader.nodes[service] != nil {
-            for meta in try await reader.metas(service: service, keys: keys.sorted().map { Array($0.utf8) }) {
-                if let fence = meta.keyFence { fences["\(service)/\(meta.name)"] = fence }
-            }
-        }
-        return fences
+        try await CheckAudit(targets: try await targets(), timeout: timeout, settleMillis: settleMs, scanCount: scanCount, repair: repair).run()
     }
 }

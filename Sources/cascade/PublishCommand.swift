@@ -1,4 +1,5 @@
 import ArgumentParser
+import CascadeCheck
 import CascadeGraph
 import CascadeKafka
 import CascadeWire
@@ -124,7 +125,7 @@ struct PublishCommand: AsyncParsableCommand {
         let timeoutMillis = TTLDuration.milliseconds(waitTimeout) ?? 10_000
         var nodes: [AppliedWait.Node] = []
         if let base = admin ?? status?.admin {
-            let client = try CheckLedgerClient(base: base, token: adminToken, timeout: 5)
+            let client = try AdminClient(base: base, token: adminToken, timeout: 5)
             nodes = try await client.liveNodes().map { AppliedWait.Node(service: $0.service, address: $0.address) }
         }
         if nodes.isEmpty, let status {

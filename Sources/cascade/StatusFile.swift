@@ -1,3 +1,4 @@
+import CascadeCheck
 import Foundation
 
 /// What `cascade dev --status-file F` writes once everything is ready, and what `publish` and
@@ -40,7 +41,4 @@ struct StatusFile: Codable, Equatable {
 }
 
 /// A user mistake or an unreachable dependency: printed as one plain sentence, no stack trace.
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
+typealias CLIError = OperatorError

@@ -1,27 +1,36 @@
-import CascadeCheck
 import Foundation
 
 /// `cascade publish --wait`: asks nodes, all at once, to answer `CASCADE.AFTER <token>` and
 /// times each answer. Each node gets its own blocking connection on its own thread: the
 /// answers come when the nodes have applied, not in turn.
-struct AppliedWait {
-    struct Node: Sendable, Hashable {
-        var service: String
-        var address: String
+public struct AppliedWait: Sendable {
+    public struct Node: Sendable, Hashable {
+        public var service: String
+        public var address: String
+
+        public init(service: String, address: String) {
+            self.service = service
+            self.address = address
+        }
     }
 
-    struct Answer: Sendable {
-        var node: Node
-        var applied: Bool
-        var millis: Double
+    public struct Answer: Sendable {
+        public var node: Node
+        public var applied: Bool
+        public var millis: Double
         /// Why not, when not applied (the node's words, or why it could not be asked).
-        var detail: String
+        public var detail: String
     }
 
     let password: String?
     let timeoutMillis: Int64
 
-    func ask(_ nodes: [Node], token: String) async -> [Answer] {
+    public init(password: String?, timeoutMillis: Int64) {
+        self.password = password
+        self.timeoutMillis = timeoutMillis
+    }
+
+    public func ask(_ nodes: [Node], token: String) async -> [Answer] {
         await withTaskGroup(of: Answer.self) { group in
             for node in nodes {
                 group.addTask { await ask(node, token: token) }
@@ -40,7 +49,7 @@ struct AppliedWait {
                 let started = DispatchTime.now()
                 func millis() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6 }
                 do {
-                    let client = try CheckRESPClient(
+                    let client = try NodeClient(
                         address: node.address, timeout: Double(timeoutMillis) / 1000 + 2, password: password)
                     let reply = try client.command(encodeRESPCommand("CASCADE.AFTER", token, String(timeoutMillis)))
                     switch reply {

@@ -1,4 +1,3 @@
-import CascadeCheck
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -6,7 +5,7 @@ import Glibc
 
 /// Reads keys and metadata from the nodes, and deletes stale keys for `--repair`. Blocking
 /// socket work, so every call runs on its own thread, off Swift's cooperative pool.
-struct CheckNodeReader: Sendable {
+struct NodeReader: Sendable {
     let nodes: [String: String]
     let password: String?
     let timeout: Double
@@ -24,13 +23,13 @@ struct CheckNodeReader: Sendable {
     }
 
     private func scan(service: String, address: String, progress: CheckProgress) throws -> [KeyMeta] {
-        let client = try CheckRESPClient(address: address, timeout: timeout, password: password)
+        let client = try NodeClient(address: address, timeout: timeout, password: password)
         var metas: [KeyMeta] = []
         var cursor = "0"
         repeat {
             let reply = try client.command(encodeRESPCommand("SCAN", cursor, "COUNT", String(scanCount)))
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let names) = parts[1] else {
-                throw CLIError("the \(service) node at \(address) answered SCAN with \(describe(reply))")
+                throw OperatorError("the \(service) node at \(address) answered SCAN with \(describe(reply))")
             }
             cursor = next
             let keys = names.compactMap { name -> [UInt8]? in if case .bulk(let bytes) = name { bytes } else { nil } }
@@ -45,19 +44,19 @@ struct CheckNodeReader: Sendable {
     func metas(service: String, keys: [[UInt8]]) async throws -> [KeyMeta] {
         guard let address = nodes[service], !keys.isEmpty else { return [] }
         return try await onThread {
-            let client = try CheckRESPClient(address: address, timeout: timeout, password: password)
+            let client = try NodeClient(address: address, timeout: timeout, password: password)
             return try metas(keys, client: client, service: service)
         }
     }
 
-    private func metas(_ keys: [[UInt8]], client: CheckRESPClient, service: String) throws -> [KeyMeta] {
+    private func metas(_ keys: [[UInt8]], client: NodeClient, service: String) throws -> [KeyMeta] {
         guard !keys.isEmpty else { return [] }
         let replies = try client.pipeline(keys.map { encodeRESPCommand([Array("CASCADE.META".utf8), $0]) })
         return try zip(keys, replies).map { key, reply in
             do {
                 return try KeyMeta(key: key, reply: reply)
             } catch {
-                throw CLIError("the \(service) node at \(client.address) is not a Cascade node (\(error))")
+                throw OperatorError("the \(service) node at \(client.address) is not a Cascade node (\(error))")
             }
         }
     }
@@ -66,7 +65,7 @@ struct CheckNodeReader: Sendable {
     func delete(service: String, keys: [[UInt8]]) async throws -> [Bool] {
         guard let address = nodes[service], !keys.isEmpty else { return keys.map { _ in false } }
         return try await onThread {
-            let client = try CheckRESPClient(address: address, timeout: timeout, password: password)
+            let client = try NodeClient(address: address, timeout: timeout, password: password)
             var replies = try client.pipeline(keys.map { encodeRESPCommand([Array("UNLINK".utf8), $0]) })
             if case .error? = replies.first {
                 replies = try client.pipeline(keys.map { encodeRESPCommand([Array("DEL".utf8), $0]) })

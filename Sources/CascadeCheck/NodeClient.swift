@@ -1,4 +1,3 @@
-import CascadeCheck
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -6,26 +5,26 @@ import Glibc
 import Darwin
 #endif
 
-/// A blocking RESP client for one node: enough for SCAN, pipelined CASCADE.META and UNLINK.
+/// A blocking RESP client for one node (the audit, `publish --wait`, benchmarks): enough for SCAN, pipelined CASCADE.META and UNLINK.
 /// A CLI run is one thread doing one thing at a time, so plain sockets with timeouts suffice.
-final class CheckRESPClient {
-    let address: String
+public final class NodeClient {
+    public let address: String
     private let fd: Int32
     private var reader = RESPReplyReader()
     private var chunk = [UInt8](repeating: 0, count: 65_536)
 
     /// Connects to `host:port` within `timeout` seconds and authenticates when `password` is set.
-    init(address: String, timeout: Double, password: String?) throws {
+    public init(address: String, timeout: Double, password: String?) throws {
         self.address = address
         guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            throw CLIError("'\(address)' is not host:port")
+            throw OperatorError("'\(address)' is not host:port")
         }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        fd = try CheckRESPClient.open(host: host, port: port, timeout: timeout, address: address)
+        fd = try NodeClient.open(host: host, port: port, timeout: timeout, address: address)
         if let password {
             let reply = try command(encodeRESPCommand("AUTH", password))
-            if case .error(let message) = reply { throw CLIError("the node at \(address) refused AUTH: \(message)") }
+            if case .error(let message) = reply { throw OperatorError("the node at \(address) refused AUTH: \(message)") }
         }
     }
 
@@ -41,7 +40,7 @@ final class CheckRESPClient {
         #endif
         var list: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
-            throw CLIError("cannot resolve the node host '\(host)' of \(address)")
+            throw OperatorError("cannot resolve the node host '\(host)' of \(address)")
         }
         defer { freeaddrinfo(list) }
         var failure = "no address"
@@ -78,17 +77,17 @@ final class CheckRESPClient {
             failure = String(cString: strerror(errno))
             close(fd)
         }
-        throw CLIError("cannot reach the node at \(address): \(failure)")
+        throw OperatorError("cannot reach the node at \(address): \(failure)")
     }
 
     /// Sends one command and reads its reply.
-    func command(_ bytes: [UInt8]) throws -> RESPReply {
+    public func command(_ bytes: [UInt8]) throws -> RESPReply {
         try sendAll(bytes)
         return try receive()
     }
 
     /// Sends every command in one write, then reads as many replies.
-    func pipeline(_ commands: [[UInt8]]) throws -> [RESPReply] {
+    public func pipeline(_ commands: [[UInt8]]) throws -> [RESPReply] {
         try sendAll(commands.flatMap { $0 })
         return try commands.map { _ in try receive() }
     }
@@ -99,7 +98,7 @@ final class CheckRESPClient {
             let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw CLIError("lost the node at \(address) while writing: \(String(cString: strerror(errno)))")
+                throw OperatorError("lost the node at \(address) while writing: \(String(cString: strerror(errno)))")
             }
             offset += written
         }
@@ -110,16 +109,16 @@ final class CheckRESPClient {
             do {
                 if let reply = try reader.next() { return reply }
             } catch {
-                throw CLIError("the node at \(address) sent a reply that is not RESP: \(error.description)")
+                throw OperatorError("the node at \(address) sent a reply that is not RESP: \(error.description)")
             }
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 reader.append(chunk[0..<count])
             } else if count == 0 {
-                throw CLIError("the node at \(address) closed the connection")
+                throw OperatorError("the node at \(address) closed the connection")
             } else if errno != EINTR {
                 let reason = errno == EAGAIN || errno == EWOULDBLOCK ? "no reply in time" : String(cString: strerror(errno))
-                throw CLIError("lost the node at \(address): \(reason)")
+                throw OperatorError("lost the node at \(address): \(reason)")
             }
         }
     }

@@ -6,16 +6,16 @@ import FoundationNetworking
 
 /// Reads the bus's admin API: entity versions (`GET /ledger/<Entity>/<id>`) and the live
 /// nodes (`GET /nodes`).
-struct CheckLedgerClient: Sendable {
+public struct AdminClient: Sendable {
     let base: String
     let token: String?
     let timeout: Double
     let concurrency = 16
 
-    init(base: String, token: String?, timeout: Double) throws {
+    public init(base: String, token: String?, timeout: Double) throws {
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
         guard let url = URL(string: trimmed), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-            throw CLIError("--admin '\(base)' is not an http:// URL")
+            throw OperatorError("--admin '\(base)' is not an http:// URL")
         }
         self.base = trimmed
         self.token = token
@@ -24,14 +24,14 @@ struct CheckLedgerClient: Sendable {
 
     /// Refuses to judge against a bus that is still rebuilding its ledger: a partial ledger
     /// would hide stale keys.
-    func ensureReady() async throws {
+    public func ensureReady() async throws {
         guard let url = URL(string: base + "/readyz") else { return }
         let (status, body) = try await get(url)
-        if status == 503 { throw CLIError("the bus at \(base) is not ready (\(body.trimmingCharacters(in: .whitespacesAndNewlines))); try again shortly") }
+        if status == 503 { throw OperatorError("the bus at \(base) is not ready (\(body.trimmingCharacters(in: .whitespacesAndNewlines))); try again shortly") }
     }
 
     /// The latest version of each `Entity#id`; instances the bus never saw are absent.
-    func records(for refs: Set<String>) async throws -> [String: LedgerRecord] {
+    public func records(for refs: Set<String>) async throws -> [String: LedgerRecord] {
         var pending = refs.sorted()[...]
         var found: [String: LedgerRecord] = [:]
         try await withThrowingTaskGroup(of: (String, LedgerRecord?).self) { group in
@@ -62,28 +62,28 @@ struct CheckLedgerClient: Sendable {
             do {
                 return try LedgerRecord.decode(Array(body.utf8))
             } catch {
-                throw CLIError("the bus at \(base) answered /ledger/\(entity)/\(id) with something that is not a ledger record")
+                throw OperatorError("the bus at \(base) answered /ledger/\(entity)/\(id) with something that is not a ledger record")
             }
         case 404: return nil
-        case 401, 403: throw CLIError("the bus at \(base) refused the admin token (\(status)); give --admin-token")
-        default: throw CLIError("the bus at \(base) answered \(status) for the ledger of \(ref): \(body.prefix(200))")
+        case 401, 403: throw OperatorError("the bus at \(base) refused the admin token (\(status)); give --admin-token")
+        default: throw OperatorError("the bus at \(base) answered \(status) for the ledger of \(ref): \(body.prefix(200))")
         }
     }
 
     /// A node the bus has heard from lately, from `/nodes`.
-    struct LiveNode: Decodable, Sendable, Hashable {
-        var service: String
-        var address: String
-        var alive: Bool
+    public struct LiveNode: Decodable, Sendable, Hashable {
+        public var service: String
+        public var address: String
+        public var alive: Bool
     }
 
     /// The nodes that reported within the last few seconds, by service then address.
-    func liveNodes() async throws -> [LiveNode] {
+    public func liveNodes() async throws -> [LiveNode] {
         struct Listing: Decodable { var nodes: [LiveNode] }
         guard let url = URL(string: base + "/nodes") else { return [] }
         let (status, body) = try await get(url)
         guard status == 200, let listing = try? JSONDecoder().decode(Listing.self, from: Data(body.utf8)) else {
-            throw CLIError("the bus at \(base) answered \(status) for /nodes: \(body.prefix(200))")
+            throw OperatorError("the bus at \(base) answered \(status) for /nodes: \(body.prefix(200))")
         }
         return listing.nodes.filter(\.alive)
     }
@@ -96,7 +96,7 @@ struct CheckLedgerClient: Sendable {
             let (data, response) = try await URLSession.shared.data(for: request)
             return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
         } catch {
-            throw CLIError("cannot reach the bus at \(base): \(error.localizedDescription)")
+            throw OperatorError("cannot reach the bus at \(base): \(error.localizedDescription)")
         }
     }
 }
