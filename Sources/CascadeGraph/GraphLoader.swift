@@ -63,3 +63,30 @@ public enum GraphLoader {
         return GraphLoadResult(graph: hasErrors ? nil : graph, diagnostics: DiagnosticLog.sorted(diagnostics))
     }
 }
+
+/// Why a graph directory cannot be used: the lines to print, and the exit status (1: the
+/// graph has errors, 2: the directory could not be read).
+public struct GraphUnusable: Error, Sendable {
+    public var lines: [String]
+    public var exitCode: Int32
+}
+
+extension GraphLoader {
+    /// The graph of a directory, as every command that needs one loads it (bus, dev,
+    /// benchmarks): the same messages and exit codes as `cascade graph validate`.
+    public static func loadUsable(directory: String) throws(GraphUnusable) -> (CacheGraph, GraphLoadResult) {
+        let result: GraphLoadResult
+        do {
+            result = try load(directory: directory)
+        } catch {
+            throw GraphUnusable(lines: ["cascade graph: \(error)."], exitCode: 2)
+        }
+        guard let graph = result.graph else {
+            throw GraphUnusable(
+                lines: result.errors.map(\.description)
+                    + ["\(directory) has \(result.errors.count) error(s); the graph cannot be used until they are fixed."],
+                exitCode: 1)
+        }
+        return (graph, result)
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CascadeBench
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -64,7 +64,7 @@ struct DevCommand: AsyncParsableCommand {
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
 
-        let readiness = DevReadiness(services: cacheGraph.serviceNames)
+        let readiness = StartupReadiness(services: cacheGraph.serviceNames)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var nodeServices: [any ServiceLifecycle.Service] = []
         for (index, service) in cacheGraph.serviceNames.enumerated() {
@@ -111,58 +111,6 @@ struct DevCommand: AsyncParsableCommand {
         try await services.run()
         try await eventLoops.shutdownGracefully()
         if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
-    }
-}
-
-/// Collects the pieces' readiness; `awaitAll` returns once every node and the bus are ready.
-final class DevReadiness: Sendable {
-    struct Ready: Sendable {
-        var admin: String
-        var nodes: [String: String]
-    }
-
-    private struct State {
-        var listening: [String: String] = [:]
-        var ready: Set<String> = []
-        var admin: String?
-        var waiter: CheckedContinuation<Ready?, Never>?
-    }
-
-    private let services: Set<String>
-    private let state = NIOLockedValueBox(State())
-
-    init(services: [String]) {
-        self.services = Set(services)
-    }
-
-    func nodeListening(_ service: String, address: String) { update { $0.listening[service] = address } }
-    func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
-    func busReady(admin: String) { update { $0.admin = admin } }
-
-    func awaitAll() async -> Ready? {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLockedValue { state -> Ready? in
-                if let ready = complete(state) { return ready }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
-
-    private func update(_ change: (inout State) -> Void) {
-        let (waiter, ready) = state.withLockedValue { state -> (CheckedContinuation<Ready?, Never>?, Ready?) in
-            change(&state)
-            guard let ready = complete(state), let waiter = state.waiter else { return (nil, nil) }
-            state.waiter = nil
-            return (waiter, ready)
-        }
-        if let waiter { waiter.resume(returning: ready) }
-    }
-
-    private func complete(_ state: State) -> Ready? {
-        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services else { return nil }
-        return Ready(admin: admin, nodes: state.listening)
     }
 }
 

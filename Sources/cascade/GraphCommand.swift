@@ -31,19 +31,12 @@ struct GraphOptions: ParsableArguments {
 
     /// The same for every command that reads a graph directory (bus, dev, benchmarks).
     static func load(directory: String) throws -> (CacheGraph, GraphLoadResult) {
-        let result: GraphLoadResult
         do {
-            result = try GraphLoader.load(directory: directory)
+            return try GraphLoader.loadUsable(directory: directory)
         } catch {
-            GraphOutput.fail("\(error).")
-            throw ExitCode(2)
+            for line in error.lines { GraphOutput.error(line) }
+            throw ExitCode(error.exitCode)
         }
-        guard let graph = result.graph else {
-            for diagnostic in result.errors { GraphOutput.error(diagnostic.description) }
-            GraphOutput.error("\(directory) has \(result.errors.count) error(s); the graph cannot be used until they are fixed.")
-            throw ExitCode(1)
-        }
-        return (graph, result)
     }
 
     /// A family named on the command line, or exit 2 with a sentence.

@@ -4,8 +4,10 @@ import CascadeWire
 import Foundation
 import Histogram
 
-struct BenchGraphCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchGraphCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "graph",
         abstract: "Instance-graph registrations and closure latency.",
         discussion: """
@@ -29,13 +31,13 @@ struct BenchGraphCommand: AsyncParsableCommand {
     @Flag(help: "Print the figures as JSON.")
     var json = false
 
-    func validate() throws {
+    public func validate() throws {
         guard keys >= SyntheticInstanceGraph.clusterSize else { throw ValidationError("--keys must be at least 120.") }
         guard depsPerKey >= 1, depsPerKey <= 16 else { throw ValidationError("--deps-per-key must be between 1 and 16.") }
         guard closures >= 1 else { throw ValidationError("--closures must be at least 1.") }
     }
 
-    func run() async throws {
+    public func run() async throws {
         let synthetic = SyntheticInstanceGraph(keyCount: keys, dependenciesPerKey: depsPerKey, seed: seed)
         let index = InstanceIndex()
         let residentBefore = ResidentMemory.bytes()

@@ -1,11 +1,14 @@
 import ArgumentParser
+import CascadeCheck
 import CascadeKafka
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-struct BenchKafkaCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchKafkaCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "kafka",
         abstract: "Produce and consume through the embedded broker, next to raw librdkafka.",
         discussion: """
@@ -36,7 +39,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var workerTopic: String?
 
-    func run() async throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
@@ -145,7 +148,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                 rates.received = Int(fields[2]) ?? 0
             }
         }
-        guard process.terminationStatus == 0, rates.produce > 0 else { throw CLIError("\(path) failed: \(text)") }
+        guard process.terminationStatus == 0, rates.produce > 0 else { throw OperatorError("\(path) failed: \(text)") }
         return rates
     }
 

@@ -7,8 +7,10 @@ import Foundation
 import Histogram
 import Logging
 
-struct BenchBusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchBusCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "bus", abstract: "Bus throughput and resolution latency, next to a pass-through.",
         discussion: """
             One embedded broker, one event stream (70% Product, 20% Order, 10% User events of the \
@@ -48,20 +50,20 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Flag(help: "Only the pipeline row: no broker, for profiling resolution.")
     var pipelineOnly = false
 
-    func validate() throws {
+    public func validate() throws {
         guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024, (workers ?? 1) >= 1 else {
             throw ValidationError("--events, --partitions, --latency-events, --latency-rate, --workers must be positive; --window at least 1024")
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
             return handler
         }
         let logger = Logger(label: "cascade.bench.bus")
-        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
+        let (cacheGraph, _) = try loadGraph(directory: graph)
         let workload = BenchBusWorkload(events: events + latencyEvents, keys: keys)
         if pipelineOnly {
             let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)

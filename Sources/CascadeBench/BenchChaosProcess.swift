@@ -1,3 +1,4 @@
+import CascadeCheck
 import Foundation
 import Synchronization
 
@@ -43,7 +44,7 @@ final class ChaosProcess: Sendable {
                 defer { state.waiters = [:] }
                 return Array(state.waiters.values)
             }
-            for waiter in waiting { waiter.continuation.resume(throwing: CLIError("\(name) exited with status \(finished.terminationStatus)")) }
+            for waiter in waiting { waiter.continuation.resume(throwing: OperatorError("\(name) exited with status \(finished.terminationStatus)")) }
         }
         try process.run()
         try? logHandle.close()
@@ -87,7 +88,7 @@ final class ChaosProcess: Sendable {
         let timer = Task { [self, name] in
             try await Task.sleep(for: timeout)
             let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.continuation.resume(throwing: CLIError("\(name) printed no expected line within \(timeout)"))
+            waiter?.continuation.resume(throwing: OperatorError("\(name) printed no expected line within \(timeout)"))
         }
         defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
@@ -100,7 +101,7 @@ final class ChaosProcess: Sendable {
             }
             switch now {
             case .line(let line): continuation.resume(returning: line)
-            case .exited(let status): continuation.resume(throwing: CLIError("\(name) exited with status \(status)"))
+            case .exited(let status): continuation.resume(throwing: OperatorError("\(name) exited with status \(status)"))
             case .wait: break
             }
         }

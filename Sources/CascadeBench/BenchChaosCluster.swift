@@ -1,3 +1,4 @@
+import CascadeCheck
 import Foundation
 import Synchronization
 
@@ -38,7 +39,7 @@ final class ChaosCluster: Sendable {
     var stalenessInEffect: String? { state.withLock { $0.staleness } }
 
     private func spawn(_ name: String, _ arguments: [String]) throws -> ChaosProcess {
-        guard !state.withLock({ $0.stopping }) else { throw CLIError("stopping") }
+        guard !state.withLock({ $0.stopping }) else { throw OperatorError("stopping") }
         return try ChaosProcess(
             name: name, executable: executable, arguments: arguments, log: directory.appendingPathComponent("\(name).log"))
     }
@@ -49,7 +50,7 @@ final class ChaosCluster: Sendable {
         let status = await validate.awaitExit(timeout: .seconds(60))
         guard status == 0 else {
             let log = (try? String(contentsOf: directory.appendingPathComponent("graph-validate.log"), encoding: .utf8)) ?? ""
-            throw CLIError("cascade graph validate rejected the bench's graph (status \(status.map(String.init) ?? "none")): \(log)")
+            throw OperatorError("cascade graph validate rejected the bench's graph (status \(status.map(String.init) ?? "none")): \(log)")
         }
     }
 
@@ -75,7 +76,7 @@ final class ChaosCluster: Sendable {
         state.withLock { $0.bus = bus }
         let line = try await bus.awaitLine(timeout: .seconds(120)) { $0.hasPrefix("cascade bus ready admin=") }
         guard let colon = line.lastIndex(of: ":"), let chosen = Int(line[line.index(after: colon)...]) else {
-            throw CLIError("cannot read the admin port from '\(line)'")
+            throw OperatorError("cannot read the admin port from '\(line)'")
         }
         state.withLock { $0.adminPort = chosen }
     }
@@ -104,7 +105,7 @@ final class ChaosCluster: Sendable {
             return try await startNode(service)
         }
         guard let colon = listening.lastIndex(of: ":"), let chosen = Int(listening[listening.index(after: colon)...]) else {
-            throw CLIError("cannot read the port from '\(listening)'")
+            throw OperatorError("cannot read the port from '\(listening)'")
         }
         state.withLock { $0.nodePorts[service] = chosen }
         _ = try await node.awaitLine(timeout: .seconds(60)) { $0.contains(" ready") }

@@ -152,12 +152,12 @@ private struct ChaosReader {
         switch reply {
         case .bulk(let bytes):
             guard let version = UInt64(String(decoding: bytes, as: UTF8.self)) else {
-                throw CLIError("\(key) holds '\(String(decoding: bytes.prefix(40), as: UTF8.self))', not a version")
+                throw OperatorError("\(key) holds '\(String(decoding: bytes.prefix(40), as: UTF8.self))', not a version")
             }
             reads.append(ChaosRead(kind: kind, product: Int32(product), version: version, at: at))
             return version
         case .null: return nil
-        default: throw CLIError("GET \(key) answered \(reply)")
+        default: throw OperatorError("GET \(key) answered \(reply)")
         }
     }
 
@@ -165,7 +165,7 @@ private struct ChaosReader {
     private mutating func set(_ service: String, _ arguments: [String]) throws {
         let reply = try node(service).command(encodeRESPCommand(arguments.map { Array($0.utf8) }))
         if case .error(let message) = reply, !message.hasPrefix("STALE"), !message.hasPrefix("NOLEASE") {
-            throw CLIError("\(arguments[0]) \(arguments[1]) answered -\(message)")
+            throw OperatorError("\(arguments[0]) \(arguments[1]) answered -\(message)")
         }
     }
 
@@ -183,13 +183,13 @@ private struct ChaosReader {
         let id = ChaosTruth.id(product)
         let at = chaosNow()
         let reply = try node("catalog").command(encodeRESPCommand("LEASE.GET", "price:\(id)", "DEPS", "Product#\(id)"))
-        guard case .array(let parts) = reply, parts.count == 2 else { throw CLIError("LEASE.GET price:\(id) answered \(reply)") }
+        guard case .array(let parts) = reply, parts.count == 2 else { throw OperatorError("LEASE.GET price:\(id) answered \(reply)") }
         if let text = parts[0].text {
-            guard let version = UInt64(text) else { throw CLIError("price:\(id) holds '\(text)', not a version") }
+            guard let version = UInt64(text) else { throw OperatorError("price:\(id) holds '\(text)', not a version") }
             reads.append(ChaosRead(kind: .lease, product: Int32(product), version: version, at: at))
             return
         }
-        guard let token = parts[1].text else { throw CLIError("LEASE.GET price:\(id) gave neither value nor token: \(reply)") }
+        guard let token = parts[1].text else { throw OperatorError("LEASE.GET price:\(id) gave neither value nor token: \(reply)") }
         let version = truth.version(product)
         try set("catalog", ["LEASE.SET", "price:\(id)", token, String(version), "EX", "600", "DEPS", "Product#\(id)@\(version)"])
     }

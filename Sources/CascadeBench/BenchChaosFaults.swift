@@ -108,7 +108,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
         for (service, key) in keys {
             let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
             let reply = try client.command(encodeRESPCommand("SET", key, String(version), "EX", "600", "DEPS", dependency))
-            guard reply == .simple("OK") else { throw CLIError("the probe's SET \(key) on \(service) answered \(reply)") }
+            guard reply == .simple("OK") else { throw OperatorError("the probe's SET \(key) on \(service) answered \(reply)") }
         }
         sentinelVersion += 1
         let begin = ContinuousClock.now
@@ -121,7 +121,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
             let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
             while try client.command(encodeRESPCommand("EXISTS", key)) != .integer(0) {
                 guard ContinuousClock.now - begin < timeout else {
-                    throw CLIError("\(key) on \(service) still there \(timeout) after the sentinel's event: the system did not come back")
+                    throw OperatorError("\(key) on \(service) still there \(timeout) after the sentinel's event: the system did not come back")
                 }
                 try await Task.sleep(for: .milliseconds(10))
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CascadeCheck
 import CascadeGraph
 import CascadeKafka
 import CascadeWire
@@ -6,8 +7,10 @@ import Foundation
 import Logging
 import Synchronization
 
-struct BenchChaosCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchChaosCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "chaos",
         abstract: "The consistency guarantees under faults, checked against an independent truth.",
         discussion: """
@@ -52,7 +55,7 @@ struct BenchChaosCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: the bus's registration race window, waited out at quiescence.")
     var raceWindowMs: Int = 2000
 
-    func validate() throws {
+    public func validate() throws {
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
         guard products >= 1, writesPerSecond >= 1, readers >= 1, readsPerSecond >= 1 else {
             throw ValidationError("--products, --writes-per-second, --readers and --reads-per-second must be at least 1")
@@ -63,7 +66,7 @@ struct BenchChaosCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
@@ -138,6 +141,7 @@ struct BenchChaosCommand: AsyncParsableCommand {
             threads: readers, readsPerSecond: readsPerSecond)
         readerPool.start()
         let writers = ChaosWriters(truth: truth, producer: producer, topics: topics, writesPerSecond: writesPerSecond)
+        let seconds = self.seconds
         let faults = Task { try await injector.run(faultList, seconds: seconds) }
         await writers.run(until: ContinuousClock.now + .seconds(seconds))
         let faultOutcome = await faults.result
@@ -153,7 +157,7 @@ struct BenchChaosCommand: AsyncParsableCommand {
             + (errors.first.map { " (first: \($0))" } ?? ""))
         if case .failure(let error) = faultOutcome {
             await producer.shutdown()
-            throw CLIError("a fault did not recover: \(error)")
+            throw OperatorError("a fault did not recover: \(error)")
         }
 
         var misses: [String] = []

@@ -10,8 +10,10 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 
-struct BenchE2ECommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchE2ECommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "e2e",
         abstract: "Event produced → its keys gone from every node, at several event rates.",
         discussion: """
@@ -34,7 +36,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
     @Option(help: "Distinct products events are about.")
     var products: Int = 1000
 
-    func run() async throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
@@ -42,7 +44,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
         }
         let rateList = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
-        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
+        let (cacheGraph, _) = try loadGraph(directory: graph)
         let services = ["analytics-service", "order-service", "product-service"]
         let topics = Topics()
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 8)
@@ -60,7 +62,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
         try await registerOrderSummaries(producer, topics: topics)
 
         let tracker = CascadeTracker(services: Set(services))
-        let readiness = DevReadiness(services: services)
+        let readiness = StartupReadiness(services: services)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var all: [any ServiceLifecycle.Service] = [producer]
         for service in services {

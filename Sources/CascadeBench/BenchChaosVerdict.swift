@@ -151,7 +151,7 @@ struct ChaosVerdict {
             log: cluster.directory.appendingPathComponent("check.log"))
         guard let status = await process.awaitExit(timeout: .seconds(120)) else {
             process.signal(SIGKILL)
-            throw CLIError("cascade check did not finish within 120 s")
+            throw OperatorError("cascade check did not finish within 120 s")
         }
         // The exit can be seen before the last lines are read; they follow at once.
         _ = try? await process.awaitLine(timeout: .milliseconds(200)) { $0.contains("keys") && $0.contains("consisten") }
@@ -166,7 +166,7 @@ struct ChaosVerdict {
         let key = "plant:p-planted"
         let client = try NodeClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
         let reply = try client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
-        guard reply == .simple("OK") else { throw CLIError("the storefront refused the planted value: \(reply)") }
+        guard reply == .simple("OK") else { throw OperatorError("the storefront refused the planted value: \(reply)") }
         try await awaitBus("the planted registration to reach the bus") { await impact("p-planted").contains(key) }
         try await producer.send(topic: topics.deps, key: "storefront/\(key)", value: nil)
         try await awaitBus("the bus to drop the planted registration") { await !impact("p-planted").contains(key) }
@@ -188,7 +188,7 @@ struct ChaosVerdict {
     private func awaitBus(_ what: String, _ condition: () async -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while await !condition() {
-            guard ContinuousClock.now < deadline else { throw CLIError("timed out waiting for \(what)") }
+            guard ContinuousClock.now < deadline else { throw OperatorError("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(50))
         }
     }

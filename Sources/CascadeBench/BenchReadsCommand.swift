@@ -9,8 +9,10 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 
-struct BenchReadsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchReadsCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "reads",
         abstract: "Strong and session reads: publish, CASCADE.AFTER on every node, then GET.",
         discussion: """
@@ -30,14 +32,14 @@ struct BenchReadsCommand: AsyncParsableCommand {
     @Option(help: "The graph directory.")
     var graph: String = "graph"
 
-    func run() async throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
             return handler
         }
         guard tries > 0 else { throw ValidationError("--tries must be positive") }
-        let (cacheGraph, _) = try GraphOptions.load(directory: graph)
+        let (cacheGraph, _) = try loadGraph(directory: graph)
         let topics = Topics()
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
         defer { kafka.shutdown() }
@@ -46,7 +48,7 @@ struct BenchReadsCommand: AsyncParsableCommand {
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])
         let producer = try KafkaProducer(configuration: config)
-        let readiness = DevReadiness(services: cacheGraph.serviceNames)
+        let readiness = StartupReadiness(services: cacheGraph.serviceNames)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [any ServiceLifecycle.Service] = [producer]
         for service in cacheGraph.serviceNames {
@@ -66,7 +68,7 @@ struct BenchReadsCommand: AsyncParsableCommand {
             await bus.awaitReady()
             readiness.busReady(admin: "in-process")
         }
-        guard let ready = await readiness.awaitAll() else { throw CLIError("the nodes or the bus did not start") }
+        guard let ready = await readiness.awaitAll() else { throw OperatorError("the nodes or the bus did not start") }
         let nodes = ready.nodes.map { AppliedWait.Node(service: $0.key, address: $0.value) }
         let product = try RESPConnection(ready.nodes["product-service"] ?? "")
         let analytics = try RESPConnection(ready.nodes["analytics-service"] ?? "")

@@ -1,0 +1,54 @@
+import NIOConcurrencyHelpers
+
+/// Collects the readiness of a node per service and the bus (`cascade dev`, the in-process
+/// benchmarks); `awaitAll` returns once every one is ready.
+public final class StartupReadiness: Sendable {
+    public struct Ready: Sendable {
+        public var admin: String
+        public var nodes: [String: String]
+    }
+
+    private struct State {
+        var listening: [String: String] = [:]
+        var ready: Set<String> = []
+        var admin: String?
+        var waiter: CheckedContinuation<Ready?, Never>?
+    }
+
+    private let services: Set<String>
+    private let state = NIOLockedValueBox(State())
+
+    public init(services: [String]) {
+        self.services = Set(services)
+    }
+
+    public func nodeListening(_ service: String, address: String) { update { $0.listening[service] = address } }
+    public func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
+    public func busReady(admin: String) { update { $0.admin = admin } }
+
+    public func awaitAll() async -> Ready? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLockedValue { state -> Ready? in
+                if let ready = complete(state) { return ready }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private func update(_ change: (inout State) -> Void) {
+        let (waiter, ready) = state.withLockedValue { state -> (CheckedContinuation<Ready?, Never>?, Ready?) in
+            change(&state)
+            guard let ready = complete(state), let waiter = state.waiter else { return (nil, nil) }
+            state.waiter = nil
+            return (waiter, ready)
+        }
+        if let waiter { waiter.resume(returning: ready) }
+    }
+
+    private func complete(_ state: State) -> Ready? {
+        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services else { return nil }
+        return Ready(admin: admin, nodes: state.listening)
+    }
+}
