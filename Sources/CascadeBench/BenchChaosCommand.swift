@@ -207,6 +207,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         if let staleness = verdict.cluster.stalenessInEffect, let bound = TTLDuration.milliseconds(staleness) {
             let beyond = overall.stale.filter { $0 > Double(bound) }.count
             printLine("reads older than their truth by more than \(staleness): \(beyond)")
+            for line in verdict.readsBeyond(reads, millis: Double(bound), started: started).prefix(5) { printLine("  " + line) }
             if beyond > 0 { misses.append("\(beyond) reads beyond --max-staleness \(staleness)") }
         }
         return misses

@@ -138,6 +138,19 @@ struct ChaosVerdict {
         return (outside, overall)
     }
 
+    /// The reads that returned a value superseded more than `millis` before, worst first.
+    func readsBeyond(_ reads: [ChaosRead], millis: Double, started: UInt64) -> [String] {
+        reads.compactMap { read -> (Double, String)? in
+            guard let superseded = truth.supersededAt(Int(read.product), version: read.version), superseded < read.at else { return nil }
+            let window = Double(read.at - superseded) / 1e6
+            guard window > millis else { return nil }
+            return (window, String(
+                format: "%@ p-%d version %llu read at %.2f s, superseded at %.2f s: %.0f ms", read.kind.name as NSString, read.product,
+                read.version, Double(read.at &- started) / 1e9, Double(superseded &- started) / 1e9, window))
+        }
+        .sorted { $0.0 > $1.0 }.map(\.1)
+    }
+
     // MARK: cascade check
 
     /// Runs `cascade check` against both nodes and the bus; its status and standard output.

@@ -8,10 +8,13 @@ import Testing
 struct BenchChaosTests {
     /// The stale-read window is judged loosely here (a debug build, maybe a busy machine):
     /// the 100 ms floor is for the release build (`make bench-chaos`); the rest is exact.
+    /// Bounded staleness has its own test (BoundedStalenessTests): values computed from another
+    /// node's cached values can pass a node's bound (docs/consistency.md), so it is measured
+    /// by the full run, not judged here.
     @Test("20 s with one bus kill: the run completes, prints its table, and every floor holds")
     func benchChaosShortForm() async throws {
         let chaos = try ChildProcess.cascade([
-            "bench", "chaos", "--seconds", "20", "--bus-kills", "1", "--max-staleness", "2s", "--window-floor-ms", "1000",
+            "bench", "chaos", "--seconds", "20", "--bus-kills", "1", "--window-floor-ms", "1000",
         ])
         defer { chaos.signal(SIGINT) }
         let status = try await chaos.awaitExit(timeout: .seconds(300))
