@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "CascadeNode",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka",
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),

@@ -3,6 +3,7 @@ import Foundation
 import CascadeWire
 import Logging
 import NIOConcurrencyHelpers
+import Atomics
 
 /// The node core: the store, what it publishes, and the counters INFO shows. The RESP server
 /// runs commands against it on event-loop threads; the Kafka consumer feeds `apply`.
@@ -19,6 +20,12 @@ public final class CacheNode: Sendable {
     /// This process's id on `cascade.deps`: incarnations of two processes never compare.
     public let nodeID: String
     private let listeningAddress = NIOLockedValueBox<String?>(nil)
+    /// Per-family metrics and adaptive TTLs, with `--graph`.
+    let familyMonitor: FamilyMonitor?
+    /// When hot-key estimates were last halved.
+    private let lastHotKeyDecay = ManagedAtomic<Int64>(0)
+    /// How often hot-key estimates halve: hot means read often in the last tens of seconds.
+    static let hotKeyHalfLifeMillis: Int64 = 10_000
 
     /// Where other processes reach this node: `--advertise`, or the address it listens on.
     public var advertisedAddress: String? {
@@ -38,7 +45,12 @@ public final class CacheNode: Sendable {
         self.logger = logger
         self.startedAtMillis = WallClock.nowMillis()
         self.nodeID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        self.familyMonitor = configuration.families.map(FamilyMonitor.init(directory:))
+        familyMonitor?.start(store: store)
+        lastHotKeyDecay.store(startedAtMillis, ordering: .relaxed)
     }
+
+    public var families: FamilyDirectory? { configuration.families }
 
     public var service: String { configuration.service }
 
@@ -53,6 +65,14 @@ public final class CacheNode: Sendable {
         let latency = WallClock.nowMillis() - message.cause.atMillis
         if message.cause.atMillis > 0, latency >= 0 {
             metrics.applyLatency.recordMilliseconds(latency)
+        }
+        if !result.hotKeys.isEmpty {
+            let cause = RefreshHint.Cause(
+                entity: message.cause.entity, id: message.cause.id, version: message.cause.version, eventID: message.cause.eventID)
+            publisher.publishRefreshHints(service: service, hints: result.hotKeys.map { hot in
+                RefreshHint(key: hot.key, family: families?.family(hot.family)?.name, hits: hot.hits, cause: cause)
+            })
+            metrics.refreshHints.increment(by: result.hotKeys.count)
         }
         return result
     }
@@ -105,6 +125,13 @@ public final class CacheNode: Sendable {
         }
         metrics.publish(store.stats(), lag: counters.lag)
         metrics.degraded.record(counters.degraded ? 1 : 0)
+        let now = WallClock.nowMillis()
+        familyMonitor?.tick(store: store, now: now)
+        let lastDecay = lastHotKeyDecay.load(ordering: .relaxed)
+        if now - lastDecay >= CacheNode.hotKeyHalfLifeMillis {
+            lastHotKeyDecay.store(now, ordering: .relaxed)
+            store.decayHotKeys()
+        }
         metrics.staleness.record(Double(stalenessMillis() ?? 0) / 1000)
     }
 }

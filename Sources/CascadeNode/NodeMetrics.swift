@@ -9,6 +9,7 @@ struct NodeMetrics: Sendable {
     let applyLatency = Timer(label: "cascade_node_apply_latency_seconds")
     let registrations = Counter(label: "cascade_node_registrations_total")
     let tombstones = Counter(label: "cascade_node_tombstones_total")
+    let refreshHints = Counter(label: "cascade_node_refresh_hints_total")
     let hits = Gauge(label: "cascade_node_hits")
     let misses = Gauge(label: "cascade_node_misses")
     let hitRatio = Gauge(label: "cascade_node_hit_ratio")
