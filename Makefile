@@ -2,7 +2,7 @@
 # `make dev` and `make test` install what is missing first (apt-get, only if absent).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
+APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
 .PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e clean
@@ -32,6 +32,7 @@ dev: build
 BROKER_OUTAGE_TESTS := brokerDown
 
 test: deps
+	promtool check rules deploy/alerts.yml
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip '$(BROKER_OUTAGE_TESTS)'
 	$(SWIFT) test --skip-build --no-parallel --filter '$(BROKER_OUTAGE_TESTS)'
