@@ -45,7 +45,7 @@ public final class CacheNode: Sendable {
         self.logger = logger
         self.startedAtMillis = WallClock.nowMillis()
         self.nodeID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
-        self.familyMonitor = configuration.families.map(FamilyMonitor.init(directory:))
+        self.familyMonitor = configuration.families.map { FamilyMonitor(directory: $0) }
         familyMonitor?.start(store: store)
         lastHotKeyDecay.store(startedAtMillis, ordering: .relaxed)
     }

@@ -19,6 +19,8 @@ public final class FamilyDirectory: Sendable {
         public let ttlMillis: Int64?
         /// Bounds of `ttl: adaptive` (the tier's where the graph gives none); nil: fixed TTL.
         public let adaptive: (min: Int64, max: Int64)?
+        /// False when the family depends on nothing: only its TTL removes its keys.
+        public let invalidated: Bool
     }
 
     enum Part: Sendable {
@@ -51,7 +53,7 @@ public final class FamilyDirectory: Sendable {
             }
             families.append(Family(
                 number: number, name: name, template: family.template.text, tier: family.tier,
-                ttlMillis: family.ttlMillis, adaptive: adaptive))
+                ttlMillis: family.ttlMillis, adaptive: adaptive, invalidated: !family.dependencies.isEmpty))
             let parts: [Part] = family.template.segments.map { segment in
                 switch segment {
                 case .literal(let text): .literal(Array(text.utf8))
@@ -85,7 +87,8 @@ public final class FamilyDirectory: Sendable {
         let classes = [UInt8(evictionClass(of: serviceTier))] + families.map { UInt8(evictionClass(of: $0.tier)) }
         let total = tiers.reduce(0) { $0 + TierPolicy.of($1).memoryShare }
         let shares = tiers.map { TierPolicy.of($0).memoryShare / total }
-        return FamilyPolicy(familyCount: families.count, evictionClass: classes, classShares: shares) { [self] key in
+        let observe = [false] + families.map { $0.adaptive != nil && !$0.invalidated }
+        return FamilyPolicy(familyCount: families.count, evictionClass: classes, classShares: shares, observeChanges: observe) { [self] key in
             self.number(of: key)
         }
     }

@@ -24,7 +24,8 @@ final class FamilyMonitor: Sendable {
 
     private struct State {
         var learners: [UInt16: AdaptiveTTLLearner] = [:]
-        var lastInvalidations: [Int] = []
+        var fingerprintLearners: [UInt16: FingerprintTTLLearner] = [:]
+        var lastStats: [FamilyStats] = []
         var lastLearnAt: Int64?
     }
 
@@ -35,7 +36,7 @@ final class FamilyMonitor: Sendable {
     /// How long a learning window is.
     static let learnWindowMillis: Int64 = 1_000
 
-    init(directory: FamilyDirectory) {
+    init(directory: FamilyDirectory, staleTarget: Double = 0.01) {
         self.directory = directory
         gauges = directory.families.map { Gauges(service: directory.service, family: $0.name) }
         tierBytes = directory.tiers.map {
@@ -43,8 +44,12 @@ final class FamilyMonitor: Sendable {
         }
         var state = State()
         for family in directory.families {
-            if let bounds = family.adaptive {
+            guard let bounds = family.adaptive else { continue }
+            if family.invalidated {
                 state.learners[family.number] = AdaptiveTTLLearner(minMillis: bounds.min, maxMillis: bounds.max)
+            } else {
+                state.fingerprintLearners[family.number] = FingerprintTTLLearner(
+                    minMillis: bounds.min, maxMillis: bounds.max, staleTarget: staleTarget)
             }
         }
         self.state = NIOLockedValueBox(state)
@@ -54,6 +59,7 @@ final class FamilyMonitor: Sendable {
     func start(store: CacheStore) {
         state.withLockedValue { state in
             for (number, learner) in state.learners { store.setDefaultTTL(family: number, milliseconds: learner.ttlMillis) }
+            for (number, learner) in state.fingerprintLearners { store.setDefaultTTL(family: number, milliseconds: learner.ttlMillis) }
         }
     }
 
@@ -80,20 +86,30 @@ final class FamilyMonitor: Sendable {
         for (index, gauge) in tierBytes.enumerated() where index < classBytes.count { gauge.record(classBytes[index]) }
         let learned = state.withLockedValue { state -> [(UInt16, Int64)] in
             var learned: [(UInt16, Int64)] = []
-            if let last = state.lastLearnAt, now - last >= FamilyMonitor.learnWindowMillis, state.lastInvalidations.count == stats.count {
+            if let last = state.lastLearnAt, now - last >= FamilyMonitor.learnWindowMillis, state.lastStats.count == stats.count {
                 for (number, var learner) in state.learners {
                     let figures = stats[Int(number)]
                     learner.observe(
-                        keys: figures.keys, invalidated: figures.invalidations - state.lastInvalidations[Int(number)],
+                        keys: figures.keys, invalidated: figures.invalidations - state.lastStats[Int(number)].invalidations,
                         elapsedMillis: now - last)
                     state.learners[number] = learner
                     learned.append((number, learner.ttlMillis))
                 }
+                for (number, var learner) in state.fingerprintLearners {
+                    let figures = stats[Int(number)]
+                    let before = state.lastStats[Int(number)]
+                    learner.observe(
+                        changed: figures.storedChanged - before.storedChanged,
+                        unchanged: figures.storedUnchanged - before.storedUnchanged,
+                        intervalMillis: figures.storedIntervalMillis - before.storedIntervalMillis, elapsedMillis: now - last)
+                    state.fingerprintLearners[number] = learner
+                    learned.append((number, learner.ttlMillis))
+                }
                 state.lastLearnAt = now
-                state.lastInvalidations = stats.map(\.invalidations)
-            } else if state.lastLearnAt == nil || state.lastInvalidations.count != stats.count {
+                state.lastStats = stats
+            } else if state.lastLearnAt == nil || state.lastStats.count != stats.count {
                 state.lastLearnAt = now
-                state.lastInvalidations = stats.map(\.invalidations)
+                state.lastStats = stats
             }
             return learned
         }

@@ -15,11 +15,16 @@ public struct FamilyPolicy: Sendable {
     /// The family number of a key (0: none). Called under a shard lock, once per new key and
     /// on misses, so it must be quick and must not touch the store.
     public var classify: @Sendable (UnsafeRawBufferPointer) -> UInt16
+    /// Per family number: whether to fingerprint its values, so that storing a key again tells
+    /// whether its value changed since the last time (the only change signal of a family no
+    /// invalidation covers). Empty: none.
+    public var observeChanges: [Bool]
 
     public init(
-        familyCount: Int, evictionClass: [UInt8], classShares: [Double],
+        familyCount: Int, evictionClass: [UInt8], classShares: [Double], observeChanges: [Bool] = [],
         classify: @escaping @Sendable (UnsafeRawBufferPointer) -> UInt16
     ) {
+        self.observeChanges = observeChanges
         precondition(familyCount < Int(UInt16.max), "family numbers must fit 16 bits")
         precondition(evictionClass.count == familyCount + 1, "one eviction class per family number, 0 included")
         precondition(evictionClass.allSatisfy { Int($0) < classShares.count }, "an eviction class without a share")
@@ -42,6 +47,11 @@ public struct FamilyStats: Sendable, Equatable {
     public var evictions = 0
     public var invalidations = 0
     public var expired = 0
+    /// Keys stored again, with (changed) or without (unchanged) a new value, and the time
+    /// between the two stores summed: what a family that only a TTL covers learns from.
+    public var storedChanged = 0
+    public var storedUnchanged = 0
+    public var storedIntervalMillis = 0
 
     public init() {}
 
@@ -71,6 +81,7 @@ final class SharedFamilies: Sendable {
     let policy: FamilyPolicy
     let familyCount: Int
     let classCount: Int
+    let observeChanges: [Bool]
     /// Per family number: milliseconds, 0 = none. Relaxed atomics: a SET may see the old value.
     private let defaultTTLs: [ManagedAtomic<Int64>]
 
@@ -78,6 +89,7 @@ final class SharedFamilies: Sendable {
         self.policy = policy
         self.familyCount = policy.familyCount
         self.classCount = max(1, policy.classShares.count)
+        self.observeChanges = (0...policy.familyCount).map { $0 < policy.observeChanges.count && policy.observeChanges[$0] }
         self.defaultTTLs = (0...policy.familyCount).map { _ in ManagedAtomic<Int64>(0) }
     }
 

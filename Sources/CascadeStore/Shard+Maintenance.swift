@@ -137,6 +137,7 @@ extension Shard {
             familyCounters[family].bytes = 0
         }
         classBytes.update(repeating: 0, count: families.classCount)
+        fingerprints = [:]
         hotKeys.removeAll()
         usedBytes = 0
         syncTableBytesAfterReset()
@@ -171,6 +172,9 @@ extension Shard {
             stats[family].evictions += counters.evictions
             stats[family].invalidations += counters.invalidations
             stats[family].expired += counters.expired
+            stats[family].storedChanged += counters.storedChanged
+            stats[family].storedUnchanged += counters.storedUnchanged
+            stats[family].storedIntervalMillis += counters.storedIntervalMillis
         }
     }
 }

@@ -63,6 +63,10 @@ final class Shard: @unchecked Sendable {
     /// Per class: how many bytes of this shard's budget it may hold before it goes first.
     let classBudget: [Int]
     let hotKeys = HotKeySketch()
+    /// Fingerprints of values last stored for keys of families that observe changes, by key
+    /// hash: (value hash, stored at). Bounded: a full table forgets an arbitrary entry.
+    var fingerprints: [UInt64: (value: UInt64, at: Int64)] = [:]
+    static let maxFingerprints = 4_096
     var keysWithExpiry = 0
     var sweepCursor = 0
     var randomState: UInt64
@@ -143,6 +147,23 @@ final class Shard: @unchecked Sendable {
         return true
     }
 
+    /// A key of a change-observing family is stored: compares the value with the one stored
+    /// last time (if remembered) and counts a change or not over the time between.
+    func observeStore(family: UInt16, hash: UInt64, value: UnsafeRawBufferPointer, now: Int64) {
+        let fingerprint = KeyHash.hash(value)
+        if let previous = fingerprints[hash], now > previous.at {
+            if previous.value == fingerprint {
+                familyCounters[Int(family)].storedUnchanged += 1
+            } else {
+                familyCounters[Int(family)].storedChanged += 1
+            }
+            familyCounters[Int(family)].storedIntervalMillis += Int(now - previous.at)
+        } else if fingerprints.count >= Shard.maxFingerprints, let any = fingerprints.indices.first {
+            fingerprints.remove(at: any)
+        }
+        fingerprints[hash] = (fingerprint, now)
+    }
+
     /// Adds (`sign` 1) or takes away (-1) an entry from its family's and class's figures.
     @inline(__always)
     func account(_ entry: Entry, _ sign: Int) {
@@ -196,6 +217,9 @@ final class Shard: @unchecked Sendable {
         case .keep:
             expireAt = existing?.expireAt
             adaptive = (existing?.flags ?? 0) & Entry.adaptiveTTL
+        }
+        if families.familyCount > 0 && families.observeChanges[Int(family)] {
+            observeStore(family: family, hash: hash, value: value, now: now)
         }
         if let expireAt, expireAt <= now {
             // Redis semantics: a SET whose expiry is already past deletes the key.

@@ -2,6 +2,7 @@ import CascadeGraph
 import CascadeNode
 import CascadeStore
 import CascadeTestSupport
+import Foundation
 import Testing
 
 /// The node's side of families: template matching over bytes agrees with the graph's, tiers
@@ -77,4 +78,47 @@ import Testing
         for _ in 0..<100 { quiet.observe(keys: 1, invalidated: 0, elapsedMillis: 1_000) }
         #expect(quiet.ttlMillis == 60_000)
     }
+}
+
+/// Families that only a TTL covers learn from fingerprints: storing a key again says whether
+/// its value changed since the last store.
+@Suite struct FingerprintTTLTests {
+    @Test func theStoreCountsChangedAndUnchangedRestores() {
+        let clock = ManualClockForNode()
+        let policy = FamilyPolicy(familyCount: 1, evictionClass: [0, 0], classShares: [1], observeChanges: [false, true]) { _ in 1 }
+        let store = CacheStore(StoreConfiguration(shardCount: 2, clock: { clock.now }, families: policy))
+        store.set(Array("k".utf8), Array("v1".utf8))
+        clock.advance(by: 1_000)
+        store.set(Array("k".utf8), Array("v1".utf8))
+        clock.advance(by: 3_000)
+        store.set(Array("k".utf8), Array("v2".utf8))
+        let stats = store.familyStats()[1]
+        #expect(stats.storedUnchanged == 1 && stats.storedChanged == 1 && stats.storedIntervalMillis == 4_000)
+    }
+
+    @Test func theTTLKeepsStaleReadsNearTheTarget() {
+        // Values change every 600 s; stored again every 60 s: e^(-0.1) of the restores see no change.
+        var learner = FingerprintTTLLearner(minMillis: 1_000, maxMillis: 3_600_000, staleTarget: 0.01)
+        #expect(learner.ttlMillis == 1_000)
+        for _ in 0..<300 { learner.observe(changed: 95, unchanged: 905, intervalMillis: 60_000_000, elapsedMillis: 1_000) }
+        // 2 × 1 % × 600 s = 12 s.
+        #expect(abs(Double(learner.ttlMillis) - 12_000) < 1_000, "\(learner.ttlMillis)")
+    }
+
+    @Test func adaptiveBeatsTheFixedTTLOfTheSameStaleRateInTheBenchmark() throws {
+        var benchmark = TTLBenchmark()
+        benchmark.durationSeconds = 3_600
+        benchmark.readsPerSecond = 100
+        let results = try benchmark.run(fixedTTLs: [15, 300])
+        let short = results[0], long = results[1], adaptive = results[2]
+        #expect(adaptive.hitRatio > short.hitRatio, "\(results.map { ($0.label, $0.hitRatio, $0.staleRate) })")
+        #expect(adaptive.staleRate < long.staleRate / 3)
+    }
+}
+
+final class ManualClockForNode: @unchecked Sendable {
+    private let lock = NSLock()
+    private var millis: Int64 = 1_800_000_000_000
+    var now: Int64 { lock.withLock { millis } }
+    func advance(by delta: Int64) { lock.withLock { millis += delta } }
 }
