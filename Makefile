@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-ttl clean
 
 deps:
 	@missing=""; \
@@ -48,6 +48,9 @@ bench-e2e: release
 
 bench-bus: release
 	.build/release/cascade bench bus
+
+bench-ttl: release
+	.build/release/cascade bench ttl
 
 bench-node: release
 	scripts/bench-node-vs-redis.sh
