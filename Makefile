@@ -2,10 +2,10 @@
 # `make dev` and `make test` install what is missing first (apt-get, only if absent).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
+APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos fuzz test-sanitize clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos bench-ttl fuzz test-sanitize clean
 
 deps:
 	@missing=""; \
@@ -33,6 +33,7 @@ dev: build
 BROKER_OUTAGE_TESTS := brokerDown|benchChaosShortForm
 
 test: deps
+	promtool check rules deploy/alerts.yml
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip '$(BROKER_OUTAGE_TESTS)'
 	$(SWIFT) test --skip-build --no-parallel --filter '$(BROKER_OUTAGE_TESTS)'
@@ -54,6 +55,9 @@ bench-bus: release
 
 bench-chaos: release
 	.build/release/cascade bench chaos
+
+bench-ttl: release
+	.build/release/cascade bench ttl
 
 bench-node: release
 	scripts/bench-node-vs-redis.sh

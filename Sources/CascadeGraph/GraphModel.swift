@@ -3,6 +3,18 @@ public enum Tier: String, CaseIterable, Hashable, Sendable, Codable {
     case critical, standard, background, archive
 }
 
+/// `ttl: adaptive`: the node learns how often the family's values change and picks the TTL of
+/// values stored without one within these bounds (nil: the tier's bounds, see docs/node.md).
+public struct AdaptiveTTL: Hashable, Sendable {
+    public var minMillis: Int64?
+    public var maxMillis: Int64?
+
+    public init(minMillis: Int64? = nil, maxMillis: Int64? = nil) {
+        self.minMillis = minMillis
+        self.maxMillis = maxMillis
+    }
+}
+
 /// How the bus picks a winner when two events for one entity instance conflict.
 public enum ConflictPolicy: Hashable, Sendable, CustomStringConvertible {
     /// Highest version, then latest `at`, then origin name: the default.
@@ -100,6 +112,10 @@ public struct CacheFamily: Hashable, Sendable {
     public var id: FamilyID
     public var template: KeyTemplate
     public var ttlMillis: Int64?
+    /// Set for `ttl: adaptive` (then `ttlMillis` is nil).
+    public var adaptiveTTL: AdaptiveTTL? = nil
+    /// The family's own `tier`, or its service's: a node evicts lower tiers first.
+    public var tier: Tier = .standard
     public var dependencies: [FamilyDependency]
     public var location: SourceLocation
 }

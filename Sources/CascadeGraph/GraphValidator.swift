@@ -75,7 +75,8 @@ struct GraphValidator {
             dependencies.append(FamilyDependency(target: target, mode: mode, location: dependency.location))
         }
         families[id] = CacheFamily(
-            id: id, template: template, ttlMillis: draft.ttlMillis, dependencies: dependencies, location: draft.location)
+            id: id, template: template, ttlMillis: draft.ttlMillis, adaptiveTTL: draft.adaptiveTTL,
+            tier: draft.tier ?? service.tier, dependencies: dependencies, location: draft.location)
     }
 
     private mutating func resolveTarget(_ dependency: DependencyDraft, from service: String) -> DependencyTarget? {

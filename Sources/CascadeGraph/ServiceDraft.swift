@@ -19,6 +19,8 @@ struct FamilyDraft {
     var name: String
     var template: KeyTemplate?
     var ttlMillis: Int64?
+    var adaptiveTTL: AdaptiveTTL?
+    var tier: Tier?
     var dependencies: [DependencyDraft] = []
     var location: SourceLocation
 }

@@ -11,7 +11,7 @@ struct ServiceFileParser {
 
     static let serviceFields = ["service", "tier", "owns", "caches", "description"]
     static let entityFields = ["attrs", "conflict", "description"]
-    static let familyFields = ["key", "ttl", "depends_on", "description"]
+    static let familyFields = ["key", "ttl", "tier", "depends_on", "description"]
     static let dependencyFields = ["entity", "cache", "bind", "via"]
 
     /// Parses the text; returns the draft (nil when the file is unusable) and its diagnostics.
@@ -150,10 +150,25 @@ struct ServiceFileParser {
                     reading.error(value, "key template '\(text)' of \(name) \(error).")
                 }
             case "ttl":
+                if reading.scalarText(value) == nil {
+                    draft.adaptiveTTL = adaptiveTTL(value, of: name)
+                    break
+                }
                 guard let text = reading.string(value, "'ttl' of \(name)") else { break }
+                if text == "adaptive" {
+                    draft.adaptiveTTL = AdaptiveTTL()
+                    break
+                }
                 draft.ttlMillis = TTLDuration.milliseconds(text)
                 if draft.ttlMillis == nil {
-                    reading.error(value, "ttl '\(text)' of \(name) is not a duration such as 30s, 10m, 1h, 2d or 1h30m.")
+                    reading.error(
+                        value, "ttl '\(text)' of \(name) is not a duration such as 30s, 10m, 1h, 2d or 1h30m, nor 'adaptive'.")
+                }
+            case "tier":
+                guard let text = reading.string(value, "'tier' of \(name)") else { break }
+                draft.tier = Tier(rawValue: text)
+                if draft.tier == nil {
+                    reading.error(value, "tier '\(text)' of \(name) is not one of \(Tier.allCases.map(\.rawValue).joined(separator: ", ")).")
                 }
             case "depends_on":
                 guard let items = reading.sequence(value, "'depends_on' of \(name)") else { break }
@@ -165,6 +180,33 @@ struct ServiceFileParser {
             reading.error(keyNode, "cache family \(name) has no 'key' template.")
         }
         return draft
+    }
+
+    /// `ttl: {adaptive: {min: 30s, max: 6h}}` (either bound may be left out; `ttl: adaptive`
+    /// takes both from the tier).
+    private mutating func adaptiveTTL(_ node: Node, of name: String) -> AdaptiveTTL? {
+        guard let fields = reading.fields(node, "'ttl' of \(name)", allowed: ["adaptive"]), let bounds = fields.first?.value else {
+            return nil
+        }
+        var adaptive = AdaptiveTTL()
+        if let text = reading.scalarText(bounds) {
+            if text != "adaptive" && !text.isEmpty {
+                reading.error(bounds, "'adaptive' of \(name) takes bounds such as {min: 30s, max: 6h}.")
+            }
+            return adaptive
+        }
+        for (field, _, value) in reading.fields(bounds, "'ttl: adaptive' of \(name)", allowed: ["min", "max"]) ?? [] {
+            guard let text = reading.string(value, "'\(field)' of the adaptive ttl of \(name)") else { continue }
+            guard let millis = TTLDuration.milliseconds(text) else {
+                reading.error(value, "\(field) '\(text)' of the adaptive ttl of \(name) is not a duration such as 30s, 10m or 1h.")
+                continue
+            }
+            if field == "min" { adaptive.minMillis = millis } else { adaptive.maxMillis = millis }
+        }
+        if let low = adaptive.minMillis, let high = adaptive.maxMillis, low > high {
+            reading.error(bounds, "the adaptive ttl of \(name) has min \(TTLDuration.format(milliseconds: low)) above max \(TTLDuration.format(milliseconds: high)).")
+        }
+        return adaptive
     }
 
     private mutating func dependency(_ node: Node, of family: String) -> DependencyDraft? {

@@ -1,7 +1,7 @@
+import Atomics
 import CascadeStore
 import CascadeWire
 import Foundation
-import Atomics
 import Logging
 import NIOConcurrencyHelpers
 
@@ -23,6 +23,12 @@ public final class CacheNode: Sendable {
     /// Bounded staleness: reads miss after this moment (ms) unless a watermark moves it on.
     /// Checked on every read, so a read never passes the bound by a maintenance tick.
     private let servesUntil = ManagedAtomic<Int64>(.max)
+    /// Per-family metrics and adaptive TTLs, with `--graph`.
+    let familyMonitor: FamilyMonitor?
+    /// When hot-key estimates were last halved.
+    private let lastHotKeyDecay = ManagedAtomic<Int64>(0)
+    /// How often hot-key estimates halve: hot means read often in the last tens of seconds.
+    static let hotKeyHalfLifeMillis: Int64 = 10_000
 
     /// Where other processes reach this node: `--advertise`, or the address it listens on.
     public var advertisedAddress: String? {
@@ -42,6 +48,9 @@ public final class CacheNode: Sendable {
         self.logger = logger
         self.startedAtMillis = WallClock.nowMillis()
         self.nodeID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        self.familyMonitor = configuration.families.map { FamilyMonitor(directory: $0) }
+        familyMonitor?.start(store: store)
+        lastHotKeyDecay.store(startedAtMillis, ordering: .relaxed)
         if let bound = configuration.maxStalenessMillis { servesUntil.store(startedAtMillis + bound, ordering: .relaxed) }
     }
 
@@ -51,6 +60,8 @@ public final class CacheNode: Sendable {
     func servesReads() -> Bool {
         configuration.maxStalenessMillis == nil || WallClock.nowMillis() <= servesUntil.load(ordering: .relaxed)
     }
+
+    public var families: FamilyDirectory? { configuration.families }
 
     public var service: String { configuration.service }
 
@@ -65,6 +76,14 @@ public final class CacheNode: Sendable {
         let latency = WallClock.nowMillis() - message.cause.atMillis
         if message.cause.atMillis > 0, latency >= 0 {
             metrics.applyLatency.recordMilliseconds(latency)
+        }
+        if !result.hotKeys.isEmpty {
+            let cause = RefreshHint.Cause(
+                entity: message.cause.entity, id: message.cause.id, version: message.cause.version, eventID: message.cause.eventID)
+            publisher.publishRefreshHints(service: service, hints: result.hotKeys.map { hot in
+                RefreshHint(key: hot.key, family: families?.family(hot.family)?.name, hits: hot.hits, cause: cause)
+            })
+            metrics.refreshHints.increment(by: result.hotKeys.count)
         }
         return result
     }
@@ -121,6 +140,13 @@ public final class CacheNode: Sendable {
         }
         metrics.publish(store.stats(), lag: counters.lag)
         metrics.degraded.record(counters.degraded ? 1 : 0)
+        let now = WallClock.nowMillis()
+        familyMonitor?.tick(store: store, now: now)
+        let lastDecay = lastHotKeyDecay.load(ordering: .relaxed)
+        if now - lastDecay >= CacheNode.hotKeyHalfLifeMillis {
+            lastHotKeyDecay.store(now, ordering: .relaxed)
+            store.decayHotKeys()
+        }
         metrics.staleness.record(Double(stalenessMillis() ?? 0) / 1000)
     }
 }

@@ -84,6 +84,19 @@ extension CommandExecutor {
 
     static let defaultAfterTimeoutMillis: Int64 = 10_000
 
+    /// `CASCADE.HOTKEYS [n]` → up to n (default 10) `[key, hits]` pairs, hottest first; hits
+    /// are the sketch's estimate of recent reads (halved every 10 s).
+    func hotKeys(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
+        guard arguments.count <= 2 else { return out.writeRESPError("ERR wrong number of arguments for 'cascade.hotkeys' command") }
+        var count = 10
+        if arguments.count == 2 {
+            guard let parsed = arguments[1].integerValue, parsed >= 0 else { return out.writeRESPError(CommandExecutor.notInteger) }
+            count = parsed
+        }
+        let keys = store.hotKeys(count)
+        out.writeRESPValue(.array(keys.map { .array([.bulk($0.key), .integer($0.hits)]) }), session.version)
+    }
+
     /// `CASCADE.META key` → a map: exists, set_at_ms, ttl_ms, deps (each with its fence), key_fence.
     func meta(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
         let report = arguments[1].withUnsafeReadableBytes { store.report($0) }
@@ -116,6 +129,8 @@ extension CommandExecutor {
             (.bulk("ttl_ms"), .integer(ttl)),
             (.bulk("deps"), .array(dependencies)),
             (.bulk("key_fence"), keyFence),
+            (.bulk("family"), node.families?.family(report.family).map { .bulk($0.name) } ?? .null),
+            (.bulk("ttl_adaptive"), .integer(report.adaptiveTTL ? 1 : 0)),
         ]), session.version)
     }
 }

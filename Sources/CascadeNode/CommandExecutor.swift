@@ -49,6 +49,7 @@ struct CommandExecutor {
         case .leaseSet: leaseSet(arguments, &out)
         case .cascadeMeta: meta(arguments, session, &out)
         case .cascadeAfter: after(arguments, &session, &out)
+        case .cascadeHotKeys: hotKeys(arguments, session, &out)
         case .ping:
             if arguments.count > 2 { return out.writeRESPError("ERR wrong number of arguments for 'ping' command") }
             if arguments.count == 2 { out.writeRESPBulkString(arguments[1]) } else { out.writeRESPSimpleString("PONG") }

@@ -5,7 +5,7 @@ enum CommandKind: Sendable {
     case dbsize, flushall, flushdb
     case get, mget, set, setex, psetex, mset, del, unlink, exists
     case expire, pexpire, persist, ttl, pttl, type, scan, keys
-    case leaseGet, leaseSet, cascadeMeta, cascadeAfter
+    case leaseGet, leaseSet, cascadeMeta, cascadeAfter, cascadeHotKeys
 
     /// Commands a connection may send before AUTH when a password is set.
     var allowedUnauthenticated: Bool {
@@ -37,7 +37,7 @@ enum CommandTable {
             (.unlink, "unlink", -2), (.exists, "exists", -2), (.expire, "expire", -3), (.pexpire, "pexpire", -3),
             (.persist, "persist", 2), (.ttl, "ttl", 2), (.pttl, "pttl", 2), (.type, "type", 2),
             (.scan, "scan", -2), (.keys, "keys", 2), (.leaseGet, "lease.get", -2), (.leaseSet, "lease.set", -4),
-            (.cascadeMeta, "cascade.meta", 2), (.cascadeAfter, "cascade.after", -2),
+            (.cascadeMeta, "cascade.meta", 2), (.cascadeAfter, "cascade.after", -2), (.cascadeHotKeys, "cascade.hotkeys", -1),
         ]
         var specs: [String: CommandSpec] = [:]
         for (kind, name, arity) in list { specs[name.uppercased()] = CommandSpec(kind: kind, name: name, arity: arity) }

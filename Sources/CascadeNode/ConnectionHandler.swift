@@ -1,4 +1,5 @@
 import CascadeRESP
+import Metrics
 import NIOCore
 
 /// One client connection: decodes the bytes it reads, runs each command at once, gathers the
@@ -19,6 +20,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var pending: ByteBuffer
     private var commandsInBatch = 0
     private let counters: NodeCounters
+    /// Every `latencySampling`-th read batch is timed, from its first command to its flush,
+    /// into `cascade_node_command_duration_seconds`: two clock reads per sampled batch.
+    private let commandDuration: Timer
+    private var batchesRead = 0
+    private var batchStartedAt: NIODeadline?
+    private static let latencySampling = 16
     /// Replies beyond this are written before the batch ends, so a long pipeline cannot grow
     /// the buffer without bound.
     private static let flushThreshold = 64 << 10
@@ -40,6 +47,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         processor = NIOSingleStepByteToMessageProcessor(RESPCommandDecoder(limits: limits), maximumBufferSize: limits.maxQueryBuffer)
         session = Session(id: id, authenticated: node.configuration.requirePass == nil)
         counters = node.counters
+        commandDuration = node.metrics.commandDuration
         positions = node.positions
         pending = ByteBuffer()
     }
@@ -68,6 +76,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func run(_ command: RESPCommand, _ context: ChannelHandlerContext) {
+        if commandsInBatch == 0 {
+            batchesRead &+= 1
+            if batchesRead % ConnectionHandler.latencySampling == 0 { batchStartedAt = .now() }
+        }
         commandsInBatch += 1
         executor.execute(command.arguments, session: &session, out: &pending)
         if let wait = session.waitFor {
@@ -144,6 +156,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flush(context)
+        if let started = batchStartedAt {
+            commandDuration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            batchStartedAt = nil
+        }
         // One shared counter update per batch, not per command.
         counters.commands.wrappingIncrement(by: commandsInBatch, ordering: .relaxed)
         commandsInBatch = 0

@@ -58,7 +58,7 @@ struct InfoReport {
             ("leases", String(stats.leases)),
             ("key_fences", String(stats.keyFences)),
             ("entity_fences", String(stats.entityFences)),
-        ]))
+        ] + familyFields()))
         var text = ""
         for (name, fields) in sections where all || wanted.contains(name.lowercased()) {
             if !text.isEmpty { text += "\r\n" }
@@ -66,6 +66,44 @@ struct InfoReport {
             for (key, value) in fields { text += "\(key):\(value)\r\n" }
         }
         return text
+    }
+
+    /// With `--graph`: one line per family and one per tier of the node, e.g.
+    /// `family:product-page:keys=2,hits=5,misses=1,hit_ratio=0.8333,evictions=0,ttl=600,...`.
+    func familyFields() -> [(String, String)] {
+        guard let directory = node.families, let monitor = node.familyMonitor else { return [] }
+        let stats = node.store.familyStats()
+        var fields: [(String, String)] = []
+        for family in directory.families where Int(family.number) < stats.count {
+            let figures = stats[Int(family.number)]
+            let ttl = monitor.ttlMillis(of: family, store: node.store)
+            fields.append(("family:\(family.name)", [
+                "keys=\(figures.keys)", "hits=\(figures.hits)", "misses=\(figures.misses)",
+                "hit_ratio=\(String(format: "%.4f", figures.hitRatio))", "evictions=\(figures.evictions)",
+                "ttl=\(ttl / 1000)", "ttl_mode=\(family.adaptive != nil ? "adaptive" : family.ttlMillis != nil ? "fixed" : "none")",
+                "bytes=\(figures.bytes)", "invalidations=\(figures.invalidations)", "expired=\(figures.expired)",
+                "tier=\(family.tier.rawValue)",
+            ].joined(separator: ",")))
+        }
+        if let unattributed = stats.first, unattributed.keys + unattributed.hits + unattributed.misses > 0 {
+            fields.append(("family:-", "keys=\(unattributed.keys),hits=\(unattributed.hits),misses=\(unattributed.misses),"
+                + "hit_ratio=\(String(format: "%.4f", unattributed.hitRatio)),evictions=\(unattributed.evictions),ttl=0,"
+                + "bytes=\(unattributed.bytes),invalidations=\(unattributed.invalidations)"))
+        }
+        let classBytes = node.store.classBytes()
+        let budget = node.configuration.store.maxMemoryBytes
+        let policy = node.configuration.store.families
+        for (index, tier) in directory.tiers.enumerated() where index < classBytes.count {
+            let keys = directory.families.filter { $0.tier == tier }.reduce(0) { $0 + stats[Int($1.number)].keys }
+                + (directory.evictionClass(of: directory.serviceTier) == index ? stats[0].keys : 0)
+            let share = index < policy.classShares.count ? policy.classShares[index] : 0
+            fields.append(("tier:\(tier.rawValue)", [
+                "bytes=\(classBytes[index])", "keys=\(keys)", "eviction_order=\(index)",
+                "memory_share=\(String(format: "%.2f", share))",
+                "budget=\(budget.map { String(Int(Double($0) * share)) } ?? "0")",
+            ].joined(separator: ",")))
+        }
+        return fields
     }
 
     /// Resident memory from /proc (Linux); nil elsewhere.

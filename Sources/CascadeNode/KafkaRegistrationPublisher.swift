@@ -5,7 +5,8 @@ import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
-/// Publishes registrations and tombstones to `cascade.deps`. `publish` is called on event-loop
+/// Publishes registrations and tombstones to `cascade.deps`, and refresh hints to
+/// `cascade.refresh.<service>`. `publish` is called on event-loop
 /// threads, so it only appends to a queue; a background task drains the queue into the
 /// producer in batches, in queue order, and is the one place that awaits Kafka. Delivery
 /// failures are the producer's delivery handler's to log (see `NodeRuntime`).
@@ -13,16 +14,19 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
     private enum Pending {
         case registration(Registration)
         case tombstone(kafkaKey: String, owner: RegistrationOwner)
+        case refresh(service: String, hint: RefreshHint)
     }
 
     private let producer: KafkaProducer
     private let topic: String
+    private let topics: Topics
     private let logger: Logger
     private let queue = NIOLockedValueBox<(items: [Pending], waiter: CheckedContinuation<Void, Never>?, closed: Bool)>(([], nil, false))
 
     public init(producer: KafkaProducer, topics: Topics, logger: Logger) {
         self.producer = producer
         self.topic = topics.deps
+        self.topics = topics
         self.logger = logger
     }
 
@@ -34,6 +38,10 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
         enqueue(tombstones.map {
             .tombstone(kafkaKey: "\(service)/\($0.key)", owner: RegistrationOwner(node: node, incarnation: $0.incarnation))
         })
+    }
+
+    public func publishRefreshHints(service: String, hints: [RefreshHint]) {
+        enqueue(hints.map { .refresh(service: service, hint: $0) })
     }
 
     private func enqueue(_ items: [Pending]) {
@@ -84,10 +92,11 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
     /// Enqueues the batch in order; only a full librdkafka queue makes this wait.
     private func send(_ batch: [Pending]) async {
         for item in batch {
-            let (key, value, headers): (String, [UInt8]?, [KafkaHeader]) = switch item {
-            case .registration(let registration): (registration.kafkaKey, registration.encoded(), [])
+            let (topic, key, value, headers): (String, String, [UInt8]?, [KafkaHeader]) = switch item {
+            case .registration(let registration): (self.topic, registration.kafkaKey, registration.encoded(), [])
+            case .refresh(let service, let hint): (topics.refresh(service: service), hint.key, hint.encoded(), [])
             case .tombstone(let kafkaKey, let owner):
-                (kafkaKey, nil, [
+                (self.topic, kafkaKey, nil, [
                     KafkaHeader(name: RegistrationOwner.nodeHeader, string: owner.node),
                     KafkaHeader(name: RegistrationOwner.incarnationHeader, string: String(owner.incarnation)),
                 ])

@@ -19,12 +19,17 @@ public struct NodeConfiguration: Sendable {
     /// The `host:port` other processes reach this node at, in its reports; nil: the address
     /// it listens on.
     public var advertisedAddress: String?
+    /// The service's families (`--graph`): keys are attributed to them, tiers order eviction,
+    /// adaptive TTLs are learned. Nil: a node that knows no families.
+    public var families: FamilyDirectory?
 
     public init(
         service: String, host: String = "127.0.0.1", port: Int = 6379, requirePass: String? = nil,
         maxConnections: Int = 10_000, limits: RESPLimits = RESPLimits(), store: StoreConfiguration = StoreConfiguration(),
-        maintenanceIntervalMillis: Int64 = 100, maxStalenessMillis: Int64? = nil, advertisedAddress: String? = nil
+        maintenanceIntervalMillis: Int64 = 100, maxStalenessMillis: Int64? = nil, advertisedAddress: String? = nil,
+        families: FamilyDirectory? = nil
     ) {
+        self.families = families
         self.maxStalenessMillis = maxStalenessMillis
         self.advertisedAddress = advertisedAddress
         self.service = service
@@ -33,6 +38,8 @@ public struct NodeConfiguration: Sendable {
         self.requirePass = requirePass
         self.maxConnections = maxConnections
         self.limits = limits
+        var store = store
+        if let families { store.families = families.policy }
         self.store = store
         self.maintenanceIntervalMillis = maintenanceIntervalMillis
     }

@@ -7,8 +7,11 @@ struct NodeMetrics: Sendable {
     let invalidationsApplied = Counter(label: "cascade_node_invalidations_applied_total")
     let keysInvalidated = Counter(label: "cascade_node_keys_invalidated_total")
     let applyLatency = Timer(label: "cascade_node_apply_latency_seconds")
+    /// A sampled read batch's time in the node, from its first command to its replies' flush.
+    let commandDuration = Timer(label: "cascade_node_command_duration_seconds")
     let registrations = Counter(label: "cascade_node_registrations_total")
     let tombstones = Counter(label: "cascade_node_tombstones_total")
+    let refreshHints = Counter(label: "cascade_node_refresh_hints_total")
     let hits = Gauge(label: "cascade_node_hits")
     let misses = Gauge(label: "cascade_node_misses")
     let hitRatio = Gauge(label: "cascade_node_hit_ratio")

@@ -10,6 +10,12 @@ public protocol RegistrationPublisher: Sendable {
     /// Registered values that are gone (deleted, expired, evicted, invalidated), in one batch;
     /// each tombstone names the node and incarnation of the registration it ends.
     func publishTombstones(service: String, node: String, tombstones: [Tombstone])
+    /// Hot keys an invalidation removed, on `cascade.refresh.<service>`.
+    func publishRefreshHints(service: String, hints: [RefreshHint])
+}
+
+extension RegistrationPublisher {
+    public func publishRefreshHints(service: String, hints: [RefreshHint]) {}
 }
 
 /// For a node run without Kafka.
@@ -21,7 +27,7 @@ public struct NoRegistrationPublisher: RegistrationPublisher {
 
 /// Keeps what was published, for tests.
 public final class InMemoryRegistrationPublisher: RegistrationPublisher {
-    private let state = NIOLockedValueBox<(registrations: [Registration], tombstones: [Tombstone])>(([], []))
+    private let state = NIOLockedValueBox<(registrations: [Registration], tombstones: [Tombstone], hints: [RefreshHint])>(([], [], []))
 
     public init() {}
 
@@ -33,6 +39,11 @@ public final class InMemoryRegistrationPublisher: RegistrationPublisher {
         state.withLockedValue { $0.tombstones.append(contentsOf: tombstones) }
     }
 
+    public func publishRefreshHints(service: String, hints: [RefreshHint]) {
+        state.withLockedValue { $0.hints.append(contentsOf: hints) }
+    }
+
+    public var refreshHints: [RefreshHint] { state.withLockedValue { $0.hints } }
     public var registrations: [Registration] { state.withLockedValue { $0.registrations } }
     public var tombstones: [Tombstone] { state.withLockedValue { $0.tombstones } }
 }

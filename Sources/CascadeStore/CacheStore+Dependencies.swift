@@ -61,14 +61,18 @@ extension CacheStore {
                 let raw = UnsafeRawBufferPointer(bytes)
                 let hash = KeyHash.hash(raw)
                 let shard = shard(hash)
-                let (removed, voided) = shard.lock.withLock { shard.invalidate(raw, hash: hash, fence: keyFence, now: now) }
+                let (removed, voided) = shard.lock.withLock {
+                    shard.invalidate(raw, hash: hash, fence: keyFence, now: now, hot: &result.hotKeys)
+                }
                 if removed { result.keysRemoved += 1 }
                 if voided { result.leasesVoided += 1 }
             }
         }
         for tag in message.tags {
             for shard in shards {
-                let (removed, voided) = shard.lock.withLock { shard.invalidate(tag: tag, fence: keyFence, now: now) }
+                let (removed, voided) = shard.lock.withLock {
+                    shard.invalidate(tag: tag, fence: keyFence, now: now, hot: &result.hotKeys)
+                }
                 result.keysRemoved += removed
                 result.leasesVoided += voided
             }

@@ -12,6 +12,7 @@ public final class CacheStore: Sendable {
     private let shardShift: UInt64
     let fences: EntityFenceTable
     let configuration: StoreConfiguration
+    let families: SharedFamilies
     /// Lease tokens and key-fence sequences come from one counter, so "issued before the
     /// invalidation" is a comparison.
     private let sequence = ManagedAtomic<UInt64>(0)
@@ -22,12 +23,15 @@ public final class CacheStore: Sendable {
         let bits = UInt64(count.trailingZeroBitCount)
         shardShift = 64 - bits
         let budget = configuration.maxMemoryBytes.map { max(4096, $0 / count) } ?? Int.max
+        let families = SharedFamilies(configuration.families)
+        self.families = families
         shards = (0..<count).map { index in
             Shard(
                 budget: budget, samples: configuration.evictionSamples,
                 maxKeyFences: max(1, configuration.maxKeyFences / count),
                 keyFenceRetentionMillis: configuration.keyFenceRetentionMillis,
-                seed: UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15)
+                seed: UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15, families: families,
+                hotKeyMinHits: configuration.hotKeyMinHits)
         }
         shardRefs = .allocate(capacity: shards.count)
         shardRefs.initialize(from: shards.map { Unmanaged.passUnretained($0) }, count: shards.count)
@@ -160,6 +164,52 @@ public final class CacheStore: Sendable {
         for shard in shards { shard.lock.withLock { shard.addStats(to: &stats) } }
         stats.entityFences = fences.count
         return stats
+    }
+
+    /// Per family number (0...familyCount), summed over the shards.
+    public func familyStats() -> [FamilyStats] {
+        var stats = Array(repeating: FamilyStats(), count: families.familyCount + 1)
+        for shard in shards { shard.lock.withLock { shard.addFamilyStats(to: &stats) } }
+        return stats
+    }
+
+    /// Bytes of entries per eviction class, summed over the shards.
+    public func classBytes() -> [Int] {
+        var bytes = Array(repeating: 0, count: families.classCount)
+        for shard in shards {
+            shard.lock.withLock {
+                for index in bytes.indices { bytes[index] += shard.classBytes[index] }
+            }
+        }
+        return bytes
+    }
+
+    /// The `count` hottest keys (most estimated recent hits first) among every shard's list.
+    public func hotKeys(_ count: Int) -> [HotKey] {
+        var all: [HotKey] = []
+        for shard in shards {
+            shard.lock.withLock {
+                for candidate in shard.hotKeys.top {
+                    all.append(HotKey(key: String(decoding: candidate.key, as: UTF8.self), family: candidate.family, hits: Int(candidate.hits)))
+                }
+            }
+        }
+        all.sort { $0.hits != $1.hits ? $0.hits > $1.hits : $0.key < $1.key }
+        return Array(all.prefix(max(0, count)))
+    }
+
+    /// Halves the hot-key estimates: called on a timer, so that hot means read often lately.
+    public func decayHotKeys() {
+        for shard in shards { shard.lock.withLock { shard.hotKeys.decay() } }
+    }
+
+    /// The TTL (ms; 0 or less: none) that values of `family` stored without one get.
+    public func setDefaultTTL(family: UInt16, milliseconds: Int64) {
+        families.setDefaultTTL(family, milliseconds)
+    }
+
+    public func defaultTTL(family: UInt16) -> Int64 {
+        families.defaultTTL(family)
     }
 
     /// Active expiry over every shard; the node calls it on a timer (Redis: 10 times a second).

@@ -13,6 +13,11 @@ struct Entry {
     static let hasExpiry: UInt32 = 1
     /// The key has dependencies (tags) kept beside the table, and was registered on the bus.
     static let hasMeta: UInt32 = 2
+    /// The expiry was chosen by the node (its family's adaptive TTL), not given by the client.
+    static let adaptiveTTL: UInt32 = 4
+    /// The high 16 bits of the flags hold the key's family number (0: none), set once.
+    static let familyShift: UInt32 = 16
+    static let lowFlags: UInt32 = 0xFFFF
 
     @inline(__always) init(_ base: UnsafeMutableRawPointer) { self.base = base }
 
@@ -63,6 +68,9 @@ struct Entry {
     }
 
     @inline(__always) var hasMeta: Bool { flags & Entry.hasMeta != 0 }
+    @inline(__always) var family: UInt16 { UInt16(truncatingIfNeeded: flags >> Entry.familyShift) }
+
+    @inline(__always) static func familyBits(_ family: UInt16) -> UInt32 { UInt32(family) << familyShift }
     @inline(__always) private var keyOffset: Int { flags & Entry.hasExpiry != 0 ? 24 : 16 }
 
     @inline(__always) var expireAt: Int64? {

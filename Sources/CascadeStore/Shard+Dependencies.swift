@@ -49,10 +49,12 @@ extension Shard {
 
     /// Drops a key and voids its lease because of an invalidation; remembers the fence.
     /// Returns whether an entry was removed and whether a lease was voided.
-    func invalidate(_ key: UnsafeRawBufferPointer, hash: UInt64, fence: KeyFence, now: Int64) -> (removed: Bool, voided: Bool) {
+    func invalidate(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, fence: KeyFence, now: Int64, hot: inout [HotKey]
+    ) -> (removed: Bool, voided: Bool) {
         var removed = false
         if let slot = table.find(key, hash: hash) {
-            removeEntry(at: slot)
+            removeInvalidated(at: slot, key: key, hash: hash, hot: &hot)
             removed = true
         }
         let storeKey = StoreKey(key)
@@ -63,16 +65,17 @@ extension Shard {
     }
 
     /// Drops every key carrying `tag` and voids every lease that named it.
-    func invalidate(tag: String, fence: KeyFence, now: Int64) -> (removed: Int, voided: Int) {
+    func invalidate(tag: String, fence: KeyFence, now: Int64, hot: inout [HotKey]) -> (removed: Int, voided: Int) {
         var removed = 0
         var voided = 0
         if let keys = entryTags[tag] {
             for key in keys {
                 let hash = key.bytes.withUnsafeBytes { KeyHash.hash($0) }
-                let slot = key.bytes.withUnsafeBytes { table.find($0, hash: hash) }
-                if let slot {
-                    removeEntry(at: slot)
-                    removed += 1
+                key.bytes.withUnsafeBytes { bytes in
+                    if let slot = table.find(bytes, hash: hash) {
+                        removeInvalidated(at: slot, key: bytes, hash: hash, hot: &hot)
+                        removed += 1
+                    }
                 }
                 recordKeyFence(key, fence, now: now)
             }
@@ -86,6 +89,20 @@ extension Shard {
             }
         }
         return (removed, voided)
+    }
+
+    /// Removes an invalidated entry; if it was among the shard's hottest keys, it joins `hot`
+    /// (the node sends a refresh hint for it).
+    private func removeInvalidated(at slot: Int, key: UnsafeRawBufferPointer, hash: UInt64, hot: inout [HotKey]) {
+        guard let entry = table.entry(at: slot) else { return }
+        familyCounters[Int(entry.family)].invalidations += 1
+        if let hits = hotKeys.hits(of: key, hash: hash) {
+            if hits >= hotKeyMinHits {
+                hot.append(HotKey(key: String(decoding: key, as: UTF8.self), family: entry.family, hits: Int(hits)))
+            }
+            hotKeys.forget(key, hash: hash)
+        }
+        removeEntry(at: slot)
     }
 
     func leaseGet(
@@ -148,8 +165,10 @@ extension Shard {
             if case .entity(let ref, _) = dependency { return (dependency, fences.version(of: ref.description)) }
             return (dependency, nil)
         }
+        let entry = ttl == .missing ? nil : table.find(key, hash: hash).flatMap(table.entry(at:))
         return KeyReport(
             exists: ttl != .missing, setAtMillis: entryMeta?.setAtMillis, ttl: ttl,
-            dependencies: dependencies, keyFence: keyFences[storeKey])
+            dependencies: dependencies, keyFence: keyFences[storeKey],
+            family: entry?.family ?? 0, adaptiveTTL: (entry?.flags ?? 0) & Entry.adaptiveTTL != 0)
     }
 }

@@ -10,7 +10,8 @@ extension Shard {
     }
 
     /// Evicts until `bytes` more fit the budget (Redis's sampled LRU: the oldest of a few
-    /// random entries goes; an expired one goes first).
+    /// random entries goes; an expired one goes first). With eviction classes, the sample is
+    /// drawn from the class that goes first (see `victimClass`).
     func makeRoom(for bytes: Int, now: Int64) {
         guard budget != Int.max else { return }
         while usedBytes + bytes > budget && table.count > 0 {
@@ -18,12 +19,34 @@ extension Shard {
         }
     }
 
+    /// The eviction class that loses the next key: the lowest one holding more than its share
+    /// of the budget; when none does (the tables' own bytes count for no class), the lowest
+    /// one with keys. Nil with a single class.
+    func victimClass() -> Int? {
+        let classes = families.classCount
+        guard classes > 1 else { return nil }
+        var lowestWithKeys: Int?
+        for index in 0..<classes where classBytes[index] > 0 {
+            if classBytes[index] > classBudget[index] { return index }
+            if lowestWithKeys == nil { lowestWithKeys = index }
+        }
+        return lowestWithKeys
+    }
+
     private func evictOne(now: Int64) {
         let clock = Shard.lruClock(now)
         let mask = table.capacity - 1
+        let wanted = victimClass()
         var victim = -1
         var victimAge: UInt32 = 0
-        for _ in 0..<samples {
+        var sampled = 0
+        // Looking for the wanted class may take more probes than `samples`; bounded, after
+        // which the oldest entry seen of any class goes.
+        var probes = wanted == nil ? samples : samples * 16
+        var fallback = -1
+        var fallbackAge: UInt32 = 0
+        while sampled < samples && probes > 0 {
+            probes -= 1
             var slot = Int(truncatingIfNeeded: nextRandom()) & mask
             while table.entry(at: slot) == nil { slot = (slot &+ 1) & mask }
             guard let entry = table.entry(at: slot) else { continue }
@@ -32,12 +55,22 @@ extension Shard {
                 break
             }
             let age = clock &- entry.lru
+            if let wanted, Int(classOf[Int(entry.family)]) != wanted {
+                if fallback < 0 || age > fallbackAge {
+                    fallback = slot
+                    fallbackAge = age
+                }
+                continue
+            }
+            sampled += 1
             if victim < 0 || age > victimAge {
                 victim = slot
                 victimAge = age
             }
         }
-        guard victim >= 0 else { return }
+        if victim < 0 { victim = fallback }
+        guard victim >= 0, let entry = table.entry(at: victim) else { return }
+        familyCounters[Int(entry.family)].evictions += 1
         removeEntry(at: victim)
         evictions += 1
     }
@@ -55,6 +88,7 @@ extension Shard {
                 if slot >= table.capacity { slot = 0 }
                 if let entry = table.entry(at: slot), entry.isExpired(now: now) {
                     // Backward shift may move a later entry into this slot: look again.
+                    familyCounters[Int(entry.family)].expired += 1
                     removeEntry(at: slot)
                     expired += 1
                     removed += 1
@@ -98,6 +132,13 @@ extension Shard {
         meta = [:]
         entryTags = [:]
         keysWithExpiry = 0
+        for family in 0...families.familyCount {
+            familyCounters[family].keys = 0
+            familyCounters[family].bytes = 0
+        }
+        classBytes.update(repeating: 0, count: families.classCount)
+        fingerprints = [:]
+        hotKeys.removeAll()
         usedBytes = 0
         syncTableBytesAfterReset()
     }
@@ -118,5 +159,22 @@ extension Shard {
         stats.leases += leases.count
         stats.keyFences += keyFences.count
         stats.tags += entryTags.count
+    }
+
+    /// Adds this shard's per-family figures to `stats` (indexed by family number).
+    func addFamilyStats(to stats: inout [FamilyStats]) {
+        for family in 0..<min(stats.count, families.familyCount + 1) {
+            let counters = familyCounters[family]
+            stats[family].keys += counters.keys
+            stats[family].bytes += counters.bytes
+            stats[family].hits += counters.hits
+            stats[family].misses += counters.misses
+            stats[family].evictions += counters.evictions
+            stats[family].invalidations += counters.invalidations
+            stats[family].expired += counters.expired
+            stats[family].storedChanged += counters.storedChanged
+            stats[family].storedUnchanged += counters.storedUnchanged
+            stats[family].storedIntervalMillis += counters.storedIntervalMillis
+        }
     }
 }

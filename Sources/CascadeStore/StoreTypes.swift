@@ -17,6 +17,10 @@ public struct StoreConfiguration: Sendable {
     public var maxEntityFences: Int
     /// The wall clock in milliseconds since 1970; tests inject a manual one.
     public var clock: @Sendable () -> Int64
+    /// Key families and eviction classes (a node with a graph); `.none`: one class, no families.
+    public var families: FamilyPolicy
+    /// Estimated recent hits from which an invalidated key is hot (CacheStore.apply reports it).
+    public var hotKeyMinHits: Int
 
     public init(
         maxMemoryBytes: Int? = nil,
@@ -27,8 +31,12 @@ public struct StoreConfiguration: Sendable {
         maxKeyFences: Int = 1_000_000,
         entityFenceRetentionMillis: Int64 = 24 * 3_600_000,
         maxEntityFences: Int = 1_000_000,
-        clock: @escaping @Sendable () -> Int64 = WallClock.nowMillis
+        clock: @escaping @Sendable () -> Int64 = WallClock.nowMillis,
+        families: FamilyPolicy = .none,
+        hotKeyMinHits: Int = 8
     ) {
+        self.families = families
+        self.hotKeyMinHits = hotKeyMinHits
         self.maxMemoryBytes = maxMemoryBytes
         self.shardCount = shardCount
         self.evictionSamples = evictionSamples
@@ -126,11 +134,15 @@ public struct KeyReport: Sendable, Equatable {
     /// Each dependency with the node's fence version for its entity instance, if any.
     public var dependencies: [(dependency: Dependency, fence: UInt64?)]
     public var keyFence: KeyFence?
+    /// The key's family number (0: none) and whether its TTL was the family's adaptive one.
+    public var family: UInt16 = 0
+    public var adaptiveTTL = false
 
     public static func == (lhs: KeyReport, rhs: KeyReport) -> Bool {
         lhs.exists == rhs.exists && lhs.setAtMillis == rhs.setAtMillis && lhs.ttl == rhs.ttl
             && lhs.dependencies.map(\.dependency) == rhs.dependencies.map(\.dependency)
             && lhs.dependencies.map(\.fence) == rhs.dependencies.map(\.fence) && lhs.keyFence == rhs.keyFence
+            && lhs.family == rhs.family && lhs.adaptiveTTL == rhs.adaptiveTTL
     }
 }
 
@@ -156,4 +168,6 @@ public struct ApplyResult: Sendable, Equatable {
     public var keysRemoved = 0
     public var leasesVoided = 0
     public var fencesRaised = 0
+    /// Removed keys that were among the hottest, with their estimated hits: refresh hints.
+    public var hotKeys: [HotKey] = []
 }

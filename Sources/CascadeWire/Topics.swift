@@ -16,8 +16,11 @@ public struct Topics: Sendable, Hashable {
 
     public func invalidations(service: String) -> String { prefix + "inval." + service }
 
+    /// Refresh hints of one service: hot keys its nodes dropped because of an invalidation.
+    public func refresh(service: String) -> String { prefix + "refresh." + service }
+
     /// Every topic an installation with these services uses.
     public func all(services: [String]) -> [String] {
-        [events, deps, conflicts, ledger, dlq, nodes] + services.map(invalidations(service:))
+        [events, deps, conflicts, ledger, dlq, nodes] + services.map(invalidations(service:)) + services.map(refresh(service:))
     }
 }

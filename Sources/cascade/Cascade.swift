@@ -14,6 +14,7 @@ struct Cascade: AsyncParsableCommand {
             DevCommand.self,
             PublishCommand.self,
             CheckCommand.self,
+            WarmCommand.self,
             BenchCommand.self,
         ]
     )

@@ -70,7 +70,8 @@ struct DevCommand: AsyncParsableCommand {
         for (index, service) in cacheGraph.serviceNames.enumerated() {
             let configuration = NodeConfiguration(
                 service: service, port: nodePort == 0 ? 0 : nodePort + index,
-                maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds))
+                maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds),
+                families: FamilyDirectory(graph: cacheGraph, service: service))
             let runtime = try NodeRuntime(
                 configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: eventLoops,
                 logger: Logger(label: "cascade.node.\(service)"),

@@ -62,6 +62,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "host:port other processes reach this node at (in its reports on cascade.nodes); default: where it listens.")
     var advertise: String?
 
+    @Option(help: "A graph directory: keys are attributed to the service's families (INFO, /metrics), tiers order eviction, adaptive TTLs apply.")
+    var graph: String?
+
+    @Option(help: "Estimated recent reads from which an invalidated key is hot and gets a refresh hint on cascade.refresh.<service>.")
+    var hotKeyMinHits: Int = 8
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -70,6 +76,7 @@ struct NodeCommand: AsyncParsableCommand {
         if let maxMemory, NodeCommand.parseBytes(maxMemory) == nil {
             throw ValidationError("--max-memory '\(maxMemory)' is not a size such as 512mb")
         }
+        guard hotKeyMinHits >= 1 else { throw ValidationError("--hot-key-min-hits must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
         guard NodeCommand.parseBytes(clientQueryBufferLimit) != nil else {
@@ -84,11 +91,20 @@ struct NodeCommand: AsyncParsableCommand {
         let logger = common.bootstrapLogging(label: "cascade.node")
         var store = StoreConfiguration()
         store.maxMemoryBytes = maxMemory.flatMap(NodeCommand.parseBytes)
+        store.hotKeyMinHits = hotKeyMinHits
+        let families = try graph.map { directory in
+            let (cacheGraph, _) = try GraphOptions.load(directory: directory)
+            guard let families = FamilyDirectory(graph: cacheGraph, service: self.service) else {
+                throw ValidationError("the graph in \(directory) has no service '\(self.service)' (it has \(cacheGraph.serviceNames.joined(separator: ", ")))")
+            }
+            return families
+        }
         let configuration = NodeConfiguration(
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
             limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: NodeCommand.parseBytes(clientQueryBufferLimit) ?? 1 << 30),
             store: store,
-            maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise)
+            maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise,
+            families: families)
 
         let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }
         let kafkaConfiguration = try kafka.map {

@@ -143,6 +143,34 @@ import Yams
         }
     }
 
+    /// Alert rules and the dashboard name only metrics the code exports (a histogram's
+    /// `_bucket` series included), and compose mounts files that exist.
+    @Test func alertsAndDashboardNameRealMetrics() throws {
+        let sources = root.appendingPathComponent("Sources")
+        var code = ""
+        for case let file as String in FileManager.default.enumerator(atPath: sources.path) ?? NSEnumerator() where file.hasSuffix(".swift") {
+            code += try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+        }
+        for path in ["deploy/alerts.yml", "deploy/grafana/dashboards/cascade.json"] {
+            let text = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+            let names = Set(text.split { !($0.isLetter || $0.isNumber || $0 == "_") }.filter { $0.hasPrefix("cascade_") && !$0.hasSuffix("_") }.map(String.init))
+            #expect(!names.isEmpty)
+            for name in names {
+                var base = name
+                for suffix in ["_bucket", "_sum", "_count"] where base.hasSuffix(suffix) { base = String(base.dropLast(suffix.count)) }
+                #expect(code.contains("\"\(base)\""), "\(path) names \(name), which no code exports")
+            }
+        }
+        let alerts = try #require(try Yams.load(yaml: String(contentsOf: root.appendingPathComponent("deploy/alerts.yml"), encoding: .utf8)) as? [String: Any])
+        #expect(((alerts["groups"] as? [Any]) ?? []).count >= 4)
+        for service in try services().values {
+            for volume in (service.fields["volumes"] as? [String]) ?? [] where volume.hasPrefix("./") {
+                let source = String(volume.split(separator: ":")[0])
+                #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(source).path), "\(service.name) mounts \(source)")
+            }
+        }
+    }
+
     @Test func theDockerfileCopiesPathsThatExistAndBuildsTheRealProduct() throws {
         let dockerfile = try String(contentsOf: root.appendingPathComponent("Dockerfile"), encoding: .utf8)
         let lines = dockerfile.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
