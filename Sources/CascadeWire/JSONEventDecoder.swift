@@ -37,7 +37,7 @@ public struct JSONEventDecoder: DomainEventDecoder {
         var atMillis: Int64 = 0
         if let at = fields.at, at != .null {
             guard case .string(let text) = at else { throw EventRejection("wrong-type", "field 'at' is not a string") }
-            guard let millis = RFC3339.parseMillis(text) ?? Timestamps.parseMillis(text) else {
+            guard let millis = RFC3339.parseMillis(text) else {
                 throw EventRejection("bad-time", "field 'at' is not an RFC 3339 time: '\(text)'")
             }
             atMillis = millis

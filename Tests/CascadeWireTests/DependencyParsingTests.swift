@@ -40,3 +40,21 @@ struct DependencyParsingTests {
         #expect(try InvalidationBatch.read(message.encoded()).watermark == nil)
     }
 }
+
+@Suite("RFC 3339 timestamps of events, without a date formatter")
+struct TimestampTests {
+    @Test(arguments: [
+        ("2026-11-25T16:00:00.123Z", Int64(1_795_622_400_123)),
+        ("2026-11-25T16:00:00Z", 1_795_622_400_000),
+        ("2026-11-25T17:30:00.5+01:30", 1_795_622_400_500),
+        ("2026-11-25T16:00:00.1239999999999999999999999999999999999999Z", 1_795_622_400_123),
+    ])
+    func parses(text: String, millis: Int64) {
+        #expect(Timestamps.parseMillis(text) == millis)
+    }
+
+    @Test(arguments: ["2026-11-25T16:00:00", "2026-13-25T16:00:00Z", "yesterday", "2026-11-25T16:00:00.Z", "2026-11-25T16:00:00.13299999999999999999999999999999999991"])
+    func rejects(text: String) {
+        #expect(Timestamps.parseMillis(text) == nil)
+    }
+}
