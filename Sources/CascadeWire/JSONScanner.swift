@@ -205,3 +205,142 @@ struct JSONScanner {
         out.append(contentsOf: Array(String(Character(unicode)).utf8))
     }
 }
+
+/// Pull-style reading, for envelopes that nest the few fields they need among many others
+/// (Debezium's schema, CloudEvents' data): the caller walks the objects it cares about and
+/// skips the rest without building values.
+extension JSONScanner {
+    /// An object being read: whether a field was read yet, and its depth.
+    struct ObjectCursor {
+        fileprivate var first = true
+        fileprivate let depth: Int
+    }
+
+    /// Enters the object at the reading position; nil, with nothing consumed but space, when
+    /// the value there is not an object (`null`, say).
+    mutating func enterObject(depth: Int = 0) throws(Failure) -> ObjectCursor? {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        return ObjectCursor(depth: depth)
+    }
+
+    /// The next field's name, leaving the reading position at its value (which the caller must
+    /// read, skip or enter); nil once the object ends.
+    mutating func nextField(_ cursor: inout ObjectCursor) throws(Failure) -> String? {
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        if bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return nil
+        }
+        if !cursor.first {
+            guard bytes[index] == UInt8(ascii: ",") else { throw fail("expected ',' or '}'") }
+            index += 1
+            skipSpace()
+        }
+        cursor.first = false
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+        let name = try parseString()
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+        index += 1
+        return name
+    }
+
+    /// The value at the reading position, built.
+    mutating func readValue(_ cursor: ObjectCursor) throws(Failure) -> Value {
+        try parseValue(depth: cursor.depth + 1)
+    }
+
+    /// Checks the value at the reading position as JSON without building it.
+    mutating func skipValue(_ cursor: ObjectCursor) throws(Failure) {
+        try skip(depth: cursor.depth + 1)
+    }
+
+    /// Only space may follow the document's value.
+    mutating func finish() throws(Failure) {
+        skipSpace()
+        guard index == bytes.count else { throw fail("trailing characters") }
+    }
+
+    /// Walks one value, checking it as `parseValue` would, building nothing.
+    private mutating func skip(depth: Int) throws(Failure) {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            var cursor = ObjectCursor(depth: depth)
+            index += 1
+            while try nextField(&cursor) != nil { try skip(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                try skip(depth: depth + 1)
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: try skipNumber()
+        }
+    }
+
+    /// A string checked byte by byte (escapes included), no `String` made.
+    private mutating func skipString() throws(Failure) {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""): return
+            case UInt8(ascii: "\\"):
+                guard index < bytes.count else { throw fail("unexpected end") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"): _ = try hex4()
+                default: throw fail("bad escape")
+                }
+            default:
+                guard byte >= 0x20 else { throw fail("control character in string") }
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    /// A number by JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    private mutating func skipNumber() throws(Failure) {
+        func digits(_ scanner: inout JSONScanner) -> Int {
+            let start = scanner.index
+            while scanner.index < scanner.bytes.count, scanner.bytes[scanner.index] >= 48, scanner.bytes[scanner.index] <= 57 { scanner.index += 1 }
+            return scanner.index - start
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let intStart = index
+        let intDigits = digits(&self)
+        guard intDigits > 0 else { throw fail("unexpected character") }
+        guard intDigits == 1 || bytes[intStart] != 48 else { throw fail("bad number") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits(&self) > 0 else { throw fail("bad number") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits(&self) > 0 else { throw fail("bad number") }
+        }
+    }
+}

@@ -48,7 +48,13 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Flag(help: "Only the pipeline row: no broker, for profiling resolution.")
     var pipelineOnly = false
 
+    @Option(help: ArgumentHelp(
+        "With --pipeline-only: also run the same changes in this source format (\(BenchSourceFormat.allCases.map(\.rawValue).joined(separator: ", "))) and compare it with the native form; floor 0.8.",
+        valueName: "kind"))
+    var sourceKind: BenchSourceFormat?
+
     func validate() throws {
+        if sourceKind != nil && !pipelineOnly { throw ValidationError("--source-kind goes with --pipeline-only") }
         guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024, (workers ?? 1) >= 1 else {
             throw ValidationError("--events, --partitions, --latency-events, --latency-rate, --workers must be positive; --window at least 1024")
         }
@@ -66,6 +72,12 @@ struct BenchBusCommand: AsyncParsableCommand {
         if pipelineOnly {
             let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
             printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
+            guard let sourceKind, sourceKind != .native else { return }
+            let sourceRate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, format: sourceKind)
+            let ratio = sourceRate / rate
+            printLine(String(format: "pipeline %@ %.0f events/s", sourceKind.rawValue, sourceRate))
+            printLine(String(format: "ratio %@/native %.2f   floor >= 0.80   %@", sourceKind.rawValue, ratio, ratio >= 0.8 ? "ok" : "MISSED"))
+            if ratio < 0.8 { throw ExitCode(1) }
             return
         }
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)

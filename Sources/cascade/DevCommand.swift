@@ -39,6 +39,11 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Bounded staleness of every node, e.g. 2s (see cascade node --max-staleness).")
     var maxStaleness: String?
 
+    @Option(name: .customLong("source"), help: ArgumentHelp(
+        "Another topic the bus consumes, KIND:TOPIC[=Entity][,id=FIELD] (repeatable; see cascade bus --source). The topic is created.",
+        valueName: "source"))
+    var sources: [String] = []
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -49,14 +54,16 @@ struct DevCommand: AsyncParsableCommand {
         if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
         }
+        _ = try SourceOptions.parse(sources)
     }
 
     func run() async throws {
         let logger = common.bootstrapLogging(label: "cascade.dev")
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let topics = Topics(prefix: common.topicPrefix)
+        let sourceSpecs = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
-        for topic in topics.all(services: cacheGraph.serviceNames) {
+        for topic in topics.all(services: cacheGraph.serviceNames) + sourceSpecs.map(\.topic) {
             try kafka.createTopic(topic, partitions: partitions)
         }
         // The embedded coordinator forgets a departed member only when its session times out.
@@ -79,8 +86,10 @@ struct DevCommand: AsyncParsableCommand {
             nodeServices += runtime.services
         }
 
+        var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
+        busConfiguration.sources = sourceSpecs
         let bus = try BusService(
-            configuration: BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions),
+            configuration: busConfiguration,
             graph: cacheGraph, logger: Logger(label: "cascade.bus"))
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil) { bus.isReady }
         let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
