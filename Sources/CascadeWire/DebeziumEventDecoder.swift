@@ -65,10 +65,10 @@ public struct DebeziumEventDecoder: DomainEventDecoder {
             throw EventRejection("bad-json", "\(error)")
         }
         if envelope.isNullPayload { return .skip(reason: "tombstone") }
-        return .event(try event(envelope, key: message.key))
+        return .event(try event(envelope, value: value, key: message.key))
     }
 
-    private func event(_ envelope: Envelope, key: [UInt8]?) throws(EventRejection) -> DomainEvent {
+    private func event(_ envelope: Envelope, value: [UInt8], key: [UInt8]?) throws(EventRejection) -> DomainEvent {
         guard let opText = envelope.op else {
             throw EventRejection("missing-field", "field 'op' is missing: not a Debezium change envelope")
         }
@@ -79,45 +79,33 @@ public struct DebeziumEventDecoder: DomainEventDecoder {
         case "d": op = .delete
         default: throw EventRejection("bad-op", "op '\(opText)' is not c, u, d or r")
         }
-        let row = op == .delete ? envelope.before : envelope.after
-        guard let row else {
-            throw EventRejection("missing-field", "field '\(op == .delete ? "before" : "after")' is missing or null for op '\(opText)'")
+        let rowName = op == .delete ? "before" : "after"
+        guard let rowAt = op == .delete ? envelope.beforeAt : envelope.afterAt,
+              let row = try Self.scalars(value, at: rowAt, field: rowName)
+        else {
+            throw EventRejection("missing-field", "field '\(rowName)' is missing or null for op '\(opText)'")
         }
         let id = try self.id(key: key, row: row)
-        let source = envelope.source ?? [:]
-        guard let version = Self.version(source: source, envelopeMillis: envelope.tsMillis) else {
+        guard let version = envelope.version else {
             throw EventRejection("no-version", "neither source.lsn, source.file and source.pos, nor ts_ms gives a version")
         }
-        var attrs: [String: String] = [:]
-        attrs.reserveCapacity(row.count)
-        for (name, value) in row {
-            if let text = Self.scalarText(value) { attrs[name] = text }
-        }
-        var origin = "debezium"
-        if case .string(let name)? = source["name"], !name.isEmpty { origin = name }
-        var atMillis: Int64 = 0
-        if case .number(let text)? = source["ts_ms"], let millis = Int64(text) {
-            atMillis = millis
-        } else if let millis = envelope.tsMillis {
-            atMillis = millis
-        }
+        let origin = envelope.sourceName.flatMap { $0.isEmpty ? nil : $0 } ?? "debezium"
         return DomainEvent(
-            ref: EntityRef(entity: entity, id: id), op: op, version: version, origin: origin, atMillis: atMillis,
-            attrs: attrs, eventID: "\(entity)#\(id)@\(version)/\(origin)")
+            ref: EntityRef(entity: entity, id: id), op: op, version: version, origin: origin,
+            atMillis: envelope.sourceMillis ?? envelope.tsMillis ?? 0,
+            attrs: row, eventID: "\(entity)#\(id)@\(version)/\(origin)")
     }
 
-    private func id(key: [UInt8]?, row: [String: JSONScanner.Value]) throws(EventRejection) -> String {
-        var keyFields: [String: JSONScanner.Value] = [:]
+    private func id(key: [UInt8]?, row: [String: String]) throws(EventRejection) -> String {
+        var keyFields: [String: String?] = [:]
         if let key, !key.isEmpty {
-            var scanner = JSONScanner(bytes: key)
-            guard case .object(var fields)? = try? scanner.parseDocument() else {
+            guard let fields = try? Self.keyFields(key) else {
                 throw EventRejection("bad-key", "message key is not a JSON object (Debezium keys carry the row's primary key)")
             }
-            if case .object(let payload)? = fields["payload"], fields["schema"] != nil { fields = payload }
             keyFields = fields
         }
         if let idField {
-            if let text = keyFields[idField].flatMap(Self.scalarText) ?? row[idField].flatMap(Self.scalarText) { return text }
+            if let text = keyFields[idField] ?? nil ?? row[idField] { return text }
             throw EventRejection("missing-id", "neither the key nor the row has a scalar field '\(idField)'")
         }
         guard !keyFields.isEmpty else {
@@ -127,22 +115,65 @@ public struct DebeziumEventDecoder: DomainEventDecoder {
             let names = keyFields.keys.sorted().joined(separator: ", ")
             throw EventRejection("ambiguous-id", "the key has fields \(names); name the id column with ,id=FIELD")
         }
-        guard let text = Self.scalarText(only.value) else {
+        guard let text = only.value else {
             throw EventRejection("missing-id", "key field '\(only.key)' is not a string or number")
         }
         return text
     }
 
-    /// The source position as one number that grows along the log.
-    static func version(source: [String: JSONScanner.Value], envelopeMillis: Int64?) -> UInt64? {
-        if case .number(let text)? = source["lsn"], let lsn = UInt64(text) { return lsn }
-        if case .string(let file)? = source["file"], case .number(let text)? = source["pos"], let position = UInt64(text),
-           position < 1 << 32, let sequence = binlogSequence(file) {
-            return sequence << 32 | position
+    /// The key's fields (nil for a value that is not a scalar), bare or inside the
+    /// converter's wrapper; the key's schema is skipped, not built.
+    static func keyFields(_ key: [UInt8]) throws -> [String: String?] {
+        var scanner = JSONScanner(bytes: key)
+        guard var top = try scanner.enterObject() else { throw EventRejection("bad-key", "") }
+        var fields: [String: String?] = [:]
+        var sawSchema = false
+        var payloadAt: Int?
+        while let name = try scanner.nextField(&top) {
+            if name == "schema" { sawSchema = true }
+            if name == "payload" { payloadAt = scanner.position }
+            if name == "schema" {
+                try scanner.skipValue(top)
+            } else {
+                fields[name] = scalarText(try scanner.readValue(top))
+            }
         }
-        if case .number(let text)? = source["ts_ms"], let millis = UInt64(text) { return millis }
-        if let envelopeMillis, envelopeMillis >= 0 { return UInt64(envelopeMillis) }
-        return nil
+        try scanner.finish()
+        if sawSchema, let payloadAt {
+            var payload = JSONScanner(bytes: key, at: payloadAt)
+            guard var cursor = try payload.enterObject(depth: 1) else { throw EventRejection("bad-key", "") }
+            fields = [:]
+            while let name = try payload.nextField(&cursor) { fields[name] = scalarText(try payload.readValue(cursor)) }
+        }
+        return fields
+    }
+
+    /// The scalar columns of the row object at `offset` as text; nil when the row is null.
+    static func scalars(_ bytes: [UInt8], at offset: Int, field: String) throws(EventRejection) -> [String: String]? {
+        var scanner = JSONScanner(bytes: bytes, at: offset)
+        do {
+            guard var cursor = try scanner.enterObject(depth: 1) else {
+                guard try scanner.readValue(JSONScanner.ObjectCursor.top) == .null else {
+                    throw EventRejection("wrong-type", "field '\(field)' is not an object")
+                }
+                return nil
+            }
+            var row: [String: String] = [:]
+            while let name = try scanner.nextField(&cursor) {
+                if let text = scalarText(try scanner.readValue(cursor)) { row[name] = text }
+            }
+            return row
+        } catch let rejection as EventRejection {
+            throw rejection
+        } catch {
+            throw EventRejection("bad-json", "field '\(field)' does not read")
+        }
+    }
+
+    /// MySQL's binlog position as one number: the file's sequence number times 2^32 plus `pos`.
+    static func binlogVersion(file: String, position: UInt64) -> UInt64? {
+        guard position < 1 << 32, let sequence = binlogSequence(file) else { return nil }
+        return sequence << 32 | position
     }
 
     /// `mysql-bin.000003` → 3: the digits after the last dot.
@@ -160,15 +191,29 @@ public struct DebeziumEventDecoder: DomainEventDecoder {
         }
     }
 
-    /// The envelope's fields that matter; `before`, `after` and `source` are built (rows are
-    /// small), anything else is skipped.
+    /// The envelope's fields that matter. `before` and `after` are only located (the row the
+    /// op needs is read afterwards), `source` gives up its position fields, the rest is skipped.
     private struct Envelope {
-        var before: [String: JSONScanner.Value]?
-        var after: [String: JSONScanner.Value]?
-        var source: [String: JSONScanner.Value]?
+        var beforeAt: Int?
+        var afterAt: Int?
         var op: String?
         var tsMillis: Int64?
+        var sourceName: String?
+        var sourceMillis: Int64?
+        var lsn: UInt64?
+        var binlogFile: String?
+        var binlogPosition: UInt64?
         var isNullPayload = false
+
+        /// lsn, else binlog file and position, else ts_ms (the source's, then the envelope's).
+        var version: UInt64? {
+            if let lsn { return lsn }
+            if let binlogFile, let binlogPosition, let version = DebeziumEventDecoder.binlogVersion(file: binlogFile, position: binlogPosition) {
+                return version
+            }
+            if let millis = sourceMillis ?? tsMillis, millis >= 0 { return UInt64(millis) }
+            return nil
+        }
 
         mutating func read(_ scanner: inout JSONScanner, _ cursor: inout JSONScanner.ObjectCursor) throws {
             while let name = try scanner.nextField(&cursor) { try field(name, &scanner, cursor) }
@@ -176,26 +221,35 @@ public struct DebeziumEventDecoder: DomainEventDecoder {
 
         mutating func field(_ name: String, _ scanner: inout JSONScanner, _ cursor: JSONScanner.ObjectCursor) throws {
             switch name {
-            case "before": before = try object(name, scanner.readValue(cursor))
-            case "after": after = try object(name, scanner.readValue(cursor))
-            case "source": source = try object(name, scanner.readValue(cursor))
+            case "before":
+                beforeAt = scanner.position
+                try scanner.skipValue(cursor)
+            case "after":
+                afterAt = scanner.position
+                try scanner.skipValue(cursor)
+            case "source":
+                guard var source = try scanner.enterObject(depth: cursor.nextDepth) else {
+                    guard try scanner.readValue(cursor) == .null else { throw EventRejection("wrong-type", "field 'source' is not an object") }
+                    return
+                }
+                while let field = try scanner.nextField(&source) {
+                    switch field {
+                    case "lsn": if case .number(let text) = try scanner.readValue(source) { lsn = UInt64(text) }
+                    case "file": if case .string(let text) = try scanner.readValue(source) { binlogFile = text }
+                    case "pos": if case .number(let text) = try scanner.readValue(source) { binlogPosition = UInt64(text) }
+                    case "ts_ms": if case .number(let text) = try scanner.readValue(source) { sourceMillis = Int64(text) }
+                    case "name": if case .string(let text) = try scanner.readValue(source) { sourceName = text }
+                    default: try scanner.skipValue(source)
+                    }
+                }
             case "op":
                 guard case .string(let text) = try scanner.readValue(cursor) else {
                     throw EventRejection("wrong-type", "field 'op' is not a string")
                 }
                 op = text
             case "ts_ms":
-                let value = try scanner.readValue(cursor)
-                if case .number(let text) = value { tsMillis = Int64(text) }
+                if case .number(let text) = try scanner.readValue(cursor) { tsMillis = Int64(text) }
             default: try scanner.skipValue(cursor)
-            }
-        }
-
-        private func object(_ name: String, _ value: JSONScanner.Value) throws(EventRejection) -> [String: JSONScanner.Value]? {
-            switch value {
-            case .null: return nil
-            case .object(let fields): return fields
-            default: throw EventRejection("wrong-type", "field '\(name)' is not an object")
             }
         }
     }

@@ -214,6 +214,12 @@ extension JSONScanner {
     struct ObjectCursor {
         fileprivate var first = true
         fileprivate let depth: Int
+
+        /// The depth of an object inside this one.
+        var nextDepth: Int { depth + 1 }
+
+        /// For reading a top-level value found earlier.
+        static let top = ObjectCursor(depth: -1)
     }
 
     /// Enters the object at the reading position; nil, with nothing consumed but space, when
@@ -259,6 +265,15 @@ extension JSONScanner {
         try skip(depth: cursor.depth + 1)
     }
 
+    /// Where reading is (a byte offset), to come back to a skipped value with `init(bytes:at:)`.
+    var position: Int { index }
+
+    /// A scanner reading `bytes` from `offset` (a value found earlier and skipped).
+    init(bytes: [UInt8], at offset: Int) {
+        self.bytes = bytes
+        self.index = offset
+    }
+
     /// Only space may follow the document's value.
     mutating func finish() throws(Failure) {
         skipSpace()
@@ -272,9 +287,24 @@ extension JSONScanner {
         guard index < bytes.count else { throw fail("unexpected end") }
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            var cursor = ObjectCursor(depth: depth)
+            // Names are walked like any string: no `String` per name.
             index += 1
-            while try nextField(&cursor) != nil { try skip(depth: depth + 1) }
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+                try skipString()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                index += 1
+                try skip(depth: depth + 1)
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                throw fail("expected ',' or '}'")
+            }
         case UInt8(ascii: "["):
             index += 1
             skipSpace()
