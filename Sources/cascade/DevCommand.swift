@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeBus
+import CascadeGateway
 import CascadeGraph
 import CascadeKafka
 import CascadeNode
@@ -44,6 +45,15 @@ struct DevCommand: AsyncParsableCommand {
         valueName: "source"))
     var sources: [String] = []
 
+    @Option(help: "Run an API gateway (cascade gateway) in front of this upstream URL too.")
+    var gatewayUpstream: String?
+
+    @Option(help: "Port of the gateway; 0 picks a free one.")
+    var gatewayPort: Int = 8088
+
+    @Option(help: "Service name of the gateway.")
+    var gatewayService: String = "api-gateway"
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -55,6 +65,10 @@ struct DevCommand: AsyncParsableCommand {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
         }
         _ = try SourceOptions.parse(sources)
+        if let gatewayUpstream {
+            var gateway = try GatewayCommand.parse(["--upstream", gatewayUpstream, "--port", String(gatewayPort), "--service", gatewayService])
+            try gateway.validate()
+        }
     }
 
     func run() async throws {
@@ -63,7 +77,8 @@ struct DevCommand: AsyncParsableCommand {
         let topics = Topics(prefix: common.topicPrefix)
         let sourceSpecs = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
-        for topic in topics.all(services: cacheGraph.serviceNames) + sourceSpecs.map(\.topic) {
+        let gatewayTopics = gatewayUpstream == nil ? [] : [topics.invalidations(service: gatewayService)]
+        for topic in topics.all(services: cacheGraph.serviceNames) + sourceSpecs.map(\.topic) + gatewayTopics {
             try kafka.createTopic(topic, partitions: partitions)
         }
         // The embedded coordinator forgets a departed member only when its session times out.
@@ -71,7 +86,7 @@ struct DevCommand: AsyncParsableCommand {
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
 
-        let readiness = DevReadiness(services: cacheGraph.serviceNames)
+        let readiness = DevReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var nodeServices: [any ServiceLifecycle.Service] = []
         for (index, service) in cacheGraph.serviceNames.enumerated() {
@@ -88,6 +103,15 @@ struct DevCommand: AsyncParsableCommand {
 
         var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
         busConfiguration.sources = sourceSpecs
+        if let gatewayUpstream {
+            let gateway = try GatewayRuntime(
+                configuration: GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort),
+                node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafkaConfiguration, topics: topics,
+                logger: Logger(label: "cascade.gateway")
+            ) { url in readiness.gatewayReady(url) }
+            nodeServices += gateway.services
+        }
+
         let bus = try BusService(
             configuration: busConfiguration,
             graph: cacheGraph, logger: Logger(label: "cascade.bus"))
@@ -104,7 +128,8 @@ struct DevCommand: AsyncParsableCommand {
         let announcer = Task {
             guard let ready = await readiness.awaitAll() else { return }
             let status = StatusFile(
-                kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix)
+                kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
+                gateway: ready.gateway)
             printLine(DevBanner.text(status))
             if let statusFile {
                 do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
@@ -125,21 +150,27 @@ final class DevReadiness: Sendable {
     struct Ready: Sendable {
         var admin: String
         var nodes: [String: String]
+        var gateway: String?
     }
 
     private struct State {
         var listening: [String: String] = [:]
         var ready: Set<String> = []
         var admin: String?
+        var gateway: String?
         var waiter: CheckedContinuation<Ready?, Never>?
     }
 
     private let services: Set<String>
+    private let expectsGateway: Bool
     private let state = NIOLockedValueBox(State())
 
-    init(services: [String]) {
+    init(services: [String], gateway: Bool = false) {
         self.services = Set(services)
+        self.expectsGateway = gateway
     }
+
+    func gatewayReady(_ url: String) { update { $0.gateway = url } }
 
     func nodeListening(_ service: String, address: String) { update { $0.listening[service] = address } }
     func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
@@ -167,8 +198,10 @@ final class DevReadiness: Sendable {
     }
 
     private func complete(_ state: State) -> Ready? {
-        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services else { return nil }
-        return Ready(admin: admin, nodes: state.listening)
+        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services,
+              !expectsGateway || state.gateway != nil
+        else { return nil }
+        return Ready(admin: admin, nodes: state.listening, gateway: state.gateway)
     }
 }
 
@@ -179,6 +212,7 @@ enum DevBanner {
         for (service, address) in status.nodes.sorted(by: { $0.key < $1.key }) {
             lines.append("  node    \(service.padding(toLength: 20, withPad: " ", startingAt: 0)) \(address)")
         }
+        if let gateway = status.gateway { lines.append("  gateway \(gateway)") }
         let productNode = status.nodes["product-service"] ?? status.nodes.values.sorted().first ?? "127.0.0.1:6380"
         let port = productNode.split(separator: ":").last.map(String.init) ?? "6380"
         lines += [
