@@ -2,10 +2,10 @@
 # `make dev` and `make test` install what is missing first (apt-get, only if absent).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl
+APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl python3 wrk
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-gateway clean
 
 deps:
 	@missing=""; \
@@ -44,6 +44,9 @@ bench-graph: release
 
 bench-e2e: release
 	.build/release/cascade bench e2e
+
+bench-gateway: release
+	.build/release/cascade bench gateway
 
 bench-bus: release
 	.build/release/cascade bench bus
