@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "CascadeGateway",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeKafka", "CascadeNode",
+                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeNode",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -103,6 +103,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

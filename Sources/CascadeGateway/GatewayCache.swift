@@ -125,7 +125,7 @@ public final class GatewayCache: Sendable {
         let control = CacheControl(response.values("cache-control"))
         let varyNames = Self.varyNames(response.values("vary"))
         let upstreamAge = response.values("age").first.flatMap { Int64(Substring($0).trimmingSpace) } ?? 0
-        let lifetime = control.sharedFreshness ?? (Self.heuristicallyCacheable.contains(response.status) ? configuration.defaultTTLSeconds : nil)
+        let lifetime = control.sharedFreshness ?? defaultLifetime(primary, status: response.status)
         let entry = StoredResponse(
             status: response.status,
             headers: response.headers.filter { !["age", "x-cache", "set-cookie"].contains($0.name.lowercased()) },
@@ -170,6 +170,14 @@ public final class GatewayCache: Sendable {
             return Fetched(response: entry, stored: false)
         default: return Fetched(response: entry, stored: false)
         }
+    }
+
+    /// A response that says nothing about freshness: its route family's TTL, else the
+    /// default; only for statuses cacheable by default; nil (not stored) when that is 0.
+    private func defaultLifetime(_ primary: String, status: Int) -> Int64? {
+        guard Self.heuristicallyCacheable.contains(status) else { return nil }
+        let seconds = configuration.routeTTLSeconds?(primary) ?? configuration.defaultTTLSeconds
+        return seconds > 0 ? seconds : nil
     }
 
     // MARK: writes

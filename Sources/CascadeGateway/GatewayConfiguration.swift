@@ -8,6 +8,9 @@ public struct GatewayConfiguration: Sendable {
     /// Seconds a response without `max-age` / `s-maxage` is kept (only statuses that may be
     /// cached by default); 0 keeps none.
     public var defaultTTLSeconds: Int64
+    /// Per-route default TTL in seconds for a key `METHOD path?query` (a route family of the
+    /// graph, see `useRouteFamilies`); nil: `defaultTTLSeconds`.
+    public var routeTTLSeconds: (@Sendable (String) -> Int64?)?
     /// Largest body kept; larger responses pass through.
     public var maxEntryBytes: Int
     /// Largest request body forwarded.

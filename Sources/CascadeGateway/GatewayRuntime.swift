@@ -20,12 +20,13 @@ public struct GatewayRuntime: Sendable {
     /// `onReady` is called once the HTTP server listens and the invalidation consumer reads.
     public init(
         configuration: GatewayConfiguration, node nodeConfiguration: NodeConfiguration, kafka: KafkaConfiguration?,
-        topics: Topics, logger: Logger, onReady: @escaping @Sendable (_ url: String) -> Void
+        topics: Topics, logger: Logger, onApplied: (@Sendable (InvalidationMessage) -> Void)? = nil,
+        onReady: @escaping @Sendable (_ url: String) -> Void
     ) throws(KafkaError) {
         let gate = ReadyPair(onReady: onReady)
         let runtime = try NodeRuntime(
             configuration: nodeConfiguration, kafka: kafka, topics: topics, group: MultiThreadedEventLoopGroup.singleton,
-            logger: logger, front: .embedded, onListening: { _ in }, onReady: { gate.nodeReady() })
+            logger: logger, front: .embedded, onListening: { _ in }, onReady: { gate.nodeReady() }, onApplied: onApplied)
         let upstream = HTTPUpstream(url: configuration.upstream)
         cache = GatewayCache(node: runtime.node, upstream: upstream, configuration: configuration, logger: logger)
         let application = buildGatewayApplication(cache: cache, logger: logger) { host, port in

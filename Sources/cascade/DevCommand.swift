@@ -104,8 +104,10 @@ struct DevCommand: AsyncParsableCommand {
         var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
         busConfiguration.sources = sourceSpecs
         if let gatewayUpstream {
+            var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
+            gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
             let gateway = try GatewayRuntime(
-                configuration: GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort),
+                configuration: gatewayConfiguration,
                 node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafkaConfiguration, topics: topics,
                 logger: Logger(label: "cascade.gateway")
             ) { url in readiness.gatewayReady(url) }

@@ -46,6 +46,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "TTL of responses that say nothing about freshness (only statuses cacheable by default), e.g. 30s; 0 keeps none.")
     var defaultTTL: String = "0"
 
+    @Option(help: "Graph directory: a service file named like --service gives route families (key \"GET /products/{id}\") whose ttl is their default TTL.")
+    var graph: String?
+
     @Option(help: "Port of the Prometheus /metrics and /healthz endpoint.")
     var metricsPort: Int?
 
@@ -75,8 +78,14 @@ struct GatewayCommand: AsyncParsableCommand {
         if let kafkaConfiguration {
             await GatewayRuntime.createTopic(kafka: kafkaConfiguration, topics: topics, service: service, partitions: 6, logger: logger)
         }
+        var configuration = gatewayConfiguration
+        if let graph {
+            let (cacheGraph, _) = try GraphOptions.load(directory: graph)
+            let routes = configuration.useRouteFamilies(of: cacheGraph, service: service)
+            logger.info("route families from the graph", metadata: ["routes": "\(routes)"])
+        }
         let runtime = try GatewayRuntime(
-            configuration: gatewayConfiguration, node: nodeConfiguration, kafka: kafkaConfiguration, topics: topics,
+            configuration: configuration, node: nodeConfiguration, kafka: kafkaConfiguration, topics: topics,
             logger: logger
         ) { url in printLine("cascade gateway ready \(url)") }
         var services = runtime.services
