@@ -262,7 +262,25 @@ extension JSONScanner {
 
     /// Checks the value at the reading position as JSON without building it.
     mutating func skipValue(_ cursor: ObjectCursor) throws(Failure) {
-        try skip(depth: cursor.depth + 1)
+        // Over the raw buffer: schemas are most of a Debezium message, and bounds checks per
+        // byte were most of skipping them.
+        let start = index
+        let depthLimit = maxDepth
+        let result = bytes.withUnsafeBufferPointer { buffer -> Result<Int, Failure> in
+            var skipper = Skipper(bytes: buffer, index: start, maxDepth: depthLimit)
+            do throws(Failure) {
+                try skipper.skip(depth: cursor.depth + 1)
+                return .success(skipper.index)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let end): index = end
+        case .failure(let failure):
+            index = failure.offset
+            throw failure
+        }
     }
 
     /// Where reading is (a byte offset), to come back to a skipped value with `init(bytes:at:)`.
@@ -279,15 +297,31 @@ extension JSONScanner {
         skipSpace()
         guard index == bytes.count else { throw fail("trailing characters") }
     }
+}
 
-    /// Walks one value, checking it as `parseValue` would, building nothing.
-    private mutating func skip(depth: Int) throws(Failure) {
+/// Walks one value as `JSONScanner.parseValue` would check it, building nothing, over a raw
+/// buffer (no bounds check per byte; every read is guarded by `index < bytes.count`).
+private struct Skipper {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index: Int
+    let maxDepth: Int
+
+    private func fail(_ reason: String) -> JSONScanner.Failure { .init(reason: reason, offset: index) }
+
+    @inline(__always) private mutating func skipSpace() {
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte == 32 || byte == 10 || byte == 13 || byte == 9 else { return }
+            index += 1
+        }
+    }
+
+    mutating func skip(depth: Int) throws(JSONScanner.Failure) {
         guard depth < maxDepth else { throw fail("nested too deep") }
         skipSpace()
         guard index < bytes.count else { throw fail("unexpected end") }
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            // Names are walked like any string: no `String` per name.
             index += 1
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
@@ -325,15 +359,21 @@ extension JSONScanner {
         }
     }
 
+    private mutating func literal(_ word: StaticString) throws(JSONScanner.Failure) {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw fail("unexpected end") }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { throw fail("unknown literal") }
+        index += count
+    }
+
     /// A string checked byte by byte (escapes included), no `String` made.
-    private mutating func skipString() throws(Failure) {
+    private mutating func skipString() throws(JSONScanner.Failure) {
         index += 1
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
-            switch byte {
-            case UInt8(ascii: "\""): return
-            case UInt8(ascii: "\\"):
+            if byte == UInt8(ascii: "\"") { return }
+            if byte == UInt8(ascii: "\\") {
                 guard index < bytes.count else { throw fail("unexpected end") }
                 let escape = bytes[index]
                 index += 1
@@ -341,36 +381,46 @@ extension JSONScanner {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     break
-                case UInt8(ascii: "u"): _ = try hex4()
+                case UInt8(ascii: "u"):
+                    guard index + 4 <= bytes.count else { throw fail("unexpected end") }
+                    for _ in 0..<4 {
+                        let digit = bytes[index]
+                        guard (48...57).contains(digit) || (65...70).contains(digit) || (97...102).contains(digit) else {
+                            throw fail("bad \\u escape")
+                        }
+                        index += 1
+                    }
                 default: throw fail("bad escape")
                 }
-            default:
-                guard byte >= 0x20 else { throw fail("control character in string") }
+            } else if byte < 0x20 {
+                index -= 1
+                throw fail("control character in string")
             }
         }
         throw fail("unterminated string")
     }
 
+    @inline(__always) private mutating func digits() -> Int {
+        let start = index
+        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 { index += 1 }
+        return index - start
+    }
+
     /// A number by JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    private mutating func skipNumber() throws(Failure) {
-        func digits(_ scanner: inout JSONScanner) -> Int {
-            let start = scanner.index
-            while scanner.index < scanner.bytes.count, scanner.bytes[scanner.index] >= 48, scanner.bytes[scanner.index] <= 57 { scanner.index += 1 }
-            return scanner.index - start
-        }
+    private mutating func skipNumber() throws(JSONScanner.Failure) {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         let intStart = index
-        let intDigits = digits(&self)
+        let intDigits = digits()
         guard intDigits > 0 else { throw fail("unexpected character") }
         guard intDigits == 1 || bytes[intStart] != 48 else { throw fail("bad number") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard digits(&self) > 0 else { throw fail("bad number") }
+            guard digits() > 0 else { throw fail("bad number") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw fail("bad number") }
+            guard digits() > 0 else { throw fail("bad number") }
         }
     }
 }

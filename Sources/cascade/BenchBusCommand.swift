@@ -70,12 +70,21 @@ struct BenchBusCommand: AsyncParsableCommand {
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let workload = BenchBusWorkload(events: events + latencyEvents, keys: keys)
         if pipelineOnly {
-            let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
-            printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
-            guard let sourceKind, sourceKind != .native else { return }
-            let sourceRate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, format: sourceKind)
-            let ratio = sourceRate / rate
-            printLine(String(format: "pipeline %@ %.0f events/s", sourceKind.rawValue, sourceRate))
+            guard let sourceKind, sourceKind != .native else {
+                let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
+                printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
+                return
+            }
+            // Alternated, best of three each: on a shared machine one run alone says little.
+            var native = 0.0
+            var source = 0.0
+            for _ in 0..<3 {
+                native = max(native, BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events))
+                source = max(source, BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, format: sourceKind))
+            }
+            let ratio = source / native
+            printLine(String(format: "pipeline native %.0f events/s (no broker, one task, %d events, %d registered keys; best of 3)", native, events, keys))
+            printLine(String(format: "pipeline %@ %.0f events/s (best of 3, alternated with native)", sourceKind.rawValue, source))
             printLine(String(format: "ratio %@/native %.2f   floor >= 0.80   %@", sourceKind.rawValue, ratio, ratio >= 0.8 ? "ok" : "MISSED"))
             if ratio < 0.8 { throw ExitCode(1) }
             return

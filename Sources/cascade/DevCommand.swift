@@ -66,7 +66,7 @@ struct DevCommand: AsyncParsableCommand {
         }
         _ = try SourceOptions.parse(sources)
         if let gatewayUpstream {
-            var gateway = try GatewayCommand.parse(["--upstream", gatewayUpstream, "--port", String(gatewayPort), "--service", gatewayService])
+            let gateway = try GatewayCommand.parse(["--upstream", gatewayUpstream, "--port", String(gatewayPort), "--service", gatewayService])
             try gateway.validate()
         }
     }
