@@ -75,17 +75,22 @@ struct BenchBusCommand: AsyncParsableCommand {
                 printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
                 return
             }
-            // Alternated, best of three each: on a shared machine one run alone says little.
-            var native = 0.0
-            var source = 0.0
+            // Alternated, best of three each, and per CPU-second of the resolving thread as well
+            // as per wall second: on a shared machine the wall figure says as much about the
+            // neighbours as about the format.
+            var native = (wall: 0.0, cpu: 0.0)
+            var source = (wall: 0.0, cpu: 0.0)
             for _ in 0..<3 {
-                native = max(native, BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events))
-                source = max(source, BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, format: sourceKind))
+                native.wall = max(native.wall, BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events))
+                native.cpu = max(native.cpu, BenchBusPipeline.lastCPURate)
+                source.wall = max(source.wall, BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, format: sourceKind))
+                source.cpu = max(source.cpu, BenchBusPipeline.lastCPURate)
             }
-            let ratio = source / native
-            printLine(String(format: "pipeline native %.0f events/s (no broker, one task, %d events, %d registered keys; best of 3)", native, events, keys))
-            printLine(String(format: "pipeline %@ %.0f events/s (best of 3, alternated with native)", sourceKind.rawValue, source))
-            printLine(String(format: "ratio %@/native %.2f   floor >= 0.80   %@", sourceKind.rawValue, ratio, ratio >= 0.8 ? "ok" : "MISSED"))
+            let ratio = source.cpu / native.cpu
+            printLine("pipeline (no broker, one task, \(events) events, \(keys) registered keys; best of 3, alternated)")
+            printLine(String(format: "  native     %8.0f events/s wall   %8.0f events/CPU-s", native.wall, native.cpu))
+            printLine(String(format: "  %-10@ %8.0f events/s wall   %8.0f events/CPU-s", sourceKind.rawValue as NSString, source.wall, source.cpu))
+            printLine(String(format: "ratio %@/native %.2f (CPU), %.2f (wall)   floor >= 0.80   %@", sourceKind.rawValue, ratio, source.wall / native.wall, ratio >= 0.8 ? "ok" : "MISSED"))
             if ratio < 0.8 { throw ExitCode(1) }
             return
         }
