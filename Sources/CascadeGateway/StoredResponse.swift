@@ -43,7 +43,7 @@ public struct StoredResponse: Sendable, Equatable {
     public var usefulUntilMillis: Int64 { dateMillis + freshForMillis + max(staleWhileRevalidateMillis, staleIfErrorMillis) }
 
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name }?.value
+        headers.first { HeaderName.matches($0.name, lowercased: name) }?.value
     }
 
     // MARK: bytes

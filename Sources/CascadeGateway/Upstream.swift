@@ -18,9 +18,22 @@ public struct GatewayRequest: Sendable {
         self.body = body
     }
 
-    /// Every value of a header (names compared case-insensitively).
+    /// Every value of a header; `name` in lowercase, compared case-insensitively.
     public func values(_ name: String) -> [String] {
-        headers.compactMap { $0.name.lowercased() == name ? $0.value : nil }
+        headers.compactMap { HeaderName.matches($0.name, lowercased: name) ? $0.value : nil }
+    }
+}
+
+enum HeaderName {
+    /// ASCII case-insensitive comparison with a lowercase name, without making a String.
+    static func matches(_ name: String, lowercased: String) -> Bool {
+        var other = lowercased.utf8.makeIterator()
+        for byte in name.utf8 {
+            guard let expected = other.next() else { return false }
+            let folded = byte >= 65 && byte <= 90 ? byte + 32 : byte
+            if folded != expected { return false }
+        }
+        return other.next() == nil
     }
 }
 
@@ -36,7 +49,7 @@ public struct UpstreamResponse: Sendable {
     }
 
     public func values(_ name: String) -> [String] {
-        headers.compactMap { $0.name.lowercased() == name ? $0.value : nil }
+        headers.compactMap { HeaderName.matches($0.name, lowercased: name) ? $0.value : nil }
     }
 }
 
