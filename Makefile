@@ -2,10 +2,10 @@
 # `make dev` and `make test` install what is missing first (apt-get, only if absent).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus
+APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus python3 wrk
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos bench-ttl fuzz test-sanitize clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos bench-ttl bench-gateway fuzz test-sanitize clean
 
 deps:
 	@missing=""; \
@@ -49,6 +49,9 @@ bench-e2e: release
 
 bench-reads: release
 	.build/release/cascade bench reads
+
+bench-gateway: release
+	.build/release/cascade bench gateway
 
 bench-bus: release
 	.build/release/cascade bench bus

@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -80,11 +82,27 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // The API-gateway cache (`cascade gateway`).
+        .target(
+            name: "CascadeGateway",
+            dependencies: [
+                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeNode",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The benchmarks (`cascade bench ...`): harnesses, workloads and their commands.
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,7 +115,8 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
-                "CascadeBench",
+                "CascadeBench", "CascadeGateway",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +153,7 @@ let package = Package(
             dependencies: ["CascadeCheck", "CascadeWire", "CascadeTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeGatewayTests", dependencies: ["CascadeGateway", "CascadeTestSupport"]),
     ]
 )
 

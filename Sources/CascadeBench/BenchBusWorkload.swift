@@ -6,6 +6,11 @@ struct BenchBusWorkload: Sendable {
     struct Event: Sendable {
         var key: [UInt8]
         var value: [UInt8]
+        /// What the bytes say, for re-encoding in a source format (`--source-kind`).
+        var entity: String
+        var id: String
+        var version: UInt64
+        var attr: (name: String, value: String)
     }
 
     let events: [Event]
@@ -33,29 +38,31 @@ struct BenchBusWorkload: Sendable {
             let slot = index % 10
             let entity: String
             let id: String
-            let attrs: String
+            let attr: (String, String)
             let round = index / 10
             switch slot {
             case 0..<7:
                 let n = (round * 7 + slot) % Self.products
-                (entity, id, attrs) = ("Product", "p-\(n)", "\"category\":\"c\(n % 50)\"")
+                (entity, id, attr) = ("Product", "p-\(n)", ("category", "c\(n % 50)"))
             case 7, 8:
                 let n = (round * 2 + slot - 7) % orders
-                (entity, id, attrs) = ("Order", "o-\(n)", "\"userId\":\"u-\(n % Self.users)\"")
+                (entity, id, attr) = ("Order", "o-\(n)", ("userId", "u-\(n % Self.users)"))
             default:
                 let n = round % Self.users
-                (entity, id, attrs) = ("User", "u-\(n)", "\"country\":\"k\(n % 30)\"")
+                (entity, id, attr) = ("User", "u-\(n)", ("country", "k\(n % 30)"))
             }
-            events.append(Self.event(entity: entity, id: id, version: UInt64(index + 1), attrs: attrs, eventID: "e-\(index)"))
+            events.append(Self.event(entity: entity, id: id, version: UInt64(index + 1), attr: attr, eventID: "e-\(index)"))
         }
         self.events = events
-        warmUp = Self.event(entity: "Product", id: "warm-up", version: 1, attrs: "\"category\":\"warm\"", eventID: "warm-up")
+        warmUp = Self.event(entity: "Product", id: "warm-up", version: 1, attr: ("category", "warm"), eventID: "warm-up")
     }
 
-    private static func event(entity: String, id: String, version: UInt64, attrs: String, eventID: String) -> Event {
+    private static func event(entity: String, id: String, version: UInt64, attr: (String, String), eventID: String) -> Event {
+        let attrs = "\"\(attr.0)\":\"\(attr.1)\""
         // Versions are the stream position: unique per instance and growing, so no event is late.
         let json = "{\"entity\":\"\(entity)\",\"id\":\"\(id)\",\"op\":\"update\",\"version\":\(version),"
             + "\"origin\":\"bench\",\"at\":\"2026-11-25T16:00:00.123Z\",\"attrs\":{\(attrs)},\"event_id\":\"\(eventID)\"}"
-        return Event(key: Array("\(entity)#\(id)".utf8), value: Array(json.utf8))
+        return Event(
+            key: Array("\(entity)#\(id)".utf8), value: Array(json.utf8), entity: entity, id: id, version: version, attr: attr)
     }
 }

@@ -27,6 +27,11 @@ public struct BusConfiguration: Sendable {
     /// core is left to librdkafka's threads: on 2 cores `bench bus` did 56.7k events/s with
     /// one worker and 50.0k with two.
     public var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    /// More topics consumed into the same pipeline, each with its format's decoder.
+    public var sources: [SourceSpec] = []
+
+    /// Every topic the events consumer subscribes to.
+    var eventTopics: [String] { [topics.events] + sources.map(\.topic).filter { $0 != topics.events } }
 
     public init(
         kafka: KafkaConfiguration, topics: Topics = Topics(), groupID: String = "cascade-bus", partitions: Int = 6,

@@ -69,6 +69,9 @@ public final class BusMetrics: Sendable {
         case .deadLetter(let kind):
             registry.makeCounter(name: "cascade_bus_dead_letters_total", labels: [("reason", kind)]).increment()
             return
+        case .skipped(let reason):
+            registry.makeCounter(name: "cascade_bus_skipped_total", labels: [("reason", reason)]).increment()
+            return
         }
         if result.cycleConflicts > 0 { conflicts.increment(by: Int64(result.cycleConflicts)) }
         if result.throughCycle { cyclesCollapsed.increment() }

@@ -42,7 +42,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let writer = UUID().uuidString
         processor = EventProcessor(
             graph: graph, index: index, ledger: ledger, topics: configuration.topics,
-            decoder: JSONEventDecoder(maxBytes: configuration.maxEventBytes), maxKeysPerMessage: configuration.maxKeysPerMessage,
+            decoder: JSONEventDecoder(maxBytes: configuration.maxEventBytes),
+            sourceDecoders: Dictionary(
+                configuration.sources.map { ($0.topic, $0.decoder(entities: graph.entityNames, maxBytes: configuration.maxEventBytes)) },
+                uniquingKeysWith: { _, last in last }),
+            maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
             cycleConflictWindowMillis: configuration.cycleConflictWindowMillis)
         let tracker = OffsetTracker()
@@ -134,7 +138,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         do {
             consumer = try KafkaConsumer(
                 configuration: configuration.consumerKafka,
-                subscription: .group(id: configuration.groupID, topics: [configuration.topics.events]), logger: logger,
+                subscription: .group(id: configuration.groupID, topics: configuration.eventTopics), logger: logger,
                 maxBatch: configuration.consumerBatch)
         } catch {
             logger.critical("cannot start the events consumer", metadata: ["error": "\(error)"])
@@ -159,15 +163,20 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 // and what its previous owner invalidated is unknown here.
                 tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
                 processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
-                let committed = (try? await consumer.committed(partitions)) ?? []
-                for partition in partitions {
+                // Watermarks and `CASCADE.AFTER` tokens name positions of the events topic only;
+                // source topics (`--source`) have none.
+                let events = partitions.filter { $0.topic == configuration.topics.events }
+                let committed = events.isEmpty ? [] : (try? await consumer.committed(events)) ?? []
+                for partition in events {
                     let next = committed.first { $0.partition == partition.partition }?.offset ?? -1
                     watermarks.assigned(partition.partition, next: max(0, next))
                 }
                 if !partitions.isEmpty { state.gotPartitions() }
             case .revoked(let partitions):
                 tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
-                for partition in partitions { watermarks.revoked(partition.partition) }
+                for partition in partitions where partition.topic == configuration.topics.events {
+                    watermarks.revoked(partition.partition)
+                }
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
             }
@@ -208,6 +217,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             let started = clock.now
             let result = processor.process(
                 key: message.keyBytes, value: message.valueBytes,
+                headers: message.headers.map { SourceMessage.Header($0.name, $0.value) },
                 source: SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset),
                 nowMillis: Timestamps.nowMillis())
             metrics.record(result, elapsed: clock.now - started)

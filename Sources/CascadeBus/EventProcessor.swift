@@ -11,6 +11,8 @@ public struct EventProcessor: Sendable {
     public let ledger: Ledger
     public let topics: Topics
     let decoder: any DomainEventDecoder
+    /// Decoders of the source topics (`--source`), by topic; others use `decoder`.
+    let sourceDecoders: [String: any DomainEventDecoder]
     let planner: FanOutPlanner
     let facts: GraphFacts
     /// Headers on the ledger records this processor writes (the bus marks its own, so that
@@ -28,7 +30,8 @@ public struct EventProcessor: Sendable {
     /// are invalidated whatever they depend on).
     public init(
         graph: CacheGraph, index: InstanceIndex, ledger: Ledger, topics: Topics,
-        decoder: any DomainEventDecoder = JSONEventDecoder(), maxKeysPerMessage: Int = 1000,
+        decoder: any DomainEventDecoder = JSONEventDecoder(), sourceDecoders: [String: any DomainEventDecoder] = [:],
+        maxKeysPerMessage: Int = 1000,
         ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000,
         invalidationMemoryMillis: Int64 = 60_000, startMillis: Int64 = Timestamps.nowMillis()
     ) {
@@ -40,17 +43,24 @@ public struct EventProcessor: Sendable {
         self.ledger = ledger
         self.topics = topics
         self.decoder = decoder
+        self.sourceDecoders = sourceDecoders
         self.planner = FanOutPlanner(topics: topics, maxKeysPerMessage: max(1, maxKeysPerMessage))
         self.facts = GraphFacts(graph: graph)
     }
 
-    public func process(key: [UInt8]?, value: [UInt8]?, source: SourcePosition, nowMillis: Int64) -> ProcessingResult {
-        guard let value else {
-            return deadLetter(key, nil, EventRejection("tombstone", "message has no value (a tombstone); events need a body"), source)
-        }
+    public func process(
+        key: [UInt8]?, value: [UInt8]?, headers: [SourceMessage.Header] = [], source: SourcePosition, nowMillis: Int64
+    ) -> ProcessingResult {
         let event: DomainEvent
+        // Other formats (`--source`) have keys of their own; Cascade's events are keyed Entity#id.
+        let native = sourceDecoders.isEmpty || sourceDecoders[source.topic] == nil
         do {
-            event = try decoder.decode(value)
+            let decoder = native ? decoder : sourceDecoders[source.topic] ?? decoder
+            switch try decoder.decode(SourceMessage(key: key, value: value, headers: headers)) {
+            case .event(let decoded): event = decoded
+            case .skip(let reason):
+                return ProcessingResult(outcome: .skipped(reason: reason), messages: [], fanOut: [:], throughCycle: false, unresolved: [])
+            }
         } catch {
             return deadLetter(key, value, error, source)
         }
@@ -58,7 +68,7 @@ public struct EventProcessor: Sendable {
             let known = graph.entityNames.joined(separator: ", ")
             return deadLetter(key, value, EventRejection("unknown-entity", "entity '\(event.ref.entity)' is not in the graph (known: \(known))"), source)
         }
-        if let key, !key.isEmpty, !Self.isKey(key, of: event.ref) {
+        if native, let key, !key.isEmpty, !Self.isKey(key, of: event.ref) {
             let named = String(decoding: key.prefix(200), as: UTF8.self)
             return deadLetter(key, value, EventRejection(
                 "key-mismatch", "the message key '\(named)' is not the event's Entity#id '\(event.ref)': its events would lose their order"), source)

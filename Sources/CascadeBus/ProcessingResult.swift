@@ -15,6 +15,9 @@ public struct ProcessingResult: Sendable {
         /// origin): decided by policy like a conflict, fenced at the ledger's version.
         case lateConflict
         case deadLetter(kind: String)
+        /// A message its format defines as carrying no event (Debezium's tombstone after a
+        /// delete): nothing sent, the offset committed.
+        case skipped(reason: String)
     }
 
     public var outcome: Outcome

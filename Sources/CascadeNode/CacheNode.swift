@@ -35,7 +35,8 @@ public final class CacheNode: Sendable {
         configuration.advertisedAddress ?? listeningAddress.withLockedValue { $0 }
     }
 
-    func listening(on host: String, port: Int) {
+    /// Where the node's front end listens (the RESP server, or a gateway's HTTP server).
+    public func listening(on host: String, port: Int) {
         // A wildcard bind is reached through the machine's name, not 0.0.0.0.
         let reachable = host == "0.0.0.0" || host == "::" ? (ProcessInfo.processInfo.hostName) : host
         listeningAddress.withLockedValue { $0 = "\(reachable):\(port)" }
@@ -86,6 +87,38 @@ public final class CacheNode: Sendable {
             metrics.refreshHints.increment(by: result.hotKeys.count)
         }
         return result
+    }
+
+    /// `SET key value PXAT expiresAt [DEPS ...]` for a front end other than RESP (the gateway):
+    /// stored and, with dependencies, registered on `cascade.deps` with this node's id and the
+    /// value's incarnation, exactly as the SET command does.
+    public func set(_ key: String, _ value: [UInt8], expiresAtMillis: Int64?, dependencies: [Dependency]) -> SetOutcome {
+        var incarnation: UInt64 = 0
+        var keyBytes = key
+        let outcome = keyBytes.withUTF8 { keyBuffer in
+            value.withUnsafeBytes { valueBuffer in
+                store.set(
+                    UnsafeRawBufferPointer(keyBuffer), valueBuffer, expiry: expiresAtMillis.map { .at($0) } ?? .none,
+                    dependencies: dependencies.isEmpty ? nil : dependencies, registered: { incarnation = $0 })
+            }
+        }
+        if case .stored = outcome { register(key: key, dependencies: dependencies, lease: false, incarnation: incarnation) }
+        return outcome
+    }
+
+    /// The value's bytes, copied out; nil on a miss.
+    public func get(_ key: String) -> [UInt8]? {
+        var keyBytes = key
+        var found: [UInt8]?
+        _ = keyBytes.withUTF8 { keyBuffer in store.get(UnsafeRawBufferPointer(keyBuffer)) { found = Array($0) } }
+        return found
+    }
+
+    /// DEL; true when the key was there.
+    @discardableResult
+    public func delete(_ key: String) -> Bool {
+        var keyBytes = key
+        return keyBytes.withUTF8 { store.delete(UnsafeRawBufferPointer($0)) }
     }
 
     /// Publishes what a stored value (or lease) depends on; `incarnation` is the one the store

@@ -8,18 +8,33 @@ import ServiceLifecycle
 
 /// Everything one cache node runs, wired together: the store, the RESP server and, with Kafka,
 /// the invalidation consumer and the registration publisher. `cascade node` and `cascade dev`
-/// both build nodes here.
+/// both build nodes here; `cascade gateway` builds one with `front: .embedded`, its HTTP
+/// server in front of the store instead of the RESP server.
 public struct NodeRuntime: Sendable {
     public let node: CacheNode
     /// In start order; a ServiceGroup stops them in reverse: the listener first, the producer
     /// (which flushes what is left) last.
     public let services: [any Service]
 
+    /// What serves the store: the RESP server, or the embedding process (which then calls
+    /// `CacheNode.listening` itself); the maintenance tick runs either way.
+    public enum Front: Sendable {
+        case resp
+        case embedded
+    }
+
     public init(
         configuration: NodeConfiguration, kafka: KafkaConfiguration?, topics: Topics, group: any EventLoopGroup,
-        logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void, onReady: @escaping @Sendable () -> Void,
-        onApplied: (@Sendable (InvalidationMessage) -> Void)? = nil
+        logger: Logger, front: Front = .resp, onListening: @escaping @Sendable (SocketAddress) -> Void,
+        onReady: @escaping @Sendable () -> Void, onApplied: (@Sendable (InvalidationMessage) -> Void)? = nil
     ) throws(KafkaError) {
+        if front == .embedded {
+            let embedded = try Self.embedded(
+                configuration: configuration, kafka: kafka, topics: topics, logger: logger, onReady: onReady, onApplied: onApplied)
+            node = embedded.node
+            services = embedded.services
+            return
+        }
         guard let kafka else {
             node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
             services = [RESPServer(node: node, group: group, onListening: { address in
@@ -55,6 +70,58 @@ public struct NodeRuntime: Sendable {
         }
         let reporter = NodeReporter(node: node, producer: producer, topics: topics, logger: logger)
         services = [producer, publisher, consumer, server, reporter]
+    }
+}
+
+extension NodeRuntime {
+    /// A node with no server of its own: the registration publisher, the invalidation
+    /// consumer, the reporter and the maintenance tick. Ready once the consumer reads.
+    private static func embedded(
+        configuration: NodeConfiguration, kafka: KafkaConfiguration?, topics: Topics, logger: Logger,
+        onReady: @escaping @Sendable () -> Void, onApplied: (@Sendable (InvalidationMessage) -> Void)?
+    ) throws(KafkaError) -> (node: CacheNode, services: [any Service]) {
+        guard let kafka else {
+            let node = CacheNode(configuration: configuration, publisher: NoRegistrationPublisher(), logger: logger)
+            onReady()
+            return (node, [MaintenanceTicker(node: node)])
+        }
+        var producerConfiguration = kafka
+        if producerConfiguration.properties["message.timeout.ms"] == nil { producerConfiguration.properties["message.timeout.ms"] = "0" }
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger) { deliveries in
+            for delivery in deliveries {
+                if case .failure(let error) = delivery.result {
+                    logger.error("a registration was not delivered", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
+        let node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
+        let consumer = try InvalidationConsumer(
+            node: node, configuration: kafka, topics: topics, logger: logger, onReady: onReady, onApplied: onApplied)
+        let reporter = NodeReporter(node: node, producer: producer, topics: topics, logger: logger)
+        return (node, [producer, publisher, consumer, MaintenanceTicker(node: node), reporter])
+    }
+}
+
+/// The node's maintenance tick (expiry, tombstones, gauges) where no RESP server runs it;
+/// one last tick at shutdown so the tombstones of the last keys still go out.
+final class MaintenanceTicker: Service {
+    private let node: CacheNode
+
+    init(node: CacheNode) {
+        self.node = node
+    }
+
+    func run() async throws {
+        let interval = Duration.milliseconds(node.configuration.maintenanceIntervalMillis)
+        // A periodic tick, not a wait for a condition: nothing to await but the interval.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                self.node.maintain()
+            }
+        }
+        node.maintain()
     }
 }
 

@@ -6,21 +6,28 @@ public final class StartupReadiness: Sendable {
     public struct Ready: Sendable {
         public var admin: String
         public var nodes: [String: String]
+        public var gateway: String?
     }
 
     private struct State {
         var listening: [String: String] = [:]
         var ready: Set<String> = []
         var admin: String?
+        var gateway: String?
         var waiter: CheckedContinuation<Ready?, Never>?
     }
 
     private let services: Set<String>
+    private let expectsGateway: Bool
     private let state = NIOLockedValueBox(State())
 
-    public init(services: [String]) {
+    /// `gateway`: a gateway must say it is ready too.
+    public init(services: [String], gateway: Bool = false) {
         self.services = Set(services)
+        self.expectsGateway = gateway
     }
+
+    public func gatewayReady(_ url: String) { update { $0.gateway = url } }
 
     public func nodeListening(_ service: String, address: String) { update { $0.listening[service] = address } }
     public func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
@@ -48,7 +55,9 @@ public final class StartupReadiness: Sendable {
     }
 
     private func complete(_ state: State) -> Ready? {
-        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services else { return nil }
-        return Ready(admin: admin, nodes: state.listening)
+        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services,
+              !expectsGateway || state.gateway != nil
+        else { return nil }
+        return Ready(admin: admin, nodes: state.listening, gateway: state.gateway)
     }
 }

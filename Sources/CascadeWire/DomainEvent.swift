@@ -45,8 +45,46 @@ public struct EventRejection: Error, Sendable, Hashable, CustomStringConvertible
     public var description: String { "\(kind): \(detail)" }
 }
 
-/// Turns raw message bytes into a domain event. A protocol so that CloudEvents or Debezium
-/// envelopes can replace the plain JSON form without touching the bus.
+/// One consumed message as a decoder sees it: key, value (nil for a tombstone) and headers.
+/// Envelopes differ in where they keep things: Debezium puts the id in the key, CloudEvents'
+/// binary mode puts its attributes in headers.
+public struct SourceMessage: Sendable {
+    public struct Header: Sendable, Hashable {
+        public var name: String
+        public var value: [UInt8]?
+
+        public init(_ name: String, _ value: [UInt8]?) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [Header]
+
+    public init(key: [UInt8]?, value: [UInt8]?, headers: [Header] = []) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    /// The last header of that name (Kafka allows repeats; the latest wins).
+    public func header(_ name: String) -> [UInt8]? {
+        headers.last { $0.name == name }?.value
+    }
+}
+
+/// What a decoder made of a message: an event, or a message the format defines as carrying
+/// none (Debezium's tombstone after a delete), which is skipped rather than dead-lettered.
+public enum DecodedMessage: Sendable, Hashable {
+    case event(DomainEvent)
+    case skip(reason: String)
+}
+
+/// Turns a consumed message into a domain event. A protocol so that CloudEvents or Debezium
+/// envelopes replace the plain JSON form without touching the bus; one decoder per source
+/// topic. A message it cannot read is an `EventRejection` (dead-lettered with the reason).
 public protocol DomainEventDecoder: Sendable {
-    func decode(_ bytes: [UInt8]) throws(EventRejection) -> DomainEvent
+    func decode(_ message: SourceMessage) throws(EventRejection) -> DecodedMessage
 }

@@ -8,6 +8,13 @@ public struct JSONEventDecoder: DomainEventDecoder {
         self.maxBytes = maxBytes
     }
 
+    public func decode(_ message: SourceMessage) throws(EventRejection) -> DecodedMessage {
+        guard let value = message.value else {
+            throw EventRejection("tombstone", "message has no value (a tombstone); events need a body")
+        }
+        return .event(try decode(value))
+    }
+
     public func decode(_ bytes: [UInt8]) throws(EventRejection) -> DomainEvent {
         guard bytes.count <= maxBytes else {
             throw EventRejection("oversize", "event is \(bytes.count) bytes, the limit is \(maxBytes)")

@@ -205,3 +205,222 @@ struct JSONScanner {
         out.append(contentsOf: Array(String(Character(unicode)).utf8))
     }
 }
+
+/// Pull-style reading, for envelopes that nest the few fields they need among many others
+/// (Debezium's schema, CloudEvents' data): the caller walks the objects it cares about and
+/// skips the rest without building values.
+extension JSONScanner {
+    /// An object being read: whether a field was read yet, and its depth.
+    struct ObjectCursor {
+        fileprivate var first = true
+        fileprivate let depth: Int
+
+        /// The depth of an object inside this one.
+        var nextDepth: Int { depth + 1 }
+
+        /// For reading a top-level value found earlier.
+        static let top = ObjectCursor(depth: -1)
+    }
+
+    /// Enters the object at the reading position; nil, with nothing consumed but space, when
+    /// the value there is not an object (`null`, say).
+    mutating func enterObject(depth: Int = 0) throws(Failure) -> ObjectCursor? {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        return ObjectCursor(depth: depth)
+    }
+
+    /// The next field's name, leaving the reading position at its value (which the caller must
+    /// read, skip or enter); nil once the object ends.
+    mutating func nextField(_ cursor: inout ObjectCursor) throws(Failure) -> String? {
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        if bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return nil
+        }
+        if !cursor.first {
+            guard bytes[index] == UInt8(ascii: ",") else { throw fail("expected ',' or '}'") }
+            index += 1
+            skipSpace()
+        }
+        cursor.first = false
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+        let name = try parseString()
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+        index += 1
+        return name
+    }
+
+    /// The value at the reading position, built.
+    mutating func readValue(_ cursor: ObjectCursor) throws(Failure) -> Value {
+        try parseValue(depth: cursor.depth + 1)
+    }
+
+    /// Checks the value at the reading position as JSON without building it.
+    mutating func skipValue(_ cursor: ObjectCursor) throws(Failure) {
+        // Over the raw buffer: schemas are most of a Debezium message, and bounds checks per
+        // byte were most of skipping them.
+        let start = index
+        let depthLimit = maxDepth
+        let result = bytes.withUnsafeBufferPointer { buffer -> Result<Int, Failure> in
+            var skipper = Skipper(bytes: buffer, index: start, maxDepth: depthLimit)
+            do throws(Failure) {
+                try skipper.skip(depth: cursor.depth + 1)
+                return .success(skipper.index)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let end): index = end
+        case .failure(let failure):
+            index = failure.offset
+            throw failure
+        }
+    }
+
+    /// Where reading is (a byte offset), to come back to a skipped value with `init(bytes:at:)`.
+    var position: Int { index }
+
+    /// A scanner reading `bytes` from `offset` (a value found earlier and skipped).
+    init(bytes: [UInt8], at offset: Int) {
+        self.bytes = bytes
+        self.index = offset
+    }
+
+    /// Only space may follow the document's value.
+    mutating func finish() throws(Failure) {
+        skipSpace()
+        guard index == bytes.count else { throw fail("trailing characters") }
+    }
+}
+
+/// Walks one value as `JSONScanner.parseValue` would check it, building nothing, over a raw
+/// buffer (no bounds check per byte; every read is guarded by `index < bytes.count`).
+private struct Skipper {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index: Int
+    let maxDepth: Int
+
+    private func fail(_ reason: String) -> JSONScanner.Failure { .init(reason: reason, offset: index) }
+
+    @inline(__always) private mutating func skipSpace() {
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte == 32 || byte == 10 || byte == 13 || byte == 9 else { return }
+            index += 1
+        }
+    }
+
+    mutating func skip(depth: Int) throws(JSONScanner.Failure) {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+                try skipString()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                index += 1
+                try skip(depth: depth + 1)
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                try skip(depth: depth + 1)
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: try skipNumber()
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONScanner.Failure) {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw fail("unexpected end") }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { throw fail("unknown literal") }
+        index += count
+    }
+
+    /// A string checked byte by byte (escapes included), no `String` made.
+    private mutating func skipString() throws(JSONScanner.Failure) {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte == UInt8(ascii: "\\") {
+                guard index < bytes.count else { throw fail("unexpected end") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    guard index + 4 <= bytes.count else { throw fail("unexpected end") }
+                    for _ in 0..<4 {
+                        let digit = bytes[index]
+                        guard (48...57).contains(digit) || (65...70).contains(digit) || (97...102).contains(digit) else {
+                            throw fail("bad \\u escape")
+                        }
+                        index += 1
+                    }
+                default: throw fail("bad escape")
+                }
+            } else if byte < 0x20 {
+                index -= 1
+                throw fail("control character in string")
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    @inline(__always) private mutating func digits() -> Int {
+        let start = index
+        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 { index += 1 }
+        return index - start
+    }
+
+    /// A number by JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    private mutating func skipNumber() throws(JSONScanner.Failure) {
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let intStart = index
+        let intDigits = digits()
+        guard intDigits > 0 else { throw fail("unexpected character") }
+        guard intDigits == 1 || bytes[intStart] != 48 else { throw fail("bad number") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw fail("bad number") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw fail("bad number") }
+        }
+    }
+}

@@ -50,6 +50,11 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: events for different instances from different origins, with `at` times this close, reaching a common key of a circular component are a conflict; 0 turns the check off.")
     var cycleConflictWindowMs: Int64 = 1000
 
+    @Option(name: .customLong("source"), help: ArgumentHelp(
+        "Another topic to consume into the pipeline, KIND:TOPIC[=Entity][,id=FIELD] (repeatable): debezium:TOPIC=Entity[,id=FIELD], cloudevents:TOPIC[=Entity], json:TOPIC.",
+        valueName: "source"))
+    var sources: [String] = []
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -58,6 +63,7 @@ struct BusCommand: AsyncParsableCommand {
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
         _ = try KafkaConfiguration.parseProperties(settings)
+        _ = try SourceOptions.parse(sources)
     }
 
     func run() async throws {
@@ -68,6 +74,7 @@ struct BusCommand: AsyncParsableCommand {
             topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs,
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
+        configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: adminToken) { bus.isReady }
         // The ready line comes once the admin API listens and the state is rebuilt.
@@ -81,5 +88,34 @@ struct BusCommand: AsyncParsableCommand {
         let services = ServiceGroup(configuration: .init(
             services: [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
+    }
+}
+
+/// `--source` values of `cascade bus` and `cascade dev`.
+enum SourceOptions {
+    static func parse(_ values: [String]) throws -> [SourceSpec] {
+        var specs: [SourceSpec] = []
+        for value in values {
+            do throws(SourceSpecError) {
+                specs.append(try SourceSpec.parse(value))
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        var seen: Set<String> = []
+        for spec in specs where !seen.insert(spec.topic).inserted {
+            throw ValidationError("topic '\(spec.topic)' is named by two --source options")
+        }
+        return specs
+    }
+
+    /// Debezium entities must be in the graph (CloudEvents' default entity too).
+    static func checked(_ specs: [SourceSpec], graph: CacheGraph) throws -> [SourceSpec] {
+        for spec in specs {
+            if let entity = spec.entity, graph.entities[entity] == nil {
+                throw CLIError("--source \(spec): entity '\(entity)' is not in the graph (known: \(graph.entityNames.joined(separator: ", ")))")
+            }
+        }
+        return specs
     }
 }

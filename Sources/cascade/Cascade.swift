@@ -11,6 +11,7 @@ struct Cascade: AsyncParsableCommand {
             GraphCommand.self,
             NodeCommand.self,
             BusCommand.self,
+            GatewayCommand.self,
             DevCommand.self,
             PublishCommand.self,
             CheckCommand.self,

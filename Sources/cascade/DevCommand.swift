@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeBus
+import CascadeGateway
 import CascadeGraph
 import CascadeKafka
 import CascadeNode
@@ -39,6 +40,20 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Bounded staleness of every node, e.g. 2s (see cascade node --max-staleness).")
     var maxStaleness: String?
 
+    @Option(name: .customLong("source"), help: ArgumentHelp(
+        "Another topic the bus consumes, KIND:TOPIC[=Entity][,id=FIELD] (repeatable; see cascade bus --source). The topic is created.",
+        valueName: "source"))
+    var sources: [String] = []
+
+    @Option(help: "Run an API gateway (cascade gateway) in front of this upstream URL too.")
+    var gatewayUpstream: String?
+
+    @Option(help: "Port of the gateway; 0 picks a free one.")
+    var gatewayPort: Int = 8088
+
+    @Option(help: "Service name of the gateway.")
+    var gatewayService: String = "api-gateway"
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -49,14 +64,21 @@ struct DevCommand: AsyncParsableCommand {
         if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
         }
+        _ = try SourceOptions.parse(sources)
+        if let gatewayUpstream {
+            let gateway = try GatewayCommand.parse(["--upstream", gatewayUpstream, "--port", String(gatewayPort), "--service", gatewayService])
+            try gateway.validate()
+        }
     }
 
     func run() async throws {
         let logger = common.bootstrapLogging(label: "cascade.dev")
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         let topics = Topics(prefix: common.topicPrefix)
+        let sourceSpecs = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
-        for topic in topics.all(services: cacheGraph.serviceNames) {
+        let gatewayTopics = gatewayUpstream == nil ? [] : [topics.invalidations(service: gatewayService)]
+        for topic in topics.all(services: cacheGraph.serviceNames) + sourceSpecs.map(\.topic) + gatewayTopics {
             try kafka.createTopic(topic, partitions: partitions)
         }
         // The embedded coordinator forgets a departed member only when its session times out.
@@ -64,7 +86,7 @@ struct DevCommand: AsyncParsableCommand {
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
 
-        let readiness = StartupReadiness(services: cacheGraph.serviceNames)
+        let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var nodeServices: [any ServiceLifecycle.Service] = []
         for (index, service) in cacheGraph.serviceNames.enumerated() {
@@ -80,8 +102,21 @@ struct DevCommand: AsyncParsableCommand {
             nodeServices += runtime.services
         }
 
+        var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
+        busConfiguration.sources = sourceSpecs
+        if let gatewayUpstream {
+            var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
+            gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
+            let gateway = try GatewayRuntime(
+                configuration: gatewayConfiguration,
+                node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafkaConfiguration, topics: topics,
+                logger: Logger(label: "cascade.gateway")
+            ) { url in readiness.gatewayReady(url) }
+            nodeServices += gateway.services
+        }
+
         let bus = try BusService(
-            configuration: BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions),
+            configuration: busConfiguration,
             graph: cacheGraph, logger: Logger(label: "cascade.bus"))
         let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil) { bus.isReady }
         let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
@@ -99,7 +134,8 @@ struct DevCommand: AsyncParsableCommand {
         let announcer = Task {
             guard let ready = await readiness.awaitAll() else { return }
             let status = StatusFile(
-                kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix)
+                kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
+                gateway: ready.gateway)
             printLine(DevBanner.text(status))
             if let statusFile {
                 do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
@@ -122,6 +158,7 @@ enum DevBanner {
         for (service, address) in status.nodes.sorted(by: { $0.key < $1.key }) {
             lines.append("  node    \(service.padding(toLength: 20, withPad: " ", startingAt: 0)) \(address)")
         }
+        if let gateway = status.gateway { lines.append("  gateway \(gateway)") }
         let productNode = status.nodes["product-service"] ?? status.nodes.values.sorted().first ?? "127.0.0.1:6380"
         let port = productNode.split(separator: ":").last.map(String.init) ?? "6380"
         lines += [

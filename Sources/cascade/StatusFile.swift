@@ -9,9 +9,11 @@ struct StatusFile: Codable, Equatable {
     var nodes: [String: String]
     var entities: [String]
     var topicPrefix: String
+    /// The gateway's URL, with `cascade dev --gateway-upstream`.
+    var gateway: String?
 
     enum CodingKeys: String, CodingKey {
-        case kafka, admin, nodes, entities
+        case kafka, admin, nodes, entities, gateway
         case topicPrefix = "topic_prefix"
     }
 

@@ -8,13 +8,15 @@ struct DevSession {
     let kafka: String
     let admin: String
     let nodes: [String: Int]
+    /// The gateway's URL, with `--gateway-upstream`.
+    var gateway: String?
 
-    static func start() async throws -> DevSession {
+    static func start(_ extraArguments: [String] = []) async throws -> DevSession {
         let statusPath = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-dev-\(UUID().uuidString).json").path
         let graph = CascadeBinary.packageRoot.appendingPathComponent("graph").path
         let process = try ChildProcess.cascade([
             "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--log-level", "warning",
-        ])
+        ] + extraArguments)
         guard try await eventually(timeout: .seconds(60), { FileManager.default.fileExists(atPath: statusPath) || !process.process.isRunning }),
             FileManager.default.fileExists(atPath: statusPath)
         else { throw ChildProcessError.exited(status: -1, stderr: process.stderr) }
@@ -25,7 +27,7 @@ struct DevSession {
         }
         return DevSession(
             process: process, statusPath: statusPath, kafka: object["kafka"] as? String ?? "", admin: object["admin"] as? String ?? "",
-            nodes: nodes)
+            nodes: nodes, gateway: object["gateway"] as? String)
     }
 
     /// redis-cli against one service's node; output without trailing newlines.

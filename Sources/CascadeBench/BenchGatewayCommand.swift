@@ -1,0 +1,324 @@
+import ArgumentParser
+import CascadeBus
+import CascadeCheck
+import CascadeGateway
+import CascadeGraph
+import CascadeKafka
+import CascadeNode
+import CascadeWire
+import Foundation
+import HTTPTypes
+import Histogram
+import Hummingbird
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+public struct BenchGatewayCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Gateway hits against the upstream's round trip (wrk), and purge latency next to a node's.",
+        discussion: """
+            An upstream (`cascade bench upstream`, a separate process) answers after --delay-ms. \
+            wrk (a separate process) loads the upstream directly, then a cached URL through the \
+            gateway (in this process): requests/s and latency of each. Each is loaded with one connection (what one request costs) and with --connections (what \
+            it holds). Then the embedded broker, \
+            the bus, a product-service node and the gateway in this process: --products responses \
+            cached with Surrogate-Key Product#p-N and node keys depending on the same products; \
+            one event per product, timed from produce to each one's invalidation. Exit 1 when a \
+            floor is missed: hit p50 ≤ 1/5 of the upstream's (one connection), ≥ 20,000 hits/s, purge p99 within \
+            2 ms of the node's.
+            """)
+
+    @Option(help: "Milliseconds the upstream takes per request.")
+    var delayMs: Int = 5
+
+    @Option(help: "Seconds of wrk load per run.")
+    var seconds: Int = 5
+
+    @Option(help: "wrk connections.")
+    var connections: Int = 64
+
+    @Option(help: "wrk threads.")
+    var threads: Int = 1
+
+    @Option(help: "Products (cached responses and node keys) in the purge run.")
+    var products: Int = 500
+
+    @Option(help: "Events per second in the purge run.")
+    var rate: Int = 500
+
+    @Option(help: "The graph directory.")
+    var graph: String = "graph"
+
+    public func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        guard let wrk = which("wrk") else { throw OperatorError("wrk is not installed (apt-get install wrk)") }
+        let upstream = try await BenchUpstreamProcess.start(delayMs: delayMs)
+        defer { upstream.stop() }
+        printLine("cascade bench gateway: upstream takes \(delayMs) ms, wrk -t\(threads) -c\(connections) -d\(seconds)s, gateway in this process")
+
+        // Phase 1: hits against the upstream's round trip.
+        // One connection for what a request costs, --connections for what the gateway holds.
+        let directOne = try await Wrk.run(wrk, url: "\(upstream.url)/bench", threads: 1, connections: 1, seconds: seconds)
+        let direct = try await Wrk.run(wrk, url: "\(upstream.url)/bench", threads: threads, connections: connections, seconds: seconds)
+        let (cacheGraph, _) = try loadGraph(directory: graph)
+        let topics = Topics()
+        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
+        defer { kafka.shutdown() }
+        for topic in topics.all(services: cacheGraph.serviceNames + ["api-gateway"]) { try kafka.createTopic(topic, partitions: 4) }
+        let config = KafkaConfiguration(
+            bootstrapServers: kafka.bootstrapServers,
+            properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])
+        let tracker = PurgeTracker()
+        let readiness = StartupReadiness(services: ["product-service"], gateway: true)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let node = try NodeRuntime(
+            configuration: NodeConfiguration(service: "product-service", port: 0), kafka: config, topics: topics, group: eventLoops,
+            logger: Logger(label: "bench.node"), onListening: { readiness.nodeListening("product-service", address: "\($0.port ?? 0)") },
+            onReady: { readiness.nodeReady("product-service") }, onApplied: { tracker.applied($0, by: "node") })
+        let gateway = try GatewayRuntime(
+            configuration: GatewayConfiguration(upstream: upstream.url, port: 0), node: NodeConfiguration(service: "api-gateway", port: 0),
+            kafka: config, topics: topics, logger: Logger(label: "bench.gateway"), onApplied: { tracker.applied($0, by: "gateway") }
+        ) { url in readiness.gatewayReady(url) }
+        let bus = try BusService(
+            configuration: BusConfiguration(kafka: config, topics: topics, partitions: 4), graph: cacheGraph, logger: Logger(label: "bench.bus"))
+        let producer = try KafkaProducer(configuration: config)
+        let group = ServiceGroup(configuration: .init(
+            services: [producer] + node.services + gateway.services + [bus], logger: Logger(label: "bench")))
+        let running = Task { try await group.run() }
+        Task {
+            await bus.awaitReady()
+            readiness.busReady(admin: "in-process")
+        }
+        guard let ready = await readiness.awaitAll(), let gatewayURL = ready.gateway else { throw OperatorError("the gateway did not start") }
+        _ = await gateway.cache.handle(GatewayRequest(method: "GET", path: "/bench", headers: []))
+        let hitsOne = try await Wrk.run(wrk, url: "\(gatewayURL)/bench", threads: 1, connections: 1, seconds: seconds)
+        let hits = try await Wrk.run(wrk, url: "\(gatewayURL)/bench", threads: threads, connections: connections, seconds: seconds)
+
+        // Phase 2: purge through the bus, gateway next to node.
+        for product in 0..<products {
+            _ = node.node.set("product:p-\(product)", Array("v".utf8), expiresAtMillis: nil, dependencies: [.entity(EntityRef(entity: "Product", id: "p-\(product)"), version: 1)])
+            _ = await gateway.cache.handle(GatewayRequest(method: "GET", path: "/products/p-\(product)", headers: []))
+        }
+        // The registrations must be in the bus's index before the events.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while bus.processor.index.statistics.registeredKeys < 2 * products, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // A few events through first, so the bus has joined its group and both sides have read
+        // every partition of their topics (a partition's first message waited up to a second
+        // on the embedded broker, for node and gateway alike).
+        let warmUps = 16
+        for n in 0..<warmUps {
+            _ = node.node.set("product:warm-\(n)", Array("v".utf8), expiresAtMillis: nil, dependencies: [])
+            _ = await gateway.cache.handle(GatewayRequest(method: "GET", path: "/products/warm-\(n)", headers: []))
+        }
+        while bus.processor.index.statistics.registeredKeys < 2 * products + warmUps, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .seconds(2))
+        for n in 0..<warmUps {
+            let warmUp = DomainEvent(ref: EntityRef(entity: "Product", id: "warm-\(n)"), op: .update, version: 1, origin: "bench", eventID: "warm-\(n)")
+            tracker.started(warmUp.eventID)
+            try await producer.produce(topic: topics.events, key: Array(warmUp.kafkaKey.utf8), value: JSONEventEncoder.encode(warmUp), token: 0)
+        }
+        while tracker.count(of: "gateway") < warmUps || tracker.count(of: "node") < warmUps, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        tracker.reset()
+        // Past the race window, so registrations without a version are not invalidated at once.
+        try await Task.sleep(for: .seconds(2))
+        let start = ContinuousClock.now
+        for product in 0..<products {
+            let due = start + .milliseconds(product * 1000 / max(1, rate))
+            if due > .now { try await Task.sleep(until: due) }
+            let event = DomainEvent(
+                ref: EntityRef(entity: "Product", id: "p-\(product)"), op: .update, version: 2, origin: "bench", eventID: "purge-\(product)")
+            tracker.started(event.eventID)
+            try await producer.produce(topic: topics.events, key: Array(event.kafkaKey.utf8), value: JSONEventEncoder.encode(event), token: 0)
+        }
+        let waitUntil = ContinuousClock.now + .seconds(20)
+        while tracker.count(of: "gateway") < products || tracker.count(of: "node") < products, ContinuousClock.now < waitUntil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        try? await eventLoops.shutdownGracefully()
+
+        printLine("run                             req/s    p50 ms   p99 ms")
+        printLine(directOne.row("upstream, 1 connection"))
+        printLine(hitsOne.row("gateway hits, 1 connection"))
+        printLine(direct.row("upstream, \(connections) connections"))
+        printLine(hits.row("gateway hits, \(connections) connections"))
+        let hitRatio = hitsOne.p50Millis / max(directOne.p50Millis, 0.001)
+        printLine(String(format: "hit p50 / upstream round trip p50 (1 connection) %.3f   floor <= 0.20   %@", hitRatio, hitRatio <= 0.2 ? "ok" : "MISSED"))
+        printLine(String(format: "hits/s %.0f   floor >= 20000   %@", hits.requestsPerSecond, hits.requestsPerSecond >= 20_000 ? "ok" : "MISSED"))
+        let nodeLatency = tracker.histogram(of: "node")
+        let gatewayLatency = tracker.histogram(of: "gateway")
+        func ms(_ histogram: Histogram<UInt64>, _ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1000 }
+        printLine("purge (event produced -> invalidation applied), \(products) events at \(rate)/s:")
+        printLine(String(format: "  node      %4d applied   p50 %6.2f ms   p99 %6.2f ms", tracker.count(of: "node"), ms(nodeLatency, 50), ms(nodeLatency, 99)))
+        printLine(String(format: "  gateway   %4d applied   p50 %6.2f ms   p99 %6.2f ms", tracker.count(of: "gateway"), ms(gatewayLatency, 50), ms(gatewayLatency, 99)))
+        let gap = ms(gatewayLatency, 99) - ms(nodeLatency, 99)
+        let purgeMet = gap <= 2 && tracker.count(of: "gateway") == products
+        printLine(String(format: "gateway p99 - node p99 %.2f ms   floor <= 2 ms   %@", gap, purgeMet ? "ok" : "MISSED"))
+        if hitRatio > 0.2 || hits.requestsPerSecond < 20_000 || !purgeMet { throw ExitCode(1) }
+    }
+
+    private func which(_ name: String) -> String? {
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = "\(folder)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+}
+
+/// `cascade bench upstream`: the bench's upstream, a separate process. /bench answers 512
+/// bytes after the delay with max-age=600; /products/<id> also names Product#<id> as its
+/// surrogate key. Prints `listening PORT`.
+public struct BenchUpstreamCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "upstream", abstract: "The upstream `cascade bench gateway` runs (a separate process).", shouldDisplay: false)
+
+    @Option var delayMs: Int = 5
+    @Option var port: Int = 0
+
+    public func run() async throws {
+        let delay = Duration.milliseconds(delayMs)
+        let body = String(repeating: "x", count: 512)
+        let router = Router()
+        router.get("/bench") { _, _ in
+            try await Task.sleep(for: delay)
+            return Response(
+                status: .ok, headers: [.cacheControl: "max-age=600", .contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.get("/products/:id") { _, context in
+            try await Task.sleep(for: delay)
+            let id = context.parameters.get("id") ?? ""
+            var headers: HTTPFields = [.cacheControl: "max-age=600", .contentType: "application/json"]
+            if let name = HTTPField.Name("Surrogate-Key") { headers[name] = "Product#\(id)" }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"id\":\"\(id)\"}")))
+        }
+        var logger = Logger(label: "bench.upstream")
+        logger.logLevel = .error
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "bench-upstream"),
+            onServerRunning: { channel in printLine("listening \(channel.localAddress?.port ?? 0)") }, logger: logger)
+        try await app.runService()
+    }
+}
+
+/// The upstream process of the bench.
+struct BenchUpstreamProcess {
+    let process: Process
+    let url: String
+
+    static func start(delayMs: Int) async throws -> BenchUpstreamProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        process.arguments = ["bench", "upstream", "--delay-ms", String(delayMs)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        // The first line names the port; reading it is the wait.
+        var line = Data()
+        while let byte = try pipe.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != 10 { line.append(first) }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening "), let port = Int(text.dropFirst("listening ".count)) else {
+            process.terminate()
+            throw OperatorError("the bench upstream did not start: \(text)")
+        }
+        return BenchUpstreamProcess(process: process, url: "http://127.0.0.1:\(port)")
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// One wrk run, its summary parsed.
+struct Wrk {
+    var requestsPerSecond: Double
+    var p50Millis: Double
+    var p99Millis: Double
+
+    func row(_ name: String) -> String {
+        name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %9.0f %9.3f %8.3f", requestsPerSecond, p50Millis, p99Millis)
+    }
+
+    static func run(_ wrk: String, url: String, threads: Int, connections: Int, seconds: Int) async throws -> Wrk {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: wrk)
+        process.arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: try pipe.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+        process.waitUntilExit()
+        func latency(_ label: String) -> Double {
+            guard let line = output.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }),
+                  let value = line.split(separator: " ").last
+            else { return .nan }
+            return millis(String(value))
+        }
+        let rate = output.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        return Wrk(requestsPerSecond: rate, p50Millis: latency("50%"), p99Millis: latency("99%"))
+    }
+
+    /// `812.00us`, `5.21ms`, `1.02s` → ms.
+    static func millis(_ text: String) -> Double {
+        for (suffix, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where text.hasSuffix(suffix) {
+            return (Double(text.dropLast(suffix.count)) ?? .nan) * factor
+        }
+        return .nan
+    }
+}
+
+/// Per-side latency from an event's produce to its invalidation applied.
+final class PurgeTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private var started: [String: ContinuousClock.Instant] = [:]
+    private var histograms: [String: Histogram<UInt64>] = [:]
+    private var counts: [String: Int] = [:]
+    private var seen: Set<String> = []
+
+    func started(_ id: String) { lock.withLock { started[id] = .now } }
+
+    func applied(_ message: InvalidationMessage, by side: String) {
+        let now = ContinuousClock.now
+        lock.withLock {
+            guard let start = started[message.cause.eventID], seen.insert(side + message.cause.eventID).inserted else { return }
+            var histogram = histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000)
+            _ = histogram.record(UInt64(max(0, (now - start).inSeconds * 1_000_000)))
+            histograms[side] = histogram
+            counts[side, default: 0] += 1
+        }
+    }
+
+    func count(of side: String) -> Int { lock.withLock { counts[side] ?? 0 } }
+
+    func reset() {
+        lock.withLock {
+            started = [:]
+            histograms = [:]
+            counts = [:]
+            seen = []
+        }
+    }
+    func histogram(of side: String) -> Histogram<UInt64> {
+        lock.withLock { histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000) }
+    }
+}
