@@ -51,7 +51,9 @@ struct FaultInjectionTests {
         } throws: { error in
             (error as? KafkaError)?.isTimeout == true
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Well before the broker's 60 s round trip, even on a loaded machine (the whole suite
+        // runs at once): it timed out rather than waited for an answer.
+        #expect(ContinuousClock.now - start < .seconds(30))
         await producer.shutdown(timeout: .milliseconds(100))
     }
 
