@@ -271,7 +271,13 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             guard !owned.isEmpty else { continue }
             let startedAt = Timestamps.nowMillis()
             let ends = await consumer.endOffsets(owned.map { TopicPartition(topic: configuration.topics.events, partition: $0) })
-            for end in ends ?? [] { watermarks.probed(end.partition, end: end.offset, atMillis: startedAt) }
+            // A probe that failed, or that waited on a stalled broker, marks an outage: producers
+            // may still hold events from it, so no end is believed for a while after.
+            guard let ends, Timestamps.nowMillis() - startedAt < 200 else {
+                watermarks.probeFailed(atMillis: startedAt)
+                continue
+            }
+            for end in ends { watermarks.probed(end.partition, end: end.offset, atMillis: startedAt) }
         }
     }
 

@@ -26,6 +26,11 @@ final class WatermarkTracker: @unchecked Sendable {
     private let lock = NSLock()
     private var partitions: [Int32: Partition] = [:]
     private let services: [String]
+    /// Probes that start before this moment are not believed: the brokers were out of reach
+    /// lately, and producers may still hold events from the outage that the end does not show.
+    private var distrustUntilMillis: Int64 = .min
+    /// How long after a failed or slow probe the ends seen are not believed.
+    static let graceAfterOutageMillis: Int64 = 5_000
 
     init(services: [String]) {
         self.services = services
@@ -42,10 +47,15 @@ final class WatermarkTracker: @unchecked Sendable {
         lock.withLock { partitions[partition] = nil }
     }
 
+    /// A probe failed, or took long enough that the brokers were stalled, at `atMillis`.
+    func probeFailed(atMillis: Int64) {
+        lock.withLock { distrustUntilMillis = max(distrustUntilMillis, atMillis + Self.graceAfterOutageMillis) }
+    }
+
     /// A round trip that started at `atMillis` found the partition ending at `end`.
     func probed(_ partition: Int32, end: Int64, atMillis: Int64) {
         lock.withLock {
-            guard var state = partitions[partition] else { return }
+            guard atMillis >= distrustUntilMillis, var state = partitions[partition] else { return }
             state.probes.append((end, atMillis))
             if state.probes.count > 64 { state.probes.removeFirst(state.probes.count - 64) }
             settle(&state)

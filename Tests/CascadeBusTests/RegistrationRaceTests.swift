@@ -113,3 +113,22 @@ struct BearerTokenTests {
         #expect(BearerTokenMiddleware<BasicRequestContext>.matches(header, token: Array("s3cret".utf8)) == accepted)
     }
 }
+
+@Suite("Watermarks claim no more currency than the bus has")
+struct WatermarkTrackerTests {
+    @Test func currentAsOfAProbeOnceItsEndIsSentAndNotAfterAnOutage() {
+        let tracker = WatermarkTracker(services: ["a", "b"])
+        tracker.assigned(0, next: 10)
+        tracker.probed(0, end: 12, atMillis: 1_000)
+        #expect(tracker.watermark(0, through: 10).atMillis == 0, "offset 11 is not sent yet")
+        #expect(tracker.watermark(0, through: 11).atMillis == 1_000)
+        tracker.sent(0, through: 11, told: ["a"])
+        #expect(tracker.due(all: false).map(\.service) == ["b"], "only the service not told")
+        tracker.probeFailed(atMillis: 2_000)
+        tracker.probed(0, end: 12, atMillis: 2_100)
+        tracker.probed(0, end: 12, atMillis: 6_900)
+        #expect(tracker.watermark(0, through: 11).atMillis == 1_000, "no end believed within 5 s of an outage")
+        tracker.probed(0, end: 12, atMillis: 7_000)
+        #expect(tracker.watermark(0, through: 11).atMillis == 7_000)
+    }
+}
