@@ -37,51 +37,18 @@ public struct BenchE2ECommand: AsyncParsableCommand {
     var products: Int = 1000
 
     public func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        quietLogging()
         let rateList = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
         let (cacheGraph, _) = try loadGraph(directory: graph)
         let services = ["analytics-service", "order-service", "product-service"]
-        let topics = Topics()
-        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 8)
-        defer { kafka.shutdown() }
-        for topic in topics.all(services: cacheGraph.serviceNames) {
-            try kafka.createTopic(topic, partitions: 8)
-        }
-        let config = KafkaConfiguration(
-            bootstrapServers: kafka.bootstrapServers, properties: [
-                "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
-                // Latency settings: send within 1 ms, and let fetches return as soon as data is there.
-                "linger.ms": "1", "fetch.wait.max.ms": "1",
-            ])
-        let producer = try KafkaProducer(configuration: config)
-        try await registerOrderSummaries(producer, topics: topics)
-
         let tracker = CascadeTracker(services: Set(services))
-        let readiness = StartupReadiness(services: services)
-        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var all: [any ServiceLifecycle.Service] = [producer]
-        for service in services {
-            let runtime = try NodeRuntime(
-                configuration: NodeConfiguration(service: service, port: 0), kafka: config, topics: topics, group: eventLoops,
-                logger: Logger(label: "bench.node"), onListening: { readiness.nodeListening(service, address: "\($0.port ?? 0)") },
-                onReady: { readiness.nodeReady(service) }, onApplied: { tracker.applied($0, service: service) })
-            all += runtime.services
-        }
-        let bus = try BusService(
-            configuration: BusConfiguration(kafka: config, topics: topics, partitions: 8), graph: cacheGraph, logger: Logger(label: "bench.bus"))
-        all.append(bus)
-        let group = ServiceGroup(configuration: .init(services: all, logger: Logger(label: "bench")))
-        let running = Task { try await group.run() }
-        Task {
-            await bus.awaitReady()
-            readiness.busReady(admin: "in-process")
-        }
-        _ = await readiness.awaitAll()
+        let cluster = try await InProcessCluster(
+            graph: cacheGraph, services: services, partitions: 8,
+            beforeNodes: { producer, topics in try await registerOrderSummaries(producer, topics: topics) },
+            onApplied: { tracker.applied($0, service: $1) })
+        let producer = cluster.producer
+        let topics = cluster.topics
         try await warmUp(producer, topics: topics, tracker: tracker)
 
         printLine("cascade bench e2e: embedded broker, bus and 3 nodes in one process, example graph, \(products) products")
@@ -95,9 +62,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
             printLine(result.row(rate: rate))
         }
         printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
-        try? await eventLoops.shutdownGracefully()
+        await cluster.stop()
     }
 
     /// Four order summaries per product, registered as nodes would (`SET ... DEPS Product#p`).

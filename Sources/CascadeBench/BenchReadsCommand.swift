@@ -33,42 +33,13 @@ public struct BenchReadsCommand: AsyncParsableCommand {
     var graph: String = "graph"
 
     public func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        quietLogging()
         guard tries > 0 else { throw ValidationError("--tries must be positive") }
         let (cacheGraph, _) = try loadGraph(directory: graph)
-        let topics = Topics()
-        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
-        defer { kafka.shutdown() }
-        for topic in topics.all(services: cacheGraph.serviceNames) { try kafka.createTopic(topic, partitions: 4) }
-        let config = KafkaConfiguration(
-            bootstrapServers: kafka.bootstrapServers,
-            properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])
-        let producer = try KafkaProducer(configuration: config)
-        let readiness = StartupReadiness(services: cacheGraph.serviceNames)
-        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var services: [any ServiceLifecycle.Service] = [producer]
-        for service in cacheGraph.serviceNames {
-            let runtime = try NodeRuntime(
-                configuration: NodeConfiguration(service: service, port: 0), kafka: config, topics: topics, group: eventLoops,
-                logger: Logger(label: "bench.node"),
-                onListening: { readiness.nodeListening(service, address: "127.0.0.1:\($0.port ?? 0)") },
-                onReady: { readiness.nodeReady(service) })
-            services += runtime.services
-        }
-        let bus = try BusService(
-            configuration: BusConfiguration(kafka: config, topics: topics, partitions: 4), graph: cacheGraph, logger: Logger(label: "bench.bus"))
-        services.append(bus)
-        let group = ServiceGroup(configuration: .init(services: services, logger: Logger(label: "bench")))
-        let running = Task { try await group.run() }
-        Task {
-            await bus.awaitReady()
-            readiness.busReady(admin: "in-process")
-        }
-        guard let ready = await readiness.awaitAll() else { throw OperatorError("the nodes or the bus did not start") }
+        let cluster = try await InProcessCluster(graph: cacheGraph, services: cacheGraph.serviceNames, partitions: 4)
+        let ready = cluster.ready
+        let producer = cluster.producer
+        let topics = cluster.topics
         let nodes = ready.nodes.map { AppliedWait.Node(service: $0.key, address: $0.value) }
         let product = try RESPConnection(ready.nodes["product-service"] ?? "")
         let analytics = try RESPConnection(ready.nodes["analytics-service"] ?? "")
@@ -114,9 +85,7 @@ public struct BenchReadsCommand: AsyncParsableCommand {
         }
         let held = stale == 0 && timeouts == 0 && percentile(unreached, 0.99) < 50
         printLine("floors: 0 stale, no timeout, p99 < 50 ms on the node not reached: \(held ? "held" : "MISSED")")
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
-        try? await eventLoops.shutdownGracefully()
+        await cluster.stop()
         if !held { throw ExitCode(1) }
     }
 }
