@@ -288,6 +288,7 @@ struct Wrk {
 }
 
 /// Per-side latency from an event's produce to its invalidation applied.
+// @unchecked Sendable: all state is touched only under `lock`.
 final class PurgeTracker: @unchecked Sendable {
     private let lock = NSLock()
     private var started: [String: ContinuousClock.Instant] = [:]

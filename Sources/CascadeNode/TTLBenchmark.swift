@@ -65,7 +65,7 @@ public struct TTLBenchmark: Sendable {
     }
 
     func runOnce(label: String, fixedTTLSeconds: Int64?) -> Result {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let clock = SimulatedClock()
         var configuration = StoreConfiguration(shardCount: 16, clock: { clock.now })
         var monitor: FamilyMonitor?
@@ -157,6 +157,7 @@ extension TTLBenchmark {
 }
 
 /// The benchmark's clock: moved by the replay, read by the store.
+// @unchecked Sendable: `millis` is touched only under `lock`.
 final class SimulatedClock: @unchecked Sendable {
     private let lock = NSLock()
     private var millis: Int64 = 1_800_000_000_000
@@ -164,17 +165,8 @@ final class SimulatedClock: @unchecked Sendable {
     func set(_ value: Int64) { lock.withLock { millis = max(millis, value) } }
 }
 
-/// A seeded generator, so every run replays the same reads and changes.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Draws of the seeded generator (the graph's), so every run replays the same reads and changes.
+extension SplitMix64 {
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func exponential(mean: Double) -> Double { -mean * log(1 - unit()) }
 }
@@ -192,7 +184,7 @@ struct Zipf {
         }
         self.cumulative = cumulative.map { $0 / total }
     }
-    func sample(_ random: inout SplitMix) -> Int {
+    func sample(_ random: inout SplitMix64) -> Int {
         let u = random.unit()
         var low = 0
         var high = cumulative.count - 1
