@@ -105,12 +105,8 @@ public struct CloudEventsDecoder: DomainEventDecoder {
                 }
             }
             try scanner.finish()
-        } catch let failure as JSONScanner.Failure {
-            throw EventRejection("bad-json", "value is not valid JSON (\(failure.reason) at byte \(failure.offset))")
-        } catch let rejection as EventRejection {
-            throw rejection
         } catch {
-            throw EventRejection("bad-json", "\(error)")
+            throw EventRejection.from(error)
         }
         guard sawSpecversion else {
             throw EventRejection("not-cloudevent", "no 'specversion' in the body and no ce_specversion header")

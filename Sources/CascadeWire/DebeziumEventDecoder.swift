@@ -57,12 +57,8 @@ public struct DebeziumEventDecoder: DomainEventDecoder {
                 }
             }
             try scanner.finish()
-        } catch let failure as JSONScanner.Failure {
-            throw EventRejection("bad-json", "value is not valid JSON (\(failure.reason) at byte \(failure.offset))")
-        } catch let rejection as EventRejection {
-            throw rejection
         } catch {
-            throw EventRejection("bad-json", "\(error)")
+            throw EventRejection.from(error)
         }
         if envelope.isNullPayload { return .skip(reason: "tombstone") }
         return .event(try event(envelope, value: value, key: message.key))

@@ -43,6 +43,20 @@ public struct EventRejection: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     public var description: String { "\(kind): \(detail)" }
+
+    /// What a decoder says when the scanner found no valid JSON.
+    static func badJSON(_ failure: JSONScanner.Failure) -> EventRejection {
+        EventRejection("bad-json", "value is not valid JSON (\(failure.reason) at byte \(failure.offset))")
+    }
+
+    /// Any error met while decoding, as a rejection: a rejection stays as it is.
+    static func from(_ error: any Error) -> EventRejection {
+        switch error {
+        case let rejection as EventRejection: rejection
+        case let failure as JSONScanner.Failure: badJSON(failure)
+        default: EventRejection("bad-json", "\(error)")
+        }
+    }
 }
 
 /// One consumed message as a decoder sees it: key, value (nil for a tombstone) and headers.

@@ -30,7 +30,7 @@ public struct JSONEventDecoder: DomainEventDecoder {
             // Anything else still has to be valid JSON to be called "not an object".
             if !isObject { _ = try reader.parseDocument() }
         } catch {
-            throw EventRejection("bad-json", "value is not valid JSON (\(error.reason) at byte \(error.offset))")
+            throw EventRejection.badJSON(error)
         }
         guard isObject else { throw EventRejection("not-object", "value is JSON but not an object") }
         let entity = try string(fields.entity, "entity")
