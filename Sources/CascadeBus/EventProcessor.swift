@@ -146,11 +146,11 @@ public struct EventProcessor: Sendable {
     ) -> ProcessingResult {
         let recent = recentInvalidations
         let closure = index.closure(of: event) { closure in
-            recent.record(closure.entries.lazy.map { RecentInvalidations.hash($0.name) }, atMillis: nowMillis)
+            recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
         }
         let rootTag = closure.root
         let plan = planner.plan(
-            kind: kind, cause: cause, rootTag: rootTag, keys: FanOutPlanner.keys(of: closure),
+            kind: kind, cause: cause, rootTag: rootTag, closure: closure,
             tagOnly: facts.tagServices[event.ref.entity] ?? [],
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
         var result = ProcessingResult(
@@ -171,9 +171,9 @@ public struct EventProcessor: Sendable {
     ) {
         var circular: [Int] = []
         var keys: [Int] = []
-        for (index, entry) in closure.entries.enumerated() where entry.circular {
+        for (index, slot) in closure.slots.enumerated() where slot.circular {
             circular.append(index)
-            keys.append(entry.name.hashValue)
+            keys.append(Int(truncatingIfNeeded: slot.hash))
         }
         guard !keys.isEmpty else { return }
         for found in watch.record(record, keys: keys, nowMillis: nowMillis) {
@@ -182,20 +182,16 @@ public struct EventProcessor: Sendable {
             let loser = newWins ? found.other : record
             let winnerRef = winner.entity + "#" + winner.id
             let loserRef = loser.entity + "#" + loser.id
-            var keys: [String: FanOutPlanner.Keys] = [:]
-            for position in found.shared {
-                let entry = closure.entries[circular[position]]
-                keys[String(entry.service), default: []].append((entry.key, entry.depth))
-            }
             // Each instance fenced at its version in the event, or the ledger's if that is newer.
             let fences = [(winnerRef, winner.version), (loserRef, loser.version)].map { ref, version in
                 InvalidationMessage.Fence(ref: ref, version: max(version, ledger.entry(ref)?.record.version ?? 0))
             }
             let plan = planner.plan(
-                kind: .resolve, cause: cause(of: winner), rootTag: winnerRef, keys: keys, tagOnly: [],
+                kind: .resolve, cause: cause(of: winner), rootTag: winnerRef, closure: closure,
+                positions: found.shared.map { circular[$0] }, tagOnly: [],
                 fences: fences, includeRootTag: false)
             result.messages.append(contentsOf: plan.messages)
-            let shared = found.shared.prefix(3).map { closure.entries[circular[$0]].name }.joined(separator: ", ")
+            let shared = found.shared.prefix(3).map { closure.name(circular[$0]) }.joined(separator: ", ")
                 + (found.shared.count > 3 ? " and \(found.shared.count - 3) more" : "")
             let conflict = ConflictRecord(
                 entity: winner.entity, id: winner.id, policy: ConflictArbiter.cyclePolicyName,

@@ -1,3 +1,4 @@
+import CascadeGraph
 import Foundation
 
 /// When the bus last invalidated each cache key, for a while: what the registration race check
@@ -111,8 +112,9 @@ final class RecentInvalidations: @unchecked Sendable {
         }
     }
 
-    /// The hash a key is remembered by: of its `service/key` name.
-    static func hash(_ name: String) -> Int { name.hashValue }
+    /// The hash a key is remembered by: `NameHash` of its `service/key` name, as the closure
+    /// carries it in each slot.
+    static func hash(_ name: String) -> Int { Int(truncatingIfNeeded: NameHash.of(name)) }
 
     private func rotateIfDue(nowMillis: Int64) {
         let age = nowMillis - current.startedAtMillis

@@ -62,10 +62,8 @@ struct RegistrationRaceCheck: Sendable {
         let rootName = root.description
         let recent = self.recent
         let closure = index.closure(ofKey: root) { closure in
-            recent.record([RecentInvalidations.hash(rootName)] + closure.entries.map { RecentInvalidations.hash($0.name) }, atMillis: nowMillis)
+            recent.record([RecentInvalidations.hash(rootName)] + closure.slots.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
         }
-        var keys = FanOutPlanner.keys(of: closure)
-        keys[registration.service, default: []].insert((registration.key[...], 0), at: 0)
         switch staleness {
         case .entity(let stale):
             let record = stale.record
@@ -73,14 +71,14 @@ struct RegistrationRaceCheck: Sendable {
             let cause = InvalidationMessage.Cause(
                 eventID: record.eventID, entity: record.entity, id: record.id, version: record.version, atMillis: record.atMillis)
             return planner.plan(
-                kind: .invalidate, cause: cause, rootTag: rootTag, keys: keys, tagOnly: [],
+                kind: .invalidate, cause: cause, rootTag: rootTag, closure: closure, rootKey: root, tagOnly: [],
                 fences: [.init(ref: rootTag, version: record.version)], includeRootTag: false
             ).messages
         case .key(let name):
             // No event to name: the cause is the key the value was computed from.
             let cause = InvalidationMessage.Cause(eventID: "", entity: "", id: name, version: 0, atMillis: nowMillis)
             return planner.plan(
-                kind: .invalidate, cause: cause, rootTag: name, keys: keys, tagOnly: [], fences: [], includeRootTag: false
+                kind: .invalidate, cause: cause, rootTag: name, closure: closure, rootKey: root, tagOnly: [], fences: [], includeRootTag: false
             ).messages
         }
     }

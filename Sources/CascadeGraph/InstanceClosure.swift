@@ -1,4 +1,8 @@
 /// Every cached key one change invalidates, each once, in breadth-first order.
+///
+/// The bus reads it per event, so it holds no `String` per key: the names lie back to back in
+/// `nameBytes`, and each `Slot` says where, with the name's hash and the offset of its first
+/// `/`. `entries` spells them as Strings for the API edge (admin, CLI, tests).
 public struct InstanceClosure: Sendable {
     public struct Entry: Sendable, Hashable {
         public enum Reason: String, Sendable, Hashable, Codable {
@@ -20,9 +24,6 @@ public struct InstanceClosure: Sendable {
         /// The key's family lies in a circular component of the graph (a cycle of families,
         /// or one depending on itself): keys the bus watches for concurrent updates.
         public let circular: Bool
-        /// The first `/` of `name`, found once: the bus asks for `service` and `key` of every
-        /// entry, and scanning characters each time showed in its profile.
-        private let slash: String.Index?
 
         init(name: String, depth: Int, parent: Int, reason: Reason, circular: Bool = false) {
             self.name = name
@@ -30,47 +31,90 @@ public struct InstanceClosure: Sendable {
             self.parent = parent
             self.reason = reason
             self.circular = circular
-            slash = Self.firstSlash(of: name)
         }
 
-        public var service: Substring { name[..<(slash ?? name.startIndex)] }
+        public var service: Substring { name[..<(name.firstIndex(of: "/") ?? name.startIndex)] }
         public var key: Substring {
-            guard let slash else { return name[...] }
+            guard let slash = name.firstIndex(of: "/") else { return name[...] }
             return name[name.index(after: slash)...]
         }
+    }
 
-        /// `name.firstIndex(of: "/")`, by bytes when ASCII surrounds the slash (then it is a
-        /// whole Character, as no combining mark or prepend can be attached to it).
-        private static func firstSlash(of name: String) -> String.Index? {
-            let utf8 = name.utf8
-            var index = utf8.startIndex
-            while index < utf8.endIndex {
-                let byte = utf8[index]
-                if byte >= 0x80 { return name.firstIndex(of: "/") }
-                if byte == UInt8(ascii: "/") {
-                    let next = utf8.index(after: index)
-                    if next < utf8.endIndex, utf8[next] >= 0x80 { return name.firstIndex(of: "/") }
-                    return index
-                }
-                index = utf8.index(after: index)
-            }
-            return nil
-        }
+    /// One entry as the hot path reads it: its name is `nameBytes[start ..< start + length]`.
+    public struct Slot: Sendable, Hashable {
+        public let start: Int32
+        public let length: Int32
+        /// Offset of the first `/` in the name (the service's length); -1 when none.
+        public let slash: Int32
+        public let depth: Int32
+        /// Index of the slot this one was reached from; -1 for the root.
+        public let parent: Int32
+        public let reason: Entry.Reason
+        public let circular: Bool
+        /// `NameHash` of the name.
+        public let hash: UInt64
     }
 
     /// The change: `Entity#id` or `service/key`.
     public let root: String
-    public let entries: [Entry]
+    /// Every entry's `service/key` name, back to back.
+    public let nameBytes: [UInt8]
+    public let slots: [Slot]
     /// Bindings that could not be filled (an attribute the event did not carry).
     public let unresolved: [String]
+
+    init(root: String, nameBytes: [UInt8], slots: [Slot], unresolved: [String]) {
+        self.root = root
+        self.nameBytes = nameBytes
+        self.slots = slots
+        self.unresolved = unresolved
+    }
+
+    /// The entries, each spelled as it is read.
+    public var entries: Entries { Entries(closure: self) }
+
+    public struct Entries: RandomAccessCollection, Sendable, Equatable {
+        let closure: InstanceClosure
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { closure.slots.count }
+        public subscript(position: Int) -> Entry {
+            let slot = closure.slots[position]
+            return Entry(
+                name: closure.name(position), depth: Int(slot.depth), parent: Int(slot.parent), reason: slot.reason,
+                circular: slot.circular)
+        }
+
+        public static func == (a: Entries, b: Entries) -> Bool { a.elementsEqual(b) }
+    }
+
+    /// The `service/key` name of entry `index`.
+    public func name(_ index: Int) -> String {
+        let slot = slots[index]
+        return String(decoding: nameBytes[Int(slot.start)..<Int(slot.start + slot.length)], as: UTF8.self)
+    }
+
+    /// Calls `body` with the bytes of entry `index`'s service and key (split at the first `/`;
+    /// a name without one is all key).
+    public func withServiceAndKey<R>(
+        _ index: Int, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R
+    ) -> R {
+        let slot = slots[index]
+        return nameBytes.withUnsafeBufferPointer { bytes in
+            let start = Int(slot.start)
+            let end = start + Int(slot.length)
+            let keyStart = slot.slash >= 0 ? start + Int(slot.slash) + 1 : start
+            let serviceEnd = slot.slash >= 0 ? start + Int(slot.slash) : start
+            return body(UnsafeBufferPointer(rebasing: bytes[start..<serviceEnd]), UnsafeBufferPointer(rebasing: bytes[keyStart..<end]))
+        }
+    }
 
     /// The chain from the root to `entries[index]`, root first.
     public func path(to index: Int) -> [String] {
         var chain: [String] = []
         var current = index
         while current >= 0 {
-            chain.append(entries[current].name)
-            current = entries[current].parent
+            chain.append(name(current))
+            current = Int(slots[current].parent)
         }
         chain.append(root)
         return chain.reversed()
@@ -116,13 +160,15 @@ extension InstanceIndexState {
     func closure(from root: ClosureRoot, binder: TemplateBinder?, scratch: inout ClosureScratch) -> InstanceClosure {
         scratch.prepare(capacity: names.capacity)
         let generation = scratch.generation
-        var entries: [InstanceClosure.Entry] = []
+        var nameBytes: [UInt8] = []
+        nameBytes.reserveCapacity(512)
+        var slots: [InstanceClosure.Slot] = []
         var unresolved: [String] = []
         // By entry index: the family number and parameters of bound entries whose family
         // others bind to (nil otherwise), so bound keys are never re-parsed.
         var boundValues: [(family: UInt32, values: [String: String])?] = []
-        // Where the binder spells bound names, looked up by bytes: a String is made only
-        // for a name that becomes an entry.
+        // Where the binder spells bound names, looked up by bytes: a name is copied into the
+        // result only once it turns out to be new.
         var spelling: [UInt8] = []
         spelling.reserveCapacity(128)
         let notIndexed = UInt32.max
@@ -135,19 +181,34 @@ extension InstanceIndexState {
             return name.withUTF8 { names.find($0) }
         }
 
+        func append(
+            _ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64, depth: Int, parent: Int, reason: InstanceClosure.Entry.Reason,
+            circular: Bool
+        ) {
+            let start = Int32(truncatingIfNeeded: nameBytes.count)
+            let slash = bytes.firstIndex(of: UInt8(ascii: "/")).map { Int32(truncatingIfNeeded: $0) } ?? -1
+            nameBytes.append(contentsOf: bytes)
+            slots.append(.init(
+                start: start, length: Int32(truncatingIfNeeded: bytes.count), slash: slash, depth: Int32(truncatingIfNeeded: depth),
+                parent: Int32(truncatingIfNeeded: parent), reason: reason, circular: circular, hash: hash))
+        }
+
         func visit(_ entry: UInt32, depth: Int, parent: Int) {
             let id = entry & InstanceIndexState.idMask
             guard scratch.stamps[Int(id)] != generation else { return }
             scratch.stamps[Int(id)] = generation
             let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
             let circular = binder?.isCircular(number: keyFamilies[Int(id)]) ?? false
-            entries.append(.init(name: names.name(of: id), depth: depth, parent: parent, reason: reason, circular: circular))
+            names.withBytes(of: id) {
+                append($0, hash: names.hash(of: id), depth: depth, parent: parent, reason: reason, circular: circular)
+            }
             boundValues.append(nil)
             scratch.ids.append(id)
         }
 
         func visitBound(_ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ values: [String: String]?, depth: Int, parent: Int) {
-            if let id = names.find(spelled) {
+            let hash = NameHash.of(spelled)
+            if let id = names.find(spelled, hash: hash).id {
                 guard scratch.stamps[Int(id)] != generation else { return }
                 scratch.stamps[Int(id)] = generation
                 scratch.ids.append(id)
@@ -155,9 +216,8 @@ extension InstanceIndexState {
                 guard scratch.unregistered.intern(spelled).inserted else { return }
                 scratch.ids.append(notIndexed)
             }
-            let name = String(decoding: spelled, as: UTF8.self)
             boundValues.append(values.map { (family, $0) })
-            entries.append(.init(name: name, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false))
+            append(spelled, hash: hash, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false)
         }
 
         let rootName: String
@@ -181,9 +241,9 @@ extension InstanceIndexState {
         }
 
         var head = 0
-        while head < entries.count {
+        while head < slots.count {
             let id = scratch.ids[head]
-            let depth = entries[head].depth + 1
+            let depth = Int(slots[head].depth) + 1
             if id != notIndexed {
                 for entry in dependents[Int(id)] { visit(entry, depth: depth, parent: head) }
             }
@@ -195,13 +255,13 @@ extension InstanceIndexState {
                 // on the stack.)
                 if let (family, values) = boundValues[head] {
                     binder.keys(family: family, values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
-                } else if entries[head].reason != .bound, id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
+                } else if slots[head].reason != .bound, id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
                           let values = keyValues[id] {
                     binder.keys(family: keyFamilies[Int(id)], values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
                 }
             }
             head += 1
         }
-        return InstanceClosure(root: rootName, entries: entries, unresolved: unresolved)
+        return InstanceClosure(root: rootName, nameBytes: nameBytes, slots: slots, unresolved: unresolved)
     }
 }

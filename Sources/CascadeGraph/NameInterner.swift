@@ -7,7 +7,8 @@ struct NameInterner {
     private(set) var arena: [UInt8] = []
     private var starts: [UInt32] = []
     private var lengths: [UInt32] = []
-    private var hashes: [UInt32] = []
+    /// `NameHash` of each name: the closure hands it on with the name.
+    private var hashes: [UInt64] = []
     /// 0 = empty, otherwise id + 1.
     private var slots: [UInt32] = Array(repeating: 0, count: 1024)
     private var freeIDs: [UInt32] = []
@@ -21,22 +22,14 @@ struct NameInterner {
 
     func isLive(_ id: UInt32) -> Bool { lengths[Int(id)] != Self.removedMark }
 
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
-        // FNV-1a, folded to 32 bits: cheap for the short names caches use.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        return UInt32(truncatingIfNeeded: hash ^ (hash >> 32))
-    }
-
     func find(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
-        find(bytes, hash: Self.hash(bytes)).id
+        find(bytes, hash: NameHash.of(bytes)).id
     }
 
-    private func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt32) -> (id: UInt32?, slot: Int) {
+    /// `hash` must be `NameHash.of(bytes)` (a caller that needs the hash anyway passes it).
+    func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> (id: UInt32?, slot: Int) {
         let mask = slots.count - 1
-        var slot = Int(hash) & mask
+        var slot = Int(truncatingIfNeeded: hash) & mask
         return arena.withUnsafeBufferPointer { arena in
             while true {
                 let entry = slots[slot]
@@ -54,7 +47,7 @@ struct NameInterner {
 
     /// The id of `bytes`, adding it when new.
     mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> (id: UInt32, inserted: Bool) {
-        let hash = Self.hash(bytes)
+        let hash = NameHash.of(bytes)
         let (found, slot) = find(bytes, hash: hash)
         if let found { return (found, false) }
         let start = UInt32(truncatingIfNeeded: arena.count)
@@ -82,13 +75,13 @@ struct NameInterner {
         guard isLive(id) else { return }
         let index = Int(id)
         let mask = slots.count - 1
-        var slot = Int(hashes[index]) & mask
+        var slot = Int(truncatingIfNeeded: hashes[index]) & mask
         while slots[slot] != id + 1 { slot = (slot + 1) & mask }
         // Backward-shift deletion keeps every chain unbroken without tombstones.
         var hole = slot
         var next = (hole + 1) & mask
         while slots[next] != 0 {
-            let home = Int(hashes[Int(slots[next] - 1)]) & mask
+            let home = Int(truncatingIfNeeded: hashes[Int(slots[next] - 1)]) & mask
             let distanceHome = (next - home) & mask
             let distanceHole = (next - hole) & mask
             if distanceHome >= distanceHole {
@@ -130,6 +123,9 @@ struct NameInterner {
         return arena.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<start + length])) }
     }
 
+    /// `NameHash` of the name `id` stands for.
+    func hash(of id: UInt32) -> UInt64 { hashes[Int(id)] }
+
     func name(of id: UInt32) -> String {
         withBytes(of: id) { String(decoding: $0, as: UTF8.self) }
     }
@@ -138,7 +134,7 @@ struct NameInterner {
         var fresh = [UInt32](repeating: 0, count: size)
         let mask = size - 1
         for id in 0..<starts.count where lengths[id] != Self.removedMark {
-            var slot = Int(hashes[id]) & mask
+            var slot = Int(truncatingIfNeeded: hashes[id]) & mask
             while fresh[slot] != 0 { slot = (slot + 1) & mask }
             fresh[slot] = UInt32(id) + 1
         }
@@ -159,6 +155,6 @@ struct NameInterner {
 
     /// Bytes held, for the memory figures of the benchmark.
     var footprint: Int {
-        arena.capacity + (starts.capacity + lengths.capacity + hashes.capacity + slots.capacity + freeIDs.capacity) * 4
+        arena.capacity + (starts.capacity + lengths.capacity + slots.capacity + freeIDs.capacity) * 4 + hashes.capacity * 8
     }
 }

@@ -19,18 +19,19 @@ public struct WireJSONWriter {
     }
 
     mutating func string(_ text: Substring) {
-        bytes.append(0x22)
         // Keys and ids rarely need escaping: then one copy of the whole string.
-        let copied = text.utf8.withContiguousStorageIfAvailable { units -> Bool in
-            for unit in units where unit < 0x20 || unit == 0x22 || unit == 0x5C { return false }
+        let written = text.utf8.withContiguousStorageIfAvailable { string(bytes: $0) }
+        if written == nil { string(bytes: Array(text.utf8)) }
+    }
+
+    mutating func string(bytes units: some Collection<UInt8>) {
+        bytes.append(0x22)
+        if !units.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
             bytes.append(contentsOf: units)
-            return true
-        }
-        if copied == true {
             bytes.append(0x22)
             return
         }
-        for unit in text.utf8 {
+        for unit in units {
             switch unit {
             case 0x22: bytes.append(0x5C); bytes.append(0x22)
             case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
@@ -68,12 +69,50 @@ extension InvalidationMessage {
         Self.fastEncoded(kind: kind, cause: cause, keys: keys.map { (Substring($0.key), $0.depth) }, tags: tags, fences: fences)
     }
 
-    /// The bytes of a message with these fields, keys given as substrings (the bus writes them
-    /// straight from a closure's `service/key` names, without a String per key).
+    /// The bytes of a message with these fields, keys given as substrings.
     public static func fastEncoded(
         kind: Kind, cause: Cause, keys: [(key: Substring, depth: Int)], tags: [String], fences: [Fence]
     ) -> [UInt8] {
-        var out = WireJSONWriter(capacity: 160 + keys.count * 48 + tags.count * 24 + fences.count * 40)
+        encoded(kind: kind, cause: cause, keyCount: keys.count, tags: tags, fences: fences) { index, out in
+            out.integer(keys[index].depth)
+            out.raw(",\"key\":")
+            out.string(keys[index].key)
+        }
+    }
+
+    /// Where one key lies in a buffer of names, and its depth.
+    public struct KeySpan: Sendable {
+        public var start: Int32
+        public var length: Int32
+        public var depth: Int32
+
+        public init(start: Int32, length: Int32, depth: Int32) {
+            self.start = start
+            self.length = length
+            self.depth = depth
+        }
+    }
+
+    /// The bytes of a message with these fields, keys given as spans of `keyBytes` (the bus
+    /// writes them straight from a closure's names, without a String per key).
+    public static func fastEncoded(
+        kind: Kind, cause: Cause, keyBytes: [UInt8], keys: ArraySlice<KeySpan>, tags: [String], fences: [Fence]
+    ) -> [UInt8] {
+        keyBytes.withUnsafeBufferPointer { names in
+            encoded(kind: kind, cause: cause, keyCount: keys.count, tags: tags, fences: fences) { index, out in
+                let span = keys[keys.startIndex + index]
+                out.integer(span.depth)
+                out.raw(",\"key\":")
+                out.string(bytes: UnsafeBufferPointer(rebasing: names[Int(span.start)..<Int(span.start + span.length)]))
+            }
+        }
+    }
+
+    /// The message's JSON around its keys; `writeKey` writes the depth and key of one.
+    private static func encoded(
+        kind: Kind, cause: Cause, keyCount: Int, tags: [String], fences: [Fence], writeKey: (Int, inout WireJSONWriter) -> Void
+    ) -> [UInt8] {
+        var out = WireJSONWriter(capacity: 160 + keyCount * 48 + tags.count * 24 + fences.count * 40)
         out.raw("{\"cause\":{\"at_ms\":")
         out.integer(cause.atMillis)
         out.raw(",\"entity\":")
@@ -94,12 +133,10 @@ extension InvalidationMessage {
             out.byte(0x7D)
         }
         out.raw("],\"keys\":[")
-        for (index, target) in keys.enumerated() {
+        for index in 0..<keyCount {
             if index > 0 { out.byte(0x2C) }
             out.raw("{\"depth\":")
-            out.integer(target.depth)
-            out.raw(",\"key\":")
-            out.string(target.key)
+            writeKey(index, &out)
             out.byte(0x7D)
         }
         out.raw("],\"kind\":")
