@@ -13,6 +13,7 @@ public enum InvalidationBatch {
     /// The messages in a value and its watermark, if any: a batch, or a single bare message
     /// (what hand-written producers and tests send).
     public static func read(_ bytes: [UInt8]) throws -> (invalidations: [InvalidationMessage], watermark: SourceWatermark?) {
+        if let read = InvalidationBatchReader.read(bytes) { return read }
         if let envelope = try? WireJSON.decode(Envelope.self, bytes) { return (envelope.invalidations, envelope.watermark) }
         return ([try InvalidationMessage.decode(bytes)], nil)
     }

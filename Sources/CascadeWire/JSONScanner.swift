@@ -424,3 +424,87 @@ private struct Skipper {
         }
     }
 }
+
+/// Typed reads for messages whose shape is known (invalidation batches, read by every node
+/// for every batch): no `Value` tree, no String for a number.
+extension JSONScanner {
+    /// An array being read.
+    struct ArrayCursor {
+        fileprivate var first = true
+        fileprivate let depth: Int
+
+        /// The depth of a value inside this array.
+        var nextDepth: Int { depth + 1 }
+    }
+
+    /// Enters the array at the reading position; nil, with nothing consumed but space, when
+    /// the value there is not an array.
+    mutating func enterArray(depth: Int) throws(Failure) -> ArrayCursor? {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return nil }
+        index += 1
+        return ArrayCursor(depth: depth)
+    }
+
+    /// Moves to the next element (leaving the reading position at it); false once the array ends.
+    mutating func nextElement(_ cursor: inout ArrayCursor) throws(Failure) -> Bool {
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        if bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return false
+        }
+        if !cursor.first {
+            guard bytes[index] == UInt8(ascii: ",") else { throw fail("expected ',' or ']'") }
+            index += 1
+        }
+        cursor.first = false
+        return true
+    }
+
+    /// The string at the reading position; nil, with nothing consumed but space, when the
+    /// value there is not a string.
+    mutating func readString() throws(Failure) -> String? {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        return try parseString()
+    }
+
+    /// Whether the value at the reading position is `null` (then consumed).
+    mutating func readNull() -> Bool {
+        skipSpace()
+        guard index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+              bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
+        else { return false }
+        index += 4
+        return true
+    }
+
+    /// The integer at the reading position, when it is one written plainly (digits, maybe a
+    /// leading `-`) that fits; nil otherwise, with nothing consumed but space.
+    mutating func readInteger() -> Int64? {
+        skipSpace()
+        let start = index
+        let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var magnitude: UInt64 = 0
+        let digitsStart = index
+        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+            let (times, overflowA) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = times.addingReportingOverflow(UInt64(bytes[index] - 48))
+            guard !overflowA, !overflowB else { index = start; return nil }
+            magnitude = sum
+            index += 1
+        }
+        let plain = index > digitsStart && (index == digitsStart + 1 || bytes[digitsStart] != 48)
+            && (index == bytes.count || !isNumberByte(bytes[index]))
+        guard plain else { index = start; return nil }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { index = start; return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { index = start; return nil }
+        return Int64(magnitude)
+    }
+}
