@@ -46,7 +46,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         let cluster = try await InProcessCluster(
             graph: cacheGraph, services: services, partitions: 8,
             beforeNodes: { producer, topics in try await registerOrderSummaries(producer, topics: topics) },
-            onApplied: { tracker.applied($0, service: $1) })
+            onApplied: { tracker.applied($0, service: $1) }, onEventSent: { tracker.sent($0, fetched: $1, handedOn: $2) })
         let producer = cluster.producer
         let topics = cluster.topics
         try await warmUp(producer, topics: topics, tracker: tracker)
@@ -54,12 +54,19 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         printLine("cascade bench e2e: embedded broker, bus and 3 nodes in one process, example graph, \(products) products")
         printLine("rate/s   events   done   keys/event   p50 ms   p99 ms   p999 ms   backlog at end   held")
         var highestHeld = 0
+        var stages: [(Int, [RateResult.Stage])] = []
         var version: UInt64 = 10
         for rate in rateList {
             version += 1
             let result = try await run(rate: rate, version: version, producer: producer, topics: topics, tracker: tracker)
             if result.held { highestHeld = max(highestHeld, rate) }
             printLine(result.row(rate: rate))
+            stages.append((rate, result.stages))
+        }
+        printLine("where the time goes, p50 / p99 ms: produce → bus fetch (producer linger, broker, fetch wait); "
+            + "bus fetch → handed to its producer (resolve, encode); handed on → last node applied (linger, broker, fetch, apply)")
+        for (rate, stage) in stages {
+            printLine(String(format: "%6d   ", rate) + stage.map { "\($0.name) \(ms($0.histogram, 50)) / \(ms($0.histogram, 99))" }.joined(separator: "   "))
         }
         printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
         await cluster.stop()
@@ -119,13 +126,24 @@ public struct BenchE2ECommand: AsyncParsableCommand {
     }
 }
 
+private func ms(_ histogram: Histogram<UInt64>, _ percentile: Double) -> String {
+    String(format: "%.2f", Double(histogram.valueAtPercentile(percentile)) / 1000)
+}
+
 struct RateResult {
+    /// One stage of an event's way, timed for every event that completed.
+    struct Stage {
+        var name: String
+        var histogram: Histogram<UInt64>
+    }
+
     var sent: Int
     var done: Int
     var keysPerEvent: Double
     var histogram: Histogram<UInt64>
     var backlog: Int
     var held: Bool
+    var stages: [Stage]
 
     func row(rate: Int) -> String {
         func ms(_ percentile: Double) -> String { String(format: "%8.2f", Double(histogram.valueAtPercentile(percentile)) / 1000) }
@@ -139,8 +157,19 @@ struct RateResult {
 final class CascadeTracker: @unchecked Sendable {
     private let lock = NSLock()
     private let services: Set<String>
-    private var pending: [String: (start: ContinuousClock.Instant, seen: Set<String>, keys: Int)] = [:]
+    private struct Pending {
+        var start: ContinuousClock.Instant
+        var seen: Set<String> = []
+        var keys = 0
+        /// When the bus fetched the event and handed on what it caused.
+        var fetched: ContinuousClock.Instant?
+        var handedOn: ContinuousClock.Instant?
+    }
+
+    private var pending: [String: Pending] = [:]
     private var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
+    /// produce → bus fetch, bus fetch → handed on, handed on → last node applied.
+    private var stages = CascadeTracker.emptyStages()
     private var done = 0
     private var keys = 0
     private var finished: Set<String> = []
@@ -150,8 +179,21 @@ final class CascadeTracker: @unchecked Sendable {
     }
 
     func started(_ id: String) {
-        lock.withLock { pending[id] = (.now, [], 0) }
+        lock.withLock { pending[id] = Pending(start: .now) }
     }
+
+    func sent(_ id: String, fetched: ContinuousClock.Instant, handedOn: ContinuousClock.Instant) {
+        lock.withLock {
+            pending[id]?.fetched = fetched
+            pending[id]?.handedOn = handedOn
+        }
+    }
+
+    private static func emptyStages() -> [Histogram<UInt64>] {
+        Array(repeating: Histogram<UInt64>(highestTrackableValue: 120_000_000), count: 3)
+    }
+
+    private static func micros(_ duration: Duration) -> UInt64 { UInt64(max(0, duration.inSeconds * 1_000_000)) }
 
     func applied(_ message: InvalidationMessage, service: String) {
         let now = ContinuousClock.now
@@ -163,6 +205,11 @@ final class CascadeTracker: @unchecked Sendable {
                 pending[message.cause.eventID] = nil
                 let micros = (now - entry.start).inSeconds * 1_000_000
                 _ = histogram.record(UInt64(max(0, micros)))
+                if let fetched = entry.fetched, let handedOn = entry.handedOn {
+                    _ = stages[0].record(Self.micros(fetched - entry.start))
+                    _ = stages[1].record(Self.micros(handedOn - fetched))
+                    _ = stages[2].record(Self.micros(now - handedOn))
+                }
                 done += 1
                 keys += entry.keys
                 finished.insert(message.cause.eventID)
@@ -180,6 +227,7 @@ final class CascadeTracker: @unchecked Sendable {
         lock.withLock {
             pending = [:]
             histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
+            stages = Self.emptyStages()
             done = 0
             keys = 0
             finished = []
@@ -191,7 +239,8 @@ final class CascadeTracker: @unchecked Sendable {
             // Held: at the end of the traffic no more than 100 ms of events were still in flight.
             RateResult(
                 sent: sent, done: done, keysPerEvent: done == 0 ? 0 : Double(keys) / Double(done), histogram: histogram,
-                backlog: backlog, held: done == sent && backlog <= max(rate / 10, 10))
+                backlog: backlog, held: done == sent && backlog <= max(rate / 10, 10),
+                stages: zip(["produce→fetch", "resolve", "handed on→applied"], stages).map { RateResult.Stage(name: $0, histogram: $1) })
         }
     }
 }

@@ -23,11 +23,13 @@ final class InProcessCluster: Sendable {
     private let eventLoops: MultiThreadedEventLoopGroup
 
     /// `beforeNodes` runs once the broker and the producer exist (to register keys that the
-    /// bus should find when it rebuilds). `onApplied` hears every invalidation a node applies.
+    /// bus should find when it rebuilds). `onApplied` hears every invalidation a node applies;
+    /// `onEventSent` when the bus fetched each event and handed on what it caused.
     init(
         graph: CacheGraph, services: [String], partitions: Int,
         beforeNodes: (KafkaProducer, Topics) async throws -> Void = { _, _ in },
-        onApplied: @escaping @Sendable (InvalidationMessage, String) -> Void = { _, _ in }
+        onApplied: @escaping @Sendable (InvalidationMessage, String) -> Void = { _, _ in },
+        onEventSent: (@Sendable (String, ContinuousClock.Instant, ContinuousClock.Instant) -> Void)? = nil
     ) async throws {
         let topics = self.topics
         kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
@@ -48,8 +50,10 @@ final class InProcessCluster: Sendable {
                 onReady: { readiness.nodeReady(service) }, onApplied: { onApplied($0, service) })
             all += runtime.services
         }
+        var busConfiguration = BusConfiguration(kafka: configuration, topics: topics, partitions: partitions)
+        busConfiguration.onEventSent = onEventSent
         let bus = try BusService(
-            configuration: BusConfiguration(kafka: configuration, topics: topics, partitions: partitions), graph: graph,
+            configuration: busConfiguration, graph: graph,
             logger: Logger(label: "bench.bus"))
         all.append(bus)
         let group = ServiceGroup(configuration: .init(services: all, logger: Logger(label: "bench")))

@@ -29,6 +29,9 @@ public struct BusConfiguration: Sendable {
     public var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
     /// More topics consumed into the same pipeline, each with its format's decoder.
     public var sources: [SourceSpec] = []
+    /// Hears, for each event, when its batch was fetched and when the messages it caused were
+    /// handed to the producer (`bench e2e` breaks an event's latency down with it).
+    public var onEventSent: (@Sendable (_ eventID: String, _ fetched: ContinuousClock.Instant, _ sent: ContinuousClock.Instant) -> Void)?
 
     /// Every topic the events consumer subscribes to.
     var eventTopics: [String] { [topics.events] + sources.map(\.topic).filter { $0 != topics.events } }

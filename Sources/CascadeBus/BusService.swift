@@ -151,10 +151,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             switch event {
             case .messages(let batch):
                 guard state.enter() else { continue }
+                let fetched = clock.now
                 var start = batch.startIndex
                 while start < batch.endIndex && !state.stopping {
                     let end = min(batch.endIndex, start + Self.eventsPerSend)
-                    await send(process(batch[start..<end], clock: clock))
+                    await send(process(batch[start..<end], clock: clock), fetched: fetched, clock: clock)
                     start = end
                 }
                 state.leave()
@@ -230,7 +231,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 spanOf[partition] = index
                 spans.append(EventSpan(partition: partition, maxBatchBytes: configuration.maxBatchBytes))
             }
-            spans[index].add(offset: message.offset, result.messages)
+            spans[index].add(
+                offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID)
         }
         return spans
     }
@@ -238,7 +240,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     /// Sends each span's messages; its offsets become committable once all are acknowledged.
     /// The last batch of each service carries the span's watermark; services the span did
     /// not reach hear of it from `sendWatermarks`.
-    private func send(_ spans: [EventSpan]) async {
+    private func send(_ spans: [EventSpan], fetched: ContinuousClock.Instant, clock: ContinuousClock) async {
         for var span in spans {
             let partition = span.partition.partition
             let told = span.services
@@ -257,6 +259,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 }
             }
             if isEvents { watermarks.sent(partition, through: span.lastOffset, told: told) }
+            if let observe = configuration.onEventSent {
+                let sent = clock.now
+                for id in span.eventIDs { observe(id, fetched, sent) }
+            }
         }
         watermarkWake.continuation.yield()
     }

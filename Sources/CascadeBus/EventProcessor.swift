@@ -155,7 +155,7 @@ public struct EventProcessor: Sendable {
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
         var result = ProcessingResult(
             outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
-            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved)
+            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID)
         if let touching, let cycleWatch {
             resolveCycleConflicts(closure, touching, watch: cycleWatch, nowMillis: nowMillis, into: &result)
         }

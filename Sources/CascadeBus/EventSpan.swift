@@ -16,6 +16,8 @@ struct EventSpan {
     /// Open batches by topic, and the topics in the order first seen, with their services.
     private var batches: [String: InvalidationBatch.Writer] = [:]
     private var batchOrder: [(topic: String, service: String)] = []
+    /// The events' ids, kept only for an observer (`BusConfiguration.onEventSent`).
+    private(set) var eventIDs: [String] = []
 
     init(partition: OffsetTracker.PartitionKey, maxBatchBytes: Int) {
         self.partition = partition
@@ -24,7 +26,8 @@ struct EventSpan {
     }
 
     /// Adds the messages one event caused. Events must come in offset order.
-    mutating func add(offset: Int64, _ caused: [OutboundMessage]) {
+    mutating func add(offset: Int64, _ caused: [OutboundMessage], eventID: String? = nil) {
+        if let eventID { eventIDs.append(eventID) }
         if events == 0 { firstOffset = offset }
         lastOffset = offset
         events += 1

@@ -31,4 +31,6 @@ public struct ProcessingResult: Sendable {
     /// Earlier events found concurrent with this one inside a circular component, each a
     /// conflict recorded and resolved here (the event's own outcome stays `invalidated`).
     public var cycleConflicts: Int = 0
+    /// The event's `event_id`, once decoded (benchmarks follow events through the bus by it).
+    public var eventID: String?
 }
