@@ -42,7 +42,9 @@ public final class KafkaProducer: Sendable {
         // One request in flight per broker: with more, librdkafka's mock cluster (the embedded
         // broker) acknowledges idempotent batches it then drops. Batching keeps the rate up.
         "max.in.flight.requests.per.connection": "1",
-        "linger.ms": "5",
+        // Latency first: under load batches still fill while a request is in flight
+        // (docs/bus.md lists the settings to raise for throughput).
+        "linger.ms": "1",
         "message.timeout.ms": "30000",
         "queue.buffering.max.messages": "1000000",
         "queue.buffering.max.kbytes": "1048576",

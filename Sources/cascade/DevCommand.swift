@@ -81,10 +81,11 @@ struct DevCommand: AsyncParsableCommand {
         for topic in topics.all(services: cacheGraph.serviceNames) + sourceSpecs.map(\.topic) + gatewayTopics {
             try kafka.createTopic(topic, partitions: partitions)
         }
-        // The embedded coordinator forgets a departed member only when its session times out.
+        // The embedded coordinator forgets a departed member only when its session times out;
+        // it answers an empty fetch only after the whole wait, data or not.
         let kafkaConfiguration = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers,
-            properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
+            properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "fetch.wait.max.ms": "1"])
 
         let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
