@@ -3,11 +3,14 @@
 /// so a key reached by a closure is never hashed again as a `String`.
 ///
 /// Eight bytes at a time, each word multiplied in, then a final avalanche: the tables pick
-/// slots from the low bits, which a plain multiplicative hash leaves weak. Stable within a
-/// process, which is all the tables need (nothing hashed is stored or sent).
+/// slots from the low bits, which a plain multiplicative hash leaves weak. Seeded per process,
+/// like Swift's `Hasher`, so that key names cannot be chosen to collide (nothing hashed is
+/// stored or sent, so no other process needs the same values).
 public enum NameHash {
+    private static let seed = UInt64.random(in: .min ... .max)
+
     public static func of(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var hash: UInt64 = seed ^ UInt64(bytes.count)
         guard let base = UnsafeRawPointer(bytes.baseAddress) else { return finish(hash) }
         var offset = 0
         while offset + 8 <= bytes.count {
