@@ -40,6 +40,8 @@ let package = Package(
         ),
         .target(name: "CascadeWire"),
         .target(name: "CascadeCheck", dependencies: ["CascadeWire"]),
+        // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
+        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
         .target(
             name: "CascadeGraph",
             dependencies: [
@@ -115,7 +117,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
-                "CascadeBench", "CascadeGateway",
+                "CascadeBench", "CascadeGateway", "CascadeGraphInspect",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
