@@ -150,7 +150,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
         .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeCheckTests",

@@ -12,10 +12,21 @@ public protocol RegistrationPublisher: Sendable {
     func publishTombstones(service: String, node: String, tombstones: [Tombstone])
     /// Hot keys an invalidation removed, on `cascade.refresh.<service>`.
     func publishRefreshHints(service: String, hints: [RefreshHint])
+    /// Claims room for a registration of about `bytes` before its value is stored: false when
+    /// the queue is at its bound, and the command must be refused rather than answer OK.
+    func reserve(bytes: Int) -> Bool
+    /// Gives back a claim whose value was not stored.
+    func release(bytes: Int)
+    /// Publishes a registration that claimed `reserved` bytes with `reserve`.
+    func publish(_ registration: Registration, reserved: Int)
 }
 
+/// Publishers with no queue of their own have room for everything.
 extension RegistrationPublisher {
     public func publishRefreshHints(service: String, hints: [RefreshHint]) {}
+    public func reserve(bytes: Int) -> Bool { true }
+    public func release(bytes: Int) {}
+    public func publish(_ registration: Registration, reserved: Int) { publish(registration) }
 }
 
 /// For a node run without Kafka.
