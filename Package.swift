@@ -39,7 +39,14 @@ let package = Package(
             ]
         ),
         .target(name: "CascadeWire"),
-        .target(name: "CascadeCheck", dependencies: ["CascadeWire"]),
+        .target(
+            name: "CascadeCheck",
+            dependencies: [
+                "CascadeWire", "CascadeRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
         .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
         .target(
