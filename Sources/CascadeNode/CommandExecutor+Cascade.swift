@@ -52,7 +52,8 @@ extension CommandExecutor {
         case .failure(let error): return out.writeRESPError(error.message)
         }
         if let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
-        // The lease's own dependencies were claimed by its LEASE.GET; these are the new ones.
+        // Claimed for the new dependencies only: the lease's own come back from the store, and
+        // were admitted under the bound by its LEASE.GET, so a lease adds at most them again.
         guard let claim = node.claimRegistration(keyBytes: arguments[1].readableBytes, options.dependencies ?? []) else {
             return out.writeRESPError(node.registrationQueueFull)
         }
