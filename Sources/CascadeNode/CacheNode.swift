@@ -142,6 +142,7 @@ public final class CacheNode: Sendable {
         let bytes = Registration.queuedBytes(key: keyBytes, deps: deps)
         guard publisher.reserve(bytes: bytes) else {
             metrics.registrationsRefused.increment()
+            counters.registrationsRefused.wrappingIncrement(ordering: .relaxed)
             return nil
         }
         return RegistrationClaim(deps: deps, bytes: bytes)

@@ -53,6 +53,8 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
         queue.append([(.registration(registration), bytes)], reserved: reserved)
     }
 
+    public var queuedBytes: Int { queue.usedBytes }
+
     public func publishTombstones(service: String, node: String, tombstones: [Tombstone]) {
         queue.append(tombstones.map {
             (.tombstone(kafkaKey: "\(service)/\($0.key)", owner: RegistrationOwner(node: node, incarnation: $0.incarnation)),

@@ -19,6 +19,8 @@ public protocol RegistrationPublisher: Sendable {
     func release(bytes: Int)
     /// Publishes a registration that claimed `reserved` bytes with `reserve`.
     func publish(_ registration: Registration, reserved: Int)
+    /// Bytes waiting to be sent or claimed, for INFO.
+    var queuedBytes: Int { get }
 }
 
 /// Publishers with no queue of their own have room for everything.
@@ -27,6 +29,7 @@ extension RegistrationPublisher {
     public func reserve(bytes: Int) -> Bool { true }
     public func release(bytes: Int) {}
     public func publish(_ registration: Registration, reserved: Int) { publish(registration) }
+    public var queuedBytes: Int { 0 }
 }
 
 /// For a node run without Kafka.

@@ -70,6 +70,8 @@ struct RegistrationQueueTests {
         #expect(node.set("f", [1], expiresAtMillis: nil, dependencies: [.entity(EntityRef(entity: "Product", id: "p-1"), version: nil)]) == .notStored)
         #expect(try await cli("CONFIG", "GET", "cascade-registration-queue-limit").hasSuffix(String(2 * cost)))
         #expect(publisher.queue.usedBytes == 2 * cost)
+        let info = try await cli("INFO", "cascade")
+        #expect(info.contains("registration_queue_bytes:\(2 * cost)\r\n") && info.contains("registrations_refused:3\r\n"), "\(info)")
 
         try await listener.close()
         await producer.shutdown(timeout: .milliseconds(100))
