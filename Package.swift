@@ -39,7 +39,16 @@ let package = Package(
             ]
         ),
         .target(name: "CascadeWire"),
-        .target(name: "CascadeCheck", dependencies: ["CascadeWire"]),
+        .target(
+            name: "CascadeCheck",
+            dependencies: [
+                "CascadeWire", "CascadeRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
+        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
         .target(
             name: "CascadeGraph",
             dependencies: [
@@ -69,6 +78,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(
@@ -115,7 +126,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
-                "CascadeBench", "CascadeGateway",
+                "CascadeBench", "CascadeGateway", "CascadeGraphInspect",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,7 +157,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
         .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeCheckTests",

@@ -16,6 +16,9 @@ final class ChaosProcess: Sendable {
     private struct State {
         var lines: [String] = []
         var exitStatus: Int32?
+        /// Standard output reached its end: with `exitStatus`, no line is still to come.
+        var outputEnded = false
+        var finished: Bool { exitStatus != nil && outputEnded }
         var waiters: [Int: Waiter] = [:]
         var nextWaiter = 0
     }
@@ -38,13 +41,10 @@ final class ChaosProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         let pipe = Pipe()
         process.standardOutput = pipe
+        // A waiter fails only once the process has exited and its last lines are read: the
+        // exit is often seen before them.
         process.terminationHandler = { [self] finished in
-            let waiting = self.state.withLock { state -> [Waiter] in
-                state.exitStatus = finished.terminationStatus
-                defer { state.waiters = [:] }
-                return Array(state.waiters.values)
-            }
-            for waiter in waiting { waiter.continuation.resume(throwing: OperatorError("\(name) exited with status \(finished.terminationStatus)")) }
+            self.failWaitersIfFinished { $0.exitStatus = finished.terminationStatus }
         }
         try process.run()
         try? logHandle.close()
@@ -67,7 +67,18 @@ final class ChaosProcess: Sendable {
                     for waiter in matched { waiter.continuation.resume(returning: line) }
                 }
             }
+            self.failWaitersIfFinished { $0.outputEnded = true }
         }
+    }
+
+    private func failWaitersIfFinished(after change: (inout State) -> Void) {
+        let (waiting, status) = state.withLock { state -> ([Waiter], Int32) in
+            change(&state)
+            guard state.finished, let status = state.exitStatus else { return ([], 0) }
+            defer { state.waiters = [:] }
+            return (Array(state.waiters.values), status)
+        }
+        for waiter in waiting { waiter.continuation.resume(throwing: OperatorError("\(name) exited with status \(status)")) }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -95,7 +106,7 @@ final class ChaosProcess: Sendable {
             enum Now { case line(String), exited(Int32), wait }
             let now = state.withLock { state -> Now in
                 if let line = state.lines.first(where: match) { return .line(line) }
-                if let status = state.exitStatus { return .exited(status) }
+                if state.finished, let status = state.exitStatus { return .exited(status) }
                 state.waiters[id] = Waiter(match: match, continuation: continuation)
                 return .wait
             }

@@ -67,3 +67,33 @@ public struct AppliedWait: Sendable {
         }
     }
 }
+
+extension AppliedWait {
+    /// The nodes `publish --wait` asks: the live ones the bus lists on `/nodes` (at `admin`,
+    /// else the status file's bus), else the status file's own list.
+    public static func nodes(admin: String?, adminToken: String?, status: StatusFile?) async throws -> [Node] {
+        var nodes: [Node] = []
+        if let base = admin ?? status?.admin {
+            let client = try AdminClient(base: base, token: adminToken, timeout: 5)
+            nodes = try await client.liveNodes().map { Node(service: $0.service, address: $0.address) }
+        }
+        if nodes.isEmpty, let status {
+            nodes = status.nodes.map { Node(service: $0.key, address: $0.value) }
+        }
+        guard !nodes.isEmpty else { throw OperatorError("no live nodes to wait for (the bus lists none on /nodes)") }
+        return nodes
+    }
+
+    /// `applied <service> <nodes> <ms>` for each service whose nodes all applied, slowest
+    /// node's time, by service.
+    public static func appliedLines(_ answers: [Answer]) -> [String] {
+        Dictionary(grouping: answers, by: \.node.service).sorted(by: { $0.key < $1.key })
+            .filter { $0.value.allSatisfy(\.applied) }
+            .map { service, group in "applied \(service) \(group.count) \(Int((group.map(\.millis).max() ?? 0).rounded()))" }
+    }
+
+    /// `not applied <service> <address>: <why>` for each node still behind.
+    public static func behindLines(_ answers: [Answer]) -> [String] {
+        answers.filter { !$0.applied }.map { "not applied \($0.node.service) \($0.node.address): \($0.detail)" }
+    }
+}

@@ -69,3 +69,23 @@ public struct CheckTargets: Codable, Equatable, Sendable {
         return nil
     }
 }
+
+extension CheckTargets {
+    /// Where `cascade check` looks, later sources winning: the status file, the config, the
+    /// flags; with none of them naming a node, the live nodes the bus lists on `/nodes`.
+    public static func gather(statusFile: String?, config: String?, flags: CheckTargets, timeout: Double) async throws -> CheckTargets {
+        var targets = CheckTargets()
+        if let statusFile {
+            let status = try StatusFile.read(statusFile)
+            targets = CheckTargets(admin: status.admin, nodes: status.nodes)
+        }
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw OperatorError("cannot read the config file \(config)") }
+            do { targets = targets.overridden(by: try CheckTargets.decode(data, path: config)) } catch { throw OperatorError(error.description) }
+        }
+        targets = targets.overridden(by: flags)
+        targets = try await CheckAudit.discoverNodes(targets, timeout: timeout)
+        if let problem = targets.missing { throw OperatorError(problem.description) }
+        return targets
+    }
+}

@@ -91,8 +91,10 @@ public final class CacheNode: Sendable {
 
     /// `SET key value PXAT expiresAt [DEPS ...]` for a front end other than RESP (the gateway):
     /// stored and, with dependencies, registered on `cascade.deps` with this node's id and the
-    /// value's incarnation, exactly as the SET command does.
+    /// value's incarnation, exactly as the SET command does; `.notStored`, as SET refuses it,
+    /// when the registration queue is full.
     public func set(_ key: String, _ value: [UInt8], expiresAtMillis: Int64?, dependencies: [Dependency]) -> SetOutcome {
+        guard let claim = claimRegistration(keyBytes: key.utf8.count, dependencies) else { return .notStored }
         var incarnation: UInt64 = 0
         var keyBytes = key
         let outcome = keyBytes.withUTF8 { keyBuffer in
@@ -102,7 +104,11 @@ public final class CacheNode: Sendable {
                     dependencies: dependencies.isEmpty ? nil : dependencies, registered: { incarnation = $0 })
             }
         }
-        if case .stored = outcome { register(key: key, dependencies: dependencies, lease: false, incarnation: incarnation) }
+        if case .stored = outcome {
+            register(key: key, claim: claim, lease: false, incarnation: incarnation)
+        } else {
+            release(claim)
+        }
         return outcome
     }
 
@@ -121,14 +127,47 @@ public final class CacheNode: Sendable {
         return keyBytes.withUTF8 { store.delete(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Room claimed in the registration queue before a value is stored, so that the node
+    /// answers OK only for a registration it has queued.
+    struct RegistrationClaim {
+        let deps: [String]
+        let bytes: Int
+    }
+
+    /// Claims room for a key of `keyBytes` with `dependencies` (none needed without them); nil
+    /// when the queue is at its bound: the command is refused with `registrationQueueFull`.
+    func claimRegistration(keyBytes: Int, _ dependencies: [Dependency]) -> RegistrationClaim? {
+        guard !dependencies.isEmpty else { return RegistrationClaim(deps: [], bytes: 0) }
+        let deps = dependencies.map(\.description)
+        let bytes = Registration.queuedBytes(key: keyBytes, deps: deps)
+        guard publisher.reserve(bytes: bytes) else {
+            metrics.registrationsRefused.increment()
+            counters.registrationsRefused.wrappingIncrement(ordering: .relaxed)
+            return nil
+        }
+        return RegistrationClaim(deps: deps, bytes: bytes)
+    }
+
+    /// Gives back the room of a value that was not stored.
+    func release(_ claim: RegistrationClaim) {
+        if claim.bytes > 0 { publisher.release(bytes: claim.bytes) }
+    }
+
     /// Publishes what a stored value (or lease) depends on; `incarnation` is the one the store
     /// gave the value (or the lease token), so that its tombstone cannot erase a newer one.
-    func register(key: String, dependencies: [Dependency], lease: Bool, incarnation: UInt64) {
-        guard !dependencies.isEmpty else { return }
+    /// `deps` overrides the claim's (LEASE.SET registers the lease's dependencies too).
+    func register(key: String, claim: RegistrationClaim, deps: [String]? = nil, lease: Bool, incarnation: UInt64) {
+        let deps = deps ?? claim.deps
+        guard !deps.isEmpty else { return release(claim) }
         publisher.publish(Registration(
-            service: service, key: key, deps: dependencies.map(\.description),
-            setAtMillis: store.now, lease: lease, owner: RegistrationOwner(node: nodeID, incarnation: incarnation)))
+            service: service, key: key, deps: deps,
+            setAtMillis: store.now, lease: lease, owner: RegistrationOwner(node: nodeID, incarnation: incarnation)), reserved: claim.bytes)
         metrics.registrations.increment()
+    }
+
+    /// The reply to a SET ... DEPS refused for want of room in the registration queue.
+    var registrationQueueFull: String {
+        "TRYAGAIN registrations waiting for Kafka fill the node's queue (\(configuration.registrationQueueLimit) bytes); the value was not stored"
     }
 
     /// Applies the watermark that came with (or without) invalidations, after them.

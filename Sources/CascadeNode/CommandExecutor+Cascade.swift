@@ -18,6 +18,9 @@ extension CommandExecutor {
             }
             if let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
         }
+        guard let claim = node.claimRegistration(keyBytes: arguments[1].readableBytes, dependencies) else {
+            return out.writeRESPError(node.registrationQueueFull)
+        }
         var reply = ByteBuffer()
         let outcome = arguments[1].withUnsafeReadableBytes { key in
             store.leaseGet(key, dependencies: dependencies, serveHits: node.servesReads()) { value in
@@ -29,10 +32,11 @@ extension CommandExecutor {
         case .hit:
             out.writeImmutableBuffer(reply)
             out.writeRESPNull(session.version)
+            node.release(claim)
         case .miss(let token):
             out.writeRESPNull(session.version)
             out.writeRESPBulkString(String(token))
-            node.register(key: arguments[1].text, dependencies: dependencies, lease: true, incarnation: token)
+            node.register(key: arguments[1].text, claim: claim, lease: true, incarnation: token)
         }
     }
 
@@ -48,6 +52,11 @@ extension CommandExecutor {
         case .failure(let error): return out.writeRESPError(error.message)
         }
         if let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
+        // Claimed for the new dependencies only: the lease's own come back from the store, and
+        // were admitted under the bound by its LEASE.GET, so a lease adds at most them again.
+        guard let claim = node.claimRegistration(keyBytes: arguments[1].readableBytes, options.dependencies ?? []) else {
+            return out.writeRESPError(node.registrationQueueFull)
+        }
         var incarnation: UInt64 = 0
         let (outcome, dependencies) = arguments[1].withUnsafeReadableBytes { key in
             arguments[3].withUnsafeReadableBytes { value in
@@ -56,7 +65,11 @@ extension CommandExecutor {
                     registered: { incarnation = $0 })
             }
         }
-        if outcome == .stored { node.register(key: arguments[1].text, dependencies: dependencies, lease: false, incarnation: incarnation) }
+        if outcome == .stored {
+            node.register(key: arguments[1].text, claim: claim, deps: dependencies.map(\.description), lease: false, incarnation: incarnation)
+        } else {
+            node.release(claim)
+        }
         writeSetOutcome(outcome, Session(id: 0, authenticated: true), &out)
     }
 

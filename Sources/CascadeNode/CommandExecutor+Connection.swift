@@ -144,6 +144,7 @@ extension CommandExecutor {
             ("proto-max-bulk-len", String(configuration.limits.maxBulkLength)),
             ("client-query-buffer-limit", String(configuration.limits.maxQueryBuffer)),
             ("cascade-max-deps", String(Registration.Limits.maxDependencies)),
+            ("cascade-registration-queue-limit", String(configuration.registrationQueueLimit)),
             ("port", String(configuration.port)),
             ("bind", configuration.host),
             ("databases", "1"),

@@ -29,6 +29,9 @@ extension CommandExecutor {
         case .failure(let error): return out.writeRESPError(error.message)
         }
         if options.dependencies != nil, let refusal = CommandExecutor.registrableKey(arguments[1]) { return out.writeRESPError(refusal) }
+        guard let claim = node.claimRegistration(keyBytes: arguments[1].readableBytes, options.dependencies ?? []) else {
+            return out.writeRESPError(node.registrationQueueFull)
+        }
         var previousReply: ByteBuffer?
         var incarnation: UInt64 = 0
         let outcome = arguments[1].withUnsafeReadableBytes { key in
@@ -46,8 +49,10 @@ extension CommandExecutor {
                     registered: { incarnation = $0 })
             }
         }
-        if case .stored = outcome, let dependencies = options.dependencies {
-            node.register(key: arguments[1].text, dependencies: dependencies, lease: false, incarnation: incarnation)
+        if case .stored = outcome {
+            node.register(key: arguments[1].text, claim: claim, lease: false, incarnation: incarnation)
+        } else {
+            node.release(claim)
         }
         if options.returnPrevious, outcome == .stored || outcome == .notStored {
             if let previousReply { out.writeImmutableBuffer(previousReply) } else { out.writeRESPNull(session.version) }

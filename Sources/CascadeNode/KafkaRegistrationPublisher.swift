@@ -6,12 +6,13 @@ import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Publishes registrations and tombstones to `cascade.deps`, and refresh hints to
-/// `cascade.refresh.<service>`. `publish` is called on event-loop
-/// threads, so it only appends to a queue; a background task drains the queue into the
-/// producer in batches, in queue order, and is the one place that awaits Kafka. Delivery
-/// failures are the producer's delivery handler's to log (see `NodeRuntime`).
+/// `cascade.refresh.<service>`. `publish` is called on event-loop threads, so it only appends
+/// to a bounded queue (`RegistrationQueue`: a SET ... DEPS claims room first, and is refused
+/// when there is none); a background task drains the queue into the producer in batches, in
+/// queue order, and is the one place that awaits Kafka. Delivery failures are the producer's
+/// delivery handler's to log (see `NodeRuntime`).
 public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
-    private enum Pending {
+    enum Pending {
         case registration(Registration)
         case tombstone(kafkaKey: String, owner: RegistrationOwner)
         case refresh(service: String, hint: RefreshHint)
@@ -21,77 +22,69 @@ public final class KafkaRegistrationPublisher: RegistrationPublisher, Service {
     private let topic: String
     private let topics: Topics
     private let logger: Logger
-    private let queue = NIOLockedValueBox<(items: [Pending], waiter: CheckedContinuation<Void, Never>?, closed: Bool)>(([], nil, false))
+    let queue: RegistrationQueue<Pending>
 
-    public init(producer: KafkaProducer, topics: Topics, logger: Logger) {
+    /// `maxQueuedBytes` bounds what waits for the producer (`NodeConfiguration.registrationQueueLimit`).
+    public init(
+        producer: KafkaProducer, topics: Topics, maxQueuedBytes: Int = NodeConfiguration.defaultRegistrationQueueLimit,
+        logger: Logger = Logger(label: "cascade.node")
+    ) {
         self.producer = producer
         self.topic = topics.deps
         self.topics = topics
         self.logger = logger
+        self.queue = RegistrationQueue(maxBytes: maxQueuedBytes)
+    }
+
+    public func reserve(bytes: Int) -> Bool {
+        queue.reserve(bytes: bytes)
+    }
+
+    public func release(bytes: Int) {
+        queue.release(bytes: bytes)
     }
 
     public func publish(_ registration: Registration) {
-        enqueue([.registration(registration)])
+        publish(registration, reserved: 0)
     }
 
+    public func publish(_ registration: Registration, reserved: Int) {
+        let bytes = Registration.queuedBytes(key: registration.key.utf8.count, deps: registration.deps)
+        queue.append([(.registration(registration), bytes)], reserved: reserved)
+    }
+
+    public var queuedBytes: Int { queue.usedBytes }
+
     public func publishTombstones(service: String, node: String, tombstones: [Tombstone]) {
-        enqueue(tombstones.map {
-            .tombstone(kafkaKey: "\(service)/\($0.key)", owner: RegistrationOwner(node: node, incarnation: $0.incarnation))
+        queue.append(tombstones.map {
+            (.tombstone(kafkaKey: "\(service)/\($0.key)", owner: RegistrationOwner(node: node, incarnation: $0.incarnation)),
+             Registration.queuedBytes(key: service.utf8.count + $0.key.utf8.count, deps: []))
         })
     }
 
     public func publishRefreshHints(service: String, hints: [RefreshHint]) {
-        enqueue(hints.map { .refresh(service: service, hint: $0) })
-    }
-
-    private func enqueue(_ items: [Pending]) {
-        let waiter = queue.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-            state.items.append(contentsOf: items)
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
+        let dropped = queue.append(
+            hints.map { (.refresh(service: service, hint: $0), Registration.queuedBytes(key: $0.key.utf8.count, deps: [])) },
+            dropWhenFull: true)
+        if dropped > 0 { logger.warning("registration queue full: refresh hints dropped", metadata: ["dropped": "\(dropped)"]) }
     }
 
     /// Drains the queue until graceful shutdown, then sends what is left.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while let batch = await nextBatch() {
+            while let batch = await queue.next() {
                 await send(batch)
             }
         } onGracefulShutdown: {
-            let waiter = self.queue.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-                state.closed = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
+            self.queue.close()
         }
     }
 
-    /// The next non-empty batch, or nil once closed and drained.
-    private func nextBatch() async -> [Pending]? {
-        while true {
-            let (batch, closed) = queue.withLockedValue { state -> ([Pending], Bool) in
-                defer { state.items = [] }
-                return (state.items, state.closed)
-            }
-            if !batch.isEmpty { return batch }
-            if closed { return nil }
-            await withCheckedContinuation { continuation in
-                let ready = queue.withLockedValue { state -> Bool in
-                    if !state.items.isEmpty || state.closed { return true }
-                    state.waiter = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        }
-    }
-
-    /// Enqueues the batch in order; only a full librdkafka queue makes this wait.
-    private func send(_ batch: [Pending]) async {
-        for item in batch {
+    /// Enqueues the batch in order; only a full librdkafka queue makes this wait, and what
+    /// waits still counts against the bound.
+    private func send(_ batch: [(item: Pending, bytes: Int)]) async {
+        for (item, bytes) in batch {
+            defer { queue.sent(bytes: bytes) }
             let (topic, key, value, headers): (String, String, [UInt8]?, [KafkaHeader]) = switch item {
             case .registration(let registration): (self.topic, registration.kafkaKey, registration.encoded(), [])
             case .refresh(let service, let hint): (topics.refresh(service: service), hint.key, hint.encoded(), [])

@@ -22,6 +22,10 @@ public struct NodeConfiguration: Sendable {
     /// The service's families (`--graph`): keys are attributed to them, tiers order eviction,
     /// adaptive TTLs are learned. Nil: a node that knows no families.
     public var families: FamilyDirectory?
+    /// Most bytes of registrations, tombstones and hints waiting for Kafka; past it, SET ...
+    /// DEPS is refused with -TRYAGAIN rather than queued without bound.
+    public var registrationQueueLimit: Int = NodeConfiguration.defaultRegistrationQueueLimit
+    public static let defaultRegistrationQueueLimit = 64 << 20
 
     public init(
         service: String, host: String = "127.0.0.1", port: Int = 6379, requirePass: String? = nil,

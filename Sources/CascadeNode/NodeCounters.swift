@@ -11,6 +11,8 @@ public final class NodeCounters: Sendable {
     let commands = ManagedAtomic<Int>(0)
     private let degradedFlag = ManagedAtomic<Bool>(false)
     let degradedReads = ManagedAtomic<Int>(0)
+    /// SET ... DEPS refused because the registration queue was full.
+    let registrationsRefused = ManagedAtomic<Int>(0)
 
     public init() {}
 

@@ -10,6 +10,8 @@ struct NodeMetrics: Sendable {
     /// A sampled read batch's time in the node, from its first command to its replies' flush.
     let commandDuration = Timer(label: "cascade_node_command_duration_seconds")
     let registrations = Counter(label: "cascade_node_registrations_total")
+    /// SET ... DEPS refused (-TRYAGAIN) because the registration queue was full.
+    let registrationsRefused = Counter(label: "cascade_node_registrations_refused_total")
     let tombstones = Counter(label: "cascade_node_tombstones_total")
     let refreshHints = Counter(label: "cascade_node_refresh_hints_total")
     let hits = Gauge(label: "cascade_node_hits")

@@ -54,7 +54,8 @@ public struct NodeRuntime: Sendable {
                 }
             }
         }
-        let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
+        let publisher = KafkaRegistrationPublisher(
+            producer: producer, topics: topics, maxQueuedBytes: configuration.registrationQueueLimit, logger: logger)
         node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
         let readiness = ReadinessLatch(count: 2, onReady: onReady)
         let reading = OneTimeGate()
@@ -94,7 +95,8 @@ extension NodeRuntime {
                 }
             }
         }
-        let publisher = KafkaRegistrationPublisher(producer: producer, topics: topics, logger: logger)
+        let publisher = KafkaRegistrationPublisher(
+            producer: producer, topics: topics, maxQueuedBytes: configuration.registrationQueueLimit, logger: logger)
         let node = CacheNode(configuration: configuration, publisher: publisher, logger: logger)
         let consumer = try InvalidationConsumer(
             node: node, configuration: kafka, topics: topics, logger: logger, onReady: onReady, onApplied: onApplied)

@@ -12,10 +12,24 @@ public protocol RegistrationPublisher: Sendable {
     func publishTombstones(service: String, node: String, tombstones: [Tombstone])
     /// Hot keys an invalidation removed, on `cascade.refresh.<service>`.
     func publishRefreshHints(service: String, hints: [RefreshHint])
+    /// Claims room for a registration of about `bytes` before its value is stored: false when
+    /// the queue is at its bound, and the command must be refused rather than answer OK.
+    func reserve(bytes: Int) -> Bool
+    /// Gives back a claim whose value was not stored.
+    func release(bytes: Int)
+    /// Publishes a registration that claimed `reserved` bytes with `reserve`.
+    func publish(_ registration: Registration, reserved: Int)
+    /// Bytes waiting to be sent or claimed, for INFO.
+    var queuedBytes: Int { get }
 }
 
+/// Publishers with no queue of their own have room for everything.
 extension RegistrationPublisher {
     public func publishRefreshHints(service: String, hints: [RefreshHint]) {}
+    public func reserve(bytes: Int) -> Bool { true }
+    public func release(bytes: Int) {}
+    public func publish(_ registration: Registration, reserved: Int) { publish(registration) }
+    public var queuedBytes: Int { 0 }
 }
 
 /// For a node run without Kafka.

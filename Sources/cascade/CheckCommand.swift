@@ -76,30 +76,13 @@ struct CheckCommand: AsyncParsableCommand {
         text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
-    /// Where to look: the status file, the config, the flags; with none of them naming a
-    /// node, the live nodes the bus lists on `/nodes` (one per service).
-    func targets() async throws -> CheckTargets {
-        var targets = CheckTargets()
-        if let statusFile {
-            let status = try StatusFile.read(statusFile)
-            targets = CheckTargets(admin: status.admin, nodes: status.nodes)
-        }
-        if let config {
-            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read the config file \(config)") }
-            do { targets = targets.overridden(by: try CheckTargets.decode(data, path: config)) } catch { throw CLIError(error.description) }
-        }
+    func audit() async throws -> CheckReport {
         var flags = CheckTargets(admin: admin, adminToken: adminToken, requirepass: requirepass)
         for node in nodes {
             let parsed = try CheckTargets.parseNode(node)
             flags.nodes[parsed.service] = parsed.address
         }
-        targets = targets.overridden(by: flags)
-        targets = try await CheckAudit.discoverNodes(targets, timeout: timeout)
-        if let problem = targets.missing { throw CLIError(problem.description) }
-        return targets
-    }
-
-    func audit() async throws -> CheckReport {
-        try await CheckAudit(targets: try await targets(), timeout: timeout, settleMillis: settleMs, scanCount: scanCount, repair: repair).run()
+        let targets = try await CheckTargets.gather(statusFile: statusFile, config: config, flags: flags, timeout: timeout)
+        return try await CheckAudit(targets: targets, timeout: timeout, settleMillis: settleMs, scanCount: scanCount, repair: repair).run()
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CascadeCheck
 import Foundation
 import Logging
 
@@ -27,3 +28,6 @@ struct CommonOptions: ParsableArguments {
 func printLine(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
+
+/// A user mistake or an unreachable dependency: printed as one plain sentence, no stack trace.
+typealias CLIError = OperatorError

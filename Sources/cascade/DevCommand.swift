@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeBus
+import CascadeCheck
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka
@@ -137,7 +138,7 @@ struct DevCommand: AsyncParsableCommand {
             let status = StatusFile(
                 kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
                 gateway: ready.gateway)
-            printLine(DevBanner.text(status))
+            printLine(status.banner)
             if let statusFile {
                 do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
             }
@@ -149,26 +150,5 @@ struct DevCommand: AsyncParsableCommand {
         try await services.run()
         try await eventLoops.shutdownGracefully()
         if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
-    }
-}
-
-/// What `cascade dev` prints once ready: endpoints and three commands to try.
-enum DevBanner {
-    static func text(_ status: StatusFile) -> String {
-        var lines = ["cascade dev ready", "", "  kafka   \(status.kafka)", "  admin   \(status.admin)"]
-        for (service, address) in status.nodes.sorted(by: { $0.key < $1.key }) {
-            lines.append("  node    \(service.padding(toLength: 20, withPad: " ", startingAt: 0)) \(address)")
-        }
-        if let gateway = status.gateway { lines.append("  gateway \(gateway)") }
-        let productNode = status.nodes["product-service"] ?? status.nodes.values.sorted().first ?? "127.0.0.1:6380"
-        let port = productNode.split(separator: ":").last.map(String.init) ?? "6380"
-        lines += [
-            "", "Try:",
-            "  redis-cli -p \(port) SET product:p-17 '{\"name\":\"shoe\"}' EX 600 DEPS Product#p-17@41",
-            "  cascade publish Product#p-17 --version 42 --kafka \(status.kafka)",
-            "  redis-cli -p \(port) GET product:p-17        # gone",
-            "  cascade graph impact Product#p-17 --live \(status.admin)",
-        ]
-        return lines.joined(separator: "\n")
     }
 }

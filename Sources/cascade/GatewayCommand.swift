@@ -60,7 +60,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard !service.isEmpty, !service.contains("/") else { throw ValidationError("--service must be a name without '/'") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        if let maxMemory, NodeCommand.parseBytes(maxMemory) == nil {
+        if let maxMemory, ByteSize.parse(maxMemory) == nil {
             throw ValidationError("--max-memory '\(maxMemory)' is not a size such as 256mb")
         }
         guard defaultTTL == "0" || (TTLDuration.milliseconds(defaultTTL) ?? 0) > 0 else {
@@ -103,7 +103,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     var nodeConfiguration: NodeConfiguration {
         var store = StoreConfiguration()
-        store.maxMemoryBytes = maxMemory.flatMap(NodeCommand.parseBytes)
+        store.maxMemoryBytes = maxMemory.flatMap(ByteSize.parse)
         return NodeConfiguration(service: service, host: host, port: port, store: store)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeGraph
+import CascadeGraphInspect
 import Foundation
 
 /// `cascade graph ...`: offline questions about `graph/`; `--live` asks a running bus.
@@ -39,6 +40,16 @@ struct GraphOptions: ParsableArguments {
         }
     }
 
+    /// Runs `body`; a question with no answer is printed as a sentence and exits with its status.
+    func answer<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as GraphQueryError {
+            GraphOutput.fail(error.sentence)
+            throw ExitCode(error.exitCode)
+        }
+    }
+
     /// A family named on the command line, or exit 2 with a sentence.
     func family(_ text: String, in graph: CacheGraph) throws -> FamilyID {
         switch graph.family(named: text) {
@@ -60,19 +71,5 @@ enum GraphOutput {
     /// A usage or I/O problem as one plain sentence on stderr.
     static func fail(_ sentence: String) {
         error("cascade graph: \(sentence)")
-    }
-
-    /// Columns padded to their widest cell; the header row first.
-    static func table(_ rows: [[String]]) -> String {
-        guard let first = rows.first else { return "" }
-        var widths = [Int](repeating: 0, count: first.count)
-        for row in rows {
-            for (column, cell) in row.enumerated() where column < widths.count { widths[column] = max(widths[column], cell.count) }
-        }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
     }
 }

@@ -1,10 +1,12 @@
 import ArgumentParser
+import CascadeBus
 import CascadeGraph
 import CascadeKafka
 import CascadeNode
 import CascadeRESP
 import CascadeStore
 import CascadeWire
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -73,13 +75,13 @@ struct NodeCommand: AsyncParsableCommand {
     func validate() throws {
         guard !service.isEmpty, !service.contains("/") else { throw ValidationError("--service must be a name without '/'") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        if let maxMemory, NodeCommand.parseBytes(maxMemory) == nil {
+        if let maxMemory, ByteSize.parse(maxMemory) == nil {
             throw ValidationError("--max-memory '\(maxMemory)' is not a size such as 512mb")
         }
         guard hotKeyMinHits >= 1 else { throw ValidationError("--hot-key-min-hits must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
-        guard NodeCommand.parseBytes(clientQueryBufferLimit) != nil else {
+        guard ByteSize.parse(clientQueryBufferLimit) != nil else {
             throw ValidationError("--client-query-buffer-limit '\(clientQueryBufferLimit)' is not a size such as 1gb")
         }
         if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
@@ -90,7 +92,7 @@ struct NodeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = common.bootstrapLogging(label: "cascade.node")
         var store = StoreConfiguration()
-        store.maxMemoryBytes = maxMemory.flatMap(NodeCommand.parseBytes)
+        store.maxMemoryBytes = maxMemory.flatMap(ByteSize.parse)
         store.hotKeyMinHits = hotKeyMinHits
         let families = try graph.map { directory in
             let (cacheGraph, _) = try GraphOptions.load(directory: directory)
@@ -101,7 +103,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let configuration = NodeConfiguration(
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
-            limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: NodeCommand.parseBytes(clientQueryBufferLimit) ?? 1 << 30),
+            limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: ByteSize.parse(clientQueryBufferLimit) ?? 1 << 30),
             store: store,
             maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise,
             families: families)
@@ -124,22 +126,12 @@ struct NodeCommand: AsyncParsableCommand {
         var nodeServices = runtime.services
         if let registry, let metricsPort {
             nodeServices.append(MetricsEndpoint.application(
-                registry: registry, host: host, port: metricsPort, token: requirepass, logger: logger))
+                registry: registry, host: host, port: metricsPort,
+                auth: requirepass.map(BearerTokenMiddleware<BasicRequestContext>.init(token:)), logger: logger))
         }
         let services = ServiceGroup(configuration: .init(
             services: nodeServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         try await group.shutdownGracefully()
-    }
-
-    /// `512mb`, `2gb`, `100kb` or plain bytes, as Redis's maxmemory accepts them.
-    static func parseBytes(_ text: String) -> Int? {
-        let lower = text.lowercased()
-        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10), ("b", 1)]
-        for (suffix, factor) in units where lower.hasSuffix(suffix) {
-            guard let number = Int(lower.dropLast(suffix.count)), number > 0 else { return nil }
-            return number.multipliedReportingOverflow(by: factor).overflow ? nil : number * factor
-        }
-        return Int(lower).flatMap { $0 > 0 ? $0 : nil }
     }
 }

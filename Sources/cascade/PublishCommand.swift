@@ -101,7 +101,7 @@ struct PublishCommand: AsyncParsableCommand {
         let producer = try KafkaProducer(configuration: configuration)
         var failed = false
         var last: DeliveryReport?
-        for (key, value) in try events() {
+        for (key, value) in events() {
             do throws(KafkaError) {
                 let report = try await producer.send(topic: topics.events, key: key, value: value)
                 last = report
@@ -122,54 +122,23 @@ struct PublishCommand: AsyncParsableCommand {
 
     /// --wait: every live node answers CASCADE.AFTER for the token, or exit 3.
     private func awaitApplied(token: String, status: StatusFile?) async throws {
+        let nodes = try await AppliedWait.nodes(admin: admin, adminToken: adminToken, status: status)
         let timeoutMillis = TTLDuration.milliseconds(waitTimeout) ?? 10_000
-        var nodes: [AppliedWait.Node] = []
-        if let base = admin ?? status?.admin {
-            let client = try AdminClient(base: base, token: adminToken, timeout: 5)
-            nodes = try await client.liveNodes().map { AppliedWait.Node(service: $0.service, address: $0.address) }
-        }
-        if nodes.isEmpty, let status {
-            nodes = status.nodes.map { AppliedWait.Node(service: $0.key, address: $0.value) }
-        }
-        guard !nodes.isEmpty else { throw CLIError("no live nodes to wait for (the bus lists none on /nodes)") }
         let answers = await AppliedWait(password: requirepass, timeoutMillis: timeoutMillis).ask(nodes, token: token)
-        for (service, group) in Dictionary(grouping: answers, by: \.node.service).sorted(by: { $0.key < $1.key })
-        where group.allSatisfy(\.applied) {
-            printLine("applied \(service) \(group.count) \(Int((group.map(\.millis).max() ?? 0).rounded()))")
-        }
-        let behind = answers.filter { !$0.applied }
+        AppliedWait.appliedLines(answers).forEach(printLine)
+        let behind = AppliedWait.behindLines(answers)
         guard behind.isEmpty else {
-            for answer in behind {
-                FileHandle.standardError.write(Data("not applied \(answer.node.service) \(answer.node.address): \(answer.detail)\n".utf8))
-            }
+            for line in behind { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             throw ExitCode(3)
         }
     }
 
     /// The events to send as (Kafka key, JSON bytes).
-    private func events() throws -> [(String, [UInt8])] {
+    private func events() -> [(String, [UInt8])] {
         guard ref == "-" else {
             guard let entity = EntityRef(parsing: ref), let version, let operation = DomainEvent.Operation(rawValue: op) else { return [] }
-            var attributes: [String: String] = [:]
-            for attr in attrs {
-                let parts = attr.split(separator: "=", maxSplits: 1)
-                attributes[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-            }
-            let event = DomainEvent(
-                ref: entity, op: operation, version: version, origin: origin, atMillis: Timestamps.nowMillis(),
-                attrs: attributes, eventID: UUID().uuidString.lowercased())
-            return [(event.kafkaKey, JSONEventEncoder.encode(event))]
+            return [PublishedEvents.single(ref: entity, op: operation, version: version, origin: origin, attrs: attrs)]
         }
-        // Lines are sent as they are (the bus validates them); the key comes from the line
-        // when it parses, so one entity's events stay on one partition.
-        var result: [(String, [UInt8])] = []
-        while let line = readLine() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty else { continue }
-            let bytes = Array(trimmed.utf8)
-            let key = (try? JSONEventDecoder().decode(bytes))?.kafkaKey ?? "unparsed"
-            result.append((key, bytes))
-        }
-        return result
+        return PublishedEvents.lines { readLine() }
     }
 }

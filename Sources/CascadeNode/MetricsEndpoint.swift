@@ -1,25 +1,26 @@
-import CascadeBus
 import Hummingbird
 import Logging
 import Metrics
 import Prometheus
 
-/// The node's Prometheus endpoint (`--metrics-port`): swift-metrics is bootstrapped onto one
-/// registry, served at /metrics.
-enum MetricsEndpoint {
+/// The Prometheus endpoint of a node or a gateway (`--metrics-port`): swift-metrics is
+/// bootstrapped onto one registry, served at /metrics, with /healthz beside it.
+public enum MetricsEndpoint {
     /// Bootstraps swift-metrics; call before anything creates a metric.
-    static func bootstrap() -> PrometheusCollectorRegistry {
+    public static func bootstrap() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
     }
 
-    /// With `token` (the node's --requirepass), /metrics needs `Authorization: Bearer <token>`.
-    static func application(
-        registry: PrometheusCollectorRegistry, host: String, port: Int, token: String? = nil, logger: Logger
+    /// `auth` guards every path (a node with --requirepass is given the bus's bearer-token
+    /// middleware by its wiring, so /metrics needs `Authorization: Bearer <password>`).
+    public static func application(
+        registry: PrometheusCollectorRegistry, host: String, port: Int,
+        auth: (any MiddlewareProtocol<Request, Response, BasicRequestContext>)? = nil, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
-        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        if let auth { router.add(middleware: auth) }
         router.get("/metrics") { _, _ in
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
