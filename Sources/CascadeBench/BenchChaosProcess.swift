@@ -50,11 +50,16 @@ final class ChaosProcess: Sendable {
         try? logHandle.close()
         let handle = pipe.fileHandleForReading
         Thread.detachNewThread { [self] in
+            // The handle stays captured: it owns the descriptor, which must outlive the reads.
+            let descriptor = handle.fileDescriptor
             var pending = ""
+            var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                pending += String(decoding: data, as: UTF8.self)
+                // read(2), retried on EINTR: `FileHandle.availableData` traps on it.
+                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending += String(decoding: chunk[..<count], as: UTF8.self)
                 while let newline = pending.firstIndex(of: "\n") {
                     let line = String(pending[..<newline])
                     pending = String(pending[pending.index(after: newline)...])

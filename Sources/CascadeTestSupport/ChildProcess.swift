@@ -31,11 +31,18 @@ public final class ChildProcess: @unchecked Sendable {
         let lock = self.lock
         let group = self.readers
         group.enter()
+        // read(2) itself, not `FileHandle.availableData`: that traps when a signal interrupts
+        // the read (EINTR), which took a whole suite run down once; here it is retried.
         Thread.detachNewThread {
+            // The handle stays captured: it owns the descriptor, which must outlive the reads.
+            let descriptor = handle.fileDescriptor
+            var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                lock.withLock { append(String(decoding: data, as: UTF8.self)) }
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                lock.withLock { append(text) }
             }
             group.leave()
         }
