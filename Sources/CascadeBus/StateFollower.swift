@@ -116,6 +116,7 @@ final class StateFollower: @unchecked Sendable {
             var deps = DepsBatch()
             var live: [Registration] = []
             let wasReady = ready
+            var rebuilt = false
             for message in batch {
                 if message.topic == topics.nodes {
                     if let bytes = message.valueBytes, let report = try? NodeReport.decode(bytes) { nodes.merge(report) }
@@ -132,9 +133,11 @@ final class StateFollower: @unchecked Sendable {
                     }
                 }
                 if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
-                reached(message)
+                if reached(message) { rebuilt = true }
             }
             deps.apply(to: index)
+            // Ready only once the batch that reached the last marker is in the index.
+            if rebuilt { markReady() }
             await check(live)
             if !wasReady && ready {
                 logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
@@ -191,12 +194,18 @@ final class StateFollower: @unchecked Sendable {
         }
     }
 
-    private func reached(_ message: KafkaMessage) {
-        let continuations = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            guard !isReady, let end = pendingEnds[message.topic]?[message.partition], message.offset >= end else { return [] }
+    /// Crosses off the marker `message` reaches; true when it was the last one.
+    private func reached(_ message: KafkaMessage) -> Bool {
+        lock.withLock {
+            guard !isReady, let end = pendingEnds[message.topic]?[message.partition], message.offset >= end else { return false }
             pendingEnds[message.topic]?[message.partition] = nil
             if pendingEnds[message.topic]?.isEmpty == true { pendingEnds[message.topic] = nil }
-            guard pendingEnds.isEmpty else { return [] }
+            return pendingEnds.isEmpty
+        }
+    }
+
+    private func markReady() {
+        let continuations = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
             isReady = true
             defer { readyContinuations = [] }
             return readyContinuations
