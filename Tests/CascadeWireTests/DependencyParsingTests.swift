@@ -10,6 +10,10 @@ struct DependencyParsingTests {
         ("order:9", .key(CacheKeyRef(service: "shop", key: "order:9"))),
         // A key may contain '/': the service is what comes before the first one.
         ("api-gateway/GET /products/1", .key(CacheKeyRef(service: "api-gateway", key: "GET /products/1"))),
+        // Beyond ASCII, '#' is still looked for as a character.
+        ("Prodükt#p-ü@3", .entity(EntityRef(entity: "Prodükt", id: "p-ü"), version: 3)),
+        ("käse-service/k#ä", .entity(EntityRef(entity: "käse-service/k", id: "ä"), version: nil)),
+        ("käse-service/kä", .key(CacheKeyRef(service: "käse-service", key: "kä"))),
     ])
     func valid(text: String, expected: Dependency) throws {
         #expect(try Dependency.parse(text, service: "shop") == expected)
