@@ -113,9 +113,10 @@ final class StateFollower: @unchecked Sendable {
     func run() async {
         for await event in consumer.events {
             guard case .messages(let batch) = event else { continue }
-            var changes: [InstanceIndex.Change] = []
+            var deps = DepsBatch()
             var live: [Registration] = []
             let wasReady = ready
+            var rebuilt = false
             for message in batch {
                 if message.topic == topics.nodes {
                     if let bytes = message.valueBytes, let report = try? NodeReport.decode(bytes) { nodes.merge(report) }
@@ -124,7 +125,7 @@ final class StateFollower: @unchecked Sendable {
                        let record = try? LedgerRecord.decode(bytes) {
                         ledger.merge(record)
                     }
-                } else if let registration = read(message, into: &changes) {
+                } else if let registration = read(message, into: &deps) {
                     if wasReady {
                         live.append(registration)
                     } else if message.offset >= lock.withLock({ checkedFrom[message.partition] ?? .max }) {
@@ -132,9 +133,11 @@ final class StateFollower: @unchecked Sendable {
                     }
                 }
                 if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
-                reached(message)
+                if reached(message) { rebuilt = true }
             }
-            if !changes.isEmpty { index.apply(changes) }
+            deps.apply(to: index)
+            // Ready only once the batch that reached the last marker is in the index.
+            if rebuilt { markReady() }
             await check(live)
             if !wasReady && ready {
                 logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
@@ -178,38 +181,31 @@ final class StateFollower: @unchecked Sendable {
 
     /// Turns a message of `cascade.deps` into an index change; returns the registration, if
     /// it is one, for the race check.
-    private func read(_ message: KafkaMessage, into changes: inout [InstanceIndex.Change]) -> Registration? {
-        guard let keyText = message.keyString, !keyText.hasPrefix(TopicSetup.markerPrefix) else { return nil }
-        guard let bytes = message.valueBytes else {
-            // A tombstone: the value is gone. It names the registration it ends in headers
-            // (none from hand-written tombstones: then whatever is registered ends).
-            guard let slash = keyText.firstIndex(of: "/") else { return nil }
-            var owner: RegistrationOwner?
-            if let node = message.header(RegistrationOwner.nodeHeader),
-               let incarnation = message.header(RegistrationOwner.incarnationHeader).flatMap({ UInt64(String(decoding: $0, as: UTF8.self)) }) {
-                owner = RegistrationOwner(node: String(decoding: node, as: UTF8.self), incarnation: incarnation)
-            }
-            let key = CacheKeyRef(service: String(keyText[..<slash]), key: String(keyText[keyText.index(after: slash)...]))
-            changes.append(.unregister(key, owner: owner))
+    private func read(_ message: KafkaMessage, into deps: inout DepsBatch) -> Registration? {
+        switch deps.read(message) {
+        case .registration(let registration):
+            metrics.registrations.increment()
+            return registration
+        case .unreadable:
+            logger.warning("skipping unreadable registration", metadata: ["key": "\(message.keyString ?? "")", "offset": "\(message.offset)"])
+            return nil
+        case .tombstone, .ignored:
             return nil
         }
-        guard let registration = try? Registration.decode(bytes) else {
-            logger.warning("skipping unreadable registration", metadata: ["key": "\(keyText)", "offset": "\(message.offset)"])
-            return nil
-        }
-        metrics.registrations.increment()
-        let dependencies = registration.deps.compactMap { try? Dependency.parse($0, service: registration.service) }
-        changes.append(.register(
-            CacheKeyRef(service: registration.service, key: registration.key), dependencies: dependencies, owner: registration.owner))
-        return registration
     }
 
-    private func reached(_ message: KafkaMessage) {
-        let continuations = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            guard !isReady, let end = pendingEnds[message.topic]?[message.partition], message.offset >= end else { return [] }
+    /// Crosses off the marker `message` reaches; true when it was the last one.
+    private func reached(_ message: KafkaMessage) -> Bool {
+        lock.withLock {
+            guard !isReady, let end = pendingEnds[message.topic]?[message.partition], message.offset >= end else { return false }
             pendingEnds[message.topic]?[message.partition] = nil
             if pendingEnds[message.topic]?.isEmpty == true { pendingEnds[message.topic] = nil }
-            guard pendingEnds.isEmpty else { return [] }
+            return pendingEnds.isEmpty
+        }
+    }
+
+    private func markReady() {
+        let continuations = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
             isReady = true
             defer { readyContinuations = [] }
             return readyContinuations

@@ -23,7 +23,7 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
     /// used for bare keys.
     public static func parse(_ text: String, service: String) throws(ParseError) -> Dependency {
         guard !text.isEmpty else { throw .empty }
-        if text.contains("#") {
+        if containsHash(text) {
             var body = text[...]
             var version: UInt64?
             if let at = text.lastIndex(of: "@") {
@@ -44,6 +44,19 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
             }
         }
         return .key(CacheKeyRef(service: service, key: text))
+    }
+
+    /// Whether `text` holds a `#` character. ASCII text (every registration of the example
+    /// graph) is answered from its bytes: there a `#` byte is a `#` character. Other text goes
+    /// through the character comparison as before, where `#` followed by a combining mark is
+    /// another character.
+    private static func containsHash(_ text: String) -> Bool {
+        var hash = false
+        for byte in text.utf8 {
+            if byte >= 0x80 { return text.contains("#") }
+            if byte == UInt8(ascii: "#") { hash = true }
+        }
+        return hash
     }
 
     /// The tag a node files a key under, and the bus indexes it by: `Entity#id` or `service/key`.

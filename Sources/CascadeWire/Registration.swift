@@ -57,7 +57,75 @@ public struct Registration: Codable, Sendable, Hashable {
 
     public func encoded() -> [UInt8] { WireJSON.encode(self) }
 
+    /// Reads a registration. What nodes write (see `plain`) is read without JSONDecoder, which
+    /// cost more than indexing the registration when the bus rebuilds from `cascade.deps`;
+    /// anything else goes to JSONDecoder, which accepts or rejects it as it always did.
     public static func decode(_ bytes: [UInt8]) throws -> Registration {
-        try WireJSON.decode(Registration.self, bytes)
+        if let registration = plain(bytes) { return registration }
+        return try WireJSON.decode(Registration.self, bytes)
+    }
+
+    /// The registration in `bytes` when they are plain: ASCII without escapes, one object with
+    /// each known field at most once and no other field, every required one present, strings
+    /// where strings go, whole numbers (no sign on `inc`, no leading zero, in range). Nil
+    /// otherwise, for JSONDecoder to read. Every plain document is valid JSON that JSONDecoder
+    /// decodes to the same registration.
+    static func plain(_ bytes: [UInt8]) -> Registration? {
+        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
+        var service: String?
+        var key: String?
+        var deps: [String]?
+        var setAtMillis: Int64?
+        var lease: Bool?
+        var node: String??
+        var incarnation: UInt64??
+        var plain = true
+        var scanner = JSONScanner(bytes: bytes)
+        do throws(JSONScanner.Failure) {
+            let isObject = try scanner.parseObjectDocument { name, value in
+                guard plain else { return }
+                switch (name, value) {
+                case ("service", .string(let text)) where service == nil: service = text
+                case ("key", .string(let text)) where key == nil: key = text
+                case ("deps", .array(let items)) where deps == nil:
+                    var texts: [String] = []
+                    texts.reserveCapacity(items.count)
+                    for item in items {
+                        guard case .string(let text) = item else { plain = false; return }
+                        texts.append(text)
+                    }
+                    deps = texts
+                case ("set_at_ms", .number(let text)) where setAtMillis == nil:
+                    guard let number = wholeNumber(text, signed: true).flatMap({ Int64($0) }) else { plain = false; return }
+                    setAtMillis = number
+                case ("lease", .bool(let flag)) where lease == nil: lease = flag
+                case ("node", .string(let text)) where node == nil: node = .some(text)
+                case ("node", .null) where node == nil: node = .some(nil)
+                case ("inc", .number(let text)) where incarnation == nil:
+                    guard let number = wholeNumber(text, signed: false).flatMap({ UInt64($0) }) else { plain = false; return }
+                    incarnation = .some(number)
+                case ("inc", .null) where incarnation == nil: incarnation = .some(nil)
+                default: plain = false
+                }
+            }
+            guard isObject else { return nil }
+        } catch {
+            return nil
+        }
+        guard plain, let service, let key, let deps, let setAtMillis, let lease else { return nil }
+        var registration = Registration(service: service, key: key, deps: deps, setAtMillis: setAtMillis, lease: lease)
+        registration.node = node ?? nil
+        registration.incarnation = incarnation ?? nil
+        return registration
+    }
+
+    /// `text` when it is a JSON integer without a leading zero (and, signed, maybe a `-`, but
+    /// not `-0`), else nil.
+    private static func wholeNumber(_ text: String, signed: Bool) -> String? {
+        var digits = text.utf8[...]
+        if signed, digits.first == UInt8(ascii: "-") { digits = digits.dropFirst() }
+        guard let first = digits.first, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        guard first != UInt8(ascii: "0") || (digits.count == 1 && digits.count == text.utf8.count) else { return nil }
+        return text
     }
 }

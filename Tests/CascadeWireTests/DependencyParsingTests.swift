@@ -1,4 +1,5 @@
-import CascadeWire
+@testable import CascadeWire
+import Foundation
 import Testing
 
 @Suite("DEPS arguments: what a dependency may be")
@@ -10,6 +11,10 @@ struct DependencyParsingTests {
         ("order:9", .key(CacheKeyRef(service: "shop", key: "order:9"))),
         // A key may contain '/': the service is what comes before the first one.
         ("api-gateway/GET /products/1", .key(CacheKeyRef(service: "api-gateway", key: "GET /products/1"))),
+        // Beyond ASCII, '#' is still looked for as a character.
+        ("Prodükt#p-ü@3", .entity(EntityRef(entity: "Prodükt", id: "p-ü"), version: 3)),
+        ("käse-service/k#ä", .entity(EntityRef(entity: "käse-service/k", id: "ä"), version: nil)),
+        ("käse-service/kä", .key(CacheKeyRef(service: "käse-service", key: "kä"))),
     ])
     func valid(text: String, expected: Dependency) throws {
         #expect(try Dependency.parse(text, service: "shop") == expected)
@@ -56,5 +61,53 @@ struct TimestampTests {
     @Test(arguments: ["2026-11-25T16:00:00", "2026-13-25T16:00:00Z", "yesterday", "2026-11-25T16:00:00.Z", "2026-11-25T16:00:00.13299999999999999999999999999999999991"])
     func rejects(text: String) {
         #expect(Timestamps.parseMillis(text) == nil)
+    }
+}
+
+/// `Registration.decode` reads what nodes write without JSONDecoder; whatever it reads so, and
+/// whatever it leaves to JSONDecoder, must come out exactly as JSONDecoder alone would have it.
+@Suite("Registrations decode as JSONDecoder decodes them")
+struct RegistrationDecodingTests {
+    static let documents: [String] = [
+        String(decoding: Registration(
+            service: "order-service", key: "order:o-1:summary", deps: ["Product#p-1", "Order#o-1", "user-service/user:u-1:profile"],
+            setAtMillis: 1_795_000_000_001, owner: RegistrationOwner(node: "9f3c1a27d04e5b61", incarnation: 7)).encoded(), as: UTF8.self),
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false}"#,
+        #" { "service" : "s" , "key" : "k" , "deps" : [ ] , "set_at_ms" : 0 , "lease" : true , "node" : null , "inc" : null } "#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":-5,"lease":false,"node":"n","inc":18446744073709551615}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false,"node":"n","inc":18446744073709551616}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false,"extra":{"a":[1,2]}}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false,"key":"other"}"#,
+        #"{"service":"s","key":"k\/x\n","deps":["E#1\u00e9"],"set_at_ms":5,"lease":false}"#,
+        #"{"service":"sé","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":05,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":-0,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5.0,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5e2,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false,"node":"n","inc":-1}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5}"#,
+        #"{"service":"s","key":"k","deps":["E#1",2],"set_at_ms":5,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":"E#1","set_at_ms":5,"lease":false}"#,
+        #"{"service":null,"key":"k","deps":["E#1"],"set_at_ms":5,"lease":false}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":"false"}"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false} x"#,
+        #"{"service":"s","key":"k","deps":["E#1"],"set_at_ms":5,"lease":false"#,
+        #"["s"]"#,
+        "",
+    ]
+
+    @Test(arguments: documents)
+    func sameAsJSONDecoder(document: String) {
+        let bytes = Array(document.utf8)
+        let expected = try? JSONDecoder().decode(Registration.self, from: Data(bytes))
+        #expect((try? Registration.decode(bytes)) == expected)
+        // Whatever is read without JSONDecoder is read exactly as JSONDecoder reads it.
+        if let plain = Registration.plain(bytes) { #expect(plain == expected) }
+    }
+
+    @Test("what nodes write, old registrations and null owners are read without JSONDecoder; escapes and odd numbers are not")
+    func plainDocuments() {
+        for index in [0, 1, 2, 3] { #expect(Registration.plain(Array(Self.documents[index].utf8)) != nil) }
+        for index in [4, 5, 6, 7, 8, 9, 10, 11, 12, 13] { #expect(Registration.plain(Array(Self.documents[index].utf8)) == nil) }
     }
 }
