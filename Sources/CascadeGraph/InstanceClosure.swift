@@ -132,6 +132,10 @@ struct ClosureScratch {
     var stamps: [UInt32] = []
     var generation: UInt32 = 0
     var ids: [UInt32] = []
+    /// Sizes of the last closure: the next result reserves as much, instead of growing its
+    /// arrays a few times on the way (consecutive closures tend to be alike).
+    var lastSlots = 16
+    var lastNameBytes = 512
     /// Bound keys nobody registered (they have no id), known by their bytes: checked before
     /// a String is made, and without hashing one.
     var unregistered = NameInterner()
@@ -161,12 +165,14 @@ extension InstanceIndexState {
         scratch.prepare(capacity: names.capacity)
         let generation = scratch.generation
         var nameBytes: [UInt8] = []
-        nameBytes.reserveCapacity(512)
+        nameBytes.reserveCapacity(scratch.lastNameBytes)
         var slots: [InstanceClosure.Slot] = []
         var unresolved: [String] = []
         // By entry index: the family number and parameters of bound entries whose family
         // others bind to (nil otherwise), so bound keys are never re-parsed.
         var boundValues: [(family: UInt32, values: [String: String])?] = []
+        slots.reserveCapacity(scratch.lastSlots)
+        boundValues.reserveCapacity(scratch.lastSlots)
         // Where the binder spells bound names, looked up by bytes: a name is copied into the
         // result only once it turns out to be new.
         var spelling: [UInt8] = []
@@ -262,6 +268,9 @@ extension InstanceIndexState {
             }
             head += 1
         }
+        // Capped: one huge closure should not make every later one reserve as much.
+        scratch.lastSlots = min(4096, max(16, slots.count))
+        scratch.lastNameBytes = min(131_072, max(256, nameBytes.count))
         return InstanceClosure(root: rootName, nameBytes: nameBytes, slots: slots, unresolved: unresolved)
     }
 }
