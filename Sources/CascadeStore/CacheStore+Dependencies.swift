@@ -68,7 +68,7 @@ extension CacheStore {
                 if voided { result.leasesVoided += 1 }
             }
         }
-        for tag in message.tags {
+        for tag in message.tags where tagPresence.mayHold(hash: TagPresence.hash(tag)) {
             for shard in shards {
                 let (removed, voided) = shard.lock.withLock {
                     shard.invalidate(tag: tag, fence: keyFence, now: now, hot: &result.hotKeys)

@@ -16,6 +16,8 @@ public final class CacheStore: Sendable {
     /// Lease tokens and key-fence sequences come from one counter, so "issued before the
     /// invalidation" is a comparison.
     private let sequence = ManagedAtomic<UInt64>(0)
+    /// Which tags any shard indexes: an invalidation skips the sweep for a tag none holds.
+    let tagPresence: TagPresence
 
     public init(_ configuration: StoreConfiguration = StoreConfiguration()) {
         var count = 1
@@ -25,13 +27,15 @@ public final class CacheStore: Sendable {
         let budget = configuration.maxMemoryBytes.map { max(4096, $0 / count) } ?? Int.max
         let families = SharedFamilies(configuration.families)
         self.families = families
+        let tagPresence = TagPresence()
+        self.tagPresence = tagPresence
         shards = (0..<count).map { index in
             Shard(
                 budget: budget, samples: configuration.evictionSamples,
                 maxKeyFences: max(1, configuration.maxKeyFences / count),
                 keyFenceRetentionMillis: configuration.keyFenceRetentionMillis,
                 seed: UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15, families: families,
-                hotKeyMinHits: configuration.hotKeyMinHits)
+                hotKeyMinHits: configuration.hotKeyMinHits, tagPresence: tagPresence)
         }
         shardRefs = .allocate(capacity: shards.count)
         shardRefs.initialize(from: shards.map { Unmanaged.passUnretained($0) }, count: shards.count)

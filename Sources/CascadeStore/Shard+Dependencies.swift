@@ -8,16 +8,13 @@ extension Shard {
 
     func addMeta(_ key: StoreKey, _ entryMeta: EntryMeta) {
         meta[key] = entryMeta
-        for tag in entryMeta.tags { entryTags[tag, default: []].insert(key) }
+        for tag in entryMeta.tags { Self.index(tag, key, in: &entryTags, tagPresence) }
         usedBytes += Shard.metaCost(key, entryMeta)
     }
 
     func dropMeta(_ key: StoreKey, tombstone: Bool) {
         guard let entryMeta = meta.removeValue(forKey: key) else { return }
-        for tag in entryMeta.tags {
-            entryTags[tag]?.remove(key)
-            if entryTags[tag]?.isEmpty == true { entryTags[tag] = nil }
-        }
+        for tag in entryMeta.tags { Self.unindex(tag, key, in: &entryTags, tagPresence) }
         usedBytes -= Shard.metaCost(key, entryMeta)
         if tombstone && tombstones.count < Shard.maxTombstones {
             tombstones.append(Tombstone(key: key.text, incarnation: entryMeta.incarnation))
@@ -26,10 +23,23 @@ extension Shard {
 
     func removeLease(_ key: StoreKey) {
         guard let lease = leases.removeValue(forKey: key) else { return }
-        for tag in lease.dependencies.map(\.tag) {
-            leaseTags[tag]?.remove(key)
-            if leaseTags[tag]?.isEmpty == true { leaseTags[tag] = nil }
+        for dependency in lease.dependencies { Self.unindex(dependency.tag, key, in: &leaseTags, tagPresence) }
+    }
+
+    /// Adds `key` under `tag` in one of the tag indexes, telling `presence` first when the
+    /// shard starts indexing the tag.
+    static func index(_ tag: String, _ key: StoreKey, in tags: inout [String: Set<StoreKey>], _ presence: TagPresence) {
+        if tags[tag]?.insert(key) == nil {
+            presence.add(tag)
+            tags[tag] = [key]
         }
+    }
+
+    /// Removes `key` from under `tag`, telling `presence` once the shard no longer indexes it.
+    static func unindex(_ tag: String, _ key: StoreKey, in tags: inout [String: Set<StoreKey>], _ presence: TagPresence) {
+        guard tags[tag]?.remove(key) != nil, tags[tag]?.isEmpty == true else { return }
+        tags[tag] = nil
+        presence.remove(tag)
     }
 
     func recordKeyFence(_ key: StoreKey, _ fence: KeyFence, now: Int64) {
@@ -79,7 +89,8 @@ extension Shard {
                 }
                 recordKeyFence(key, fence, now: now)
             }
-            entryTags[tag] = nil
+            // Removing the keys usually unindexed the tag already (and told the filter).
+            if entryTags.removeValue(forKey: tag) != nil { tagPresence.remove(tag) }
         }
         if let keys = leaseTags[tag] {
             for key in keys {
@@ -116,7 +127,7 @@ extension Shard {
             // Concurrent missers share the lease; each adds what it depends on.
             for dependency in dependencies where !lease.dependencies.contains(dependency) {
                 lease.dependencies.append(dependency)
-                leaseTags[dependency.tag, default: []].insert(storeKey)
+                Self.index(dependency.tag, storeKey, in: &leaseTags, tagPresence)
             }
             leases[storeKey] = lease
             return .miss(token: lease.token)
@@ -124,7 +135,7 @@ extension Shard {
         removeLease(storeKey)
         let token = nextSequence()
         leases[storeKey] = Lease(token: token, expiresAtMillis: now + leaseTTL, dependencies: dependencies)
-        for dependency in dependencies { leaseTags[dependency.tag, default: []].insert(storeKey) }
+        for dependency in dependencies { Self.index(dependency.tag, storeKey, in: &leaseTags, tagPresence) }
         return .miss(token: token)
     }
 

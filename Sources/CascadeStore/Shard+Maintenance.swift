@@ -130,6 +130,7 @@ extension Shard {
             entry.deallocate()
         }
         meta = [:]
+        for tag in entryTags.keys { tagPresence.remove(tag) }
         entryTags = [:]
         keysWithExpiry = 0
         for family in 0...families.familyCount {

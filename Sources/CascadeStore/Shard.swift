@@ -47,6 +47,8 @@ final class Shard: @unchecked Sendable {
     var entryTags: [String: Set<StoreKey>] = [:]
     var leases: [StoreKey: Lease] = [:]
     var leaseTags: [String: Set<StoreKey>] = [:]
+    /// Shared by the store's shards: which tags any of them indexes (entries' or leases').
+    let tagPresence: TagPresence
     var keyFences: [StoreKey: KeyFence] = [:]
     var keyFenceOrder = RetentionQueue<StoreKey>()
     /// Keys that were registered on the bus and are gone; drained and published in batches.
@@ -74,8 +76,9 @@ final class Shard: @unchecked Sendable {
 
     init(
         budget: Int, samples: Int, maxKeyFences: Int, keyFenceRetentionMillis: Int64, seed: UInt64,
-        families: SharedFamilies = SharedFamilies(.none), hotKeyMinHits: Int = 8
+        families: SharedFamilies = SharedFamilies(.none), hotKeyMinHits: Int = 8, tagPresence: TagPresence = TagPresence()
     ) {
+        self.tagPresence = tagPresence
         self.hotKeyMinHits = UInt32(clamping: max(1, hotKeyMinHits))
         self.budget = budget
         self.families = families
