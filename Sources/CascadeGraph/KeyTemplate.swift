@@ -110,9 +110,9 @@ public struct KeyTemplate: Hashable, Sendable, CustomStringConvertible {
                 rest = rest.dropFirst(text.count)
             case .parameter(let name):
                 if index + 1 < segments.count, case .literal(let next) = segments[index + 1] {
-                    guard let range = rest.range(of: next), range.lowerBound > rest.startIndex else { return nil }
-                    values[name] = String(rest[..<range.lowerBound])
-                    rest = rest[range.lowerBound...]
+                    guard let start = Self.firstIndex(of: next, in: rest), start > rest.startIndex else { return nil }
+                    values[name] = String(rest[..<start])
+                    rest = rest[start...]
                 } else {
                     guard !rest.isEmpty else { return nil }
                     values[name] = String(rest)
@@ -122,5 +122,23 @@ public struct KeyTemplate: Hashable, Sendable, CustomStringConvertible {
             index += 1
         }
         return rest.isEmpty ? values : nil
+    }
+
+    /// Where `literal` first starts in `text`. ASCII on both sides (the keys caches use) is
+    /// searched by bytes: the bus matches every key it interns, and Foundation's search was a
+    /// tenth of rebuilding the index. Other text keeps Foundation's comparison.
+    private static func firstIndex(of literal: String, in text: Substring) -> Substring.Index? {
+        let needle = literal.utf8
+        let haystack = text.utf8
+        guard needle.allSatisfy({ $0 < 0x80 }), haystack.allSatisfy({ $0 < 0x80 }) else {
+            return text.range(of: literal)?.lowerBound
+        }
+        guard let first = needle.first else { return text.startIndex }
+        var index = haystack.startIndex
+        while let found = haystack[index...].firstIndex(of: first) {
+            if haystack[found...].starts(with: needle) { return found }
+            index = haystack.index(after: found)
+        }
+        return nil
     }
 }

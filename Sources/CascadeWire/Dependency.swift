@@ -33,7 +33,7 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
                 body = text[..<at]
             }
             // One `@` only, before the version: `Product#p@1@2` names no instance clearly.
-            guard let ref = EntityRef(parsing: body), !ref.id.contains("@") else { throw .badEntity(text) }
+            guard let ref = EntityRef(parsing: body), !ref.id.utf8.contains(UInt8(ascii: "@")) else { throw .badEntity(text) }
             return .entity(ref, version: version)
         }
         if let slash = text.firstIndex(of: "/") {
