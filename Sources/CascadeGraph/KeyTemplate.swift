@@ -101,27 +101,36 @@ public struct KeyTemplate: Hashable, Sendable, CustomStringConvertible {
     /// A parameter takes the text up to the first occurrence of the literal that follows it.
     public func match(_ key: Substring) -> [String: String]? {
         var values: [String: String] = [:]
+        return walk(key) { values[$0] = String($1) } ? values : nil
+    }
+
+    /// Whether `key` fits, as `match` decides, without building the values.
+    public func matches(_ key: Substring) -> Bool { walk(key) { _, _ in } }
+
+    /// Walks `key` along the segments, handing each parameter's text to `found`; false when the
+    /// key does not fit.
+    private func walk(_ key: Substring, _ found: (String, Substring) -> Void) -> Bool {
         var rest = key
         var index = 0
         while index < segments.count {
             switch segments[index] {
             case .literal(let text):
-                guard rest.hasPrefix(text) else { return nil }
+                guard rest.hasPrefix(text) else { return false }
                 rest = rest.dropFirst(text.count)
             case .parameter(let name):
                 if index + 1 < segments.count, case .literal(let next) = segments[index + 1] {
-                    guard let start = Self.firstIndex(of: next, in: rest), start > rest.startIndex else { return nil }
-                    values[name] = String(rest[..<start])
+                    guard let start = Self.firstIndex(of: next, in: rest), start > rest.startIndex else { return false }
+                    found(name, rest[..<start])
                     rest = rest[start...]
                 } else {
-                    guard !rest.isEmpty else { return nil }
-                    values[name] = String(rest)
+                    guard !rest.isEmpty else { return false }
+                    found(name, rest)
                     rest = rest[rest.endIndex...]
                 }
             }
             index += 1
         }
-        return rest.isEmpty ? values : nil
+        return rest.isEmpty
     }
 
     /// Where `literal` first starts in `text`. ASCII on both sides (the keys caches use) is

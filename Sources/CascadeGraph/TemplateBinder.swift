@@ -55,6 +55,9 @@ public final class TemplateBinder: Sendable {
     /// By family number: whether the family lies in a circular component (a strongly
     /// connected component of two or more families, or one depending on itself).
     private let numberIsCircular: [Bool]
+    /// By service: its families' templates with their numbers, most literal text first, then
+    /// file order: the order in which `CacheGraph.family(ofKey:)` prefers a fit.
+    private let serviceTemplates: [String: [(template: KeyTemplate, number: UInt32)]]
     public let graph: CacheGraph
 
     public init(_ graph: CacheGraph) {
@@ -92,6 +95,19 @@ public final class TemplateBinder: Sendable {
             numberHasRules.append(!numberRules[Int(familyNumbers[id] ?? 0)].isEmpty)
             numberIsCircular.append(circularFamilies.contains(id))
         }
+        var serviceTemplates: [String: [(template: KeyTemplate, number: UInt32)]] = [:]
+        for (service, owner) in graph.services {
+            let fits = owner.families.compactMap { name -> (template: KeyTemplate, number: UInt32)? in
+                let id = FamilyID(service: service, name: name)
+                guard let family = graph.families[id], let number = familyNumbers[id] else { return nil }
+                return (family.template, number)
+            }
+            // Stable: equal literal lengths keep file order, as the graph's own lookup does.
+            serviceTemplates[service] = fits.enumerated().sorted {
+                ($0.element.template.literalLength, -$0.offset) > ($1.element.template.literalLength, -$1.offset)
+            }.map(\.element)
+        }
+        self.serviceTemplates = serviceTemplates
         self.entityRules = entityRules
         self.numberRules = numberRules
         self.declared = declared
@@ -113,12 +129,17 @@ public final class TemplateBinder: Sendable {
     func resolve(name bytes: UnsafeBufferPointer<UInt8>) -> KeyFamily {
         guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return KeyFamily(number: 0) }
         let service = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<slash]), as: UTF8.self)
-        guard graph.services[service] != nil else { return KeyFamily(number: 0) }
-        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)
-        guard let (family, values) = graph.family(ofKey: key[...], service: service),
-              let number = familyNumbers[family]
-        else { return KeyFamily(number: 0) }
-        return KeyFamily(number: number, values: numberHasRules[Int(number)] ? values : nil)
+        guard let candidates = serviceTemplates[service] else { return KeyFamily(number: 0) }
+        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)[...]
+        // The first fit is `CacheGraph.family(ofKey:)`'s answer; values only where they are read.
+        for (template, number) in candidates {
+            if numberHasRules[Int(number)] {
+                if let values = template.match(key) { return KeyFamily(number: number, values: values) }
+            } else if template.matches(key) {
+                return KeyFamily(number: number)
+            }
+        }
+        return KeyFamily(number: 0)
     }
 
     func hasFamilyRules(number: UInt32) -> Bool { numberHasRules[Int(number)] }
