@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus python3 wrk
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-reads bench-chaos bench-ttl bench-gateway fuzz test-sanitize clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-rebuild bench-reads bench-chaos bench-ttl bench-gateway fuzz test-sanitize clean
 
 deps:
 	@missing=""; \
@@ -45,6 +45,9 @@ bench-graph: release
 
 bench-e2e: release
 	.build/release/cascade bench e2e
+
+bench-rebuild: release
+	.build/release/cascade bench rebuild
 
 bench-reads: release
 	.build/release/cascade bench reads
