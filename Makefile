@@ -73,9 +73,15 @@ fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # The suite under ThreadSanitizer, then AddressSanitizer (each its own build directory).
+# TSan runs the suites that never load librdkafka: Debian's librdkafka starts its threads with
+# C11 thrd_create, which this TSan runtime does not intercept, and the first Kafka test dies
+# inside TSan itself. ASan runs everything, with leak detection off (Foundation's Process and
+# FileManager leak at exit, which makes every child process exit 1) and the resident-memory
+# budget test skipped (CASCADE_SANITIZER).
 test-sanitize: deps
-	$(SWIFT) test --build-path .build-tsan --sanitize=thread --no-parallel
-	$(SWIFT) test --build-path .build-asan --sanitize=address --no-parallel
+	CASCADE_SANITIZER=thread $(SWIFT) test --build-path .build-tsan --sanitize=thread --no-parallel \
+		--filter "CascadeStoreTests|CascadeGraphTests|CascadeRESPTests|CascadeWireTests"
+	ASAN_OPTIONS=detect_leaks=0 CASCADE_SANITIZER=address $(SWIFT) test --build-path .build-asan --sanitize=address --no-parallel
 
 clean:
 	rm -rf .build .build-fuzz .build-tsan .build-asan
