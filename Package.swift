@@ -159,7 +159,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
-        .testTarget(name: "CascadeBusTests", dependencies: ["CascadeBus", "CascadeTestSupport"]),
+        .testTarget(
+            name: "CascadeBusTests",
+            dependencies: ["CascadeBus", "CascadeTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(
             name: "CascadeCheckTests",
             dependencies: ["CascadeCheck", "CascadeWire", "CascadeTestSupport", .product(name: "Yams", package: "Yams")]
