@@ -165,7 +165,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CascadeCheckTests",
-            dependencies: ["CascadeCheck", "CascadeWire", "CascadeTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "CascadeCheck", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
+                .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGatewayTests", dependencies: ["CascadeGateway", "CascadeTestSupport"]),

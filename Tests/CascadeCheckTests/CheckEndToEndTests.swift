@@ -26,7 +26,7 @@ import Testing
 
     @Test func findsTheStaleKeyRepairsItAndThenPasses() async throws {
         let node = try await Node.start()
-        let bus = try FakeBus()
+        let bus = try await BusAdminServer.start()
         defer { bus.stop() }
         #expect(try await node.cli("SET", "order:9:summary", "v", "DEPS", "X#1@1") == "OK")
         #expect(try await node.cli("SET", "order:8:summary", "v", "DEPS", "X#2@4") == "OK")
@@ -81,7 +81,7 @@ import Testing
 
     @Test func readsTheStatusFileOfCascadeDev() async throws {
         let node = try await Node.start()
-        let bus = try FakeBus()
+        let bus = try await BusAdminServer.start()
         defer { bus.stop() }
         let status = FileManager.default.temporaryDirectory.appendingPathComponent("check-status-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: status) }
