@@ -23,8 +23,7 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Kafka bootstrap servers host:port,...")
     var kafka: String
 
-    @Option(name: .customShort("X"), help: "librdkafka setting key=value, passed through (repeatable).")
-    var settings: [String] = []
+    @OptionGroup var kafkaProperties: KafkaPropertyOptions
 
     @Option(help: "Consumer group the bus instances share.")
     var group: String = "cascade-bus"
@@ -62,7 +61,7 @@ struct BusCommand: AsyncParsableCommand {
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
-        _ = try KafkaConfiguration.parseProperties(settings)
+        _ = try kafkaProperties.parsed()
         _ = try SourceOptions.parse(sources)
     }
 
@@ -70,7 +69,7 @@ struct BusCommand: AsyncParsableCommand {
         let logger = common.bootstrapLogging(label: "cascade.bus")
         let (cacheGraph, _) = try GraphOptions.load(directory: graph)
         var configuration = BusConfiguration(
-            kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try KafkaConfiguration.parseProperties(settings)),
+            kafka: KafkaConfiguration(bootstrapServers: kafka, properties: try kafkaProperties.parsed()),
             topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs,
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }

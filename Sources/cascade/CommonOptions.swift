@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeCheck
+import CascadeKafka
 import Foundation
 import Logging
 
@@ -22,6 +23,14 @@ struct CommonOptions: ParsableArguments {
         }
         return Logger(label: label)
     }
+}
+
+/// `-X key=value`: librdkafka properties passed through, the same on every command that speaks Kafka.
+struct KafkaPropertyOptions: ParsableArguments {
+    @Option(name: .customShort("X"), help: .init("A librdkafka property, e.g. for SASL/TLS (repeatable).", valueName: "key=value"))
+    var properties: [String] = []
+
+    func parsed() throws -> [String: String] { try KafkaConfiguration.parseProperties(properties) }
 }
 
 /// Prints one line and flushes, so a reader on a pipe sees it at once.

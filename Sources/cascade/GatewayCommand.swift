@@ -37,8 +37,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Kafka bootstrap servers host:port,... (invalidations in, registrations out); without it, a plain HTTP cache.")
     var kafka: String?
 
-    @Option(name: .customShort("X"), help: "A librdkafka property key=value, e.g. for SASL/TLS (repeatable).")
-    var properties: [String] = []
+    @OptionGroup var kafkaProperties: KafkaPropertyOptions
 
     @Option(help: "Memory budget for cached responses, e.g. 256mb. Unbounded when absent.")
     var maxMemory: String?
@@ -72,7 +71,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = common.bootstrapLogging(label: "cascade.gateway")
         let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }
         let kafkaConfiguration = try kafka.map {
-            KafkaConfiguration(bootstrapServers: $0, properties: try KafkaConfiguration.parseProperties(properties))
+            KafkaConfiguration(bootstrapServers: $0, properties: try kafkaProperties.parsed())
         }
         let topics = Topics(prefix: common.topicPrefix)
         if let kafkaConfiguration {

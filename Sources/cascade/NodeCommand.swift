@@ -40,8 +40,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Kafka bootstrap servers host:port,... (invalidations in, registrations out).")
     var kafka: String?
 
-    @Option(name: .customShort("X"), help: "A librdkafka property key=value, e.g. for SASL/TLS (repeatable).")
-    var properties: [String] = []
+    @OptionGroup var kafkaProperties: KafkaPropertyOptions
 
     @Option(help: "Port of the Prometheus /metrics endpoint.")
     var metricsPort: Int?
@@ -110,7 +109,7 @@ struct NodeCommand: AsyncParsableCommand {
 
         let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }
         let kafkaConfiguration = try kafka.map {
-            KafkaConfiguration(bootstrapServers: $0, properties: try KafkaConfiguration.parseProperties(properties))
+            KafkaConfiguration(bootstrapServers: $0, properties: try kafkaProperties.parsed())
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let service = self.service

@@ -47,8 +47,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Read the broker and topic prefix from the file `cascade dev --status-file` wrote.")
     var statusFile: String?
 
-    @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
-    var properties: [String] = []
+    @OptionGroup var kafkaProperties: KafkaPropertyOptions
 
     @Option(help: "text or json.")
     var format: Format = .text
@@ -97,7 +96,7 @@ struct PublishCommand: AsyncParsableCommand {
         }
         let configuration = KafkaConfiguration(
             bootstrapServers: bootstrap,
-            properties: try KafkaConfiguration.parseProperties(properties).merging(["message.timeout.ms": "10000"]) { old, _ in old })
+            properties: try kafkaProperties.parsed().merging(["message.timeout.ms": "10000"]) { old, _ in old })
         let producer = try KafkaProducer(configuration: configuration)
         var failed = false
         var last: DeliveryReport?
