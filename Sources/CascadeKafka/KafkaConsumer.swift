@@ -93,6 +93,13 @@ public final class KafkaConsumer: Sendable {
     }
 
     deinit {
+        // Dropped without `shutdown()`: the poll thread holds the handle, not the consumer, so
+        // it must leave librdkafka before the handle is destroyed under it.
+        if let thread = pollThread.withLockedValue({ $0 }) {
+            context.buffer.stopBlocking()
+            thread.stop()
+            thread.join()
+        }
         rd_kafka_destroy(handle.pointer)
     }
 

@@ -59,3 +59,26 @@ struct RoundTripTests {
         await producer.shutdown()
     }
 }
+
+@Suite("A consumer dropped without shutdown")
+struct DroppedConsumerTests {
+    /// Its poll thread leaves librdkafka before the handle is destroyed: dropping consumers
+    /// that are mid-poll, again and again, neither crashes nor stops the next one reading
+    /// (without the fix, this test hung).
+    @Test(.timeLimit(.minutes(1))) func isStoppedBeforeItsHandleGoes() async throws {
+        let kafka = try EmbeddedKafka(brokers: 1)
+        defer { kafka.shutdown() }
+        let topic = uniqueTopic()
+        try kafka.createTopic(topic, partitions: 3)
+        let config = KafkaConfiguration(bootstrapServers: kafka.bootstrapServers, properties: ["fetch.wait.max.ms": "1"])
+        let producer = try KafkaProducer(configuration: config)
+        try await producer.send(topic: topic, key: "k", value: Array("v".utf8))
+        for _ in 0..<10 {
+            var consumer: KafkaConsumer? = try KafkaConsumer(
+                configuration: config, subscription: .allPartitions(topics: [topic], from: .beginning))
+            #expect(try await collect(consumer!, count: 1).count == 1)
+            consumer = nil
+        }
+        await producer.shutdown()
+    }
+}
