@@ -52,14 +52,20 @@ public struct WireJSONWriter {
     mutating func integer<T: BinaryInteger>(_ value: T) {
         if value == 0 { bytes.append(0x30); return }
         if value < 0 { bytes.append(0x2D) }
-        // Digits backwards, then reversed in place: no temporary array.
-        let start = bytes.count
+        // Digits backwards, then swapped into place: no temporary array. (Reversing the
+        // slice `bytes[start...]` copied it: two allocations per number in the profile.)
+        var low = bytes.count
         var rest = value.magnitude
         while rest > 0 {
             bytes.append(UInt8(truncatingIfNeeded: rest % 10) + 0x30)
             rest /= 10
         }
-        bytes[start...].reverse()
+        var high = bytes.count - 1
+        while low < high {
+            bytes.swapAt(low, high)
+            low += 1
+            high -= 1
+        }
     }
 }
 
@@ -73,7 +79,8 @@ extension InvalidationMessage {
     public static func fastEncoded(
         kind: Kind, cause: Cause, keys: [(key: Substring, depth: Int)], tags: [String], fences: [Fence]
     ) -> [UInt8] {
-        encoded(kind: kind, cause: cause, keyCount: keys.count, tags: tags, fences: fences) { index, out in
+        let keyLength = keys.reduce(0) { $0 + $1.key.utf8.count }
+        return encoded(kind: kind, cause: cause, keyCount: keys.count, keyLength: keyLength, tags: tags, fences: fences) { index, out in
             out.integer(keys[index].depth)
             out.raw(",\"key\":")
             out.string(keys[index].key)
@@ -98,8 +105,9 @@ extension InvalidationMessage {
     public static func fastEncoded(
         kind: Kind, cause: Cause, keyBytes: [UInt8], keys: ArraySlice<KeySpan>, tags: [String], fences: [Fence]
     ) -> [UInt8] {
-        keyBytes.withUnsafeBufferPointer { names in
-            encoded(kind: kind, cause: cause, keyCount: keys.count, tags: tags, fences: fences) { index, out in
+        let keyLength = keys.reduce(0) { $0 + Int($1.length) }
+        return keyBytes.withUnsafeBufferPointer { names in
+            encoded(kind: kind, cause: cause, keyCount: keys.count, keyLength: keyLength, tags: tags, fences: fences) { index, out in
                 let span = keys[keys.startIndex + index]
                 out.integer(span.depth)
                 out.raw(",\"key\":")
@@ -109,10 +117,18 @@ extension InvalidationMessage {
     }
 
     /// The message's JSON around its keys; `writeKey` writes the depth and key of one.
+    /// `keyLength` is the keys' bytes together: the buffer is sized once, for the message
+    /// as it will be unless something needs escaping.
     private static func encoded(
-        kind: Kind, cause: Cause, keyCount: Int, tags: [String], fences: [Fence], writeKey: (Int, inout WireJSONWriter) -> Void
+        kind: Kind, cause: Cause, keyCount: Int, keyLength: Int, tags: [String], fences: [Fence],
+        writeKey: (Int, inout WireJSONWriter) -> Void
     ) -> [UInt8] {
-        var out = WireJSONWriter(capacity: 160 + keyCount * 48 + tags.count * 24 + fences.count * 40)
+        // Field names and punctuation, numbers at their widest, then the texts.
+        var capacity = 170 + cause.entity.utf8.count + cause.eventID.utf8.count + cause.id.utf8.count
+        capacity += keyCount * 30 + keyLength
+        for tag in tags { capacity += 3 + tag.utf8.count }
+        for fence in fences { capacity += 42 + fence.ref.utf8.count }
+        var out = WireJSONWriter(capacity: capacity)
         out.raw("{\"cause\":{\"at_ms\":")
         out.integer(cause.atMillis)
         out.raw(",\"entity\":")
@@ -154,7 +170,9 @@ extension InvalidationMessage {
 extension LedgerRecord {
     /// The same bytes as `encoded()`, written by hand (one record per event).
     public func fastEncoded() -> [UInt8] {
-        var out = WireJSONWriter(capacity: 160)
+        // Field names and punctuation, numbers at their widest, then the texts.
+        var out = WireJSONWriter(
+            capacity: 140 + entity.utf8.count + eventID.utf8.count + id.utf8.count + origin.utf8.count)
         out.raw("{\"at_ms\":")
         out.integer(atMillis)
         out.raw(",\"digest\":")
