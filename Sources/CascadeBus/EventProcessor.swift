@@ -44,7 +44,7 @@ public struct EventProcessor: Sendable {
         self.topics = topics
         self.decoder = decoder
         self.sourceDecoders = sourceDecoders
-        self.planner = FanOutPlanner(topics: topics, maxKeysPerMessage: max(1, maxKeysPerMessage))
+        self.planner = FanOutPlanner(topics: topics, maxKeysPerMessage: max(1, maxKeysPerMessage), services: graph.services.keys.sorted())
         self.facts = GraphFacts(graph: graph)
     }
 
@@ -169,13 +169,16 @@ public struct EventProcessor: Sendable {
         _ closure: InstanceClosure, _ record: LedgerRecord, watch: CycleConflictWatch, nowMillis: Int64,
         into result: inout ProcessingResult
     ) {
+        let count = closure.slots.reduce(0) { $1.circular ? $0 + 1 : $0 }
+        guard count > 0 else { return }
         var circular: [Int] = []
         var keys: [Int] = []
+        circular.reserveCapacity(count)
+        keys.reserveCapacity(count)
         for (index, slot) in closure.slots.enumerated() where slot.circular {
             circular.append(index)
             keys.append(Int(truncatingIfNeeded: slot.hash))
         }
-        guard !keys.isEmpty else { return }
         for found in watch.record(record, keys: keys, nowMillis: nowMillis) {
             let newWins = ConflictArbiter.beatsInCycle(.init(record), .init(found.other))
             let winner = newWins ? record : found.other
