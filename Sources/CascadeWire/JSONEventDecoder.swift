@@ -108,7 +108,11 @@ public struct JSONEventDecoder: DomainEventDecoder {
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` without a date formatter.
 enum RFC3339 {
     static func parseMillis(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parseMillis(bytes: $0) }
+    }
+
+    static func parseMillis(bytes b: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard b.count >= 20 else { return nil }
         func digits(_ start: Int, _ count: Int) -> Int? {
             var value = 0
