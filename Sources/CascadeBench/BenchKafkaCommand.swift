@@ -14,7 +14,8 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
         discussion: """
             Both sides move the same number of messages of the same size through one embedded \
             broker in one run: first the C baseline (scripts/bench/rdkafka_baseline.c, compiled \
-            here with cc unless --baseline names a binary), then the Swift layer.
+            here with cc unless --baseline names a binary), then the Swift layer, with the \
+            baseline's producer settings (linger.ms 5).
             """
     )
 
@@ -48,7 +49,10 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
         // The Swift side runs in a process of its own, as the C side does, so that neither
         // shares a process (and its threads) with the broker.
         if let workerBootstrap, let workerTopic {
-            let rates = try await runSwift(KafkaConfiguration(bootstrapServers: workerBootstrap), topic: workerTopic)
+            // The baseline's producer settings, so that the two sides differ only in the layer:
+            // the producer's own default linger is 1 ms (latency first), the baseline's 5 ms.
+            let rates = try await runSwift(
+                KafkaConfiguration(bootstrapServers: workerBootstrap, properties: ["linger.ms": "5"]), topic: workerTopic)
             printLine("produce \(Int(rates.produce))")
             printLine("consume \(Int(rates.consume)) \(rates.received)")
             return
