@@ -139,6 +139,8 @@ struct ClosureScratch {
     /// Bound keys nobody registered (they have no id), known by their bytes: checked before
     /// a String is made, and without hashing one.
     var unregistered = NameInterner()
+    var spelling = TemplateBinder.Spelling()
+    var source: [UInt8] = []
 
     mutating func prepare(capacity: Int) {
         if stamps.count < capacity { stamps.append(contentsOf: repeatElement(0, count: capacity - stamps.count)) }
@@ -168,20 +170,27 @@ extension InstanceIndexState {
         nameBytes.reserveCapacity(scratch.lastNameBytes)
         var slots: [InstanceClosure.Slot] = []
         var unresolved: [String] = []
-        // By entry index: the family number and parameters of bound entries whose family
-        // others bind to (nil otherwise), so bound keys are never re-parsed.
-        var boundValues: [(family: UInt32, values: [String: String])?] = []
+        // By entry index: for bound entries whose family others bind to, the family number
+        // and the first of their parameters' spans in `boundSpans` (family 0 otherwise), so
+        // bound keys are never re-parsed.
+        var bound: [(family: UInt32, firstSpan: Int32)] = []
+        var boundSpans: [TemplateBinder.ValueSpan] = []
         slots.reserveCapacity(scratch.lastSlots)
-        boundValues.reserveCapacity(scratch.lastSlots)
-        // Where the binder spells bound names, looked up by bytes: a name is copied into the
-        // result only once it turns out to be new.
-        var spelling: [UInt8] = []
-        spelling.reserveCapacity(128)
+        bound.reserveCapacity(scratch.lastSlots)
         let notIndexed = UInt32.max
         // The nested functions use these locals, not `self`: capturing `self` copied the
         // whole index state (a dozen array references) in the profile.
         let names = self.names
         let keyFamilies = self.keyFamilies
+        // Where the binder spells bound names, looked up by bytes: a name is copied into the
+        // result only once it turns out to be new.
+        // (Swapped out of the scratch and back, not copied: a copy shares the buffer, and the
+        // first write would then allocate a new one.)
+        var spelling = TemplateBinder.Spelling()
+        swap(&spelling, &scratch.spelling)
+        // The name of the entry being expanded, copied out of `nameBytes`, which grows meanwhile.
+        var source: [UInt8] = []
+        swap(&source, &scratch.source)
         func find(_ name: String) -> UInt32? {
             var name = name
             return name.withUTF8 { names.find($0) }
@@ -208,11 +217,14 @@ extension InstanceIndexState {
             names.withBytes(of: id) {
                 append($0, hash: names.hash(of: id), depth: depth, parent: parent, reason: reason, circular: circular)
             }
-            boundValues.append(nil)
+            bound.append((0, -1))
             scratch.ids.append(id)
         }
 
-        func visitBound(_ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ values: [String: String]?, depth: Int, parent: Int) {
+        func visitBound(
+            _ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ spans: UnsafeBufferPointer<TemplateBinder.ValueSpan>,
+            depth: Int, parent: Int
+        ) {
             let hash = NameHash.of(spelled)
             if let id = names.find(spelled, hash: hash).id {
                 guard scratch.stamps[Int(id)] != generation else { return }
@@ -222,7 +234,14 @@ extension InstanceIndexState {
                 guard scratch.unregistered.intern(spelled).inserted else { return }
                 scratch.ids.append(notIndexed)
             }
-            boundValues.append(values.map { (family, $0) })
+            // A family others bind to may have no parameters at all (`dashboard` from
+            // `top-products`): it is expanded all the same.
+            if binder?.hasFamilyRules(number: family) != true {
+                bound.append((0, -1))
+            } else {
+                bound.append((family, Int32(truncatingIfNeeded: boundSpans.count)))
+                boundSpans.append(contentsOf: spans)
+            }
             append(spelled, hash: hash, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false)
         }
 
@@ -230,12 +249,16 @@ extension InstanceIndexState {
         switch root {
         case .entity(let entity, let id, let attrs):
             rootName = entity + "#" + id
-            binder?.keys(entity: entity, id: id, attrs: attrs, name: &spelling,
+            binder?.keys(entity: entity, id: id, attrs: attrs, spelling: &spelling,
                          emit: { visitBound($0, $1, $2, depth: 1, parent: -1) },
                          missing: { unresolved.append($0) })
         case .key(let service, let key):
             rootName = service + "/" + key
-            binder?.keys(service: service[...], key: key[...], name: &spelling, emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
+            source.removeAll(keepingCapacity: true)
+            source.append(contentsOf: rootName.utf8)
+            source.withUnsafeBufferPointer { name in
+                binder?.keys(name: name, spelling: &spelling, emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
+            }
         }
         if let rootID = find(rootName) {
             // Marked first, so a cycle back to the root does not list it.
@@ -259,11 +282,29 @@ extension InstanceIndexState {
                 // A bound entry without values has a family nobody binds to, whatever family
                 // its name was registered under. (The emit closures are literals, so they stay
                 // on the stack.)
-                if let (family, values) = boundValues[head] {
-                    binder.keys(family: family, values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
+                var family: UInt32 = 0
+                var spans: ArraySlice<TemplateBinder.ValueSpan> = []
+                let (boundFamily, firstSpan) = bound[head]
+                if boundFamily != 0 {
+                    family = boundFamily
+                    let first = Int(firstSpan)
+                    spans = boundSpans[first..<first + binder.parameterCount(number: family)]
                 } else if slots[head].reason != .bound, id != notIndexed, binder.hasFamilyRules(number: keyFamilies[Int(id)]),
-                          let values = keyValues[id] {
-                    binder.keys(family: keyFamilies[Int(id)], values: values, name: &spelling, emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
+                          let registered = keySpans[id] {
+                    family = keyFamilies[Int(id)]
+                    spans = registered[...]
+                }
+                if family != 0 {
+                    let slot = slots[head]
+                    source.removeAll(keepingCapacity: true)
+                    source.append(contentsOf: nameBytes[Int(slot.start)..<Int(slot.start + slot.length)])
+                    source.withUnsafeBufferPointer { name in
+                        spans.withUnsafeBufferPointer { spans in
+                            binder.keys(
+                                family: family, source: name, spans: spans, spelling: &spelling,
+                                emit: { visitBound($0, $1, $2, depth: depth, parent: head) })
+                        }
+                    }
                 }
             }
             head += 1
@@ -271,6 +312,8 @@ extension InstanceIndexState {
         // Capped: one huge closure should not make every later one reserve as much.
         scratch.lastSlots = min(4096, max(16, slots.count))
         scratch.lastNameBytes = min(131_072, max(256, nameBytes.count))
+        swap(&spelling, &scratch.spelling)
+        swap(&source, &scratch.source)
         return InstanceClosure(root: rootName, nameBytes: nameBytes, slots: slots, unresolved: unresolved)
     }
 }

@@ -14,9 +14,10 @@ struct InstanceIndexState {
     /// With a graph: the binder's family number of each id (0 = none), resolved once when the
     /// name is interned, so neither registrations nor closures match templates again.
     private(set) var keyFamilies: [UInt32] = []
-    /// Template parameters of the ids whose family other families bind to; only those are
-    /// needed by the closure, so the map stays small.
-    private(set) var keyValues: [UInt32: [String: String]] = [:]
+    /// Where the template parameters lie in the names of the ids whose family other families
+    /// bind to (offsets in `service/key`); only those are needed by the closure, so the map
+    /// stays small.
+    private(set) var keySpans: [UInt32: [TemplateBinder.ValueSpan]] = [:]
     /// Who registered each key id last (see `RegistrationOwner`): the node's number in
     /// `nodeNumbers` (0 = a registration without an owner, `retired` = no value left) and the
     /// value's incarnation there. Keys held by more than one node (replicas of a service) list
@@ -239,7 +240,7 @@ struct InstanceIndexState {
             names.remove(next)
             if index < keyFamilies.count {
                 keyFamilies[index] = 0
-                keyValues[next] = nil
+                keySpans[next] = nil
             }
         }
     }
@@ -257,7 +258,7 @@ struct InstanceIndexState {
             // A reused id starts clean: its family is that of the new name.
             let resolved = spelling.withUnsafeBufferPointer { binder.resolve(name: $0) }
             keyFamilies[Int(id)] = resolved.number
-            keyValues[id] = resolved.values
+            keySpans[id] = resolved.spans
         }
         return id
     }
@@ -295,8 +296,8 @@ struct InstanceIndexState {
     var footprint: Int {
         var total = names.footprint + (dependencies.capacity + dependents.capacity) * 8 + keyFamilies.capacity * 4
             + ownerNodes.capacity * 4 + ownerIncarnations.capacity * 8 + moreOwners.count * 64
-        // Rough: a map entry plus a small dictionary of short strings.
-        total += keyValues.count * 96
+        // Rough: a map entry plus a small array of spans.
+        total += keySpans.count * 64
         for list in dependencies where list.capacity > 0 { total += 32 + list.capacity * 4 }
         for list in dependents where list.capacity > 0 { total += 32 + list.capacity * 4 }
         return total

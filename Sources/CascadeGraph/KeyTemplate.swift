@@ -104,6 +104,19 @@ public struct KeyTemplate: Hashable, Sendable, CustomStringConvertible {
         return walk(key) { values[$0] = String($1) } ? values : nil
     }
 
+    /// Where each parameter's text lies in `key`, as UTF-8 offsets from its start, in the
+    /// order of `parameters`; nil when the key does not fit (as `match` decides).
+    public func matchRanges(_ key: Substring) -> [Range<Int>]? {
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(parameters.count)
+        let utf8 = key.utf8
+        let fits = walk(key) { _, value in
+            let start = utf8.distance(from: utf8.startIndex, to: value.startIndex)
+            ranges.append(start..<start + value.utf8.count)
+        }
+        return fits ? ranges : nil
+    }
+
     /// Whether `key` fits, as `match` decides, without building the values.
     public func matches(_ key: Substring) -> Bool { walk(key) { _, _ in } }
 

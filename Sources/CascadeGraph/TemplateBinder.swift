@@ -9,13 +9,19 @@ public final class TemplateBinder: Sendable {
         let dependent: FamilyID
         let bindings: [(parameter: String, source: BindingSource)]
         let dependentNumber: UInt32
-        /// `service/` of the dependent, then the template as literal bytes and the sources of
-        /// its parameters: the closure renders whole names into one buffer, with no dictionary
-        /// of values and no String until a name turns out to be new. Nil when a parameter of
-        /// the template has no binding (the rule never renders a key).
+        /// `service/` of the dependent, then its template as literal bytes and the sources of
+        /// its parameters, a source key's parameter known by its position in that key's
+        /// template: the closure renders whole names into one buffer, with no dictionary of
+        /// values and no String until a name turns out to be new. Nil when a parameter of the
+        /// template has no binding (the rule never renders a key).
         let parts: [Part]?
 
-        init(dependent: FamilyID, dependentNumber: UInt32, template: KeyTemplate, bindings: [(parameter: String, source: BindingSource)]) {
+        /// `sourceParameters`: the parameters of the source family's template, in order (none
+        /// for an entity).
+        init(
+            dependent: FamilyID, dependentNumber: UInt32, template: KeyTemplate,
+            bindings: [(parameter: String, source: BindingSource)], sourceParameters: [String]
+        ) {
             self.dependent = dependent
             self.dependentNumber = dependentNumber
             self.bindings = bindings
@@ -25,10 +31,16 @@ public final class TemplateBinder: Sendable {
                 switch segment {
                 case .literal(let text): parts.append(.literal(Array(text.utf8)))
                 case .parameter(let name):
-                    if let binding = bindings.first(where: { $0.parameter == name }) {
-                        parts.append(.value(binding.source))
-                    } else {
-                        complete = false
+                    switch bindings.first(where: { $0.parameter == name })?.source {
+                    case .id?: parts.append(.id)
+                    case .attribute(let attribute)?: parts.append(.attribute(attribute))
+                    case .parameter(let parameter)?:
+                        if let position = sourceParameters.firstIndex(of: parameter) {
+                            parts.append(.parameter(position))
+                        } else {
+                            complete = false
+                        }
+                    case nil: complete = false
                     }
                 }
             }
@@ -38,7 +50,18 @@ public final class TemplateBinder: Sendable {
 
     enum Part: Sendable {
         case literal([UInt8])
-        case value(BindingSource)
+        /// The changed entity's id.
+        case id
+        /// An attribute of the event.
+        case attribute(String)
+        /// The value of the source key's parameter at this position of its template.
+        case parameter(Int)
+    }
+
+    /// Where one parameter value lies in a name: byte offsets from the name's start.
+    struct ValueSpan: Sendable, Hashable {
+        var start: Int32
+        var length: Int32
     }
 
     private let entityRules: [String: [Rule]]
@@ -52,6 +75,8 @@ public final class TemplateBinder: Sendable {
     private let numberedFamilies: [FamilyID]
     /// By family number: whether other families bind to it (its keys' parameters matter).
     private let numberHasRules: [Bool]
+    /// By family number: how many parameters its template has.
+    private let numberParameterCounts: [Int]
     /// By family number: whether the family lies in a circular component (a strongly
     /// connected component of two or more families, or one depending on itself).
     private let numberIsCircular: [Bool]
@@ -68,6 +93,7 @@ public final class TemplateBinder: Sendable {
         var numberedFamilies: [FamilyID] = []
         var numberHasRules: [Bool] = [false]
         var numberIsCircular: [Bool] = [false]
+        var numberParameterCounts: [Int] = [0]
         for id in graph.familyIDs {
             numberedFamilies.append(id)
             familyNumbers[id] = UInt32(numberedFamilies.count)
@@ -80,9 +106,11 @@ public final class TemplateBinder: Sendable {
             declared[family.id] = Set(family.dependencies.map(\.target))
             for dependency in family.dependencies {
                 guard case .bind(let bindings) = dependency.mode else { continue }
+                var sourceParameters: [String] = []
+                if case .family(let id) = dependency.target { sourceParameters = graph.families[id]?.template.parameters ?? [] }
                 let rule = Rule(
                     dependent: family.id, dependentNumber: familyNumbers[family.id] ?? 0, template: family.template,
-                    bindings: bindings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                    bindings: bindings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, sourceParameters: sourceParameters)
                 switch dependency.target {
                 case .entity(let name): entityRules[name, default: []].append(rule)
                 case .family(let id):
@@ -94,6 +122,7 @@ public final class TemplateBinder: Sendable {
         for id in numberedFamilies {
             numberHasRules.append(!numberRules[Int(familyNumbers[id] ?? 0)].isEmpty)
             numberIsCircular.append(circularFamilies.contains(id))
+            numberParameterCounts.append(graph.families[id]?.template.parameters.count ?? 0)
         }
         var serviceTemplates: [String: [(template: KeyTemplate, number: UInt32)]] = [:]
         for (service, owner) in graph.services {
@@ -115,13 +144,14 @@ public final class TemplateBinder: Sendable {
         self.numberedFamilies = numberedFamilies
         self.numberHasRules = numberHasRules
         self.numberIsCircular = numberIsCircular
+        self.numberParameterCounts = numberParameterCounts
     }
 
     /// A resolved key: its family number (0 = none) and, only when other families bind to
-    /// that family, its template parameters.
+    /// that family, where its template's parameters lie in the name, in template order.
     struct KeyFamily {
         var number: UInt32
-        var values: [String: String]?
+        var spans: [ValueSpan]?
     }
 
     /// Resolves an interned name spelled `service/key`, split at the first `/` as
@@ -131,10 +161,15 @@ public final class TemplateBinder: Sendable {
         let service = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<slash]), as: UTF8.self)
         guard let candidates = serviceTemplates[service] else { return KeyFamily(number: 0) }
         let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)[...]
-        // The first fit is `CacheGraph.family(ofKey:)`'s answer; values only where they are read.
+        // The first fit is `CacheGraph.family(ofKey:)`'s answer; spans only where they are read.
         for (template, number) in candidates {
             if numberHasRules[Int(number)] {
-                if let values = template.match(key) { return KeyFamily(number: number, values: values) }
+                if let ranges = template.matchRanges(key) {
+                    let offset = slash + 1
+                    return KeyFamily(number: number, spans: ranges.map {
+                        ValueSpan(start: Int32(truncatingIfNeeded: offset + $0.lowerBound), length: Int32(truncatingIfNeeded: $0.count))
+                    })
+                }
             } else if template.matches(key) {
                 return KeyFamily(number: number)
             }
@@ -142,7 +177,22 @@ public final class TemplateBinder: Sendable {
         return KeyFamily(number: 0)
     }
 
+    /// The parameter values of a resolved name, by parameter (for tests and the API edge).
+    func values(of resolved: KeyFamily, name: UnsafeBufferPointer<UInt8>) -> [String: String]? {
+        guard let spans = resolved.spans, let family = family(number: resolved.number),
+              let parameters = graph.families[family]?.template.parameters
+        else { return nil }
+        var values: [String: String] = [:]
+        for (parameter, span) in zip(parameters, spans) {
+            values[parameter] = String(decoding: name[Int(span.start)..<Int(span.start + span.length)], as: UTF8.self)
+        }
+        return values
+    }
+
     func hasFamilyRules(number: UInt32) -> Bool { numberHasRules[Int(number)] }
+
+    /// How many parameters the template of the family numbered `number` has.
+    func parameterCount(number: UInt32) -> Int { numberParameterCounts[Int(number)] }
 
     /// Whether the family numbered `number` (0 = none) lies in a circular component.
     func isCircular(number: UInt32) -> Bool { numberIsCircular[Int(number)] }
@@ -151,16 +201,21 @@ public final class TemplateBinder: Sendable {
         number == 0 ? nil : numberedFamilies[Int(number) - 1]
     }
 
-    /// Hears a bound key: its family number, its name (`service/key`) as bytes, valid only
-    /// during the call, and its parameter values when other families bind to its family (nil
-    /// otherwise: nothing would read them).
-    typealias Emit = (UInt32, UnsafeBufferPointer<UInt8>, [String: String]?) -> Void
+    /// Hears a bound key: its family number, its name (`service/key`) as bytes, and where its
+    /// parameters lie in that name when other families bind to its family (empty otherwise:
+    /// nothing would read them); both valid only during the call.
+    typealias Emit = (UInt32, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<ValueSpan>) -> Void
 
-    /// Keys bound from an entity change, spelled in `name`. `missing` hears about bindings the
-    /// event could not fill (an attribute it did not carry): the bus should log those, they are
-    /// possible misses.
+    /// Reused between calls: the name being spelled and where its parameters lie.
+    struct Spelling {
+        var name: [UInt8] = []
+        var spans: [ValueSpan] = []
+    }
+
+    /// Keys bound from an entity change. `missing` hears about bindings the event could not
+    /// fill (an attribute it did not carry): the bus should log those, they are possible misses.
     func keys(
-        entity: String, id: String, attrs: [String: String], name: inout [UInt8],
+        entity: String, id: String, attrs: [String: String], spelling: inout Spelling,
         emit: Emit, missing: (String) -> Void
     ) {
         guard let rules = entityRules[entity] else { return }
@@ -177,62 +232,70 @@ public final class TemplateBinder: Sendable {
                 case .parameter: complete = false
                 }
             }
-            func value(_ source: BindingSource) -> String? {
-                switch source {
-                case .id: return id
-                case .attribute(let attribute): return attrs[attribute]
-                case .parameter: return nil
-                }
-            }
             guard complete else { continue }
-            bind(rule, into: &name, value: value, emit: emit)
-        }
-    }
-
-    /// Keys bound from an invalidated key whose family is not known yet (a registered key).
-    func keys(service: Substring, key: Substring, name: inout [UInt8], emit: Emit) {
-        guard let (family, values) = graph.family(ofKey: key, service: String(service)),
-              let number = familyNumbers[family]
-        else { return }
-        keys(family: number, values: values, name: &name, emit: emit)
-    }
-
-    /// Keys bound from an invalidated key of a known family (by number) with known parameter
-    /// values. Bound keys carry their family, so keys are never re-parsed into a different
-    /// family: values only flow along `bind` edges and a bind cycle ends in keys already seen.
-    func keys(family number: UInt32, values: [String: String], name: inout [UInt8], emit: Emit) {
-        func value(_ source: BindingSource) -> String? {
-            guard case .parameter(let parameter) = source else { return nil }
-            return values[parameter]
-        }
-        for rule in numberRules[Int(number)] { bind(rule, into: &name, value: value, emit: emit) }
-    }
-
-    /// Spells the key `rule` binds into `name` and emits it, with its parameter values when
-    /// other families bind to its family; nothing when a value is missing.
-    private func bind(_ rule: Rule, into name: inout [UInt8], value: (BindingSource) -> String?, emit: Emit) {
-        guard render(rule, into: &name, value: value) else { return }
-        var values: [String: String]?
-        if numberHasRules[Int(rule.dependentNumber)] {
-            values = [:]
-            for (parameter, source) in rule.bindings { values?[parameter] = value(source) }
-        }
-        name.withUnsafeBufferPointer { emit(rule.dependentNumber, $0, values) }
-    }
-
-    /// Spells the `service/key` name `rule` binds into `name`; false when a value is missing.
-    private func render(_ rule: Rule, into name: inout [UInt8], value: (BindingSource) -> String?) -> Bool {
-        guard let parts = rule.parts else { return false }
-        name.removeAll(keepingCapacity: true)
-        for part in parts {
-            switch part {
-            case .literal(let bytes): name.append(contentsOf: bytes)
-            case .value(let source):
-                guard let text = value(source) else { return false }
-                name.append(contentsOf: text.utf8)
+            bind(rule, spelling: &spelling, emit: emit) { part, name in
+                switch part {
+                case .id: name.append(contentsOf: id.utf8)
+                case .attribute(let attribute):
+                    guard let value = attrs[attribute] else { return false }
+                    name.append(contentsOf: value.utf8)
+                case .literal, .parameter: return false
+                }
+                return true
             }
         }
-        return true
+    }
+
+    /// Keys bound from an invalidated key spelled `service/key` whose family is not known yet.
+    func keys(name: UnsafeBufferPointer<UInt8>, spelling: inout Spelling, emit: Emit) {
+        let resolved = resolve(name: name)
+        guard let spans = resolved.spans else { return }
+        spans.withUnsafeBufferPointer { keys(family: resolved.number, source: name, spans: $0, spelling: &spelling, emit: emit) }
+    }
+
+    /// Keys bound from an invalidated key of a known family (by number), spelled `source`,
+    /// with its parameters at `spans`. Bound keys carry their family, so keys are never
+    /// re-parsed into a different family: values only flow along `bind` edges and a bind cycle
+    /// ends in keys already seen. `source` must not change while this runs.
+    func keys(
+        family number: UInt32, source: UnsafeBufferPointer<UInt8>, spans: UnsafeBufferPointer<ValueSpan>,
+        spelling: inout Spelling, emit: Emit
+    ) {
+        for rule in numberRules[Int(number)] {
+            bind(rule, spelling: &spelling, emit: emit) { part, name in
+                guard case .parameter(let position) = part, position < spans.count else { return false }
+                let span = spans[position]
+                name.append(contentsOf: UnsafeBufferPointer(rebasing: source[Int(span.start)..<Int(span.start + span.length)]))
+                return true
+            }
+        }
+    }
+
+    /// Spells the `service/key` name `rule` binds and emits it, with where its parameters lie
+    /// when other families bind to its family; nothing when a value is missing. `value`
+    /// appends the value of a part to the name, false when it has none.
+    private func bind(
+        _ rule: Rule, spelling: inout Spelling, emit: Emit, value: (Part, inout [UInt8]) -> Bool
+    ) {
+        guard let parts = rule.parts else { return }
+        let recordSpans = numberHasRules[Int(rule.dependentNumber)]
+        spelling.name.removeAll(keepingCapacity: true)
+        spelling.spans.removeAll(keepingCapacity: true)
+        for part in parts {
+            if case .literal(let bytes) = part {
+                spelling.name.append(contentsOf: bytes)
+                continue
+            }
+            let start = spelling.name.count
+            guard value(part, &spelling.name) else { return }
+            if recordSpans {
+                spelling.spans.append(ValueSpan(
+                    start: Int32(truncatingIfNeeded: start), length: Int32(truncatingIfNeeded: spelling.name.count - start)))
+            }
+        }
+        spelling.name.withUnsafeBufferPointer { name in
+            spelling.spans.withUnsafeBufferPointer { emit(rule.dependentNumber, name, $0) }
+        }
     }
 
     /// Whether the graph declares that a key of `family` may depend on `dependency`; `target`
