@@ -16,9 +16,16 @@ enum EventDigest {
         mix(event.op.rawValue)
         mix(event.origin)
         mix(String(event.atMillis))
-        for name in event.attrs.keys.sorted() {
+        // In name order, so the digest does not depend on the dictionary's; one attribute
+        // (the usual event) needs no sorted copy.
+        if event.attrs.count == 1, let (name, value) = event.attrs.first {
             mix(name)
-            mix(event.attrs[name] ?? "")
+            mix(value)
+        } else {
+            for name in event.attrs.keys.sorted() {
+                mix(name)
+                mix(event.attrs[name] ?? "")
+            }
         }
         return hash
     }

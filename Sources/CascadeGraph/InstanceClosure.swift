@@ -141,6 +141,8 @@ struct ClosureScratch {
     var unregistered = NameInterner()
     var spelling = TemplateBinder.Spelling()
     var source: [UInt8] = []
+    var bound: [(family: UInt32, firstSpan: Int32)] = []
+    var boundSpans: [TemplateBinder.ValueSpan] = []
 
     mutating func prepare(capacity: Int) {
         if stamps.count < capacity { stamps.append(contentsOf: repeatElement(0, count: capacity - stamps.count)) }
@@ -175,8 +177,11 @@ extension InstanceIndexState {
         // bound keys are never re-parsed.
         var bound: [(family: UInt32, firstSpan: Int32)] = []
         var boundSpans: [TemplateBinder.ValueSpan] = []
+        swap(&bound, &scratch.bound)
+        swap(&boundSpans, &scratch.boundSpans)
+        bound.removeAll(keepingCapacity: true)
+        boundSpans.removeAll(keepingCapacity: true)
         slots.reserveCapacity(scratch.lastSlots)
-        bound.reserveCapacity(scratch.lastSlots)
         let notIndexed = UInt32.max
         // The nested functions use these locals, not `self`: capturing `self` copied the
         // whole index state (a dozen array references) in the profile.
@@ -314,6 +319,8 @@ extension InstanceIndexState {
         scratch.lastNameBytes = min(131_072, max(256, nameBytes.count))
         swap(&spelling, &scratch.spelling)
         swap(&source, &scratch.source)
+        swap(&bound, &scratch.bound)
+        swap(&boundSpans, &scratch.boundSpans)
         return InstanceClosure(root: rootName, nameBytes: nameBytes, slots: slots, unresolved: unresolved)
     }
 }
