@@ -262,7 +262,7 @@ extension InstanceIndexState {
             source.removeAll(keepingCapacity: true)
             source.append(contentsOf: rootName.utf8)
             source.withUnsafeBufferPointer { name in
-                binder?.keys(name: name, spelling: &spelling, emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
+                binder?.keys(service: service, key: key, name: name, spelling: &spelling, emit: { visitBound($0, $1, $2, depth: 1, parent: -1) })
             }
         }
         if let rootID = find(rootName) {

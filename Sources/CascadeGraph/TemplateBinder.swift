@@ -159,13 +159,18 @@ public final class TemplateBinder: Sendable {
     func resolve(name bytes: UnsafeBufferPointer<UInt8>) -> KeyFamily {
         guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return KeyFamily(number: 0) }
         let service = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<slash]), as: UTF8.self)
+        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)
+        return resolve(service: service, key: key[...])
+    }
+
+    /// Resolves `key` of `service`; spans count from the start of `service/key`.
+    func resolve(service: String, key: Substring) -> KeyFamily {
         guard let candidates = serviceTemplates[service] else { return KeyFamily(number: 0) }
-        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)[...]
         // The first fit is `CacheGraph.family(ofKey:)`'s answer; spans only where they are read.
         for (template, number) in candidates {
             if numberHasRules[Int(number)] {
                 if let ranges = template.matchRanges(key) {
-                    let offset = slash + 1
+                    let offset = service.utf8.count + 1
                     return KeyFamily(number: number, spans: ranges.map {
                         ValueSpan(start: Int32(truncatingIfNeeded: offset + $0.lowerBound), length: Int32(truncatingIfNeeded: $0.count))
                     })
@@ -246,9 +251,10 @@ public final class TemplateBinder: Sendable {
         }
     }
 
-    /// Keys bound from an invalidated key spelled `service/key` whose family is not known yet.
-    func keys(name: UnsafeBufferPointer<UInt8>, spelling: inout Spelling, emit: Emit) {
-        let resolved = resolve(name: name)
+    /// Keys bound from an invalidated key whose family is not known yet; `name` spells it
+    /// `service/key`.
+    func keys(service: String, key: String, name: UnsafeBufferPointer<UInt8>, spelling: inout Spelling, emit: Emit) {
+        let resolved = resolve(service: service, key: key[...])
         guard let spans = resolved.spans else { return }
         spans.withUnsafeBufferPointer { keys(family: resolved.number, source: name, spans: $0, spelling: &spelling, emit: emit) }
     }
