@@ -58,6 +58,12 @@ import Testing
         Case(name: "entity owned twice", files: ["s.yaml": "service: s\ntier: standard\nowns: [B, A]\ncaches:\n  fam:\n    key: k\n    depends_on:\n      - entity: B\n        bind: {}\n"],
              file: "s.yaml", line: 3, fragment: "entity A is owned by both owner"),
         Case(name: "no service field", files: ["s.yaml": "tier: standard\ncaches: {}\n"], file: "s.yaml", line: 1, fragment: "no 'service' field"),
+        // Yams compares complex keys structurally when it checks for duplicates: nested ones
+        // made a fuzzed 2.5 KB file take 10 s. They are refused before Yams sees them.
+        Case(name: "explicit key", files: ["s.yaml": "service: s\ntier: standard\ncaches:\n  ? fam\n  : {key: k}\n"],
+             file: "s.yaml", line: 4, fragment: "'?' mapping key"),
+        Case(name: "explicit key in a sequence", files: ["s.yaml": "service: s\ntier: standard\nowns:\n  -   ? [A]\n"],
+             file: "s.yaml", line: 4, fragment: "'?' mapping key"),
     ]
 
     @Test(arguments: cases)
