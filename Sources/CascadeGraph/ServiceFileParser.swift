@@ -44,33 +44,20 @@ struct ServiceFileParser {
     /// indentation and any `- `. Service files never need one, and Yams' duplicate-key check
     /// compares such keys structurally: a fuzzed file of 2.5 KB of nested ones took 10 s to load.
     static func explicitKey(in text: String, file: String) -> SourceLocation? {
-        var line = 1
-        var column = 1
-        var atLineStart = true
-        let bytes = Array(text.utf8)
-        for (index, byte) in bytes.enumerated() {
-            defer {
-                if byte == UInt8(ascii: "\n") {
-                    line += 1
-                    column = 1
-                    atLineStart = true
+        let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r")]
+        for (number, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            var rest = line[...]
+            // Indentation and `- ` entries, then what the line's node starts with.
+            while let first = rest.first {
+                let indicator = rest.dropFirst().first.map(blank.contains) ?? true
+                if blank.contains(first) || (first == UInt8(ascii: "-") && indicator) {
+                    rest = rest.dropFirst()
                 } else {
-                    column += 1
+                    if first == UInt8(ascii: "?") && indicator {
+                        return SourceLocation(file: file, line: number + 1, column: line.distance(from: line.startIndex, to: rest.startIndex) + 1)
+                    }
+                    break
                 }
-            }
-            guard atLineStart else { continue }
-            switch byte {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"): continue
-            case UInt8(ascii: "-") where index + 1 == bytes.count || [UInt8(ascii: " "), UInt8(ascii: "\t")].contains(bytes[index + 1]):
-                continue
-            case UInt8(ascii: "?"):
-                let next = index + 1 < bytes.count ? bytes[index + 1] : UInt8(ascii: "\n")
-                if next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\n") || next == UInt8(ascii: "\r") {
-                    return SourceLocation(file: file, line: line, column: column)
-                }
-                atLineStart = false
-            default:
-                atLineStart = false
             }
         }
         return nil
