@@ -44,7 +44,7 @@ public struct EventProcessor: Sendable {
         self.topics = topics
         self.decoder = decoder
         self.sourceDecoders = sourceDecoders
-        self.planner = FanOutPlanner(topics: topics, maxKeysPerMessage: max(1, maxKeysPerMessage), services: graph.services.keys.sorted())
+        self.planner = FanOutPlanner(topics: topics, maxKeysPerMessage: max(1, maxKeysPerMessage), services: graph.serviceNames)
         self.facts = GraphFacts(graph: graph)
     }
 
