@@ -86,6 +86,7 @@ let package = Package(
             name: "CascadeBus",
             dependencies: [
                 "CascadeWire", "CascadeGraph", "CascadeKafka",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,6 +1,6 @@
 import CascadeCheck
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Monotonic nanoseconds: every time the chaos bench records (writes, reads, faults) is on this
 /// one clock, so windows never mix clocks.
@@ -11,7 +11,7 @@ func chaosNow() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 final class ChaosProcess: Sendable {
     let name: String
     private let process: Process
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var lines: [String] = []
@@ -63,7 +63,7 @@ final class ChaosProcess: Sendable {
                 while let newline = pending.firstIndex(of: "\n") {
                     let line = String(pending[..<newline])
                     pending = String(pending[pending.index(after: newline)...])
-                    let matched = self.state.withLock { state -> [Waiter] in
+                    let matched = self.state.withLockedValue { state -> [Waiter] in
                         state.lines.append(line)
                         let hits = state.waiters.filter { $0.value.match(line) }
                         for key in hits.keys { state.waiters[key] = nil }
@@ -77,7 +77,7 @@ final class ChaosProcess: Sendable {
     }
 
     private func failWaitersIfFinished(after change: (inout State) -> Void) {
-        let (waiting, status) = state.withLock { state -> ([Waiter], Int32) in
+        let (waiting, status) = state.withLockedValue { state -> ([Waiter], Int32) in
             change(&state)
             guard state.finished, let status = state.exitStatus else { return ([], 0) }
             defer { state.waiters = [:] }
@@ -88,8 +88,8 @@ final class ChaosProcess: Sendable {
 
     var pid: Int32 { process.processIdentifier }
     /// What it printed on standard output so far, line by line.
-    var lines: [String] { state.withLock { $0.lines } }
-    var isRunning: Bool { state.withLock { $0.exitStatus == nil } }
+    var lines: [String] { state.withLockedValue { $0.lines } }
+    var isRunning: Bool { state.withLockedValue { $0.exitStatus == nil } }
 
     func signal(_ number: Int32) {
         if isRunning { kill(process.processIdentifier, number) }
@@ -97,19 +97,19 @@ final class ChaosProcess: Sendable {
 
     /// The first stdout line (already printed or still to come) that `match` accepts.
     func awaitLine(timeout: Duration, _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
-        let id = state.withLock { state -> Int in
+        let id = state.withLockedValue { state -> Int in
             state.nextWaiter += 1
             return state.nextWaiter
         }
         let timer = Task { [self, name] in
             try await Task.sleep(for: timeout)
-            let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+            let waiter = self.state.withLockedValue { $0.waiters.removeValue(forKey: id) }
             waiter?.continuation.resume(throwing: OperatorError("\(name) printed no expected line within \(timeout)"))
         }
         defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
             enum Now { case line(String), exited(Int32), wait }
-            let now = state.withLock { state -> Now in
+            let now = state.withLockedValue { state -> Now in
                 if let line = state.lines.first(where: match) { return .line(line) }
                 if state.finished, let status = state.exitStatus { return .exited(status) }
                 state.waiters[id] = Waiter(match: match, continuation: continuation)
@@ -125,10 +125,10 @@ final class ChaosProcess: Sendable {
 
     /// Waits for the exit, at most `timeout`; the status, or nil when it is still running.
     func awaitExit(timeout: Duration) async -> Int32? {
-        if let status = state.withLock({ $0.exitStatus }) { return status }
+        if let status = state.withLockedValue({ $0.exitStatus }) { return status }
         let exited = try? await awaitLine(timeout: timeout) { _ in false }
         _ = exited
-        return state.withLock { $0.exitStatus }
+        return state.withLockedValue { $0.exitStatus }
     }
 
     /// SIGTERM, then SIGKILL when it has not ended within `grace`.

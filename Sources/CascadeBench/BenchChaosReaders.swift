@@ -1,6 +1,6 @@
 import CascadeCheck
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The four ways a service caches a product, each a cache-aside client of the real nodes.
 enum ChaosKind: Int, CaseIterable, Sendable {
@@ -25,7 +25,7 @@ final class ChaosReaders: Sendable {
     let storefront: @Sendable () -> String
     let threads: Int
     let readsPerSecond: Int
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var stop = false
@@ -56,7 +56,7 @@ final class ChaosReaders: Sendable {
     /// Asks every thread to stop and returns once all have handed in their reads.
     func stop() async {
         await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
+            let done = state.withLockedValue { state -> Bool in
                 state.stop = true
                 if state.finished == threads { return true }
                 state.waiting = continuation
@@ -66,19 +66,19 @@ final class ChaosReaders: Sendable {
         }
     }
 
-    var reads: [ChaosRead] { state.withLock { $0.reads } }
-    var errors: (count: Int, first: String?) { state.withLock { ($0.errors, $0.firstError) } }
-    fileprivate var stopping: Bool { state.withLock { $0.stop } }
+    var reads: [ChaosRead] { state.withLockedValue { $0.reads } }
+    var errors: (count: Int, first: String?) { state.withLockedValue { ($0.errors, $0.firstError) } }
+    fileprivate var stopping: Bool { state.withLockedValue { $0.stop } }
 
     fileprivate func failed(_ error: any Error) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.errors += 1
             if state.firstError == nil { state.firstError = "\(error)" }
         }
     }
 
     fileprivate func finish(_ reads: [ChaosRead]) {
-        let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiting = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             state.reads += reads
             state.finished += 1
             guard state.finished == threads else { return nil }

@@ -1,14 +1,14 @@
 import CascadeKafka
 import CascadeWire
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The independent truth: an in-memory database of products with versions. Versions are
 /// ordered per product under one lock, and the time each version was superseded is kept so a
 /// read can be judged against the moment its value stopped being true.
 final class ChaosTruth: Sendable {
     let products: Int
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     private struct State {
         /// Current version per product; every product starts at 1.
@@ -19,17 +19,17 @@ final class ChaosTruth: Sendable {
 
     init(products: Int) {
         self.products = products
-        state = Mutex(State(versions: Array(repeating: 1, count: products), superseded: Array(repeating: [], count: products)))
+        state = NIOLockedValueBox(State(versions: Array(repeating: 1, count: products), superseded: Array(repeating: [], count: products)))
     }
 
     static func id(_ product: Int) -> String { "p-\(product)" }
 
-    func version(_ product: Int) -> UInt64 { state.withLock { $0.versions[product] } }
+    func version(_ product: Int) -> UInt64 { state.withLockedValue { $0.versions[product] } }
 
     /// Writes a new version; returns it.
     func bump(_ product: Int) -> UInt64 {
         let now = chaosNow()
-        return state.withLock { state in
+        return state.withLockedValue { state in
             state.superseded[product].append(now)
             state.versions[product] += 1
             return state.versions[product]
@@ -38,13 +38,13 @@ final class ChaosTruth: Sendable {
 
     /// When `version` of `product` stopped being the truth, or nil while it still is.
     func supersededAt(_ product: Int, version: UInt64) -> UInt64? {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard version >= 1, Int(version) <= state.superseded[product].count else { return nil }
             return state.superseded[product][Int(version) - 1]
         }
     }
 
-    var writes: Int { state.withLock { $0.superseded.reduce(0) { $0 + $1.count } } }
+    var writes: Int { state.withLockedValue { $0.superseded.reduce(0) { $0 + $1.count } } }
 }
 
 /// Writers: paced (a fixed interval each, not bursts), each bumping a random product in the

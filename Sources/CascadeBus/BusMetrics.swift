@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import Prometheus
-import Synchronization
 
 /// The bus's Prometheus metrics, on a registry of its own so several buses (tests) can live
 /// in one process without a global bootstrap.
@@ -21,7 +21,7 @@ public final class BusMetrics: Sendable {
     let indexedKeys: Gauge
     /// `cascade_bus_invalidations_total` by service, made once each: asking the registry for
     /// every event took its lock on the hot path.
-    private let invalidationCounters = Mutex<[String: Counter]>([:])
+    private let invalidationCounters = NIOLockedValueBox<[String: Counter]>([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -47,7 +47,7 @@ public final class BusMetrics: Sendable {
     }
 
     private func invalidations(_ service: String) -> Counter {
-        invalidationCounters.withLock { counters in
+        invalidationCounters.withLockedValue { counters in
             if let counter = counters[service] { return counter }
             let counter = registry.makeCounter(name: "cascade_bus_invalidations_total", labels: [("service", service)])
             counters[service] = counter
