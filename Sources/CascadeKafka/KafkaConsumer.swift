@@ -27,7 +27,13 @@ public final class KafkaConsumer: Sendable {
     private let context: ConsumerContext
     private let subscription: Subscription
     private let logger: Logger
-    private let pollThread: NIOLockedValueBox<PollThread?>
+    private let lifecycle: NIOLockedValueBox<Lifecycle>
+
+    /// Polling on its thread until closed, by `shutdown` or `deinit`, whichever comes first.
+    private enum Lifecycle {
+        case polling(PollThread)
+        case closed
+    }
 
     static let defaults: [String: String] = [
         "enable.auto.commit": "false",
@@ -66,7 +72,6 @@ public final class KafkaConsumer: Sendable {
         self.subscription = subscription
         self.logger = logger
         self.events = KafkaConsumerEvents(buffer: context.buffer)
-        self.pollThread = NIOLockedValueBox(nil)
 
         if case .group(_, let topics) = subscription {
             let list = RDKafkaPartitionList.make(topics.map { TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
@@ -89,18 +94,27 @@ public final class KafkaConsumer: Sendable {
             reader.readBatch(timeoutMs: 100)
             return true
         }
-        pollThread.withLockedValue { $0 = thread }
+        self.lifecycle = NIOLockedValueBox(.polling(thread))
     }
 
     deinit {
         // Dropped without `shutdown()`: the poll thread holds the handle, not the consumer, so
         // it must leave librdkafka before the handle is destroyed under it.
-        if let thread = pollThread.withLockedValue({ $0 }) {
+        if let thread = close() {
             context.buffer.stopBlocking()
             thread.stop()
             thread.join()
         }
         rd_kafka_destroy(handle.pointer)
+    }
+
+    /// Closes, once: the poll thread to stop, to the first caller only.
+    private func close() -> PollThread? {
+        lifecycle.withLockedValue { lifecycle in
+            guard case .polling(let thread) = lifecycle else { return nil }
+            lifecycle = .closed
+            return thread
+        }
     }
 
     // MARK: - Offsets
@@ -225,11 +239,7 @@ public final class KafkaConsumer: Sendable {
     /// Leaves the group (committing stored offsets as partitions are revoked) and closes.
     /// Bounded by `timeout`: a broker that never answers cannot make it hang.
     public func shutdown(timeout: Duration = .seconds(10)) async {
-        let thread = pollThread.withLockedValue { thread -> PollThread? in
-            defer { thread = nil }
-            return thread
-        }
-        guard let thread else { return }
+        guard let thread = close() else { return }
         context.buffer.stopBlocking()
         thread.stop()
         await runBlocking("cascade-consumer-join") { thread.join() }

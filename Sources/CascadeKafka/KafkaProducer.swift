@@ -23,18 +23,11 @@ public final class KafkaProducer: Sendable {
     private let handle: RDHandle
     private let queue: RDHandle
     private let logger: Logger
-    private let state: NIOLockedValueBox<State>
-    private let pollThread: NIOLockedValueBox<PollThread?>
+    private let state = NIOLockedValueBox(StateMachine())
     private let deliveryHandler: DeliveryHandler?
 
-    private struct State {
-        var nextToken: UInt64 = Self.sendTokenBit
-        var waiting: [UInt64: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>] = [:]
-        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
-        var closed = false
-        /// Tokens with this bit set belong to `send`; callers' tokens must leave it clear.
-        static let sendTokenBit: UInt64 = 1 << 63
-    }
+    private typealias ReportWaiter = CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>
+    private typealias StateMachine = ProducerStateMachine<PollThread, ReportWaiter, CheckedContinuation<Void, Never>>
 
     /// Defaults the caller's properties override.
     static let defaults: [String: String] = [
@@ -60,14 +53,12 @@ public final class KafkaProducer: Sendable {
         self.handle = RDHandle(pointer: client)
         self.queue = RDHandle(pointer: rd_kafka_queue_get_main(client))
         self.logger = logger
-        self.state = NIOLockedValueBox(State())
-        self.pollThread = NIOLockedValueBox(nil)
         self.deliveryHandler = deliveryHandler
         let thread = PollThread(name: "cascade-producer-poll") { [self] _ in
             self.pollOnce(timeoutMs: 100)
             return true
         }
-        pollThread.withLockedValue { $0 = thread }
+        state.withLockedValue { $0.started(thread) }
     }
 
     deinit {
@@ -83,14 +74,7 @@ public final class KafkaProducer: Sendable {
     ) async throws(KafkaError) -> DeliveryReport {
         guard isValidTopicName(topic) else { throw .invalidTopic(topic) }
         let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-            let token: UInt64? = state.withLockedValue { state in
-                guard !state.closed else { return nil }
-                let token = state.nextToken
-                state.nextToken &+= 1
-                state.nextToken |= State.sendTokenBit
-                state.waiting[token] = continuation
-                return token
-            }
+            let token = state.withLockedValue { $0.awaitReport(continuation) }
             guard let token else { return continuation.resume(returning: .failure(.closed)) }
             let code = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
             switch code {
@@ -102,12 +86,11 @@ public final class KafkaProducer: Sendable {
                     do throws(KafkaError) {
                         try await self.produce(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
                     } catch {
-                        self.state.withLockedValue { $0.waiting.removeValue(forKey: token) }?.resume(returning: .failure(error))
+                        self.state.withLockedValue { $0.abandon(token) }?.resume(returning: .failure(error))
                     }
                 }
             default:
-                let waiter = state.withLockedValue { $0.waiting.removeValue(forKey: token) }
-                waiter?.resume(returning: .failure(KafkaError(code, context: "produce to \(topic)")))
+                state.withLockedValue { $0.abandon(token) }?.resume(returning: .failure(KafkaError(code, context: "produce to \(topic)")))
             }
         }
         return try result.get()
@@ -127,18 +110,22 @@ public final class KafkaProducer: Sendable {
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
         token: UInt64
     ) async throws(KafkaError) {
-        while true {
-            let code = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
-            switch code {
-            case RD_KAFKA_RESP_ERR_NO_ERROR:
-                return
-            case RD_KAFKA_RESP_ERR__QUEUE_FULL:
-                await waitForSpace()
-            default:
-                throw KafkaError(code, context: "produce to \(topic)")
-            }
-            if state.withLockedValue({ $0.closed }) { throw .closed }
+        func attempt() -> rd_kafka_resp_err_t {
+            enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
         }
+        var code = attempt()
+        while code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            // Try again once the batch count is noted: room made by a batch before it is used
+            // now, and any batch after it ends the wait, so no room goes unnoticed.
+            let (open, seenBatches) = state.withLockedValue { ($0.isOpen, $0.deliveryBatches) }
+            guard open else { throw .closed }
+            code = attempt()
+            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                await waitForSpace(seenBatches: seenBatches)
+                code = attempt()
+            }
+        }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, context: "produce to \(topic)") }
     }
 
     private func enqueue(
@@ -157,9 +144,13 @@ public final class KafkaProducer: Sendable {
         return code
     }
 
-    private func waitForSpace() async {
+    /// Returns after the next batch of delivery reports, or at once if one came since the
+    /// caller read `seenBatches` (room it made would otherwise go unnoticed) or on closing.
+    private func waitForSpace(seenBatches: UInt64) async {
         await withCheckedContinuation { continuation in
-            state.withLockedValue { $0.spaceWaiters.append(continuation) }
+            if state.withLockedValue({ $0.waitForSpace(continuation, seenBatches: seenBatches) }) == .retry {
+                continuation.resume()
+            }
         }
     }
 
@@ -182,19 +173,12 @@ public final class KafkaProducer: Sendable {
         if !(await flush(timeout: timeout)) {
             logger.warning("producer shut down with \(outstanding) messages unacknowledged")
         }
-        let thread = pollThread.withLockedValue { thread -> PollThread? in
-            defer { thread = nil }
-            return thread
-        }
-        thread?.stop { rd_kafka_queue_yield(queue.pointer) }
-        if let thread { await runBlocking("cascade-producer-join") { thread.join() } }
-        let (waiting, spaceWaiters) = state.withLockedValue { state in
-            state.closed = true
-            defer { state.waiting = [:]; state.spaceWaiters = [] }
-            return (state.waiting, state.spaceWaiters)
-        }
-        for continuation in waiting.values { continuation.resume(returning: .failure(.closed)) }
-        for continuation in spaceWaiters { continuation.resume() }
+        guard let thread = state.withLockedValue({ $0.beginClosing() }) else { return }
+        thread.stop { rd_kafka_queue_yield(queue.pointer) }
+        await runBlocking("cascade-producer-join") { thread.join() }
+        let (reports, space) = state.withLockedValue { $0.close() }
+        for continuation in reports { continuation.resume(returning: .failure(.closed)) }
+        for continuation in space { continuation.resume() }
     }
 
     // MARK: - Delivery reports
@@ -221,14 +205,13 @@ public final class KafkaProducer: Sendable {
     private func handleDeliveries(_ event: OpaquePointer) {
         var messages = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
         var deliveries: [Delivery] = []
-        var awaited: [(CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>, Result<DeliveryReport, KafkaError>)] = []
+        var sendReports: [(token: UInt64, report: Result<DeliveryReport, KafkaError>)] = []
         var topicNames = TopicNameCache()
         while true {
             let count = messages.withUnsafeMutableBufferPointer { buffer in
                 rd_kafka_event_message_array(event, buffer.baseAddress, buffer.count)
             }
             if count == 0 { break }
-            var sendTokens: [(UInt64, Result<DeliveryReport, KafkaError>)] = []
             for index in 0..<count {
                 guard let message = messages[index] else { continue }
                 let token = UInt64(UInt(bitPattern: message.pointee._private))
@@ -241,27 +224,17 @@ public final class KafkaProducer: Sendable {
                 } else {
                     result = .failure(KafkaError(message.pointee.err, context: "delivery to \(topicNames.name(of: message.pointee.rkt))"))
                 }
-                if token & State.sendTokenBit != 0 {
-                    sendTokens.append((token, result))
+                if token & StateMachine.sendTokenBit != 0 {
+                    sendReports.append((token, result))
                 } else {
                     deliveries.append(Delivery(token: token, result: result))
                 }
             }
-            if !sendTokens.isEmpty {
-                state.withLockedValue { state in
-                    for (token, result) in sendTokens {
-                        if let continuation = state.waiting.removeValue(forKey: token) { awaited.append((continuation, result)) }
-                    }
-                }
-            }
         }
         if !deliveries.isEmpty { deliveryHandler?(deliveries) }
-        for (continuation, result) in awaited { continuation.resume(returning: result) }
-        let spaceWaiters = state.withLockedValue { state in
-            defer { state.spaceWaiters = [] }
-            return state.spaceWaiters
-        }
-        for continuation in spaceWaiters { continuation.resume() }
+        let (reports, space) = state.withLockedValue { $0.delivered(sendReports) }
+        for (continuation, report) in reports { continuation.resume(returning: report) }
+        for continuation in space { continuation.resume() }
     }
 }
 

@@ -1,12 +1,11 @@
 import CRdKafka
 import Foundation
+import Synchronization
 
 /// A dedicated thread that blocks in librdkafka's queue polls, so no Swift cooperative thread
 /// ever waits on the C library. `body` is called until it returns false or `stop()` is called.
-// @unchecked Sendable: the stop flag is atomic; the thread is started once and joined once.
-final class PollThread: @unchecked Sendable {
-    private let stopped = NSLock()
-    private var isStopped = false
+final class PollThread: Sendable {
+    private let stopped = Atomic(false)
     private let finished = DispatchSemaphore(value: 0)
 
     init(name: String, _ body: @escaping @Sendable (PollThread) -> Bool) {
@@ -18,11 +17,11 @@ final class PollThread: @unchecked Sendable {
         thread.start()
     }
 
-    var shouldStop: Bool { stopped.withLock { isStopped } }
+    var shouldStop: Bool { stopped.load(ordering: .acquiring) }
 
     /// Asks the loop to end; `wake` should make a blocked poll return early.
     func stop(wake: () -> Void = {}) {
-        stopped.withLock { isStopped = true }
+        stopped.store(true, ordering: .releasing)
         wake()
     }
 
@@ -41,8 +40,8 @@ func runBlocking<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> 
     }
 }
 
-/// A raw C handle that may cross threads; librdkafka handles are thread-safe.
-// @unchecked Sendable: the stop flag is atomic; the thread is started once and joined once.
+/// A raw C handle that may cross threads.
+// @unchecked Sendable: librdkafka handles are thread-safe.
 struct RDHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
