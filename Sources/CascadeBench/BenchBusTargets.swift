@@ -44,35 +44,30 @@ final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
 }
 
 /// The baseline: consume, produce one message, commit once acknowledged; no resolution. The
-/// same consumer, producer, offset tracking and commit cadence as the bus.
-// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
+/// same consumer, producer, acknowledgements and commits (`AcknowledgedCommits`) as the bus.
+// @unchecked Sendable: the tasks are set by `start` and read by `stop`, which the harness
+// calls one after the other; everything else is immutable references to thread-safe parts.
 final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
     let eventsTopic: String
     private let outputTopic: String
     private let consumer: KafkaConsumer
-    private let producer: KafkaProducer
-    private let tracker = OffsetTracker()
-    private var tasks: [Task<Void, Never>] = []
-    private let stopping = StopFlag()
+    private let commits: AcknowledgedCommits
+    private var consuming: Task<Void, Never>?
+    private var committing: Task<Void, Never>?
 
     init(kafka: KafkaConfiguration, eventsTopic: String, outputTopic: String, group: String, batch: Int, recorder: BenchBusRecorder, logger: Logger) throws {
         self.eventsTopic = eventsTopic
         self.outputTopic = outputTopic
-        let tracker = self.tracker
-        var producerConfig = kafka
-        producerConfig.properties["message.timeout.ms"] = "0"
-        producer = try KafkaProducer(configuration: producerConfig, logger: logger) { deliveries in
-            tracker.acknowledge(deliveries.lazy.filter { if case .success = $0.result { true } else { false } }.map(\.token)) { done in
-                recorder.eventsAcknowledged(partition: done.key.partition, offsets: done.offsets, count: done.events)
-            }
+        commits = try AcknowledgedCommits(kafka: kafka, logger: logger) { done in
+            recorder.eventsAcknowledged(partition: done.key.partition, offsets: done.offsets, count: done.events)
         }
         consumer = try KafkaConsumer(
             configuration: kafka, subscription: .group(id: group, topics: [eventsTopic]), logger: logger, maxBatch: batch)
     }
 
     func start() async throws {
-        tasks.append(Task { await self.consume() })
-        tasks.append(Task { await self.commitPeriodically() })
+        consuming = Task { await self.consume() }
+        committing = Task { await self.commitPeriodically() }
     }
 
     private func consume() async {
@@ -80,11 +75,13 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
             switch event {
             case .messages(let batch):
                 for message in batch {
-                    let sequence = tracker.begin(.init(topic: message.topic, partition: message.partition), offset: message.offset, messages: 1)
-                    try? await producer.produce(topic: outputTopic, key: message.keyBytes, value: message.valueBytes, token: sequence)
+                    let sequence = commits.tracker.begin(.init(topic: message.topic, partition: message.partition), offset: message.offset, messages: 1)
+                    try? await commits.producer.produce(
+                        topic: outputTopic, key: message.keyBytes, value: message.valueBytes,
+                        token: AcknowledgedCommits.token(sequence: sequence, position: 0))
                 }
             case .assigned(let partitions), .revoked(let partitions):
-                tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
+                commits.tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
             case .error:
                 break
             }
@@ -92,27 +89,17 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
     }
 
     private func commitPeriodically() async {
-        while !stopping.value {
+        while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
-            let offsets = tracker.drainCommittable()
-            guard !offsets.isEmpty else { continue }
-            consumer.store(offsets.map { TopicPartition(topic: $0.0.topic, partition: $0.0.partition, offset: $0.1) })
-            try? await consumer.commit()
+            await commits.commitAcknowledged(consumer)
         }
     }
 
     func stop() async {
-        stopping.set()
+        committing?.cancel()
         await consumer.shutdown()
-        for task in tasks { await task.value }
-        await producer.shutdown()
+        await consuming?.value
+        await committing?.value
+        await commits.producer.shutdown()
     }
-}
-
-// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    var value: Bool { lock.withLock { stopped } }
-    func set() { lock.withLock { stopped = true } }
 }

@@ -1,79 +1,48 @@
 import CascadeKafka
-import Foundation
+import NIOConcurrencyHelpers
 
-/// The small shared state between the events loop and shutdown.
-// @unchecked Sendable: all state is touched only under `lock`.
-final class BusRunState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var isStopping = false
-    private var isBusy = false
-    private var eventsConsumer: KafkaConsumer?
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    private var hasPartitions = false
-    private var partitionWaiters: [CheckedContinuation<Void, Never>] = []
+/// The bus's lifecycle (`BusLifecycle`) under one lock, shared by the events loop, the
+/// periodic tasks and shutdown. Waiters are resumed outside the lock.
+final class BusRunState: Sendable {
+    private typealias Waiter = CheckedContinuation<Void, Never>
+    private let lifecycle = NIOLockedValueBox(BusLifecycle<KafkaConsumer, Waiter>())
 
-    var stopping: Bool { lock.withLock { isStopping } }
-    var busy: Bool { lock.withLock { isBusy } }
-    var consumer: KafkaConsumer? { lock.withLock { eventsConsumer } }
+    var stopping: Bool { lifecycle.withLockedValue { $0.isStopping } }
+    var consumer: KafkaConsumer? { lifecycle.withLockedValue { $0.consumer } }
 
-    func setConsumer(_ consumer: KafkaConsumer) { lock.withLock { eventsConsumer = consumer } }
-    func beginStopping() {
-        let waiters = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            isStopping = true
-            defer { partitionWaiters = [] }
-            return partitionWaiters
-        }
-        for waiter in waiters { waiter.resume() }
+    /// See `BusLifecycle.consumerStarted`.
+    func consumerStarted(_ consumer: KafkaConsumer) -> Bool {
+        lifecycle.withLockedValue { $0.consumerStarted(consumer) }
     }
+
+    /// True for the first caller only, who then stops the bus.
+    func beginStopping() -> Bool {
+        let (first, released) = lifecycle.withLockedValue { $0.beginStopping() }
+        resume(released)
+        return first
+    }
+
+    func gotPartitions() { resume(lifecycle.withLockedValue { $0.partitionsAssigned() }) }
+    func finishStopping() { lifecycle.withLockedValue { $0.finishStopping() } }
 
     /// Marks a batch in hand; false when stopping (the batch is left for the next owner).
-    func enter() -> Bool {
-        lock.withLock {
-            guard !isStopping else { return false }
-            isBusy = true
-            return true
-        }
-    }
+    func enter() -> Bool { lifecycle.withLockedValue { $0.enterBatch() } }
+    func leave() { resume(lifecycle.withLockedValue { $0.leaveBatch() }) }
 
-    func leave() {
-        let waiters = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            isBusy = false
-            defer { idleWaiters = [] }
-            return idleWaiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// The events consumer was given partitions (or the bus is stopping): wakes the waiters.
-    func gotPartitions() {
-        let waiters = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            hasPartitions = true
-            defer { partitionWaiters = [] }
-            return partitionWaiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func awaitPartitions() async {
-        await withCheckedContinuation { continuation in
-            let now = lock.withLock { () -> Bool in
-                if hasPartitions || isStopping { return true }
-                partitionWaiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
+    /// Returns once the events consumer owns partitions, or the bus is stopping.
+    func awaitPartitions() async { await wait { $0.waitForPartitions($1) } }
     /// Returns once no batch is in hand.
-    func awaitIdle() async {
+    func awaitIdle() async { await wait { $0.waitForIdle($1) } }
+    /// Returns once the bus begins stopping.
+    func awaitStopping() async { await wait { $0.waitForStopping($1) } }
+
+    private func wait(_ transition: (inout BusLifecycle<KafkaConsumer, Waiter>, Waiter) -> BusLifecycle<KafkaConsumer, Waiter>.Wait) async {
         await withCheckedContinuation { continuation in
-            let idle = lock.withLock { () -> Bool in
-                if !isBusy { return true }
-                idleWaiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
+            if lifecycle.withLockedValue({ transition(&$0, continuation) }) == .resumeNow { continuation.resume() }
         }
+    }
+
+    private func resume(_ waiters: [Waiter]) {
+        for waiter in waiters { waiter.resume() }
     }
 }

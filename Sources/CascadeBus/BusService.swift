@@ -17,7 +17,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     let configuration: BusConfiguration
     let graph: CacheGraph
     private let producer: KafkaProducer
-    private let tracker: OffsetTracker
+    private let commits: AcknowledgedCommits
     private let follower: StateFollower
     private let logger: Logger
     private let state = BusRunState()
@@ -49,26 +49,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
             cycleConflictWindowMillis: configuration.cycleConflictWindowMillis)
-        let tracker = OffsetTracker()
-        self.tracker = tracker
-        var producerConfig = configuration.kafka
-        // Never give up on a message: an event's offset waits for every ack, so a dropped
-        // message would stall its partition. Shutdown bounds the wait instead.
-        if producerConfig.properties["message.timeout.ms"] == nil { producerConfig.properties["message.timeout.ms"] = "0" }
-        producer = try KafkaProducer(configuration: producerConfig, logger: logger) { deliveries in
-            var acked: [UInt64] = []
-            acked.reserveCapacity(deliveries.count)
-            for delivery in deliveries {
-                switch delivery.result {
-                case .success: acked.append(delivery.token >> 20)
-                case .failure(let error):
-                    // The event stays unacknowledged: its offset is not committed, so it is
-                    // processed again after a restart.
-                    logger.error("message not delivered", metadata: ["error": "\(error)"])
-                }
-            }
-            tracker.acknowledge(acked) { done in onSpanAcknowledged?(done) }
-        }
+        commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger) { onSpanAcknowledged?($0) }
+        producer = commits.producer
         let producer = self.producer
         let raceCheck = RegistrationRaceCheck(
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
@@ -115,15 +97,18 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             ends[topic] = try await TopicSetup.markEnd(of: topic, producer: producer, admin: admin, marker: marker, logger: logger)
         }
         await follower.expect(ends)
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.follower.run() }
-                group.addTask { await self.consumeEvents() }
-                group.addTask { await self.commitPeriodically() }
-                group.addTask { await self.probeEnds() }
-                group.addTask { await self.sendWatermarks() }
+        // Cancelled, the bus stops as on a graceful shutdown.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.follower.run() }
+                    group.addTask { await self.consumeEvents() }
+                    group.addTask { await self.runPeriodically() }
+                }
+            } onGracefulShutdown: {
+                Task { await self.stop() }
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             Task { await self.stop() }
         }
         await producer.shutdown(timeout: .seconds(10))
@@ -144,8 +129,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             logger.critical("cannot start the events consumer", metadata: ["error": "\(error)"])
             return
         }
-        state.setConsumer(consumer)
-        if state.stopping { return }
+        guard state.consumerStarted(consumer) else {
+            await consumer.shutdown()
+            return
+        }
         let clock = ContinuousClock()
         for await event in consumer.events {
             switch event {
@@ -162,7 +149,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             case .assigned(let partitions):
                 // A partition's history starts over with its (new) owner's committed offset,
                 // and what its previous owner invalidated is unknown here.
-                tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
+                commits.tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
                 processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
                 // Watermarks and `CASCADE.AFTER` tokens name positions of the events topic only;
                 // source topics (`--source`) have none.
@@ -174,7 +161,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 }
                 if !partitions.isEmpty { state.gotPartitions() }
             case .revoked(let partitions):
-                tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
+                commits.tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
                 for partition in partitions where partition.topic == configuration.topics.events {
                     watermarks.revoked(partition.partition)
                 }
@@ -247,13 +234,13 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             // Watermarks count positions of the events topic (what `CASCADE.AFTER` tokens name).
             let isEvents = span.partition.topic == configuration.topics.events
             let outbound = span.finish(watermark: isEvents ? watermarks.watermark(partition, through: span.lastOffset) : nil)
-            let sequence = tracker.begin(
+            let sequence = commits.tracker.begin(
                 span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events, messages: outbound.count)
             for (position, message) in outbound.enumerated() {
                 do {
                     try await producer.produce(
                         topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
-                        token: sequence << 20 | UInt64(position))
+                        token: AcknowledgedCommits.token(sequence: sequence, position: position))
                 } catch {
                     logger.error("cannot enqueue message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
                 }
@@ -267,10 +254,21 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         watermarkWake.continuation.yield()
     }
 
+    /// Commits, probes partition ends and sends watermarks until the bus begins stopping.
+    private func runPeriodically() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.commitPeriodically() }
+            group.addTask { await self.probeEnds() }
+            group.addTask { await self.sendWatermarks() }
+            await state.awaitStopping()
+            group.cancelAll()
+        }
+    }
+
     /// Asks the brokers for the end of the owned partitions four times a second: a watermark
     /// may only say the bus is current as of a moment it saw the end and had reached it.
     private func probeEnds() async {
-        while !state.stopping {
+        while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
             guard let consumer = state.consumer else { continue }
             let owned = watermarks.owned
@@ -301,7 +299,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             }
         }
         defer { ticker.cancel() }
-        while !state.stopping {
+        while !Task.isCancelled {
             _ = await wakes.next()
             try? await Task.sleep(for: .milliseconds(2))
             let heartbeat = ContinuousClock.now - heartbeatAt >= .milliseconds(500)
@@ -321,38 +319,25 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     }
 
     private func commitPeriodically() async {
-        while !state.stopping {
+        while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
-            await commitAcknowledged()
-            if let consumer = state.consumer { metrics.lag.set(Double(consumer.lag)) }
-            metrics.inFlight.set(Double(tracker.inFlight))
-        }
-    }
-
-    private func commitAcknowledged() async {
-        guard let consumer = state.consumer else { return }
-        let offsets = tracker.drainCommittable()
-        guard !offsets.isEmpty else { return }
-        consumer.store(offsets.map { TopicPartition(topic: $0.0.topic, partition: $0.0.partition, offset: $0.1) })
-        do {
-            try await consumer.commit()
-        } catch {
-            logger.warning("commit failed; will retry", metadata: ["error": "\(error)"])
+            guard let consumer = state.consumer else { continue }
+            await commits.commitAcknowledged(consumer)
+            metrics.lag.set(Double(consumer.lag))
+            metrics.inFlight.set(Double(commits.tracker.inFlight))
         }
     }
 
     /// Finishes the event in hand, waits for its acknowledgements, commits, leaves the group.
     private func stop() async {
-        state.beginStopping()
+        guard state.beginStopping() else { return }
         follower.cancelWaiters()
         let state = self.state
-        let tracker = self.tracker
         _ = await completesWithin(.seconds(10)) { await state.awaitIdle() }
-        _ = await producer.flush(timeout: .seconds(10))
-        _ = await completesWithin(.seconds(10)) { await tracker.awaitDrained() }
-        await commitAcknowledged()
+        await commits.drain(state.consumer, timeout: .seconds(10))
         await state.consumer?.shutdown()
         await follower.shutdown()
+        state.finishStopping()
     }
 }
 

@@ -4,8 +4,8 @@ import Foundation
 /// when every message it caused is acked, and only once every earlier event of its partition
 /// is too: per partition, the committable offset is the end of the contiguous acked prefix.
 /// Events are tracked one by one or in spans whose messages were sent together.
-/// Thread-safe: the pipeline begins events, the producer's poll thread acks them. Public so
-/// that the bench's pass-through baseline keeps its offsets exactly as the bus does.
+/// Thread-safe: the pipeline begins events, the producer's poll thread acks them. Public for
+/// the users of `AcknowledgedCommits`, which owns one.
 // @unchecked Sendable: all state is touched only under `lock`.
 public final class OffsetTracker: @unchecked Sendable {
     public struct PartitionKey: Hashable, Sendable {
