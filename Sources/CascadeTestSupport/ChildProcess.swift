@@ -2,12 +2,17 @@ import Foundation
 
 /// A real process started by a test, with its output collected line by line so the test can
 /// await what it prints instead of sleeping.
-// @unchecked Sendable: the collected output is touched only under `lock`; Process is used from one test.
+// @unchecked Sendable: the collected output and the waiters are touched only under `lock`;
+// Process is used from one test.
 public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     private let lock = NSLock()
     private var stdoutText = ""
     private var stderrText = ""
+    /// Counts changes (output, end of file, exit): a waiter sleeps until it moves.
+    private var changes = 0
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
     private let stdinPipe = Pipe()
@@ -22,9 +27,42 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         process.standardInput = stdinPipe
+        process.terminationHandler = { [weak self] _ in self?.changed() }
         // One reader thread per pipe, to end of file, so nothing printed is ever lost.
         startReader(stdoutPipe.fileHandleForReading) { [weak self] text in self?.stdoutText += text }
         startReader(stderrPipe.fileHandleForReading) { [weak self] text in self?.stderrText += text }
+    }
+
+    /// Something happened: every waiter looks again.
+    private func changed() {
+        let woken = lock.withLock {
+            changes += 1
+            defer { waiters = [:] }
+            return waiters.values
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns once something happened after the `seen`-th change, or at `deadline`.
+    private func awaitChange(after seen: Int, until deadline: ContinuousClock.Instant) async {
+        let id = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline)
+            self?.lock.withLock { self?.waiters.removeValue(forKey: id) }?.resume()
+        }
+        defer { timer.cancel() }
+        await withCheckedContinuation { continuation in
+            // Past the deadline, the timer may have fired before this waiter was registered.
+            let waits = lock.withLock {
+                guard changes == seen, ContinuousClock.now < deadline else { return false }
+                waiters[id] = continuation
+                return true
+            }
+            if !waits { continuation.resume() }
+        }
     }
 
     private func startReader(_ handle: FileHandle, append: @escaping @Sendable (String) -> Void) {
@@ -33,7 +71,7 @@ public final class ChildProcess: @unchecked Sendable {
         group.enter()
         // read(2) itself, not `FileHandle.availableData`: that traps when a signal interrupts
         // the read (EINTR), which took a whole suite run down once; here it is retried.
-        Thread.detachNewThread {
+        Thread.detachNewThread { [weak self] in
             // The handle stays captured: it owns the descriptor, which must outlive the reads.
             let descriptor = handle.fileDescriptor
             var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -43,8 +81,14 @@ public final class ChildProcess: @unchecked Sendable {
                 if count <= 0 { break }
                 let text = String(decoding: buffer[..<count], as: UTF8.self)
                 lock.withLock { append(text) }
+                self?.changed()
             }
+            // Closed here, at end of file: Foundation's Process keeps its pipes alive after the
+            // process is gone (two descriptors a run, over 1,300 in one suite, past which
+            // Process.run's own scan of /proc/self/fd reads beyond its buffer and crashes).
+            try? handle.close()
             group.leave()
+            self?.changed()
         }
     }
 
@@ -70,12 +114,14 @@ public final class ChildProcess: @unchecked Sendable {
     public func awaitLine(timeout: Duration = .seconds(30), _ match: (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
+            let seen = lock.withLock { changes }
             if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
-            if !process.isRunning {
+            // Exited, and all it printed is read (the readers lag behind the exit).
+            if !process.isRunning, readers.wait(timeout: .now()) == .success {
                 if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
                 throw ChildProcessError.exited(status: process.terminationStatus, stderr: stderr)
             }
-            try await Task.sleep(for: .milliseconds(10))
+            await awaitChange(after: seen, until: deadline)
         }
         throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr)
     }
@@ -88,16 +134,13 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func awaitExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr) }
-            try await Task.sleep(for: .milliseconds(10))
-        }
         // The output is complete once both pipes reached end of file.
-        while readers.wait(timeout: .now()) == .timedOut {
+        while true {
+            let seen = lock.withLock { changes }
+            if !process.isRunning, readers.wait(timeout: .now()) == .success { return process.terminationStatus }
             guard ContinuousClock.now < deadline else { throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr) }
-            try await Task.sleep(for: .milliseconds(5))
+            await awaitChange(after: seen, until: deadline)
         }
-        return process.terminationStatus
     }
 
     deinit {
