@@ -9,7 +9,7 @@ struct ConsistencyEndToEndTests {
     @Test("a depth-3 chain of registrations across three services, set just before the event, is dropped whole")
     func depthThreeChainOnAFreshDev() async throws {
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         #expect(try await dev.cli("product-service", "SET", "a", "from x", "DEPS", "Product#x-1") == "OK")
         #expect(try await dev.cli("order-service", "SET", "b", "from a", "DEPS", "product-service/a") == "OK")
         #expect(try await dev.cli("user-service", "SET", "c", "from b", "DEPS", "order-service/b") == "OK")
@@ -27,7 +27,7 @@ struct ConsistencyEndToEndTests {
     @Test("a key set again right after its invalidation stays reachable: its old tombstone does not erase it")
     func churnKeepsTheNewRegistration() async throws {
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         for version in 2...6 {
             #expect(try await dev.cli("user-service", "SET", "mirror:p-9", "v\(version - 1)", "DEPS", "Product#p-9") == "OK")
             let published = try await dev.publishAndWait("Product#p-9", version: version)
@@ -46,7 +46,7 @@ struct ConsistencyEndToEndTests {
     @Test("publish --wait returns once every node applied: an immediate GET never sees the old value")
     func strongReads() async throws {
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         for version in 2...11 {
             #expect(try await dev.cli("product-service", "SET", "product:p-5", "v\(version - 1)", "DEPS", "Product#p-5@\(version - 1)") == "OK")
             #expect(try await dev.cli("analytics-service", "SET", "stats:product:p-5", "v\(version - 1)", "DEPS", "product-service/product:p-5") == "OK")
@@ -63,7 +63,7 @@ struct ConsistencyEndToEndTests {
     @Test("CASCADE.AFTER: at once on a node the event did not reach, after the invalidation on one it did, TIMEOUT beyond")
     func sessionReads() async throws {
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         #expect(try await dev.cli("product-service", "SET", "product:p-8", "v1", "DEPS", "Product#p-8@1") == "OK")
         let published = try await runCommand(
             CascadeBinary.url.path, ["publish", "Product#p-8", "--version", "2", "--format", "json", "--status-file", dev.statusPath])

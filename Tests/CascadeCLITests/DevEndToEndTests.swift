@@ -7,7 +7,7 @@ struct DevEndToEndTests {
     @Test("an event removes exactly the dependent keys across three services and through the cycle")
     func cascadeAcrossServices() async throws {
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         // The user profile shows the order count; the order summary shows the user's name.
         #expect(try await dev.cli("user-service", "SET", "user:u-1:profile", "Ann, 1 order", "DEPS", "User#u-1@1") == "OK")
         #expect(try await dev.cli("user-service", "SET", "session:u-1", "s", "DEPS", "user:u-1:profile") == "OK")
@@ -50,7 +50,7 @@ struct DevEndToEndTests {
     @Test("cascade check finds a value the bus could not invalidate, --repair fixes it")
     func checkFindsAndRepairsStaleValue() async throws {
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         // user-service declares nothing on Product, so only the registration could reach this key.
         #expect(try await dev.cli("user-service", "SET", "user:u-9:profile", "planted", "DEPS", "Product#p-50@1") == "OK")
         #expect(try await eventually(timeout: .seconds(30)) { try await impactNames(dev, "Product%23p-50").contains("user:u-9:profile") })

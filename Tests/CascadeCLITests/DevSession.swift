@@ -30,6 +30,13 @@ struct DevSession {
             nodes: nodes, gateway: object["gateway"] as? String)
     }
 
+    /// Ends the session at once and removes its status file, which a killed `cascade dev`
+    /// cannot (hundreds were left in the temporary directory).
+    func kill() {
+        process.signal(SIGKILL)
+        try? FileManager.default.removeItem(atPath: statusPath)
+    }
+
     /// redis-cli against one service's node; output without trailing newlines.
     @discardableResult
     func cli(_ service: String, _ arguments: String...) async throws -> String {

@@ -12,7 +12,7 @@ struct ReadmeWalkthroughTests {
         let commands = try walkthroughCommands(readme)
         #expect(commands.count == 5)
         let dev = try await DevSession.start()
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         let binary = CascadeBinary.url.path
         var outputs: [String] = []
         for command in commands {

@@ -14,7 +14,7 @@ struct SourcesEndToEndTests {
         let dev = try await DevSession.start([
             "--source", "debezium:\(Self.debeziumTopic)=Product,id=product_id", "--source", "cloudevents:\(Self.cloudEventsTopic)",
         ])
-        defer { dev.process.signal(SIGKILL) }
+        defer { dev.kill() }
         for id in ["p-1", "p-2", "p-3", "p-4"] {
             #expect(try await dev.cli("product-service", "SET", "product:\(id)", "cached \(id)", "DEPS", "Product#\(id)@1") == "OK")
         }

@@ -61,7 +61,10 @@ struct GatewayEndToEndTests {
             "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--log-level", "warning",
             "--gateway-upstream", upstream.url, "--gateway-port", "0",
         ])
-        defer { dev.signal(SIGKILL) }
+        defer {
+            dev.signal(SIGKILL)
+            try? FileManager.default.removeItem(atPath: statusPath)
+        }
         #expect(try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: statusPath) || !dev.process.isRunning })
         let status = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: statusPath))) as? [String: Any] ?? [:]
         let gateway = try #require(status["gateway"] as? String, "the status file names the gateway")
