@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway", "CascadeSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -146,8 +146,10 @@ let package = Package(
             name: "CascadeFuzz",
             dependencies: ["CascadeRESP", "CascadeWire", "CascadeGraph", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Helpers for tests that run the real binary and real clients; Foundation only.
-        .target(name: "CascadeTestSupport"),
+        // Awaiting a condition on shared state instead of polling it.
+        .target(name: "CascadeSync", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        // Helpers for tests that run the real binary and real clients.
+        .target(name: "CascadeTestSupport", dependencies: ["CascadeSync"]),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
         .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire", "CascadeFuzz", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),
@@ -171,6 +173,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "CascadeSyncTests",
+            dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGatewayTests", dependencies: ["CascadeGateway", "CascadeTestSupport"]),

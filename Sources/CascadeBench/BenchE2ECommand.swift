@@ -1,8 +1,10 @@
 import ArgumentParser
 import CascadeBus
+import CascadeCheck
 import CascadeGraph
 import CascadeKafka
 import CascadeNode
+import CascadeSync
 import CascadeWire
 import Foundation
 import Histogram
@@ -88,8 +90,9 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         let probe = event(product: 0, version: 1, id: "warm-up")
         tracker.started(probe.eventID)
         try await producer.send(topic: topics.events, key: probe.kafkaKey, value: JSONEventEncoder.encode(probe))
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !tracker.isDone("warm-up"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard await tracker.awaitDone("warm-up", until: .now + .seconds(60)) else {
+            throw OperatorError("the warm-up event was not applied by every node within 60 s")
+        }
         tracker.reset()
     }
 
@@ -120,8 +123,8 @@ public struct BenchE2ECommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(1))
         }
         let backlog = sent - tracker.completed
-        let deadline = ContinuousClock.now + .seconds(10)
-        while tracker.completed < sent, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        // What did not complete within 10 s shows as fewer done and the rate as not held.
+        _ = await tracker.awaitCompleted(sent, until: .now + .seconds(10))
         return tracker.result(sent: sent, backlog: backlog, rate: rate)
     }
 }
@@ -173,6 +176,8 @@ final class CascadeTracker: @unchecked Sendable {
     private var done = 0
     private var keys = 0
     private var finished: Set<String> = []
+    /// Moves when an event completes.
+    private let progress = ChangeSignal()
 
     init(services: Set<String>) {
         self.services = services
@@ -197,8 +202,8 @@ final class CascadeTracker: @unchecked Sendable {
 
     func applied(_ message: InvalidationMessage, service: String) {
         let now = ContinuousClock.now
-        lock.withLock {
-            guard var entry = pending[message.cause.eventID] else { return }
+        let completed = lock.withLock { () -> Bool in
+            guard var entry = pending[message.cause.eventID] else { return false }
             entry.seen.insert(service)
             entry.keys += message.keys.count
             if entry.seen.isSuperset(of: services) {
@@ -213,15 +218,25 @@ final class CascadeTracker: @unchecked Sendable {
                 done += 1
                 keys += entry.keys
                 finished.insert(message.cause.eventID)
-            } else {
-                pending[message.cause.eventID] = entry
+                return true
             }
+            pending[message.cause.eventID] = entry
+            return false
         }
+        if completed { progress.changed() }
     }
 
     var completed: Int { lock.withLock { done } }
 
-    func isDone(_ id: String) -> Bool { lock.withLock { finished.contains(id) } }
+    /// Waits until the event is applied by every service; false at `deadline`.
+    func awaitDone(_ id: String, until deadline: ContinuousClock.Instant) async -> Bool {
+        await progress.wait(until: deadline) { lock.withLock { finished.contains(id) } }
+    }
+
+    /// Waits until `count` events completed; false at `deadline`.
+    func awaitCompleted(_ count: Int, until deadline: ContinuousClock.Instant) async -> Bool {
+        await progress.wait(until: deadline) { completed >= count }
+    }
 
     func reset() {
         lock.withLock {

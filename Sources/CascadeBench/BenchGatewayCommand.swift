@@ -5,12 +5,14 @@ import CascadeGateway
 import CascadeGraph
 import CascadeKafka
 import CascadeNode
+import CascadeSync
 import CascadeWire
 import Foundation
 import HTTPTypes
 import Histogram
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
 
@@ -87,8 +89,14 @@ public struct BenchGatewayCommand: AsyncParsableCommand {
             configuration: GatewayConfiguration(upstream: upstream.url, port: 0), node: NodeConfiguration(service: "api-gateway", port: 0),
             kafka: config, topics: topics, logger: Logger(label: "bench.gateway"), onApplied: { tracker.applied($0, by: "gateway") }
         ) { url in readiness.gatewayReady(url) }
-        let bus = try BusService(
-            configuration: BusConfiguration(kafka: config, topics: topics, partitions: 4), graph: cacheGraph, logger: Logger(label: "bench.bus"))
+        var busConfiguration = BusConfiguration(kafka: config, topics: topics, partitions: 4)
+        let indexed = NIOLockedValueBox(0)
+        let indexing = ChangeSignal()
+        busConfiguration.onIndexed = { registrations in
+            indexed.withLockedValue { $0 += registrations }
+            indexing.changed()
+        }
+        let bus = try BusService(configuration: busConfiguration, graph: cacheGraph, logger: Logger(label: "bench.bus"))
         let producer = try KafkaProducer(configuration: config)
         let group = ServiceGroup(configuration: .init(
             services: [producer] + node.services + gateway.services + [bus], logger: Logger(label: "bench")))
@@ -109,9 +117,12 @@ public struct BenchGatewayCommand: AsyncParsableCommand {
         }
         // The registrations must be in the bus's index before the events.
         let deadline = ContinuousClock.now + .seconds(60)
-        while bus.processor.index.statistics.registeredKeys < 2 * products, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        func awaitIndexed(_ count: Int) async throws {
+            guard await indexing.wait(until: deadline, for: { indexed.withLockedValue { $0 } >= count }) else {
+                throw OperatorError("the bus indexed \(indexed.withLockedValue { $0 }) of \(count) registrations within 60 s")
+            }
         }
+        try await awaitIndexed(2 * products)
         // A few events through first, so the bus has joined its group and both sides have read
         // every partition of their topics (a partition's first message waited up to a second
         // on the embedded broker, for node and gateway alike).
@@ -120,18 +131,15 @@ public struct BenchGatewayCommand: AsyncParsableCommand {
             _ = node.node.set("product:warm-\(n)", Array("v".utf8), expiresAtMillis: nil, dependencies: [])
             _ = await gateway.cache.handle(GatewayRequest(method: "GET", path: "/products/warm-\(n)", headers: []))
         }
-        while bus.processor.index.statistics.registeredKeys < 2 * products + warmUps, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await awaitIndexed(2 * products + warmUps)
+        // Past the race window, so the warm-ups' registrations are not invalidated at once.
         try await Task.sleep(for: .seconds(2))
         for n in 0..<warmUps {
             let warmUp = DomainEvent(ref: EntityRef(entity: "Product", id: "warm-\(n)"), op: .update, version: 1, origin: "bench", eventID: "warm-\(n)")
             tracker.started(warmUp.eventID)
             try await producer.produce(topic: topics.events, key: Array(warmUp.kafkaKey.utf8), value: JSONEventEncoder.encode(warmUp), token: 0)
         }
-        while tracker.count(of: "gateway") < warmUps || tracker.count(of: "node") < warmUps, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        guard await tracker.awaitApplied(warmUps, until: deadline) else { throw OperatorError("the warm-up events were not applied within 60 s") }
         tracker.reset()
         // Past the race window, so registrations without a version are not invalidated at once.
         try await Task.sleep(for: .seconds(2))
@@ -144,10 +152,8 @@ public struct BenchGatewayCommand: AsyncParsableCommand {
             tracker.started(event.eventID)
             try await producer.produce(topic: topics.events, key: Array(event.kafkaKey.utf8), value: JSONEventEncoder.encode(event), token: 0)
         }
-        let waitUntil = ContinuousClock.now + .seconds(20)
-        while tracker.count(of: "gateway") < products || tracker.count(of: "node") < products, ContinuousClock.now < waitUntil {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // What is not applied within 20 s shows in the counts below and misses the floor.
+        _ = await tracker.awaitApplied(products, until: .now + .seconds(20))
         await group.triggerGracefulShutdown()
         _ = try? await running.value
         try? await eventLoops.shutdownGracefully()
@@ -295,21 +301,30 @@ final class PurgeTracker: @unchecked Sendable {
     private var histograms: [String: Histogram<UInt64>] = [:]
     private var counts: [String: Int] = [:]
     private var seen: Set<String> = []
+    /// Moves when either side applies an event.
+    private let progress = ChangeSignal()
 
     func started(_ id: String) { lock.withLock { started[id] = .now } }
 
     func applied(_ message: InvalidationMessage, by side: String) {
         let now = ContinuousClock.now
-        lock.withLock {
-            guard let start = started[message.cause.eventID], seen.insert(side + message.cause.eventID).inserted else { return }
+        let counted = lock.withLock { () -> Bool in
+            guard let start = started[message.cause.eventID], seen.insert(side + message.cause.eventID).inserted else { return false }
             var histogram = histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000)
             _ = histogram.record(UInt64(max(0, (now - start).inSeconds * 1_000_000)))
             histograms[side] = histogram
             counts[side, default: 0] += 1
+            return true
         }
+        if counted { progress.changed() }
     }
 
     func count(of side: String) -> Int { lock.withLock { counts[side] ?? 0 } }
+
+    /// Waits until node and gateway each applied `count` events; false at `deadline`.
+    func awaitApplied(_ count: Int, until deadline: ContinuousClock.Instant) async -> Bool {
+        await progress.wait(until: deadline) { self.count(of: "node") >= count && self.count(of: "gateway") >= count }
+    }
 
     func reset() {
         lock.withLock {

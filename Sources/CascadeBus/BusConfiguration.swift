@@ -32,6 +32,9 @@ public struct BusConfiguration: Sendable {
     /// Hears, for each event, when its batch was fetched and when the messages it caused were
     /// handed to the producer (`bench e2e` breaks an event's latency down with it).
     public var onEventSent: (@Sendable (_ eventID: String, _ fetched: ContinuousClock.Instant, _ sent: ContinuousClock.Instant) -> Void)?
+    /// Hears, after each batch of `cascade.deps` is in the index, how many registrations it
+    /// held (`bench gateway` awaits its registrations with it before sending events).
+    public var onIndexed: (@Sendable (_ registrations: Int) -> Void)?
 
     /// Every topic the events consumer subscribes to.
     var eventTopics: [String] { [topics.events] + sources.map(\.topic).filter { $0 != topics.events } }

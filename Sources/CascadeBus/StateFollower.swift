@@ -21,6 +21,7 @@ final class StateFollower: @unchecked Sendable {
     private let ledger: Ledger
     private let raceCheck: RegistrationRaceCheck
     private let send: @Sendable ([OutboundMessage]) async -> Void
+    private let onIndexed: (@Sendable (Int) -> Void)?
     private let metrics: BusMetrics
     private let logger: Logger
     let nodes: NodeDirectory
@@ -64,6 +65,7 @@ final class StateFollower: @unchecked Sendable {
         self.metrics = metrics
         self.logger = logger
         self.send = send
+        onIndexed = configuration.onIndexed
     }
 
     var ready: Bool { lock.withLock { isReady } }
@@ -136,6 +138,7 @@ final class StateFollower: @unchecked Sendable {
                 if reached(message) { rebuilt = true }
             }
             deps.apply(to: index)
+            if deps.registrations > 0 { onIndexed?(deps.registrations) }
             // Ready only once the batch that reached the last marker is in the index.
             if rebuilt { markReady() }
             await check(live)

@@ -1,18 +1,17 @@
+import CascadeSync
 import Foundation
 
 /// A real process started by a test, with its output collected line by line so the test can
 /// await what it prints instead of sleeping.
-// @unchecked Sendable: the collected output and the waiters are touched only under `lock`;
+// @unchecked Sendable: the collected output is touched only under `lock`;
 // Process is used from one test.
 public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     private let lock = NSLock()
     private var stdoutText = ""
     private var stderrText = ""
-    /// Counts changes (output, end of file, exit): a waiter sleeps until it moves.
-    private var changes = 0
-    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    private var nextWaiter = 0
+    /// Moves on output, end of file and exit: a waiter sleeps until it does.
+    private let progress = ChangeSignal()
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
     private let stdinPipe = Pipe()
@@ -27,47 +26,17 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         process.standardInput = stdinPipe
-        process.terminationHandler = { [weak self] _ in self?.changed() }
+        let progress = self.progress
+        process.terminationHandler = { _ in progress.changed() }
         // One reader thread per pipe, to end of file, so nothing printed is ever lost.
         startReader(stdoutPipe.fileHandleForReading) { [weak self] text in self?.stdoutText += text }
         startReader(stderrPipe.fileHandleForReading) { [weak self] text in self?.stderrText += text }
     }
 
-    /// Something happened: every waiter looks again.
-    private func changed() {
-        let woken = lock.withLock {
-            changes += 1
-            defer { waiters = [:] }
-            return waiters.values
-        }
-        for waiter in woken { waiter.resume() }
-    }
-
-    /// Returns once something happened after the `seen`-th change, or at `deadline`.
-    private func awaitChange(after seen: Int, until deadline: ContinuousClock.Instant) async {
-        let id = lock.withLock {
-            nextWaiter += 1
-            return nextWaiter
-        }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            self?.lock.withLock { self?.waiters.removeValue(forKey: id) }?.resume()
-        }
-        defer { timer.cancel() }
-        await withCheckedContinuation { continuation in
-            // Past the deadline, the timer may have fired before this waiter was registered.
-            let waits = lock.withLock {
-                guard changes == seen, ContinuousClock.now < deadline else { return false }
-                waiters[id] = continuation
-                return true
-            }
-            if !waits { continuation.resume() }
-        }
-    }
-
     private func startReader(_ handle: FileHandle, append: @escaping @Sendable (String) -> Void) {
         let lock = self.lock
         let group = self.readers
+        let progress = self.progress
         group.enter()
         // read(2) itself, not `FileHandle.availableData`: that traps when a signal interrupts
         // the read (EINTR), which took a whole suite run down once; here it is retried.
@@ -81,14 +50,14 @@ public final class ChildProcess: @unchecked Sendable {
                 if count <= 0 { break }
                 let text = String(decoding: buffer[..<count], as: UTF8.self)
                 lock.withLock { append(text) }
-                self?.changed()
+                progress.changed()
             }
             // Closed here, at end of file: Foundation's Process keeps its pipes alive after the
             // process is gone (two descriptors a run, over 1,300 in one suite, past which
             // Process.run's own scan of /proc/self/fd reads beyond its buffer and crashes).
             try? handle.close()
             group.leave()
-            self?.changed()
+            progress.changed()
         }
     }
 
@@ -114,14 +83,14 @@ public final class ChildProcess: @unchecked Sendable {
     public func awaitLine(timeout: Duration = .seconds(30), _ match: (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let seen = lock.withLock { changes }
+            let seen = progress.changes
             if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
             // Exited, and all it printed is read (the readers lag behind the exit).
             if !process.isRunning, readers.wait(timeout: .now()) == .success {
                 if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
                 throw ChildProcessError.exited(status: process.terminationStatus, stderr: stderr)
             }
-            await awaitChange(after: seen, until: deadline)
+            await progress.awaitChange(after: seen, until: deadline)
         }
         throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr)
     }
@@ -136,10 +105,10 @@ public final class ChildProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         // The output is complete once both pipes reached end of file.
         while true {
-            let seen = lock.withLock { changes }
+            let seen = progress.changes
             if !process.isRunning, readers.wait(timeout: .now()) == .success { return process.terminationStatus }
             guard ContinuousClock.now < deadline else { throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr) }
-            await awaitChange(after: seen, until: deadline)
+            await progress.awaitChange(after: seen, until: deadline)
         }
     }
 
