@@ -22,7 +22,10 @@ public struct BenchE2ECommand: AsyncParsableCommand {
             Runs the embedded broker, the bus and the product, order and analytics nodes in this \
             process with the example graph. Each Product event cascades to about 10 keys over the \
             3 services (bound keys plus registered order summaries). Latency runs from producing \
-            the event to the moment the last of its services applied its invalidation.
+            the event to the moment the last of its services applied its invalidation. First, the \
+            baseline (scripts/bench/rdkafka_hops.c): the same Kafka hops with librdkafka alone, \
+            in one process with its own embedded broker, at the same rates: what the broker and \
+            the client library take before Cascade does anything.
             """
     )
 
@@ -38,15 +41,25 @@ public struct BenchE2ECommand: AsyncParsableCommand {
     @Option(help: "Distinct products events are about.")
     var products: Int = 1000
 
+    @Option(help: "A built baseline binary; otherwise the C source is compiled with cc.")
+    var baseline: String?
+
+    @Option(help: "The baseline's C source.")
+    var baselineSource: String = "scripts/bench/rdkafka_hops.c"
+
+    private static let partitions = 8
+
     public func run() async throws {
         quietLogging()
         let rateList = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
         let (cacheGraph, _) = try loadGraph(directory: graph)
+        // Alone on the machine, before the cluster starts.
+        let baselineRows = try runBaseline(try baseline ?? compileBaseline(baselineSource, name: "rdkafka-hops"), rates: rateList)
         let services = ["analytics-service", "order-service", "product-service"]
         let tracker = CascadeTracker(services: Set(services))
         let cluster = try await InProcessCluster(
-            graph: cacheGraph, services: services, partitions: 8,
+            graph: cacheGraph, services: services, partitions: Self.partitions,
             beforeNodes: { producer, topics in try await registerOrderSummaries(producer, topics: topics) },
             onApplied: { tracker.applied($0, service: $1) }, onEventSent: { tracker.sent($0, fetched: $1, handedOn: $2) })
         let producer = cluster.producer
@@ -70,8 +83,32 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         for (rate, stage) in stages {
             printLine(String(format: "%6d   ", rate) + stage.map { "\($0.name) \(ms($0.histogram, 50)) / \(ms($0.histogram, 99))" }.joined(separator: "   "))
         }
+        printLine("baseline: the same hops (produce → consume → produce to 3 topics → 3 consumers) with librdkafka alone, same settings")
+        printLine("rate/s   events   done   p50 ms   p99 ms   p999 ms")
+        for row in baselineRows { printLine(row) }
         printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
         await cluster.stop()
+    }
+
+    /// Runs the baseline at every rate; returns its rows, formatted as the table's.
+    private func runBaseline(_ path: String, rates: [Int]) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = [rates.map(String.init).joined(separator: ","), "\(seconds)", "\(Self.partitions)"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw OperatorError("\(path) failed (status \(process.terminationStatus)): \(text)") }
+        // "rate R sent N done D p50 MS p99 MS p999 MS"
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 12, fields[0] == "rate", let rate = Int(fields[1]), let sent = Int(fields[3]), let done = Int(fields[5]),
+                  let p50 = Double(fields[7]), let p99 = Double(fields[9]), let p999 = Double(fields[11])
+            else { return nil }
+            return String(format: "%6d %8d %6d %8.2f %8.2f  %8.2f", rate, sent, done, p50, p99, p999)
+        }
     }
 
     /// Four order summaries per product, registered as nodes would (`SET ... DEPS Product#p`).

@@ -57,7 +57,7 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
             printLine("consume \(Int(rates.consume)) \(rates.received)")
             return
         }
-        let baselinePath = try baseline ?? compileBaseline()
+        let baselinePath = try baseline ?? compileBaseline(baselineSource, name: "rdkafka-baseline")
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
         defer { kafka.shutdown() }
         let cTopic = "bench-c-\(UInt32.random(in: 0...UInt32.max))"
@@ -154,20 +154,6 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
         }
         guard process.terminationStatus == 0, rates.produce > 0 else { throw OperatorError("\(path) failed: \(text)") }
         return rates
-    }
-
-    private func compileBaseline() throws -> String {
-        guard FileManager.default.fileExists(atPath: baselineSource) else {
-            throw ValidationError("cannot find \(baselineSource); run from the repository root or pass --baseline")
-        }
-        let binary = FileManager.default.temporaryDirectory.appendingPathComponent("rdkafka-baseline-\(getpid())").path
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-o", binary, baselineSource, "-lrdkafka"]
-        try cc.run()
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else { throw ValidationError("cc could not build \(baselineSource)") }
-        return binary
     }
 }
 

@@ -17,3 +17,19 @@ func loadGraph(directory: String) throws -> (CacheGraph, GraphLoadResult) {
         throw ExitCode(error.exitCode)
     }
 }
+
+/// Builds a benchmark's C baseline (scripts/bench/*.c) against librdkafka with cc; returns the
+/// binary's path.
+func compileBaseline(_ source: String, name: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: source) else {
+        throw ValidationError("cannot find \(source); run from the repository root or pass --baseline")
+    }
+    let binary = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(getpid())").path
+    let cc = Process()
+    cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    cc.arguments = ["cc", "-O2", "-o", binary, source, "-lrdkafka", "-lpthread"]
+    try cc.run()
+    cc.waitUntilExit()
+    guard cc.terminationStatus == 0 else { throw ValidationError("cc could not build \(source)") }
+    return binary
+}
