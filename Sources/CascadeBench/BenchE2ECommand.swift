@@ -22,10 +22,11 @@ public struct BenchE2ECommand: AsyncParsableCommand {
             Runs the embedded broker, the bus and the product, order and analytics nodes in this \
             process with the example graph. Each Product event cascades to about 10 keys over the \
             3 services (bound keys plus registered order summaries). Latency runs from producing \
-            the event to the moment the last of its services applied its invalidation. First, the \
-            baseline (scripts/bench/rdkafka_hops.c): the same Kafka hops with librdkafka alone, \
-            in one process with its own embedded broker, at the same rates: what the broker and \
-            the client library take before Cascade does anything.
+            the event to the moment the last of its services applied its invalidation. First, two \
+            baselines at the same rates, each with an embedded broker of its own: the same Kafka \
+            hops with librdkafka alone (scripts/bench/rdkafka_hops.c, in a process of its own), \
+            then through Cascade's Kafka layer with nothing resolved: what the broker, the client \
+            library and the layer take before the bus and the nodes do anything.
             """
     )
 
@@ -56,6 +57,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         let (cacheGraph, _) = try loadGraph(directory: graph)
         // Alone on the machine, before the cluster starts.
         let baselineRows = try runBaseline(try baseline ?? compileBaseline(baselineSource, name: "rdkafka-hops"), rates: rateList)
+        let layerRows = try await BenchKafkaHops.run(rates: rateList, seconds: seconds, partitions: Self.partitions)
         let services = ["analytics-service", "order-service", "product-service"]
         let tracker = CascadeTracker(services: Set(services))
         let cluster = try await InProcessCluster(
@@ -83,9 +85,12 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         for (rate, stage) in stages {
             printLine(String(format: "%6d   ", rate) + stage.map { "\($0.name) \(ms($0.histogram, 50)) / \(ms($0.histogram, 99))" }.joined(separator: "   "))
         }
-        printLine("baseline: the same hops (produce → consume → produce to 3 topics → 3 consumers) with librdkafka alone, same settings")
+        printLine("baselines: the same hops (produce → consume → produce to 3 topics → 3 consumers), same settings, nothing resolved")
         printLine("rate/s   events   done   p50 ms   p99 ms   p999 ms")
+        printLine("librdkafka alone (scripts/bench/rdkafka_hops.c, a process of its own):")
         for row in baselineRows { printLine(row) }
+        printLine("Cascade's Kafka layer (CascadeKafka, in this process):")
+        for row in layerRows { printLine(row) }
         printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
         await cluster.stop()
     }
