@@ -106,7 +106,8 @@ public final class KafkaProducer: Sendable {
 
     /// Enqueues one message; its report goes to `deliveryHandler` with `token`, whose top bit
     /// must be clear. Waits, without blocking a thread, while librdkafka's queue is full.
-    public func produce(
+    /// Runs on the caller's executor: no hop to the global one.
+    public nonisolated(nonsending) func produce(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
         token: UInt64
     ) async throws(KafkaError) {
@@ -133,11 +134,15 @@ public final class KafkaProducer: Sendable {
     ) -> rd_kafka_resp_err_t {
         let headerList = RDKafkaHeaders.make(headers)
         let opaque = UnsafeMutableRawPointer(bitPattern: UInt(token))
-        let code = withOptionalBytes(key) { keyPointer, keyCount in
-            withOptionalBytes(value) { valuePointer, valueCount in
-                cascade_produce(
-                    handle.pointer, topic, partition ?? RD_KAFKA_PARTITION_UA, keyPointer, keyCount,
-                    valuePointer, valueCount, headerList, opaque)
+        // withCString: the implicit String-to-pointer conversion copies the name into a new
+        // array on every call.
+        let code = topic.withCString { topicName in
+            withOptionalBytes(key) { keyPointer, keyCount in
+                withOptionalBytes(value) { valuePointer, valueCount in
+                    cascade_produce(
+                        handle.pointer, topicName, partition ?? RD_KAFKA_PARTITION_UA, keyPointer, keyCount,
+                        valuePointer, valueCount, headerList, opaque)
+                }
             }
         }
         if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headerList { rd_kafka_headers_destroy(headerList) }
