@@ -55,7 +55,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         let rateList = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
         let (cacheGraph, _) = try loadGraph(directory: graph)
-        // Alone on the machine, before the cluster starts.
+        // The baselines first, each alone on the machine, before the cluster starts.
         let baselineRows = try runBaseline(try baseline ?? compileBaseline(baselineSource, name: "rdkafka-hops"), rates: rateList)
         let layerRows = try await BenchKafkaHops.run(rates: rateList, seconds: seconds, partitions: Self.partitions)
         let services = ["analytics-service", "order-service", "product-service"]
