@@ -55,12 +55,13 @@ public final class ChangeSignal: Sendable {
         }
     }
 
-    /// Waits until `condition` holds, looking again after each change; false at `deadline`.
+    /// Waits until `condition` holds, looking again after each change; false at `deadline` or
+    /// once the task is cancelled.
     public func wait(until deadline: ContinuousClock.Instant, for condition: () -> Bool) async -> Bool {
         while true {
             let seen = changes
             if condition() { return true }
-            guard ContinuousClock.now < deadline else { return false }
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
             await awaitChange(after: seen, until: deadline)
         }
     }

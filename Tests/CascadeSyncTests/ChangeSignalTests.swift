@@ -48,4 +48,15 @@ struct ChangeSignalTests {
         await waiter.value
         #expect(ContinuousClock.now - start < .seconds(30))
     }
+
+    @Test("a cancelled wait for a condition that never holds returns false instead of spinning to its deadline")
+    func cancelledConditionWaitReturns() async {
+        let signal = ChangeSignal()
+        let start = ContinuousClock.now
+        let waiter = Task { await signal.wait(until: .now + .seconds(60)) { false } }
+        waiter.cancel()
+        let held = await waiter.value
+        #expect(!held)
+        #expect(ContinuousClock.now - start < .seconds(30))
+    }
 }
