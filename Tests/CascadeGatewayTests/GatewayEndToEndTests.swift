@@ -92,7 +92,11 @@ struct GatewayEndToEndTests {
         var afterPurge = try await CurlReply.fetch("\(gateway)/products/p-17")
         let purged = try await eventually(timeout: .seconds(30)) {
             afterPurge = try await CurlReply.fetch("\(gateway)/products/p-17")
-            return afterPurge.body.contains("\"served\":2")
+            // Any count past 1: within the bus's race window after the event each refetch's
+            // registration is invalidated too (docs/gateway.md), so a slow run (TSan) may see a
+            // later one first.
+            let body = try? JSONSerialization.jsonObject(with: Data(afterPurge.body.utf8)) as? [String: Any]
+            return (body?["served"] as? Int ?? 0) > 1
         }
         #expect(purged, "the purge reached the gateway: \(afterPurge)")
         #expect(try await CurlReply.fetch("\(gateway)/products/p-18").cache == "HIT", "p-18 is untouched")
