@@ -146,23 +146,14 @@ public struct BenchE2ECommand: AsyncParsableCommand {
 
     private func run(rate: Int, version: UInt64, producer: KafkaProducer, topics: Topics, tracker: CascadeTracker) async throws -> RateResult {
         tracker.reset()
-        let total = rate * seconds
-        let start = ContinuousClock.now
-        var sent = 0
-        // Paced in 1 ms steps: each step sends what the rate owes by then.
-        while sent < total {
-            let owed = min(total, Int((ContinuousClock.now - start).inSeconds * Double(rate)) + 1)
-            while sent < owed {
-                let product = sent % products
-                // Versions grow per product across the run so no event is late.
-                let id = "e\(rate)-\(sent)"
-                let domainEvent = event(product: product, version: version * 1_000_000 + UInt64(sent / products), id: id)
-                tracker.started(id)
-                try await producer.produce(
-                    topic: topics.events, key: Array(domainEvent.kafkaKey.utf8), value: JSONEventEncoder.encode(domainEvent), token: 0)
-                sent += 1
-            }
-            try await Task.sleep(for: .milliseconds(1))
+        let sent = rate * seconds
+        try await sendPaced(rate: rate, total: sent) { index in
+            // Versions grow per product across the run so no event is late.
+            let id = "e\(rate)-\(index)"
+            let domainEvent = event(product: index % products, version: version * 1_000_000 + UInt64(index / products), id: id)
+            tracker.started(id)
+            try await producer.produce(
+                topic: topics.events, key: Array(domainEvent.kafkaKey.utf8), value: JSONEventEncoder.encode(domainEvent), token: 0)
         }
         let backlog = sent - tracker.completed
         // What did not complete within 10 s shows as fewer done and the rate as not held.

@@ -78,17 +78,7 @@ enum BenchKafkaHops {
         for rate in rates {
             arrivals.reset()
             let total = rate * seconds
-            let start = ContinuousClock.now
-            var sent = 0
-            // Paced in 1 ms steps, as `bench e2e` is.
-            while sent < total {
-                let owed = min(total, Int((ContinuousClock.now - start).inSeconds * Double(rate)) + 1)
-                while sent < owed {
-                    try await send(sent)
-                    sent += 1
-                }
-                try await Task.sleep(for: .milliseconds(1))
-            }
+            try await sendPaced(rate: rate, total: total, send)
             _ = await arrivals.awaitDone(total, until: .now + .seconds(10))
             let (done, histogram) = arrivals.latencies(total)
             func ms(_ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1000 }

@@ -33,3 +33,18 @@ func compileBaseline(_ source: String, name: String) throws -> String {
     guard cc.terminationStatus == 0 else { throw ValidationError("cc could not build \(source)") }
     return binary
 }
+
+/// Sends items 0..<total at `rate` per second, in 1 ms steps: each step sends what the rate
+/// owes by then (`bench e2e` and its baselines pace their events alike).
+func sendPaced(rate: Int, total: Int, _ send: (Int) async throws -> Void) async throws {
+    let start = ContinuousClock.now
+    var sent = 0
+    while sent < total {
+        let owed = min(total, Int((ContinuousClock.now - start).inSeconds * Double(rate)) + 1)
+        while sent < owed {
+            try await send(sent)
+            sent += 1
+        }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+}
