@@ -81,17 +81,17 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Waits until stdout has a line for which `match` is true, and returns it.
     public func awaitLine(timeout: Duration = .seconds(30), _ match: (String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let seen = progress.changes
-            if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
+        var found: String?
+        var exited = false
+        _ = await progress.wait(until: .now + timeout) {
+            found = stdout.split(separator: "\n").map(String.init).first(where: match)
             // Exited, and all it printed is read (the readers lag behind the exit).
-            if !process.isRunning, readers.wait(timeout: .now()) == .success {
-                if let line = stdout.split(separator: "\n").map(String.init).first(where: match) { return line }
-                throw ChildProcessError.exited(status: process.terminationStatus, stderr: stderr)
-            }
-            await progress.awaitChange(after: seen, until: deadline)
+            exited = found == nil && !process.isRunning && readers.wait(timeout: .now()) == .success
+            if exited { found = stdout.split(separator: "\n").map(String.init).first(where: match) }
+            return found != nil || exited
         }
+        if let found { return found }
+        if exited { throw ChildProcessError.exited(status: process.terminationStatus, stderr: stderr) }
         throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr)
     }
 
@@ -102,14 +102,11 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits for the process to end and returns its exit status.
     @discardableResult
     public func awaitExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
         // The output is complete once both pipes reached end of file.
-        while true {
-            let seen = progress.changes
-            if !process.isRunning, readers.wait(timeout: .now()) == .success { return process.terminationStatus }
-            guard ContinuousClock.now < deadline else { throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr) }
-            await progress.awaitChange(after: seen, until: deadline)
+        guard await progress.wait(until: .now + timeout, for: { !process.isRunning && readers.wait(timeout: .now()) == .success }) else {
+            throw ChildProcessError.timedOut(stdout: stdout, stderr: stderr)
         }
+        return process.terminationStatus
     }
 
     deinit {
