@@ -56,7 +56,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         guard !rateList.isEmpty else { throw ValidationError("--rates must list numbers") }
         let (cacheGraph, _) = try loadGraph(directory: graph)
         // The baselines first, each alone on the machine, before the cluster starts.
-        let baselineRows = try runBaseline(try baseline ?? compileBaseline(baselineSource, name: "rdkafka-hops"), rates: rateList)
+        let rawRows = try baselineRows(try baseline ?? compileBaseline(baselineSource, name: "rdkafka-hops"), rates: rateList)
         let layerRows = try await BenchKafkaHops.run(rates: rateList, seconds: seconds, partitions: Self.partitions)
         let services = ["analytics-service", "order-service", "product-service"]
         let tracker = CascadeTracker(services: Set(services))
@@ -88,7 +88,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         printLine("baselines: the same hops (produce → consume → produce to 3 topics → 3 consumers), same settings, nothing resolved")
         printLine("rate/s   events   done   p50 ms   p99 ms   p999 ms")
         printLine("librdkafka alone (scripts/bench/rdkafka_hops.c, a process of its own):")
-        for row in baselineRows { printLine(row) }
+        for row in rawRows { printLine(row) }
         printLine("Cascade's Kafka layer (CascadeKafka, in this process):")
         for row in layerRows { printLine(row) }
         printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
@@ -96,16 +96,9 @@ public struct BenchE2ECommand: AsyncParsableCommand {
     }
 
     /// Runs the baseline at every rate; returns its rows, formatted as the table's.
-    private func runBaseline(_ path: String, rates: [Int]) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = [rates.map(String.init).joined(separator: ","), "\(seconds)", "\(Self.partitions)"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw OperatorError("\(path) failed (status \(process.terminationStatus)): \(text)") }
+    private func baselineRows(_ path: String, rates: [Int]) throws -> [String] {
+        let (status, text) = try runBaseline(path, [rates.map(String.init).joined(separator: ","), "\(seconds)", "\(Self.partitions)"])
+        guard status == 0 else { throw OperatorError("\(path) failed (status \(status)): \(text)") }
         // "rate R sent N done D p50 MS p99 MS p999 MS"
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")

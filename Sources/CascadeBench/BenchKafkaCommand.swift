@@ -66,8 +66,8 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
         try kafka.createTopic(swiftTopic, partitions: partitions)
         printLine("cascade bench kafka: \(messages) messages of \(size) bytes, \(partitions) partitions, embedded broker;")
         printLine("each side produces all, then consumes all from the beginning, in a process of its own")
-        let c = try runBaseline(baselinePath, [kafka.bootstrapServers, cTopic, "\(messages)", "\(size)"])
-        let swift = try runBaseline(
+        let c = try baselineRates(baselinePath, [kafka.bootstrapServers, cTopic, "\(messages)", "\(size)"])
+        let swift = try baselineRates(
             URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             ["bench", "kafka", "--worker-bootstrap", kafka.bootstrapServers, "--worker-topic", swiftTopic,
              "--messages", "\(messages)", "--size", "\(size)"])
@@ -132,17 +132,8 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
         return Rates(produce: produceRate, consume: consumeRate, received: received)
     }
 
-    private func runBaseline(_ path: String, _ arguments: [String]) throws -> Rates {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+    private func baselineRates(_ path: String, _ arguments: [String]) throws -> Rates {
+        let (status, text) = try runBaseline(path, arguments, discardingErrors: true)
         var rates = Rates(produce: 0, consume: 0, received: 0)
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
@@ -152,7 +143,7 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
                 rates.received = Int(fields[2]) ?? 0
             }
         }
-        guard process.terminationStatus == 0, rates.produce > 0 else { throw OperatorError("\(path) failed: \(text)") }
+        guard status == 0, rates.produce > 0 else { throw OperatorError("\(path) failed: \(text)") }
         return rates
     }
 }

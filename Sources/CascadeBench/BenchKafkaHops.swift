@@ -101,6 +101,11 @@ private final class HopArrivals: Sendable {
         var arrived: [[ContinuousClock.Instant?]]
         /// Events that reached every service.
         var done = 0
+
+        init(services: Int, capacity: Int) {
+            sent = Array(repeating: nil, count: capacity)
+            arrived = Array(repeating: Array(repeating: nil, count: capacity), count: services)
+        }
     }
 
     private let state: NIOLockedValueBox<State>
@@ -108,18 +113,11 @@ private final class HopArrivals: Sendable {
     private let progress = ChangeSignal()
 
     init(services: Int, capacity: Int) {
-        state = NIOLockedValueBox(State(
-            sent: Array(repeating: nil, count: capacity), arrived: Array(repeating: Array(repeating: nil, count: capacity), count: services)))
+        state = NIOLockedValueBox(State(services: services, capacity: capacity))
     }
 
     func reset() {
-        state.withLockedValue { state in
-            for index in state.sent.indices { state.sent[index] = nil }
-            for service in state.arrived.indices {
-                for index in state.arrived[service].indices { state.arrived[service][index] = nil }
-            }
-            state.done = 0
-        }
+        state.withLockedValue { $0 = State(services: $0.arrived.count, capacity: $0.sent.count) }
     }
 
     func sent(_ index: Int) {

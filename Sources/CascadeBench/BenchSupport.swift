@@ -34,6 +34,20 @@ func compileBaseline(_ source: String, name: String) throws -> String {
     return binary
 }
 
+/// Runs a baseline binary to its end; returns its exit status and standard output.
+func runBaseline(_ path: String, _ arguments: [String], discardingErrors: Bool = false) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    if discardingErrors { process.standardError = FileHandle.nullDevice }
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text)
+}
+
 /// Sends items 0..<total at `rate` per second, in 1 ms steps: each step sends what the rate
 /// owes by then (`bench e2e` and its baselines pace their events alike).
 func sendPaced(rate: Int, total: Int, _ send: (Int) async throws -> Void) async throws {
