@@ -151,7 +151,7 @@ struct GatewayEndToEndTests {
     func standaloneGateway() async throws {
         let upstream = try await TestUpstream.start()
         defer { upstream.process.signal(SIGKILL) }
-        let metricsPort = Int.random(in: 20_000...40_000)
+        let metricsPort = freeTCPPort()
         let gatewayProcess = try ChildProcess.cascade([
             "gateway", "--upstream", upstream.url, "--port", "0", "--metrics-port", String(metricsPort), "--max-memory", "16mb",
             "--log-level", "warning",

@@ -103,7 +103,7 @@ struct HostileClientTests {
 
     @Test("with --requirepass, the node's /metrics wants the password as a bearer token")
     func metricsNeedThePassword() async throws {
-        let metricsPort = Int.random(in: 20_000..<30_000)
+        let metricsPort = freeTCPPort()
         let node = try await Node.start(["--requirepass", "s3cret", "--metrics-port", String(metricsPort)])
         defer { node.process.signal(SIGKILL) }
         func status(_ headers: [String]) async throws -> String {
