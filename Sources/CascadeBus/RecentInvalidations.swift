@@ -19,53 +19,81 @@ final class RecentInvalidations: @unchecked Sendable {
     private struct Generation {
         var table = TimeTable()
         var startedAtMillis: Int64
-    }
 
-    /// Key hash → time, as open addressing over one array (the keys are hashes already).
-    private struct TimeTable {
-        private struct Slot {
-            var key: Int
-            /// 0 = empty; times are ms since 1970.
-            var atMillis: Int64
+        /// A time before the start (the clock went back) is kept as the start: later than
+        /// it was, which errs towards stale.
+        mutating func record(_ key: Int, atMillis: Int64) {
+            table.record(key, sinceBase: min(max(0, atMillis - startedAtMillis), Self.longest))
         }
 
-        private var slots = [Slot](repeating: Slot(key: 0, atMillis: 0), count: 1024)
-        private(set) var count = 0
+        subscript(key: Int) -> Int64? { table[key].map { startedAtMillis + $0 } }
 
+        /// The most ms a slot can say after the start; a generation is rotated before.
+        static let longest = Int64(UInt32.max) - 2
+    }
+
+    /// Key hash → time, as open addressing over one array of 8-byte slots: the key's hash
+    /// folded to 32 bits (its tag, which also picks the home slot) above the time in ms since
+    /// the generation's start, plus 1 (0 = empty). Half the size of a (hash, time) pair, so
+    /// twice as many slots share the cache. Keys with the same tag (about a hundred pairs
+    /// among a million keys) share one time, the later: that can only make a fresh value
+    /// look stale, an extra invalidation, never a missed one.
+    private struct TimeTable {
+        private var slots = [UInt64](repeating: 0, count: 1024)
+        private(set) var count = 0
+        private static let tagMask: UInt64 = 0xFFFF_FFFF_0000_0000
+
+        /// The time stored for `key`, as ms since `base`.
         subscript(key: Int) -> Int64? {
-            var slot = key & (slots.count - 1)
-            while slots[slot].atMillis != 0 {
-                if slots[slot].key == key { return slots[slot].atMillis }
+            let tag = Self.tag(key)
+            var slot = Self.home(tag) & (slots.count - 1)
+            while slots[slot] != 0 {
+                if slots[slot] & Self.tagMask == tag { return Int64(slots[slot] & ~Self.tagMask) - 1 }
                 slot = (slot + 1) & (slots.count - 1)
             }
             return nil
         }
 
-        mutating func record(_ key: Int, atMillis: Int64) {
-            var slot = key & (slots.count - 1)
-            while slots[slot].atMillis != 0 {
-                if slots[slot].key == key {
-                    slots[slot].atMillis = max(slots[slot].atMillis, atMillis)
+        /// `sinceBase`: ms since the generation's start, at least 0 and below `UInt32.max`.
+        mutating func record(_ key: Int, sinceBase: Int64) {
+            let tag = Self.tag(key)
+            let time = UInt64(sinceBase + 1)
+            var slot = Self.home(tag) & (slots.count - 1)
+            while slots[slot] != 0 {
+                if slots[slot] & Self.tagMask == tag {
+                    slots[slot] = tag | max(slots[slot] & ~Self.tagMask, time)
                     return
                 }
                 slot = (slot + 1) & (slots.count - 1)
             }
-            slots[slot] = Slot(key: key, atMillis: max(1, atMillis))
+            slots[slot] = tag | time
             count += 1
             if count * 2 > slots.count { grow() }
         }
 
         mutating func removeAll() {
             guard count > 0 else { return }
-            for slot in slots.indices { slots[slot].atMillis = 0 }
+            for slot in slots.indices { slots[slot] = 0 }
             count = 0
         }
 
+        /// The key's two halves folded into one, in the slot's top half.
+        private static func tag(_ key: Int) -> UInt64 {
+            let bits = UInt64(UInt(bitPattern: key))
+            return (bits ^ (bits << 32)) & tagMask
+        }
+
+        private static func home(_ entry: UInt64) -> Int { Int(truncatingIfNeeded: entry >> 32) }
+
         private mutating func grow() {
             let old = slots
-            slots = [Slot](repeating: Slot(key: 0, atMillis: 0), count: old.count * 2)
-            count = 0
-            for slot in old where slot.atMillis != 0 { record(slot.key, atMillis: slot.atMillis) }
+            slots = [UInt64](repeating: 0, count: old.count * 2)
+            let mask = slots.count - 1
+            for entry in old where entry != 0 {
+                var slot = Self.home(entry) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = entry
+            }
         }
     }
 
@@ -98,7 +126,7 @@ final class RecentInvalidations: @unchecked Sendable {
         lock.withLock {
             rotateIfDue(nowMillis: atMillis)
             for key in keys {
-                current.table.record(key, atMillis: atMillis)
+                current.record(key, atMillis: atMillis)
                 if current.table.count > capacity / 2 { rotate(nowMillis: atMillis) }
             }
         }
@@ -107,8 +135,8 @@ final class RecentInvalidations: @unchecked Sendable {
     /// When the key was last invalidated, if that is remembered.
     func lastInvalidated(_ key: Int) -> Int64? {
         lock.withLock {
-            if let at = current.table[key] { return at }
-            return previous.table[key]
+            if let at = current[key] { return at }
+            return previous[key]
         }
     }
 
@@ -121,7 +149,7 @@ final class RecentInvalidations: @unchecked Sendable {
         if age >= 2 * retentionMillis {
             rotate(nowMillis: nowMillis - retentionMillis)
             rotate(nowMillis: nowMillis)
-        } else if age >= retentionMillis {
+        } else if age >= min(retentionMillis, Generation.longest) {
             rotate(nowMillis: nowMillis)
         }
     }

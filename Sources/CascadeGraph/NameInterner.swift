@@ -4,23 +4,31 @@ import Foundation
 /// name: bytes live in one arena, an open-addressing table (linear probing) maps bytes to ids.
 /// Ids of removed names are reused; the arena is compacted when half of it is dead.
 struct NameInterner {
+    /// Where a name's bytes lie in the arena, with its hash: one record per id, so reading a
+    /// name touches one cache line, not one per field.
+    private struct Record {
+        var hash: UInt64
+        var start: UInt32
+        var length: UInt32
+    }
+
     private(set) var arena: [UInt8] = []
-    private var starts: [UInt32] = []
-    private var lengths: [UInt32] = []
-    /// `NameHash` of each name: the closure hands it on with the name.
-    private var hashes: [UInt64] = []
-    /// 0 = empty, otherwise id + 1.
-    private var slots: [UInt32] = Array(repeating: 0, count: 1024)
+    private var records: [Record] = []
+    /// 0 = empty, otherwise the top half of the name's hash above id + 1: a probe compares the
+    /// tag in the slot before it reads the name's record, so a miss costs one cache line.
+    private var slots: [UInt64] = Array(repeating: 0, count: 1024)
     private var freeIDs: [UInt32] = []
     private var deadBytes = 0
     private(set) var liveCount = 0
 
     /// One past the highest id ever handed out: the size of per-id arrays.
-    var capacity: Int { starts.count }
+    var capacity: Int { records.count }
 
     static let removedMark = UInt32.max
 
-    func isLive(_ id: UInt32) -> Bool { lengths[Int(id)] != Self.removedMark }
+    func isLive(_ id: UInt32) -> Bool { records[Int(id)].length != Self.removedMark }
+
+    private static func slotEntry(id: UInt32, hash: UInt64) -> UInt64 { (hash & 0xFFFF_FFFF_0000_0000) | UInt64(id + 1) }
 
     func find(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
         find(bytes, hash: NameHash.of(bytes)).id
@@ -30,15 +38,18 @@ struct NameInterner {
     func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> (id: UInt32?, slot: Int) {
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
+        let tag = hash & 0xFFFF_FFFF_0000_0000
         return arena.withUnsafeBufferPointer { arena in
             while true {
                 let entry = slots[slot]
                 if entry == 0 { return (nil, slot) }
-                let id = Int(entry - 1)
-                if hashes[id] == hash, Int(lengths[id]) == bytes.count {
-                    let start = Int(starts[id])
-                    guard let stored = arena.baseAddress, let wanted = bytes.baseAddress else { return (entry - 1, slot) }
-                    if memcmp(stored + start, wanted, bytes.count) == 0 { return (entry - 1, slot) }
+                if entry & 0xFFFF_FFFF_0000_0000 == tag {
+                    let id = UInt32(truncatingIfNeeded: entry) - 1
+                    let record = records[Int(id)]
+                    if record.hash == hash, Int(record.length) == bytes.count {
+                        guard let stored = arena.baseAddress, let wanted = bytes.baseAddress else { return (id, slot) }
+                        if memcmp(stored + Int(record.start), wanted, bytes.count) == 0 { return (id, slot) }
+                    }
                 }
                 slot = (slot + 1) & mask
             }
@@ -52,19 +63,16 @@ struct NameInterner {
         if let found { return (found, false) }
         let start = UInt32(truncatingIfNeeded: arena.count)
         arena.append(contentsOf: bytes)
+        let record = Record(hash: hash, start: start, length: UInt32(bytes.count))
         let id: UInt32
         if let reused = freeIDs.popLast() {
             id = reused
-            starts[Int(id)] = start
-            lengths[Int(id)] = UInt32(bytes.count)
-            hashes[Int(id)] = hash
+            records[Int(id)] = record
         } else {
-            id = UInt32(starts.count)
-            starts.append(start)
-            lengths.append(UInt32(bytes.count))
-            hashes.append(hash)
+            id = UInt32(records.count)
+            records.append(record)
         }
-        slots[slot] = id + 1
+        slots[slot] = Self.slotEntry(id: id, hash: hash)
         liveCount += 1
         // Grow at 50% load so probe chains stay short.
         if liveCount * 2 > slots.count { rehash(to: slots.count * 2) }
@@ -75,13 +83,14 @@ struct NameInterner {
         guard isLive(id) else { return }
         let index = Int(id)
         let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hashes[index]) & mask
-        while slots[slot] != id + 1 { slot = (slot + 1) & mask }
+        let entry = Self.slotEntry(id: id, hash: records[index].hash)
+        var slot = Int(truncatingIfNeeded: records[index].hash) & mask
+        while slots[slot] != entry { slot = (slot + 1) & mask }
         // Backward-shift deletion keeps every chain unbroken without tombstones.
         var hole = slot
         var next = (hole + 1) & mask
         while slots[next] != 0 {
-            let home = Int(truncatingIfNeeded: hashes[Int(slots[next] - 1)]) & mask
+            let home = Int(truncatingIfNeeded: records[Int(UInt32(truncatingIfNeeded: slots[next]) - 1)].hash) & mask
             let distanceHome = (next - home) & mask
             let distanceHole = (next - hole) & mask
             if distanceHome >= distanceHole {
@@ -91,8 +100,8 @@ struct NameInterner {
             next = (next + 1) & mask
         }
         slots[hole] = 0
-        deadBytes += Int(lengths[index])
-        lengths[index] = Self.removedMark
+        deadBytes += Int(records[index].length)
+        records[index].length = Self.removedMark
         freeIDs.append(id)
         liveCount -= 1
         if deadBytes > 4096, deadBytes * 2 > arena.count { compact() }
@@ -101,11 +110,9 @@ struct NameInterner {
     /// Forgets every name, keeping the storage: for a scratch set of names reused from
     /// closure to closure.
     mutating func removeAll() {
-        guard !starts.isEmpty else { return }
+        guard !records.isEmpty else { return }
         arena.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
-        hashes.removeAll(keepingCapacity: true)
+        records.removeAll(keepingCapacity: true)
         freeIDs.removeAll(keepingCapacity: true)
         // Clearing costs the table's size: after an unusually big set, start small again.
         if slots.count > 16 * max(512, liveCount) {
@@ -118,25 +125,26 @@ struct NameInterner {
     }
 
     func withBytes<R>(of id: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        let start = Int(starts[Int(id)])
-        let length = Int(lengths[Int(id)])
+        let record = records[Int(id)]
+        let start = Int(record.start)
+        let length = Int(record.length)
         return arena.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<start + length])) }
     }
 
     /// `NameHash` of the name `id` stands for.
-    func hash(of id: UInt32) -> UInt64 { hashes[Int(id)] }
+    func hash(of id: UInt32) -> UInt64 { records[Int(id)].hash }
 
     func name(of id: UInt32) -> String {
         withBytes(of: id) { String(decoding: $0, as: UTF8.self) }
     }
 
     private mutating func rehash(to size: Int) {
-        var fresh = [UInt32](repeating: 0, count: size)
+        var fresh = [UInt64](repeating: 0, count: size)
         let mask = size - 1
-        for id in 0..<starts.count where lengths[id] != Self.removedMark {
-            var slot = Int(truncatingIfNeeded: hashes[id]) & mask
+        for (id, record) in records.enumerated() where record.length != Self.removedMark {
+            var slot = Int(truncatingIfNeeded: record.hash) & mask
             while fresh[slot] != 0 { slot = (slot + 1) & mask }
-            fresh[slot] = UInt32(id) + 1
+            fresh[slot] = Self.slotEntry(id: UInt32(id), hash: record.hash)
         }
         slots = fresh
     }
@@ -144,10 +152,10 @@ struct NameInterner {
     private mutating func compact() {
         var fresh: [UInt8] = []
         fresh.reserveCapacity(arena.count - deadBytes)
-        for id in 0..<starts.count where lengths[id] != Self.removedMark {
-            let start = Int(starts[id])
-            starts[id] = UInt32(fresh.count)
-            fresh.append(contentsOf: arena[start..<start + Int(lengths[id])])
+        for id in records.indices where records[id].length != Self.removedMark {
+            let start = Int(records[id].start)
+            records[id].start = UInt32(fresh.count)
+            fresh.append(contentsOf: arena[start..<start + Int(records[id].length)])
         }
         arena = fresh
         deadBytes = 0
@@ -155,6 +163,6 @@ struct NameInterner {
 
     /// Bytes held, for the memory figures of the benchmark.
     var footprint: Int {
-        arena.capacity + (starts.capacity + lengths.capacity + slots.capacity + freeIDs.capacity) * 4 + hashes.capacity * 8
+        arena.capacity + records.capacity * MemoryLayout<Record>.stride + slots.capacity * 8 + freeIDs.capacity * 4
     }
 }
