@@ -76,9 +76,9 @@ public final class BusMetrics: Sendable {
         if result.cycleConflicts > 0 { conflicts.increment(by: Int64(result.cycleConflicts)) }
         if result.throughCycle { cyclesCollapsed.increment() }
         if !result.unresolved.isEmpty { unresolvedBindings.increment(by: Int64(result.unresolved.count)) }
-        for (service, keys) in result.fanOut {
-            fanOut.record(Double(keys))
-            invalidations(service).increment(by: Int64(keys))
+        for service in result.fanOut {
+            fanOut.record(Double(service.keys))
+            invalidations(service.service).increment(by: Int64(service.keys))
         }
     }
 }

@@ -59,7 +59,7 @@ public struct EventProcessor: Sendable {
             switch try decoder.decode(SourceMessage(key: key, value: value, headers: headers)) {
             case .event(let decoded): event = decoded
             case .skip(let reason):
-                return ProcessingResult(outcome: .skipped(reason: reason), messages: [], fanOut: [:], throughCycle: false, unresolved: [])
+                return ProcessingResult(outcome: .skipped(reason: reason), messages: [], fanOut: [], throughCycle: false, unresolved: [])
             }
         } catch {
             return deadLetter(key, value, error, source)
@@ -219,7 +219,7 @@ public struct EventProcessor: Sendable {
         ProcessingResult(
             outcome: .deadLetter(kind: rejection.kind),
             messages: [DeadLetter.message(topics: topics, key: key, value: value, rejection: rejection, source: source)],
-            fanOut: [:], throughCycle: false, unresolved: [])
+            fanOut: [], throughCycle: false, unresolved: [])
     }
 
     private func cause(of record: LedgerRecord) -> InvalidationMessage.Cause {

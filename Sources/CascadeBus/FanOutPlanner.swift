@@ -4,23 +4,27 @@ import CascadeWire
 /// Turns a closure into one invalidation message per affected service, split when a fan-out
 /// is big. Each is encoded on its own, keys copied from the closure's name bytes; `EventSpan`
 /// then merges those of many events into one batch per service.
+///
+/// Per event it allocates only what it returns (the messages and the fan-out counts): the
+/// graph's services are numbered once, in name order, and the keys are sorted into their
+/// services by counting, in scratch space on the stack.
 struct FanOutPlanner: Sendable {
     let topics: Topics
     let maxKeysPerMessage: Int
-    /// The graph's services with their names as bytes and their topics, made once: a group of
-    /// a known service builds no String per event.
+    /// The graph's services, in name order, with their names as bytes and their topics,
+    /// made once: a key of a known service builds no String per event.
     private let known: [Service]
 
     init(topics: Topics, maxKeysPerMessage: Int, services: [String] = []) {
         self.topics = topics
         self.maxKeysPerMessage = maxKeysPerMessage
-        self.known = services.map { Service($0, topics: topics) }
+        self.known = Set(services).sorted().map { Service($0, topics: topics) }
     }
 
     struct Plan: Sendable {
         var messages: [OutboundMessage] = []
-        /// Keys per service.
-        var fanOut: [String: Int] = [:]
+        /// Keys per service, in service-name order.
+        var fanOut: [ProcessingResult.ServiceFanOut] = []
     }
 
     private struct Service: Sendable {
@@ -47,78 +51,119 @@ struct FanOutPlanner: Sendable {
         closure: InstanceClosure, positions: [Int]? = nil, rootKey: CacheKeyRef? = nil, tagOnly: [String],
         fences: [InvalidationMessage.Fence], includeRootTag: Bool = true
     ) -> Plan {
-        // Each key with the number of its service's group, in closure order; the groups are
-        // few, so finding one by comparing bytes costs less than hashing.
-        var groups: [Service] = []
-        groups.reserveCapacity(known.count + tagOnly.count + 1)
-        var members: [(group: Int, span: InvalidationMessage.KeySpan)] = []
-        members.reserveCapacity((positions?.count ?? closure.slots.count) + 1)
         var keyBytes = closure.nameBytes
+        var rootSpan: InvalidationMessage.KeySpan?
         if let rootKey {
-            let span = InvalidationMessage.KeySpan(
+            rootSpan = InvalidationMessage.KeySpan(
                 start: Int32(truncatingIfNeeded: keyBytes.count), length: Int32(truncatingIfNeeded: rootKey.key.utf8.count), depth: 0)
             keyBytes.append(contentsOf: rootKey.key.utf8)
-            var service = rootKey.service
-            members.append((service.withUTF8 { group(named: $0, in: &groups) }, span))
         }
-        closure.nameBytes.withUnsafeBufferPointer { bytes in
-            var last = -1
-            func add(_ position: Int) {
-                let slot = closure.slots[position]
-                let serviceStart = Int(slot.start)
-                let service = UnsafeBufferPointer(rebasing: bytes[serviceStart..<serviceStart + max(0, Int(slot.slash))])
-                let keyOffset = slot.slash >= 0 ? slot.slash + 1 : 0
-                let span = InvalidationMessage.KeySpan(start: slot.start + keyOffset, length: slot.length - keyOffset, depth: slot.depth)
-                if last < 0 || !groups[last].named(service) { last = group(named: service, in: &groups) }
-                members.append((last, span))
+        let keyCount = (positions?.count ?? closure.slots.count) + (rootSpan == nil ? 0 : 1)
+        // Services outside the graph (an undeclared registration's) are numbered after the
+        // graph's, each at most once per key or tag.
+        var others: [Service] = []
+        let groupLimit = known.count + keyCount + tagOnly.count
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: keyCount + 2 * groupLimit) { scratch in
+            // The group of each key in order; per group, how many keys it has (-1: none and no
+            // tags) and where its next key goes in the sorted spans.
+            let groupOf = UnsafeMutableBufferPointer(rebasing: scratch[0..<keyCount])
+            let counts = UnsafeMutableBufferPointer(rebasing: scratch[keyCount..<keyCount + groupLimit])
+            let fill = UnsafeMutableBufferPointer(rebasing: scratch[keyCount + groupLimit..<keyCount + 2 * groupLimit])
+            counts.initialize(repeating: -1)
+            func service(_ number: Int) -> Service { number < known.count ? known[number] : others[number - known.count] }
+            func group(named name: UnsafeBufferPointer<UInt8>) -> Int {
+                if let found = known.firstIndex(where: { $0.named(name) }) { return found }
+                if let found = others.firstIndex(where: { $0.named(name) }) { return known.count + found }
+                others.append(Service(String(decoding: name, as: UTF8.self), topics: topics))
+                return known.count + others.count - 1
             }
-            if let positions {
-                for position in positions { add(position) }
-            } else {
-                for position in closure.slots.indices { add(position) }
+            func count(_ key: Int, in group: Int) {
+                groupOf[key] = Int32(truncatingIfNeeded: group)
+                counts[group] = max(0, counts[group]) + 1
+            }
+            var next = 0
+            if let rootKey {
+                var service = rootKey.service
+                count(next, in: service.withUTF8 { group(named: $0) })
+                next += 1
+            }
+            closure.nameBytes.withUnsafeBufferPointer { bytes in
+                var last = -1
+                func add(_ position: Int) {
+                    let slot = closure.slots[position]
+                    let start = Int(slot.start)
+                    let name = UnsafeBufferPointer(rebasing: bytes[start..<start + max(0, Int(slot.slash))])
+                    // Keys of one service tend to follow each other in a closure.
+                    if last < 0 || !service(last).named(name) {
+                        last = group(named: name)
+                    }
+                    count(next, in: last)
+                    next += 1
+                }
+                if let positions {
+                    for position in positions { add(position) }
+                } else {
+                    for position in closure.slots.indices { add(position) }
+                }
+            }
+            for service in tagOnly {
+                var service = service
+                let number = service.withUTF8 { group(named: $0) }
+                counts[number] = max(0, counts[number])
+            }
+            return withUnsafeTemporaryAllocation(of: InvalidationMessage.KeySpan.self, capacity: keyCount) { spans in
+                // Counting sort: each group's keys together, in closure order.
+                let groups = known.count + others.count
+                var present = 0
+                var total: Int32 = 0
+                for number in 0..<groups {
+                    fill[number] = total
+                    if counts[number] >= 0 { present += 1 }
+                    total += max(0, counts[number])
+                }
+                var plan = Plan()
+                plan.fanOut.reserveCapacity(present)
+                // One more for the ledger record the caller appends.
+                plan.messages.reserveCapacity(present + 1)
+                func span(_ key: Int) -> InvalidationMessage.KeySpan {
+                    if let rootSpan, key == 0 { return rootSpan }
+                    let position = key - (rootSpan == nil ? 0 : 1)
+                    let slot = closure.slots[positions?[position] ?? position]
+                    let keyOffset = slot.slash >= 0 ? slot.slash + 1 : 0
+                    return InvalidationMessage.KeySpan(start: slot.start + keyOffset, length: slot.length - keyOffset, depth: slot.depth)
+                }
+                for key in 0..<keyCount {
+                    let number = Int(groupOf[key])
+                    (spans.baseAddress! + Int(fill[number])).initialize(to: span(key))
+                    fill[number] += 1
+                }
+                let kafkaKey = Array(rootTag.utf8)
+                let tags = includeRootTag ? [rootTag] : []
+                let sorted = UnsafeBufferPointer(spans)
+                // The graph's services are numbered in name order; others, rare, are sorted in.
+                let order = others.isEmpty ? nil : (0..<groups).sorted { service($0).name < service($1).name }
+                for index in 0..<groups {
+                    let number = order?[index] ?? index
+                    guard counts[number] >= 0 else { continue }
+                    let service = service(number)
+                    let keys = Int(counts[number])
+                    plan.fanOut.append(.init(service: service.name, keys: keys))
+                    // `fill` now points past the group's keys.
+                    let first = Int(fill[number]) - keys
+                    var start = first
+                    let end = start + keys
+                    repeat {
+                        let part = min(end, start + maxKeysPerMessage)
+                        let value = InvalidationMessage.fastEncoded(
+                            kind: kind, cause: cause, keyBytes: keyBytes, keys: UnsafeBufferPointer(rebasing: sorted[start..<part]),
+                            // The tag goes once, with the first part.
+                            tags: start == first ? tags : [], fences: fences)
+                        plan.messages.append(OutboundMessage(topic: service.topic, key: kafkaKey, value: value, service: service.name))
+                        start = part
+                    } while start < end
+                }
+                return plan
             }
         }
-        for service in tagOnly {
-            var service = service
-            _ = service.withUTF8 { group(named: $0, in: &groups) }
-        }
-        var plan = Plan()
-        // One more for the ledger record the caller appends.
-        plan.messages.reserveCapacity(groups.count + 1)
-        let kafkaKey = Array(rootTag.utf8)
-        let tags = includeRootTag ? [rootTag] : []
-        var spans: [InvalidationMessage.KeySpan] = []
-        spans.reserveCapacity(members.count)
-        // Sorted by name in place, each still knowing its number.
-        var ordered = groups.enumerated().map { (number: $0.offset, service: $0.element) }
-        ordered.sort { $0.service.name < $1.service.name }
-        for (number, service) in ordered {
-            spans.removeAll(keepingCapacity: true)
-            for member in members where member.group == number { spans.append(member.span) }
-            plan.fanOut[service.name] = spans.count
-            var start = 0
-            repeat {
-                let end = min(spans.count, start + maxKeysPerMessage)
-                let value = InvalidationMessage.fastEncoded(
-                    kind: kind, cause: cause, keyBytes: keyBytes, keys: spans[start..<end],
-                    // The tag goes once, with the first part.
-                    tags: start == 0 ? tags : [], fences: fences)
-                plan.messages.append(OutboundMessage(topic: service.topic, key: kafkaKey, value: value, service: service.name))
-                start = end
-            } while start < spans.count
-        }
-        return plan
-    }
-
-    /// The number of the group of the service named `name`, added when new: from the graph's
-    /// services when it is one of them, spelled afresh otherwise.
-    private func group(named name: UnsafeBufferPointer<UInt8>, in groups: inout [Service]) -> Int {
-        if let found = groups.firstIndex(where: { $0.named(name) }) { return found }
-        if let service = known.first(where: { $0.named(name) }) {
-            groups.append(service)
-        } else {
-            groups.append(Service(String(decoding: name, as: UTF8.self), topics: topics))
-        }
-        return groups.count - 1
     }
 }

@@ -20,10 +20,15 @@ public struct ProcessingResult: Sendable {
         case skipped(reason: String)
     }
 
+    public struct ServiceFanOut: Sendable, Hashable {
+        public var service: String
+        public var keys: Int
+    }
+
     public var outcome: Outcome
     public var messages: [OutboundMessage]
-    /// Keys per affected service.
-    public var fanOut: [String: Int]
+    /// Keys per affected service, in service-name order.
+    public var fanOut: [ServiceFanOut]
     /// The cascade went through a circular component of the graph.
     public var throughCycle: Bool
     /// Bindings the event could not fill (an attribute it did not carry).

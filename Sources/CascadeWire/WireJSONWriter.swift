@@ -105,10 +105,17 @@ extension InvalidationMessage {
     public static func fastEncoded(
         kind: Kind, cause: Cause, keyBytes: [UInt8], keys: ArraySlice<KeySpan>, tags: [String], fences: [Fence]
     ) -> [UInt8] {
+        keys.withUnsafeBufferPointer { fastEncoded(kind: kind, cause: cause, keyBytes: keyBytes, keys: $0, tags: tags, fences: fences) }
+    }
+
+    /// The same, the spans read in place (the bus sorts them into scratch space).
+    public static func fastEncoded(
+        kind: Kind, cause: Cause, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tags: [String], fences: [Fence]
+    ) -> [UInt8] {
         let keyLength = keys.reduce(0) { $0 + Int($1.length) }
         return keyBytes.withUnsafeBufferPointer { names in
             encoded(kind: kind, cause: cause, keyCount: keys.count, keyLength: keyLength, tags: tags, fences: fences) { index, out in
-                let span = keys[keys.startIndex + index]
+                let span = keys[index]
                 out.integer(span.depth)
                 out.raw(",\"key\":")
                 out.string(bytes: UnsafeBufferPointer(rebasing: names[Int(span.start)..<Int(span.start + span.length)]))
