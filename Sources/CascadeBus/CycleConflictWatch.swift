@@ -71,6 +71,17 @@ final class CycleConflictWatch: @unchecked Sendable {
             return nil
         }
 
+        /// Reads the home slot of each key, so that their cache misses overlap instead of
+        /// coming one at a time; returns what it read, for the caller to keep (an unused load
+        /// would be optimised away).
+        func warm(_ keys: UnsafeBufferPointer<Int>) -> Int {
+            var read = 0
+            slots.withUnsafeBufferPointer { slots in
+                for key in keys { read ^= slots[key & (slots.count - 1)].key }
+            }
+            return read
+        }
+
         /// Empties the table, keeping its size.
         mutating func removeAll() {
             guard count > 0 else { return }
@@ -91,6 +102,8 @@ final class CycleConflictWatch: @unchecked Sendable {
     private let lock = NSLock()
     private var current = Generation()
     private var previous = Generation()
+    /// What `TouchTable.warm` read: kept so the reads stay.
+    private var warmed = 0
 
     init(windowMillis: Int64, capacity: Int = 200_000) {
         self.windowMillis = windowMillis
@@ -111,7 +124,7 @@ final class CycleConflictWatch: @unchecked Sendable {
     /// Records that `record`'s event reached the keys whose name hashes are `keys` (circular
     /// families, each once) and returns the earlier events concurrent with it, each once, in
     /// the order their first shared key appears in `keys`.
-    func record(_ record: LedgerRecord, keys: [Int], nowMillis: Int64) -> [Concurrent] {
+    func record(_ record: LedgerRecord, keys: UnsafeBufferPointer<Int>, nowMillis: Int64) -> [Concurrent] {
         guard record.atMillis != 0, !keys.isEmpty else { return [] }
         return lock.withLock {
             if current.startedAtMillis == .min { current.startedAtMillis = nowMillis }
@@ -123,6 +136,7 @@ final class CycleConflictWatch: @unchecked Sendable {
             } else if age >= windowMillis || current.last.count + keys.count > capacity / 2 {
                 rotate(nowMillis: nowMillis)
             }
+            warmed ^= current.last.warm(keys) ^ previous.last.warm(keys)
             let index = Int32(current.events.count)
             current.events.append(record)
             var found: [Concurrent] = []

@@ -171,15 +171,22 @@ public struct EventProcessor: Sendable {
     ) {
         let count = closure.slots.reduce(0) { $1.circular ? $0 + 1 : $0 }
         guard count > 0 else { return }
-        var circular: [Int] = []
-        var keys: [Int] = []
-        circular.reserveCapacity(count)
-        keys.reserveCapacity(count)
-        for (index, slot) in closure.slots.enumerated() where slot.circular {
-            circular.append(index)
-            keys.append(Int(truncatingIfNeeded: slot.hash))
+        // The circular keys' positions in the closure, then their hashes: scratch on the stack.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * count) { scratch in
+            var filled = 0
+            for (index, slot) in closure.slots.enumerated() where slot.circular {
+                scratch[filled] = index
+                scratch[count + filled] = Int(truncatingIfNeeded: slot.hash)
+                filled += 1
+            }
+            let circular = UnsafeBufferPointer(rebasing: scratch[..<count])
+            let keys = UnsafeBufferPointer(rebasing: scratch[count...])
+            for found in watch.record(record, keys: keys, nowMillis: nowMillis) {
+                resolve(found, circular: circular)
+            }
         }
-        for found in watch.record(record, keys: keys, nowMillis: nowMillis) {
+
+        func resolve(_ found: CycleConflictWatch.Concurrent, circular: UnsafeBufferPointer<Int>) {
             let newWins = ConflictArbiter.beatsInCycle(.init(record), .init(found.other))
             let winner = newWins ? record : found.other
             let loser = newWins ? found.other : record

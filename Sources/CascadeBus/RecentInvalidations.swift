@@ -71,6 +71,17 @@ final class RecentInvalidations: @unchecked Sendable {
             if count * 2 > slots.count { grow() }
         }
 
+        /// Reads the home slot of each key, so that their cache misses overlap instead of
+        /// coming one at a time as each key's probe waits for the last; returns what it read,
+        /// for the caller to keep (an unused load would be optimised away).
+        func warm(_ keys: some Collection<Int>) -> UInt64 {
+            var read: UInt64 = 0
+            slots.withUnsafeBufferPointer { slots in
+                for key in keys { read ^= slots[Self.home(Self.tag(key)) & (slots.count - 1)] }
+            }
+            return read
+        }
+
         mutating func removeAll() {
             guard count > 0 else { return }
             for slot in slots.indices { slots[slot] = 0 }
@@ -114,6 +125,8 @@ final class RecentInvalidations: @unchecked Sendable {
     /// Since when every invalidation is remembered.
     var coverageStartMillis: Int64 { lock.withLock { max(previous.startedAtMillis, floorMillis) } }
     private var floorMillis: Int64 = .min
+    /// What `TimeTable.warm` read: kept so the reads stay.
+    private var warmed: UInt64 = 0
 
     /// From now on, claim nothing from before `atMillis`: partitions another bus instance owned
     /// until then changed hands, and what it invalidated is not in this memory.
@@ -122,9 +135,10 @@ final class RecentInvalidations: @unchecked Sendable {
     }
 
     /// Remembers that these keys (hashes of `service/key`) were invalidated at `atMillis`.
-    func record(_ keys: some Sequence<Int>, atMillis: Int64) {
+    func record(_ keys: some Collection<Int>, atMillis: Int64) {
         lock.withLock {
             rotateIfDue(nowMillis: atMillis)
+            warmed ^= current.table.warm(keys)
             for key in keys {
                 current.record(key, atMillis: atMillis)
                 if current.table.count > capacity / 2 { rotate(nowMillis: atMillis) }
