@@ -137,6 +137,8 @@ struct FanOutPlanner: Sendable {
                     (spans.baseAddress! + Int(fill[number])).initialize(to: span(key))
                     fill[number] += 1
                 }
+                // The cause and fences are the same in every message: written once.
+                let head = InvalidationMessage.Head(kind: kind, cause: cause, fences: fences)
                 let kafkaKey = Array(rootTag.utf8)
                 let tags = includeRootTag ? [rootTag] : []
                 let sorted = UnsafeBufferPointer(spans)
@@ -155,9 +157,9 @@ struct FanOutPlanner: Sendable {
                     repeat {
                         let part = min(end, start + maxKeysPerMessage)
                         let value = InvalidationMessage.fastEncoded(
-                            kind: kind, cause: cause, keyBytes: keyBytes, keys: UnsafeBufferPointer(rebasing: sorted[start..<part]),
+                            head: head, keyBytes: keyBytes, keys: UnsafeBufferPointer(rebasing: sorted[start..<part]),
                             // The tag goes once, with the first part.
-                            tags: start == first ? tags : [], fences: fences)
+                            tags: start == first ? tags : [])
                         plan.messages.append(OutboundMessage(topic: service.topic, key: kafkaKey, value: value, service: service.name))
                         start = part
                     } while start < end

@@ -14,6 +14,9 @@ public struct WireJSONWriter {
 
     mutating func byte(_ value: UInt8) { bytes.append(value) }
 
+    /// Bytes already written as JSON, copied as they are.
+    mutating func raw(bytes written: [UInt8]) { bytes.append(contentsOf: written) }
+
     mutating func string(_ text: String) {
         string(text[...])
     }
@@ -100,21 +103,48 @@ extension InvalidationMessage {
         }
     }
 
-    /// The bytes of a message with these fields, keys given as spans of `keyBytes` (the bus
-    /// writes them straight from a closure's names, without a String per key).
-    public static func fastEncoded(
-        kind: Kind, cause: Cause, keyBytes: [UInt8], keys: ArraySlice<KeySpan>, tags: [String], fences: [Fence]
-    ) -> [UInt8] {
-        keys.withUnsafeBufferPointer { fastEncoded(kind: kind, cause: cause, keyBytes: keyBytes, keys: $0, tags: tags, fences: fences) }
+    /// What every message of one cascade starts with, written once for all of them: the
+    /// cause and the fences (the fields before `keys`, in sorted order), and the kind.
+    public struct Head: Sendable {
+        let bytes: [UInt8]
+        let kind: Kind
+
+        public init(kind: Kind, cause: Cause, fences: [Fence]) {
+            // Field names and punctuation, numbers at their widest, then the texts.
+            var capacity = 110 + cause.entity.utf8.count + cause.eventID.utf8.count + cause.id.utf8.count
+            for fence in fences { capacity += 42 + fence.ref.utf8.count }
+            var out = WireJSONWriter(capacity: capacity)
+            out.raw("{\"cause\":{\"at_ms\":")
+            out.integer(cause.atMillis)
+            out.raw(",\"entity\":")
+            out.string(cause.entity)
+            out.raw(",\"event_id\":")
+            out.string(cause.eventID)
+            out.raw(",\"id\":")
+            out.string(cause.id)
+            out.raw(",\"version\":")
+            out.integer(cause.version)
+            out.raw("},\"fences\":[")
+            for (index, fence) in fences.enumerated() {
+                if index > 0 { out.byte(0x2C) }
+                out.raw("{\"ref\":")
+                out.string(fence.ref)
+                out.raw(",\"version\":")
+                out.integer(fence.version)
+                out.byte(0x7D)
+            }
+            out.raw("],\"keys\":[")
+            self.bytes = out.bytes
+            self.kind = kind
+        }
     }
 
-    /// The same, the spans read in place (the bus sorts them into scratch space).
-    public static func fastEncoded(
-        kind: Kind, cause: Cause, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tags: [String], fences: [Fence]
-    ) -> [UInt8] {
+    /// A message of the cascade `head` starts, keys given as spans of `keyBytes` (the bus
+    /// writes them straight from a closure's names, without a String per key).
+    public static func fastEncoded(head: Head, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tags: [String]) -> [UInt8] {
         let keyLength = keys.reduce(0) { $0 + Int($1.length) }
         return keyBytes.withUnsafeBufferPointer { names in
-            encoded(kind: kind, cause: cause, keyCount: keys.count, keyLength: keyLength, tags: tags, fences: fences) { index, out in
+            encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tags) { index, out in
                 let span = keys[index]
                 out.integer(span.depth)
                 out.raw(",\"key\":")
@@ -130,32 +160,17 @@ extension InvalidationMessage {
         kind: Kind, cause: Cause, keyCount: Int, keyLength: Int, tags: [String], fences: [Fence],
         writeKey: (Int, inout WireJSONWriter) -> Void
     ) -> [UInt8] {
-        // Field names and punctuation, numbers at their widest, then the texts.
-        var capacity = 170 + cause.entity.utf8.count + cause.eventID.utf8.count + cause.id.utf8.count
-        capacity += keyCount * 30 + keyLength
+        encoded(head: Head(kind: kind, cause: cause, fences: fences), keyCount: keyCount, keyLength: keyLength, tags: tags, writeKey: writeKey)
+    }
+
+    private static func encoded(
+        head: Head, keyCount: Int, keyLength: Int, tags: [String], writeKey: (Int, inout WireJSONWriter) -> Void
+    ) -> [UInt8] {
+        // The head, then field names and punctuation, numbers at their widest, then the texts.
+        var capacity = head.bytes.count + 40 + keyCount * 30 + keyLength
         for tag in tags { capacity += 3 + tag.utf8.count }
-        for fence in fences { capacity += 42 + fence.ref.utf8.count }
         var out = WireJSONWriter(capacity: capacity)
-        out.raw("{\"cause\":{\"at_ms\":")
-        out.integer(cause.atMillis)
-        out.raw(",\"entity\":")
-        out.string(cause.entity)
-        out.raw(",\"event_id\":")
-        out.string(cause.eventID)
-        out.raw(",\"id\":")
-        out.string(cause.id)
-        out.raw(",\"version\":")
-        out.integer(cause.version)
-        out.raw("},\"fences\":[")
-        for (index, fence) in fences.enumerated() {
-            if index > 0 { out.byte(0x2C) }
-            out.raw("{\"ref\":")
-            out.string(fence.ref)
-            out.raw(",\"version\":")
-            out.integer(fence.version)
-            out.byte(0x7D)
-        }
-        out.raw("],\"keys\":[")
+        out.raw(bytes: head.bytes)
         for index in 0..<keyCount {
             if index > 0 { out.byte(0x2C) }
             out.raw("{\"depth\":")
@@ -163,7 +178,7 @@ extension InvalidationMessage {
             out.byte(0x7D)
         }
         out.raw("],\"kind\":")
-        out.string(kind.rawValue)
+        out.string(head.kind.rawValue)
         out.raw(",\"tags\":[")
         for (index, tag) in tags.enumerated() {
             if index > 0 { out.byte(0x2C) }

@@ -43,6 +43,8 @@ struct FanOutPlannerTests {
             #expect(message.cause == cause)
         }
         #expect(plan.messages.allSatisfy { $0.key == Array("Product#1".utf8) })
+        // Written by hand, byte for byte what the JSON encoder writes.
+        for (message, (_, decoded)) in zip(plan.messages, messages) { #expect(message.value == decoded.encoded()) }
     }
 
     @Test func aBigFanOutIsSplitAndOnlyItsFirstPartCarriesTheTag() throws {
