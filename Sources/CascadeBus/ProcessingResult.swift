@@ -20,6 +20,7 @@ public struct ProcessingResult: Sendable {
         case skipped(reason: String)
     }
 
+    /// How many keys of one service an event invalidates.
     public struct ServiceFanOut: Sendable, Hashable {
         public var service: String
         public var keys: Int

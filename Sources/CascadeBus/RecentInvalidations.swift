@@ -43,7 +43,7 @@ final class RecentInvalidations: @unchecked Sendable {
         private(set) var count = 0
         private static let tagMask: UInt64 = 0xFFFF_FFFF_0000_0000
 
-        /// The time stored for `key`, as ms since `base`.
+        /// The time stored for `key`, as ms since the generation's start.
         subscript(key: Int) -> Int64? {
             let tag = Self.tag(key)
             var slot = Self.home(tag) & (slots.count - 1)
