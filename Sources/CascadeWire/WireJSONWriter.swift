@@ -83,7 +83,8 @@ extension InvalidationMessage {
         kind: Kind, cause: Cause, keys: [(key: Substring, depth: Int)], tags: [String], fences: [Fence]
     ) -> [UInt8] {
         let keyLength = keys.reduce(0) { $0 + $1.key.utf8.count }
-        return encoded(kind: kind, cause: cause, keyCount: keys.count, keyLength: keyLength, tags: tags, fences: fences) { index, out in
+        let head = Head(kind: kind, cause: cause, fences: fences)
+        return encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tags) { index, out in
             out.integer(keys[index].depth)
             out.raw(",\"key\":")
             out.string(keys[index].key)
@@ -156,13 +157,6 @@ extension InvalidationMessage {
     /// The message's JSON around its keys; `writeKey` writes the depth and key of one.
     /// `keyLength` is the keys' bytes together: the buffer is sized once, for the message
     /// as it will be unless something needs escaping.
-    private static func encoded(
-        kind: Kind, cause: Cause, keyCount: Int, keyLength: Int, tags: [String], fences: [Fence],
-        writeKey: (Int, inout WireJSONWriter) -> Void
-    ) -> [UInt8] {
-        encoded(head: Head(kind: kind, cause: cause, fences: fences), keyCount: keyCount, keyLength: keyLength, tags: tags, writeKey: writeKey)
-    }
-
     private static func encoded(
         head: Head, keyCount: Int, keyLength: Int, tags: [String], writeKey: (Int, inout WireJSONWriter) -> Void
     ) -> [UInt8] {
