@@ -179,7 +179,14 @@ let package = Package(
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
-        .testTarget(name: "CascadeGatewayTests", dependencies: ["CascadeGateway", "CascadeTestSupport"]),
+        .testTarget(
+            name: "CascadeGatewayTests",
+            dependencies: [
+                "CascadeGateway", "CascadeNode", "CascadeTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
     ]
 )
 

@@ -9,7 +9,13 @@ Prints `listening PORT` once it serves. Paths:
   /fragile         max-age=0, stale-if-error=60 (served stale when the upstream is down)
   /swr             max-age=0, stale-while-revalidate=60
   /bench           max-age=600 after --delay-ms (the bench's 5 ms upstream)
+  /who?cc=CC&vary=V&setcookie=1&delay=MS
+                   answers after MS ms (default 400) with `Cache-Control: CC`, `Vary: V` and
+                   `Set-Cookie: sid=<credential>` as asked; the body names the request's
+                   credential (its Authorization, else its Cookie, else "anonymous")
+  /huge            a 17 MiB body, past the gateway's pass-through limit
   /__count?path=P  how many requests P has had
+  /__inflight?url=U  the most requests for U (path and query) that were in flight at once
 Other methods on /products/<id> answer 204.
 """
 import sys
@@ -19,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
 counts = {}
+inflight = {}
+most_inflight = {}
 lock = threading.Lock()
 delay = 0.0
 for index, argument in enumerate(sys.argv):
@@ -58,6 +66,21 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 n = counts.get(target, 0)
             return self.send(200, str(n), [("Cache-Control", "no-store")])
+        if path == "/__inflight":
+            target = parse_qs(url.query).get("url", [""])[0]
+            with lock:
+                n = most_inflight.get(target, 0)
+            return self.send(200, str(n), [("Cache-Control", "no-store")])
+        with lock:
+            inflight[self.path] = inflight.get(self.path, 0) + 1
+            most_inflight[self.path] = max(most_inflight.get(self.path, 0), inflight[self.path])
+        try:
+            self.answer(url, path)
+        finally:
+            with lock:
+                inflight[self.path] -= 1
+
+    def answer(self, url, path):
         n = self.count(path)
         if path.startswith("/products/"):
             ident = path.split("/")[2]
@@ -76,6 +99,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "fragile %d" % n, [("Cache-Control", "max-age=0, stale-if-error=60")])
         if path == "/swr":
             return self.send(200, "swr %d" % n, [("Cache-Control", "max-age=0, stale-while-revalidate=60")])
+        if path == "/who":
+            query = parse_qs(url.query)
+            time.sleep(float(query.get("delay", ["400"])[0]) / 1000)
+            credential = self.headers.get("Authorization") or self.headers.get("Cookie") or "anonymous"
+            headers = [("Content-Type", "text/plain")]
+            if "cc" in query:
+                headers.append(("Cache-Control", query["cc"][0]))
+            if "vary" in query:
+                headers.append(("Vary", query["vary"][0]))
+            if query.get("setcookie") == ["1"]:
+                headers.append(("Set-Cookie", "sid=%s; Path=/" % credential))
+            return self.send(200, "for %s" % credential, headers)
+        if path == "/huge":
+            return self.send(200, "x" * (17 << 20), [("Cache-Control", "max-age=60")])
         if path == "/bench":
             if delay:
                 time.sleep(delay)

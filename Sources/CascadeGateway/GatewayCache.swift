@@ -45,8 +45,19 @@ public final class GatewayCache: Sendable {
 
     /// An upstream answer as the cache keeps and serves it.
     struct Fetched: Sendable {
+        /// Status, body and the headers anyone it is served to may see.
         var response: StoredResponse
+        /// Headers for the client whose request fetched it only (`Set-Cookie`, ...).
+        var personal: [(name: String, value: String)]
+        /// Who else may be given it.
+        var use: SharedUse
         var stored: Bool
+    }
+
+    /// An answer for one request: the fetch, and whether it was this request's own.
+    struct Answer: Sendable {
+        var fetched: Fetched
+        var own: Bool
     }
 
     public func handle(_ request: GatewayRequest) async -> GatewayReply {
@@ -81,13 +92,13 @@ public final class GatewayCache: Sendable {
                 return reply(entry, .stale, to: request, now: now)
             }
             do {
-                let fetched = try await coalescer.value(for: key) { [self] in try await fetch(request, primary: primary, vary: vary) }
-                if fetched.value.response.status >= 500, entry.mayServeOnError(now: now) {
+                let answer = try await self.answer(request, primary: primary, vary: vary, key: key)
+                if answer.fetched.response.status >= 500, entry.mayServeOnError(now: now) {
                     metrics.requests(.stale)
                     return reply(entry, .stale, to: request, now: now)
                 }
                 metrics.requests(.miss)
-                return reply(fetched.value.response, .miss, to: request, now: WallClock.nowMillis())
+                return reply(answer, to: request)
             } catch {
                 if entry.mayServeOnError(now: now) {
                     metrics.requests(.stale)
@@ -97,13 +108,43 @@ public final class GatewayCache: Sendable {
             }
         }
         do {
-            let fetched = try await coalescer.value(for: key) { [self] in try await fetch(request, primary: primary, vary: vary) }
-            if fetched.joined { metrics.coalesced.increment() }
+            let answer = try await self.answer(request, primary: primary, vary: vary, key: key)
             metrics.requests(.miss)
-            return reply(fetched.value.response, .miss, to: request, now: WallClock.nowMillis())
+            return reply(answer, to: request)
         } catch {
             return badGateway(error)
         }
+    }
+
+    /// The upstream's answer for a miss. Concurrent misses of one entry wait for one fetch,
+    /// but a waiter takes its result only where `SharedUse` admits it: a response that may not
+    /// be shared, or that varies on a header whose value differs, sends the waiter to the
+    /// upstream for its own (or to the fetch of its own variant, once the Vary is known). A
+    /// URL whose last response could not be shared is fetched without waiting on anyone for
+    /// a while (hit-for-miss), so a burst of private requests does not queue behind a leader.
+    private func answer(_ request: GatewayRequest, primary: String, vary: VaryRecord?, key: String) async throws -> Answer {
+        var vary = vary
+        var key = key
+        if node.get(Self.passKey(primary)) == nil {
+            for _ in 0..<2 {
+                let (fetched, joined) = try await coalescer.value(for: key) { [self, vary] in
+                    try await fetch(request, primary: primary, vary: vary)
+                }
+                if !joined { return Answer(fetched: fetched, own: true) }
+                if fetched.use.admits(request) {
+                    metrics.coalesced.increment()
+                    return Answer(fetched: fetched, own: false)
+                }
+                guard fetched.use.shareable else { break }
+                // Shareable, but this request's variant differs: its own entry's fetch.
+                let next = varyRecord(primary)
+                let nextKey = Self.entryKey(primary, vary: next, request: request)
+                if nextKey == key { break }
+                (vary, key) = (next, nextKey)
+            }
+            metrics.refusedWaiters.increment()
+        }
+        return Answer(fetched: try await fetch(request, primary: primary, vary: vary), own: true)
     }
 
     /// One upstream request for a read, stored when the response allows it. Conditional
@@ -126,20 +167,34 @@ public final class GatewayCache: Sendable {
         let varyNames = Self.varyNames(response.values("vary"))
         let upstreamAge = response.values("age").first.flatMap { Int64(Substring($0).trimmingSpace) } ?? 0
         let lifetime = control.sharedFreshness ?? defaultLifetime(primary, status: response.status)
+        var shared: [(name: String, value: String)] = []
+        var personal: [(name: String, value: String)] = []
+        for header in response.headers {
+            let name = header.name.lowercased()
+            if SharedUse.personalHeaders.contains(name) {
+                personal.append(header)
+            } else if name != "age" && name != "x-cache" {
+                shared.append(header)
+            }
+        }
+        let use = SharedUse(status: response.status, control: control, varyNames: varyNames, personal: !personal.isEmpty, request: request)
         let entry = StoredResponse(
-            status: response.status,
-            headers: response.headers.filter { !["age", "x-cache", "set-cookie"].contains($0.name.lowercased()) },
+            status: response.status, headers: shared,
             body: response.body, dateMillis: received - max(0, upstreamAge) * 1000,
             freshForMillis: (lifetime ?? 0) * 1000,
             staleWhileRevalidateMillis: (control.mustRevalidate ? 0 : control.staleWhileRevalidate ?? 0) * 1000,
             staleIfErrorMillis: (control.mustRevalidate ? 0 : control.staleIfError ?? 0) * 1000, vary: varyNames ?? [])
-        let storable = lifetime != nil && !control.noStore && !control.isPrivate && varyNames != nil
-            && Self.storableStatus.contains(response.status) && response.values("set-cookie").isEmpty
-            && entry.usefulUntilMillis > received && entry.body.count <= configuration.maxEntryBytes
+        if use.shareable {
+            node.delete(Self.passKey(primary))
+        } else {
+            _ = node.set(Self.passKey(primary), [1], expiresAtMillis: received + Self.hitForMissMillis, dependencies: [])
+        }
+        let storable = use.shareable && lifetime != nil && entry.usefulUntilMillis > received
+            && entry.body.count <= configuration.maxEntryBytes
         guard storable else {
             // What was kept for this request no longer stands for the URL.
             node.delete(Self.entryKey(primary, vary: vary, request: request))
-            return Fetched(response: entry, stored: false)
+            return Fetched(response: entry, personal: personal, use: use, stored: false)
         }
         // The key the response is stored under follows the response's own Vary.
         var record = vary
@@ -162,13 +217,13 @@ public final class GatewayCache: Sendable {
             }
         }
         switch node.set(key, entry.encoded(), expiresAtMillis: entry.usefulUntilMillis, dependencies: dependencies) {
-        case .stored: return Fetched(response: entry, stored: true)
+        case .stored: return Fetched(response: entry, personal: personal, use: use, stored: true)
         case .stale(let reason):
             // Computed from a version the bus has already replaced: served once, not kept.
             metrics.staleRefused.increment()
             logger.info("not caching a response computed from old data", metadata: ["key": "\(key)", "reason": "\(reason)"])
-            return Fetched(response: entry, stored: false)
-        default: return Fetched(response: entry, stored: false)
+            return Fetched(response: entry, personal: personal, use: use, stored: false)
+        default: return Fetched(response: entry, personal: personal, use: use, stored: false)
         }
     }
 
@@ -202,6 +257,7 @@ public final class GatewayCache: Sendable {
         for method in ["GET", "HEAD"] {
             let primary = method + " " + path
             node.delete(Self.varyKey(primary))
+            node.delete(Self.passKey(primary))
             node.delete(primary)
         }
     }
@@ -222,6 +278,13 @@ public final class GatewayCache: Sendable {
 
     // MARK: replies
 
+    /// A miss: the personal headers go to the client whose request fetched the response only.
+    private func reply(_ answer: Answer, to request: GatewayRequest) -> GatewayReply {
+        var reply = reply(answer.fetched.response, .miss, to: request, now: WallClock.nowMillis())
+        if answer.own { reply.headers.append(contentsOf: answer.fetched.personal) }
+        return reply
+    }
+
     private func reply(_ entry: StoredResponse, _ cache: GatewayReply.Cache, to request: GatewayRequest, now: Int64) -> GatewayReply {
         var headers = entry.headers
         headers.append(("Age", String(entry.ageMillis(now: now) / 1000)))
@@ -234,11 +297,14 @@ public final class GatewayCache: Sendable {
         return GatewayReply(status: entry.status, headers: headers, body: request.method == "HEAD" ? [] : entry.body, cache: cache)
     }
 
+    /// The client reads a sentence; the log has the detail.
     private func badGateway(_ error: any Error) -> GatewayReply {
         metrics.requests(.error)
+        logger.warning("upstream request failed", metadata: ["error": "\(error)"])
+        let sentence = (error as? UpstreamError)?.description ?? "the upstream could not be reached or did not answer"
         return GatewayReply(
             status: 502, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Cache", "MISS")],
-            body: Array("upstream unavailable: \(error)\n".utf8), cache: .miss)
+            body: Array("502 Bad Gateway: \(sentence)\n".utf8), cache: .miss)
     }
 
     // MARK: keys and headers
@@ -248,6 +314,14 @@ public final class GatewayCache: Sendable {
     static let varyRecordSlackMillis: Int64 = 60_000
 
     static func varyKey(_ primary: String) -> String { "vary " + primary }
+
+    /// Marks a URL whose last response could not be shared, for `hitForMissMillis`.
+    static func passKey(_ primary: String) -> String { "pass " + primary }
+
+    /// How long misses of a URL whose response could not be shared go to the upstream without
+    /// waiting for each other (Varnish's hit-for-miss keeps 120 s by default). A shareable
+    /// response, or an unsafe request to the URL, ends it sooner.
+    static let hitForMissMillis: Int64 = 120_000
 
     func varyRecord(_ primary: String) -> VaryRecord? {
         node.get(Self.varyKey(primary)).flatMap(VaryRecord.decode)
@@ -328,6 +402,8 @@ struct GatewayMetrics: Sendable {
     private let bypass = Counter(label: "cascade_gateway_requests_total", dimensions: [("cache", "bypass")])
     private let error = Counter(label: "cascade_gateway_requests_total", dimensions: [("cache", "error")])
     let coalesced = Counter(label: "cascade_gateway_coalesced_total")
+    /// Requests that waited on another's fetch and could not use its response.
+    let refusedWaiters = Counter(label: "cascade_gateway_coalescing_refused_total")
     let upstreamRequests = Counter(label: "cascade_gateway_upstream_requests_total")
     let upstreamErrors = Counter(label: "cascade_gateway_upstream_errors_total")
     let upstreamLatency = Timer(label: "cascade_gateway_upstream_seconds")

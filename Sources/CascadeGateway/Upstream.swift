@@ -67,6 +67,21 @@ enum HopByHop {
     ]
 }
 
+/// Why an upstream request failed, in words a client of the gateway can read.
+public enum UpstreamError: Error, CustomStringConvertible {
+    case bodyTooLarge(limit: Int)
+    case timedOut(after: TimeAmount)
+
+    public var description: String {
+        switch self {
+        case .bodyTooLarge(let limit):
+            "the upstream's response is larger than the \(limit >> 20) MiB the gateway passes through"
+        case .timedOut(let after):
+            "the upstream did not answer within \(after.nanoseconds / 1_000_000_000) s"
+        }
+    }
+}
+
 /// The upstream over HTTP/1.1 with async-http-client: one client, pooled connections.
 public final class HTTPUpstream: Upstream {
     let client: HTTPClient
@@ -95,8 +110,16 @@ public final class HTTPUpstream: Upstream {
             outbound.headers.add(name: header.name, value: header.value)
         }
         if let body = request.body, !body.isEmpty { outbound.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await client.execute(outbound, timeout: timeout)
-        var body = try await response.body.collect(upTo: maxBodyBytes)
+        let response: HTTPClientResponse
+        var body: ByteBuffer
+        do {
+            response = try await client.execute(outbound, timeout: timeout)
+            body = try await response.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw UpstreamError.bodyTooLarge(limit: maxBodyBytes)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw UpstreamError.timedOut(after: timeout)
+        }
         let bytes = body.readBytes(length: body.readableBytes) ?? []
         return UpstreamResponse(
             status: Int(response.status.code),

@@ -18,6 +18,11 @@ struct TestUpstream {
     func count(_ path: String) async throws -> Int {
         Int(try await runCommand("curl", ["-s", "\(url)/__count?path=\(path)"]).stdout) ?? -1
     }
+
+    /// The most requests for `target` (path and query) the upstream had in flight at once.
+    func inFlight(_ target: String) async throws -> Int {
+        Int(try await runCommand("curl", ["-s", "-G", "\(url)/__inflight", "--data-urlencode", "url=\(target)"]).stdout) ?? -1
+    }
 }
 
 /// One curl request: status, headers (lowercased names) and body.
@@ -171,6 +176,53 @@ struct GatewayEndToEndTests {
         let metrics = try await runCommand("curl", ["-s", "http://127.0.0.1:\(metricsPort)/metrics"]).stdout
         #expect(metrics.contains(#"cascade_gateway_requests_total{cache="hit"}"#), "\(metrics.prefix(400))")
         #expect(try await runCommand("curl", ["-s", "http://127.0.0.1:\(metricsPort)/healthz"]).stdout == "ok\n")
+        gatewayProcess.signal(SIGTERM)
+        #expect(try await gatewayProcess.awaitExit(timeout: .seconds(30)) == 0)
+    }
+
+    @Test("concurrent clients with their own cookies each get their own response, and their own Set-Cookie")
+    func coalescingKeepsPrivateResponsesPrivate() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.process.signal(SIGKILL) }
+        let gatewayProcess = try ChildProcess.cascade(["gateway", "--upstream", upstream.url, "--port", "0", "--log-level", "error"])
+        defer { gatewayProcess.signal(SIGKILL) }
+        let line = try await gatewayProcess.awaitLine { $0.hasPrefix("cascade gateway ready ") }
+        let gateway = String(line.dropFirst("cascade gateway ready ".count)).trimmingCharacters(in: .whitespaces)
+
+        /// Eight clients at once, client k with `Cookie: session=user<k>`.
+        func burst(_ query: String) async throws -> [Int: CurlReply] {
+            try await withThrowingTaskGroup(of: (Int, CurlReply).self) { group in
+                for client in 0..<8 {
+                    group.addTask { (client, try await CurlReply.fetch("\(gateway)/who?\(query)", headers: ["Cookie: session=user\(client)"])) }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+        }
+        // The forms of the reported leak: each answer is the upstream's for that client alone.
+        for query in ["cc=private", "cc=no-store", "cc=max-age%3D60&vary=Cookie", "cc=max-age%3D60&setcookie=1", "setcookie=1"] {
+            let replies = try await burst(query)
+            for (client, reply) in replies {
+                #expect(reply.status == 200 && reply.body == "for session=user\(client)", "\(query): client \(client) got \(reply.body)")
+                if query.contains("setcookie") {
+                    #expect(reply.headers["set-cookie"] == "sid=session=user\(client); Path=/", "\(query): client \(client)")
+                } else {
+                    #expect(reply.headers["set-cookie"] == nil)
+                }
+            }
+        }
+        // Hit-for-miss: the next burst on a private URL goes straight to the upstream, all at
+        // once, instead of queueing behind a leader (the first burst had 7 at most: the waiters).
+        let again = try await burst("cc=private")
+        #expect(again.allSatisfy { $0.value.body == "for session=user\($0.key)" })
+        #expect(try await upstream.inFlight("/who?cc=private") == 8, "no request waited on a leader")
+        // A response the upstream declares shareable is still fetched once for all.
+        let shared = try await burst("cc=public,max-age%3D60&delay=600")
+        #expect(Set(shared.values.map(\.body)).count == 1)
+        #expect(try await upstream.count("/who") == 5 * 8 + 8 + 1)
+
+        // An upstream body past the pass-through limit: a 502 in words, not a type name.
+        let huge = try await CurlReply.fetch("\(gateway)/huge")
+        #expect(huge.status == 502 && huge.body.contains("larger than the 16 MiB the gateway passes through"), "\(huge.body)")
         gatewayProcess.signal(SIGTERM)
         #expect(try await gatewayProcess.awaitExit(timeout: .seconds(30)) == 0)
     }
