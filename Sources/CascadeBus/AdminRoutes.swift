@@ -11,16 +11,26 @@ public struct AdminContextSource: Sendable {
     public var isReady: @Sendable () -> Bool
     public var token: String?
     public var nodes: NodeDirectory
+    /// The bus instances and the partitions each owns (`/shards`); nil without Kafka.
+    public var shards: (@Sendable () -> ShardsReport)?
 
     public init(
         processor: EventProcessor, metrics: BusMetrics, nodes: NodeDirectory = NodeDirectory(), token: String? = nil,
-        isReady: @escaping @Sendable () -> Bool
+        shards: (@Sendable () -> ShardsReport)? = nil, isReady: @escaping @Sendable () -> Bool
     ) {
         self.processor = processor
         self.metrics = metrics
         self.nodes = nodes
         self.token = token
+        self.shards = shards
         self.isReady = isReady
+    }
+
+    /// The admin API's view of a running bus.
+    public init(bus: BusService, token: String? = nil) {
+        self.init(
+            processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token, shards: { bus.ownership.report(registrations: bus.processor.index.statistics.registeredKeys) },
+            isReady: { bus.isReady })
     }
 }
 
@@ -61,6 +71,10 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
     router.get("/nodes") { _, _ in
         struct Listing: Encodable { var nodes: [NodeDirectory.Entry] }
         return json(GraphExport.encode(Listing(nodes: source.nodes.entries())))
+    }
+    router.get("/shards") { _, _ in
+        guard let shards = source.shards else { return text("no partitions: this bus runs without Kafka\n", status: .notFound) }
+        return json(GraphExport.encode(shards()))
     }
     router.get("/ledger/:entity/:id") { _, context in
         let ref = (context.parameters.get("entity") ?? "") + "#" + (context.parameters.get("id") ?? "")

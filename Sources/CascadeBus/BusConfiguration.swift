@@ -6,7 +6,14 @@ import CascadeWire
 public struct BusConfiguration: Sendable {
     public var kafka: KafkaConfiguration
     public var topics: Topics
+    /// Where the instances commit their event offsets; none joins it as a member (ownership
+    /// is decided from beacons, `PartitionOwnership`).
     public var groupID: String
+    /// This instance's name among the bus instances, stable across restarts so that a restart
+    /// gets its own partitions back; nil: the host name and a random suffix.
+    public var instance: String?
+    /// An instance whose beacons stop arriving for this long is gone: its partitions move.
+    public var deadAfterMillis: Int64 = 500
     /// Partitions for topics the bus creates.
     public var partitions: Int
     /// Without a version, a registration whose dependency changed this close before the key

@@ -19,6 +19,10 @@ public final class BusMetrics: Sendable {
     let inFlight: Gauge
     let ledgerEntries: Gauge
     let indexedKeys: Gauge
+    let takeovers: Counter
+    let ownedPartitions: Gauge
+    let liveInstances: Gauge
+    let unownedPartitions: Gauge
     /// `cascade_bus_invalidations_total` by service, made once each: asking the registry for
     /// every event took its lock on the hot path.
     private let invalidationCounters = NIOLockedValueBox<[String: Counter]>([:])
@@ -44,6 +48,12 @@ public final class BusMetrics: Sendable {
         inFlight = registry.makeGauge(name: "cascade_bus_events_in_flight", help: "Events waiting for their messages' acknowledgements.")
         ledgerEntries = registry.makeGauge(name: "cascade_bus_ledger_entries", help: "Entity instances in the ledger.")
         indexedKeys = registry.makeGauge(name: "cascade_bus_indexed_keys", help: "Registered keys in the instance index.")
+        takeovers = registry.makeCounter(
+            name: "cascade_bus_takeovers_total", help: "Partitions this instance took over from an instance that went silent.")
+        ownedPartitions = registry.makeGauge(name: "cascade_bus_owned_partitions", help: "Partitions of the events topics this instance resolves.")
+        liveInstances = registry.makeGauge(name: "cascade_bus_live_instances", help: "Ready bus instances whose beacons arrive, this one included.")
+        unownedPartitions = registry.makeGauge(
+            name: "cascade_bus_unowned_partitions", help: "Partitions no live instance resolves, as this instance sees the beacons.")
     }
 
     private func invalidations(_ service: String) -> Counter {

@@ -6,8 +6,9 @@ import Logging
 import ServiceLifecycle
 
 /// The bus as a Service: the Kafka shell around `EventProcessor`. Rebuilds the index and the
-/// ledger, then consumes `cascade.events` as a group member, sends what each event causes,
-/// and commits an event's offset only once all of it is acknowledged.
+/// ledger, then consumes the partitions of `cascade.events` that ownership gives it
+/// (`OwnershipDriver`: beacons between the instances, no group membership), sends what each
+/// event causes, and commits an event's offset only once all of it is acknowledged.
 // @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
 public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     public let processor: EventProcessor
@@ -22,6 +23,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private let logger: Logger
     private let state = BusRunState()
     private let watermarks: WatermarkTracker
+    let ownership: OwnershipDriver
     /// Wakes `sendWatermarks` after a span is sent (at most one wake-up waits).
     private let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
@@ -49,6 +51,9 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
             cycleConflictWindowMillis: configuration.cycleConflictWindowMillis)
+        ownership = try OwnershipDriver(
+            instance: configuration.instance ?? "\(ProcessInfo.processInfo.hostName)-\(writer.prefix(8))",
+            configuration: configuration, metrics: metrics, logger: logger)
         commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger) { onSpanAcknowledged?($0) }
         producer = commits.producer
         let producer = self.producer
@@ -81,10 +86,15 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     /// Returns once the index and the ledger are rebuilt (or the bus is stopping).
     public func awaitReady() async { await follower.awaitReady() }
 
-    /// Returns once the events consumer owns partitions (or the bus is stopping): from then on
-    /// an event published is processed at once. A bus whose group has no partition for it
-    /// waits here.
+    /// Returns once the events consumer has taken its share of the partitions (or the bus is
+    /// stopping): from then on an event published is processed at once.
     public func awaitConsuming() async { await state.awaitPartitions() }
+
+    /// This instance's name among the bus instances.
+    public var instance: String { ownership.instance }
+
+    /// Where this instance's admin API listens, for the other instances' `/shards`.
+    public func setAdminURL(_ url: String) { ownership.setAdmin(url) }
 
     public func run() async throws {
         await TopicSetup.createTopics(configuration, services: graph.serviceNames, logger: logger)
@@ -104,6 +114,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                     group.addTask { await self.follower.run() }
                     group.addTask { await self.consumeEvents() }
                     group.addTask { await self.runPeriodically() }
+                    group.addTask { await self.ownership.listen() }
+                    group.addTask { await self.driveOwnership() }
                 }
             } onGracefulShutdown: {
                 Task { await self.stop() }
@@ -122,8 +134,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(
-                configuration: configuration.consumerKafka,
-                subscription: .group(id: configuration.groupID, topics: configuration.eventTopics), logger: logger,
+                configuration: configuration.consumerKafka, subscription: .manual(commitGroup: configuration.groupID), logger: logger,
                 maxBatch: configuration.consumerBatch)
         } catch {
             logger.critical("cannot start the events consumer", metadata: ["error": "\(error)"])
@@ -133,6 +144,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             await consumer.shutdown()
             return
         }
+        // Only now may ownership give it partitions: there is a consumer to read them.
+        ownership.becameReady()
         let clock = ContinuousClock()
         for await event in consumer.events {
             switch event {
@@ -147,10 +160,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 }
                 state.leave()
             case .assigned(let partitions):
-                // A partition's history starts over with its (new) owner's committed offset,
-                // and what its previous owner invalidated is unknown here.
+                // A partition's history starts over with its (new) owner's committed offset.
                 commits.tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
-                processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
                 // Watermarks and `CASCADE.AFTER` tokens name positions of the events topic only;
                 // source topics (`--source`) have none.
                 let events = partitions.filter { $0.topic == configuration.topics.events }
@@ -168,6 +179,42 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Sends the beacon and follows ownership until the bus stops: partitions gained are read
+    /// from their committed offsets, partitions lost are dropped (their acknowledged offsets
+    /// are committed every 100 ms, so the next owner redoes little). A partition taken from an
+    /// instance that went silent comes without that instance's memory of what it invalidated
+    /// in its last moments: from then on the race check claims nothing from before.
+    private func driveOwnership() async {
+        let topics = configuration.eventTopics
+        let discovery = Task {
+            // The events topics may not exist yet (a cluster that auto-creates them on first
+            // use); asking for them creates them there. Then every 10 s, to see them grow.
+            var known: [TopicPartition] = []
+            while !Task.isCancelled {
+                let consumer = state.consumer
+                var found: [TopicPartition] = []
+                for topic in topics { found += await consumer?.partitions(of: topic) ?? [] }
+                if !found.isEmpty && found != known {
+                    known = found
+                    ownership.setPartitions(found)
+                }
+                try? await Task.sleep(for: Set(known.map(\.topic)).count == topics.count ? .seconds(10) : .milliseconds(200))
+            }
+        }
+        defer { discovery.cancel() }
+        await ownership.run(registrations: { [processor] in processor.index.statistics.registeredKeys }) { change, ready in
+            guard let consumer = state.consumer else { return }
+            if !change.takenFromGone.isEmpty { processor.recentInvalidations.forgetBefore(Timestamps.nowMillis()) }
+            do {
+                try consumer.remove(change.lost.compactMap(OwnershipDriver.partition))
+                try consumer.add(change.gained.compactMap(OwnershipDriver.partition))
+            } catch {
+                logger.error("cannot move partitions", metadata: ["error": "\(error)"])
+            }
+            if ready { state.gotPartitions() }
         }
     }
 
@@ -335,7 +382,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let state = self.state
         _ = await completesWithin(.seconds(10)) { await state.awaitIdle() }
         await commits.drain(state.consumer, timeout: .seconds(10))
+        // Everything acknowledged is committed: the others may take over from here at once.
+        await ownership.sayGoodbye()
         await state.consumer?.shutdown()
+        await ownership.shutdown()
         await follower.shutdown()
         state.finishStopping()
     }

@@ -16,6 +16,8 @@ enum TopicSetup {
             .init(name: topics.conflicts, partitions: partitions),
             .init(name: topics.dlq, partitions: partitions),
             .compacted(topics.nodes, partitions: 1),
+            // Beacons are read from the end only: a short retention is all they need.
+            .init(name: topics.buses, partitions: 1, config: ["retention.ms": "60000"]),
         ]
         specs += services.map { .init(name: topics.invalidations(service: $0), partitions: partitions) }
         do {

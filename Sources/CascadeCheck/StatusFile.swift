@@ -10,15 +10,21 @@ public struct StatusFile: Codable, Equatable, Sendable {
     public var topicPrefix: String
     /// The gateway's URL, with `cascade dev --gateway-upstream`.
     public var gateway: String?
+    /// Every bus instance's admin API (`cascade dev --buses N`); `admin` is the first.
+    public var buses: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case kafka, admin, nodes, entities, gateway
+        case kafka, admin, nodes, entities, gateway, buses
         case topicPrefix = "topic_prefix"
     }
 
-    public init(kafka: String, admin: String, nodes: [String: String], entities: [String], topicPrefix: String, gateway: String?) {
+    public init(
+        kafka: String, admin: String, nodes: [String: String], entities: [String], topicPrefix: String, gateway: String?,
+        buses: [String]? = nil
+    ) {
         self.kafka = kafka
         self.admin = admin
+        self.buses = buses
         self.nodes = nodes
         self.entities = entities
         self.topicPrefix = topicPrefix
@@ -60,6 +66,7 @@ public struct StatusFile: Codable, Equatable, Sendable {
     /// What `cascade dev` prints once ready: endpoints and three commands to try.
     public var banner: String {
         var lines = ["cascade dev ready", "", "  kafka   \(kafka)", "  admin   \(admin)"]
+        for (index, bus) in (buses ?? []).enumerated().dropFirst() { lines.append("  bus \(index)   \(bus)") }
         for (service, address) in nodes.sorted(by: { $0.key < $1.key }) {
             lines.append("  node    \(service.padding(toLength: 20, withPad: " ", startingAt: 0)) \(address)")
         }

@@ -38,6 +38,25 @@ final class ConsumerEventBuffer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Called by the owner of a manually assigned consumer: an ownership change goes behind
+    /// the messages already handed over, and never waits for room (it is one small event per
+    /// change, and the reader must hear of it to drain).
+    func pushControl(_ event: KafkaConsumerEvent) {
+        condition.lock()
+        if finished {
+            condition.unlock()
+            return
+        }
+        if let waiting = reader {
+            reader = nil
+            condition.unlock()
+            waiting.resume(returning: event)
+            return
+        }
+        events.append(event)
+        condition.unlock()
+    }
+
     /// From now on a full buffer drops instead of blocking (used while closing).
     func stopBlocking() {
         condition.lock()

@@ -14,6 +14,10 @@ public final class KafkaConsumer: Sendable {
         /// No group: every partition of the topics is assigned to this consumer, as cache
         /// nodes need (each replica sees every invalidation). Nothing is committed.
         case allPartitions(topics: [String], from: StartOffset)
+        /// No group membership: the owner adds and removes partitions itself (`add`, `remove`),
+        /// and each starts at `commitGroup`'s committed offset. Nothing waits for a session
+        /// timeout, so ownership can move as fast as the owner decides (the bus's failover).
+        case manual(commitGroup: String)
     }
 
     public enum StartOffset: Sendable, Hashable {
@@ -58,6 +62,10 @@ public final class KafkaConsumer: Sendable {
         case .allPartitions:
             // assign() needs a group id for librdkafka's consumer queue; it never joins it.
             defaults["group.id"] = commitGroup ?? "cascade-standalone-\(UUID().uuidString)"
+        case .manual(let group):
+            // Never joined either: commits from an assign-only client carry no generation,
+            // which brokers accept for a group without members.
+            defaults["group.id"] = group
         }
         let conf = try RDKafkaConfig.make(configuration.merged(with: defaults))
         let context = ConsumerContext(logger: logger, buffer: ConsumerEventBuffer(capacity: bufferedBatches))
@@ -176,6 +184,41 @@ public final class KafkaConsumer: Sendable {
             let ends = RDKafkaPartitionList.read(list)
             return ends.allSatisfy({ $0.offset >= 0 }) ? ends : nil
         }
+    }
+
+    // MARK: - Manual ownership
+
+    /// Starts reading `partitions` (`.manual` consumers), each from the commit group's
+    /// committed offset (else `auto.offset.reset`) unless an offset is given; `.assigned`
+    /// follows in `events`, behind the messages already there.
+    public func add(_ partitions: [TopicPartition]) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let list = RDKafkaPartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_incremental_assign(handle.pointer, list) { throw KafkaError(consuming: error) }
+        context.buffer.pushControl(.assigned(partitions))
+    }
+
+    /// The partitions of `topic` as the cluster knows it now, nil while it does not exist (asking
+    /// creates it where the cluster auto-creates topics).
+    public func partitions(of topic: String, timeout: Duration = .seconds(2)) async -> [TopicPartition]? {
+        let handle = self.handle
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        let count = await runBlocking("cascade-consumer-metadata") {
+            RDKafkaMetadata.partitionCount(handle, topic: topic, timeoutMs: milliseconds)
+        }
+        guard let count, count > 0 else { return nil }
+        return (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
+    }
+
+    /// Stops reading `partitions`; `.revoked` follows in `events`, behind the messages of
+    /// theirs already handed over (their reader finishes or forgets those).
+    public func remove(_ partitions: [TopicPartition]) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let list = RDKafkaPartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_incremental_unassign(handle.pointer, list) { throw KafkaError(consuming: error) }
+        context.buffer.pushControl(.revoked(partitions))
     }
 
     // MARK: - Flow control

@@ -4,7 +4,10 @@ import NIOConcurrencyHelpers
 /// benchmarks); `awaitAll` returns once every one is ready.
 public final class StartupReadiness: Sendable {
     public struct Ready: Sendable {
+        /// The first bus instance's admin API.
         public var admin: String
+        /// Every bus instance's admin API, in order.
+        public var buses: [String]
         public var nodes: [String: String]
         public var gateway: String?
     }
@@ -12,26 +15,28 @@ public final class StartupReadiness: Sendable {
     private struct State {
         var listening: [String: String] = [:]
         var ready: Set<String> = []
-        var admin: String?
+        var buses: [Int: String] = [:]
         var gateway: String?
         var waiter: CheckedContinuation<Ready?, Never>?
     }
 
     private let services: Set<String>
     private let expectsGateway: Bool
+    private let buses: Int
     private let state = NIOLockedValueBox(State())
 
-    /// `gateway`: a gateway must say it is ready too.
-    public init(services: [String], gateway: Bool = false) {
+    /// `gateway`: a gateway must say it is ready too; `buses`: how many bus instances.
+    public init(services: [String], gateway: Bool = false, buses: Int = 1) {
         self.services = Set(services)
         self.expectsGateway = gateway
+        self.buses = buses
     }
 
     public func gatewayReady(_ url: String) { update { $0.gateway = url } }
 
     public func nodeListening(_ service: String, address: String) { update { $0.listening[service] = address } }
     public func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
-    public func busReady(admin: String) { update { $0.admin = admin } }
+    public func busReady(admin: String, instance: Int = 0) { update { $0.buses[instance] = admin } }
 
     public func awaitAll() async -> Ready? {
         await withCheckedContinuation { continuation in
@@ -55,9 +60,9 @@ public final class StartupReadiness: Sendable {
     }
 
     private func complete(_ state: State) -> Ready? {
-        guard let admin = state.admin, state.ready == services, Set(state.listening.keys) == services,
+        guard state.buses.count == buses, let admin = state.buses[0], state.ready == services, Set(state.listening.keys) == services,
               !expectsGateway || state.gateway != nil
         else { return nil }
-        return Ready(admin: admin, nodes: state.listening, gateway: state.gateway)
+        return Ready(admin: admin, buses: state.buses.sorted { $0.key < $1.key }.map(\.value), nodes: state.listening, gateway: state.gateway)
     }
 }

@@ -13,6 +13,8 @@ public struct Topics: Sendable, Hashable {
     public var dlq: String { prefix + "dlq" }
     /// Each node's report of what it has applied, about once a second: liveness and lag.
     public var nodes: String { prefix + "nodes" }
+    /// Each bus instance's beacon, ten times a second: liveness and partition ownership.
+    public var buses: String { prefix + "buses" }
 
     public func invalidations(service: String) -> String { prefix + "inval." + service }
 
@@ -21,6 +23,6 @@ public struct Topics: Sendable, Hashable {
 
     /// Every topic an installation with these services uses.
     public func all(services: [String]) -> [String] {
-        [events, deps, conflicts, ledger, dlq, nodes] + services.map(invalidations(service:)) + services.map(refresh(service:))
+        [events, deps, conflicts, ledger, dlq, nodes, buses] + services.map(invalidations(service:)) + services.map(refresh(service:))
     }
 }

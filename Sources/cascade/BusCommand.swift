@@ -11,8 +11,10 @@ struct BusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bus", abstract: "Run the invalidation bus: events in, cascades out.",
         discussion: """
-            Consumes domain events as a member of --group, resolves each through the graph and \
-            the instance index, and sends one invalidation message per affected service. Prints \
+            Consumes its share of the events topic's partitions, resolves each event through the \
+            graph and the instance index, and sends one invalidation message per affected \
+            service. Instances find each other by their beacons on cascade.buses and share the \
+            partitions among those alive: a killed instance's partitions move within a second. Prints \
             `cascade bus ready admin=http://HOST:PORT` once the admin API listens (--admin-port 0 \
             picks a free port); /readyz turns 200 once the index and the ledger are rebuilt.
             """)
@@ -25,8 +27,11 @@ struct BusCommand: AsyncParsableCommand {
 
     @OptionGroup var kafkaProperties: KafkaPropertyOptions
 
-    @Option(help: "Consumer group the bus instances share.")
+    @Option(help: "Consumer group whose offsets the bus instances share.")
     var group: String = "cascade-bus"
+
+    @Option(help: "This instance's name among the bus instances, stable across its restarts (default: the host name and a random suffix).")
+    var instance: String?
 
     @Option(help: "Port of the admin API; 0 picks a free one.")
     var adminPort: Int = 8480
@@ -73,11 +78,12 @@ struct BusCommand: AsyncParsableCommand {
             topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs,
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
+        configuration.instance = instance
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
-        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: adminToken) { bus.isReady }
         // The ready line comes once the admin API listens and the state is rebuilt.
-        let admin = buildApplication(source, host: adminHost, port: adminPort, logger: logger) { host, port in
+        let admin = buildApplication(AdminContextSource(bus: bus, token: adminToken), host: adminHost, port: adminPort, logger: logger) { host, port in
+            bus.setAdminURL("http://\(host):\(port)")
             Task {
                 await bus.awaitReady()
                 if bus.isReady { printLine("cascade bus ready admin=http://\(host):\(port)") }

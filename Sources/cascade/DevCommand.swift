@@ -38,6 +38,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Partitions of each topic.")
     var partitions: Int = 4
 
+    @Option(help: "Bus instances sharing the partitions (each with its own admin API on the ports after --admin-port).")
+    var buses: Int = 1
+
     @Option(help: "Bounded staleness of every node, e.g. 2s (see cascade node --max-staleness).")
     var maxStaleness: String?
 
@@ -62,6 +65,7 @@ struct DevCommand: AsyncParsableCommand {
             throw ValidationError("ports must be between 0 and 65535")
         }
         guard (1...256).contains(partitions) else { throw ValidationError("--partitions must be between 1 and 256") }
+        guard (1...16).contains(buses) else { throw ValidationError("--buses must be between 1 and 16") }
         if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s or 500ms")
         }
@@ -89,7 +93,7 @@ struct DevCommand: AsyncParsableCommand {
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "fetch.wait.max.ms": "5"])
 
-        let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil)
+        let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil, buses: buses)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var nodeServices: [any ServiceLifecycle.Service] = []
         for (index, service) in cacheGraph.serviceNames.enumerated() {
@@ -118,18 +122,23 @@ struct DevCommand: AsyncParsableCommand {
             nodeServices += gateway.services
         }
 
-        let bus = try BusService(
-            configuration: busConfiguration,
-            graph: cacheGraph, logger: Logger(label: "cascade.bus"))
-        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil) { bus.isReady }
-        let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
-            Task {
-                // Ready once events are consumed, not only once the state is rebuilt: the group
-                // join takes seconds on the embedded broker, and a first event would wait.
-                await bus.awaitReady()
-                await bus.awaitConsuming()
-                if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)") }
+        var busServices: [any ServiceLifecycle.Service] = []
+        for index in 0..<buses {
+            var configuration = busConfiguration
+            configuration.instance = "bus-\(index)"
+            let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: Logger(label: "cascade.bus"))
+            let port = adminPort == 0 ? 0 : adminPort + index
+            let admin = buildApplication(AdminContextSource(bus: bus), host: "127.0.0.1", port: port, logger: logger) { host, port in
+                bus.setAdminURL("http://\(host):\(port)")
+                Task {
+                    // Ready once events are consumed, not only once the state is rebuilt: a
+                    // first event would wait for the partitions to be taken.
+                    await bus.awaitReady()
+                    await bus.awaitConsuming()
+                    if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)", instance: index) }
+                }
             }
+            busServices += [bus, admin]
         }
         let statusFile = self.statusFile
         let prefix = common.topicPrefix
@@ -138,7 +147,7 @@ struct DevCommand: AsyncParsableCommand {
             guard let ready = await readiness.awaitAll() else { return }
             let status = StatusFile(
                 kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
-                gateway: ready.gateway)
+                gateway: ready.gateway, buses: ready.buses)
             printLine(status.banner)
             if let statusFile {
                 do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
@@ -147,7 +156,7 @@ struct DevCommand: AsyncParsableCommand {
         defer { announcer.cancel() }
         // Stopped in reverse: the admin API and the bus first, then the nodes, the broker last.
         let services = ServiceGroup(configuration: .init(
-            services: [kafka] + nodeServices + [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [kafka] + nodeServices + busServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         try await eventLoops.shutdownGracefully()
         if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }

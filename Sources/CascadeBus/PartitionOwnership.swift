@@ -1,0 +1,141 @@
+/// Which bus instance resolves which partition of the events topics, decided by each instance
+/// alone from the beacons all of them send (`BusBeacon` on `cascade.buses`), with no group
+/// coordinator in the way: the live, ready instances share the partitions by rendezvous
+/// hashing, so every instance that hears the same beacons reaches the same answer, and an
+/// instance joining or leaving moves only its own share.
+///
+/// An instance is live while its beacons keep arriving (`deadAfterMillis`), itself included:
+/// one that stops hearing its own beacons (the broker is out of its reach) owns nothing, so
+/// that the others, who still hear each other, take over without a second owner left behind.
+/// While views differ (for about one beacon interval) a partition may have two owners: its
+/// events are resolved twice, which idempotent invalidation allows; none is ever left without
+/// one for longer than `deadAfterMillis` and a beacon interval.
+///
+/// A plain value: `decide` returns what to start and stop reading; the shell
+/// (`OwnershipDriver`) applies it. Tested without Kafka.
+struct PartitionOwnership: Sendable {
+    struct Peer: Sendable, Equatable {
+        var ready: Bool
+        var owned: Set<String>
+        var heardAtMillis: Int64
+        var admin: String?
+        var registrations: Int
+    }
+
+    /// What to do after a decision.
+    struct Change: Sendable, Equatable {
+        var gained: [String] = []
+        var lost: [String] = []
+        /// Of `gained`, those last owned by an instance now gone: what it had invalidated in
+        /// its last moments is unknown here.
+        var takenFromGone: [String] = []
+
+        var isEmpty: Bool { gained.isEmpty && lost.isEmpty }
+    }
+
+    let me: String
+    let deadAfterMillis: Int64
+    /// Every partition of the events topics, as `topic:partition`.
+    private(set) var partitions: [String] = []
+    private(set) var owned: Set<String> = []
+    private(set) var peers: [String: Peer] = [:]
+    private(set) var ready = false
+    private var heardSelfAtMillis: Int64?
+    /// No decision before a whole beacon round could be heard: an instance that has just
+    /// started does not yet know its peers, and would take everything for a moment.
+    private let listeningSinceMillis: Int64
+
+    init(me: String, deadAfterMillis: Int64 = 500, nowMillis: Int64) {
+        self.me = me
+        self.deadAfterMillis = deadAfterMillis
+        self.listeningSinceMillis = nowMillis
+    }
+
+    mutating func setPartitions(_ partitions: [String]) { self.partitions = partitions.sorted() }
+    mutating func becameReady() { ready = true }
+
+    /// A beacon arrived (our own too: it proves the broker carries them).
+    mutating func heard(_ beacon: BeaconView, atMillis: Int64) {
+        if beacon.instance == me {
+            heardSelfAtMillis = atMillis
+            return
+        }
+        peers[beacon.instance] = Peer(
+            ready: beacon.ready, owned: Set(beacon.owned), heardAtMillis: atMillis, admin: beacon.admin, registrations: beacon.registrations)
+    }
+
+    /// An instance said goodbye (a clean stop): gone now, not after the timeout.
+    mutating func left(_ instance: String) { peers[instance] = nil }
+
+    func isLive(_ peer: Peer, nowMillis: Int64) -> Bool { nowMillis - peer.heardAtMillis <= deadAfterMillis }
+
+    /// Live, ready instances, this one included while it hears itself.
+    func liveReady(nowMillis: Int64) -> [String] {
+        var ids = peers.filter { $0.value.ready && isLive($0.value, nowMillis: nowMillis) }.map(\.key)
+        if ready, let heard = heardSelfAtMillis, nowMillis - heard <= deadAfterMillis { ids.append(me) }
+        return ids
+    }
+
+    /// Brings `owned` in line with the rendezvous owners among the live, ready instances.
+    mutating func decide(nowMillis: Int64) -> Change {
+        guard nowMillis - listeningSinceMillis >= deadAfterMillis else { return Change() }
+        let live = liveReady(nowMillis: nowMillis)
+        var change = Change()
+        for partition in partitions {
+            let mine = Self.owner(of: partition, among: live) == me
+            if mine && !owned.contains(partition) {
+                change.gained.append(partition)
+                let lastOwners = peers.filter { $0.value.owned.contains(partition) }
+                if lastOwners.contains(where: { !isLive($0.value, nowMillis: nowMillis) }) { change.takenFromGone.append(partition) }
+            } else if !mine && owned.contains(partition) {
+                change.lost.append(partition)
+            }
+        }
+        owned.formUnion(change.gained)
+        owned.subtract(change.lost)
+        // A gone instance's last word has served its purpose once its partitions are retaken.
+        peers = peers.filter { isLive($0.value, nowMillis: nowMillis) || nowMillis - $0.value.heardAtMillis <= 10 * deadAfterMillis }
+        return change
+    }
+
+    /// Partitions no live instance says it owns: resolved by nobody right now (for the alert).
+    func unowned(nowMillis: Int64) -> [String] {
+        var claimed = owned
+        for peer in peers.values where isLive(peer, nowMillis: nowMillis) { claimed.formUnion(peer.owned) }
+        return partitions.filter { !claimed.contains($0) }
+    }
+
+    /// The instance with the highest score for the partition (rendezvous hashing); nil when
+    /// none is live. Only the instance's id and the partition's name enter the score, so
+    /// every process computes the same owner.
+    static func owner(of partition: String, among instances: [String]) -> String? {
+        var best: (score: UInt64, id: String)?
+        for id in instances {
+            let score = Self.score(id, partition)
+            if let current = best, current.score > score || (current.score == score && current.id > id) { continue }
+            best = (score, id)
+        }
+        return best?.id
+    }
+
+    /// FNV-1a over both names, then a 64-bit finaliser (splitmix): stable across processes,
+    /// unlike `Hasher`, which is seeded per process.
+    static func score(_ instance: String, _ partition: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in instance.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0xff) &* 0x100_0000_01b3
+        for byte in partition.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+        return hash ^ (hash >> 31)
+    }
+}
+
+/// The parts of a beacon ownership reads (a `BusBeacon`, or a test's).
+struct BeaconView: Sendable {
+    var instance: String
+    var ready: Bool
+    var owned: [String]
+    var admin: String? = nil
+    var registrations: Int = 0
+}

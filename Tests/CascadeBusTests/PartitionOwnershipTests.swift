@@ -1,0 +1,154 @@
+@testable import CascadeBus
+import Testing
+
+/// Ownership among simulated instances that exchange beacons every 100 ms, on a clock of
+/// their own: no Kafka, no sleeping.
+struct OwnershipNetwork {
+    static let partitions = (0..<12).map { "cascade.events:\($0)" }
+    var machines: [String: PartitionOwnership] = [:]
+    var alive: Set<String> = []
+    var now: Int64 = 1_000_000
+
+    mutating func start(_ id: String, ready: Bool = true) {
+        var machine = PartitionOwnership(me: id, deadAfterMillis: 500, nowMillis: now)
+        machine.setPartitions(Self.partitions)
+        if ready { machine.becameReady() }
+        machines[id] = machine
+        alive.insert(id)
+    }
+
+    mutating func kill(_ id: String) { alive.remove(id) }
+
+    /// One beacon round: every live machine's beacon reaches every live machine, then each decides.
+    mutating func round() {
+        now += 100
+        let beacons = alive.sorted().compactMap { id in
+            machines[id].map { BeaconView(instance: id, ready: $0.ready, owned: $0.owned.sorted()) }
+        }
+        for id in alive {
+            for beacon in beacons { machines[id]?.heard(beacon, atMillis: now) }
+            _ = machines[id]?.decide(nowMillis: now)
+        }
+    }
+
+    mutating func rounds(_ count: Int) { for _ in 0..<count { round() } }
+
+    /// Owners of each partition among live machines.
+    func owners() -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for id in alive.sorted() {
+            for partition in machines[id]?.owned ?? [] { result[partition, default: []].append(id) }
+        }
+        return result
+    }
+
+    func everyPartitionHasExactlyOneOwner() -> Bool {
+        let owners = owners()
+        return Self.partitions.allSatisfy { owners[$0]?.count == 1 }
+    }
+}
+
+@Suite struct PartitionOwnershipTests {
+    @Test func instancesShareThePartitionsAndAgree() {
+        var network = OwnershipNetwork()
+        for id in ["a", "b", "c"] { network.start(id) }
+        network.rounds(8)
+        #expect(network.everyPartitionHasExactlyOneOwner(), "\(network.owners())")
+        let shares = ["a", "b", "c"].map { network.machines[$0]?.owned.count ?? 0 }
+        #expect(shares.allSatisfy { $0 >= 1 }, "each instance owns some: \(shares)")
+    }
+
+    @Test func aKilledInstancesPartitionsMoveWithinDeadAfterAndOneRound() {
+        for victim in ["a", "b", "c"] {
+            var network = OwnershipNetwork()
+            for id in ["a", "b", "c"] { network.start(id) }
+            network.rounds(8)
+            let before = network.owners()
+            network.kill(victim)
+            // 500 ms without a beacon, then the next decision: at most 6 rounds of 100 ms.
+            network.rounds(6)
+            #expect(network.everyPartitionHasExactlyOneOwner(), "after killing \(victim): \(network.owners())")
+            // Only the victim's partitions moved.
+            for (partition, owners) in before where owners != [victim] {
+                #expect(network.owners()[partition] == owners, "\(partition) moved although its owner lived")
+            }
+        }
+    }
+
+    @Test func aTakeoverFromASilentInstanceIsToldApart() {
+        var network = OwnershipNetwork()
+        for id in ["a", "b"] { network.start(id) }
+        network.rounds(8)
+        let victimShare = network.machines["b"]?.owned ?? []
+        network.kill("b")
+        var takenFromGone: Set<String> = []
+        for _ in 0..<6 {
+            network.now += 100
+            let beacon = network.machines["a"].map { BeaconView(instance: "a", ready: true, owned: $0.owned.sorted()) }!
+            network.machines["a"]?.heard(beacon, atMillis: network.now)
+            let change = network.machines["a"]?.decide(nowMillis: network.now)
+            takenFromGone.formUnion(change?.takenFromGone ?? [])
+        }
+        #expect(takenFromGone == victimShare && !victimShare.isEmpty)
+    }
+
+    @Test func aJoiningInstanceTakesOnlyItsShareAndARestartGetsItsOwnBack() {
+        var network = OwnershipNetwork()
+        for id in ["a", "b"] { network.start(id) }
+        network.rounds(8)
+        let twoOwners = network.owners()
+        network.start("c")
+        network.rounds(8)
+        #expect(network.everyPartitionHasExactlyOneOwner())
+        let threeOwners = network.owners()
+        for (partition, owners) in threeOwners where owners != ["c"] {
+            #expect(twoOwners[partition] == owners, "\(partition) moved between a and b")
+        }
+        // c restarts under the same name: it gets exactly its partitions back.
+        network.kill("c")
+        network.rounds(8)
+        network.start("c")
+        network.rounds(8)
+        #expect(network.owners() == threeOwners)
+    }
+
+    @Test func anInstanceNotReadyOwnsNothingAndOneAloneOwnsEverything() {
+        var network = OwnershipNetwork()
+        network.start("a")
+        network.start("b", ready: false)
+        network.rounds(8)
+        #expect(network.machines["b"]?.owned.isEmpty == true)
+        #expect(network.machines["a"]?.owned.count == OwnershipNetwork.partitions.count)
+        #expect(network.machines["a"]?.unowned(nowMillis: network.now).isEmpty == true)
+    }
+
+    @Test func anInstanceThatCannotHearItselfLetsGo() {
+        var network = OwnershipNetwork()
+        for id in ["a", "b"] { network.start(id) }
+        network.rounds(8)
+        // a's beacons stop reaching anyone (a cut off from the broker), but a still runs.
+        var isolated = network.machines["a"]!
+        network.kill("a")
+        network.rounds(6)
+        isolated.heard(BeaconView(instance: "b", ready: true, owned: []), atMillis: network.now - 600)
+        let change = isolated.decide(nowMillis: network.now)
+        #expect(isolated.owned.isEmpty && !change.lost.isEmpty, "a fences itself")
+        #expect(network.machines["b"]?.owned.count == OwnershipNetwork.partitions.count)
+    }
+
+    @Test func noDecisionBeforeARoundOfBeaconsCouldBeHeard() {
+        var machine = PartitionOwnership(me: "a", deadAfterMillis: 500, nowMillis: 0)
+        machine.setPartitions(OwnershipNetwork.partitions)
+        machine.becameReady()
+        machine.heard(BeaconView(instance: "a", ready: true, owned: []), atMillis: 100)
+        #expect(machine.decide(nowMillis: 100).isEmpty)
+        #expect(machine.decide(nowMillis: 500).gained.count == OwnershipNetwork.partitions.count)
+    }
+
+    @Test func rendezvousScoresAreTheSameInEveryProcess() {
+        // Fixed values: Hasher's per-process seed must never enter the score.
+        #expect(PartitionOwnership.owner(of: "cascade.events:3", among: ["bus-0", "bus-1", "bus-2"]) == PartitionOwnership.owner(
+            of: "cascade.events:3", among: ["bus-2", "bus-0", "bus-1"]))
+        #expect(PartitionOwnership.score("bus-0", "cascade.events:0") == 0x7406_aeaa_e17e_aaae, "computed independently (FNV-1a, splitmix)")
+    }
+}
