@@ -14,6 +14,10 @@ public struct BusConfiguration: Sendable {
     public var instance: String?
     /// An instance whose beacons stop arriving for this long is gone: its partitions move.
     public var deadAfterMillis: Int64 = 500
+    /// Replicas of each topic the bus creates; nil: the broker's default
+    /// (`default.replication.factor`). With 2 or more, `min.insync.replicas` is one less, so
+    /// that losing one broker loses neither registrations nor the ledger, nor stops writes.
+    public var replicationFactor: Int?
     /// Partitions for topics the bus creates.
     public var partitions: Int
     /// Without a version, a registration whose dependency changed this close before the key

@@ -99,6 +99,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     public func run() async throws {
         await TopicSetup.createTopics(configuration, services: graph.serviceNames, logger: logger)
         let admin = try KafkaAdmin(configuration: configuration.kafka)
+        if let mismatch = await TopicSetup.partitionMismatch(configuration, admin: admin) {
+            logger.critical("\(mismatch)")
+            throw BusStartError(description: mismatch)
+        }
         let marker = TopicSetup.markerPrefix + UUID().uuidString
         var ends: [String: [Int32: Int64]] = [:]
         // Markers also create the topics where the cluster auto-creates rather than accepts
@@ -389,6 +393,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         await follower.shutdown()
         state.finishStopping()
     }
+}
+
+/// Why the bus cannot start, in words.
+public struct BusStartError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 extension [OutboundMessage.Header] {

@@ -9,17 +9,24 @@ enum TopicSetup {
     static func createTopics(_ configuration: BusConfiguration, services: [String], logger: Logger) async {
         let topics = configuration.topics
         let partitions = configuration.partitions
+        let compact = ["cleanup.policy": "compact"]
         var specs: [KafkaAdmin.TopicSpec] = [
-            .init(name: topics.events, partitions: partitions),
-            .compacted(topics.deps, partitions: partitions),
-            .compacted(topics.ledger, partitions: partitions),
-            .init(name: topics.conflicts, partitions: partitions),
-            .init(name: topics.dlq, partitions: partitions),
-            .compacted(topics.nodes, partitions: 1),
+            spec(topics.events, partitions),
+            spec(topics.deps, partitions, compact),
+            spec(topics.ledger, partitions, compact),
+            spec(topics.conflicts, partitions),
+            spec(topics.dlq, partitions),
+            spec(topics.nodes, 1, compact),
             // Beacons are read from the end only: a short retention is all they need.
-            .init(name: topics.buses, partitions: 1, config: ["retention.ms": "60000"]),
+            spec(topics.buses, 1, ["retention.ms": "60000"]),
         ]
-        specs += services.map { .init(name: topics.invalidations(service: $0), partitions: partitions) }
+        specs += services.map { spec(topics.invalidations(service: $0), partitions) }
+        func spec(_ name: String, _ partitions: Int, _ config: [String: String] = [:]) -> KafkaAdmin.TopicSpec {
+            var config = config
+            let replicas = configuration.replicationFactor ?? -1
+            if replicas > 1 { config["min.insync.replicas"] = String(replicas - 1) }
+            return KafkaAdmin.TopicSpec(name: name, partitions: partitions, replicationFactor: replicas, config: config)
+        }
         do {
             let admin = try KafkaAdmin(configuration: configuration.kafka)
             let existing = try await admin.listTopics(timeout: .seconds(5))
@@ -30,6 +37,23 @@ enum TopicSetup {
         } catch {
             logger.notice("could not create topics; relying on auto-creation", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The ledger and the registrations are keyed like the events (`Entity#id`, `service/key`)
+    /// and read back per partition of the events topic as its state: a different partition
+    /// count would put an entity's events and its state in unrelated partitions. Nil when
+    /// they agree (or a topic does not exist yet), else the sentence to stop with.
+    static func partitionMismatch(_ configuration: BusConfiguration, admin: KafkaAdmin) async -> String? {
+        guard let counts = try? await admin.listTopics(timeout: .seconds(5)) else { return nil }
+        let topics = configuration.topics
+        guard let events = counts[topics.events] else { return nil }
+        for state in [topics.deps, topics.ledger] {
+            if let count = counts[state], count != events {
+                return "\(state) has \(count) partitions and \(topics.events) has \(events): state topics must have as many "
+                    + "partitions as the events topic (recreate \(state) with \(events), or give the topics a new --topic-prefix)"
+            }
+        }
+        return nil
     }
 
     /// The key of the sync markers; never an `Entity#id` nor a real `service/key` of a node.

@@ -45,6 +45,9 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Partitions of topics the bus creates.")
     var partitions: Int = 6
 
+    @Option(help: "Replicas of each topic the bus creates (default: the broker's default.replication.factor); min.insync.replicas is one less.")
+    var replicationFactor: Int?
+
     @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
     var raceWindowMs: Int64 = 2000
 
@@ -65,6 +68,7 @@ struct BusCommand: AsyncParsableCommand {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+        if let replicationFactor, replicationFactor < 1 { throw ValidationError("--replication-factor must be at least 1") }
         guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
         _ = try kafkaProperties.parsed()
         _ = try SourceOptions.parse(sources)
@@ -79,6 +83,7 @@ struct BusCommand: AsyncParsableCommand {
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
         configuration.instance = instance
+        configuration.replicationFactor = replicationFactor
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         // The ready line comes once the admin API listens and the state is rebuilt.

@@ -77,6 +77,36 @@ struct DevEndToEndTests {
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         #expect(try await dev.cli("user-service", "EXISTS", "user:u-9:profile") == "0")
     }
+
+    @Test("cascade dev --buses 3: the instances share every partition; publish --wait works across them")
+    func severalBuses() async throws {
+        let dev = try await DevSession.start(["--buses", "3", "--partitions", "6"])
+        defer { dev.kill() }
+        let status = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dev.statusPath))) as? [String: Any] ?? [:]
+        let buses = try #require(status["buses"] as? [String])
+        #expect(buses.count == 3 && buses.first == dev.admin, "\(buses)")
+        // Any instance answers for all of them.
+        var owned: [String] = []
+        #expect(try await eventually(timeout: .seconds(20)) {
+            let body = try await runCommand("curl", ["-s", buses[2] + "/shards"]).stdout
+            let shards = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] ?? [:]
+            let instances = shards["instances"] as? [[String: Any]] ?? []
+            owned = instances.filter { $0["live"] as? Bool == true }.flatMap { $0["owned"] as? [String] ?? [] }
+            return instances.count == 3 && owned.count == 6 && Set(owned).count == 6
+        }, "three live instances own the six partitions once each: \(owned)")
+        // Events on every partition, each resolved by whichever instance owns it.
+        for index in 1...12 {
+            #expect(try await dev.cli("product-service", "SET", "product:p-\(index)", "v", "DEPS", "Product#p-\(index)@1") == "OK")
+        }
+        for index in 1...12 {
+            let published = try await dev.publishAndWait("Product#p-\(index)", version: 2)
+            #expect(published.status == 0, "\(published.stderr)")
+        }
+        let keys = (1...12).map { "product:p-\($0)" }
+        let left = try await runCommand("redis-cli", ["-p", String(dev.nodes["product-service"] ?? 0), "EXISTS"] + keys).stdout
+        #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "publish --wait returned before the key was gone")
+        #expect(try await dev.stop() == 0)
+    }
 }
 
 /// Keys the bus's live closure names for an entity instance.
