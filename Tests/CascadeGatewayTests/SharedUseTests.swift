@@ -241,6 +241,29 @@ func makeGateway(_ upstream: EchoUpstream, defaultTTLSeconds: Int64 = 30) -> Gat
         #expect(hit.cache == .hit && gateway.node.get(GatewayCache.passKey("GET /private")) == nil)
     }
 
+    /// Coalescing still does its job where it may: 64 clients with their own cookies, one
+    /// upstream request for a response declared shareable, the same answer for all.
+    @Test func aPublicResponseIsFetchedOnceForSixtyFourClients() async {
+        let coalescer = NIOLockedValueBox<Coalescer<GatewayCache.Fetched>?>(nil)
+        let upstream = EchoUpstream(hold: { path, number in
+            guard number == 1, let coalescer = coalescer.withLockedValue({ $0 }) else { return }
+            _ = await awaitCondition { coalescer.waiting(for: "GET " + path) == 63 }
+        }) { _, _ in UpstreamResponse(status: 200, headers: [("Cache-Control", "public, max-age=60")], body: Array("for everyone".utf8)) }
+        let gateway = makeGateway(upstream)
+        coalescer.withLockedValue { $0 = gateway.coalescer }
+        let bodies = await withTaskGroup(of: String.self) { group in
+            for client in 0..<64 {
+                group.addTask {
+                    let reply = await gateway.handle(GatewayRequest(method: "GET", path: "/popular", headers: [("Cookie", "session=user\(client)")]))
+                    return String(decoding: reply.body, as: UTF8.self)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(bodies.count == 64 && Set(bodies) == ["for everyone"])
+        #expect(upstream.counts("/popular").requests == 1)
+    }
+
     @Test func aHeuristicLifetimeIsNotGuessedForACookieRequest() async {
         let upstream = EchoUpstream { _, credential in UpstreamResponse(status: 200, headers: [], body: Array("for \(credential)".utf8)) }
         let gateway = makeGateway(upstream, defaultTTLSeconds: 30)
