@@ -14,6 +14,9 @@ import CascadeWire
 ///   `RecentInvalidations.coverageStartMillis` (a restart, or a registration that took longer
 ///   than the memory to arrive). Its own invalidations are remembered too, so a chain of late
 ///   registrations (c on b on a) falls one link after the other, at any depth.
+///
+/// Registrations are checked in waves (`Wave`): those of one polled batch, or those replayed
+/// unchecked at start, share one visited set, so each key is invalidated at most once per wave.
 struct RegistrationRaceCheck: Sendable {
     let ledger: Ledger
     let index: InstanceIndex
@@ -55,15 +58,35 @@ struct RegistrationRaceCheck: Sendable {
         return staleKey.map { .key($0) }
     }
 
-    /// Messages that drop the key (and what depends on it), or nothing when it is fresh.
+    /// Messages that drop the key (and what depends on it), or nothing when it is fresh: a wave
+    /// of one registration.
     func check(_ registration: Registration, nowMillis: Int64) -> [OutboundMessage] {
-        guard let staleness = staleness(of: registration) else { return [] }
-        let root = CacheKeyRef(service: registration.service, key: registration.key)
-        let rootName = root.description
-        let recent = self.recent
-        let closure = index.closure(ofKey: root) { closure in
-            recent.record([RecentInvalidations.hash(rootName)] + closure.slots.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
+        var wave = wave()
+        wave.visit(registration, nowMillis: nowMillis)
+        return wave.takeMessages()
+    }
+
+    /// Checks registrations already in the index, in order, as one wave; hands `send` the
+    /// messages as they are planned, whenever `chunk` or more are waiting, and the rest at the
+    /// end. Returns what the wave did.
+    func check(
+        _ registrations: [Registration], chunk: Int = 256, nowMillis: () -> Int64 = Timestamps.nowMillis,
+        send: ([OutboundMessage]) async -> Void
+    ) async -> Wave.Counts {
+        var wave = wave()
+        for registration in registrations {
+            wave.visit(registration, nowMillis: nowMillis())
+            if wave.pending >= chunk { await send(wave.takeMessages()) }
         }
+        if wave.pending > 0 { await send(wave.takeMessages()) }
+        return wave.counts
+    }
+
+    func wave() -> Wave { Wave(check: self) }
+
+    /// The messages for a stale registration: its own key and the keys of `closure`, caused by
+    /// the entity's change (and fencing its version) or by the key the value was computed from.
+    fileprivate func plan(_ staleness: Staleness, root: CacheKeyRef, closure: InstanceClosure, nowMillis: Int64) -> [OutboundMessage] {
         switch staleness {
         case .entity(let stale):
             let record = stale.record
@@ -80,6 +103,82 @@ struct RegistrationRaceCheck: Sendable {
             return planner.plan(
                 kind: .invalidate, cause: cause, rootTag: name, closure: closure, rootKey: root, tagOnly: [], fences: [], includeRootTag: false
             ).messages
+        }
+    }
+}
+
+extension RegistrationRaceCheck {
+    /// One check wave: registrations checked in order over one visited set
+    /// (`InstanceIndex.ClosureWave`), so that each key is reached, remembered and sent at most
+    /// once per wave, however long the chains in it: the work is linear in what it invalidates.
+    ///
+    /// - A registration whose key the wave reached already is skipped: that key is invalidated,
+    ///   with everything downstream of it.
+    /// - A stale one invalidates its key and the keys downstream the wave has not reached yet,
+    ///   and remembers them (`RecentInvalidations`) under the index's read lock (race 5), before
+    ///   the next registration is checked: later registrations of the wave, and of later waves,
+    ///   see them (race 4, at any depth).
+    struct Wave {
+        struct Counts: Sendable, Equatable {
+            var checked = 0
+            var stale = 0
+            /// Registrations whose key the wave had reached already.
+            var skipped = 0
+            /// Keys looked at (`InstanceIndex.ClosureWave.visits`): at most the keys and edges
+            /// the wave reached.
+            var visits = 0
+        }
+
+        let check: RegistrationRaceCheck
+        private let closures: InstanceIndex.ClosureWave
+        private var messages: [OutboundMessage] = []
+        private var tally = Counts()
+
+        init(check: RegistrationRaceCheck) {
+            self.check = check
+            closures = check.index.closureWave()
+        }
+
+        var counts: Counts {
+            var counts = tally
+            counts.visits = closures.visits
+            return counts
+        }
+
+        /// Messages planned and not taken yet.
+        var pending: Int { messages.count }
+
+        mutating func takeMessages() -> [OutboundMessage] {
+            defer { messages = [] }
+            return messages
+        }
+
+        /// Checks one registration already in the index.
+        mutating func visit(_ registration: Registration, nowMillis: Int64) {
+            tally.checked += 1
+            let root = CacheKeyRef(service: registration.service, key: registration.key)
+            if closures.reached(root) {
+                tally.skipped += 1
+                return
+            }
+            guard let staleness = check.staleness(of: registration) else { return }
+            tally.stale += 1
+            emit(staleness, root: root, closure: expand(root, nowMillis: nowMillis), nowMillis: nowMillis)
+        }
+
+        /// What depends on `root` and the wave has not reached yet, remembered as invalidated
+        /// (with the root) while the index is still read-locked.
+        private func expand(_ root: CacheKeyRef, nowMillis: Int64) -> InstanceClosure {
+            let recent = check.recent
+            let rootHash = RecentInvalidations.hash(root.description)
+            return closures.closure(ofKey: root) { closure in
+                recent.record(CollectionOfOne(rootHash), atMillis: nowMillis)
+                recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
+            }
+        }
+
+        private mutating func emit(_ staleness: Staleness, root: CacheKeyRef, closure: InstanceClosure, nowMillis: Int64) {
+            messages.append(contentsOf: check.plan(staleness, root: root, closure: closure, nowMillis: nowMillis))
         }
     }
 }

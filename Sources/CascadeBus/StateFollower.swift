@@ -156,18 +156,13 @@ final class StateFollower: @unchecked Sendable {
         }
     }
 
-    /// Race-checks registrations already in the index; returns once their invalidations are
-    /// delivered.
+    /// Race-checks registrations already in the index, as one wave (each key invalidated at
+    /// most once, the messages sent in chunks as they are planned); returns once their
+    /// invalidations are delivered.
     private func check(_ registrations: [Registration]) async {
-        var messages: [OutboundMessage] = []
-        for registration in registrations {
-            let caused = raceCheck.check(registration, nowMillis: Timestamps.nowMillis())
-            if !caused.isEmpty {
-                metrics.racesInvalidated.increment()
-                messages += caused
-            }
-        }
-        if !messages.isEmpty { await send(messages) }
+        guard !registrations.isEmpty else { return }
+        let counts = await raceCheck.check(registrations, send: send)
+        if counts.stale > 0 { metrics.racesInvalidated.increment(by: Int64(counts.stale)) }
     }
 
     /// Commits how far registrations are checked, at most twice a second.

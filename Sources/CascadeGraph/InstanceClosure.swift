@@ -128,10 +128,18 @@ public struct InstanceClosure: Sendable {
 
 /// What one closure needs besides the index: a visited stamp per id and the id queue,
 /// reused from closure to closure so a closure allocates only its result.
+///
+/// Closures of one wave (`InstanceIndex.ClosureWave`) share one generation of stamps: a key
+/// an earlier closure of the wave reached is neither expanded nor listed again.
 struct ClosureScratch {
     var stamps: [UInt32] = []
     var generation: UInt32 = 0
     var ids: [UInt32] = []
+    /// The index revision the open wave's stamps were made on; nil when no wave is open.
+    var wave: UInt64?
+    /// Keys looked at by this scratch's closures (each dependent and each bound key, new or
+    /// not): their work.
+    var visits = 0
     /// Sizes of the last closure: the next result reserves as much, instead of growing its
     /// arrays a few times on the way (consecutive closures tend to be alike).
     var lastSlots = 16
@@ -144,16 +152,22 @@ struct ClosureScratch {
     var bound: [(family: UInt32, firstSpan: Int32)] = []
     var boundSpans: [TemplateBinder.ValueSpan] = []
 
-    mutating func prepare(capacity: Int) {
+    /// Readies the scratch for a closure over an index of `capacity` ids. `wave`: the index's
+    /// revision, to go on with the open wave if its stamps were made on that revision (else a
+    /// new wave starts); nil for a closure on its own.
+    mutating func prepare(capacity: Int, wave revision: UInt64?) {
         if stamps.count < capacity { stamps.append(contentsOf: repeatElement(0, count: capacity - stamps.count)) }
-        generation &+= 1
-        if generation == 0 {
-            // Wrapped around: old stamps could collide with the new generation.
-            for index in stamps.indices { stamps[index] = 0 }
-            generation = 1
+        if revision == nil || revision != wave {
+            generation &+= 1
+            if generation == 0 {
+                // Wrapped around: old stamps could collide with the new generation.
+                for index in stamps.indices { stamps[index] = 0 }
+                generation = 1
+            }
+            unregistered.removeAll()
         }
+        wave = revision
         ids.removeAll(keepingCapacity: true)
-        unregistered.removeAll()
     }
 }
 
@@ -165,8 +179,9 @@ extension InstanceIndexState {
 
     /// Breadth-first over registered dependents and template bindings; the visited stamps
     /// make cycles harmless and give each key once, at its shortest depth.
+    /// `scratch` must be prepared (`ClosureScratch.prepare`): keys stamped with its generation
+    /// count as reached already.
     func closure(from root: ClosureRoot, binder: TemplateBinder?, scratch: inout ClosureScratch) -> InstanceClosure {
-        scratch.prepare(capacity: names.capacity)
         let generation = scratch.generation
         var nameBytes: [UInt8] = []
         nameBytes.reserveCapacity(scratch.lastNameBytes)
@@ -214,6 +229,7 @@ extension InstanceIndexState {
         }
 
         func visit(_ entry: UInt32, depth: Int, parent: Int) {
+            scratch.visits &+= 1
             let id = entry & InstanceIndexState.idMask
             guard scratch.stamps[Int(id)] != generation else { return }
             scratch.stamps[Int(id)] = generation
@@ -230,6 +246,7 @@ extension InstanceIndexState {
             _ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ spans: UnsafeBufferPointer<TemplateBinder.ValueSpan>,
             depth: Int, parent: Int
         ) {
+            scratch.visits &+= 1
             let hash = NameHash.of(spelled)
             if let id = names.find(spelled, hash: hash).id {
                 guard scratch.stamps[Int(id)] != generation else { return }

@@ -11,6 +11,9 @@ import Foundation
 public final class InstanceIndex: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private var state = InstanceIndexState()
+    /// Bumped by every change, under the write lock: a `ClosureWave` keeps its stamps only
+    /// while the index stays as it was (a change may give a freed id to another name).
+    private var revision: UInt64 = 0
     private let binder: TemplateBinder?
     private let scratchLock = NSLock()
     private var scratchPool: [ClosureScratch] = []
@@ -32,7 +35,10 @@ public final class InstanceIndex: @unchecked Sendable {
     /// older than one that node already made for the key is ignored (see `RegistrationOwner`).
     @discardableResult
     public func register(_ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner? = nil) -> RegistrationOutcome {
-        let undeclared = lock.withWriteLock { state.register(key, dependencies: dependencies, owner: owner, binder: binder) }
+        let undeclared = lock.withWriteLock {
+            revision &+= 1
+            return state.register(key, dependencies: dependencies, owner: owner, binder: binder)
+        }
         return RegistrationOutcome(undeclared: undeclared, rejected: [])
     }
 
@@ -47,6 +53,7 @@ public final class InstanceIndex: @unchecked Sendable {
     @discardableResult
     public func apply(_ changes: [Change]) -> Int {
         lock.withWriteLock {
+            revision &+= 1
             var undeclared = 0
             for change in changes {
                 switch change {
@@ -82,6 +89,7 @@ public final class InstanceIndex: @unchecked Sendable {
     @discardableResult
     public func register(contentsOf batch: [(key: CacheKeyRef, dependencies: [Dependency])]) -> Int {
         lock.withWriteLock {
+            revision &+= 1
             var undeclared = 0
             for (key, dependencies) in batch { undeclared += registerLocked(key, dependencies).count }
             return undeclared
@@ -96,7 +104,10 @@ public final class InstanceIndex: @unchecked Sendable {
     /// an owner, only a registration of that node at most as new as the tombstone ends.
     @discardableResult
     public func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
-        lock.withWriteLock { state.unregister(key, owner: owner) }
+        lock.withWriteLock {
+            revision &+= 1
+            return state.unregister(key, owner: owner)
+        }
     }
 
     /// Every key a change to this entity instance invalidates. `attrs` fill `attrs.*` bindings.
@@ -119,14 +130,45 @@ public final class InstanceIndex: @unchecked Sendable {
     private func closure(
         from root: InstanceIndexState.ClosureRoot, whileLocked: (InstanceClosure) -> Void = { _ in }
     ) -> InstanceClosure {
-        var scratch = scratchLock.withLock { scratchPool.popLast() } ?? ClosureScratch()
-        let result = lock.withReadLock {
+        var scratch = takeScratch()
+        let result = closure(from: root, scratch: &scratch, inWave: false, whileLocked: whileLocked)
+        recycle(scratch)
+        return result
+    }
+
+    /// A closure with `scratch`; `inWave`: in the scratch's open wave (`ClosureWave`), whose
+    /// keys it neither expands nor lists again, if the index has not changed since.
+    func closure(
+        from root: InstanceIndexState.ClosureRoot, scratch: inout ClosureScratch, inWave: Bool, whileLocked: (InstanceClosure) -> Void
+    ) -> InstanceClosure {
+        lock.withReadLock {
+            scratch.prepare(capacity: state.names.capacity, wave: inWave ? revision : nil)
             let closure = state.closure(from: root, binder: binder, scratch: &scratch)
             whileLocked(closure)
             return closure
         }
+    }
+
+    /// Whether the scratch's open wave reached `key` (and the index is as it was then).
+    func reached(_ key: CacheKeyRef, scratch: borrowing ClosureScratch) -> Bool {
+        var name = key.description
+        return lock.withReadLock {
+            guard let wave = scratch.wave, wave == revision else { return false }
+            return name.withUTF8 { bytes in
+                if let id = state.names.find(bytes) {
+                    return Int(id) < scratch.stamps.count && scratch.stamps[Int(id)] == scratch.generation
+                }
+                return scratch.unregistered.find(bytes) != nil
+            }
+        }
+    }
+
+    func takeScratch() -> ClosureScratch {
+        scratchLock.withLock { scratchPool.popLast() } ?? ClosureScratch()
+    }
+
+    func recycle(_ scratch: ClosureScratch) {
         scratchLock.withLock { scratchPool.append(scratch) }
-        return result
     }
 
     /// The tags a key is registered with (`Entity#id`, `service/key`), nil when not registered.
