@@ -29,7 +29,7 @@ public struct AdminContextSource: Sendable {
     /// The admin API's view of a running bus.
     public init(bus: BusService, token: String? = nil) {
         self.init(
-            processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token, shards: { bus.ownership.report(registrations: bus.processor.index.statistics.registeredKeys) },
+            processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token, shards: { bus.ownership.report(registrations: bus.processor.index.registeredKeys) },
             isReady: { bus.isReady })
     }
 }

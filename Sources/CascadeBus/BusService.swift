@@ -190,7 +190,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     /// from their committed offsets, partitions lost are dropped (their acknowledged offsets
     /// are committed every 100 ms, so the next owner redoes little). A partition taken from an
     /// instance that went silent comes without that instance's memory of what it invalidated
-    /// in its last moments: from then on the race check claims nothing from before.
+    /// in its last moments: from then on the race check claims nothing from before, and the
+    /// registrations read since it went silent are checked again.
     private func driveOwnership() async {
         let topics = configuration.eventTopics
         let discovery = Task {
@@ -209,9 +210,13 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             }
         }
         defer { discovery.cancel() }
-        await ownership.run(registrations: { [processor] in processor.index.statistics.registeredKeys }) { change, ready in
+        await ownership.run(registrations: { [processor] in processor.index.registeredKeys }) { change, ready in
             guard let consumer = state.consumer else { return }
-            if !change.takenFromGone.isEmpty { processor.recentInvalidations.forgetBefore(Timestamps.nowMillis()) }
+            if let goneSince = change.goneSinceMillis {
+                processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
+                // A beacon travels for a few ms: start a little before the last one heard.
+                follower.recheck(readSince: goneSince - 200)
+            }
             do {
                 try consumer.remove(change.lost.compactMap(OwnershipDriver.partition))
                 try consumer.add(change.gained.compactMap(OwnershipDriver.partition))

@@ -29,6 +29,9 @@ struct PartitionOwnership: Sendable {
         /// Of `gained`, those last owned by an instance now gone: what it had invalidated in
         /// its last moments is unknown here.
         var takenFromGone: [String] = []
+        /// When the earliest of those instances was last heard: registrations read since then
+        /// were checked without what it had invalidated, and are checked again.
+        var goneSinceMillis: Int64?
 
         var isEmpty: Bool { gained.isEmpty && lost.isEmpty }
     }
@@ -85,8 +88,11 @@ struct PartitionOwnership: Sendable {
             let mine = Self.owner(of: partition, among: live) == me
             if mine && !owned.contains(partition) {
                 change.gained.append(partition)
-                let lastOwners = peers.filter { $0.value.owned.contains(partition) }
-                if lastOwners.contains(where: { !isLive($0.value, nowMillis: nowMillis) }) { change.takenFromGone.append(partition) }
+                let gone = peers.values.filter { $0.owned.contains(partition) && !isLive($0, nowMillis: nowMillis) }
+                if let lastHeard = gone.map(\.heardAtMillis).min() {
+                    change.takenFromGone.append(partition)
+                    change.goneSinceMillis = min(change.goneSinceMillis ?? lastHeard, lastHeard)
+                }
             } else if !mine && owned.contains(partition) {
                 change.lost.append(partition)
             }

@@ -36,6 +36,14 @@ final class StateFollower: @unchecked Sendable {
     /// Per partition of `cascade.deps`, the next offset once everything read is checked.
     private var checkedThrough: [Int32: Int64] = [:]
     private var committedAt = ContinuousClock.now
+    /// Live registrations of the last `latelyMillis`, with when each was read (touched by `run`
+    /// only): what `recheck(readSince:)` checks again.
+    private var lately: [(readAtMillis: Int64, registration: Registration)] = []
+    private var latelyStart = 0
+    /// Asked by `recheck`, done by `run` after its next batch: the earliest read time to check again.
+    private var recheckSince: Int64?
+    static let latelyMillis: Int64 = 3000
+    static let latelyLimit = 200_000
     private var readyContinuations: [CheckedContinuation<Void, Never>] = []
     private var isReady = false
     private var waitingCancelled = false
@@ -142,6 +150,7 @@ final class StateFollower: @unchecked Sendable {
             // Ready only once the batch that reached the last marker is in the index.
             if rebuilt { markReady() }
             await check(live)
+            await keepLately(live)
             if !wasReady && ready {
                 logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
                 await check(unchecked)
@@ -154,6 +163,32 @@ final class StateFollower: @unchecked Sendable {
                 metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
             }
         }
+    }
+
+    /// Checks again, after the next batch, the registrations read since `readSince`: they were
+    /// checked without what a bus instance that has since gone silent had invalidated (its
+    /// partitions' taker has floored the memory by then, so their key dependencies now count
+    /// as stale). Nodes report on `cascade.nodes` every second, so a batch always comes.
+    func recheck(readSince: Int64) {
+        lock.withLock { recheckSince = min(recheckSince ?? readSince, readSince) }
+    }
+
+    /// Remembers the live registrations of this batch, and runs a recheck that was asked for.
+    private func keepLately(_ live: [Registration]) async {
+        let now = Timestamps.nowMillis()
+        for registration in live { lately.append((now, registration)) }
+        while latelyStart < lately.count,
+              lately[latelyStart].readAtMillis < now - Self.latelyMillis || lately.count - latelyStart > Self.latelyLimit {
+            latelyStart += 1
+        }
+        if latelyStart > 4096 && latelyStart * 2 > lately.count {
+            lately.removeFirst(latelyStart)
+            latelyStart = 0
+        }
+        guard let since = lock.withLock({ () -> Int64? in defer { recheckSince = nil }; return recheckSince }) else { return }
+        let again = lately[latelyStart...].filter { $0.readAtMillis >= since }.map(\.registration)
+        logger.info("checking again the registrations read since a bus instance went silent", metadata: ["count": "\(again.count)"])
+        await check(again)
     }
 
     /// Race-checks registrations already in the index, as one wave (each key invalidated at

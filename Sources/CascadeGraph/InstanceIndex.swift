@@ -197,6 +197,10 @@ public final class InstanceIndex: @unchecked Sendable {
         public var approximateBytes: Int
     }
 
+    /// Registered keys, without the walk `statistics` makes for the footprint: cheap enough
+    /// for every beacon.
+    public var registeredKeys: Int { lock.withReadLock { state.registeredKeys } }
+
     public var statistics: Statistics {
         lock.withReadLock {
             Statistics(

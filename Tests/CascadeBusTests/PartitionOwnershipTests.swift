@@ -80,16 +80,20 @@ struct OwnershipNetwork {
         for id in ["a", "b"] { network.start(id) }
         network.rounds(8)
         let victimShare = network.machines["b"]?.owned ?? []
+        let lastHeardOfB = network.now
         network.kill("b")
         var takenFromGone: Set<String> = []
+        var goneSince: Int64?
         for _ in 0..<6 {
             network.now += 100
             let beacon = network.machines["a"].map { BeaconView(instance: "a", ready: true, owned: $0.owned.sorted()) }!
             network.machines["a"]?.heard(beacon, atMillis: network.now)
             let change = network.machines["a"]?.decide(nowMillis: network.now)
             takenFromGone.formUnion(change?.takenFromGone ?? [])
+            goneSince = goneSince ?? change?.goneSinceMillis
         }
         #expect(takenFromGone == victimShare && !victimShare.isEmpty)
+        #expect(goneSince == lastHeardOfB, "registrations read since b was last heard are checked again")
     }
 
     @Test func aJoiningInstanceTakesOnlyItsShareAndARestartGetsItsOwnBack() {

@@ -105,6 +105,16 @@ struct DevEndToEndTests {
         let keys = (1...12).map { "product:p-\($0)" }
         let left = try await runCommand("redis-cli", ["-p", String(dev.nodes["product-service"] ?? 0), "EXISTS"] + keys).stdout
         #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "publish --wait returned before the key was gone")
+        // A registration chain of depth 3 across services, whichever instance owns the root.
+        #expect(try await dev.cli("product-service", "SET", "product:p-50", "v", "DEPS", "Product#p-50@1") == "OK")
+        #expect(try await dev.cli("order-service", "SET", "chain:1", "v", "DEPS", "product-service/product:p-50") == "OK")
+        #expect(try await dev.cli("analytics-service", "SET", "chain:2", "v", "DEPS", "order-service/chain:1") == "OK")
+        #expect(try await dev.cli("user-service", "SET", "chain:3", "v", "DEPS", "analytics-service/chain:2") == "OK")
+        #expect(try await dev.publishAndWait("Product#p-50", version: 2).status == 0)
+        let chain = [("product-service", "product:p-50"), ("order-service", "chain:1"), ("analytics-service", "chain:2"), ("user-service", "chain:3")]
+        for (service, key) in chain {
+            #expect(try await eventually(timeout: .seconds(10)) { try await dev.cli(service, "EXISTS", key) == "0" }, "\(service)/\(key)")
+        }
         #expect(try await dev.stop() == 0)
     }
 }
