@@ -93,7 +93,8 @@ final class ChaosCluster: Sendable {
         let (bootstrap, port) = state.withLockedValue { ($0.bootstrap, $0.busPorts[index]) }
         let bus = try spawn(Self.busName(index), [
             "bus", "--graph", graphDirectory, "--kafka", bootstrap, "--admin-port", String(port),
-            "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", "warning",
+            // Info: the log says when partitions moved and what a restart rebuilt.
+            "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", "info",
         ])
         state.withLockedValue { $0.buses[index] = bus }
         let line = try await bus.awaitLine(timeout: .seconds(120)) { $0.hasPrefix("cascade bus ready admin=") }

@@ -205,7 +205,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         misses += try reportAudit(verdict)
         misses += reportWindows(verdict, reads: reads, injector: injector)
         misses += reportFailovers(injector.failovers)
-        misses += try await auditCheck(verdict: verdict, producer: producer, topics: Topics())
+        misses += try await auditCheck(verdict: verdict, producer: producer, topics: Topics(), injector: injector)
         return misses
     }
 }

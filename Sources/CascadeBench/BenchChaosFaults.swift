@@ -48,6 +48,8 @@ final class ChaosFaultInjector: @unchecked Sendable {
     /// When the writers started; fault times count from here. Only the bench's one task
     /// touches this and the vars below, one step at a time.
     private(set) var started: UInt64 = chaosNow()
+    /// `started` on the wall clock, which nodes stamp values and fences with.
+    private(set) var startedWallMillis = Int64(Date().timeIntervalSince1970 * 1000)
     private var sentinelVersion: UInt64 = 1
     /// The failover sentinels' version in the ledger (`ChaosFailoverProbe.place` published 1).
     private var failoverVersion: UInt64 = 1
@@ -70,6 +72,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
     /// The run begins: fault times and the report count from now.
     func start() {
         started = chaosNow()
+        startedWallMillis = Int64(Date().timeIntervalSince1970 * 1000)
     }
 
     func elapsed(_ time: UInt64 = chaosNow()) -> String {

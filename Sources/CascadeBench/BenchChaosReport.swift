@@ -108,13 +108,19 @@ extension BenchChaosCommand {
     }
 
     /// `cascade check` must pass now, and fail naming the key once a stale value is planted.
-    func auditCheck(verdict: ChaosVerdict, producer: KafkaProducer, topics: Topics) async throws -> [String] {
+    func auditCheck(verdict: ChaosVerdict, producer: KafkaProducer, topics: Topics, injector: ChaosFaultInjector) async throws -> [String] {
         var misses: [String] = []
         printLine("")
         let clean = try await verdict.check()
         printLine("cascade check after quiescence: exit \(clean.status)")
         for line in clean.lines.prefix(8) { printLine("  " + line) }
-        if clean.status != 0 { misses.append("cascade check exited \(clean.status) after quiescence (floor 0)") }
+        if clean.status != 0 {
+            misses.append("cascade check exited \(clean.status) after quiescence (floor 0)")
+            printLine("on the run's clock (see the fault times above):")
+            for line in verdict.explain(clean.lines, started: injector.started, startedWallMillis: injector.startedWallMillis) {
+                printLine("  " + line)
+            }
+        }
         let planted = try await verdict.plantStale(producer: producer, topics: topics)
         let caught = try await verdict.check()
         let naming = caught.lines.filter { $0.contains(planted) }

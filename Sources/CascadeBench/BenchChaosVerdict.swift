@@ -261,3 +261,42 @@ struct ChaosVerdict {
         }
     }
 }
+
+extension ChaosVerdict {
+    /// For the keys `cascade check` names stale (`stale <service> <key>: ...`): the value, when
+    /// it was set, when the truth wrote that version, and for each key it was computed from,
+    /// when the node last invalidated that key and by which event, all on the run's clock, so
+    /// that they can be placed among the faults.
+    func explain(_ checkLines: [String], started: UInt64, startedWallMillis: Int64, limit: Int = 5) -> [String] {
+        func wall(_ millis: Int64?) -> String { millis.map { String(format: "%.2f s", Double($0 - startedWallMillis) / 1000) } ?? "?" }
+        var lines: [String] = []
+        for line in checkLines where line.hasPrefix("stale ") {
+            let words = line.split(separator: " ", maxSplits: 2)
+            guard lines.count < limit, words.count == 3, let colon = words[2].range(of: ": ") else { continue }
+            let (service, key) = (String(words[1]), String(words[2][..<colon.lowerBound]))
+            guard let meta = try? meta(service, key) else { continue }
+            let value = (try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+                .command(encodeRESPCommand("GET", key)).text) ?? "?"
+            var text = "\(service)/\(key) = \(value), set at \(wall(meta.setAtMillis))"
+            if let dash = key.lastIndex(of: "-"), let product = Int(key[key.index(after: dash)...]), product < truth.products,
+               let version = UInt64(value), version > 1 {
+                let written = truth.supersededAt(product, version: version - 1)
+                let superseded = truth.supersededAt(product, version: version)
+                func run(_ time: UInt64?) -> String { time.map { String(format: "%.2f s", Double($0 &- started) / 1e9) } ?? "never" }
+                text += " (the truth wrote \(version) at \(run(written)), superseded it \(run(superseded)))"
+            }
+            for dependency in meta.dependencies where dependency.tag.contains("/") {
+                let parts = dependency.tag.split(separator: "/", maxSplits: 1).map(String.init)
+                let fence = parts.count == 2 ? (try? self.meta(parts[0], parts[1]))?.keyFence : nil
+                text += "; \(dependency.tag) invalidated at \(wall(fence?.atMillis)) by \(fence?.cause ?? "?")"
+            }
+            lines.append(text)
+        }
+        return lines
+    }
+
+    private func meta(_ service: String, _ key: String) throws -> KeyMeta {
+        let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+        return try KeyMeta(key: Array(key.utf8), reply: client.command(encodeRESPCommand("CASCADE.META", key)))
+    }
+}
