@@ -2,38 +2,60 @@ import CascadeCheck
 import Foundation
 import NIOConcurrencyHelpers
 
-/// The system under test as real processes of this same binary: `cascade kafka`, `cascade bus`
-/// and one `cascade node` per service. Starts, kills, pauses and restarts them, and stops all of
-/// them on every exit path.
+/// The system under test as real processes of this same binary: `cascade kafka`, `buses`
+/// `cascade bus` instances (`bus-0` ...) and one `cascade node` per service. Starts, kills,
+/// pauses and restarts them, and stops all of them on every exit path.
 final class ChaosCluster: Sendable {
     let executable: URL
     let directory: URL
     let graphDirectory: String
     let maxStaleness: String?
-    private let state = NIOLockedValueBox(State())
+    let buses: Int
+    private let state: NIOLockedValueBox<State>
+
+    /// Partitions of every topic: the events topic's are what bus instances share.
+    static let partitions = 8
 
     private struct State {
         var kafka: ChaosProcess?
-        var bus: ChaosProcess?
+        /// Bus instance i, and the admin port it keeps across restarts (0 until first chosen).
+        var buses: [ChaosProcess?]
+        var busPorts: [Int]
         var nodes: [String: ChaosProcess] = [:]
         var bootstrap = ""
-        var adminPort = 0
         var nodePorts: [String: Int] = [:]
         var staleness: String?
         var stopping = false
     }
 
-    init(directory: URL, graphDirectory: String, maxStaleness: String?) {
+    init(directory: URL, graphDirectory: String, maxStaleness: String?, buses: Int) {
         // The bench runs the very binary that runs it.
         executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         self.directory = directory
         self.graphDirectory = graphDirectory
         self.maxStaleness = maxStaleness
+        self.buses = buses
+        state = NIOLockedValueBox(State(buses: Array(repeating: nil, count: buses), busPorts: Array(repeating: 0, count: buses)))
         state.withLockedValue { $0.staleness = maxStaleness }
     }
 
     var bootstrap: String { state.withLockedValue { $0.bootstrap } }
-    var admin: String { "http://127.0.0.1:\(state.withLockedValue { $0.adminPort })" }
+
+    static func busName(_ index: Int) -> String { "bus-\(index)" }
+
+    /// The admin API of instance `index`.
+    func busAdmin(_ index: Int) -> String { "http://127.0.0.1:\(state.withLockedValue { $0.busPorts[index] })" }
+
+    /// The admin APIs of the instances running now, by index.
+    var liveBusAdmins: [(index: Int, admin: String)] {
+        state.withLockedValue { state in
+            state.buses.indices.filter { state.buses[$0]?.isRunning == true }.map { ($0, "http://127.0.0.1:\(state.busPorts[$0])") }
+        }
+    }
+
+    /// Any live instance's admin API (bus-0 unless it is down): every instance holds the whole
+    /// index and ledger and hears every node, so any one answers for the system.
+    var admin: String { liveBusAdmins.first?.admin ?? busAdmin(0) }
     func nodeAddress(_ service: String) -> String { "127.0.0.1:\(state.withLockedValue { $0.nodePorts[service] ?? 0 })" }
     /// The `--max-staleness` the nodes run with, nil when absent or refused.
     var stalenessInEffect: String? { state.withLockedValue { $0.staleness } }
@@ -55,7 +77,7 @@ final class ChaosCluster: Sendable {
     }
 
     func startKafka() async throws {
-        let kafka = try spawn("kafka", ["kafka", "--partitions", "8", "--topic", ChaosCluster.probeTopic, "--log-level", "warning"])
+        let kafka = try spawn("kafka", ["kafka", "--partitions", String(Self.partitions), "--topic", ChaosCluster.probeTopic, "--log-level", "warning"])
         state.withLockedValue { $0.kafka = kafka }
         let line = try await kafka.awaitLine(timeout: .seconds(60)) { !$0.isEmpty }
         state.withLockedValue { $0.bootstrap = line.trimmingCharacters(in: .whitespaces) }
@@ -64,25 +86,51 @@ final class ChaosCluster: Sendable {
     /// A topic nobody consumes, for the probe message that says the broker answers again.
     static let probeTopic = "cascade.chaos.probe"
 
-    /// Starts the bus (on the admin port it had, the first time on a free one) and waits for its
-    /// ready line: admin API listening, index and ledger rebuilt.
-    func startBus() async throws {
-        let (bootstrap, port) = state.withLockedValue { ($0.bootstrap, $0.adminPort) }
-        let bus = try spawn("bus", [
-            "bus", "--graph", graphDirectory, "--kafka", bootstrap, "--admin-port", String(port), "--partitions", "8",
-            // A killed member's partitions move after the session timeout; keep it short as `cascade dev` does.
-            "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", "--log-level", "warning",
+    /// Starts bus instance `index` under its stable name (on the admin port it had, the first
+    /// time on a free one) and waits for its ready line: admin API listening, index and ledger
+    /// rebuilt. Its log is `bus-<index>.log`, appended to across restarts.
+    func startBus(_ index: Int) async throws {
+        let (bootstrap, port) = state.withLockedValue { ($0.bootstrap, $0.busPorts[index]) }
+        let bus = try spawn(Self.busName(index), [
+            "bus", "--graph", graphDirectory, "--kafka", bootstrap, "--admin-port", String(port),
+            // Info: the log says when partitions moved and what a restart rebuilt.
+            "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", "info",
         ])
-        state.withLockedValue { $0.bus = bus }
+        state.withLockedValue { $0.buses[index] = bus }
         let line = try await bus.awaitLine(timeout: .seconds(120)) { $0.hasPrefix("cascade bus ready admin=") }
         guard let colon = line.lastIndex(of: ":"), let chosen = Int(line[line.index(after: colon)...]) else {
             throw OperatorError("cannot read the admin port from '\(line)'")
         }
-        state.withLockedValue { $0.adminPort = chosen }
+        state.withLockedValue { $0.busPorts[index] = chosen }
     }
 
-    func killBus() async {
-        guard let bus = state.withLockedValue({ $0.bus }) else { return }
+    /// Waits until every instance is live and ready and the partitions are shared out, none
+    /// unowned, with the same shares for 300 ms (an instance that has just turned ready takes
+    /// its share a beacon round later), as bus-0's `/shards` says; returns each one's share by name.
+    /// The admin API offers nothing to subscribe to, so it is asked 20 times a second.
+    func awaitShared(timeout: Duration = .seconds(60)) async throws -> [String: [Int]] {
+        let deadline = ContinuousClock.now + timeout
+        var last: (shares: [String: [Int]], since: ContinuousClock.Instant)?
+        while ContinuousClock.now < deadline {
+            if let shards = await ChaosShards.fetch(admin: busAdmin(0)), shards.unowned.isEmpty,
+               shards.instances.filter({ $0.live && $0.ready }).count == buses {
+                let shares = Dictionary(uniqueKeysWithValues: shards.instances.map { ($0.instance, $0.partitions) })
+                if let last, last.shares == shares {
+                    if ContinuousClock.now - last.since >= .milliseconds(300) { return shares }
+                } else {
+                    last = (shares, ContinuousClock.now)
+                }
+            } else {
+                last = nil
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw OperatorError("the \(buses) bus instances did not share the partitions within \(timeout)")
+    }
+
+    /// SIGKILL for instance `index`; returns once it has exited.
+    func killBus(_ index: Int) async {
+        guard let bus = state.withLockedValue({ $0.buses[index] }) else { return }
         bus.signal(SIGKILL)
         _ = await bus.awaitExit(timeout: .seconds(10))
     }
@@ -120,16 +168,15 @@ final class ChaosCluster: Sendable {
     func pauseBroker() { state.withLockedValue { $0.kafka }?.signal(SIGSTOP) }
     func resumeBroker() { state.withLockedValue { $0.kafka }?.signal(SIGCONT) }
 
-    /// Stops the nodes and the bus, then the broker they need to shut down cleanly.
+    /// Stops the nodes and the bus instances, then the broker they need to shut down cleanly.
     func stopAll() async {
-        let (nodes, bus, kafka) = state.withLockedValue { state in
+        let (nodes, buses, kafka) = state.withLockedValue { state in
             state.stopping = true
-            return (Array(state.nodes.values), state.bus, state.kafka)
+            return (Array(state.nodes.values), state.buses.compactMap { $0 }, state.kafka)
         }
         kafka?.signal(SIGCONT)
         await withTaskGroup(of: Void.self) { group in
-            for node in nodes { group.addTask { await node.stop() } }
-            if let bus { group.addTask { await bus.stop() } }
+            for process in nodes + buses { group.addTask { await process.stop() } }
         }
         await kafka?.stop()
     }
@@ -138,7 +185,7 @@ final class ChaosCluster: Sendable {
     func killAll() {
         let all = state.withLockedValue { state in
             state.stopping = true
-            return Array(state.nodes.values) + [state.bus, state.kafka].compactMap { $0 }
+            return Array(state.nodes.values) + state.buses.compactMap { $0 } + [state.kafka].compactMap { $0 }
         }
         for process in all {
             process.signal(SIGCONT)

@@ -14,12 +14,15 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         commandName: "chaos",
         abstract: "The consistency guarantees under faults, checked against an independent truth.",
         discussion: """
-            Runs `cascade kafka`, `cascade bus` and the catalog and storefront nodes as real \
-            processes of this binary, with a graph of its own. Writers change products in an \
-            in-memory truth and publish their events; cache-aside readers fill primary, lease, \
-            secondary and cycle keys; the bus is killed and restarted, the broker stopped and \
-            resumed, a node restarted. Once everything is quiet, every cached value is compared \
-            with the truth, and `cascade check` must agree. Exits 0 only when every floor holds.
+            Runs `cascade kafka`, --buses `cascade bus` instances and the catalog and storefront \
+            nodes as real processes of this binary, with a graph of its own. Writers change \
+            products in an in-memory truth and publish their events; cache-aside readers fill \
+            primary, lease, secondary and cycle keys. The broker is stopped and resumed in a \
+            phase of its own (the first 10 s); then, over --seconds, bus instances are killed \
+            (kill k hits bus-<k % N>) and restarted, and a node restarted. After each kill the \
+            time until invalidations flow again on every partition is measured. Once everything \
+            is quiet, every cached value is compared with the truth, and `cascade check` must \
+            agree. Exits 0 only when every floor holds.
             """)
 
     @Option(help: "Seconds of writes.")
@@ -37,10 +40,13 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     @Option(help: "Reads per second, all readers together.")
     var readsPerSecond: Int = 1000
 
-    @Option(help: "Times the bus is killed (SIGKILL) and started again.")
+    @Option(help: "Bus instances sharing the events partitions (bus-0 ...).")
+    var buses: Int = 1
+
+    @Option(help: "Times a bus instance is killed (SIGKILL) and started again, spread over the instances.")
     var busKills: Int = 3
 
-    @Flag(help: "Leave the broker running (no SIGSTOP for 3 s).")
+    @Flag(help: "Leave the broker running (no phase with a 3 s SIGSTOP).")
     var noBrokerOutage = false
 
     @Flag(help: "Leave the storefront node running (no restart).")
@@ -52,6 +58,12 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     @Option(help: "The stale-read window floor judged: p99 outside faults below this many ms (0: not judged).")
     var windowFloorMs: Double = 100
 
+    @Option(help: "The failover floor judged with 2 or more buses: invalidations flow again on every partition within this many ms of a kill.")
+    var failoverFloorMs: Double = 1000
+
+    @Option(help: "The floor judged over the whole run, kills included (broker phase apart): at most this % of hits superseded more than 1 s before.")
+    var supersededFloorPercent: Double = 0.5
+
     @Option(help: "Milliseconds: the bus's registration race window, waited out at quiescence.")
     var raceWindowMs: Int = 2000
 
@@ -61,6 +73,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             throw ValidationError("--products, --writes-per-second, --readers and --reads-per-second must be at least 1")
         }
         guard busKills >= 0 else { throw ValidationError("--bus-kills must be 0 or more") }
+        guard (1...16).contains(buses) else { throw ValidationError("--buses must be between 1 and 16") }
         if let maxStaleness, TTLDuration.milliseconds(maxStaleness) == nil {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s")
         }
@@ -75,7 +88,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-chaos-\(UUID().uuidString.prefix(8))")
         let graph = directory.appendingPathComponent("graph")
         try ChaosGraph.write(into: graph)
-        let cluster = ChaosCluster(directory: directory, graphDirectory: graph.path, maxStaleness: maxStaleness)
+        let cluster = ChaosCluster(directory: directory, graphDirectory: graph.path, maxStaleness: maxStaleness, buses: buses)
         // Ctrl-C or a SIGTERM: no child outlives the bench.
         let interrupts = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
@@ -107,19 +120,13 @@ public struct BenchChaosCommand: AsyncParsableCommand {
 
     /// The whole run; returns the floors it missed.
     private func bench(_ cluster: ChaosCluster) async throws -> [String] {
-        let faultList = ChaosFault.schedule(busKills: busKills, brokerOutage: !noBrokerOutage, nodeRestart: !noNodeRestart)
+        let faultList = ChaosFault.schedule(busKills: busKills, buses: buses, nodeRestart: !noNodeRestart)
         printLine(
             "cascade bench chaos: \(seconds) s, \(products) products, \(writesPerSecond) writes/s, \(readers) readers at "
-                + "\(readsPerSecond) reads/s, \(busKills) bus kills, broker outage \(noBrokerOutage ? "no" : "yes"), "
+                + "\(readsPerSecond) reads/s, \(buses) bus instance\(buses == 1 ? "" : "s"), \(busKills) bus kills, "
+                + "broker outage \(noBrokerOutage ? "no" : "yes, in a \(ChaosFaultInjector.brokerPhaseSeconds) s phase of its own first"), "
                 + "node restart \(noNodeRestart ? "no" : "yes"); logs in \(cluster.directory.path)")
-        try await cluster.validateGraph()
-        try await cluster.startKafka()
-        try await cluster.startBus()
-        try await cluster.startNode("catalog")
-        try await cluster.startNode("storefront")
-        printLine(
-            "kafka \(cluster.bootstrap), bus \(cluster.admin), catalog \(cluster.nodeAddress("catalog")), "
-                + "storefront \(cluster.nodeAddress("storefront"))\(cluster.stalenessInEffect.map { ", nodes with --max-staleness \($0)" } ?? "")")
+        try await start(cluster)
 
         let topics = Topics()
         let undelivered = Atomic<Int>(0)
@@ -130,20 +137,22 @@ public struct BenchChaosCommand: AsyncParsableCommand {
                 if failed > 0 { undelivered.add(failed, ordering: .relaxed) }
             })
         let truth = ChaosTruth(products: products)
-        let injector = ChaosFaultInjector(cluster: cluster, producer: producer, topics: topics)
+        let failoverProbe = try await ChaosFailoverProbe.place(producer: producer, topics: topics, partitions: ChaosCluster.partitions)
+        printLine("failover sentinels: \(failoverProbe.sentinels.count) products, spread over all \(failoverProbe.partitions) partitions")
+        let injector = ChaosFaultInjector(cluster: cluster, producer: producer, topics: topics, failoverProbe: failoverProbe)
         let warmUp = try await injector.probe()
         printLine("end-to-end probe before the run: \(warmUp) ms")
-        let started = chaosNow()
-        injector.started = started
+        injector.start()
 
         let readerPool = ChaosReaders(
             truth: truth, catalog: { cluster.nodeAddress("catalog") }, storefront: { cluster.nodeAddress("storefront") },
             threads: readers, readsPerSecond: readsPerSecond)
         readerPool.start()
         let writers = ChaosWriters(truth: truth, producer: producer, topics: topics, writesPerSecond: writesPerSecond)
-        let seconds = self.seconds
-        let faults = Task { try await injector.run(faultList, seconds: seconds) }
-        await writers.run(until: ContinuousClock.now + .seconds(seconds))
+        let (seconds, brokerOutage) = (self.seconds, !noBrokerOutage)
+        let faults = Task { try await injector.run(faultList, brokerOutage: brokerOutage, seconds: seconds) }
+        let writing = seconds + (brokerOutage ? ChaosFaultInjector.brokerPhaseSeconds : 0)
+        await writers.run(until: ContinuousClock.now + .seconds(writing))
         let faultOutcome = await faults.result
         _ = await producer.flush(timeout: .seconds(30))
         printLine("\(injector.elapsed()): writers stopped after \(truth.writes) writes (\(undelivered.load(ordering: .relaxed)) undelivered)")
@@ -159,74 +168,44 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             await producer.shutdown()
             throw OperatorError("a fault did not recover: \(error)")
         }
+        let misses = try await verdict(cluster: cluster, truth: truth, reads: readerPool.reads, injector: injector, producer: producer)
+        await producer.shutdown()
+        return misses
+    }
 
+    /// The broker, the bus instances (sharing the partitions out) and both nodes.
+    private func start(_ cluster: ChaosCluster) async throws {
+        try await cluster.validateGraph()
+        try await cluster.startKafka()
+        for index in 0..<buses { try await cluster.startBus(index) }
+        let shares = try await cluster.awaitShared()
+        try await cluster.startNode("catalog")
+        try await cluster.startNode("storefront")
+        printLine(
+            "kafka \(cluster.bootstrap), catalog \(cluster.nodeAddress("catalog")), storefront \(cluster.nodeAddress("storefront"))"
+                + (cluster.stalenessInEffect.map { ", nodes with --max-staleness \($0)" } ?? ""))
+        for index in 0..<buses {
+            let name = ChaosCluster.busName(index)
+            printLine("\(name) \(cluster.busAdmin(index)) owns partitions \((shares[name] ?? []).map { String($0) }.joined(separator: ","))")
+        }
+    }
+
+    /// Quiescence, the audit, the windows, the failovers and `cascade check`; the floors missed.
+    private func verdict(
+        cluster: ChaosCluster, truth: ChaosTruth, reads: [ChaosRead], injector: ChaosFaultInjector, producer: KafkaProducer
+    ) async throws -> [String] {
         var misses: [String] = []
         let verdict = ChaosVerdict(cluster: cluster, truth: truth)
         if let reason = await verdict.quiesce(injector: injector, raceWindow: .milliseconds(raceWindowMs)) {
             printLine("quiescence not reached: \(reason)")
             misses.append("quiescence")
         } else {
-            printLine("\(injector.elapsed()): quiet: bus lag 0, nothing in flight, node lag 0, race window passed")
+            printLine("\(injector.elapsed()): quiet: every bus instance lag 0, nothing in flight, node lag 0, race window passed")
         }
-        misses += try report(verdict: verdict, reads: readerPool.reads, faults: injector.periods, started: started)
-        misses += try await auditCheck(verdict: verdict, producer: producer, topics: topics)
-        await producer.shutdown()
-        return misses
-    }
-
-    /// Prints the stale entries by kind and the stale-read windows; returns the floors missed.
-    private func report(verdict: ChaosVerdict, reads: [ChaosRead], faults: [ChaosFaultPeriod], started: UInt64) throws -> [String] {
-        var misses: [String] = []
-        let audits = try verdict.audit()
-        printLine("")
-        printLine("kind        keys checked   stale after quiescence")
-        for audit in audits {
-            printLine(audit.kind.name.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " %13d %8d", audit.keys, audit.stale))
-        }
-        for audit in audits where audit.stale > 0 {
-            misses.append("\(audit.stale) stale \(audit.kind.name) entries")
-            for example in audit.examples { printLine("  stale \(audit.kind.name): \(example)") }
-        }
-        printLine("")
-        printLine("fault periods: " + faults.map {
-            String(format: "%@ %.1f-%.1f s", $0.name as NSString, Double($0.start &- started) / 1e9, Double($0.end &- started) / 1e9)
-        }.joined(separator: ", "))
-        printLine("stale-read window ms        reads    stale       p50       p99       max")
-        for kind in ChaosKind.allCases {
-            let (outside, overall) = verdict.windows(reads, faults: faults, kind: kind)
-            printLine(kind.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " outside faults " + outside.row)
-            printLine(kind.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " overall        " + overall.row)
-        }
-        let (outside, overall) = verdict.windows(reads, faults: faults)
-        printLine("all        outside faults " + outside.row)
-        printLine("all        overall        " + overall.row)
-        let p99 = outside.percentile(0.99)
-        if windowFloorMs > 0, p99 >= windowFloorMs {
-            misses.append(String(format: "stale-read window p99 %.1f ms outside faults (floor < %.0f ms)", p99, windowFloorMs))
-        }
-        if let staleness = verdict.cluster.stalenessInEffect, let bound = TTLDuration.milliseconds(staleness) {
-            let beyond = overall.stale.filter { $0 > Double(bound) }.count
-            printLine("reads older than their truth by more than \(staleness): \(beyond)")
-            for line in verdict.readsBeyond(reads, millis: Double(bound), started: started).prefix(5) { printLine("  " + line) }
-            if beyond > 0 { misses.append("\(beyond) reads beyond --max-staleness \(staleness)") }
-        }
-        return misses
-    }
-
-    /// `cascade check` must pass now, and fail naming the key once a stale value is planted.
-    private func auditCheck(verdict: ChaosVerdict, producer: KafkaProducer, topics: Topics) async throws -> [String] {
-        var misses: [String] = []
-        printLine("")
-        let clean = try await verdict.check()
-        printLine("cascade check after quiescence: exit \(clean.status)")
-        for line in clean.lines.prefix(8) { printLine("  " + line) }
-        if clean.status != 0 { misses.append("cascade check exited \(clean.status) after quiescence (floor 0)") }
-        let planted = try await verdict.plantStale(producer: producer, topics: topics)
-        let caught = try await verdict.check()
-        let naming = caught.lines.filter { $0.contains(planted) }
-        printLine("cascade check with \(planted) planted: exit \(caught.status)")
-        for line in naming.prefix(3) { printLine("  " + line) }
-        if caught.status != 1 || naming.isEmpty { misses.append("cascade check did not catch the planted \(planted) (exit \(caught.status))") }
+        misses += try reportAudit(verdict)
+        misses += reportWindows(verdict, reads: reads, injector: injector)
+        misses += reportFailovers(injector.failovers)
+        misses += try await auditCheck(verdict: verdict, producer: producer, topics: Topics(), injector: injector)
         return misses
     }
 }

@@ -16,22 +16,25 @@ struct ChaosFaultPeriod: Sendable {
     func contains(_ time: UInt64) -> Bool { time >= start && time <= end }
 }
 
-enum ChaosFault: Sendable {
-    case busKill, brokerOutage, nodeRestart
+enum ChaosFault: Sendable, Equatable {
+    case busKill(instance: Int), brokerOutage, nodeRestart
 
-    /// Bus kills spread over the run, the broker outage and the node restart between them.
-    static func schedule(busKills: Int, brokerOutage: Bool, nodeRestart: Bool) -> [ChaosFault] {
-        var others: [ChaosFault] = []
-        if brokerOutage { others.append(.brokerOutage) }
-        if nodeRestart { others.append(.nodeRestart) }
-        var faults: [ChaosFault] = []
-        for kill in 0..<busKills {
-            faults.append(.busKill)
-            if kill < others.count { faults.append(others[kill]) }
-        }
-        if busKills < others.count { faults += others[busKills...] }
+    /// The main phase's faults: bus kills spread over the run and over the instances (kill k
+    /// hits instance k % buses), the node restart after the first. The broker outage has a
+    /// phase of its own (`ChaosFaultInjector.run`).
+    static func schedule(busKills: Int, buses: Int, nodeRestart: Bool) -> [ChaosFault] {
+        var faults = (0..<busKills).map { ChaosFault.busKill(instance: $0 % buses) }
+        if nodeRestart { faults.insert(.nodeRestart, at: min(1, faults.count)) }
         return faults
     }
+}
+
+/// A bus kill's failover: how long after the SIGKILL invalidations flowed again on every
+/// partition, and what the instance owned.
+struct ChaosFailover: Sendable {
+    var instance: Int
+    var owned: [Int]
+    var millis: Double
 }
 
 /// Injects the faults at their times and says when the system is back, by an end-to-end probe:
@@ -41,43 +44,69 @@ final class ChaosFaultInjector: @unchecked Sendable {
     let cluster: ChaosCluster
     let producer: KafkaProducer
     let topics: Topics
+    let failoverProbe: ChaosFailoverProbe
     /// When the writers started; fault times count from here. Only the bench's one task
-    /// touches this and the two below, one step at a time.
-    var started: UInt64 = chaosNow()
+    /// touches this and the vars below, one step at a time.
+    private(set) var started: UInt64 = chaosNow()
+    /// `started` on the wall clock, which nodes stamp values and fences with.
+    private(set) var startedWallMillis = Int64(Date().timeIntervalSince1970 * 1000)
     private var sentinelVersion: UInt64 = 1
+    /// The failover sentinels' version in the ledger (`ChaosFailoverProbe.place` published 1).
+    private var failoverVersion: UInt64 = 1
     private(set) var periods: [ChaosFaultPeriod] = []
+    private(set) var failovers: [ChaosFailover] = []
+    /// The broker outage's phase of its own: from the start of the writes until the main phase
+    /// began or the system was back from the outage, whichever came later. Nil without one.
+    private(set) var brokerPhase: ClosedRange<UInt64>?
     static let margin: UInt64 = 2_000_000_000
+    /// The broker outage's phase: 10 s of writes, the outage 2 s in.
+    static let brokerPhaseSeconds = 10
 
-    init(cluster: ChaosCluster, producer: KafkaProducer, topics: Topics) {
+    init(cluster: ChaosCluster, producer: KafkaProducer, topics: Topics, failoverProbe: ChaosFailoverProbe) {
         self.cluster = cluster
         self.producer = producer
         self.topics = topics
+        self.failoverProbe = failoverProbe
+    }
+
+    /// The run begins: fault times and the report count from now.
+    func start() {
+        started = chaosNow()
+        startedWallMillis = Int64(Date().timeIntervalSince1970 * 1000)
     }
 
     func elapsed(_ time: UInt64 = chaosNow()) -> String {
         String(format: "%6.1f s", Double(time &- started) / 1e9)
     }
 
-    /// Runs each fault at its share of `seconds`, one after the other.
-    func run(_ faults: [ChaosFault], seconds: Int) async throws {
+    /// The broker outage's phase first (when on), then the main phase's faults, each at its
+    /// share of `seconds`, one after the other.
+    func run(_ faults: [ChaosFault], brokerOutage: Bool, seconds: Int) async throws {
+        var mainStart = started
+        if brokerOutage {
+            try await sleep(until: started + 2_000_000_000)
+            try await inject(.brokerOutage)
+            mainStart = started + UInt64(Self.brokerPhaseSeconds) * 1_000_000_000
+            brokerPhase = started...max(mainStart, periods.last?.end ?? mainStart)
+        }
         for (number, fault) in faults.enumerated() {
-            let due = started + UInt64(seconds) * 1_000_000_000 * UInt64(number + 1) / UInt64(faults.count + 1)
-            let now = chaosNow()
-            if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
+            try await sleep(until: mainStart + UInt64(seconds) * 1_000_000_000 * UInt64(number + 1) / UInt64(faults.count + 1))
             try await inject(fault)
         }
+    }
+
+    private func sleep(until due: UInt64) async throws {
+        let now = chaosNow()
+        if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
     }
 
     private func inject(_ fault: ChaosFault) async throws {
         let start = chaosNow()
         let name: String
         switch fault {
-        case .busKill:
-            name = "bus SIGKILL + restart"
-            printLine("fault at \(elapsed(start)): SIGKILL the bus")
-            await cluster.killBus()
-            try await cluster.startBus()
-            printLine("          \(elapsed()): bus ready again (/readyz 200)")
+        case .busKill(let instance):
+            name = "\(ChaosCluster.busName(instance)) SIGKILL + restart"
+            try await killAndRestart(instance)
         case .brokerOutage:
             name = "broker outage"
             printLine("fault at \(elapsed(start)): SIGSTOP the broker for 3 s")
@@ -97,6 +126,29 @@ final class ChaosFaultInjector: @unchecked Sendable {
         let probe = try await self.probe()
         printLine("          \(elapsed()): an event cascades to both nodes again (probe \(probe) ms)")
         periods.append(ChaosFaultPeriod(name: name, start: start, end: chaosNow() + Self.margin))
+    }
+
+    /// SIGKILL for one instance; at once, while it restarts, the sentinels' events and the time
+    /// until they are applied on every partition (the others take its share over; with one
+    /// instance, nothing resolves until the restart is ready).
+    private func killAndRestart(_ instance: Int) async throws {
+        let victim = ChaosCluster.busName(instance)
+        let catalog = cluster.nodeAddress("catalog")
+        let owned = await ChaosShards.fetch(admin: cluster.busAdmin(instance))?.owned ?? []
+        try await onThread { [failoverProbe, failoverVersion] in try failoverProbe.arm(node: catalog, version: failoverVersion) }
+        failoverVersion += 1
+        let killed = chaosNow()
+        printLine("fault at \(elapsed(killed)): SIGKILL \(victim) (owning partitions \(owned.map { String($0) }.joined(separator: ",")))")
+        await cluster.killBus(instance)
+        async let restarted: Void = cluster.startBus(instance)
+        let millis = try await failoverProbe.measure(
+            node: catalog, version: failoverVersion, producer: producer, topics: topics, since: killed)
+        failovers.append(ChaosFailover(instance: instance, owned: owned, millis: millis))
+        printLine(String(
+            format: "          %@: invalidations flow again on all %d partitions %.0f ms after the SIGKILL", elapsed() as NSString,
+            failoverProbe.partitions, millis))
+        try await restarted
+        printLine("          \(elapsed()): \(victim) ready again (/readyz 200)")
     }
 
     /// Sets a key on each node that depends on the sentinel product, publishes the sentinel's

@@ -11,7 +11,7 @@ struct ChaosVerdict {
 
     // MARK: Quiescence
 
-    /// Waits until the bus is ready, consumed every event and has every message acknowledged,
+    /// Waits until every bus instance is ready, consumed every event and has every message acknowledged,
     /// both nodes have no lag, and the registration race window has passed for the last
     /// registrations. Nil once quiet; else why not, after `timeout`.
     func quiesce(injector: ChaosFaultInjector, raceWindow: Duration, timeout: Duration = .seconds(120)) async -> String? {
@@ -39,21 +39,41 @@ struct ChaosVerdict {
         return nil
     }
 
+    /// Quiet: every bus instance runs and is ready, with no lag and nothing in flight on the
+    /// partitions it owns, and neither node lags.
     private func quietState() async -> (quiet: Bool, description: String) {
-        let ready = await chaosHTTPGet(cluster.admin + "/readyz")
-        let metrics = await chaosHTTPGet(cluster.admin + "/metrics")
-        func gauge(_ name: String) -> Double? {
-            metrics.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        var quiet = true
+        var parts: [String] = []
+        let admins = cluster.liveBusAdmins
+        if admins.count < cluster.buses {
+            quiet = false
+            parts.append("\(admins.count) of \(cluster.buses) bus instances running")
         }
-        let lag = gauge("cascade_bus_consumer_lag")
-        let inFlight = gauge("cascade_bus_events_in_flight")
-        var nodeLags: [String: Int64] = [:]
+        for (index, admin) in admins {
+            let ready = await chaosHTTPGet(admin + "/readyz")
+            let metrics = await chaosHTTPGet(admin + "/metrics")
+            func gauge(_ name: String) -> Double? {
+                metrics.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            let lag = gauge("cascade_bus_consumer_lag")
+            let inFlight = gauge("cascade_bus_events_in_flight")
+            if ready.status != 200 || lag != 0 || inFlight != 0 { quiet = false }
+            parts.append(
+                "\(ChaosCluster.busName(index)) /readyz \(ready.status), lag \(lag.map { "\(Int($0))" } ?? "?"), "
+                    + "in flight \(inFlight.map { "\(Int($0))" } ?? "?")")
+        }
+        // A partition nobody owns shows no lag anywhere.
+        let unowned = await ChaosShards.fetch(admin: cluster.admin)?.unowned
+        if unowned != [] {
+            quiet = false
+            parts.append("unowned partitions \(unowned.map { $0.joined(separator: ",") } ?? "?")")
+        }
         for service in ["catalog", "storefront"] {
-            nodeLags[service] = nodeLag(service)
+            let lag = nodeLag(service)
+            if lag != 0 { quiet = false }
+            parts.append("\(service) lag \(lag)")
         }
-        let quiet = ready.status == 200 && lag == 0 && inFlight == 0 && nodeLags.values.allSatisfy { $0 == 0 }
-        let nodes = nodeLags.sorted { $0.key < $1.key }.map { "\($0.key) lag \($0.value)" }.joined(separator: ", ")
-        return (quiet, "bus /readyz \(ready.status), lag \(lag.map { "\(Int($0))" } ?? "?"), in flight \(inFlight.map { "\(Int($0))" } ?? "?"), \(nodes)")
+        return (quiet, parts.joined(separator: ", "))
     }
 
     /// `lag` of `INFO cascade`, -1 when the node does not answer.
@@ -106,6 +126,7 @@ struct ChaosVerdict {
     // MARK: Stale-read windows
 
     struct Windows {
+        /// Cache hits (only a hit is recorded as a read).
         var reads = 0
         /// Milliseconds from the version's supersession to the read, for each stale read.
         var stale: [Double] = []
@@ -116,26 +137,60 @@ struct ChaosVerdict {
             return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
         }
 
+        /// Hits whose value had been superseded more than a second before.
+        var beyondSecond: Int { stale.filter { $0 > 1000 }.count }
+        /// `beyondSecond` as a percentage of the hits.
+        var beyondSecondShare: Double { reads == 0 ? 0 : 100 * Double(beyondSecond) / Double(reads) }
+
         var row: String {
-            String(format: "%8d %8d %9.1f %9.1f %9.1f", reads, stale.count, percentile(0.5), percentile(0.99), stale.max() ?? 0)
+            String(
+                format: "%8d %8d %9.1f %9.1f %9.1f %7d %6.2f%%", reads, stale.count, percentile(0.5), percentile(0.99), stale.max() ?? 0,
+                beyondSecond, beyondSecondShare)
         }
+    }
+
+    /// The same reads, four ways: outside every fault period; the whole run, faults included,
+    /// but for the broker outage's phase of its own; that phase alone; everything.
+    struct WindowSet {
+        var outside = Windows()
+        var whole = Windows()
+        var brokerPhase = Windows()
+        var everything = Windows()
     }
 
     /// Each read that returned a version already superseded when it was sent is a stale read;
     /// its window runs from the supersession to the read. `kind` nil takes every kind.
-    func windows(_ reads: [ChaosRead], faults: [ChaosFaultPeriod], kind: ChaosKind? = nil) -> (outside: Windows, overall: Windows) {
-        var outside = Windows()
-        var overall = Windows()
+    /// `brokerPhase` covers the outage's fault period too.
+    func windows(_ reads: [ChaosRead], faults: [ChaosFaultPeriod], brokerPhase: ClosedRange<UInt64>?, kind: ChaosKind? = nil) -> WindowSet {
+        var set = WindowSet()
         for read in reads where kind == nil || read.kind == kind {
             let inFault = faults.contains { $0.contains(read.at) }
-            overall.reads += 1
-            if !inFault { outside.reads += 1 }
-            guard let superseded = truth.supersededAt(Int(read.product), version: read.version), superseded < read.at else { continue }
-            let window = Double(read.at - superseded) / 1e6
-            overall.stale.append(window)
-            if !inFault { outside.stale.append(window) }
+            let inBrokerPhase = brokerPhase?.contains(read.at) == true
+            var stale: Double?
+            if let superseded = truth.supersededAt(Int(read.product), version: read.version), superseded < read.at {
+                stale = Double(read.at - superseded) / 1e6
+            }
+            func add(_ windows: inout Windows) {
+                windows.reads += 1
+                if let stale { windows.stale.append(stale) }
+            }
+            add(&set.everything)
+            if !inFault { add(&set.outside) }
+            if inBrokerPhase { add(&set.brokerPhase) } else { add(&set.whole) }
         }
-        return (outside, overall)
+        return set
+    }
+
+    /// Hits of a value superseded more than a second before, outside the broker phase, counted
+    /// by the fault period they fell in ("outside faults" for none).
+    func beyondSecondByPeriod(_ reads: [ChaosRead], faults: [ChaosFaultPeriod], brokerPhase: ClosedRange<UInt64>?) -> [(String, Int)] {
+        var counts: [String: Int] = [:]
+        for read in reads where brokerPhase?.contains(read.at) != true {
+            guard let superseded = truth.supersededAt(Int(read.product), version: read.version), superseded < read.at,
+                  read.at - superseded > 1_000_000_000 else { continue }
+            counts[faults.first { $0.contains(read.at) }?.name ?? "outside faults", default: 0] += 1
+        }
+        return counts.sorted { $0.value > $1.value }
     }
 
     /// The reads that returned a value superseded more than `millis` before, worst first.
@@ -204,5 +259,44 @@ struct ChaosVerdict {
             guard ContinuousClock.now < deadline else { throw OperatorError("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+}
+
+extension ChaosVerdict {
+    /// For the keys `cascade check` names stale (`stale <service> <key>: ...`): the value, when
+    /// it was set, when the truth wrote that version, and for each key it was computed from,
+    /// when the node last invalidated that key and by which event, all on the run's clock, so
+    /// that they can be placed among the faults.
+    func explain(_ checkLines: [String], started: UInt64, startedWallMillis: Int64, limit: Int = 5) -> [String] {
+        func wall(_ millis: Int64?) -> String { millis.map { String(format: "%.2f s", Double($0 - startedWallMillis) / 1000) } ?? "?" }
+        var lines: [String] = []
+        for line in checkLines where line.hasPrefix("stale ") {
+            let words = line.split(separator: " ", maxSplits: 2)
+            guard lines.count < limit, words.count == 3, let colon = words[2].range(of: ": ") else { continue }
+            let (service, key) = (String(words[1]), String(words[2][..<colon.lowerBound]))
+            guard let meta = try? meta(service, key) else { continue }
+            let value = (try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+                .command(encodeRESPCommand("GET", key)).text) ?? "?"
+            var text = "\(service)/\(key) = \(value), set at \(wall(meta.setAtMillis))"
+            if let dash = key.lastIndex(of: "-"), let product = Int(key[key.index(after: dash)...]), product < truth.products,
+               let version = UInt64(value), version > 1 {
+                let written = truth.supersededAt(product, version: version - 1)
+                let superseded = truth.supersededAt(product, version: version)
+                func run(_ time: UInt64?) -> String { time.map { String(format: "%.2f s", Double($0 &- started) / 1e9) } ?? "never" }
+                text += " (the truth wrote \(version) at \(run(written)), superseded it \(run(superseded)))"
+            }
+            for dependency in meta.dependencies where dependency.tag.contains("/") {
+                let parts = dependency.tag.split(separator: "/", maxSplits: 1).map(String.init)
+                let fence = parts.count == 2 ? (try? self.meta(parts[0], parts[1]))?.keyFence : nil
+                text += "; \(dependency.tag) invalidated at \(wall(fence?.atMillis)) by \(fence?.cause ?? "?")"
+            }
+            lines.append(text)
+        }
+        return lines
+    }
+
+    private func meta(_ service: String, _ key: String) throws -> KeyMeta {
+        let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+        return try KeyMeta(key: Array(key.utf8), reply: client.command(encodeRESPCommand("CASCADE.META", key)))
     }
 }

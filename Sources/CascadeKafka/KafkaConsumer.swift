@@ -32,6 +32,10 @@ public final class KafkaConsumer: Sendable {
     private let subscription: Subscription
     private let logger: Logger
     private let lifecycle: NIOLockedValueBox<Lifecycle>
+    /// Where reading starts in partitions `add`ed, keyed with no offset, until one of their
+    /// messages is consumed: librdkafka knows no position before that, and `lag` would count
+    /// a partition's whole history where nothing new has come since it was added.
+    private let startOffsets = NIOLockedValueBox<[TopicPartition: Int64]>([:])
 
     /// Polling on its thread until closed, by `shutdown` or `deinit`, whichever comes first.
     private enum Lifecycle {
@@ -197,6 +201,30 @@ public final class KafkaConsumer: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         if let error = rd_kafka_incremental_assign(handle.pointer, list) { throw KafkaError(consuming: error) }
         context.buffer.pushControl(.assigned(partitions))
+        learnStartOffsets(partitions)
+    }
+
+    /// Records where `partitions` start: the offset given, else the commit group's committed
+    /// one, asked off the caller's path (librdkafka asks for it too, to start fetching). A
+    /// partition with no committed offset starts at the beginning, which `lag` assumes anyway.
+    private func learnStartOffsets(_ partitions: [TopicPartition]) {
+        let given = partitions.filter { $0.offset >= 0 }
+        startOffsets.withLockedValue { starts in
+            for partition in partitions { starts[TopicPartition(topic: partition.topic, partition: partition.partition)] = nil }
+            for partition in given { starts[TopicPartition(topic: partition.topic, partition: partition.partition)] = partition.offset }
+        }
+        let unknown = partitions.filter { $0.offset < 0 }.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
+        guard !unknown.isEmpty else { return }
+        Task { [self] in
+            guard let committed = try? await committed(unknown, timeout: .seconds(5)) else { return }
+            let assigned = Set(assignment.map { TopicPartition(topic: $0.topic, partition: $0.partition) })
+            startOffsets.withLockedValue { starts in
+                for partition in committed where partition.offset >= 0 {
+                    let key = TopicPartition(topic: partition.topic, partition: partition.partition)
+                    if assigned.contains(key) { starts[key] = partition.offset }
+                }
+            }
+        }
     }
 
     /// The partitions of `topic` as the cluster knows it now, nil while it does not exist (asking
@@ -219,6 +247,9 @@ public final class KafkaConsumer: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         if let error = rd_kafka_incremental_unassign(handle.pointer, list) { throw KafkaError(consuming: error) }
         context.buffer.pushControl(.revoked(partitions))
+        startOffsets.withLockedValue { starts in
+            for partition in partitions { starts[TopicPartition(topic: partition.topic, partition: partition.partition)] = nil }
+        }
     }
 
     // MARK: - Flow control
@@ -257,12 +288,15 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Messages between this consumer's position and the end of its partitions, from the
-    /// watermarks librdkafka last fetched (no request).
+    /// watermarks librdkafka last fetched (no request). Before a partition's first message
+    /// there is no position: it counts from where reading started when known (`add`), else
+    /// from the beginning.
     public var lag: Int64 {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         guard rd_kafka_assignment(handle.pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return 0 }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         _ = rd_kafka_position(handle.pointer, list)
+        let starts = startOffsets.withLockedValue { $0 }
         var total: Int64 = 0
         for index in 0..<Int(list.pointee.cnt) {
             let element = list.pointee.elems[index]
@@ -271,7 +305,11 @@ public final class KafkaConsumer: Sendable {
             guard rd_kafka_get_watermark_offsets(handle.pointer, element.topic, element.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
                 high >= 0
             else { continue }
-            let position = element.offset >= 0 ? element.offset : low
+            var position = element.offset
+            if position < 0 {
+                let key = TopicPartition(topic: String(cString: element.topic), partition: element.partition)
+                position = starts[key] ?? low
+            }
             total += max(0, high - position)
         }
         return total
