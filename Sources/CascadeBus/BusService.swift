@@ -167,6 +167,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 }
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
+            case .woken:
+                break
             }
         }
     }

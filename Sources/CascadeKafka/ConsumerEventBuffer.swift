@@ -12,6 +12,8 @@ final class ConsumerEventBuffer: @unchecked Sendable {
     private var reader: CheckedContinuation<KafkaConsumerEvent?, Never>?
     private var finished = false
     private var dropping = false
+    /// `wake()` came while the reader was busy and nothing was buffered.
+    private var woken = false
     private let capacity: Int
 
     init(capacity: Int) {
@@ -38,6 +40,20 @@ final class ConsumerEventBuffer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Resumes a waiting reader with `.woken`; a busy reader gets it at its next `next()`,
+    /// unless an event is buffered by then (the reader then has something to look at anyway).
+    func wake() {
+        condition.lock()
+        if let waiting = reader {
+            reader = nil
+            condition.unlock()
+            waiting.resume(returning: .woken)
+            return
+        }
+        if head == events.count && !finished { woken = true }
+        condition.unlock()
+    }
+
     /// From now on a full buffer drops instead of blocking (used while closing).
     func stopBlocking() {
         condition.lock()
@@ -61,6 +77,7 @@ final class ConsumerEventBuffer: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             condition.lock()
             if head < events.count {
+                woken = false
                 let event = events[head]
                 head += 1
                 if head > 64 && head * 2 > events.count {
@@ -73,6 +90,10 @@ final class ConsumerEventBuffer: @unchecked Sendable {
             } else if finished {
                 condition.unlock()
                 continuation.resume(returning: nil)
+            } else if woken {
+                woken = false
+                condition.unlock()
+                continuation.resume(returning: .woken)
             } else {
                 reader = continuation
                 condition.signal()
@@ -89,6 +110,8 @@ public enum KafkaConsumerEvent: Sendable {
     case assigned([TopicPartition])
     case revoked([TopicPartition])
     case error(KafkaError)
+    /// Nothing new: the reader was woken by `KafkaConsumer.wake()`.
+    case woken
 }
 
 /// The consumer's events as an AsyncSequence; one reader at a time.
