@@ -9,17 +9,20 @@ public struct AdminContextSource: Sendable {
     public var processor: EventProcessor
     public var metrics: BusMetrics
     public var isReady: @Sendable () -> Bool
+    /// How far the rebuild is, while not ready (`BusService.readiness`).
+    public var readiness: @Sendable () -> String
     public var token: String?
     public var nodes: NodeDirectory
 
     public init(
         processor: EventProcessor, metrics: BusMetrics, nodes: NodeDirectory = NodeDirectory(), token: String? = nil,
-        isReady: @escaping @Sendable () -> Bool
+        readiness: @escaping @Sendable () -> String = { "" }, isReady: @escaping @Sendable () -> Bool
     ) {
         self.processor = processor
         self.metrics = metrics
         self.nodes = nodes
         self.token = token
+        self.readiness = readiness
         self.isReady = isReady
     }
 }
@@ -34,7 +37,9 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
     let graphDot = GraphExport.dot(analysis)
     router.get("/healthz") { _, _ in text("ok\n") }
     router.get("/readyz") { _, _ in
-        source.isReady() ? text("ready\n") : text("rebuilding the index and the ledger\n", status: .serviceUnavailable)
+        if source.isReady() { return text("ready\n") }
+        let progress = source.readiness()
+        return text("rebuilding the index and the ledger" + (progress.isEmpty ? "" : ": " + progress) + "\n", status: .serviceUnavailable)
     }
     router.get("/metrics") { _, _ in
         var buffer: [UInt8] = []

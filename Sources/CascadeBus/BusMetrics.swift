@@ -19,6 +19,8 @@ public final class BusMetrics: Sendable {
     let inFlight: Gauge
     let ledgerEntries: Gauge
     let indexedKeys: Gauge
+    let rebuildBehind: Gauge
+    let stateConsumerErrors: Counter
     /// `cascade_bus_invalidations_total` by service, made once each: asking the registry for
     /// every event took its lock on the hot path.
     private let invalidationCounters = NIOLockedValueBox<[String: Counter]>([:])
@@ -44,6 +46,10 @@ public final class BusMetrics: Sendable {
         inFlight = registry.makeGauge(name: "cascade_bus_events_in_flight", help: "Events waiting for their messages' acknowledgements.")
         ledgerEntries = registry.makeGauge(name: "cascade_bus_ledger_entries", help: "Entity instances in the ledger.")
         indexedKeys = registry.makeGauge(name: "cascade_bus_indexed_keys", help: "Registered keys in the instance index.")
+        rebuildBehind = registry.makeGauge(
+            name: "cascade_bus_rebuild_behind", help: "Offsets of the state topics still to read before the bus is ready (0 once ready).")
+        stateConsumerErrors = registry.makeCounter(
+            name: "cascade_bus_state_consumer_errors_total", help: "Errors the consumer of the state topics reported.")
     }
 
     private func invalidations(_ service: String) -> Counter {

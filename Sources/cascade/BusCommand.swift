@@ -75,7 +75,7 @@ struct BusCommand: AsyncParsableCommand {
         if let workers { configuration.workers = workers }
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
-        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: adminToken) { bus.isReady }
+        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: adminToken, readiness: { bus.readiness }) { bus.isReady }
         // The ready line comes once the admin API listens and the state is rebuilt.
         let admin = buildApplication(source, host: adminHost, port: adminPort, logger: logger) { host, port in
             Task {

@@ -121,7 +121,7 @@ struct DevCommand: AsyncParsableCommand {
         let bus = try BusService(
             configuration: busConfiguration,
             graph: cacheGraph, logger: Logger(label: "cascade.bus"))
-        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil) { bus.isReady }
+        let source = AdminContextSource(processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: nil, readiness: { bus.readiness }) { bus.isReady }
         let admin = buildApplication(source, host: "127.0.0.1", port: adminPort, logger: logger) { host, port in
             Task {
                 // Ready once events are consumed, not only once the state is rebuilt: the group
