@@ -82,7 +82,7 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
                 }
             case .assigned(let partitions), .revoked(let partitions):
                 commits.tracker.forget(partitions.map { .init(topic: $0.topic, partition: $0.partition) })
-            case .error:
+            case .error, .woken:
                 break
             }
         }

@@ -9,6 +9,8 @@ public struct AdminContextSource: Sendable {
     public var processor: EventProcessor
     public var metrics: BusMetrics
     public var isReady: @Sendable () -> Bool
+    /// How far the rebuild is, while not ready (`BusService.readiness`).
+    public var readiness: @Sendable () -> String
     public var token: String?
     public var nodes: NodeDirectory
     /// The bus instances and the partitions each owns (`/shards`); nil without Kafka.
@@ -16,20 +18,23 @@ public struct AdminContextSource: Sendable {
 
     public init(
         processor: EventProcessor, metrics: BusMetrics, nodes: NodeDirectory = NodeDirectory(), token: String? = nil,
-        shards: (@Sendable () -> ShardsReport)? = nil, isReady: @escaping @Sendable () -> Bool
+        shards: (@Sendable () -> ShardsReport)? = nil, readiness: @escaping @Sendable () -> String = { "" },
+        isReady: @escaping @Sendable () -> Bool
     ) {
         self.processor = processor
         self.metrics = metrics
         self.nodes = nodes
         self.token = token
         self.shards = shards
+        self.readiness = readiness
         self.isReady = isReady
     }
 
     /// The admin API's view of a running bus.
     public init(bus: BusService, token: String? = nil) {
         self.init(
-            processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token, shards: { bus.ownership.report(registrations: bus.processor.index.registeredKeys) },
+            processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token,
+            shards: { bus.ownership.report(registrations: bus.processor.index.registeredKeys) }, readiness: { bus.readiness },
             isReady: { bus.isReady })
     }
 }
@@ -44,7 +49,9 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
     let graphDot = GraphExport.dot(analysis)
     router.get("/healthz") { _, _ in text("ok\n") }
     router.get("/readyz") { _, _ in
-        source.isReady() ? text("ready\n") : text("rebuilding the index and the ledger\n", status: .serviceUnavailable)
+        if source.isReady() { return text("ready\n") }
+        let progress = source.readiness()
+        return text("rebuilding the index and the ledger" + (progress.isEmpty ? "" : ": " + progress) + "\n", status: .serviceUnavailable)
     }
     router.get("/metrics") { _, _ in
         var buffer: [UInt8] = []

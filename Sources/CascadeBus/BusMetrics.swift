@@ -23,6 +23,8 @@ public final class BusMetrics: Sendable {
     let ownedPartitions: Gauge
     let liveInstances: Gauge
     let unownedPartitions: Gauge
+    let rebuildBehind: Gauge
+    let stateConsumerErrors: Counter
     /// `cascade_bus_invalidations_total` by service, made once each: asking the registry for
     /// every event took its lock on the hot path.
     private let invalidationCounters = NIOLockedValueBox<[String: Counter]>([:])
@@ -54,6 +56,10 @@ public final class BusMetrics: Sendable {
         liveInstances = registry.makeGauge(name: "cascade_bus_live_instances", help: "Ready bus instances whose beacons arrive, this one included.")
         unownedPartitions = registry.makeGauge(
             name: "cascade_bus_unowned_partitions", help: "Partitions no live instance resolves, as this instance sees the beacons.")
+        rebuildBehind = registry.makeGauge(
+            name: "cascade_bus_rebuild_behind", help: "Offsets of the state topics still to read before the bus is ready (0 once ready).")
+        stateConsumerErrors = registry.makeCounter(
+            name: "cascade_bus_state_consumer_errors_total", help: "Errors the consumer of the state topics reported.")
     }
 
     private func invalidations(_ service: String) -> Counter {

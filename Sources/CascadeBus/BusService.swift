@@ -83,6 +83,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     /// True once the index and the ledger are rebuilt.
     public var isReady: Bool { follower.ready }
 
+    /// How far the rebuild of the index and the ledger is, in a line: how much of the state
+    /// topics is still to read, per topic ("ready" once rebuilt).
+    public var readiness: String { follower.readiness }
+
     /// Returns once the index and the ledger are rebuilt (or the bus is stopping).
     public func awaitReady() async { await follower.awaitReady() }
 
@@ -103,15 +107,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             logger.critical("\(mismatch)")
             throw BusStartError(description: mismatch)
         }
-        let marker = TopicSetup.markerPrefix + UUID().uuidString
-        var ends: [String: [Int32: Int64]] = [:]
-        // Markers also create the topics where the cluster auto-creates rather than accepts
-        // CreateTopics (the embedded broker); the follower reads all three from the start.
-        for topic in [configuration.topics.deps, configuration.topics.ledger, configuration.topics.nodes] {
-            ends[topic] = try await TopicSetup.markEnd(of: topic, producer: producer, admin: admin, marker: marker, logger: logger)
-        }
-        await follower.expect(ends)
-        // Cancelled, the bus stops as on a graceful shutdown.
+        // The follower learns where the state topics end, reads them up to there (the bus is
+        // then ready), and follows them; cancelled, the bus stops as on a graceful shutdown.
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { group in
@@ -182,6 +179,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 }
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
+            case .woken:
+                break
             }
         }
     }

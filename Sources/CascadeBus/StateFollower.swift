@@ -3,17 +3,20 @@ import CascadeKafka
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// Reads `cascade.deps` into the instance index and `cascade.ledger` into the ledger, from the
-/// beginning, then keeps following both. Ready once both are read up to the markers written
-/// at start (the end of each partition as it was then).
+/// beginning, then keeps following both. Ready once both, and `cascade.nodes`, are read up to
+/// where they ended when it started (`CatchUp`): those ends are asked of the brokers once, and
+/// each partition is judged by how far this follower has read it, after every batch and after
+/// every look at how far the brokers trimmed what is still to read (`watchRebuild`).
 ///
 /// Every registration is race-checked once (`RegistrationRaceCheck`): live ones as they come,
 /// and at start those a previous bus read but may not have checked. The positions up to which
 /// registrations were checked, and their invalidations delivered, are committed under the
 /// group `<bus group>.deps-checked`, so a bus killed between reading a registration and
 /// checking it leaves the check to the next one.
-// @unchecked Sendable: shared state (`pendingEnds`, `checkedFrom`, readiness) is under `lock`; the rest is touched only by `run`, on one task.
+// @unchecked Sendable: shared state (`rebuild`) is under its lock; the rest is touched only by `run`, on one task.
 final class StateFollower: @unchecked Sendable {
     private let consumer: KafkaConsumer
     private let topics: Topics
@@ -25,28 +28,28 @@ final class StateFollower: @unchecked Sendable {
     private let metrics: BusMetrics
     private let logger: Logger
     let nodes: NodeDirectory
-    private let lock = NSLock()
-    /// Per topic and partition, the marker offset still to be reached.
-    private var pendingEnds: [String: [Int32: Int64]] = [:]
+    private typealias Waiter = CheckedContinuation<Void, Never>
+    private let rebuild = NIOLockedValueBox(RebuildState<Waiter>())
     /// Per partition of `cascade.deps`, the first offset no bus is known to have checked: the
-    /// committed position, or past this bus's start marker (published since it started).
+    /// committed position, or the end at start (published since it started).
     private var checkedFrom: [Int32: Int64] = [:]
     /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt.
     private var unchecked: [Registration] = []
     /// Per partition of `cascade.deps`, the next offset once everything read is checked.
     private var checkedThrough: [Int32: Int64] = [:]
     private var committedAt = ContinuousClock.now
+    /// Consumer errors: logged at most once a second, the others counted.
+    private var errorLoggedAt: ContinuousClock.Instant?
+    private var errorsUnlogged = 0
+    private let startedAt = ContinuousClock.now
     /// Live registrations of the last `latelyMillis`, with when each was read (touched by `run`
     /// only): what `recheck(readSince:)` checks again.
     private var lately: [(readAtMillis: Int64, registration: Registration)] = []
     private var latelyStart = 0
     /// Asked by `recheck`, done by `run` after its next batch: the earliest read time to check again.
-    private var recheckSince: Int64?
+    private let recheckSince = NIOLockedValueBox<Int64?>(nil)
     static let latelyMillis: Int64 = 3000
     static let latelyLimit = 200_000
-    private var readyContinuations: [CheckedContinuation<Void, Never>] = []
-    private var isReady = false
-    private var waitingCancelled = false
 
     /// Header naming the bus instance that wrote a ledger record.
     static let writerHeader = "cascade-writer"
@@ -76,93 +79,213 @@ final class StateFollower: @unchecked Sendable {
         onIndexed = configuration.onIndexed
     }
 
-    var ready: Bool { lock.withLock { isReady } }
+    var ready: Bool { rebuild.withLockedValue { $0.isReady } }
 
-    /// Sets the offsets to reach before the state counts as rebuilt, and learns how far the
-    /// registrations were checked (nothing committed: a first start, all counts as checked).
-    func expect(_ ends: [String: [Int32: Int64]]) async {
-        let partitions = (ends[topics.deps] ?? [:]).keys.map { TopicPartition(topic: topics.deps, partition: $0) }
+    /// How far the rebuild is, in a line (`/readyz`).
+    var readiness: String { rebuild.withLockedValue { $0.summary } }
+
+    func awaitReady() async {
+        await withCheckedContinuation { continuation in
+            if rebuild.withLockedValue({ $0.waitForReady(continuation) }) == .resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Releases `awaitReady` callers without the state being ready, and gives up asking where
+    /// the state topics end (shutting down).
+    func cancelWaiters() {
+        for waiter in rebuild.withLockedValue({ $0.stop() }) { waiter.resume() }
+    }
+
+    /// Takes the ends of the state topics, then reads until the consumer is shut down.
+    func run() async {
+        guard let ends = await findEnds() else { return }
+        await learnChecked(ends)
+        let catchUp = CatchUp(ends)
+        rebuild.withLockedValue { $0.endsFound(catchUp) }
+        metrics.rebuildBehind.set(Double(catchUp.behind))
+        logger.info("rebuilding the index and the ledger", metadata: ["to read": "\(catchUp.summary)"])
+        let watcher = Task { await self.watchRebuild() }
+        defer { watcher.cancel() }
+        if rebuild.withLockedValue({ $0.isCaughtUp }) { await becomeReady() }
+        for await event in consumer.events {
+            switch event {
+            case .messages(let batch):
+                await read(batch)
+            case .error(let error):
+                report(error)
+            case .woken, .assigned, .revoked:
+                break
+            }
+            if !ready && rebuild.withLockedValue({ $0.isCaughtUp }) { await becomeReady() }
+        }
+    }
+
+    /// Asks where every partition of the state topics starts and ends, until the brokers
+    /// answer (each attempt bounded, each failure logged); nil once stopping.
+    private func findEnds() async -> [PartitionWatermarks]? {
+        var attempt = 0
+        while !rebuild.withLockedValue({ $0.stopping }) {
+            do {
+                return try await consumer.watermarks(of: [topics.deps, topics.ledger, topics.nodes], timeout: Self.requestTimeout)
+            } catch {
+                attempt += 1
+                rebuild.withLockedValue { $0.endsUnknown("\(error)") }
+                logger.warning("cannot learn where the state topics end; trying again", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        return nil
+    }
+
+    /// Bounds each request to the brokers while rebuilding.
+    static let requestTimeout = Duration.seconds(2)
+
+    /// Learns how far registrations were checked (nothing committed: a first start, all
+    /// counts as checked). Whatever was written since the ends were taken is checked anyway.
+    private func learnChecked(_ ends: [PartitionWatermarks]) async {
+        let deps = ends.filter { $0.topic == topics.deps }
         var checked: [Int32: Int64] = [:]
         do {
-            for position in try await consumer.committed(partitions) where position.offset >= 0 {
+            let partitions = deps.map { TopicPartition(topic: topics.deps, partition: $0.partition) }
+            for position in try await consumer.committed(partitions, timeout: .seconds(5)) where position.offset >= 0 {
                 checked[position.partition] = position.offset
             }
         } catch {
             logger.warning("cannot read how far registrations were checked; checking none again", metadata: ["error": "\(error)"])
         }
-        for (partition, marker) in ends[topics.deps] ?? [:] { checked[partition] = min(checked[partition] ?? .max, marker + 1) }
-        lock.withLock {
-            checkedFrom = checked
-            pendingEnds = ends.filter { !$0.value.isEmpty }
-            isReady = pendingEnds.isEmpty
-        }
+        for end in deps { checked[end.partition] = min(checked[end.partition] ?? .max, end.high) }
+        checkedFrom = checked
     }
 
-    func awaitReady() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = lock.withLock { () -> Bool in
-                if isReady || waitingCancelled { return true }
-                readyContinuations.append(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-    }
-
-    /// Releases `awaitReady` callers without the state being ready (shutting down).
-    func cancelWaiters() {
-        let waiting = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            waitingCancelled = true
-            defer { readyContinuations = [] }
-            return readyContinuations
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-
-    /// Reads until the consumer is shut down.
-    func run() async {
-        for await event in consumer.events {
-            guard case .messages(let batch) = event else { continue }
-            var deps = DepsBatch()
-            var live: [Registration] = []
-            let wasReady = ready
-            var rebuilt = false
-            for message in batch {
-                if message.topic == topics.nodes {
-                    if let bytes = message.valueBytes, let report = try? NodeReport.decode(bytes) { nodes.merge(report) }
-                } else if message.topic == topics.ledger {
-                    if message.header(Self.writerHeader) != writer, let bytes = message.valueBytes,
-                       let record = try? LedgerRecord.decode(bytes) {
-                        ledger.merge(record)
-                    }
-                } else if let registration = read(message, into: &deps) {
-                    if wasReady {
-                        live.append(registration)
-                    } else if message.offset >= lock.withLock({ checkedFrom[message.partition] ?? .max }) {
-                        unchecked.append(registration)
-                    }
+    /// While rebuilding: asks every half second how far the brokers trimmed the partitions
+    /// still behind (a partition trimmed past its end has nothing left to read), wakes the
+    /// reader to judge again, and logs the progress every 5 s.
+    private func watchRebuild() async {
+        let clock = ContinuousClock()
+        var loggedAt = clock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(500))
+            guard let pending = rebuild.withLockedValue({ $0.pending }) else { return }
+            if !pending.isEmpty {
+                do {
+                    let marks = try await consumer.watermarks(
+                        pending.map { TopicPartition(topic: $0.topic, partition: $0.partition) }, timeout: Self.requestTimeout)
+                    rebuild.withLockedValue { state in state.track { for mark in marks { $0.probed(mark) } } }
+                } catch {
+                    logger.debug("cannot learn where the partitions still behind start", metadata: ["error": "\(error)"])
                 }
-                if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
-                if reached(message) { rebuilt = true }
             }
-            deps.apply(to: index)
-            if deps.registrations > 0 { onIndexed?(deps.registrations) }
-            // Ready only once the batch that reached the last marker is in the index.
-            if rebuilt { markReady() }
-            await check(live)
-            await keepLately(live)
-            if !wasReady && ready {
-                logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
-                await check(unchecked)
-                unchecked = []
-            }
-            if ready { await commitChecked() }
-            metrics.ledgerEntries.set(Double(ledger.count))
-            if ContinuousClock.now - indexGaugeAt >= .seconds(1) || ready != wasReady {
-                indexGaugeAt = .now
-                metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+            consumer.wake()
+            if clock.now - loggedAt >= .seconds(5), let catchUp = rebuild.withLockedValue({ $0.catchUp }) {
+                loggedAt = clock.now
+                metrics.rebuildBehind.set(Double(catchUp.behind))
+                var metadata: Logger.Metadata = ["elapsed": "\(Self.seconds(clock.now - startedAt)) s"]
+                for topic in catchUp.progress {
+                    metadata[topic.topic] = .string(
+                        "\(topic.read)/\(topic.total) read, \(topic.pendingPartitions) of \(topic.partitions) partitions to go, "
+                            + "\(topic.skipped) offsets skipped in \(topic.jumps) jumps")
+                }
+                logger.info("rebuilding the index and the ledger", metadata: metadata)
             }
         }
+    }
+
+    /// The state is read up to the ends taken at start and applied: ready. Then checks the
+    /// registrations read meanwhile that no bus had checked.
+    private func becomeReady() async {
+        // The catch-up is read before it is replaced by `.ready`.
+        let (catchUp, waiters) = rebuild.withLockedValue { state in (state.catchUp, state.markReady()) }
+        for waiter in waiters { waiter.resume() }
+        metrics.rebuildBehind.set(Double(0))
+        var metadata: Logger.Metadata = [
+            "seconds since start": "\(Self.seconds(.now - startedAt))", "ledger": "\(ledger.count)", "keys": "\(index.statistics.registeredKeys)",
+        ]
+        for topic in catchUp?.progress ?? [] where topic.jumps > 0 {
+            metadata[topic.topic] = "\(topic.skipped) offsets skipped (trimmed before read) in \(topic.jumps) jumps"
+        }
+        logger.info("index and ledger rebuilt", metadata: metadata)
+        logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
+        await check(unchecked)
+        unchecked = []
+        await commitChecked()
+        metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+    }
+
+    /// Applies a batch: node reports, ledger records, registrations (race-checked once the
+    /// state is ready; kept for later when read during the rebuild at or after `checkedFrom`).
+    private func read(_ batch: [KafkaMessage]) async {
+        var deps = DepsBatch()
+        var live: [Registration] = []
+        let wasReady = ready
+        // Runs of one partition's messages, for the catch-up: one update per run, not per message.
+        var runs: [(topic: String, partition: Int32, first: Int64, last: Int64)] = []
+        for message in batch {
+            if message.topic == topics.nodes {
+                if let bytes = message.valueBytes, let report = try? NodeReport.decode(bytes) { nodes.merge(report) }
+            } else if message.topic == topics.ledger {
+                if message.header(Self.writerHeader) != writer, let bytes = message.valueBytes,
+                   let record = try? LedgerRecord.decode(bytes) {
+                    ledger.merge(record)
+                }
+            } else if let registration = read(message, into: &deps) {
+                if wasReady {
+                    live.append(registration)
+                } else if message.offset >= checkedFrom[message.partition] ?? .max {
+                    unchecked.append(registration)
+                }
+            }
+            if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
+            if !wasReady {
+                if let last = runs.last, last.partition == message.partition, last.topic == message.topic {
+                    runs[runs.count - 1].last = message.offset
+                } else {
+                    runs.append((message.topic, message.partition, message.offset, message.offset))
+                }
+            }
+        }
+        deps.apply(to: index)
+        if deps.registrations > 0 { onIndexed?(deps.registrations) }
+        // Counted as read only once in the index: readiness follows right after this batch.
+        if !runs.isEmpty {
+            rebuild.withLockedValue { state in
+                state.track { catchUp in
+                    for run in runs { catchUp.read(topic: run.topic, partition: run.partition, first: run.first, last: run.last) }
+                }
+            }
+        }
+        await check(live)
+        await keepLately(live)
+        if wasReady { await commitChecked() }
+        metrics.ledgerEntries.set(Double(ledger.count))
+        if ContinuousClock.now - indexGaugeAt >= .seconds(1) {
+            indexGaugeAt = .now
+            metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+        }
+    }
+
+    /// Logs a consumer error, at most one a second (with how many were not logged).
+    private func report(_ error: KafkaError) {
+        metrics.stateConsumerErrors.increment()
+        if let at = errorLoggedAt, ContinuousClock.now - at < .seconds(1) {
+            errorsUnlogged += 1
+            return
+        }
+        errorLoggedAt = .now
+        logger.warning("state consumer error", metadata: ["error": "\(error)", "not logged since the last": "\(errorsUnlogged)"])
+        errorsUnlogged = 0
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+
+    /// Race-checks registrations already in the index, as one wave (each key invalidated at
+    /// most once, the messages sent in chunks as they are planned); returns once their
+    /// invalidations are delivered.
+    private func check(_ registrations: [Registration]) async {
+        guard !registrations.isEmpty else { return }
+        let counts = await raceCheck.check(registrations, send: send)
+        if counts.stale > 0 { metrics.racesInvalidated.increment(by: Int64(counts.stale)) }
     }
 
     /// Checks again, after the next batch, the registrations read since `readSince`: they were
@@ -170,7 +293,7 @@ final class StateFollower: @unchecked Sendable {
     /// partitions' taker has floored the memory by then, so their key dependencies now count
     /// as stale). Nodes report on `cascade.nodes` every second, so a batch always comes.
     func recheck(readSince: Int64) {
-        lock.withLock { recheckSince = min(recheckSince ?? readSince, readSince) }
+        recheckSince.withLockedValue { $0 = min($0 ?? readSince, readSince) }
     }
 
     /// Remembers the live registrations of this batch, and runs a recheck that was asked for.
@@ -185,19 +308,10 @@ final class StateFollower: @unchecked Sendable {
             lately.removeFirst(latelyStart)
             latelyStart = 0
         }
-        guard let since = lock.withLock({ () -> Int64? in defer { recheckSince = nil }; return recheckSince }) else { return }
+        guard let since = recheckSince.withLockedValue({ value -> Int64? in defer { value = nil }; return value }) else { return }
         let again = lately[latelyStart...].filter { $0.readAtMillis >= since }.map(\.registration)
         logger.info("checking again the registrations read since a bus instance went silent", metadata: ["count": "\(again.count)"])
         await check(again)
-    }
-
-    /// Race-checks registrations already in the index, as one wave (each key invalidated at
-    /// most once, the messages sent in chunks as they are planned); returns once their
-    /// invalidations are delivered.
-    private func check(_ registrations: [Registration]) async {
-        guard !registrations.isEmpty else { return }
-        let counts = await raceCheck.check(registrations, send: send)
-        if counts.stale > 0 { metrics.racesInvalidated.increment(by: Int64(counts.stale)) }
     }
 
     /// Commits how far registrations are checked, at most twice a second.
@@ -225,25 +339,6 @@ final class StateFollower: @unchecked Sendable {
         case .tombstone, .ignored:
             return nil
         }
-    }
-
-    /// Crosses off the marker `message` reaches; true when it was the last one.
-    private func reached(_ message: KafkaMessage) -> Bool {
-        lock.withLock {
-            guard !isReady, let end = pendingEnds[message.topic]?[message.partition], message.offset >= end else { return false }
-            pendingEnds[message.topic]?[message.partition] = nil
-            if pendingEnds[message.topic]?.isEmpty == true { pendingEnds[message.topic] = nil }
-            return pendingEnds.isEmpty
-        }
-    }
-
-    private func markReady() {
-        let continuations = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            isReady = true
-            defer { readyContinuations = [] }
-            return readyContinuations
-        }
-        for continuation in continuations { continuation.resume() }
     }
 
     func shutdown() async {

@@ -2,10 +2,11 @@ import CascadeKafka
 import CascadeWire
 import Logging
 
-/// Creates the topics the bus needs, and marks the end of the state topics at start.
+/// Creates the topics the bus needs.
 enum TopicSetup {
     /// Creates missing topics (deps and ledger compacted). A cluster that refuses (the embedded
-    /// mock does not implement CreateTopics) is logged: producing auto-creates topics there.
+    /// mock does not implement CreateTopics) is logged: asking for a topic's metadata, as the
+    /// state follower does, or producing to it, auto-creates it there.
     static func createTopics(_ configuration: BusConfiguration, services: [String], logger: Logger) async {
         let topics = configuration.topics
         let partitions = configuration.partitions
@@ -56,28 +57,7 @@ enum TopicSetup {
         return nil
     }
 
-    /// The key of the sync markers; never an `Entity#id` nor a real `service/key` of a node.
+    /// The key of the sync markers earlier versions wrote to every state partition at start;
+    /// never an `Entity#id` nor a real `service/key` of a node. Still skipped where read.
     static let markerPrefix = "cascade-bus/sync-marker-"
-
-    /// Writes a tombstone marker to every partition of `topic` and returns the offsets they
-    /// landed at: having read past them means having read everything written before start.
-    static func markEnd(of topic: String, producer: KafkaProducer, admin: KafkaAdmin, marker: String, logger: Logger) async throws -> [Int32: Int64] {
-        var partitions = (try? await admin.listTopics())?[topic] ?? 0
-        if partitions == 0 {
-            // Auto-create by producing, then ask again.
-            try await producer.send(topic: topic, key: marker, value: nil)
-            for _ in 0..<100 where partitions == 0 {
-                partitions = (try? await admin.listTopics())?[topic] ?? 0
-                if partitions == 0 { try await Task.sleep(for: .milliseconds(50)) }
-            }
-        }
-        guard partitions > 0 else { throw KafkaError(code: 0, name: "UNKNOWN_TOPIC", message: "topic \(topic) does not exist") }
-        var ends: [Int32: Int64] = [:]
-        for partition in 0..<Int32(partitions) {
-            let report = try await producer.send(topic: topic, key: marker, value: nil, partition: partition)
-            ends[partition] = report.offset
-        }
-        logger.debug("marked end of topic", metadata: ["topic": "\(topic)", "ends": "\(ends)"])
-        return ends
-    }
 }

@@ -19,8 +19,10 @@ public func completesWithin(_ timeout: Duration, _ operation: @escaping @Sendabl
         }
         Task {
             await operation()
-            timer.cancel()
+            // Answered before the timer is cancelled: cancelled, its sleep ends at once and it
+            // would answer false first.
             answer(true)
+            timer.cancel()
         }
     }
 }

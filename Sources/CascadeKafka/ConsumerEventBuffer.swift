@@ -12,6 +12,8 @@ final class ConsumerEventBuffer: @unchecked Sendable {
     private var reader: CheckedContinuation<KafkaConsumerEvent?, Never>?
     private var finished = false
     private var dropping = false
+    /// `wake()` came while the reader was busy and nothing was buffered.
+    private var woken = false
     private let capacity: Int
 
     init(capacity: Int) {
@@ -57,6 +59,20 @@ final class ConsumerEventBuffer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Resumes a waiting reader with `.woken`; a busy reader gets it at its next `next()`,
+    /// unless an event is buffered by then (the reader then has something to look at anyway).
+    func wake() {
+        condition.lock()
+        if let waiting = reader {
+            reader = nil
+            condition.unlock()
+            waiting.resume(returning: .woken)
+            return
+        }
+        if head == events.count && !finished { woken = true }
+        condition.unlock()
+    }
+
     /// From now on a full buffer drops instead of blocking (used while closing).
     func stopBlocking() {
         condition.lock()
@@ -80,6 +96,7 @@ final class ConsumerEventBuffer: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             condition.lock()
             if head < events.count {
+                woken = false
                 let event = events[head]
                 head += 1
                 if head > 64 && head * 2 > events.count {
@@ -92,6 +109,10 @@ final class ConsumerEventBuffer: @unchecked Sendable {
             } else if finished {
                 condition.unlock()
                 continuation.resume(returning: nil)
+            } else if woken {
+                woken = false
+                condition.unlock()
+                continuation.resume(returning: .woken)
             } else {
                 reader = continuation
                 condition.signal()
@@ -108,6 +129,8 @@ public enum KafkaConsumerEvent: Sendable {
     case assigned([TopicPartition])
     case revoked([TopicPartition])
     case error(KafkaError)
+    /// Nothing new: the reader was woken by `KafkaConsumer.wake()`.
+    case woken
 }
 
 /// The consumer's events as an AsyncSequence; one reader at a time.

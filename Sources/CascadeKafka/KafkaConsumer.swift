@@ -252,6 +252,33 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Where each partition of `topics` starts and ends now (see `watermarks(_:timeout:)`),
+    /// after a metadata request per topic, which creates a missing topic where the cluster
+    /// auto-creates. Throws when a topic has no partitions yet or a leader does not answer.
+    public func watermarks(of topics: [String], timeout: Duration = .seconds(5)) async throws(KafkaError) -> [PartitionWatermarks] {
+        let milliseconds = Self.milliseconds(timeout)
+        // `self`, not only the handle: the consumer, and so its handle, outlives the call.
+        let result = await runBlocking("cascade-consumer-watermarks") { [self] in
+            RDKafkaOffsets.watermarks(handle, topics: topics, timeoutMs: milliseconds)
+        }
+        return try result.get()
+    }
+
+    /// The first offset and the end (the next offset to be written) of each partition, as the
+    /// leaders say now: one ListOffsets round trip per leader for the starts and one for the
+    /// ends, each bounded by `timeout`. Assigned or not.
+    public func watermarks(_ partitions: [TopicPartition], timeout: Duration = .seconds(5)) async throws(KafkaError) -> [PartitionWatermarks] {
+        let milliseconds = Self.milliseconds(timeout)
+        let result = await runBlocking("cascade-consumer-watermarks") { [self] in
+            RDKafkaOffsets.watermarks(handle, partitions: partitions, timeoutMs: milliseconds)
+        }
+        return try result.get()
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int32 {
+        Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     // MARK: - Flow control
 
     /// Stops fetching these partitions until `resume`; for back-pressure.
@@ -277,6 +304,13 @@ public final class KafkaConsumer: Sendable {
             return RDKafkaPartitionList.firstError(list)
         }
         if let failure { throw failure }
+    }
+
+    /// Hands the reader of `events` a `.woken` event if it waits with nothing to read (or
+    /// the next time it asks, if nothing came meanwhile): for a reader that must look at its
+    /// own state again when no message arrives. Never blocks.
+    public func wake() {
+        context.buffer.wake()
     }
 
     /// The partitions currently assigned to this consumer.

@@ -72,6 +72,24 @@ public struct TopicPartition: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(topic)[\(partition)]@\(offset)" }
 }
 
+/// The offsets a partition holds as its leader said: from `low`, its first, to `high`, the
+/// next one to be written (its end). `low == high`: nothing is left in it.
+public struct PartitionWatermarks: Sendable, Hashable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+    public var low: Int64
+    public var high: Int64
+
+    public init(topic: String, partition: Int32, low: Int64, high: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.low = low
+        self.high = high
+    }
+
+    public var description: String { "\(topic)[\(partition)]@\(low)..<\(high)" }
+}
+
 /// librdkafka's logical offsets.
 public enum KafkaOffset {
     public static let beginning: Int64 = -2

@@ -48,7 +48,7 @@ public final class InvalidationConsumer: Service {
             case .messages(let batch):
                 for message in batch { apply(message) }
                 node.counters.lag = consumer.lag
-            case .revoked:
+            case .revoked, .woken:
                 break
             case .error(let error):
                 logger.warning("invalidation consumer error", metadata: ["error": "\(error)"])

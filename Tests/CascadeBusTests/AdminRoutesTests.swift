@@ -16,7 +16,8 @@ struct AdminRoutesTests {
     private func application(token: String? = nil, readiness: Readiness = Readiness()) throws -> (some ApplicationProtocol, PipelineFixture) {
         let fixture = try PipelineFixture()
         let source = AdminContextSource(
-            processor: fixture.processor, metrics: BusMetrics(), token: token, isReady: { readiness.ready })
+            processor: fixture.processor, metrics: BusMetrics(), token: token,
+            readiness: { "1200 behind: cascade.deps 800/2000 read, 1200 to go on 2 of 6 partitions" }, isReady: { readiness.ready })
         return (Application(router: buildRouter(source)), fixture)
     }
 
@@ -28,7 +29,10 @@ struct AdminRoutesTests {
                 #expect(response.status == .ok && String(buffer: response.body) == "ok\n")
             }
             try await client.execute(uri: "/readyz", method: .get) { response in
+                // It says how far behind it is.
                 #expect(response.status == .serviceUnavailable)
+                #expect(String(buffer: response.body)
+                    == "rebuilding the index and the ledger: 1200 behind: cascade.deps 800/2000 read, 1200 to go on 2 of 6 partitions\n")
             }
             readiness.ready = true
             try await client.execute(uri: "/readyz", method: .get) { response in
