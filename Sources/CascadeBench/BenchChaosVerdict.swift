@@ -235,9 +235,11 @@ struct ChaosVerdict {
         let client = try NodeClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
         let reply = try client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
         guard reply == .simple("OK") else { throw OperatorError("the storefront refused the planted value: \(reply)") }
-        try await awaitBus("the planted registration to reach the bus") { await impact("p-planted").contains(key) }
+        // Every instance: the event goes to whichever owns its partition, and one that still
+        // had the registration would invalidate the key.
+        try await awaitBus("the planted registration to reach every bus instance") { await impacts("p-planted").allSatisfy { $0.contains(key) } }
         try await producer.send(topic: topics.deps, key: "storefront/\(key)", value: nil)
-        try await awaitBus("the bus to drop the planted registration") { await !impact("p-planted").contains(key) }
+        try await awaitBus("every bus instance to drop the planted registration") { await !impacts("p-planted").contains { $0.contains(key) } }
         let event = DomainEvent(
             ref: EntityRef(entity: "Product", id: "p-planted"), op: .update, version: 2, origin: "bench",
             atMillis: Int64(Date().timeIntervalSince1970 * 1000), eventID: UUID().uuidString.lowercased())
@@ -248,8 +250,11 @@ struct ChaosVerdict {
         return key
     }
 
-    private func impact(_ id: String) async -> String {
-        await chaosHTTPGet(cluster.admin + "/impact?ref=Product%23\(id)").body
+    /// Each running instance's `/impact` of the product.
+    private func impacts(_ id: String) async -> [String] {
+        var bodies: [String] = []
+        for (_, admin) in cluster.liveBusAdmins { bodies.append(await chaosHTTPGet(admin + "/impact?ref=Product%23\(id)").body) }
+        return bodies
     }
 
     /// The admin API offers nothing to subscribe to, so ask 20 times a second, for 30 s at most.
