@@ -283,10 +283,12 @@ extension ChaosVerdict {
             let value = (try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
                 .command(encodeRESPCommand("GET", key)).text) ?? "?"
             var text = "\(service)/\(key) = \(value), set at \(wall(meta.setAtMillis))"
+            var current = false
             if let dash = key.lastIndex(of: "-"), let product = Int(key[key.index(after: dash)...]), product < truth.products,
                let version = UInt64(value), version > 1 {
                 let written = truth.supersededAt(product, version: version - 1)
                 let superseded = truth.supersededAt(product, version: version)
+                current = superseded == nil
                 func run(_ time: UInt64?) -> String { time.map { String(format: "%.2f s", Double($0 &- started) / 1e9) } ?? "never" }
                 text += " (the truth wrote \(version) at \(run(written)), superseded it \(run(superseded)))"
             }
@@ -294,11 +296,19 @@ extension ChaosVerdict {
                 let parts = dependency.tag.split(separator: "/", maxSplits: 1).map(String.init)
                 let fence = parts.count == 2 ? (try? self.meta(parts[0], parts[1]))?.keyFence : nil
                 text += "; \(dependency.tag) invalidated at \(wall(fence?.atMillis)) by \(fence?.cause ?? "?")"
+                // The event of the very version the value holds: the dependency's value was
+                // already that version when the event's tag dropped it on its node.
+                if current, let cause = fence?.cause, cause.hasSuffix("@\(value)") { text += " " + Self.sameVersionNote }
             }
             lines.append(text)
         }
         return lines
     }
+
+    /// Marks a dependency dropped by the event of the version the key already holds: the value
+    /// is current (the truth agrees), but check's rule (a dependency invalidated after the key
+    /// was set) counts it.
+    static let sameVersionNote = "(the version the key holds: its value is current)"
 
     private func meta(_ service: String, _ key: String) throws -> KeyMeta {
         let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
