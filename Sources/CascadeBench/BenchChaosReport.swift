@@ -52,10 +52,7 @@ extension BenchChaosCommand {
         let all = verdict.windows(reads, faults: injector.periods, brokerPhase: injector.brokerPhase)
         rows("all", all, everything: true)
         printLine("(whole run: every hit but the broker phase's, bus kills and the node restart included)")
-        let p99 = all.outside.percentile(0.99)
-        if windowFloorMs > 0, p99 >= windowFloorMs {
-            misses.append(String(format: "stale-read window p99 %.1f ms outside faults (floor < %.0f ms)", p99, windowFloorMs))
-        }
+        misses += judgeOutside(all.outside, verdict, reads: reads, injector: injector)
         misses += judgeWholeRun(all.whole)
         let placed = verdict.beyondSecondByPeriod(reads, faults: injector.periods, brokerPhase: injector.brokerPhase)
         if !placed.isEmpty { printLine("  by period: " + placed.map { "\($0.0) \($0.1)" }.joined(separator: ", ")) }
@@ -66,6 +63,25 @@ extension BenchChaosCommand {
             if beyond > 0 { misses.append("\(beyond) reads beyond --max-staleness \(staleness)") }
         }
         return misses
+    }
+
+    /// The stale-read window outside faults: p99 below `windowFloorMs`; when not, when the
+    /// worst hits happened, to set beside the faults and the buses' logs.
+    private func judgeOutside(_ outside: ChaosVerdict.Windows, _ verdict: ChaosVerdict, reads: [ChaosRead], injector: ChaosFaultInjector) -> [String] {
+        let p99 = outside.percentile(0.99)
+        guard windowFloorMs > 0, p99 >= windowFloorMs else { return [] }
+        let started = injector.started
+        let calm = reads.filter { read in !injector.periods.contains { $0.contains(read.at) } }
+        var bySecond: [Int: Int] = [:]
+        for read in calm {
+            guard let superseded = verdict.truth.supersededAt(Int(read.product), version: read.version), superseded < read.at,
+                  Double(read.at - superseded) / 1e6 >= windowFloorMs else { continue }
+            bySecond[Int((read.at &- started) / 1_000_000_000), default: 0] += 1
+        }
+        printLine("stale hits outside faults at or above the floor, by second of the run: "
+            + bySecond.sorted { $0.key < $1.key }.map { "\($0.key) s: \($0.value)" }.joined(separator: ", "))
+        for line in verdict.readsBeyond(calm, millis: p99, started: started).prefix(3) { printLine("  " + line) }
+        return [String(format: "stale-read window p99 %.1f ms outside faults (floor < %.0f ms)", p99, windowFloorMs)]
     }
 
     /// Hits of a value superseded more than 1 s before, over the whole run: judged unless the

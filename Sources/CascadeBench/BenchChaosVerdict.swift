@@ -235,9 +235,11 @@ struct ChaosVerdict {
         let client = try NodeClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
         let reply = try client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
         guard reply == .simple("OK") else { throw OperatorError("the storefront refused the planted value: \(reply)") }
-        try await awaitBus("the planted registration to reach the bus") { await impact("p-planted").contains(key) }
+        // Every instance: the event goes to whichever owns its partition, and one that still
+        // had the registration would invalidate the key.
+        try await awaitBus("the planted registration to reach every bus instance") { await impacts("p-planted").allSatisfy { $0.contains(key) } }
         try await producer.send(topic: topics.deps, key: "storefront/\(key)", value: nil)
-        try await awaitBus("the bus to drop the planted registration") { await !impact("p-planted").contains(key) }
+        try await awaitBus("every bus instance to drop the planted registration") { await !impacts("p-planted").contains { $0.contains(key) } }
         let event = DomainEvent(
             ref: EntityRef(entity: "Product", id: "p-planted"), op: .update, version: 2, origin: "bench",
             atMillis: Int64(Date().timeIntervalSince1970 * 1000), eventID: UUID().uuidString.lowercased())
@@ -248,8 +250,11 @@ struct ChaosVerdict {
         return key
     }
 
-    private func impact(_ id: String) async -> String {
-        await chaosHTTPGet(cluster.admin + "/impact?ref=Product%23\(id)").body
+    /// Each running instance's `/impact` of the product.
+    private func impacts(_ id: String) async -> [String] {
+        var bodies: [String] = []
+        for (_, admin) in cluster.liveBusAdmins { bodies.append(await chaosHTTPGet(admin + "/impact?ref=Product%23\(id)").body) }
+        return bodies
     }
 
     /// The admin API offers nothing to subscribe to, so ask 20 times a second, for 30 s at most.
@@ -278,10 +283,12 @@ extension ChaosVerdict {
             let value = (try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
                 .command(encodeRESPCommand("GET", key)).text) ?? "?"
             var text = "\(service)/\(key) = \(value), set at \(wall(meta.setAtMillis))"
+            var current = false
             if let dash = key.lastIndex(of: "-"), let product = Int(key[key.index(after: dash)...]), product < truth.products,
                let version = UInt64(value), version > 1 {
                 let written = truth.supersededAt(product, version: version - 1)
                 let superseded = truth.supersededAt(product, version: version)
+                current = superseded == nil
                 func run(_ time: UInt64?) -> String { time.map { String(format: "%.2f s", Double($0 &- started) / 1e9) } ?? "never" }
                 text += " (the truth wrote \(version) at \(run(written)), superseded it \(run(superseded)))"
             }
@@ -289,11 +296,19 @@ extension ChaosVerdict {
                 let parts = dependency.tag.split(separator: "/", maxSplits: 1).map(String.init)
                 let fence = parts.count == 2 ? (try? self.meta(parts[0], parts[1]))?.keyFence : nil
                 text += "; \(dependency.tag) invalidated at \(wall(fence?.atMillis)) by \(fence?.cause ?? "?")"
+                // The event of the very version the value holds: the dependency's value was
+                // already that version when the event's tag dropped it on its node.
+                if current, let cause = fence?.cause, cause.hasSuffix("@\(value)") { text += " " + Self.sameVersionNote }
             }
             lines.append(text)
         }
         return lines
     }
+
+    /// Marks a dependency dropped by the event of the version the key already holds: the value
+    /// is current (the truth agrees), but check's rule (a dependency invalidated after the key
+    /// was set) counts it.
+    static let sameVersionNote = "(the version the key holds: its value is current)"
 
     private func meta(_ service: String, _ key: String) throws -> KeyMeta {
         let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
