@@ -48,9 +48,10 @@ struct RebuildReadinessTests {
             }
         }
         defer { for writer in writers { writer.cancel() } }
-        try await Task.sleep(for: .milliseconds(500))
+        // The flow is on before the bus starts.
+        let flowing = try await eventually(timeout: .seconds(30)) { written.withLockedValue { $0 } >= 100 }
+        #expect(flowing, "the writers produce")
         let writtenBeforeStart = written.withLockedValue { $0 }
-        #expect(writtenBeforeStart > 0, "the writers produce")
 
         let clock = ContinuousClock()
         let started = clock.now
