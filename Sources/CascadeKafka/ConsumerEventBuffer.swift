@@ -21,31 +21,19 @@ final class ConsumerEventBuffer: @unchecked Sendable {
     }
 
     /// Called on the poll thread. Blocks while full, unless the buffer is finishing.
-    func push(_ event: KafkaConsumerEvent) {
-        condition.lock()
-        while events.count - head >= capacity && !dropping && !finished {
-            condition.wait()
-        }
-        if finished || (dropping && events.count - head >= capacity) {
-            condition.unlock()
-            return
-        }
-        if let waiting = reader {
-            reader = nil
-            condition.unlock()
-            waiting.resume(returning: event)
-            return
-        }
-        events.append(event)
-        condition.unlock()
-    }
+    func push(_ event: KafkaConsumerEvent) { push(event, waitingForRoom: true) }
 
     /// Called by the owner of a manually assigned consumer: an ownership change goes behind
     /// the messages already handed over, and never waits for room (it is one small event per
     /// change, and the reader must hear of it to drain).
-    func pushControl(_ event: KafkaConsumerEvent) {
+    func pushControl(_ event: KafkaConsumerEvent) { push(event, waitingForRoom: false) }
+
+    private func push(_ event: KafkaConsumerEvent, waitingForRoom: Bool) {
         condition.lock()
-        if finished {
+        while waitingForRoom && events.count - head >= capacity && !dropping && !finished {
+            condition.wait()
+        }
+        if finished || (waitingForRoom && dropping && events.count - head >= capacity) {
             condition.unlock()
             return
         }
