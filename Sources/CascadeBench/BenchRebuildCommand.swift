@@ -2,6 +2,7 @@ import ArgumentParser
 import CascadeBus
 import CascadeGraph
 import CascadeKafka
+import CascadeNode
 import CascadeWire
 import Foundation
 import Logging
@@ -60,7 +61,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
     @Option(help: "Registrations a second while the broker is filled (default: as fast as it takes them): at a node's pace, each message set holds what its producer gathered in linger.ms.")
     var produceRate: Int?
 
-    @Option(help: "linger.ms of the producer that fills the broker and of the --flow writer (default: the node's).")
+    @Option(help: "linger.ms of the producer that fills the broker and of the --flow writer (default: the node's, NodeRuntime.registrationLingerMs).")
     var produceLingerMs: Int?
 
     /// Floors, as rates: 10M registrations in 60 s in process, 1M through the broker.
@@ -166,13 +167,13 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let configuration = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
         var producing = configuration
-        if let produceLingerMs { producing.properties["linger.ms"] = String(produceLingerMs) }
+        producing.properties["linger.ms"] = String(produceLingerMs ?? NodeRuntime.registrationLingerMs)
         let clock = ContinuousClock()
         let produceStart = clock.now
         try await produce(topics: topics, kafka: producing, ledgerRecords: ledgerRecords)
         printLine(String(
-            format: "  produced in %.1f s (untimed; %@, linger.ms %@)", Self.seconds(clock.now - produceStart),
-            produceRate.map { "\($0) registrations/s" } ?? "as fast as the broker takes them", produceLingerMs.map(String.init) ?? "the node's"))
+            format: "  produced in %.1f s (untimed; %@, producer linger.ms %@)", Self.seconds(clock.now - produceStart),
+            produceRate.map { "\($0) registrations/s" } ?? "as fast as the broker takes them", producing.properties["linger.ms"] ?? "?"))
 
         let started = clock.now
         let bus = try BusService(
@@ -234,10 +235,11 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         while start < throughBroker {
             let end = min(throughBroker, start + chunk)
             for message in BenchRebuildWorkload.messages(start..<end, topic: topics.deps) {
-                if let produceRate, message.offset % 100 == 0 {
-                    // At the given pace, a hundred at a time.
+                if let produceRate {
+                    // At the given pace, evenly to the millisecond: bursts would make the message
+                    // sets, not the producer's linger.
                     let due = started + .nanoseconds(message.offset * 1_000_000_000 / Int64(produceRate))
-                    if due > clock.now { try await Task.sleep(until: due) }
+                    if due - clock.now >= .milliseconds(1) { try await Task.sleep(until: due) }
                 }
                 try await producer.produce(
                     topic: topics.deps, key: message.keyBytes, value: message.valueBytes, token: UInt64(message.offset))

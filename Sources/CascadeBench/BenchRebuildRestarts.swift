@@ -79,7 +79,7 @@ struct BenchRebuildRestarts {
         let started = clock.now
         while !Task.isCancelled {
             let due = started + .nanoseconds(Int64(n - firstFlowing) * 1_000_000_000 / Int64(flow))
-            if due > clock.now { try? await Task.sleep(until: due) }
+            if due - clock.now >= .milliseconds(1) { try? await Task.sleep(until: due) }
             let registration = BenchRebuildWorkload.registration(n)
             try await producer.produce(
                 topic: topics.deps, key: Array(registration.kafkaKey.utf8), value: registration.encoded(), token: UInt64(n))
