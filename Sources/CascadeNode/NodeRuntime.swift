@@ -76,7 +76,7 @@ extension NodeRuntime {
     /// says otherwise. Each message set a node sends is a set the bus replays at start, and the
     /// embedded broker answers a fetch with one set per partition, walking its list of sets
     /// from the head to find the offset: at 1 ms a node under a steady flow sent about one set
-    /// per registration, and a restarted bus took 55 s instead of 1.7 s to replay 100,000 of
+    /// per registration, and a restarted bus took 22 s instead of 1.3 s to replay 100,000 of
     /// them (docs/bus.md, "Rebuild after a restart"). A registration is race-checked against a
     /// 2 s window: 10 ms more is nothing there.
     public static let registrationLingerMs = 10
