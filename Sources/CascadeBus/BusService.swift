@@ -115,7 +115,6 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                     group.addTask { await self.follower.run() }
                     group.addTask { await self.consumeEvents() }
                     group.addTask { await self.runPeriodically() }
-                    group.addTask { await self.ownership.listen() }
                     group.addTask { await self.driveOwnership() }
                 }
             } onGracefulShutdown: {
@@ -209,7 +208,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             }
         }
         defer { discovery.cancel() }
-        await ownership.run(registrations: { [processor] in processor.index.registeredKeys }) { change, ready in
+        await ownership.run { change, ready in
             guard let consumer = state.consumer else { return }
             if let goneSince = change.goneSinceMillis {
                 processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
@@ -315,8 +314,17 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             group.addTask { await self.commitPeriodically() }
             group.addTask { await self.probeEnds() }
             group.addTask { await self.sendWatermarks() }
+            group.addTask { await self.tellRegistrations() }
             await state.awaitStopping()
             group.cancelAll()
+        }
+    }
+
+    /// Keeps the count the beacon carries (for `/shards`) within a second.
+    private func tellRegistrations() async {
+        while !Task.isCancelled {
+            ownership.setRegistrations(processor.index.registeredKeys)
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

@@ -9,6 +9,12 @@ import NIOConcurrencyHelpers
 /// topics in and out of the events consumer (a `.manual` one) as ownership decides. A killed
 /// instance's partitions are read again by the others within `deadAfter` plus a beacon round,
 /// whatever any session timeout says.
+///
+/// Liveness never waits for the cooperative pool: beacons are sent and decisions taken on a
+/// thread of their own, and beacons heard are noted on the listener's poll thread. A bus busy
+/// resolving (or a race-check wave holding the pool for a moment) is then still heard on
+/// time, and is not taken for gone by its peers; only moving partitions in the events
+/// consumer waits for the pool.
 final class OwnershipDriver: Sendable {
     static let beaconInterval: Duration = .milliseconds(100)
 
@@ -19,17 +25,34 @@ final class OwnershipDriver: Sendable {
     private let producer: KafkaProducer
     private let listener: KafkaConsumer
     private let adminURL = NIOLockedValueBox<String?>(nil)
+    /// Registrations held, as the beacon tells them (kept by the bus: the index's own count
+    /// takes its lock, which a rebuild can hold for a while).
+    private let registrations = NIOLockedValueBox(0)
+    /// When a failed beacon was last logged: a broker out of reach fails ten a second.
+    private let lastWarningMillis = NIOLockedValueBox<Int64>(0)
+    /// Set once the goodbye is said: no beacon after it. Held while a beacon is enqueued.
     private let closed = NIOLockedValueBox(false)
+    /// Decisions for `follow`, in order.
+    private let changes: AsyncStream<Decision>
+    private let decided: AsyncStream<Decision>.Continuation
     private let metrics: BusMetrics
     private let logger: Logger
+
+    /// A change of ownership for the events consumer, and whether this instance is ready.
+    struct Decision: Sendable {
+        var change: PartitionOwnership.Change
+        var ready: Bool
+    }
 
     init(instance: String, configuration: BusConfiguration, metrics: BusMetrics, logger: Logger) throws(KafkaError) {
         self.instance = instance
         self.topics = configuration.topics
         self.metrics = metrics
         self.logger = logger
-        ownership = NIOLockedValueBox(PartitionOwnership(
+        let ownership = NIOLockedValueBox(PartitionOwnership(
             me: instance, deadAfterMillis: configuration.deadAfterMillis, nowMillis: Timestamps.nowMillis()))
+        self.ownership = ownership
+        (changes, decided) = AsyncStream.makeStream(of: Decision.self)
         // Its own small clients: a beacon must not wait behind a backlog of invalidations, nor
         // a peer's behind a storm of registrations.
         var fast = configuration.kafka
@@ -38,7 +61,9 @@ final class OwnershipDriver: Sendable {
         producer = try KafkaProducer(configuration: fast, logger: logger)
         var listening = configuration.kafka
         if listening.properties["fetch.wait.max.ms"] == nil { listening.properties["fetch.wait.max.ms"] = "10" }
-        listener = try KafkaConsumer(configuration: listening, subscription: .allPartitions(topics: [topics.buses], from: .end), logger: logger)
+        listener = try KafkaConsumer(
+            configuration: listening, subscription: .allPartitions(topics: [topics.buses], from: .end), logger: logger,
+            observer: { batch in Self.hear(batch, into: ownership) })
     }
 
     /// Where this instance's admin API listens, for the other instances' `/shards`.
@@ -50,36 +75,44 @@ final class OwnershipDriver: Sendable {
         ownership.withLockedValue { $0.setPartitions(partitions.map(Self.name)) }
     }
 
+    func setRegistrations(_ count: Int) { registrations.withLockedValue { $0 = count } }
+
     func becameReady() { ownership.withLockedValue { $0.becameReady() } }
 
     /// A copy of the current view, for `/shards` and tests.
     var view: PartitionOwnership { ownership.withLockedValue { $0 } }
 
-    /// Reads beacons until the listener closes.
-    func listen() async {
-        for await event in listener.events {
-            guard case .messages(let batch) = event else { continue }
-            let now = Timestamps.nowMillis()
-            var heard: [BeaconView] = []
-            for message in batch {
-                guard let value = message.valueBytes, let beacon = try? BusBeacon.decode(value) else { continue }
-                heard.append(BeaconView(
-                    instance: beacon.instance, ready: beacon.ready, owned: beacon.owned, admin: beacon.admin,
-                    registrations: beacon.registrations))
-            }
-            ownership.withLockedValue { state in
-                for beacon in heard { state.heard(beacon, atMillis: now) }
-            }
+    /// Starts sending this instance's beacons (they are heard from the start); then hands every decision to
+    /// `apply` (one at a time, outside any lock) until shut down.
+    func run(apply: @Sendable (PartitionOwnership.Change, _ ready: Bool) async -> Void) async {
+        let thread = Thread { [self] in beaconLoop() }
+        thread.name = "cascade-bus-beacon"
+        thread.start()
+        for await decision in changes {
+            await apply(decision.change, decision.ready)
         }
     }
 
-    /// Sends the beacon and decides, every beacon interval, until shut down; `apply` hears
-    /// every decision (outside the lock, one at a time) with whether this instance is ready.
-    func run(
-        registrations: @escaping @Sendable () -> Int, apply: @Sendable (PartitionOwnership.Change, _ ready: Bool) async -> Void
-    ) async {
-        while !closed.withLockedValue({ $0 }) {
-            await beacon(registrations: registrations())
+    /// On the listener's poll thread: notes each beacon heard, with the time it arrived.
+    private static func hear(_ batch: [KafkaMessage], into ownership: NIOLockedValueBox<PartitionOwnership>) {
+        let now = Timestamps.nowMillis()
+        var heard: [BeaconView] = []
+        for message in batch {
+            guard let value = message.valueBytes, let beacon = try? BusBeacon.decode(value) else { continue }
+            heard.append(BeaconView(
+                instance: beacon.instance, ready: beacon.ready, owned: beacon.owned, admin: beacon.admin,
+                registrations: beacon.registrations))
+        }
+        ownership.withLockedValue { state in
+            for beacon in heard { state.heard(beacon, atMillis: now) }
+        }
+    }
+
+    /// On its own thread: a beacon and a decision every beacon interval, until the goodbye.
+    private func beaconLoop() {
+        var announcedReady = false
+        let interval = Double(Self.beaconInterval.components.attoseconds) / 1e18 + Double(Self.beaconInterval.components.seconds)
+        while beacon() {
             let now = Timestamps.nowMillis()
             let (change, ready, owned, live, unowned) = ownership.withLockedValue { state in
                 (
@@ -93,37 +126,61 @@ final class OwnershipDriver: Sendable {
                 ])
                 metrics.takeovers.increment(by: Int64(change.takenFromGone.count))
             }
-            await apply(change, ready)
+            if !change.isEmpty || (ready && !announcedReady) {
+                announcedReady = ready
+                decided.yield(Decision(change: change, ready: ready))
+            }
             metrics.ownedPartitions.set(Double(owned))
             metrics.liveInstances.set(Double(live))
             metrics.unownedPartitions.set(Double(unowned))
-            try? await Task.sleep(for: Self.beaconInterval)
+            Thread.sleep(forTimeInterval: interval)
         }
+        decided.finish()
     }
 
     /// Says this instance owns nothing any more (a clean stop, after its last commit), so the
     /// others take its partitions at their next decision instead of after `deadAfter`.
     func sayGoodbye() async {
-        ownership.withLockedValue { $0 = PartitionOwnership(me: instance, deadAfterMillis: $0.deadAfterMillis, nowMillis: .max) }
-        await beacon(registrations: 0, leaving: true)
+        closed.withLockedValue { closed in
+            closed = true
+            ownership.withLockedValue { $0 = PartitionOwnership(me: instance, deadAfterMillis: $0.deadAfterMillis, nowMillis: .max) }
+            send(leaving: true)
+        }
         _ = await producer.flush(timeout: .seconds(1))
     }
 
     func shutdown() async {
         closed.withLockedValue { $0 = true }
+        decided.finish()
         await listener.shutdown(timeout: .seconds(2))
         await producer.shutdown(timeout: .seconds(1))
     }
 
-    private func beacon(registrations: Int, leaving: Bool = false) async {
+    /// Sends this instance's beacon unless the goodbye was said; false then.
+    private func beacon() -> Bool {
+        closed.withLockedValue { closed in
+            guard !closed else { return false }
+            send(leaving: false)
+            return true
+        }
+    }
+
+    private func send(leaving: Bool) {
         let (ready, owned) = ownership.withLockedValue { ($0.ready && !leaving, $0.owned.sorted()) }
         let beacon = BusBeacon(
             instance: instance, incarnation: incarnation, ready: ready, admin: admin, owned: owned,
-            registrations: registrations, atMillis: Timestamps.nowMillis())
+            registrations: leaving ? 0 : registrations.withLockedValue { $0 }, atMillis: Timestamps.nowMillis())
         do throws(KafkaError) {
-            try await producer.produce(topic: topics.buses, key: Array(instance.utf8), value: beacon.encoded(), token: 0)
+            // Never waits: a beacon that finds the queue full is replaced by the next one.
+            try producer.produceWithoutWaiting(topic: topics.buses, key: Array(instance.utf8), value: beacon.encoded(), token: 0)
         } catch {
-            logger.warning("cannot send the bus beacon", metadata: ["error": "\(error)"])
+            let now = Timestamps.nowMillis()
+            let due = lastWarningMillis.withLockedValue { last in
+                guard now - last >= 5000 else { return false }
+                last = now
+                return true
+            }
+            if due { logger.warning("cannot send the bus beacon", metadata: ["error": "\(error)"]) }
         }
     }
 

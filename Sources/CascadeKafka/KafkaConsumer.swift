@@ -54,10 +54,14 @@ public final class KafkaConsumer: Sendable {
 
     /// `commitGroup`: with `.allPartitions`, the group whose offsets `commit` and `committed`
     /// keep (the consumer never joins it); without one, a throwaway id.
+    /// `observer`: messages go to it on the poll thread, the moment they are read, instead of
+    /// to `events` (which then carries errors and rebalances only). For readers whose timing
+    /// must not depend on the cooperative pool being free, such as liveness beacons; it must
+    /// return quickly.
     public init(
         configuration: KafkaConfiguration, subscription: Subscription,
         logger: Logger = Logger(label: "cascade.kafka.consumer"), maxBatch: Int = 4096, bufferedBatches: Int = 4,
-        commitGroup: String? = nil
+        commitGroup: String? = nil, observer: (@Sendable ([KafkaMessage]) -> Void)? = nil
     ) throws(KafkaError) {
         var defaults = Self.defaults
         switch subscription {
@@ -94,7 +98,7 @@ public final class KafkaConsumer: Sendable {
                 throw KafkaError(code, context: "subscribe to \(topics.joined(separator: ","))")
             }
         }
-        let reader = BatchReader(handle: handle, buffer: context.buffer, maxBatch: maxBatch)
+        let reader = BatchReader(handle: handle, buffer: context.buffer, maxBatch: maxBatch, observer: observer)
         let subscriptionCopy = subscription
         let handleCopy = handle
         let logger = logger

@@ -129,6 +129,15 @@ public final class KafkaProducer: Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, context: "produce to \(topic)") }
     }
 
+    /// Enqueues one message without waiting for anything, from any thread; its report goes
+    /// to `deliveryHandler` (if any) with `token`. Throws when librdkafka's queue is full
+    /// rather than wait: for senders on their own thread whose next attempt comes soon anyway.
+    public func produceWithoutWaiting(topic: String, key: [UInt8]?, value: [UInt8]?, token: UInt64) throws(KafkaError) {
+        guard state.withLockedValue({ $0.isOpen }) else { throw .closed }
+        let code = enqueue(topic: topic, key: key, value: value, headers: [], partition: nil, token: token)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, context: "produce to \(topic)") }
+    }
+
     private func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, token: UInt64
     ) -> rd_kafka_resp_err_t {

@@ -11,12 +11,15 @@ final class BatchReader: @unchecked Sendable {
     private var slots: [UnsafeMutablePointer<rd_kafka_message_t>?]
     private var topicNames = TopicNameCache()
     private let allocator = ByteBufferAllocator()
+    /// When set, batches go here, on the poll thread, instead of to `buffer`.
+    private let observer: (@Sendable ([KafkaMessage]) -> Void)?
     /// Group-less consumers assign once the topics exist; only the poll thread touches this.
     var assigned = false
 
-    init(handle: RDHandle, buffer: ConsumerEventBuffer, maxBatch: Int) {
+    init(handle: RDHandle, buffer: ConsumerEventBuffer, maxBatch: Int, observer: (@Sendable ([KafkaMessage]) -> Void)? = nil) {
         self.handle = handle
         self.buffer = buffer
+        self.observer = observer
         self.slots = Array(repeating: nil, count: maxBatch)
     }
 
@@ -67,7 +70,8 @@ final class BatchReader: @unchecked Sendable {
                 value: message.value.map { storage.getSlice(at: $0.start, length: $0.length) ?? ByteBuffer() },
                 headers: message.headers, timestampMillis: message.timestampMillis)
         }
-        if !messages.isEmpty { buffer.push(.messages(messages)) }
+        guard !messages.isEmpty else { return }
+        if let observer { observer(messages) } else { buffer.push(.messages(messages)) }
     }
 
     private struct PendingMessage {
