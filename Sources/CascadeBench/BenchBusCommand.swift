@@ -23,6 +23,9 @@ public struct BenchBusCommand: AsyncParsableCommand {
             Exit 1 when the bus does less than 0.7 of the pass-through's events/s.
             """)
 
+    @Option(help: "A Kafka broker (HOST:PORT) instead of the embedded one; its topics get a prefix of the run's own.")
+    var bootstrap: String?
+
     @Option(help: "Directory of the graph's YAML files.")
     var graph: String = "graph"
 
@@ -96,7 +99,7 @@ public struct BenchBusCommand: AsyncParsableCommand {
             if ratio < 0.8 { throw ExitCode(1) }
             return
         }
-        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
+        let kafka = try BenchBroker(bootstrap: bootstrap, partitions: partitions)
         defer { kafka.shutdown() }
         // Same group settings for both runs; a departed member is dropped after 6 s.
         let client = KafkaConfiguration(
@@ -106,25 +109,23 @@ public struct BenchBusCommand: AsyncParsableCommand {
             latencyRate: latencyRate, window: window)
         printLine(
             "cascade bench bus: \(events) events (70% Product, 20% Order, 10% User) + \(latencyEvents) paced, "
-                + "\(keys) registered keys, \(partitions) partitions, embedded broker, graph \(graph)")
+                + "\(keys) registered keys, \(partitions) partitions, \(kafka.label), graph \(graph)")
 
-        try kafka.createTopic("bench-pt.events", partitions: partitions)
-        try kafka.createTopic("bench-pt.out", partitions: partitions)
+        let passEvents = kafka.prefix + "bench-pt.events", passOut = kafka.prefix + "bench-pt.out"
+        try await kafka.createTopics([passEvents, passOut], partitions: partitions)
         let passRecorder = BenchBusRecorder(firstTimed: events)
         let pass = try await driver.run(
             BenchPassThrough(
-                kafka: client, eventsTopic: "bench-pt.events", outputTopic: "bench-pt.out", group: "bench-pt",
+                kafka: client, eventsTopic: passEvents, outputTopic: passOut, group: kafka.prefix + "bench-pt",
                 batch: BusConfiguration(kafka: client).consumerBatch,
                 recorder: passRecorder, logger: logger),
             recorder: passRecorder)
 
-        let topics = Topics(prefix: "bench-bus.")
-        for topic in topics.all(services: cacheGraph.serviceNames) {
-            try kafka.createTopic(topic, partitions: partitions)
-        }
+        let topics = Topics(prefix: kafka.prefix + "bench-bus.")
+        try await kafka.createTopics(topics.all(services: cacheGraph.serviceNames), partitions: partitions)
         try await registerKeys(workload.registrations, topic: topics.deps, kafka: driver.kafka)
         let busRecorder = BenchBusRecorder(firstTimed: events)
-        var configuration = BusConfiguration(kafka: client, topics: topics, groupID: "bench-bus", partitions: partitions)
+        var configuration = BusConfiguration(kafka: client, topics: topics, groupID: kafka.prefix + "bench-bus", partitions: partitions)
         if let workers { configuration.workers = workers }
         let busRun = try await driver.run(
             BenchBusUnderTest(configuration: configuration, graph: cacheGraph, recorder: busRecorder, logger: logger), recorder: busRecorder)

@@ -26,7 +26,9 @@ public struct BenchE2ECommand: AsyncParsableCommand {
             baselines at the same rates, each with an embedded broker of its own: the same Kafka \
             hops with librdkafka alone (scripts/bench/rdkafka_hops.c, in a process of its own), \
             then through Cascade's Kafka layer with nothing resolved: what the broker, the client \
-            library and the layer take before the bus and the nodes do anything.
+            library and the layer take before the bus and the nodes do anything. With --bootstrap, \
+            all three run against that broker instead (the C baseline needs a librdkafka that \
+            speaks to it: see docs/bus.md, "A real broker").
             """
     )
 
@@ -48,6 +50,9 @@ public struct BenchE2ECommand: AsyncParsableCommand {
     @Option(help: "The baseline's C source.")
     var baselineSource: String = "scripts/bench/rdkafka_hops.c"
 
+    @Option(help: "A Kafka broker (HOST:PORT) for every run instead of embedded ones; its topics get a prefix of the run's own.")
+    var bootstrap: String?
+
     private static let partitions = 8
 
     public func run() async throws {
@@ -57,18 +62,18 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         let (cacheGraph, _) = try loadGraph(directory: graph)
         // The baselines first, each alone on the machine, before the cluster starts.
         let rawRows = try baselineRows(try baseline ?? compileBaseline(baselineSource, name: "rdkafka-hops"), rates: rateList)
-        let layerRows = try await BenchKafkaHops.run(rates: rateList, seconds: seconds, partitions: Self.partitions)
+        let layerRows = try await BenchKafkaHops.run(rates: rateList, seconds: seconds, partitions: Self.partitions, bootstrap: bootstrap)
         let services = ["analytics-service", "order-service", "product-service"]
         let tracker = CascadeTracker(services: Set(services))
         let cluster = try await InProcessCluster(
-            graph: cacheGraph, services: services, partitions: Self.partitions,
+            graph: cacheGraph, services: services, partitions: Self.partitions, bootstrap: bootstrap,
             beforeNodes: { producer, topics in try await registerOrderSummaries(producer, topics: topics) },
             onApplied: { tracker.applied($0, service: $1) }, onEventSent: { tracker.sent($0, fetched: $1, handedOn: $2) })
         let producer = cluster.producer
         let topics = cluster.topics
         try await warmUp(producer, topics: topics, tracker: tracker)
 
-        printLine("cascade bench e2e: embedded broker, bus and 3 nodes in one process, example graph, \(products) products")
+        printLine("cascade bench e2e: \(cluster.kafka.label), bus and 3 nodes in one process, example graph, \(products) products")
         printLine("rate/s   events   done   keys/event   p50 ms   p99 ms   p999 ms   backlog at end   held")
         var highestHeld = 0
         var stages: [(Int, [RateResult.Stage])] = []
@@ -97,7 +102,9 @@ public struct BenchE2ECommand: AsyncParsableCommand {
 
     /// Runs the baseline at every rate; returns its rows, formatted as the table's.
     private func baselineRows(_ path: String, rates: [Int]) throws -> [String] {
-        let (status, text) = try runBaseline(path, [rates.map(String.init).joined(separator: ","), "\(seconds)", "\(Self.partitions)"])
+        let hopsBroker = bootstrap.map { [$0, "bench-\(UUID().uuidString.prefix(8).lowercased()).raw."] } ?? []
+        let (status, text) = try runBaseline(
+            path, [rates.map(String.init).joined(separator: ","), "\(seconds)", "\(Self.partitions)"] + hopsBroker)
         guard status == 0 else { throw OperatorError("\(path) failed (status \(status)): \(text)") }
         // "rate R sent N done D p50 MS p99 MS p999 MS"
         return text.split(separator: "\n").compactMap { line in

@@ -13,15 +13,15 @@ import NIOCore
 /// (poll threads, hand-offs to tasks) from the cost of what the bus and nodes do.
 enum BenchKafkaHops {
     private static let services = 3
-    private static let eventsTopic = "hops.events"
-    private static func serviceTopic(_ service: Int) -> String { "hops.invalidations.\(service)" }
 
-    /// One row per rate, formatted as the raw baseline's.
-    static func run(rates: [Int], seconds: Int, partitions: Int) async throws -> [String] {
-        let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
+    /// One row per rate, formatted as the raw baseline's. `bootstrap`: a broker to use instead
+    /// of an embedded one of its own.
+    static func run(rates: [Int], seconds: Int, partitions: Int, bootstrap: String? = nil) async throws -> [String] {
+        let kafka = try BenchBroker(bootstrap: bootstrap, partitions: partitions)
         defer { kafka.shutdown() }
-        try kafka.createTopic(eventsTopic, partitions: partitions)
-        for service in 0..<services { try kafka.createTopic(serviceTopic(service), partitions: partitions) }
+        let eventsTopic = kafka.prefix + "hops.events"
+        func serviceTopic(_ service: Int) -> String { kafka.prefix + "hops.invalidations.\(service)" }
+        try await kafka.createTopics([eventsTopic] + (0..<services).map(serviceTopic), partitions: partitions)
         // The settings of the in-process cluster `bench e2e` runs.
         let configuration = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers, properties: ["linger.ms": "1", "fetch.wait.max.ms": "1"])

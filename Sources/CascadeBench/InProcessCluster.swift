@@ -8,12 +8,12 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 
-/// The embedded broker, the bus and a node per service in this process, for the benchmarks
-/// that time a whole cascade (`bench e2e`, `bench reads`), with latency settings: producers
-/// send within 1 ms and fetches return as soon as data is there.
+/// The embedded broker (or the one `bootstrap` names), the bus and a node per service in this
+/// process, for the benchmarks that time a whole cascade (`bench e2e`, `bench reads`), with
+/// latency settings: producers send within 1 ms and fetches return as soon as data is there.
 final class InProcessCluster: Sendable {
-    let topics = Topics()
-    let kafka: EmbeddedKafka
+    let topics: Topics
+    let kafka: BenchBroker
     let configuration: KafkaConfiguration
     /// Started with the cluster, stopped last: the benchmark's own producer.
     let producer: KafkaProducer
@@ -26,14 +26,15 @@ final class InProcessCluster: Sendable {
     /// bus should find when it rebuilds). `onApplied` hears every invalidation a node applies;
     /// `onEventSent` when the bus fetched each event and handed on what it caused.
     init(
-        graph: CacheGraph, services: [String], partitions: Int,
+        graph: CacheGraph, services: [String], partitions: Int, bootstrap: String? = nil,
         beforeNodes: (KafkaProducer, Topics) async throws -> Void = { _, _ in },
         onApplied: @escaping @Sendable (InvalidationMessage, String) -> Void = { _, _ in },
         onEventSent: (@Sendable (String, ContinuousClock.Instant, ContinuousClock.Instant) -> Void)? = nil
     ) async throws {
-        let topics = self.topics
-        kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
-        for topic in topics.all(services: graph.serviceNames) { try kafka.createTopic(topic, partitions: partitions) }
+        kafka = try BenchBroker(bootstrap: bootstrap, partitions: partitions)
+        let topics = Topics(prefix: kafka.prefix + "cascade.")
+        self.topics = topics
+        try await kafka.createTopics(topics.all(services: graph.serviceNames), partitions: partitions)
         configuration = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])

@@ -2,9 +2,10 @@
  * The baseline for `cascade bench e2e`: the Kafka part of a cascade with nothing else, done
  * with librdkafka directly in one process, as the bench runs broker, bus and nodes in one.
  *
- *   rdkafka-hops RATES SECONDS PARTITIONS
+ *   rdkafka-hops RATES SECONDS PARTITIONS [BOOTSTRAP PREFIX]
  *
- * An in-process mock broker; a source producer paced at each rate of RATES (comma-separated),
+ * An in-process mock broker, or the broker at BOOTSTRAP with topics named PREFIX... created
+ * for the run (so runs never share a topic); a source producer paced at each rate of RATES (comma-separated),
  * in 1 ms steps; a hop that consumes each event and produces one message to each of three
  * service topics (as the bus does, without resolving anything); three consumers, one per
  * service topic (as the nodes). Producers and consumers use the Cascade layer's settings:
@@ -25,8 +26,8 @@
 #define SERVICES 3
 #define PAYLOAD 200
 
-static const char *events_topic = "events";
-static const char *service_topics[SERVICES] = {"invalidations.a", "invalidations.b", "invalidations.c"};
+static char events_topic[256] = "events";
+static char service_topics[SERVICES][256] = {"invalidations.a", "invalidations.b", "invalidations.c"};
 
 static int64_t now_nanos(void) {
     struct timespec ts;
@@ -195,9 +196,41 @@ static void await_done(rd_kafka_t *source, int64_t count, double seconds) {
     }
 }
 
+/* Creates the run's topics on a real broker, with its default replication. */
+static void create_topics(rd_kafka_t *client, int partitions) {
+    const char *names[SERVICES + 1] = {events_topic, service_topics[0], service_topics[1], service_topics[2]};
+    rd_kafka_NewTopic_t *topics[SERVICES + 1];
+    char error[512];
+    for (int t = 0; t < SERVICES + 1; t++) {
+        topics[t] = rd_kafka_NewTopic_new(names[t], partitions, -1, error, sizeof(error));
+        if (!topics[t]) {
+            fprintf(stderr, "%s: %s\n", names[t], error);
+            exit(2);
+        }
+    }
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(client);
+    rd_kafka_CreateTopics(client, topics, SERVICES + 1, NULL, queue);
+    rd_kafka_event_t *result = rd_kafka_queue_poll(queue, 30000);
+    /* A broker that refuses (librdkafka's mock cluster) creates topics on first use instead. */
+    if (!result || rd_kafka_event_error(result)) {
+        fprintf(stderr, "note: topics not created (%s); relying on auto-creation\n", result ? rd_kafka_event_error_string(result) : "timed out");
+    } else {
+        size_t count = 0;
+        const rd_kafka_topic_result_t **each = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(result), &count);
+        for (size_t t = 0; t < count; t++) {
+            if (rd_kafka_topic_result_error(each[t]))
+                fprintf(stderr, "note: %s not created (%s); relying on auto-creation\n", rd_kafka_topic_result_name(each[t]),
+                        rd_kafka_topic_result_error_string(each[t]));
+        }
+    }
+    if (result) rd_kafka_event_destroy(result);
+    rd_kafka_queue_destroy(queue);
+    for (int t = 0; t < SERVICES + 1; t++) rd_kafka_NewTopic_destroy(topics[t]);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s RATES SECONDS PARTITIONS\n", argv[0]);
+    if (argc != 4 && argc != 6) {
+        fprintf(stderr, "usage: %s RATES SECONDS PARTITIONS [BOOTSTRAP PREFIX]\n", argv[0]);
         return 2;
     }
     int seconds = atoi(argv[2]);
@@ -213,18 +246,30 @@ int main(int argc, char **argv) {
     int64_t *sent_nanos = calloc((size_t)capacity, sizeof(int64_t));
     int64_t *latencies = calloc((size_t)capacity, sizeof(int64_t));
 
-    /* The mock cluster lives inside a client instance. */
+    /* The mock cluster lives inside a client instance; with BOOTSTRAP, the client creates the topics. */
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "log_level", "0");
-    rd_kafka_t *host = make(RD_KAFKA_PRODUCER, conf);
-    rd_kafka_mock_cluster_t *cluster = rd_kafka_mock_cluster_new(host, 1);
-    if (!cluster) {
-        fprintf(stderr, "could not start the mock cluster\n");
-        return 2;
+    rd_kafka_mock_cluster_t *cluster = NULL;
+    const char *bootstrap;
+    rd_kafka_t *host;
+    if (argc == 6) {
+        bootstrap = argv[4];
+        set(conf, "bootstrap.servers", bootstrap);
+        host = make(RD_KAFKA_PRODUCER, conf);
+        snprintf(events_topic, sizeof(events_topic), "%sevents", argv[5]);
+        for (int s = 0; s < SERVICES; s++) snprintf(service_topics[s], sizeof(service_topics[s]), "%sinvalidations.%c", argv[5], 'a' + s);
+        create_topics(host, partitions);
+    } else {
+        host = make(RD_KAFKA_PRODUCER, conf);
+        cluster = rd_kafka_mock_cluster_new(host, 1);
+        if (!cluster) {
+            fprintf(stderr, "could not start the mock cluster\n");
+            return 2;
+        }
+        bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
+        rd_kafka_mock_topic_create(cluster, events_topic, partitions, 1);
+        for (int s = 0; s < SERVICES; s++) rd_kafka_mock_topic_create(cluster, service_topics[s], partitions, 1);
     }
-    const char *bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
-    rd_kafka_mock_topic_create(cluster, events_topic, partitions, 1);
-    for (int s = 0; s < SERVICES; s++) rd_kafka_mock_topic_create(cluster, service_topics[s], partitions, 1);
 
     pthread_t hop_thread, node_threads[SERVICES];
     struct hop_args hop_args = {bootstrap, partitions};
@@ -276,7 +321,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < SERVICES; s++) pthread_join(node_threads[s], NULL);
     rd_kafka_flush(source, 5000);
     rd_kafka_destroy(source);
-    rd_kafka_mock_cluster_destroy(cluster);
+    if (cluster) rd_kafka_mock_cluster_destroy(cluster);
     rd_kafka_destroy(host);
     return 0;
 }
