@@ -76,11 +76,13 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         printLine("cascade bench e2e: \(cluster.kafka.label), bus and 3 nodes in one process, example graph, \(products) products")
         printLine("rate/s   events   done   keys/event   p50 ms   p99 ms   p999 ms   backlog at end   held")
         var highestHeld = 0
+        var cascadeP99: [Int: Double] = [:]
         var stages: [(Int, [RateResult.Stage])] = []
         var version: UInt64 = 10
         for rate in rateList {
             version += 1
             let result = try await run(rate: rate, version: version, producer: producer, topics: topics, tracker: tracker)
+            cascadeP99[rate] = Double(result.histogram.valueAtPercentile(99)) / 1000
             if result.held { highestHeld = max(highestHeld, rate) }
             printLine(result.row(rate: rate))
             stages.append((rate, result.stages))
@@ -93,15 +95,47 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         printLine("baselines: the same hops (produce → consume → produce to 3 topics → 3 consumers), same settings, nothing resolved")
         printLine("rate/s   events   done   p50 ms   p99 ms   p999 ms")
         printLine("librdkafka alone (scripts/bench/rdkafka_hops.c, a process of its own):")
-        for row in rawRows { printLine(row) }
+        for row in rawRows { printLine(row.text) }
         printLine("Cascade's Kafka layer (CascadeKafka, in this process):")
         for row in layerRows { printLine(row) }
-        printLine("highest rate held without lag growing: \(highestHeld) events/s; floor: p99 < 10 ms at 10000 events/s")
+        printLine("highest rate held without lag growing: \(highestHeld) events/s")
         await cluster.stop()
+        try judgeRatio(cascade: cascadeP99, raw: rawRows)
     }
 
-    /// Runs the baseline at every rate; returns its rows, formatted as the table's.
-    private func baselineRows(_ path: String, rates: [Int]) throws -> [String] {
+    /// Prints Cascade's p99 over librdkafka's at each rate both ran; exit 1 when the judged
+    /// rate's is above the floor.
+    private func judgeRatio(cascade: [Int: Double], raw: [BaselineRow]) throws {
+        var ratios: [(rate: Int, ratio: Double)] = []
+        for row in raw where row.p99Millis > 0 {
+            if let p99 = cascade[row.rate] { ratios.append((row.rate, p99 / row.p99Millis)) }
+        }
+        guard !ratios.isEmpty else { return }
+        let listed = ratios.map { String(format: "%d/s %.2fx", $0.rate, $0.ratio) }.joined(separator: ", ")
+        guard let judged = ratios.first(where: { $0.rate == Self.judgedRate }) else {
+            printLine("p99, Cascade over librdkafka alone: \(listed) (floor ≤ \(Self.ratioFloor)x at \(Self.judgedRate) events/s: not run)")
+            return
+        }
+        let met = judged.ratio <= Self.ratioFloor
+        printLine("p99, Cascade over librdkafka alone: \(listed); floor ≤ \(Self.ratioFloor)x at \(Self.judgedRate) events/s: \(met ? "ok" : "MISSED")")
+        if !met { throw ExitCode(1) }
+    }
+
+    /// One rate of the librdkafka baseline: its p99 (for the ratio) and its row, formatted as
+    /// the table's.
+    struct BaselineRow {
+        var rate: Int
+        var p99Millis: Double
+        var text: String
+    }
+
+    /// The rate the p99 ratio is judged at, and its floor: Cascade's p99 at most this many
+    /// times librdkafka's alone on the same hops.
+    static let judgedRate = 10_000
+    static let ratioFloor = 1.5
+
+    /// Runs the baseline at every rate; returns its rows.
+    private func baselineRows(_ path: String, rates: [Int]) throws -> [BaselineRow] {
         let hopsBroker = bootstrap.map { [$0, "bench-\(UUID().uuidString.prefix(8).lowercased()).raw."] } ?? []
         let (status, text) = try runBaseline(
             path, [rates.map(String.init).joined(separator: ","), "\(seconds)", "\(Self.partitions)"] + hopsBroker)
@@ -112,7 +146,7 @@ public struct BenchE2ECommand: AsyncParsableCommand {
             guard fields.count == 12, fields[0] == "rate", let rate = Int(fields[1]), let sent = Int(fields[3]), let done = Int(fields[5]),
                   let p50 = Double(fields[7]), let p99 = Double(fields[9]), let p999 = Double(fields[11])
             else { return nil }
-            return String(format: "%6d %8d %6d %8.2f %8.2f  %8.2f", rate, sent, done, p50, p99, p999)
+            return BaselineRow(rate: rate, p99Millis: p99, text: String(format: "%6d %8d %6d %8.2f %8.2f  %8.2f", rate, sent, done, p50, p99, p999))
         }
     }
 
