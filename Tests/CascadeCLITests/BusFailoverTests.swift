@@ -63,9 +63,7 @@ struct BusFailoverTests {
         defer { node.signal(SIGKILL) }
         let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
         let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
-        func cli(_ arguments: [String]) async throws -> String {
-            try await runCommand("redis-cli", ["-p", String(port)] + arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let cli = RedisCLI(port: port)
 
         var owners: [String: Set<String>] = [:]
         #expect(try await eventually(timeout: .seconds(30)) {
@@ -151,7 +149,7 @@ struct BusFailoverTests {
             nodes[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         }
         func cli(_ service: String, _ arguments: [String]) async throws -> String {
-            try await runCommand("redis-cli", ["-p", String(nodes[service] ?? 0)] + arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await RedisCLI(port: nodes[service] ?? 0)(arguments)
         }
         #expect(try await eventually(timeout: .seconds(30)) { Self.shared(try await second.owners(), among: ["bus-a", "bus-b"]) })
         let products = (1...40).map { "p-\($0)" }
@@ -172,8 +170,8 @@ struct BusFailoverTests {
         // All in one redis-cli, so the survivor reads them well before it takes over.
         first.process.signal(SIGKILL)
         let sets = products.map { "SET summary:\($0) old DEPS product-service/product:\($0)" }.joined(separator: "\n") + "\n"
-        let stored = try await runCommand("redis-cli", ["-p", String(nodes["order-service"] ?? 0)], stdin: sets)
-        #expect(stored.stdout.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored.stdout)")
+        let stored = try await RedisCLI(port: nodes["order-service"] ?? 0).run([], stdin: sets)
+        #expect(stored.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored)")
         let summaries = products.map { "summary:\($0)" }
         var left = ""
         #expect(try await eventually(timeout: .seconds(15)) {

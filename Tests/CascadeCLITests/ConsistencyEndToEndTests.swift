@@ -111,9 +111,7 @@ struct BoundedStalenessTests {
         defer { node.signal(SIGKILL) }
         let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
         let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
-        func cli(_ arguments: String...) async throws -> String {
-            try await runCommand("redis-cli", ["-p", String(port)] + arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let cli = RedisCLI(port: port)
         #expect(try await cli("SET", "product:p-1", "v1", "DEPS", "Product#p-1@1") == "OK")
         // Served once the bus's watermarks confirm the stream.
         #expect(try await eventually(timeout: .seconds(60)) { try await cli("GET", "product:p-1") == "v1" })

@@ -109,8 +109,8 @@ struct DevEndToEndTests {
             #expect(published.status == 0, "\(published.stderr)")
         }
         let keys = (1...12).map { "product:p-\($0)" }
-        let left = try await runCommand("redis-cli", ["-p", String(dev.nodes["product-service"] ?? 0), "EXISTS"] + keys).stdout
-        #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "publish --wait returned before the key was gone")
+        let left = try await RedisCLI(port: dev.nodes["product-service"] ?? 0)(["EXISTS"] + keys)
+        #expect(left == "0", "publish --wait returned before the key was gone")
         // A registration chain of depth 3 across services, whichever instance owns the root.
         #expect(try await dev.cli("product-service", "SET", "product:p-50", "v", "DEPS", "Product#p-50@1") == "OK")
         #expect(try await dev.cli("order-service", "SET", "chain:1", "v", "DEPS", "product-service/product:p-50") == "OK")

@@ -40,8 +40,7 @@ struct DevSession {
     /// redis-cli against one service's node; output without trailing newlines.
     @discardableResult
     func cli(_ service: String, _ arguments: String...) async throws -> String {
-        let result = try await runCommand("redis-cli", ["-p", String(nodes[service] ?? 0)] + arguments)
-        return result.stdout.trimmingCharacters(in: .newlines)
+        try await RedisCLI(port: nodes[service] ?? 0)(arguments)
     }
 
     /// Publishes an event with kcat, keyed Entity#id as services do.

@@ -15,9 +15,7 @@ import Testing
             return Node(process: process, port: port)
         }
 
-        func cli(_ arguments: String...) async throws -> String {
-            try await runCommand("redis-cli", ["-p", String(port)] + arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        var cli: RedisCLI { RedisCLI(port: port) }
     }
 
     func check(_ arguments: [String]) async throws -> CommandResult {

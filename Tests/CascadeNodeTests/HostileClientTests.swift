@@ -17,9 +17,7 @@ struct HostileClientTests {
             return Node(process: process, port: port)
         }
 
-        func cli(_ arguments: String...) async throws -> String {
-            try await runCommand("redis-cli", ["-p", String(port)] + arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        var cli: RedisCLI { RedisCLI(port: port) }
 
         /// Resident memory of the node process, in MB.
         var residentMB: Int {
@@ -71,7 +69,7 @@ struct HostileClientTests {
         let node = try await Node.start()
         defer { node.process.signal(SIGKILL) }
         let value = String(repeating: "v", count: 100_000)
-        #expect(try await runCommand("redis-cli", ["-p", String(node.port), "-x", "SET", "big"], stdin: value).stdout.contains("OK"))
+        #expect(try await node.cli.run(["SET", "big"], options: ["-x"], stdin: value).contains("OK"))
         let before = node.residentMB
         let flood = try ChildProcess(URL(fileURLWithPath: try #require(findExecutable("python3"))), ["-c", """
             import socket, time

@@ -85,7 +85,7 @@ struct NodeFamiliesTests {
         var batch = ""
         for index in 0..<100 { batch += "SET product:\(index):page \(value)\n" }
         for index in 0..<6000 { batch += "SET report:\(index) \(value)\n" }
-        _ = try await node.cli(["--pipe"], stdin: batch)
+        _ = try await node.cli.run(["--pipe"], stdin: batch)
         let info = try await node.cli("INFO", "cascade")
         let page = Self.familyFields(info, "product-page")
         let report = Self.familyFields(info, "report")
@@ -101,7 +101,7 @@ struct NodeFamiliesTests {
         for _ in 0..<30 { batch += "GET b\n" }
         for _ in 0..<10 { batch += "GET a\n" }
         batch += "GET c\n"
-        _ = try await node.cli(["--pipe"], stdin: batch)
+        _ = try await node.cli.run(["--pipe"], stdin: batch)
         #expect(try await node.cli("CASCADE.HOTKEYS", "2") == "b\n30\na\n10")
         #expect(try await node.cli("CASCADE.HOTKEYS", "x").hasPrefix("ERR"))
     }
@@ -154,7 +154,7 @@ struct NodeRefreshHintTests {
         var batch = "SET product:7:page hot\nSET product:8:page cold\n"
         for _ in 0..<20 { batch += "GET product:7:page\n" }
         batch += "GET product:8:page\n"
-        _ = try await node.cli(["--pipe"], stdin: batch)
+        _ = try await node.cli.run(["--pipe"], stdin: batch)
 
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: kafka.bootstrapServers))
         let cause = InvalidationMessage.Cause(eventID: "ev-1", entity: "Product", id: "7", version: 42, atMillis: Timestamps.nowMillis())

@@ -22,11 +22,7 @@ private struct InProcessNode {
         return InProcessNode(node: node, publisher: publisher, listener: listener, port: listener.localAddress?.port ?? 0)
     }
 
-    func cli(_ arguments: String...) async throws -> String {
-        var output = try await runCommand("redis-cli", ["-p", String(port)] + arguments).stdout
-        while output.hasSuffix("\n") { output.removeLast() }
-        return output
-    }
+    var cli: RedisCLI { RedisCLI(port: port) }
 
     func stop() async throws { try await listener.close() }
 }

@@ -16,7 +16,7 @@ import Testing
         for index in 0..<500_000 {
             batch += "SET key:\(String(format: "%012d", index)) \(value)\n"
         }
-        _ = try await node.cli(["--pipe"], stdin: batch)
+        _ = try await node.cli.run(["--pipe"], stdin: batch)
         let grownKB = node.residentKilobytes - baselineKB
         let keys = Int(try await node.cli("DBSIZE")) ?? 0
         #expect(keys > 100_000 && keys < 500_000, "keys \(keys)")

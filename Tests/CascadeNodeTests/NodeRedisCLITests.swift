@@ -34,7 +34,7 @@ import Testing
     @Test func scanAndKeysFindEveryMatchingKey() async throws {
         let node = try await RunningNode.start()
         let load = (0..<300).map { "SET user:\($0) v\nSET other:\($0) v\n" }.joined()
-        _ = try await node.cli([], stdin: load)
+        _ = try await node.cli.run([], stdin: load)
         let scanned = try await node.cli(["--scan", "--pattern", "user:*"])
         #expect(Set(scanned.split(separator: "\n")).count == 300)
         let keys = try await node.cli("KEYS", "other:1?")

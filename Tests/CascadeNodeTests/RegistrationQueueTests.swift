@@ -55,10 +55,7 @@ struct RegistrationQueueTests {
         configuration.registrationQueueLimit = 2 * cost
         let node = CacheNode(configuration: configuration, publisher: publisher)
         let listener = try await RESPServer(node: node, group: MultiThreadedEventLoopGroup.singleton).bind()
-        let port = String(listener.localAddress?.port ?? 0)
-        func cli(_ arguments: String...) async throws -> String {
-            try await runCommand("redis-cli", ["-p", port] + arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let cli = RedisCLI(port: listener.localAddress?.port ?? 0)
 
         #expect(try await cli("SET", "a", "1", "DEPS", "Product#p-1") == "OK")
         #expect(try await cli("SET", "b", "1", "DEPS", "Product#p-1") == "OK")

@@ -15,18 +15,8 @@ struct RunningNode {
         return RunningNode(process: process, port: port)
     }
 
-    /// Runs redis-cli with the arguments; returns its standard output without trailing newlines.
-    @discardableResult
-    func cli(_ arguments: String..., options: [String] = []) async throws -> String {
-        try await cli(arguments, options: options)
-    }
-
-    func cli(_ arguments: [String], options: [String] = [], stdin: String? = nil) async throws -> String {
-        let result = try await runCommand("redis-cli", ["-p", String(port)] + options + arguments, stdin: stdin)
-        var output = result.stdout
-        while output.hasSuffix("\n") { output.removeLast() }
-        return output
-    }
+    /// redis-cli against it.
+    var cli: RedisCLI { RedisCLI(port: port) }
 
     /// Sends raw bytes on a fresh connection and returns what came back before the node closed
     /// it or a second passed.
