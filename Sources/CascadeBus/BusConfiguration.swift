@@ -64,14 +64,4 @@ public struct BusConfiguration: Sendable {
         self.maxKeysPerMessage = maxKeysPerMessage
         self.maxEventBytes = maxEventBytes
     }
-
-    /// Group settings: a departed member is dropped after the session timeout, and until then
-    /// its partitions wait: a killed bus stops their invalidations that long. 6 s is the least
-    /// a broker accepts by default (group.min.session.timeout.ms).
-    var consumerKafka: KafkaConfiguration {
-        var configuration = kafka
-        if configuration.properties["session.timeout.ms"] == nil { configuration.properties["session.timeout.ms"] = "6000" }
-        if configuration.properties["heartbeat.interval.ms"] == nil { configuration.properties["heartbeat.interval.ms"] = "1000" }
-        return configuration
-    }
 }

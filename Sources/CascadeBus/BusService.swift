@@ -134,7 +134,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(
-                configuration: configuration.consumerKafka, subscription: .manual(commitGroup: configuration.groupID), logger: logger,
+                configuration: configuration.kafka, subscription: .manual(commitGroup: configuration.groupID), logger: logger,
                 maxBatch: configuration.consumerBatch)
         } catch {
             logger.critical("cannot start the events consumer", metadata: ["error": "\(error)"])
