@@ -33,8 +33,9 @@ final class StateFollower: @unchecked Sendable {
     /// Per partition of `cascade.deps`, the first offset no bus is known to have checked: the
     /// committed position, or the end at start (published since it started).
     private var checkedFrom: [Int32: Int64] = [:]
-    /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt.
-    private var unchecked: [Registration] = []
+    /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt,
+    /// unless another instance has checked them meanwhile.
+    private var unchecked: [(partition: Int32, offset: Int64, registration: Registration)] = []
     /// Per partition of `cascade.deps`, the next offset once everything read is checked.
     private var checkedThrough: [Int32: Int64] = [:]
     private var committedAt = ContinuousClock.now
@@ -204,11 +205,30 @@ final class StateFollower: @unchecked Sendable {
             metadata[topic.topic] = "\(topic.skipped) offsets skipped (trimmed before read) in \(topic.jumps) jumps"
         }
         logger.info("index and ledger rebuilt", metadata: metadata)
-        logger.info("checking registrations no bus had checked", metadata: ["count": "\(unchecked.count)"])
-        await check(unchecked)
+        let toCheck = await uncheckedByOthers()
+        logger.info("checking registrations no bus had checked", metadata: [
+            "count": "\(toCheck.count)", "checked by other instances meanwhile": "\(unchecked.count - toCheck.count)",
+        ])
+        await check(toCheck)
         unchecked = []
         await commitChecked()
         metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+    }
+
+    /// Of the registrations read during the rebuild, those no other instance has checked since:
+    /// live instances check every registration as it comes and commit how far they got, so
+    /// with peers running only the last moments are left (checked again here, they would be
+    /// judged by a memory that saw none of the cascades run meanwhile, and a restart would
+    /// invalidate thousands of current values). Alone, or when the brokers do not answer,
+    /// all of them.
+    private func uncheckedByOthers() async -> [Registration] {
+        guard !unchecked.isEmpty else { return [] }
+        let partitions = Set(unchecked.map(\.partition)).map { TopicPartition(topic: topics.deps, partition: $0) }
+        var committed: [Int32: Int64] = [:]
+        if let positions = try? await consumer.committed(partitions, timeout: .seconds(2)) {
+            for position in positions where position.offset >= 0 { committed[position.partition] = position.offset }
+        }
+        return unchecked.filter { $0.offset >= committed[$0.partition] ?? 0 }.map(\.registration)
     }
 
     /// Applies a batch: node reports, ledger records, registrations (race-checked once the
@@ -231,7 +251,7 @@ final class StateFollower: @unchecked Sendable {
                 if wasReady {
                     live.append(registration)
                 } else if message.offset >= checkedFrom[message.partition] ?? .max {
-                    unchecked.append(registration)
+                    unchecked.append((message.partition, message.offset, registration))
                 }
             }
             if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
