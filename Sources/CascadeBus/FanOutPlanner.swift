@@ -58,114 +58,167 @@ struct FanOutPlanner: Sendable {
                 start: Int32(truncatingIfNeeded: keyBytes.count), length: Int32(truncatingIfNeeded: rootKey.key.utf8.count), depth: 0)
             keyBytes.append(contentsOf: rootKey.key.utf8)
         }
-        let keyCount = (positions?.count ?? closure.slots.count) + (rootSpan == nil ? 0 : 1)
-        // Services outside the graph (an undeclared registration's) are numbered after the
-        // graph's, each at most once per key or tag.
-        var others: [Service] = []
-        let groupLimit = known.count + keyCount + tagOnly.count
-        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: keyCount + 2 * groupLimit) { scratch in
+        let keys = Keys(closure: closure, positions: positions, rootSpan: rootSpan)
+        var groups = ServiceGroups(known: known, topics: topics)
+        let groupLimit = known.count + keys.count + tagOnly.count
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: keys.count + 2 * groupLimit) { scratch in
             // The group of each key in order; per group, how many keys it has (-1: none and no
             // tags) and where its next key goes in the sorted spans.
-            let groupOf = UnsafeMutableBufferPointer(rebasing: scratch[0..<keyCount])
-            let counts = UnsafeMutableBufferPointer(rebasing: scratch[keyCount..<keyCount + groupLimit])
-            let fill = UnsafeMutableBufferPointer(rebasing: scratch[keyCount + groupLimit..<keyCount + 2 * groupLimit])
+            let groupOf = UnsafeMutableBufferPointer(rebasing: scratch[0..<keys.count])
+            let counts = UnsafeMutableBufferPointer(rebasing: scratch[keys.count..<keys.count + groupLimit])
+            let fill = UnsafeMutableBufferPointer(rebasing: scratch[keys.count + groupLimit..<keys.count + 2 * groupLimit])
             counts.initialize(repeating: -1)
-            func service(_ number: Int) -> Service { number < known.count ? known[number] : others[number - known.count] }
-            func group(named name: UnsafeBufferPointer<UInt8>) -> Int {
-                if let found = known.firstIndex(where: { $0.named(name) }) { return found }
-                if let found = others.firstIndex(where: { $0.named(name) }) { return known.count + found }
-                others.append(Service(String(decoding: name, as: UTF8.self), topics: topics))
-                return known.count + others.count - 1
+            groups.assign(keys, rootService: rootKey?.service, tagOnly: tagOnly, groupOf: groupOf, counts: counts)
+            return withUnsafeTemporaryAllocation(of: InvalidationMessage.KeySpan.self, capacity: keys.count) { spans in
+                keys.sort(into: spans, groupOf: groupOf, counts: counts, fill: fill, groups: groups.count)
+                let head = InvalidationMessage.Head(kind: kind, cause: cause, fences: fences)
+                return emit(
+                    UnsafeBufferPointer(spans), groups: groups, counts: counts, fill: fill, head: head, keyBytes: keyBytes,
+                    rootTag: rootTag, includeRootTag: includeRootTag)
             }
-            func count(_ key: Int, in group: Int) {
-                groupOf[key] = Int32(truncatingIfNeeded: group)
-                counts[group] = max(0, counts[group]) + 1
-            }
-            var next = 0
-            if let rootKey {
-                var service = rootKey.service
-                count(next, in: service.withUTF8 { group(named: $0) })
-                next += 1
-            }
+        }
+    }
+
+    /// One message per service with keys or tags (more when it has over `maxKeysPerMessage`
+    /// keys), in service-name order. `fill` points past each group's keys in `sorted`.
+    private func emit(
+        _ sorted: UnsafeBufferPointer<InvalidationMessage.KeySpan>, groups: ServiceGroups, counts: UnsafeMutableBufferPointer<Int32>,
+        fill: UnsafeMutableBufferPointer<Int32>, head: InvalidationMessage.Head, keyBytes: [UInt8], rootTag: String,
+        includeRootTag: Bool
+    ) -> Plan {
+        var plan = Plan()
+        let present = counts[0..<groups.count].count { $0 >= 0 }
+        plan.fanOut.reserveCapacity(present)
+        // One more for the ledger record the caller appends.
+        plan.messages.reserveCapacity(present + 1)
+        let kafkaKey = Array(rootTag.utf8)
+        let tags = includeRootTag ? [rootTag] : []
+        let order = groups.nameOrder
+        for index in 0..<groups.count {
+            let number = order?[index] ?? index
+            guard counts[number] >= 0 else { continue }
+            let service = groups[number]
+            let keys = Int(counts[number])
+            plan.fanOut.append(.init(service: service.name, keys: keys))
+            let first = Int(fill[number]) - keys
+            var start = first
+            let end = start + keys
+            repeat {
+                let part = min(end, start + maxKeysPerMessage)
+                let value = InvalidationMessage.fastEncoded(
+                    head: head, keyBytes: keyBytes, keys: UnsafeBufferPointer(rebasing: sorted[start..<part]),
+                    // The tag goes once, with the first part.
+                    tags: start == first ? tags : [])
+                plan.messages.append(OutboundMessage(topic: service.topic, key: kafkaKey, value: value, service: service.name))
+                start = part
+            } while start < end
+        }
+        return plan
+    }
+
+    /// The keys a plan carries: the root key (if any) first, then the closure's entries at
+    /// `positions` (all when nil).
+    private struct Keys {
+        let closure: InstanceClosure
+        let positions: [Int]?
+        let rootSpan: InvalidationMessage.KeySpan?
+
+        var count: Int { (positions?.count ?? closure.slots.count) + (rootSpan == nil ? 0 : 1) }
+
+        /// Calls `body` with each closure key's service name, in order (the root key excluded).
+        func forEachService(_ body: (UnsafeBufferPointer<UInt8>) -> Void) {
             closure.nameBytes.withUnsafeBufferPointer { bytes in
-                var last = -1
-                func add(_ position: Int) {
+                func visit(_ position: Int) {
                     let slot = closure.slots[position]
                     let start = Int(slot.start)
-                    let name = UnsafeBufferPointer(rebasing: bytes[start..<start + max(0, Int(slot.slash))])
-                    // Keys of one service tend to follow each other in a closure.
-                    if last < 0 || !service(last).named(name) {
-                        last = group(named: name)
-                    }
-                    count(next, in: last)
-                    next += 1
+                    body(UnsafeBufferPointer(rebasing: bytes[start..<start + max(0, Int(slot.slash))]))
                 }
                 if let positions {
-                    for position in positions { add(position) }
+                    for position in positions { visit(position) }
                 } else {
-                    for position in closure.slots.indices { add(position) }
+                    for position in closure.slots.indices { visit(position) }
                 }
+            }
+        }
+
+        /// Key `key`'s span in the message: its name after the service's `/`.
+        func span(_ key: Int) -> InvalidationMessage.KeySpan {
+            if let rootSpan, key == 0 { return rootSpan }
+            let position = key - (rootSpan == nil ? 0 : 1)
+            let slot = closure.slots[positions?[position] ?? position]
+            let keyOffset = slot.slash >= 0 ? slot.slash + 1 : 0
+            return InvalidationMessage.KeySpan(start: slot.start + keyOffset, length: slot.length - keyOffset, depth: slot.depth)
+        }
+
+        /// Counting sort: each group's keys together, in closure order. Leaves `fill` pointing
+        /// past each group's keys.
+        func sort(
+            into spans: UnsafeMutableBufferPointer<InvalidationMessage.KeySpan>, groupOf: UnsafeMutableBufferPointer<Int32>,
+            counts: UnsafeMutableBufferPointer<Int32>, fill: UnsafeMutableBufferPointer<Int32>, groups: Int
+        ) {
+            var total: Int32 = 0
+            for number in 0..<groups {
+                fill[number] = total
+                total += max(0, counts[number])
+            }
+            for key in 0..<count {
+                let number = Int(groupOf[key])
+                (spans.baseAddress! + Int(fill[number])).initialize(to: span(key))
+                fill[number] += 1
+            }
+        }
+    }
+
+    /// The services of one plan, numbered: the graph's first (in name order), then services
+    /// outside the graph (an undeclared registration's) as they come, each once.
+    private struct ServiceGroups {
+        let known: [Service]
+        let topics: Topics
+        var others: [Service] = []
+
+        var count: Int { known.count + others.count }
+
+        subscript(number: Int) -> Service { number < known.count ? known[number] : others[number - known.count] }
+
+        mutating func group(named name: UnsafeBufferPointer<UInt8>) -> Int {
+            if let found = known.firstIndex(where: { $0.named(name) }) { return found }
+            if let found = others.firstIndex(where: { $0.named(name) }) { return known.count + found }
+            others.append(Service(String(decoding: name, as: UTF8.self), topics: topics))
+            return known.count + others.count - 1
+        }
+
+        /// Numbers every key's service into `groupOf` and counts keys per group; services in
+        /// `tagOnly` get a group even without keys.
+        mutating func assign(
+            _ keys: Keys, rootService: String?, tagOnly: [String], groupOf: UnsafeMutableBufferPointer<Int32>,
+            counts: UnsafeMutableBufferPointer<Int32>
+        ) {
+            var next = 0
+            func count(in group: Int) {
+                groupOf[next] = Int32(truncatingIfNeeded: group)
+                counts[group] = max(0, counts[group]) + 1
+                next += 1
+            }
+            if var rootService {
+                count(in: rootService.withUTF8 { group(named: $0) })
+            }
+            var last = -1
+            keys.forEachService { name in
+                // Keys of one service tend to follow each other in a closure.
+                if last < 0 || !self[last].named(name) { last = group(named: name) }
+                count(in: last)
             }
             for service in tagOnly {
                 var service = service
                 let number = service.withUTF8 { group(named: $0) }
                 counts[number] = max(0, counts[number])
             }
-            return withUnsafeTemporaryAllocation(of: InvalidationMessage.KeySpan.self, capacity: keyCount) { spans in
-                // Counting sort: each group's keys together, in closure order.
-                let groups = known.count + others.count
-                var present = 0
-                var total: Int32 = 0
-                for number in 0..<groups {
-                    fill[number] = total
-                    if counts[number] >= 0 { present += 1 }
-                    total += max(0, counts[number])
-                }
-                var plan = Plan()
-                plan.fanOut.reserveCapacity(present)
-                // One more for the ledger record the caller appends.
-                plan.messages.reserveCapacity(present + 1)
-                func span(_ key: Int) -> InvalidationMessage.KeySpan {
-                    if let rootSpan, key == 0 { return rootSpan }
-                    let position = key - (rootSpan == nil ? 0 : 1)
-                    let slot = closure.slots[positions?[position] ?? position]
-                    let keyOffset = slot.slash >= 0 ? slot.slash + 1 : 0
-                    return InvalidationMessage.KeySpan(start: slot.start + keyOffset, length: slot.length - keyOffset, depth: slot.depth)
-                }
-                for key in 0..<keyCount {
-                    let number = Int(groupOf[key])
-                    (spans.baseAddress! + Int(fill[number])).initialize(to: span(key))
-                    fill[number] += 1
-                }
-                // The cause and fences are the same in every message: written once.
-                let head = InvalidationMessage.Head(kind: kind, cause: cause, fences: fences)
-                let kafkaKey = Array(rootTag.utf8)
-                let tags = includeRootTag ? [rootTag] : []
-                let sorted = UnsafeBufferPointer(spans)
-                // The graph's services are numbered in name order; others, rare, are sorted in.
-                let order = others.isEmpty ? nil : (0..<groups).sorted { service($0).name < service($1).name }
-                for index in 0..<groups {
-                    let number = order?[index] ?? index
-                    guard counts[number] >= 0 else { continue }
-                    let service = service(number)
-                    let keys = Int(counts[number])
-                    plan.fanOut.append(.init(service: service.name, keys: keys))
-                    // `fill` now points past the group's keys.
-                    let first = Int(fill[number]) - keys
-                    var start = first
-                    let end = start + keys
-                    repeat {
-                        let part = min(end, start + maxKeysPerMessage)
-                        let value = InvalidationMessage.fastEncoded(
-                            head: head, keyBytes: keyBytes, keys: UnsafeBufferPointer(rebasing: sorted[start..<part]),
-                            // The tag goes once, with the first part.
-                            tags: start == first ? tags : [])
-                        plan.messages.append(OutboundMessage(topic: service.topic, key: kafkaKey, value: value, service: service.name))
-                        start = part
-                    } while start < end
-                }
-                return plan
-            }
+        }
+
+        /// Group numbers in service-name order when services outside the graph (rare) came
+        /// in; nil when the numbers are in that order already (the graph's are numbered so).
+        var nameOrder: [Int]? {
+            others.isEmpty ? nil : (0..<count).sorted { self[$0].name < self[$1].name }
         }
     }
 }
