@@ -39,7 +39,7 @@ public final class KafkaAdmin: Sendable {
     /// Topic names with their partition counts.
     public func listTopics(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String: Int] {
         let handle = client.handle
-        let milliseconds = KafkaConsumer.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         let result: Result<[String: Int], KafkaError> = try await worker.run {
             do throws(KafkaError) { return .success(try RDKafkaMetadata.topics(handle, timeoutMs: milliseconds)) } catch {
                 return .failure(error)
@@ -53,7 +53,7 @@ public final class KafkaAdmin: Sendable {
     public func createTopics(_ specs: [TopicSpec], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String] {
         for spec in specs where !isValidTopicName(spec.name) { throw .invalidTopic(spec.name) }
         let handle = client.handle
-        let milliseconds = KafkaConsumer.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         return try await worker.run { RDKafkaAdmin.createTopics(handle, specs, timeoutMs: milliseconds) }.get()
     }
 }

@@ -153,7 +153,7 @@ public final class KafkaConsumer: Sendable {
     /// The group's committed offsets for these partitions.
     public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartition] {
         let client = self.client
-        let milliseconds = Self.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         return try await worker.run { RDKafkaConsumer.committed(client, partitions, timeoutMs: milliseconds) }.get()
     }
 
@@ -162,7 +162,7 @@ public final class KafkaConsumer: Sendable {
     public func endOffsets(_ partitions: [TopicPartition], timeout: Duration = .seconds(1)) async -> [TopicPartition]? {
         guard !partitions.isEmpty else { return [] }
         let client = self.client
-        let milliseconds = Self.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         return (try? await worker.run { RDKafkaConsumer.endOffsets(client, partitions, timeoutMs: milliseconds) }) ?? nil
     }
 
@@ -205,7 +205,7 @@ public final class KafkaConsumer: Sendable {
     /// creates it where the cluster auto-creates topics).
     public func partitions(of topic: String, timeout: Duration = .seconds(2)) async -> [TopicPartition]? {
         let handle = client.handle
-        let milliseconds = Self.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         let count = try? await worker.run { RDKafkaMetadata.partitionCount(handle, topic: topic, timeoutMs: milliseconds) }
         guard let count, count > 0 else { return nil }
         return (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
@@ -227,7 +227,7 @@ public final class KafkaConsumer: Sendable {
     /// auto-creates. Throws when a topic has no partitions yet or a leader does not answer.
     public func watermarks(of topics: [String], timeout: Duration = .seconds(5)) async throws(KafkaError) -> [PartitionWatermarks] {
         let handle = client.handle
-        let milliseconds = Self.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         return try await worker.run { RDKafkaOffsets.watermarks(handle, topics: topics, timeoutMs: milliseconds) }.get()
     }
 
@@ -236,12 +236,8 @@ public final class KafkaConsumer: Sendable {
     /// ends, each bounded by `timeout`. Assigned or not.
     public func watermarks(_ partitions: [TopicPartition], timeout: Duration = .seconds(5)) async throws(KafkaError) -> [PartitionWatermarks] {
         let handle = client.handle
-        let milliseconds = Self.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         return try await worker.run { RDKafkaOffsets.watermarks(handle, partitions: partitions, timeoutMs: milliseconds) }.get()
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int32 {
-        Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     // MARK: - Flow control

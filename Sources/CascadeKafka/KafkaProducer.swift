@@ -164,7 +164,7 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func flush(timeout: Duration) async -> Bool {
         let client = self.client
-        let milliseconds = KafkaConsumer.milliseconds(timeout)
+        let milliseconds = timeout.librdkafkaMilliseconds
         return (try? await worker.run { RDKafkaProducer.flush(client, timeoutMs: milliseconds) }) ?? false
     }
 
@@ -186,9 +186,21 @@ public final class KafkaProducer: Sendable {
     // MARK: - Delivery reports
 
     private func pollOnce(timeoutMs: Int32) {
-        switch RDKafkaProducer.poll(reports, timeoutMs: timeoutMs) {
-        case .deliveries(let reports):
-            handleDeliveries(reports)
+        var deliveries: [Delivery] = []
+        var sendReports: [(token: UInt64, report: Result<DeliveryReport, KafkaError>)] = []
+        let event = RDKafkaProducer.poll(reports, timeoutMs: timeoutMs) { token, result in
+            if token & StateMachine.sendTokenBit != 0 {
+                sendReports.append((token, result))
+            } else {
+                deliveries.append(Delivery(token: token, result: result))
+            }
+        }
+        switch event {
+        case .deliveries:
+            if !deliveries.isEmpty { deliveryHandler?(deliveries) }
+            let (waiters, space) = state.withLockedValue { $0.delivered(sendReports) }
+            for (continuation, report) in waiters { continuation.resume(returning: report) }
+            for continuation in space { continuation.resume() }
         case .error(let error, let text, let fatal):
             if fatal {
                 logger.critical("fatal producer error", metadata: ["error": "\(error.name): \(text)"])
@@ -198,22 +210,6 @@ public final class KafkaProducer: Sendable {
         case nil:
             break
         }
-    }
-
-    private func handleDeliveries(_ reports: [(token: UInt64, result: Result<DeliveryReport, KafkaError>)]) {
-        var deliveries: [Delivery] = []
-        var sendReports: [(token: UInt64, report: Result<DeliveryReport, KafkaError>)] = []
-        for (token, result) in reports {
-            if token & StateMachine.sendTokenBit != 0 {
-                sendReports.append((token, result))
-            } else {
-                deliveries.append(Delivery(token: token, result: result))
-            }
-        }
-        if !deliveries.isEmpty { deliveryHandler?(deliveries) }
-        let (waiters, space) = state.withLockedValue { $0.delivered(sendReports) }
-        for (continuation, report) in waiters { continuation.resume(returning: report) }
-        for continuation in space { continuation.resume() }
     }
 }
 

@@ -25,3 +25,10 @@ final class RDClient: Sendable {
         rd_kafka_destroy(handle.pointer)
     }
 }
+
+extension Duration {
+    /// The whole milliseconds librdkafka's timeouts take, clamped to its `int`.
+    var librdkafkaMilliseconds: Int32 {
+        Int32(clamping: components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -4,8 +4,8 @@ import CRdKafka
 enum RDKafkaProducer {
     /// What one poll of the report queue found.
     enum Event {
-        /// Delivery reports, each with the token its message was enqueued with.
-        case deliveries([(token: UInt64, result: Result<DeliveryReport, KafkaError>)])
+        /// Delivery reports, handed to `report` one by one during the poll.
+        case deliveries
         case error(KafkaError, text: String, fatal: Bool)
     }
 
@@ -51,13 +51,18 @@ enum RDKafkaProducer {
 
     static func destroy(reports: RDHandle) { rd_kafka_queue_destroy(reports.pointer) }
 
-    /// Waits up to `timeoutMs` for the next event on `reports`. Blocking: the poll thread's.
-    static func poll(_ reports: RDHandle, timeoutMs: Int32) -> Event? {
+    /// Waits up to `timeoutMs` for the next event on `reports`; each delivery report in it goes
+    /// to `report` with its message's token, with no array in between (the hot path).
+    /// Blocking: the poll thread's.
+    static func poll(
+        _ reports: RDHandle, timeoutMs: Int32, report: (UInt64, Result<DeliveryReport, KafkaError>) -> Void
+    ) -> Event? {
         guard let event = rd_kafka_queue_poll(reports.pointer, timeoutMs) else { return nil }
         defer { rd_kafka_event_destroy(event) }
         switch rd_kafka_event_type(event) {
         case Int32(RD_KAFKA_EVENT_DR):
-            return .deliveries(deliveries(event))
+            deliveries(event, report)
+            return .deliveries
         case Int32(RD_KAFKA_EVENT_ERROR):
             return .error(
                 KafkaError(rd_kafka_event_error(event)), text: String(cString: rd_kafka_event_error_string(event)),
@@ -67,9 +72,8 @@ enum RDKafkaProducer {
         }
     }
 
-    private static func deliveries(_ event: OpaquePointer) -> [(token: UInt64, result: Result<DeliveryReport, KafkaError>)] {
+    private static func deliveries(_ event: OpaquePointer, _ report: (UInt64, Result<DeliveryReport, KafkaError>) -> Void) {
         var messages = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
-        var reports: [(token: UInt64, result: Result<DeliveryReport, KafkaError>)] = []
         var topicNames = TopicNameCache()
         while true {
             let count = messages.withUnsafeMutableBufferPointer { buffer in
@@ -81,13 +85,12 @@ enum RDKafkaProducer {
                 let token = UInt64(UInt(bitPattern: message.pointee._private))
                 let topic = topicNames.name(of: message.pointee.rkt)
                 if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    reports.append((token, .success(DeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))))
+                    report(token, .success(DeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
                 } else {
-                    reports.append((token, .failure(KafkaError(message.pointee.err, context: "delivery to \(topic)"))))
+                    report(token, .failure(KafkaError(message.pointee.err, context: "delivery to \(topic)")))
                 }
             }
         }
-        return reports
     }
 }
 
