@@ -27,7 +27,7 @@ final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
         bus = try BusService(configuration: configuration, graph: graph, logger: logger) { span in
             recorder.eventsAcknowledged(partition: span.key.partition, offsets: span.offsets, count: span.events)
         }
-        group = ServiceGroup(configuration: .init(services: [bus], logger: logger))
+        group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [bus], logger: logger).bounded())
     }
 
     func start() async throws {

@@ -353,8 +353,8 @@ private final class GatewayBenchCluster: Sendable {
         }
         let bus = try BusService(configuration: busConfiguration, graph: graph, logger: Logger(label: "bench.bus"))
         producer = try KafkaProducer(configuration: config)
-        let group = ServiceGroup(configuration: .init(
-            services: [producer] + node.services + gateway.services + [bus], logger: Logger(label: "bench")))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [producer] + node.services + gateway.services + [bus], logger: Logger(label: "bench")).bounded())
         self.group = group
         running = Task { try await group.run() }
         Task {

@@ -179,7 +179,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let bus = try BusService(
             configuration: BusConfiguration(kafka: configuration, topics: topics, groupID: "bench-rebuild", partitions: 4),
             graph: graph, logger: Logger(label: "bench.rebuild.bus"))
-        let group = ServiceGroup(configuration: .init(services: [bus], logger: Logger(label: "bench.rebuild")))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [bus], logger: Logger(label: "bench.rebuild")).bounded())
         let running = Task { try await group.run() }
         await bus.awaitReady()
         let seconds = Self.seconds(clock.now - started)

@@ -57,7 +57,7 @@ final class InProcessCluster: Sendable {
             configuration: busConfiguration, graph: graph,
             logger: Logger(label: "bench.bus"))
         all.append(bus)
-        let group = ServiceGroup(configuration: .init(services: all, logger: Logger(label: "bench")))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: all, logger: Logger(label: "bench")).bounded())
         self.group = group
         running = Task { try await group.run() }
         Task {

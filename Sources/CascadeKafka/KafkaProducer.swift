@@ -20,8 +20,11 @@ public final class KafkaProducer: Sendable {
 
     public typealias DeliveryHandler = @Sendable ([Delivery]) -> Void
 
-    private let handle: RDHandle
-    private let queue: RDHandle
+    private let client: RDClient
+    /// Delivery reports and errors, drained by the poll thread.
+    private let reports: RDHandle
+    /// Flushes, on one thread for the producer's life.
+    private let worker: ClientWorker
     private let logger: Logger
     private let state = NIOLockedValueBox(StateMachine())
     private let deliveryHandler: DeliveryHandler?
@@ -48,10 +51,8 @@ public final class KafkaProducer: Sendable {
         deliveryHandler: DeliveryHandler? = nil
     ) throws(KafkaError) {
         let conf = try RDKafkaConfig.make(configuration.merged(with: Self.defaults))
-        rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
-        let client = try RDKafkaConfig.newClient(RD_KAFKA_PRODUCER, conf: conf)
-        self.handle = RDHandle(pointer: client)
-        self.queue = RDHandle(pointer: rd_kafka_queue_get_main(client))
+        (client, reports) = try RDKafkaProducer.make(conf: conf)
+        worker = ClientWorker(client: client, name: "cascade-producer-work")
         self.logger = logger
         self.deliveryHandler = deliveryHandler
         let thread = PollThread(name: "cascade-producer-poll") { [self] _ in
@@ -62,8 +63,10 @@ public final class KafkaProducer: Sendable {
     }
 
     deinit {
-        rd_kafka_queue_destroy(queue.pointer)
-        rd_kafka_destroy(handle.pointer)
+        // The poll thread holds the producer: it has left librdkafka by now. The worker may
+        // still hold the client, which goes with the last holder.
+        worker.stop()
+        RDKafkaProducer.destroy(reports: reports)
     }
 
     /// Sends one message and returns where it landed, or the error librdkafka reported
@@ -141,21 +144,7 @@ public final class KafkaProducer: Sendable {
     private func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, token: UInt64
     ) -> rd_kafka_resp_err_t {
-        let headerList = RDKafkaHeaders.make(headers)
-        let opaque = UnsafeMutableRawPointer(bitPattern: UInt(token))
-        // withCString: the implicit String-to-pointer conversion copies the name into a new
-        // array on every call.
-        let code = topic.withCString { topicName in
-            withOptionalBytes(key) { keyPointer, keyCount in
-                withOptionalBytes(value) { valuePointer, valueCount in
-                    cascade_produce(
-                        handle.pointer, topicName, partition ?? RD_KAFKA_PARTITION_UA, keyPointer, keyCount,
-                        valuePointer, valueCount, headerList, opaque)
-                }
-            }
-        }
-        if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headerList { rd_kafka_headers_destroy(headerList) }
-        return code
+        RDKafkaProducer.enqueue(client, topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
     }
 
     /// Returns after the next batch of delivery reports, or at once if one came since the
@@ -169,16 +158,14 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Messages waiting to be sent or acknowledged.
-    public var outstanding: Int { Int(rd_kafka_outq_len(handle.pointer)) }
+    public var outstanding: Int { RDKafkaProducer.outstanding(client) }
 
     /// Waits up to `timeout` for every enqueued message to be acknowledged; true when done.
     @discardableResult
     public func flush(timeout: Duration) async -> Bool {
-        let handle = self.handle
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        return await runBlocking("cascade-producer-flush") {
-            rd_kafka_flush(handle.pointer, milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR
-        }
+        let client = self.client
+        let milliseconds = timeout.librdkafkaMilliseconds
+        return (try? await worker.run { RDKafkaProducer.flush(client, timeoutMs: milliseconds) }) ?? false
     }
 
     /// Flushes for at most `timeout`, then stops polling and fails whatever is still waiting.
@@ -188,67 +175,41 @@ public final class KafkaProducer: Sendable {
             logger.warning("producer shut down with \(outstanding) messages unacknowledged")
         }
         guard let thread = state.withLockedValue({ $0.beginClosing() }) else { return }
-        thread.stop { rd_kafka_queue_yield(queue.pointer) }
-        await runBlocking("cascade-producer-join") { thread.join() }
-        let (reports, space) = state.withLockedValue { $0.close() }
-        for continuation in reports { continuation.resume(returning: .failure(.closed)) }
+        thread.stop { RDKafkaProducer.wake(reports) }
+        await thread.join()
+        worker.stop()
+        let (waiters, space) = state.withLockedValue { $0.close() }
+        for continuation in waiters { continuation.resume(returning: .failure(.closed)) }
         for continuation in space { continuation.resume() }
     }
 
     // MARK: - Delivery reports
 
     private func pollOnce(timeoutMs: Int32) {
-        guard let event = rd_kafka_queue_poll(queue.pointer, timeoutMs) else { return }
-        defer { rd_kafka_event_destroy(event) }
-        switch rd_kafka_event_type(event) {
-        case Int32(RD_KAFKA_EVENT_DR):
-            handleDeliveries(event)
-        case Int32(RD_KAFKA_EVENT_ERROR):
-            let error = KafkaError(rd_kafka_event_error(event))
-            let text = String(cString: rd_kafka_event_error_string(event))
-            if rd_kafka_event_error_is_fatal(event) != 0 {
+        var deliveries: [Delivery] = []
+        var sendReports: [(token: UInt64, report: Result<DeliveryReport, KafkaError>)] = []
+        let event = RDKafkaProducer.poll(reports, timeoutMs: timeoutMs) { token, result in
+            if token & StateMachine.sendTokenBit != 0 {
+                sendReports.append((token, result))
+            } else {
+                deliveries.append(Delivery(token: token, result: result))
+            }
+        }
+        switch event {
+        case .deliveries:
+            if !deliveries.isEmpty { deliveryHandler?(deliveries) }
+            let (waiters, space) = state.withLockedValue { $0.delivered(sendReports) }
+            for (continuation, report) in waiters { continuation.resume(returning: report) }
+            for continuation in space { continuation.resume() }
+        case .error(let error, let text, let fatal):
+            if fatal {
                 logger.critical("fatal producer error", metadata: ["error": "\(error.name): \(text)"])
             } else {
                 logger.warning("producer error", metadata: ["error": "\(error.name): \(text)"])
             }
-        default:
+        case nil:
             break
         }
-    }
-
-    private func handleDeliveries(_ event: OpaquePointer) {
-        var messages = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
-        var deliveries: [Delivery] = []
-        var sendReports: [(token: UInt64, report: Result<DeliveryReport, KafkaError>)] = []
-        var topicNames = TopicNameCache()
-        while true {
-            let count = messages.withUnsafeMutableBufferPointer { buffer in
-                rd_kafka_event_message_array(event, buffer.baseAddress, buffer.count)
-            }
-            if count == 0 { break }
-            for index in 0..<count {
-                guard let message = messages[index] else { continue }
-                let token = UInt64(UInt(bitPattern: message.pointee._private))
-                let result: Result<DeliveryReport, KafkaError>
-                if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    result = .success(
-                        DeliveryReport(
-                            topic: topicNames.name(of: message.pointee.rkt), partition: message.pointee.partition,
-                            offset: message.pointee.offset))
-                } else {
-                    result = .failure(KafkaError(message.pointee.err, context: "delivery to \(topicNames.name(of: message.pointee.rkt))"))
-                }
-                if token & StateMachine.sendTokenBit != 0 {
-                    sendReports.append((token, result))
-                } else {
-                    deliveries.append(Delivery(token: token, result: result))
-                }
-            }
-        }
-        if !deliveries.isEmpty { deliveryHandler?(deliveries) }
-        let (reports, space) = state.withLockedValue { $0.delivered(sendReports) }
-        for (continuation, report) in reports { continuation.resume(returning: report) }
-        for continuation in space { continuation.resume() }
     }
 }
 
@@ -258,22 +219,4 @@ extension KafkaProducer: Service {
         try? await gracefulShutdown()
         await shutdown()
     }
-}
-
-/// Topic names by librdkafka topic handle, so a batch does not build one String per message.
-struct TopicNameCache {
-    private var names: [OpaquePointer: String] = [:]
-
-    mutating func name(of topic: OpaquePointer?) -> String {
-        guard let topic else { return "" }
-        if let name = names[topic] { return name }
-        let name = String(cString: rd_kafka_topic_name(topic))
-        names[topic] = name
-        return name
-    }
-}
-
-func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
-    guard let bytes else { return body(nil, 0) }
-    return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
 }

@@ -95,8 +95,8 @@ struct BusCommand: AsyncParsableCommand {
             }
         }
         // Shutdown runs in reverse: the admin API stops first, the bus drains and flushes last.
-        let services = ServiceGroup(configuration: .init(
-            services: [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
         try await services.run()
     }
 }

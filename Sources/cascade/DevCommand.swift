@@ -155,8 +155,8 @@ struct DevCommand: AsyncParsableCommand {
         }
         defer { announcer.cancel() }
         // Stopped in reverse: the admin API and the bus first, then the nodes, the broker last.
-        let services = ServiceGroup(configuration: .init(
-            services: [kafka] + nodeServices + busServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [kafka] + nodeServices + busServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
         try await services.run()
         try await eventLoops.shutdownGracefully()
         if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }

@@ -91,8 +91,8 @@ struct GatewayCommand: AsyncParsableCommand {
         if let registry, let metricsPort {
             services.append(MetricsEndpoint.application(registry: registry, host: host, port: metricsPort, logger: logger))
         }
-        try await ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded()).run()
     }
 
     var gatewayConfiguration: GatewayConfiguration {

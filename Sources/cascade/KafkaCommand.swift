@@ -40,7 +40,7 @@ struct KafkaCommand: AsyncParsableCommand {
         printLine(kafka.bootstrapServers)
         logger.info("embedded Kafka ready", metadata: ["bootstrap": "\(kafka.bootstrapServers)", "brokers": "\(brokers)"])
         let group = ServiceGroup(
-            configuration: .init(services: [kafka], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: ServiceGroupConfiguration(services: [kafka], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
         try await group.run()
     }
 }

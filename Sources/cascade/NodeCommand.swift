@@ -128,8 +128,8 @@ struct NodeCommand: AsyncParsableCommand {
                 registry: registry, host: host, port: metricsPort,
                 auth: requirepass.map(BearerTokenMiddleware<BasicRequestContext>.init(token:)), logger: logger))
         }
-        let services = ServiceGroup(configuration: .init(
-            services: nodeServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: nodeServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
         try await services.run()
         try await group.shutdownGracefully()
     }

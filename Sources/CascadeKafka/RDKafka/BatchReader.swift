@@ -6,7 +6,7 @@ import NIOCore
 /// messages can be freed at once and a batch costs a single allocation.
 // @unchecked Sendable: used only by the consumer's poll thread.
 final class BatchReader: @unchecked Sendable {
-    private let handle: RDHandle
+    private let client: RDClient
     private let buffer: ConsumerEventBuffer
     private var slots: [UnsafeMutablePointer<rd_kafka_message_t>?]
     private var topicNames = TopicNameCache()
@@ -16,8 +16,8 @@ final class BatchReader: @unchecked Sendable {
     /// Group-less consumers assign once the topics exist; only the poll thread touches this.
     var assigned = false
 
-    init(handle: RDHandle, buffer: ConsumerEventBuffer, maxBatch: Int, observer: (@Sendable ([KafkaMessage]) -> Void)? = nil) {
-        self.handle = handle
+    init(client: RDClient, buffer: ConsumerEventBuffer, maxBatch: Int, observer: (@Sendable ([KafkaMessage]) -> Void)? = nil) {
+        self.client = client
         self.buffer = buffer
         self.observer = observer
         self.slots = Array(repeating: nil, count: maxBatch)
@@ -28,7 +28,7 @@ final class BatchReader: @unchecked Sendable {
         // (consume_batch_queue in librdkafka 2.0 stalls the fetcher under load; polling doesn't.)
         var count = 0
         while count < slots.count {
-            guard let message = rd_kafka_consumer_poll(handle.pointer, count == 0 ? timeoutMs : 0) else { break }
+            guard let message = rd_kafka_consumer_poll(client.pointer, count == 0 ? timeoutMs : 0) else { break }
             slots[count] = message
             count += 1
         }

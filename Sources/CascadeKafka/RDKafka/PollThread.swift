@@ -1,47 +1,49 @@
 import CRdKafka
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A dedicated thread that blocks in librdkafka's queue polls, so no Swift cooperative thread
 /// ever waits on the C library. `body` is called until it returns false or `stop()` is called.
+/// Started once per client and kept for its life (see `ThreadStartGuardTests`).
 final class PollThread: Sendable {
-    private let stopped = Atomic(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private struct State {
+        var stopping = false
+        var finished = false
+        var joiners: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
 
     init(name: String, _ body: @escaping @Sendable (PollThread) -> Bool) {
-        let thread = Thread { [finished] in
+        let thread = Thread { [self] in
             while !self.shouldStop, body(self) {}
-            finished.signal()
+            let joiners = state.withLockedValue { state in
+                state.finished = true
+                defer { state.joiners = [] }
+                return state.joiners
+            }
+            for joiner in joiners { joiner.resume() }
         }
         thread.name = name
         thread.start()
     }
 
-    var shouldStop: Bool { stopped.load(ordering: .acquiring) }
+    var shouldStop: Bool { state.withLockedValue { $0.stopping } }
 
     /// Asks the loop to end; `wake` should make a blocked poll return early.
     func stop(wake: () -> Void = {}) {
-        stopped.store(true, ordering: .releasing)
+        state.withLockedValue { $0.stopping = true }
         wake()
     }
 
-    /// Waits for the thread to leave its loop.
-    func join() {
-        finished.wait()
+    /// Returns once the thread has left its loop, without blocking a thread meanwhile.
+    func join() async {
+        await withCheckedContinuation { continuation in
+            let finished = state.withLockedValue { state -> Bool in
+                if !state.finished { state.joiners.append(continuation) }
+                return state.finished
+            }
+            if finished { continuation.resume() }
+        }
     }
-}
-
-/// Runs a blocking C call on a fresh thread and resumes the caller when it returns.
-func runBlocking<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.name = name
-        thread.start()
-    }
-}
-
-/// A raw C handle that may cross threads.
-// @unchecked Sendable: librdkafka handles are thread-safe.
-struct RDHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
 }

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// Guards over the source tree: no thread started per call, and librdkafka reached only
+/// through `CascadeKafka/RDKafka/`.
+@Suite("Source guards: thread starts and C calls")
+struct SourceGuardTests {
+    /// Every place in Sources allowed to start a thread, with how many starts it holds and why.
+    /// A thread here is started once per owner and lives as long as it, or the site is a known
+    /// per-call start still to be replaced. Anything else fails.
+    static let allowedThreadStarts: [String: (count: Int, reason: String)] = [
+        "CascadeKafka/RDKafka/PollThread.swift": (1, "one poll thread per Kafka client, for its life"),
+        "CascadeKafka/RDKafka/ClientWorker.swift": (1, "one worker per Kafka client for its blocking calls, for its life"),
+        "CascadeBus/OwnershipDriver.swift": (1, "the bus instance's beacon loop, off the cooperative pool, for the instance's life"),
+        "CascadeTestSupport/ChildProcess.swift": (1, "one reader per pipe of a child process, until end of file"),
+        "CascadeBench/BenchChaosProcess.swift": (1, "one reader of a chaos run's child process output, until end of file"),
+        "CascadeBench/BenchChaosReaders.swift": (1, "a fixed set of load threads for a chaos run"),
+        "CascadeGraphInspect/GraphSVG.swift": (1, "one writer into dot's input per `cascade graph` render, a one-shot command"),
+        // Per call, still: NodeClient blocks on NIO futures. They go with the async NodeClient
+        // (issue 27, "an async NodeClient on CascadeRESP's codec").
+        "CascadeCheck/NodeReader.swift": (1, "PER CALL until NodeClient is async: `onThread` for the audit's node reads"),
+        "CascadeCheck/AppliedWait.swift": (1, "PER CALL until NodeClient is async: one ask per node"),
+        "CascadeBench/BenchReadsCommand.swift": (1, "PER CALL until NodeClient is async: the reads benchmark's control connection"),
+    ]
+
+    @Test("threads are started only by the long-lived owners on the allow-list")
+    func threadStartsAreAllowListed() throws {
+        var found: [String: Int] = [:]
+        for (path, text) in try Self.sources() {
+            let starts = Self.threadStarts(in: text)
+            if starts > 0 { found[path] = starts }
+        }
+        for (path, count) in found.sorted(by: { $0.key < $1.key }) {
+            let allowed = Self.allowedThreadStarts[path]
+            #expect(allowed != nil, "\(path) starts \(count) thread(s): run blocking work on the owner's long-lived thread instead, or allow-list it with a reason")
+            if let allowed { #expect(count <= allowed.count, "\(path) starts \(count) threads, \(allowed.count) allowed (\(allowed.reason))") }
+        }
+        // An entry whose thread has gone must go too, or it would allow the next one unseen.
+        for path in Self.allowedThreadStarts.keys where found[path] == nil {
+            Issue.record("\(path) is allow-listed but starts no thread: remove the entry")
+        }
+    }
+
+    @Test("the thread-start scan sees each way of starting one, and not look-alikes")
+    func scanSeesThreadStarts() {
+        #expect(Self.threadStarts(in: "let t = Thread { work() }\nt.start()") == 1)
+        #expect(Self.threadStarts(in: "let t = Thread(block: work)") == 1)
+        #expect(Self.threadStarts(in: "Thread.detachNewThread { work() }") == 1)
+        #expect(Self.threadStarts(in: "let p = PollThread(name: \"x\") { _ in true }") == 0)
+        #expect(Self.threadStarts(in: "Thread.sleep(forTimeInterval: 1)\n// Thread { in a comment }") == 0)
+    }
+
+    @Test("librdkafka is called only from CascadeKafka/RDKafka")
+    func cCallsStayInRDKafka() throws {
+        let call = try NSRegularExpression(pattern: #"\brd_kafka_[A-Za-z0-9_]+\s*\("#)
+        for (path, text) in try Self.sources() where !path.hasPrefix("CascadeKafka/RDKafka/") && !path.hasPrefix("CRdKafka/") {
+            let calls = call.numberOfMatches(in: text, range: NSRange(text.startIndex..., in: text))
+            #expect(calls == 0, "\(path) calls librdkafka \(calls) time(s): add a wrapper in CascadeKafka/RDKafka instead")
+        }
+    }
+
+    @Test("every ServiceGroup in Sources stops within a bound")
+    func serviceGroupsAreBounded() throws {
+        let group = try NSRegularExpression(pattern: #"\bServiceGroup\s*\(\s*configuration:"#)
+        var groups = 0
+        for (path, text) in try Self.sources() {
+            let made = group.numberOfMatches(in: text, range: NSRange(text.startIndex..., in: text))
+            groups += made
+            let bounded = text.components(separatedBy: ".bounded(").count - 1
+            #expect(bounded >= made, "\(path) makes \(made) ServiceGroup(s), \(bounded) with `.bounded()` shutdown limits")
+        }
+        #expect(groups >= 9)
+    }
+
+    /// Starts of a thread in `text`, comments left out.
+    static func threadStarts(in text: String) -> Int {
+        let start = try! NSRegularExpression(pattern: #"(?<![A-Za-z0-9_])Thread(\s*[({]|\.detachNewThread)"#)
+        var count = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let code = line.components(separatedBy: "//")[0]
+            count += start.numberOfMatches(in: code, range: NSRange(code.startIndex..., in: code))
+        }
+        return count
+    }
+
+    /// Every Swift source under Sources (and the C shim), by path below it.
+    static func sources() throws -> [(path: String, text: String)] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sources = root.appendingPathComponent("Sources")
+        var files: [(String, String)] = []
+        for case let path as String in FileManager.default.enumerator(atPath: sources.path) ?? NSEnumerator()
+        where path.hasSuffix(".swift") || path.hasSuffix(".h") {
+            files.append((path, try String(contentsOf: sources.appendingPathComponent(path), encoding: .utf8)))
+        }
+        #expect(files.count > 50, "found only \(files.count) sources under \(sources.path)")
+        return files
+    }
+}
