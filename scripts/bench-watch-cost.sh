@@ -74,7 +74,7 @@ for i in range(10000):
 PY
 
 # Paced events, one product each, round the 10,000: each invalidates product:p-N and its page.
-python3 - "$EPS" <<'PY' | kcat -P -b "$KAFKA" -t cascade.events -K '|' 2>"$WORK/kcat.log" &
+python3 - "$EPS" <<'PY' 2>/dev/null | kcat -P -b "$KAFKA" -t cascade.events -K '|' 2>"$WORK/kcat.log" &
 import sys, time, json
 rate = float(sys.argv[1]); step = 1 / rate; next_at = time.monotonic(); version = {}
 n = 0
@@ -92,7 +92,7 @@ PIDS+=($!)
 sleep 3
 
 META_PORT=0
-run_round() { # $1 = without|with; prints: mode gets_per_s node_cpu_percent node_cpu_us_per_1000_gets checks_per_s
+run_round() { # $1 = without|with; prints: mode gets_per_s node_cpu_percent node_cpu_us_per_1000_gets checks_per_s node_cpu_s wall_s
     local watch_pid="" metrics=""
     if [ "$1" = with ]; then
         "$BIN" check --watch --kafka "$KAFKA" --node "product-service=127.0.0.1:$PORT" --service product-service \
@@ -107,39 +107,49 @@ run_round() { # $1 = without|with; prints: mode gets_per_s node_cpu_percent node
     [ -n "$metrics" ] && checks0=$(curl -s "$metrics" | awk '/^cascade_consistency_checked_total/ {s+=$2} END {print s+0}')
     local cpu0 t0 cpu1 t1 rps
     cpu0=$(cpu_seconds "$NODE"); t0=$(date +%s.%N)
-    rps=$(redis-benchmark -p "$PORT" -t get -n "$REQUESTS" -r 100000 -c "$CLIENTS" -P "$PIPELINE" -q | awk '/GET/ {print $2}')
+    # -q rewrites a progress line with carriage returns; the last line has the rate.
+    rps=$(redis-benchmark -p "$PORT" -t get -n "$REQUESTS" -r 100000 -c "$CLIENTS" -P "$PIPELINE" -q | tr '\r' '\n' \
+        | awk '/requests per second/ {print $2}' | tail -1)
     cpu1=$(cpu_seconds "$NODE"); t1=$(date +%s.%N)
     [ -n "$metrics" ] && checks1=$(curl -s "$metrics" | awk '/^cascade_consistency_checked_total/ {s+=$2} END {print s+0}')
     if [ -n "$watch_pid" ]; then kill -TERM "$watch_pid"; wait "$watch_pid" 2>/dev/null || true; fi
     python3 -c "
 cpu=$cpu1-$cpu0; wall=$t1-$t0
-print('$1', '$rps', round(100*cpu/wall,1), round(1e6*cpu/$REQUESTS*1000,1), round(($checks1-$checks0)/wall,1))"
+print('$1', '$rps', round(100*cpu/wall,1), round(1e6*cpu/$REQUESTS*1000,1), round(($checks1-$checks0)/wall,1), round(cpu,3), round(wall,3))"
 }
 
 echo "cascade check --watch: node CPU with and without the watcher (sample $SAMPLE, $EPS events/s, $REQUESTS GETs a round, binary $BIN)"
-printf '%-8s %10s %10s %18s %10s\n' round GET/s 'node CPU%' 'node µs/1000 GETs' 'checks/s'
+# What the event stream alone costs the node, to take out of the per-GET figures.
+cpu0=$(cpu_seconds "$NODE"); sleep 10; cpu1=$(cpu_seconds "$NODE")
+STREAM=$(python3 -c "print(($cpu1-$cpu0)/10)")
+echo "node CPU for the event stream alone (no GETs): $(python3 -c "print(round(100*$STREAM,1))")% of a core"
+printf '%-8s %10s %10s %18s %10s\n' mode GET/s 'node CPU%' 'node µs/1000 GETs' 'checks/s'
 for round in $(seq 1 "$ROUNDS"); do
     for mode in without with; do
         line=$(run_round "$mode")
         echo "$line" >>"$WORK/rounds"
-        printf '%-8s %10s %10s %18s %10s\n' $line
+        printf '%-8s %10s %10s %18s %10s\n' $(echo "$line" | cut -d' ' -f1-5)
     done
 done
 
 # The node's CPU for CASCADE.META alone, to derive the cost at exactly 100,000 GET/s.
-cpu0=$(cpu_seconds "$NODE")
+cpu0=$(cpu_seconds "$NODE"); t0=$(date +%s.%N)
 redis-benchmark -p "$PORT" -n 400000 -c "$CLIENTS" -P "$PIPELINE" -q CASCADE.META product:p-1 >/dev/null
-cpu1=$(cpu_seconds "$NODE")
-python3 - "$WORK/rounds" "$cpu0" "$cpu1" "$SAMPLE" <<'PY'
+cpu1=$(cpu_seconds "$NODE"); t1=$(date +%s.%N)
+python3 - "$WORK/rounds" "$cpu0" "$cpu1" "$t0" "$t1" "$SAMPLE" "$STREAM" "$REQUESTS" <<'PY'
 import sys, statistics
 rows = [line.split() for line in open(sys.argv[1])]
+stream = float(sys.argv[7]); requests = float(sys.argv[8])
 def med(mode, col): return statistics.median(float(r[col]) for r in rows if r[0] == mode)
-without, with_ = med("without", 3), med("with", 3)
+# Per GET, the event stream's share of each round taken out.
+def per_get(mode): return statistics.median((float(r[5]) - stream * float(r[6])) / requests * 1e6 for r in rows if r[0] == mode)
+without, with_ = per_get("without"), per_get("with")
 checks = med("with", 4)
-meta_us = (float(sys.argv[3]) - float(sys.argv[2])) / 400000 * 1e6
-get_us = without / 1000
-print(f"median node CPU per 1000 GETs: without {without:.1f} µs, with the watcher {with_:.1f} µs: {100*(with_-without)/without:+.2f}% (run-to-run noise included)")
-print(f"derived: one CASCADE.META costs the node {meta_us:.2f} µs, one GET (with the event stream) {get_us:.2f} µs; "
-      f"{checks:.0f} checks/s at sample {sys.argv[4]} cost {checks*meta_us:.0f} µs/s, "
-      f"{100*checks*meta_us/(100000*get_us):.3f}% of the node's CPU at 100,000 GET/s (floor < 2%)")
+meta_us = (float(sys.argv[3]) - float(sys.argv[2]) - stream * (float(sys.argv[5]) - float(sys.argv[4]))) / 400000 * 1e6
+print(f"median node CPU per GET (event stream taken out): without the watcher {without:.2f} µs, with it {with_:.2f} µs: "
+      f"{100*(with_-without)/without:+.2f}% (run-to-run noise included)")
+at100k = 100000 * without + stream * 1e6
+print(f"derived: one CASCADE.META costs the node {meta_us:.2f} µs, one GET {without:.2f} µs; {checks:.1f} checks/s at sample "
+      f"{sys.argv[6]} cost {checks*meta_us:.0f} µs/s: {100*checks*meta_us/at100k:.3f}% of the node's CPU at 100,000 GET/s "
+      f"(that CPU: {at100k/1e6:.2f} cores; floor < 2%)")
 PY
