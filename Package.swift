@@ -47,6 +47,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // `cascade check --watch`: follows the invalidation topics, checks a sample of keys on the nodes.
+        .target(
+            name: "CascadeWatch",
+            dependencies: [
+                "CascadeCheck", "CascadeWire", "CascadeKafka",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
         .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
         .target(
@@ -128,7 +141,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
-                "CascadeBench", "CascadeGateway", "CascadeGraphInspect",
+                "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

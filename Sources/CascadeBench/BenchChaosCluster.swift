@@ -22,6 +22,8 @@ final class ChaosCluster: Sendable {
         var buses: [ChaosProcess?]
         var busPorts: [Int]
         var nodes: [String: ChaosProcess] = [:]
+        /// `cascade check --watch`, beside the truth.
+        var watch: ChaosProcess?
         var bootstrap = ""
         var nodePorts: [String: Int] = [:]
         var staleness: String?
@@ -165,6 +167,12 @@ final class ChaosCluster: Sendable {
         await node.stop()
     }
 
+    func spawnWatch(_ arguments: [String]) throws -> ChaosProcess {
+        let watch = try spawn("watch", arguments)
+        state.withLockedValue { $0.watch = watch }
+        return watch
+    }
+
     func pauseBroker() { state.withLockedValue { $0.kafka }?.signal(SIGSTOP) }
     func resumeBroker() { state.withLockedValue { $0.kafka }?.signal(SIGCONT) }
 
@@ -172,7 +180,7 @@ final class ChaosCluster: Sendable {
     func stopAll() async {
         let (nodes, buses, kafka) = state.withLockedValue { state in
             state.stopping = true
-            return (Array(state.nodes.values), state.buses.compactMap { $0 }, state.kafka)
+            return (Array(state.nodes.values) + [state.watch].compactMap { $0 }, state.buses.compactMap { $0 }, state.kafka)
         }
         kafka?.signal(SIGCONT)
         await withTaskGroup(of: Void.self) { group in
@@ -185,7 +193,7 @@ final class ChaosCluster: Sendable {
     func killAll() {
         let all = state.withLockedValue { state in
             state.stopping = true
-            return Array(state.nodes.values) + state.buses.compactMap { $0 } + [state.kafka].compactMap { $0 }
+            return Array(state.nodes.values) + state.buses.compactMap { $0 } + [state.watch, state.kafka].compactMap { $0 }
         }
         for process in all {
             process.signal(SIGCONT)

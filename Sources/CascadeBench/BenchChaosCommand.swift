@@ -67,6 +67,9 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: the bus's registration race window, waited out at quiescence.")
     var raceWindowMs: Int = 2000
 
+    @Option(help: "Share of invalidated keys `cascade check --watch` checks beside the truth (0 to 1).")
+    var watchSample: Double = 0.1
+
     public func validate() throws {
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
         guard products >= 1, writesPerSecond >= 1, readers >= 1, readsPerSecond >= 1 else {
@@ -74,6 +77,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         }
         guard busKills >= 0 else { throw ValidationError("--bus-kills must be 0 or more") }
         guard (1...16).contains(buses) else { throw ValidationError("--buses must be between 1 and 16") }
+        guard watchSample.isFinite, (0...1).contains(watchSample) else { throw ValidationError("--watch-sample must be between 0 and 1") }
         if let maxStaleness, TTLDuration.milliseconds(maxStaleness) == nil {
             throw ValidationError("--max-staleness '\(maxStaleness)' is not a duration such as 2s")
         }
@@ -127,6 +131,8 @@ public struct BenchChaosCommand: AsyncParsableCommand {
                 + "broker outage \(noBrokerOutage ? "no" : "yes, in a \(ChaosFaultInjector.brokerPhaseSeconds) s phase of its own first"), "
                 + "node restart \(noNodeRestart ? "no" : "yes"); logs in \(cluster.directory.path)")
         try await start(cluster)
+        let watchURL = try await cluster.startWatch(sample: watchSample, windowMillis: raceWindowMs)
+        printLine("cascade check --watch \(watchURL)/metrics, \(watchSample * 100)% of invalidated keys")
 
         let topics = Topics()
         let undelivered = Atomic<Int>(0)
@@ -168,7 +174,8 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             await producer.shutdown()
             throw OperatorError("a fault did not recover: \(error)")
         }
-        let misses = try await verdict(cluster: cluster, truth: truth, reads: readerPool.reads, injector: injector, producer: producer)
+        let misses = try await verdict(
+            cluster: cluster, truth: truth, reads: readerPool.reads, injector: injector, producer: producer, watchURL: watchURL)
         await producer.shutdown()
         return misses
     }
@@ -192,7 +199,8 @@ public struct BenchChaosCommand: AsyncParsableCommand {
 
     /// Quiescence, the audit, the windows, the failovers and `cascade check`; the floors missed.
     private func verdict(
-        cluster: ChaosCluster, truth: ChaosTruth, reads: [ChaosRead], injector: ChaosFaultInjector, producer: KafkaProducer
+        cluster: ChaosCluster, truth: ChaosTruth, reads: [ChaosRead], injector: ChaosFaultInjector, producer: KafkaProducer,
+        watchURL: String
     ) async throws -> [String] {
         var misses: [String] = []
         let verdict = ChaosVerdict(cluster: cluster, truth: truth)
@@ -205,6 +213,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         misses += try reportAudit(verdict)
         misses += reportWindows(verdict, reads: reads, injector: injector)
         misses += reportFailovers(injector.failovers)
+        misses += await reportWatch(verdict, watchURL: watchURL, reads: reads, injector: injector)
         misses += try await auditCheck(verdict: verdict, producer: producer, topics: Topics(), injector: injector)
         return misses
     }

@@ -12,16 +12,19 @@ public struct StatusFile: Codable, Equatable, Sendable {
     public var gateway: String?
     /// Every bus instance's admin API (`cascade dev --buses N`); `admin` is the first.
     public var buses: [String]?
+    /// The consistency watcher's metrics URL (`/metrics` under it), as `cascade dev` runs it.
+    public var watch: String?
 
     enum CodingKeys: String, CodingKey {
-        case kafka, admin, nodes, entities, gateway, buses
+        case kafka, admin, nodes, entities, gateway, buses, watch
         case topicPrefix = "topic_prefix"
     }
 
     public init(
         kafka: String, admin: String, nodes: [String: String], entities: [String], topicPrefix: String, gateway: String?,
-        buses: [String]? = nil
+        buses: [String]? = nil, watch: String? = nil
     ) {
+        self.watch = watch
         self.kafka = kafka
         self.admin = admin
         self.buses = buses
@@ -71,6 +74,7 @@ public struct StatusFile: Codable, Equatable, Sendable {
             lines.append("  node    \(service.padding(toLength: 20, withPad: " ", startingAt: 0)) \(address)")
         }
         if let gateway { lines.append("  gateway \(gateway)") }
+        if let watch { lines.append("  watch   \(watch)/metrics (consistency watcher)") }
         let productNode = nodes["product-service"] ?? nodes.values.sorted().first ?? "127.0.0.1:6380"
         let port = productNode.split(separator: ":").last.map(String.init) ?? "6380"
         lines += [

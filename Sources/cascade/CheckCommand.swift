@@ -14,6 +14,11 @@ struct CheckCommand: AsyncParsableCommand {
             entity they depend on. A key is stale when it was cached from a version older than the \
             ledger's, or when a dependency changed after it was set and no invalidation reached \
             its node. Exit 0: consistent; 1: stale keys found; 2: could not run. See docs/check.md.
+
+            With --watch it runs as a service instead: it follows the invalidation topics and, \
+            for a sample of the invalidated keys, asks the node once the race window has passed \
+            whether it still holds a value stored before the invalidation; Prometheus metrics on \
+            --metrics-port, every violation named in the log. See docs/consistency.md.
             """)
 
     @Option(name: .customLong("node"), help: "A node to read, service=host:port (repeatable).")
@@ -49,6 +54,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Keys asked for per SCAN.")
     var scanCount: Int = 1000
 
+    @OptionGroup(title: "Continuous checks (--watch)") var watch: CheckWatchOptions
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard settleMs >= 0 else { throw ValidationError("--settle-ms must not be negative") }
@@ -56,9 +63,14 @@ struct CheckCommand: AsyncParsableCommand {
         for node in nodes {
             do { _ = try CheckTargets.parseNode(node) } catch { throw ValidationError(error.description) }
         }
+        if watch.watch {
+            guard format == .text, !repair else { throw ValidationError("--format and --repair are for the audit, not with --watch") }
+        }
+        try watch.validate()
     }
 
     func run() async throws {
+        if watch.watch { return try await runWatch() }
         do {
             let report = try await audit()
             printLine(trimmed(format.render(report)))

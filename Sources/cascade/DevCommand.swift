@@ -5,6 +5,7 @@ import CascadeGateway
 import CascadeGraph
 import CascadeKafka
 import CascadeNode
+import CascadeWatch
 import CascadeWire
 import Foundation
 import Logging
@@ -58,12 +59,20 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Service name of the gateway.")
     var gatewayService: String = "api-gateway"
 
+    @Option(help: "Port of the consistency watcher's /metrics (cascade check --watch); 0 picks a free one.")
+    var watchPort: Int = 9470
+
+    @Option(help: "Share of invalidated keys the consistency watcher checks (0 to 1).")
+    var watchSample: Double = 1
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         guard (0...65535).contains(nodePort), (0...65535).contains(adminPort) else {
             throw ValidationError("ports must be between 0 and 65535")
         }
+        guard (0...65535).contains(watchPort) else { throw ValidationError("--watch-port must be between 0 and 65535") }
+        guard watchSample.isFinite, (0...1).contains(watchSample) else { throw ValidationError("--watch-sample must be between 0 and 1") }
         guard (1...256).contains(partitions) else { throw ValidationError("--partitions must be between 1 and 256") }
         guard (1...16).contains(buses) else { throw ValidationError("--buses must be between 1 and 16") }
         if let maxStaleness, (TTLDuration.milliseconds(maxStaleness) ?? 0) <= 0 {
@@ -140,23 +149,37 @@ struct DevCommand: AsyncParsableCommand {
             }
             busServices += [bus, admin]
         }
+        // The consistency watcher, as `cascade check --watch` runs it; it learns the nodes'
+        // addresses once they listen.
+        let watchNodes = WatchNodes(fixed: [:])
+        let (watchPorts, watchPortSink) = AsyncStream.makeStream(of: Int.self)
+        let watch = try await ConsistencyWatch.make(
+            configuration: WatchConfiguration(
+                kafka: kafkaConfiguration, topics: topics, services: cacheGraph.serviceNames, sampleRate: watchSample),
+            nodes: watchNodes, metricsHost: "127.0.0.1", metricsPort: watchPort, logger: Logger(label: "cascade.watch"),
+            onListening: { port in watchPortSink.yield(port) })
+
         let statusFile = self.statusFile
         let prefix = common.topicPrefix
         let entities = cacheGraph.entityNames
         let announcer = Task {
             guard let ready = await readiness.awaitAll() else { return }
+            for (service, address) in ready.nodes { watchNodes.set(service, [address]) }
+            var ports = watchPorts.makeAsyncIterator()
+            let watchURL = await ports.next().map { "http://127.0.0.1:\($0)" }
             let status = StatusFile(
                 kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
-                gateway: ready.gateway, buses: ready.buses)
+                gateway: ready.gateway, buses: ready.buses, watch: watchURL)
             printLine(status.banner)
             if let statusFile {
                 do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
             }
         }
         defer { announcer.cancel() }
-        // Stopped in reverse: the admin API and the bus first, then the nodes, the broker last.
+        // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes, the broker last.
         let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [kafka] + nodeServices + busServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
+            services: [kafka] + nodeServices + busServices + watch.services, gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger).bounded())
         try await services.run()
         try await eventLoops.shutdownGracefully()
         if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }

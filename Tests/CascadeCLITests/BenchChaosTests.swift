@@ -21,6 +21,9 @@ struct BenchChaosTests {
         #expect(output.contains("stale-read window ms"))
         #expect(output.contains("cascade check after quiescence: exit"))
         #expect(output.contains("cascade check with plant:p-planted planted: exit 1"))
+        // The watcher beside the truth; its agreement is one of the floors.
+        #expect(output.contains("cascade check --watch (10% of keys, 2000 ms window): "))
+        #expect(output.contains("vs the truth's"))
         // One instance: its kill stops every partition until the restart; said, not judged.
         #expect(output.contains("bounded by its restart"))
         expectEveryFloor(status, output)

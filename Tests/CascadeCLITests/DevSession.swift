@@ -15,7 +15,7 @@ struct DevSession {
         let statusPath = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-dev-\(UUID().uuidString).json").path
         let graph = CascadeBinary.packageRoot.appendingPathComponent("graph").path
         let process = try ChildProcess.cascade([
-            "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--log-level", "warning",
+            "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--watch-port", "0", "--log-level", "warning",
         ] + extraArguments)
         guard try await eventually(timeout: .seconds(60), { FileManager.default.fileExists(atPath: statusPath) || !process.process.isRunning }),
             FileManager.default.fileExists(atPath: statusPath)

@@ -53,7 +53,7 @@ import Yams
     @Test func everyCascadeCommandNamesARealSubcommandAndRealFlags() async throws {
         let services = try services()
         let cascade = services.values.filter(\.isCascade)
-        #expect(Set(cascade.map(\.name)) == ["bus", "bus-2", "user-service", "product-service", "order-service", "analytics-service", "check"])
+        #expect(Set(cascade.map(\.name)) == ["bus", "bus-2", "user-service", "product-service", "order-service", "analytics-service", "check", "watch"])
         var known: [String: Set<String>] = [:]
         for service in cascade {
             let subcommand = try #require(service.command.first, "\(service.name) has no command")
@@ -129,7 +129,8 @@ import Yams
             #expect(metrics == String(parts[1]), "\(target) is not \(service.name)'s metrics port")
         }
         let scraped = Set(targets.map { String($0.split(separator: ":")[0]) })
-        #expect(scraped == Set(services.values.filter { ["bus", "node"].contains($0.command.first) }.map(\.name)))
+        // The bus, every node and the consistency watcher (cascade check --watch).
+        #expect(scraped == Set(services.values.filter { ["bus", "node"].contains($0.command.first) || $0.command.contains("--watch") }.map(\.name)))
         let prometheus = try #require(services["prometheus"])
         for volume in (prometheus.fields["volumes"] as? [String]) ?? [] where volume.hasPrefix("./") {
             #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(String(volume.split(separator: ":")[0])).path))

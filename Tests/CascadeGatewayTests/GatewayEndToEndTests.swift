@@ -63,7 +63,7 @@ struct GatewayEndToEndTests {
         let statusPath = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-gw-\(UUID().uuidString).json").path
         let graph = CascadeBinary.packageRoot.appendingPathComponent("graph").path
         let dev = try ChildProcess.cascade([
-            "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--log-level", "warning",
+            "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--watch-port", "0", "--log-level", "warning",
             "--gateway-upstream", upstream.url, "--gateway-port", "0",
         ])
         defer {
