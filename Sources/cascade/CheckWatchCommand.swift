@@ -88,8 +88,8 @@ extension CheckCommand {
                     "cascade check --watch: following \(services.joined(separator: ", ")), sampling \(sample * 100)% of invalidated keys, "
                         + "checked \(window) ms after their invalidation")
             })
-        let group = ServiceGroup(configuration: .init(
-            services: consistencyWatch.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: consistencyWatch.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
         try await group.run()
     }
 }
