@@ -168,6 +168,11 @@ public final class CascadeMemory: Sendable {
         }
     }
 
+    /// Remembers a span's cascades, oldest first, sharing `times` (the pipeline benchmark).
+    public func remember(_ batch: [(root: Root, closure: InstanceClosure)], times: SpanTimes = SpanTimes()) {
+        remember(batch.map { Cascade(cause: $0.root, closure: $0.closure, times: times, bytes: Self.cost(of: $0.closure)) })
+    }
+
     /// Remembers one event's cascade (tests, and callers without spans).
     public func remember(_ root: Root, closure: InstanceClosure, times: SpanTimes = SpanTimes()) {
         remember([Cascade(cause: root, closure: closure, times: times, bytes: Self.cost(of: closure))])
