@@ -122,6 +122,13 @@ public struct KeyExplanation: Codable, Sendable, Equatable {
         public var lag: Int64?
         public var stalenessMillis: Int64?
 
+        public init(address: String, applied: [String: Int64]? = nil, lag: Int64? = nil, stalenessMillis: Int64? = nil) {
+            self.address = address
+            self.applied = applied
+            self.lag = lag
+            self.stalenessMillis = stalenessMillis
+        }
+
         enum CodingKeys: String, CodingKey {
             case address, applied, lag
             case stalenessMillis = "staleness_ms"
@@ -171,7 +178,8 @@ public struct KeyExplanation: Codable, Sendable, Equatable {
                     times: Times(
                         producedMillis: found.cause.producedMillis, consumedMillis: found.cause.consumedMillis,
                         sentMillis: found.sentMillis, ackedMillis: found.ackedMillis,
-                        appliedMillis: fences.first { $0.cause == found.cause.name && $0.atMillis >= found.cause.consumedMillis }?.atMillis))
+                        // By cause alone: a version names one event, and the node's clock is not the bus's.
+                        appliedMillis: fences.first { $0.cause == found.cause.name }?.atMillis))
             }
         var seen = Set<String>()
         deadLetters = buses.flatMap(\.deadLetters).filter { seen.insert("\($0.topic)/\($0.partition)/\($0.offset)").inserted }
