@@ -199,6 +199,11 @@ public struct KeyExplanation: Codable, Sendable, Equatable {
         guard it.present else {
             if let last = it.invalidations.first { return invalidatedLine(last) }
             if let fence = it.fences.first {
+                // A race-check invalidation names the key the value came from, not an event.
+                if let cause = fence.cause, EntityRef(parsing: cause.split(separator: "@").first.map(String.init) ?? "") == nil {
+                    return "not cached: dropped at \(clock(fence.atMillis)) by the bus's registration race check: its dependency "
+                        + "\(cause) may have changed before the value was stored"
+                }
                 return "not cached: invalidated on the node by \(fence.cause ?? "an invalidation") at \(clock(fence.atMillis)); "
                     + "the bus no longer remembers the path"
             }

@@ -10,15 +10,25 @@ struct WhyEndToEndTests {
     func explainsAChainAndAKeyNothingReaches() async throws {
         let dev = try await DevSession.start()
         defer { dev.kill() }
-        #expect(try await dev.cli("product-service", "SET", "why:a", "a", "DEPS", "Product#p-80@1") == "OK")
-        #expect(try await dev.cli("order-service", "SET", "why:b", "b", "DEPS", "product-service/why:a") == "OK")
-        #expect(try await dev.cli("analytics-service", "SET", "why:c", "c", "DEPS", "order-service/why:b") == "OK")
+        // In its first seconds the bus cannot tell whether a key named as a dependency changed
+        // just before (its memory of invalidations starts with it), so the race check may drop
+        // such a registration at once (docs/consistency.md): stored again until it holds.
+        #expect(try await eventually(timeout: .seconds(60)) {
+            guard try await dev.cli("product-service", "SET", "why:a", "a", "DEPS", "Product#p-80@1") == "OK",
+                  try await dev.cli("order-service", "SET", "why:b", "b", "DEPS", "product-service/why:a") == "OK",
+                  try await dev.cli("analytics-service", "SET", "why:c", "c", "DEPS", "order-service/why:b") == "OK"
+            else { return false }
+            let indexed = try await eventually(timeout: .seconds(5)) {
+                try await runCommand("curl", ["-s", "\(dev.admin)/impact?ref=Product%23p-80"]).stdout.contains("why:c")
+            }
+            let c = try await dev.cli("analytics-service", "EXISTS", "why:c")
+            let b = try await dev.cli("order-service", "EXISTS", "why:b")
+            return indexed && c == "1" && b == "1"
+        })
         #expect(try await dev.cli("user-service", "SET", "why:lonely", "l") == "OK")
         #expect(try await dev.cli("product-service", "SET", "why:calm", "m", "DEPS", "Product#p-81@1") == "OK")
         #expect(try await eventually(timeout: .seconds(30)) {
-            let chain = try await runCommand("curl", ["-s", "\(dev.admin)/impact?ref=Product%23p-80"]).stdout
-            let calm = try await runCommand("curl", ["-s", "\(dev.admin)/impact?ref=Product%23p-81"]).stdout
-            return chain.contains("why:c") && calm.contains("why:calm")
+            try await runCommand("curl", ["-s", "\(dev.admin)/impact?ref=Product%23p-81"]).stdout.contains("why:calm")
         })
 
         let trace = "4bf92f3577b34da6a3ce929d0e0e4736"

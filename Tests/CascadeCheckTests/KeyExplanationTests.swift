@@ -55,6 +55,9 @@ struct KeyExplanationTests {
     @Test func goneKeyTheBusForgot() throws {
         let meta = KeyMeta(key: Array("k3".utf8), exists: false, setAtMillis: nil, ttlMillis: -2, dependencies: [], keyFence: .init(atMillis: 5, cause: "Product#p-1@7"))
         #expect(explain(meta, [try bus()]).verdict.hasPrefix("not cached: invalidated on the node by Product#p-1@7"))
+        let raced = KeyMeta(key: Array("k3".utf8), exists: false, setAtMillis: nil, ttlMillis: -2, dependencies: [], keyFence: .init(atMillis: 5, cause: "order-service/why:b"))
+        #expect(explain(raced, [try bus()]).verdict.hasPrefix("not cached: dropped at"))
+        #expect(explain(raced, [try bus()]).verdict.hasSuffix("by the bus's registration race check: its dependency order-service/why:b may have changed before the value was stored"))
         let never = KeyMeta(key: Array("k3".utf8), exists: false, setAtMillis: nil, ttlMillis: -2, dependencies: [])
         #expect(explain(never, [try bus()]).verdict.hasPrefix("not cached, and no invalidation of it is remembered"))
     }
