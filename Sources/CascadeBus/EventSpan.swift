@@ -36,7 +36,7 @@ struct EventSpan {
     ) {
         if let eventID { eventIDs.append(eventID) }
         if let cascade, !cascade.closure.slots.isEmpty {
-            cascades.append(.init(cause: cascade.root, closure: cascade.closure, times: times, bytes: CascadeMemory.cost(of: cascade.closure)))
+            cascades.append(.init(cause: cascade.root, closure: cascade.closure, times: times))
         }
         if events == 0 { firstOffset = offset }
         lastOffset = offset
