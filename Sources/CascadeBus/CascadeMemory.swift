@@ -279,21 +279,28 @@ public final class CascadeMemory: Sendable {
                 var index = state.entries.count - 1
                 while index >= state.first && found.count < limit {
                     let entry = state.entries[index]
-                    // Each key's offset in the record, for walking parents once the key is found.
-                    var offsets: [Int] = []
+                    index -= 1
                     var at = entry.start % capacity
                     var match: Int?
                     for slot in 0..<entry.keys {
                         let length = Int(ring.loadUnaligned(fromByteOffset: at + 17, as: Int32.self))
-                        if match == nil, ring.loadUnaligned(fromByteOffset: at, as: UInt64.self) == hash,
-                           length == wanted.count, wanted.withUnsafeBytes({ $0.elementsEqual(UnsafeRawBufferPointer(rebasing: ring[at + Self.bytesPerKey ..< at + Self.bytesPerKey + length])) }) {
+                        if ring.loadUnaligned(fromByteOffset: at, as: UInt64.self) == hash, length == wanted.count,
+                           wanted.withUnsafeBytes({ $0.elementsEqual(UnsafeRawBufferPointer(rebasing: ring[at + Self.bytesPerKey ..< at + Self.bytesPerKey + length])) }) {
                             match = slot
+                            break
                         }
-                        offsets.append(at)
                         at += Self.bytesPerKey + length
                     }
-                    if let match { found.append(Self.invalidation(entry, slot: match, offsets: offsets, ring: ring)) }
-                    index -= 1
+                    guard let match else { continue }
+                    // Each key's offset in the record, for walking parents back from the key.
+                    var offsets: [Int] = []
+                    offsets.reserveCapacity(match + 1)
+                    at = entry.start % capacity
+                    for _ in 0...match {
+                        offsets.append(at)
+                        at += Self.bytesPerKey + Int(ring.loadUnaligned(fromByteOffset: at + 17, as: Int32.self))
+                    }
+                    found.append(Self.invalidation(entry, slot: match, offsets: offsets, ring: ring))
                 }
             }
             return found
