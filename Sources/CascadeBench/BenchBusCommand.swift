@@ -75,7 +75,9 @@ public struct BenchBusCommand: AsyncParsableCommand {
         guard let sourceKind, sourceKind != .native else {
             let memory = whyMemoryMb > 0 ? CascadeMemory(maxBytes: whyMemoryMb << 20) : nil
             let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, memory: memory)
-            printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
+            printLine(String(
+                format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys), %.0f events per CPU-second",
+                rate, events, keys, BenchBusPipeline.lastCPURate))
             if let memory { printLine("memory of cascades: \(memory.count) held, \(memory.bytes) of \(memory.maxBytes) bytes") }
             return
         }
