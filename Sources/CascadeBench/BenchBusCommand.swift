@@ -53,6 +53,9 @@ public struct BenchBusCommand: AsyncParsableCommand {
     @Flag(help: "Only the pipeline row: no broker, for profiling resolution.")
     var pipelineOnly = false
 
+    @Option(help: "Mebibytes of the memory of cascades (`cascade why`) the pipeline row feeds; 0 leaves it out.")
+    var whyMemoryMb: Int = CascadeMemory.defaultMaxBytes >> 20
+
     @Option(help: ArgumentHelp(
         "With --pipeline-only: also run the same changes in this source format (\(BenchSourceFormat.allCases.map(\.rawValue).joined(separator: ", "))) and compare it with the native form; floor 0.8.",
         valueName: "kind"))
@@ -60,6 +63,7 @@ public struct BenchBusCommand: AsyncParsableCommand {
 
     public func validate() throws {
         if sourceKind != nil && !pipelineOnly { throw ValidationError("--source-kind goes with --pipeline-only") }
+        guard (0...65536).contains(whyMemoryMb) else { throw ValidationError("--why-memory-mb must be from 0 to 65536") }
         guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024, (workers ?? 1) >= 1 else {
             throw ValidationError("--events, --partitions, --latency-events, --latency-rate, --workers must be positive; --window at least 1024")
         }
@@ -69,8 +73,12 @@ public struct BenchBusCommand: AsyncParsableCommand {
     /// against the native one, alternated.
     private func runPipelineOnly(graph cacheGraph: CacheGraph, workload: BenchBusWorkload) throws {
         guard let sourceKind, sourceKind != .native else {
-            let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
-            printLine(String(format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys)", rate, events, keys))
+            let memory = whyMemoryMb > 0 ? CascadeMemory(maxBytes: whyMemoryMb << 20) : nil
+            let rate = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events, memory: memory)
+            printLine(String(
+                format: "pipeline %.0f events/s (no broker, one task, %d events, %d registered keys), %.0f events per CPU-second",
+                rate, events, keys, BenchBusPipeline.lastCPURate))
+            if let memory { printLine("memory of cascades: \(memory.count) held, \(memory.bytes) of \(memory.maxBytes) bytes") }
             return
         }
         // Alternated, best of three each, and per CPU-second of the resolving thread as well
@@ -137,7 +145,8 @@ public struct BenchBusCommand: AsyncParsableCommand {
             BenchBusUnderTest(configuration: configuration, graph: cacheGraph, recorder: busRecorder, logger: logger), recorder: busRecorder)
 
         // Last, on a quiet broker: the same events through the pipeline alone, one task.
-        let pipelineOnly = BenchBusPipeline.eventsPerSecond(graph: cacheGraph, workload: workload, events: events)
+        let pipelineOnly = BenchBusPipeline.eventsPerSecond(
+            graph: cacheGraph, workload: workload, events: events, memory: whyMemoryMb > 0 ? CascadeMemory(maxBytes: whyMemoryMb << 20) : nil)
 
         let ratio = busRun.eventsPerSecond / pass.eventsPerSecond
         let met = ratio >= 0.7

@@ -9,8 +9,10 @@ import Foundation
 /// gap to the Kafka runs is what the broker round trips cost. With a source kind, the same
 /// changes arrive in that format (one source topic per entity), through its decoder.
 enum BenchBusPipeline {
+    /// `memory`: the bus's memory of cascades, fed a chunk at a time as the bus feeds it a span
+    /// at a time (`cascade why`); nil leaves it out, to measure what it costs.
     static func eventsPerSecond(
-        graph: CacheGraph, workload: BenchBusWorkload, events: Int, format: BenchSourceFormat = .native
+        graph: CacheGraph, workload: BenchBusWorkload, events: Int, format: BenchSourceFormat = .native, memory: CascadeMemory? = nil
     ) -> Double {
         let index = InstanceIndex(graph: graph)
         for registration in workload.registrations { _ = index.register(registration) }
@@ -28,13 +30,22 @@ enum BenchBusPipeline {
             let messages = workload.events[chunk..<min(chunk + 4096, events, workload.events.count)].map { format.message($0) }
             let start = ContinuousClock.now
             let cpuStart = threadCPUNanos()
+            var cascades: [(root: CascadeMemory.Root, closure: InstanceClosure)] = []
             for message in messages {
                 let result = processor.process(
                     key: message.key, value: message.value, headers: message.headers,
                     source: SourcePosition(topic: message.topic, partition: 0, offset: Int64(offset)), nowMillis: 0)
                 produced &+= result.messages.count
+                if memory != nil, let closure = result.closure, !closure.slots.isEmpty, let cause = result.cause {
+                    cascades.append((
+                        CascadeMemory.Root(
+                            entity: cause.entity, id: cause.id, version: cause.version, eventID: cause.eventID, topic: message.topic,
+                            partition: 0, offset: Int64(offset), consumedMillis: 0),
+                        closure))
+                }
                 offset += 1
             }
+            memory?.remember(cascades)
             cpuNanos += threadCPUNanos() - cpuStart
             wall += ContinuousClock.now - start
         }

@@ -75,6 +75,23 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
         let closure = source.processor.index.closure(of: ref, attrs: attrs)
         return json(GraphExport.encode(ImpactReport(closure)))
     }
+    router.get("/why") { request, _ in
+        let query = request.uri.queryParameters
+        guard let name = query.get("key"), let slash = name.firstIndex(of: "/"), slash != name.startIndex,
+              name.index(after: slash) != name.endIndex else {
+            return text("key must be service/key (encode # as %23)\n", status: .badRequest)
+        }
+        var limit = 5
+        if let given = query.get("limit") {
+            guard let parsed = Int(given), (1...100).contains(parsed) else {
+                return text("limit must be a whole number from 1 to 100\n", status: .badRequest)
+            }
+            limit = parsed
+        }
+        let key = CacheKeyRef(service: String(name[..<slash]), key: String(name[name.index(after: slash)...]))
+        let refs = query.getAll("ref").map { String($0) }
+        return json(GraphExport.encode(WhyReport(source.processor, key: key, limit: limit, refs: refs)))
+    }
     router.get("/nodes") { _, _ in
         struct Listing: Encodable { var nodes: [NodeDirectory.Entry] }
         return json(GraphExport.encode(Listing(nodes: source.nodes.entries())))
@@ -131,6 +148,45 @@ struct ImpactReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case root, keys, byService = "by_service", unresolved
+    }
+}
+
+/// What the bus knows about one key (`GET /why`): its registration in the index, its last
+/// invalidations the memory of cascades holds, newest first, and the events for its entities
+/// (those it registered, and `ref`s the caller names) that went to the dead-letter topic.
+struct WhyReport: Encodable {
+    var key: String
+    var service: String
+    /// Nil when the index has no registration for the key.
+    var deps: [String]?
+    var invalidations: [CascadeMemory.Invalidation]
+    var deadLetters: [CascadeMemory.DeadLetter]
+    var memory: Memory
+
+    struct Memory: Encodable {
+        var cascades: Int
+        var bytes: Int
+        var maxBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case cascades, bytes
+            case maxBytes = "max_bytes"
+        }
+    }
+
+    init(_ processor: EventProcessor, key: CacheKeyRef, limit: Int, refs: [String]) {
+        self.key = key.key
+        service = key.service
+        deps = processor.index.dependencies(of: key)
+        invalidations = processor.cascades.invalidations(of: key.description, limit: limit)
+        let entities = Set((deps ?? []).filter { EntityRef(parsing: $0) != nil } + refs)
+        deadLetters = processor.cascades.deadLetters(keyedBy: entities)
+        memory = Memory(cascades: processor.cascades.count, bytes: processor.cascades.bytes, maxBytes: processor.cascades.maxBytes)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, service, deps, invalidations, memory
+        case deadLetters = "dead_letters"
     }
 }
 

@@ -38,6 +38,8 @@ public struct BusConfiguration: Sendable {
     /// core is left to librdkafka's threads: on 2 cores `bench bus` did 56.7k events/s with
     /// one worker and 50.0k with two.
     public var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    /// Bytes the bus keeps of its recent cascades for `cascade why` (`CascadeMemory`).
+    public var cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes
     /// More topics consumed into the same pipeline, each with its format's decoder.
     public var sources: [SourceSpec] = []
     /// Hears, for each event, when its batch was fetched and when the messages it caused were

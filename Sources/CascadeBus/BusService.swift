@@ -24,6 +24,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     private let state = BusRunState()
     private let watermarks: WatermarkTracker
     let ownership: OwnershipDriver
+    /// When each span in flight was sent, until its acknowledgement is timed too.
+    private let spansInFlight: SpansInFlight
     /// Wakes `sendWatermarks` after a span is sent (at most one wake-up waits).
     private let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
@@ -50,11 +52,16 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 uniquingKeysWith: { _, last in last }),
             maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
-            cycleConflictWindowMillis: configuration.cycleConflictWindowMillis)
+            cycleConflictWindowMillis: configuration.cycleConflictWindowMillis, cascadeMemoryBytes: configuration.cascadeMemoryBytes)
         ownership = try OwnershipDriver(
             instance: configuration.instance ?? "\(ProcessInfo.processInfo.hostName)-\(writer.prefix(8))",
             configuration: configuration, metrics: metrics, logger: logger)
-        commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger) { onSpanAcknowledged?($0) }
+        let spansInFlight = SpansInFlight()
+        self.spansInFlight = spansInFlight
+        commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger) { completed in
+            spansInFlight.acknowledged(completed, atMillis: Timestamps.nowMillis())
+            onSpanAcknowledged?(completed)
+        }
         producer = commits.producer
         let producer = self.producer
         let raceCheck = RegistrationRaceCheck(
@@ -257,12 +264,14 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         var spanOf: [OffsetTracker.PartitionKey: Int] = [:]
         for message in messages {
             let started = clock.now
+            let nowMillis = Timestamps.nowMillis()
             let result = processor.process(
                 key: message.keyBytes, value: message.valueBytes,
                 headers: message.headers.map { SourceMessage.Header($0.name, $0.value) },
                 source: SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset),
-                nowMillis: Timestamps.nowMillis())
+                nowMillis: nowMillis)
             metrics.record(result, elapsed: clock.now - started)
+            if case .deadLetter = result.outcome { rememberDeadLetter(message, result, atMillis: nowMillis) }
             let partition = OffsetTracker.PartitionKey(topic: message.topic, partition: message.partition)
             let index: Int
             if let known = spanOf[partition] {
@@ -273,9 +282,32 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 spans.append(EventSpan(partition: partition, maxBatchBytes: configuration.maxBatchBytes))
             }
             spans[index].add(
-                offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID)
+                offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID,
+                cascade: Self.cascade(of: result, message, consumedMillis: nowMillis))
         }
         return spans
+    }
+
+    /// What the memory of cascades keeps of an event's cascade; nil when it caused none.
+    private static func cascade(
+        of result: ProcessingResult, _ message: KafkaMessage, consumedMillis: Int64
+    ) -> (root: CascadeMemory.Root, closure: InstanceClosure)? {
+        guard let closure = result.closure, !closure.slots.isEmpty, let cause = result.cause else { return nil }
+        // Most events carry no headers: the trace is looked for only where there are some.
+        let traceparent = message.headers.isEmpty ? nil : message.header("traceparent") ?? message.header("ce_traceparent")
+        let root = CascadeMemory.Root(
+            entity: cause.entity, id: cause.id, version: cause.version, eventID: cause.eventID, topic: message.topic,
+            partition: message.partition, offset: message.offset, traceID: traceparent.flatMap(CascadeMemory.traceID(traceparent:)),
+            producedMillis: message.timestampMillis, consumedMillis: consumedMillis, kind: result.kind.rawValue)
+        return (root, closure)
+    }
+
+    private func rememberDeadLetter(_ message: KafkaMessage, _ result: ProcessingResult, atMillis: Int64) {
+        guard case .deadLetter(let kind) = result.outcome else { return }
+        let detail = result.messages.first?.headers.first { $0.name == DeadLetter.detailHeader }.map { String(decoding: $0.value, as: UTF8.self) }
+        processor.cascades.rememberDeadLetter(CascadeMemory.DeadLetter(
+            key: message.keyString ?? "", reason: detail.map { "\(kind): \($0)" } ?? kind, topic: message.topic,
+            partition: message.partition, offset: message.offset, atMillis: atMillis))
     }
 
     /// Sends each span's messages; its offsets become committable once all are acknowledged.
@@ -288,6 +320,11 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             // Watermarks count positions of the events topic (what `CASCADE.AFTER` tokens name).
             let isEvents = span.partition.topic == configuration.topics.events
             let outbound = span.finish(watermark: isEvents ? watermarks.watermark(partition, through: span.lastOffset) : nil)
+            if !span.cascades.isEmpty {
+                span.times.sent(atMillis: Timestamps.nowMillis())
+                spansInFlight.sent(span.times, partition: span.partition, lastOffset: span.lastOffset)
+                processor.cascades.remember(span.cascades)
+            }
             let sequence = commits.tracker.begin(
                 span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events, messages: outbound.count)
             for (position, message) in outbound.enumerated() {
@@ -381,9 +418,13 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         }
     }
 
+    /// Also refreshes the state gauges, so they are right at rest, whatever the last batch of
+    /// the state topics left them at (the registrations of a race check, say, come later).
     private func commitPeriodically() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
+            metrics.indexedKeys.set(Double(processor.index.registeredKeys))
+            metrics.ledgerEntries.set(Double(processor.ledger.count))
             guard let consumer = state.consumer else { continue }
             await commits.commitAcknowledged(consumer)
             metrics.lag.set(Double(consumer.lag))

@@ -22,6 +22,8 @@ public struct EventProcessor: Sendable {
     let cycleWatch: CycleConflictWatch?
     /// When each key was last invalidated, for the registration race check.
     let recentInvalidations: RecentInvalidations
+    /// The recent cascades, for `cascade why`; the shell remembers what it sends.
+    public let cascades: CascadeMemory
 
     /// `cycleConflictWindowMillis`: events for different instances from different origins whose
     /// `at` times are at most this far apart, reaching a common key of a circular family, are
@@ -33,8 +35,10 @@ public struct EventProcessor: Sendable {
         decoder: any DomainEventDecoder = JSONEventDecoder(), sourceDecoders: [String: any DomainEventDecoder] = [:],
         maxKeysPerMessage: Int = 1000,
         ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000,
-        invalidationMemoryMillis: Int64 = 60_000, startMillis: Int64 = Timestamps.nowMillis()
+        invalidationMemoryMillis: Int64 = 60_000, startMillis: Int64 = Timestamps.nowMillis(),
+        cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes
     ) {
+        self.cascades = CascadeMemory(maxBytes: cascadeMemoryBytes)
         self.recentInvalidations = RecentInvalidations(retentionMillis: invalidationMemoryMillis, startMillis: startMillis)
         self.ledgerHeaders = ledgerHeaders
         self.cycleWatch = cycleConflictWindowMillis > 0 ? CycleConflictWatch(windowMillis: cycleConflictWindowMillis) : nil
@@ -155,7 +159,8 @@ public struct EventProcessor: Sendable {
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
         var result = ProcessingResult(
             outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
-            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID)
+            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID,
+            closure: closure, cause: cause, kind: kind)
         if let touching, let cycleWatch {
             resolveCycleConflicts(closure, touching, watch: cycleWatch, nowMillis: nowMillis, into: &result)
         }

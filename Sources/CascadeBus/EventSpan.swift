@@ -1,3 +1,4 @@
+import CascadeGraph
 import CascadeWire
 
 /// Consecutive events of one partition whose messages go out, and are acknowledged, together.
@@ -18,6 +19,10 @@ struct EventSpan {
     private var batchOrder: [(topic: String, service: String)] = []
     /// The events' ids, kept only for an observer (`BusConfiguration.onEventSent`).
     private(set) var eventIDs: [String] = []
+    /// The span's cascades, for the bus's memory once sent, and when the span was sent and
+    /// acknowledged, which they share.
+    private(set) var cascades: [CascadeMemory.Cascade] = []
+    let times = SpanTimes()
 
     init(partition: OffsetTracker.PartitionKey, maxBatchBytes: Int) {
         self.partition = partition
@@ -26,8 +31,13 @@ struct EventSpan {
     }
 
     /// Adds the messages one event caused. Events must come in offset order.
-    mutating func add(offset: Int64, _ caused: [OutboundMessage], eventID: String? = nil) {
+    mutating func add(
+        offset: Int64, _ caused: [OutboundMessage], eventID: String? = nil, cascade: (root: CascadeMemory.Root, closure: InstanceClosure)? = nil
+    ) {
         if let eventID { eventIDs.append(eventID) }
+        if let cascade, !cascade.closure.slots.isEmpty {
+            cascades.append(.init(cause: cascade.root, closure: cascade.closure, times: times))
+        }
         if events == 0 { firstOffset = offset }
         lastOffset = offset
         events += 1

@@ -1,3 +1,6 @@
+import CascadeGraph
+import CascadeWire
+
 /// What the pipeline made of one consumed event: the messages to send (all of which must be
 /// acknowledged before the event's offset is committed) and what to count.
 public struct ProcessingResult: Sendable {
@@ -39,4 +42,9 @@ public struct ProcessingResult: Sendable {
     public var cycleConflicts: Int = 0
     /// The event's `event_id`, once decoded (benchmarks follow events through the bus by it).
     public var eventID: String?
+    /// The closure the event resolved and the cause its messages carry, for the bus's memory
+    /// of cascades (`CascadeMemory`); nil for an event that caused no cascade.
+    public var closure: InstanceClosure?
+    public var cause: InvalidationMessage.Cause?
+    public var kind: InvalidationMessage.Kind = .invalidate
 }

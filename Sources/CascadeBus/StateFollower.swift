@@ -57,8 +57,6 @@ final class StateFollower: @unchecked Sendable {
     /// This instance's id: its own records are in its ledger already, decoding them again
     /// would cost as much as the event itself.
     private let writer: [UInt8]
-    /// The index statistics walk the whole index: refreshed at most once a second.
-    private var indexGaugeAt = ContinuousClock.now - .seconds(1)
 
     init(
         configuration: BusConfiguration, index: InstanceIndex, ledger: Ledger, raceCheck: RegistrationRaceCheck, nodes: NodeDirectory,
@@ -212,7 +210,7 @@ final class StateFollower: @unchecked Sendable {
         await check(toCheck)
         unchecked = []
         await commitChecked()
-        metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
+        metrics.indexedKeys.set(Double(index.registeredKeys))
     }
 
     /// Of the registrations read during the rebuild, those no other instance has checked since:
@@ -276,11 +274,9 @@ final class StateFollower: @unchecked Sendable {
         await check(live)
         await keepLately(live)
         if wasReady { await commitChecked() }
+        // Both are counters kept by the index and the ledger (no walk): right after every batch.
         metrics.ledgerEntries.set(Double(ledger.count))
-        if ContinuousClock.now - indexGaugeAt >= .seconds(1) {
-            indexGaugeAt = .now
-            metrics.indexedKeys.set(Double(index.statistics.registeredKeys))
-        }
+        metrics.indexedKeys.set(Double(index.registeredKeys))
     }
 
     /// Logs a consumer error, at most one a second (with how many were not logged).

@@ -88,6 +88,56 @@ public struct AdminClient: Sendable {
         return listing.nodes.filter(\.alive)
     }
 
+    /// A node as `/nodes` lists it, with how far it has applied.
+    public struct NodeState: Codable, Sendable, Equatable {
+        public var service: String
+        public var address: String
+        public var applied: [String: Int64]
+        public var stalenessMillis: Int64?
+        public var lag: Int64
+        public var alive: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case service, address, applied, lag, alive
+            case stalenessMillis = "staleness_ms"
+        }
+    }
+
+    /// Every node the bus lists on `/nodes`, alive or not.
+    public func nodeStates() async throws -> [NodeState] {
+        struct Listing: Decodable { var nodes: [NodeState] }
+        guard let url = URL(string: base + "/nodes") else { return [] }
+        let (status, body) = try await get(url)
+        guard status == 200, let listing = try? JSONDecoder().decode(Listing.self, from: Data(body.utf8)) else {
+            throw OperatorError("the bus at \(base) answered \(status) for /nodes: \(body.prefix(200))")
+        }
+        return listing.nodes
+    }
+
+    /// What the bus remembers about one key (`GET /why`); `refs` are more `Entity#id`s whose
+    /// dead letters to list.
+    public func why(_ key: String, refs: [String], limit: Int = 5) async throws -> BusWhy {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "#&+=?%")
+        let fields = [("key", key), ("limit", String(limit))] + refs.map { ("ref", $0) }
+        let query = fields.compactMap { name, value in value.addingPercentEncoding(withAllowedCharacters: allowed).map { "\(name)=\($0)" } }
+        guard query.count == fields.count, let url = URL(string: base + "/why?" + query.joined(separator: "&")) else {
+            throw OperatorError("'\(key)' cannot be put in a URL")
+        }
+        let (status, body) = try await get(url)
+        switch status {
+        case 200:
+            do {
+                return try JSONDecoder().decode(BusWhy.self, from: Data(body.utf8))
+            } catch {
+                throw OperatorError("the bus at \(base) answered /why with something unexpected: \(body.prefix(200))")
+            }
+        case 404: throw OperatorError("the bus at \(base) has no /why: it predates `cascade why`")
+        case 401, 403: throw OperatorError("the bus at \(base) refused the admin token (\(status)); give --admin-token")
+        default: throw OperatorError("the bus at \(base) answered \(status) for /why: \(body.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
+        }
+    }
+
     private func get(_ url: URL) async throws -> (Int, String) {
         var request = URLRequest(url: url)
         request.timeoutInterval = timeout

@@ -1,6 +1,6 @@
 /// What `CASCADE.META key` says about one key (docs/node.md).
 public struct KeyMeta: Sendable, Equatable {
-    public struct Dependency: Sendable, Equatable {
+    public struct Dependency: Sendable, Equatable, Codable {
         /// As given after DEPS.
         public var dep: String
         /// `Entity#id` or `service/key`.
@@ -21,11 +21,17 @@ public struct KeyMeta: Sendable, Equatable {
     public struct KeyFence: Sendable, Equatable {
         public var atMillis: Int64
         public var cause: String?
+        /// The fences before it the node still keeps, newest first.
+        public var earlier: [KeyFence]
 
-        public init(atMillis: Int64, cause: String? = nil) {
+        public init(atMillis: Int64, cause: String? = nil, earlier: [KeyFence] = []) {
             self.atMillis = atMillis
             self.cause = cause
+            self.earlier = earlier
         }
+
+        /// This fence and the earlier ones, newest first.
+        public var all: [KeyFence] { [KeyFence(atMillis: atMillis, cause: cause)] + earlier }
     }
 
     public var key: [UInt8]
@@ -65,12 +71,19 @@ public struct KeyMeta: Sendable, Equatable {
                 guard case .array(let items) = value else { continue }
                 dependencies = items.compactMap(KeyMeta.dependency)
             case "key_fence":
-                guard let pairs = value.pairs else { continue }
-                let fields = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
-                if let at = fields["at_ms"]?.integer { keyFence = KeyFence(atMillis: at, cause: fields["cause"]?.text) }
+                keyFence = KeyMeta.fence(value)
             default: continue
             }
         }
+    }
+
+    private static func fence(_ reply: RESPReply) -> KeyFence? {
+        guard let pairs = reply.pairs else { return nil }
+        let fields = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+        guard let at = fields["at_ms"]?.integer else { return nil }
+        var earlier: [KeyFence] = []
+        if case .array(let items)? = fields["earlier"] { earlier = items.compactMap(fence) }
+        return KeyFence(atMillis: Int64(at), cause: fields["cause"]?.text, earlier: earlier)
     }
 
     private static func dependency(_ reply: RESPReply) -> Dependency? {

@@ -110,7 +110,8 @@ extension CommandExecutor {
         out.writeRESPValue(.array(keys.map { .array([.bulk($0.key), .integer($0.hits)]) }), session.version)
     }
 
-    /// `CASCADE.META key` → a map: exists, set_at_ms, ttl_ms, deps (each with its fence), key_fence.
+    /// `CASCADE.META key` → a map: exists, set_at_ms, ttl_ms, deps (each with its fence), key_fence
+    /// (the last invalidation's time and cause, and the earlier ones still kept).
     func meta(_ arguments: [ByteBuffer], _ session: Session, _ out: inout ByteBuffer) {
         let report = arguments[1].withUnsafeReadableBytes { store.report($0) }
         let ttl: Int
@@ -134,6 +135,9 @@ extension CommandExecutor {
             keyFence = .map([
                 (.bulk("at_ms"), .integer(Int(fence.atMillis))),
                 (.bulk("cause"), fence.cause.map { .bulk($0) } ?? .null),
+                (.bulk("earlier"), .array(fence.earlier.map { applied in
+                    .map([(.bulk("at_ms"), .integer(Int(applied.atMillis))), (.bulk("cause"), applied.cause.map { .bulk($0) } ?? .null)])
+                })),
             ])
         }
         out.writeRESPValue(.map([

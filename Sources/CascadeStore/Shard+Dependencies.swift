@@ -43,8 +43,9 @@ extension Shard {
     }
 
     func recordKeyFence(_ key: StoreKey, _ fence: KeyFence, now: Int64) {
-        if let current = keyFences[key], current.sequence >= fence.sequence { return }
-        keyFences[key] = fence
+        let current = keyFences[key]
+        if let current, current.sequence >= fence.sequence { return }
+        keyFences[key] = current.map { fence.replacing($0) } ?? fence
         keyFenceOrder.append(key, atMillis: fence.atMillis)
         purgeKeyFences(now: now)
     }

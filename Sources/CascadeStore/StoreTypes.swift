@@ -124,6 +124,23 @@ public struct KeyFence: Sendable, Equatable {
     public var atMillis: Int64
     /// `Entity#id@version` of the cause, when known.
     public var cause: String?
+    /// The fences this one replaced, newest first, at most `keptEarlier`: when each earlier
+    /// cause was applied here (`cascade why`). Filled only when a fenced key is fenced again.
+    public var earlier: [Applied] = []
+
+    public struct Applied: Sendable, Equatable {
+        public var atMillis: Int64
+        public var cause: String?
+    }
+
+    static let keptEarlier = 4
+
+    /// This fence replacing `previous`: the previous one joins the front of `earlier`.
+    func replacing(_ previous: KeyFence) -> KeyFence {
+        var next = self
+        next.earlier = [Applied(atMillis: previous.atMillis, cause: previous.cause)] + previous.earlier.prefix(Self.keptEarlier - 1)
+        return next
+    }
 }
 
 /// What CASCADE.META reports about one key.

@@ -62,6 +62,9 @@ struct BusCommand: AsyncParsableCommand {
         valueName: "source"))
     var sources: [String] = []
 
+    @Option(help: "Mebibytes the bus keeps of its recent cascades for `cascade why` (the oldest are forgotten past it); 0 keeps none.")
+    var whyMemoryMb: Int = CascadeMemory.defaultMaxBytes >> 20
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -70,6 +73,7 @@ struct BusCommand: AsyncParsableCommand {
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         if let replicationFactor, replicationFactor < 1 { throw ValidationError("--replication-factor must be at least 1") }
         guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
+        guard (0...65536).contains(whyMemoryMb) else { throw ValidationError("--why-memory-mb must be from 0 to 65536") }
         _ = try kafkaProperties.parsed()
         _ = try SourceOptions.parse(sources)
     }
@@ -83,6 +87,7 @@ struct BusCommand: AsyncParsableCommand {
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
         configuration.instance = instance
+        configuration.cascadeMemoryBytes = whyMemoryMb << 20
         configuration.replicationFactor = replicationFactor
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)

@@ -15,6 +15,7 @@ struct Cascade: AsyncParsableCommand {
             DevCommand.self,
             PublishCommand.self,
             CheckCommand.self,
+            WhyCommand.self,
             WarmCommand.self,
             BenchCommand.self,
         ]

@@ -102,86 +102,93 @@ struct DevCommand: AsyncParsableCommand {
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "fetch.wait.max.ms": "5"])
 
-        let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil, buses: buses)
-        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var nodeServices: [any ServiceLifecycle.Service] = []
-        for (index, service) in cacheGraph.serviceNames.enumerated() {
-            let configuration = NodeConfiguration(
-                service: service, port: nodePort == 0 ? 0 : nodePort + index,
-                maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds),
-                families: FamilyDirectory(graph: cacheGraph, service: service))
-            let runtime = try NodeRuntime(
-                configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: eventLoops,
-                logger: Logger(label: "cascade.node.\(service)"),
-                onListening: { address in readiness.nodeListening(service, address: "127.0.0.1:\(address.port ?? 0)") },
-                onReady: { readiness.nodeReady(service) })
-            nodeServices += runtime.services
-        }
+        // Everything that speaks Kafka lives in this scope. A closed librdkafka client keeps
+        // connecting until it is destroyed, which happens when the last reference goes: the
+        // broker stops only after the scope has released them all (consumers first, broker
+        // last), or each would warn "connection refused".
+        do {
+            let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil, buses: buses)
+            let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            var nodeServices: [any ServiceLifecycle.Service] = []
+            for (index, service) in cacheGraph.serviceNames.enumerated() {
+                let configuration = NodeConfiguration(
+                    service: service, port: nodePort == 0 ? 0 : nodePort + index,
+                    maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds),
+                    families: FamilyDirectory(graph: cacheGraph, service: service))
+                let runtime = try NodeRuntime(
+                    configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: eventLoops,
+                    logger: Logger(label: "cascade.node.\(service)"),
+                    onListening: { address in readiness.nodeListening(service, address: "127.0.0.1:\(address.port ?? 0)") },
+                    onReady: { readiness.nodeReady(service) })
+                nodeServices += runtime.services
+            }
 
-        var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
-        busConfiguration.sources = sourceSpecs
-        if let gatewayUpstream {
-            var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
-            gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
-            let gateway = try GatewayRuntime(
-                configuration: gatewayConfiguration,
-                node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafkaConfiguration, topics: topics,
-                logger: Logger(label: "cascade.gateway")
-            ) { url in readiness.gatewayReady(url) }
-            nodeServices += gateway.services
-        }
+            var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
+            busConfiguration.sources = sourceSpecs
+            if let gatewayUpstream {
+                var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
+                gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
+                let gateway = try GatewayRuntime(
+                    configuration: gatewayConfiguration,
+                    node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafkaConfiguration, topics: topics,
+                    logger: Logger(label: "cascade.gateway")
+                ) { url in readiness.gatewayReady(url) }
+                nodeServices += gateway.services
+            }
 
-        var busServices: [any ServiceLifecycle.Service] = []
-        for index in 0..<buses {
-            var configuration = busConfiguration
-            configuration.instance = "bus-\(index)"
-            let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: Logger(label: "cascade.bus"))
-            let port = adminPort == 0 ? 0 : adminPort + index
-            let admin = buildApplication(AdminContextSource(bus: bus), host: "127.0.0.1", port: port, logger: logger) { host, port in
-                bus.setAdminURL("http://\(host):\(port)")
-                Task {
-                    // Ready once events are consumed, not only once the state is rebuilt: a
-                    // first event would wait for the partitions to be taken.
-                    await bus.awaitReady()
-                    await bus.awaitConsuming()
-                    if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)", instance: index) }
+            var busServices: [any ServiceLifecycle.Service] = []
+            for index in 0..<buses {
+                var configuration = busConfiguration
+                configuration.instance = "bus-\(index)"
+                let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: Logger(label: "cascade.bus"))
+                let port = adminPort == 0 ? 0 : adminPort + index
+                let admin = buildApplication(AdminContextSource(bus: bus), host: "127.0.0.1", port: port, logger: logger) { host, port in
+                    bus.setAdminURL("http://\(host):\(port)")
+                    Task {
+                        // Ready once events are consumed, not only once the state is rebuilt: a
+                        // first event would wait for the partitions to be taken.
+                        await bus.awaitReady()
+                        await bus.awaitConsuming()
+                        if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)", instance: index) }
+                    }
+                }
+                busServices += [bus, admin]
+            }
+            // The consistency watcher, as `cascade check --watch` runs it; it learns the nodes'
+            // addresses once they listen.
+            let watchNodes = WatchNodes(fixed: [:])
+            let (watchPorts, watchPortSink) = AsyncStream.makeStream(of: Int.self)
+            let watch = try await ConsistencyWatch.make(
+                configuration: WatchConfiguration(
+                    kafka: kafkaConfiguration, topics: topics, services: cacheGraph.serviceNames, sampleRate: watchSample),
+                nodes: watchNodes, metricsHost: "127.0.0.1", metricsPort: watchPort, logger: Logger(label: "cascade.watch"),
+                onListening: { port in watchPortSink.yield(port) })
+
+            let statusFile = self.statusFile
+            let prefix = common.topicPrefix
+            let entities = cacheGraph.entityNames
+            let announcer = Task {
+                guard let ready = await readiness.awaitAll() else { return }
+                for (service, address) in ready.nodes { watchNodes.set(service, [address]) }
+                var ports = watchPorts.makeAsyncIterator()
+                let watchURL = await ports.next().map { "http://127.0.0.1:\($0)" }
+                let status = StatusFile(
+                    kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
+                    gateway: ready.gateway, buses: ready.buses, watch: watchURL)
+                printLine(status.banner)
+                if let statusFile {
+                    do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
                 }
             }
-            busServices += [bus, admin]
+            defer { announcer.cancel() }
+            // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes; the broker once this scope is left.
+            let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: nodeServices + busServices + watch.services, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger).bounded())
+            try await services.run()
+            try await eventLoops.shutdownGracefully()
         }
-        // The consistency watcher, as `cascade check --watch` runs it; it learns the nodes'
-        // addresses once they listen.
-        let watchNodes = WatchNodes(fixed: [:])
-        let (watchPorts, watchPortSink) = AsyncStream.makeStream(of: Int.self)
-        let watch = try await ConsistencyWatch.make(
-            configuration: WatchConfiguration(
-                kafka: kafkaConfiguration, topics: topics, services: cacheGraph.serviceNames, sampleRate: watchSample),
-            nodes: watchNodes, metricsHost: "127.0.0.1", metricsPort: watchPort, logger: Logger(label: "cascade.watch"),
-            onListening: { port in watchPortSink.yield(port) })
-
-        let statusFile = self.statusFile
-        let prefix = common.topicPrefix
-        let entities = cacheGraph.entityNames
-        let announcer = Task {
-            guard let ready = await readiness.awaitAll() else { return }
-            for (service, address) in ready.nodes { watchNodes.set(service, [address]) }
-            var ports = watchPorts.makeAsyncIterator()
-            let watchURL = await ports.next().map { "http://127.0.0.1:\($0)" }
-            let status = StatusFile(
-                kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
-                gateway: ready.gateway, buses: ready.buses, watch: watchURL)
-            printLine(status.banner)
-            if let statusFile {
-                do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
-            }
-        }
-        defer { announcer.cancel() }
-        // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes, the broker last.
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [kafka] + nodeServices + busServices + watch.services, gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger).bounded())
-        try await services.run()
-        try await eventLoops.shutdownGracefully()
-        if let statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
+        kafka.shutdown()
+        if let statusFile = self.statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
     }
 }
