@@ -34,6 +34,7 @@ dev: build
 # socket took the port it re-binds) and gives the short chaos run the cores it measures with.
 test: deps
 	promtool check rules deploy/alerts.yml
+	python3 scripts/long-functions.py 80
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 

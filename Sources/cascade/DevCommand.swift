@@ -109,51 +109,11 @@ struct DevCommand: AsyncParsableCommand {
         do {
             let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil, buses: buses)
             let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            var nodeServices: [any ServiceLifecycle.Service] = []
-            for (index, service) in cacheGraph.serviceNames.enumerated() {
-                let configuration = NodeConfiguration(
-                    service: service, port: nodePort == 0 ? 0 : nodePort + index,
-                    maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds),
-                    families: FamilyDirectory(graph: cacheGraph, service: service))
-                let runtime = try NodeRuntime(
-                    configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: eventLoops,
-                    logger: Logger(label: "cascade.node.\(service)"),
-                    onListening: { address in readiness.nodeListening(service, address: "127.0.0.1:\(address.port ?? 0)") },
-                    onReady: { readiness.nodeReady(service) })
-                nodeServices += runtime.services
-            }
-
+            let nodeServices = try makeNodes(
+                graph: cacheGraph, kafka: kafkaConfiguration, topics: topics, eventLoops: eventLoops, readiness: readiness)
             var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
             busConfiguration.sources = sourceSpecs
-            if let gatewayUpstream {
-                var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
-                gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
-                let gateway = try GatewayRuntime(
-                    configuration: gatewayConfiguration,
-                    node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafkaConfiguration, topics: topics,
-                    logger: Logger(label: "cascade.gateway")
-                ) { url in readiness.gatewayReady(url) }
-                nodeServices += gateway.services
-            }
-
-            var busServices: [any ServiceLifecycle.Service] = []
-            for index in 0..<buses {
-                var configuration = busConfiguration
-                configuration.instance = "bus-\(index)"
-                let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: Logger(label: "cascade.bus"))
-                let port = adminPort == 0 ? 0 : adminPort + index
-                let admin = buildApplication(AdminContextSource(bus: bus), host: "127.0.0.1", port: port, logger: logger) { host, port in
-                    bus.setAdminURL("http://\(host):\(port)")
-                    Task {
-                        // Ready once events are consumed, not only once the state is rebuilt: a
-                        // first event would wait for the partitions to be taken.
-                        await bus.awaitReady()
-                        await bus.awaitConsuming()
-                        if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)", instance: index) }
-                    }
-                }
-                busServices += [bus, admin]
-            }
+            let busServices = try makeBuses(busConfiguration, graph: cacheGraph, readiness: readiness, logger: logger)
             // The consistency watcher, as `cascade check --watch` runs it; it learns the nodes'
             // addresses once they listen.
             let watchNodes = WatchNodes(fixed: [:])
@@ -163,23 +123,9 @@ struct DevCommand: AsyncParsableCommand {
                     kafka: kafkaConfiguration, topics: topics, services: cacheGraph.serviceNames, sampleRate: watchSample),
                 nodes: watchNodes, metricsHost: "127.0.0.1", metricsPort: watchPort, logger: Logger(label: "cascade.watch"),
                 onListening: { port in watchPortSink.yield(port) })
-
-            let statusFile = self.statusFile
-            let prefix = common.topicPrefix
-            let entities = cacheGraph.entityNames
-            let announcer = Task {
-                guard let ready = await readiness.awaitAll() else { return }
-                for (service, address) in ready.nodes { watchNodes.set(service, [address]) }
-                var ports = watchPorts.makeAsyncIterator()
-                let watchURL = await ports.next().map { "http://127.0.0.1:\($0)" }
-                let status = StatusFile(
-                    kafka: kafka.bootstrapServers, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
-                    gateway: ready.gateway, buses: ready.buses, watch: watchURL)
-                printLine(status.banner)
-                if let statusFile {
-                    do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
-                }
-            }
+            let announcer = announce(
+                readiness: readiness, watchNodes: watchNodes, watchPorts: watchPorts, kafka: kafka.bootstrapServers,
+                entities: cacheGraph.entityNames, logger: logger)
             defer { announcer.cancel() }
             // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes; the broker once this scope is left.
             let services = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -190,5 +136,84 @@ struct DevCommand: AsyncParsableCommand {
         }
         kafka.shutdown()
         if let statusFile = self.statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
+    }
+
+    /// A node per service of the graph, and the gateway when one is asked for.
+    private func makeNodes(
+        graph cacheGraph: CacheGraph, kafka: KafkaConfiguration, topics: Topics, eventLoops: MultiThreadedEventLoopGroup,
+        readiness: StartupReadiness
+    ) throws -> [any ServiceLifecycle.Service] {
+        var services: [any ServiceLifecycle.Service] = []
+        for (index, service) in cacheGraph.serviceNames.enumerated() {
+            let configuration = NodeConfiguration(
+                service: service, port: nodePort == 0 ? 0 : nodePort + index,
+                maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds),
+                families: FamilyDirectory(graph: cacheGraph, service: service))
+            let runtime = try NodeRuntime(
+                configuration: configuration, kafka: kafka, topics: topics, group: eventLoops,
+                logger: Logger(label: "cascade.node.\(service)"),
+                onListening: { address in readiness.nodeListening(service, address: "127.0.0.1:\(address.port ?? 0)") },
+                onReady: { readiness.nodeReady(service) })
+            services += runtime.services
+        }
+        if let gatewayUpstream {
+            var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
+            gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
+            let gateway = try GatewayRuntime(
+                configuration: gatewayConfiguration,
+                node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafka, topics: topics,
+                logger: Logger(label: "cascade.gateway")
+            ) { url in readiness.gatewayReady(url) }
+            services += gateway.services
+        }
+        return services
+    }
+
+    /// `--buses` instances, each with its admin API on the port after the one before.
+    private func makeBuses(
+        _ busConfiguration: BusConfiguration, graph cacheGraph: CacheGraph, readiness: StartupReadiness, logger: Logger
+    ) throws -> [any ServiceLifecycle.Service] {
+        var services: [any ServiceLifecycle.Service] = []
+        for index in 0..<buses {
+            var configuration = busConfiguration
+            configuration.instance = "bus-\(index)"
+            let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: Logger(label: "cascade.bus"))
+            let port = adminPort == 0 ? 0 : adminPort + index
+            let admin = buildApplication(AdminContextSource(bus: bus), host: "127.0.0.1", port: port, logger: logger) { host, port in
+                bus.setAdminURL("http://\(host):\(port)")
+                Task {
+                    // Ready once events are consumed, not only once the state is rebuilt: a
+                    // first event would wait for the partitions to be taken.
+                    await bus.awaitReady()
+                    await bus.awaitConsuming()
+                    if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)", instance: index) }
+                }
+            }
+            services += [bus, admin]
+        }
+        return services
+    }
+
+    /// Once everything is ready: tells the watcher where the nodes are, prints the banner and
+    /// writes the status file.
+    private func announce(
+        readiness: StartupReadiness, watchNodes: WatchNodes, watchPorts: AsyncStream<Int>, kafka: String, entities: [String],
+        logger: Logger
+    ) -> Task<Void, Never> {
+        let statusFile = self.statusFile
+        let prefix = common.topicPrefix
+        return Task {
+            guard let ready = await readiness.awaitAll() else { return }
+            for (service, address) in ready.nodes { watchNodes.set(service, [address]) }
+            var ports = watchPorts.makeAsyncIterator()
+            let watchURL = await ports.next().map { "http://127.0.0.1:\($0)" }
+            let status = StatusFile(
+                kafka: kafka, admin: ready.admin, nodes: ready.nodes, entities: entities, topicPrefix: prefix,
+                gateway: ready.gateway, buses: ready.buses, watch: watchURL)
+            printLine(status.banner)
+            if let statusFile {
+                do { try status.write(statusFile) } catch { logger.error("could not write \(statusFile): \(error)") }
+            }
+        }
     }
 }
