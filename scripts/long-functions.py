@@ -10,6 +10,12 @@ import re
 import sys
 
 LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 80
+# Longer on purpose, each with its reason (path, first words of the declaration).
+ALLOWED = {
+    ("Sources/CascadeGraph/InstanceClosure.swift", "func closure(from root"):
+        "the bus's hottest loop; split into a type holding the walk, it cost 8% of the pipeline "
+        "(bench bus --pipeline-only, alternated): nested functions over locals stay",
+}
 DECLARATION = re.compile(r"^\s*(?:@[\w()]+\s+)*(?:(?:public|private|fileprivate|internal|package|static|class|mutating|"
                          r"consuming|borrowing|nonisolated(?:\(nonsending\))?|override|final|required|convenience)\s+)*(?:func|init)\b")
 
@@ -39,7 +45,8 @@ for root, _, files in os.walk("Sources"):
                     break  # a protocol requirement: no body
                 end += 1
             length = end - index + 1
-            if opened and length > LIMIT:
+            allowed = any(path == where and lines[index].strip().startswith(start) for where, start in ALLOWED)
+            if opened and length > LIMIT and not allowed:
                 found.append((length, path, index + 1, lines[index].strip()))
             index += 1
 for length, path, line, text in sorted(found, reverse=True):
