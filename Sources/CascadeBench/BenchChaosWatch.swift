@@ -26,9 +26,10 @@ struct ChaosWatchComparison {
     var truthOutside: Int
     var truthWhole: Int
 
-    /// The watcher's violations scaled up to every key, and the sampling error of that
-    /// estimate (3 standard deviations of a binomial sample of the truth's count, at least 1).
-    var estimate: Double { sampleRate > 0 ? violations / sampleRate : 0 }
+    /// The watcher's violations outside faults (as its log names them) scaled up to every key,
+    /// to set against the truth's outside faults; and the sampling error of that estimate (3
+    /// standard deviations of a binomial sample of the truth's count, at least 1).
+    var estimate: Double { sampleRate > 0 ? Double(loggedOutside) / sampleRate : 0 }
     var tolerance: Double {
         guard sampleRate > 0, sampleRate < 1 else { return 1 }
         return max(1, 3 * (Double(max(truthOutside, 1)) * (1 - sampleRate) / sampleRate).squareRoot())
@@ -116,7 +117,7 @@ extension BenchChaosCommand {
             format: "truth: stale values read more than %d ms after they were superseded: %d outside faults, %d over the run (broker phase apart)",
             raceWindowMs, truth.outside, truth.whole))
         printLine(String(
-            format: "watcher's estimate for every key %.1f vs the truth's %d outside faults: %@ (sampling error ±%.1f); "
+            format: "watcher's estimate outside faults for every key %.1f vs the truth's %d: %@ (sampling error ±%.1f); "
                 + "stale reads that last because an invalidation came late are the truth's only (see docs/consistency.md)",
             comparison.estimate, truth.outside, (comparison.agrees ? "agree" : "DISAGREE") as NSString, comparison.tolerance))
         guard comparison.checked > 0 else { return ["the watcher checked nothing"] }
