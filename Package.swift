@@ -80,10 +80,25 @@ let package = Package(
             name: "CascadeRESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // What every cache front end runs behind it (the node's RESP server, the gateway's HTTP
+        // server): the store wiring, the invalidation consumer, the registration publisher, the reporter.
+        .target(
+            name: "CascadeCache",
+            dependencies: [
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(
             name: "CascadeNode",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                "CascadeCache", "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -111,7 +126,7 @@ let package = Package(
         .target(
             name: "CascadeGateway",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeNode",
+                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeCache",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -127,7 +142,8 @@ let package = Package(
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway", "CascadeSync",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeGateway", "CascadeSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeCheck",
                 "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -174,7 +190,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeCache", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeBusTests",
             dependencies: ["CascadeBus", "CascadeTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
@@ -187,6 +203,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "CascadeBenchTests", dependencies: ["CascadeBench"]),
         .testTarget(
             name: "CascadeSyncTests",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
@@ -195,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "CascadeGatewayTests",
             dependencies: [
-                "CascadeGateway", "CascadeNode", "CascadeTestSupport",
+                "CascadeGateway", "CascadeCache", "CascadeTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]

@@ -3,7 +3,6 @@ import CascadeBus
 import CascadeCheck
 import CascadeGraph
 import CascadeKafka
-import CascadeNode
 import CascadeSync
 import CascadeWire
 import Foundation

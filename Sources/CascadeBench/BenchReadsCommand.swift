@@ -2,7 +2,6 @@ import ArgumentParser
 import CascadeBus
 import CascadeCheck
 import CascadeKafka
-import CascadeNode
 import CascadeWire
 import Foundation
 import Logging

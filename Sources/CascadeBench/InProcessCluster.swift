@@ -2,6 +2,7 @@ import CascadeBus
 import CascadeCheck
 import CascadeGraph
 import CascadeKafka
+import CascadeCache
 import CascadeNode
 import CascadeWire
 import Logging

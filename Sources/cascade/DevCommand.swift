@@ -4,6 +4,7 @@ import CascadeCheck
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka
+import CascadeCache
 import CascadeNode
 import CascadeWatch
 import CascadeWire
