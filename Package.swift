@@ -39,19 +39,24 @@ let package = Package(
             ]
         ),
         .target(name: "CascadeWire"),
+        // The clients of a running system: a node's RESP client, the bus's admin API, the status
+        // file of `cascade dev`, `publish --wait`'s waiter; what the audit, the watcher and the
+        // benchmarks share.
         .target(
-            name: "CascadeCheck",
+            name: "CascadeClient",
             dependencies: [
                 "CascadeWire", "CascadeRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The consistency audit (`cascade check`), `cascade why`, `cascade warm`.
+        .target(name: "CascadeCheck", dependencies: ["CascadeClient", "CascadeWire", "CascadeRESP"]),
         // `cascade check --watch`: follows the invalidation topics, checks a sample of keys on the nodes.
         .target(
             name: "CascadeWatch",
             dependencies: [
-                "CascadeCheck", "CascadeWire", "CascadeKafka",
+                "CascadeCheck", "CascadeClient", "CascadeWire", "CascadeKafka",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -142,7 +147,7 @@ let package = Package(
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient",
                 "CascadeGateway", "CascadeSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeCheck",
                 "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -198,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "CascadeCheckTests",
             dependencies: [
-                "CascadeCheck", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
+                "CascadeCheck", "CascadeClient", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CascadeCheck
+import CascadeClient
 import CascadeGraph
 import CascadeKafka
 import CascadeWire
@@ -210,7 +210,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         } else {
             printLine("\(injector.elapsed()): quiet: every bus instance lag 0, nothing in flight, node lag 0, race window passed")
         }
-        misses += try reportAudit(verdict)
+        misses += try await reportAudit(verdict)
         misses += reportWindows(verdict, reads: reads, injector: injector)
         misses += reportFailovers(injector.failovers)
         misses += await reportWatch(verdict, watchURL: watchURL, reads: reads, injector: injector)

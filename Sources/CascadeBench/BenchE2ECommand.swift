@@ -1,6 +1,6 @@
 import ArgumentParser
 import CascadeBus
-import CascadeCheck
+import CascadeClient
 import CascadeGraph
 import CascadeKafka
 import CascadeSync

@@ -1,5 +1,5 @@
 import CascadeBus
-import CascadeCheck
+import CascadeClient
 import CascadeGraph
 import CascadeKafka
 import CascadeCache

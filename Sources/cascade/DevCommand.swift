@@ -1,6 +1,6 @@
 import ArgumentParser
 import CascadeBus
-import CascadeCheck
+import CascadeClient
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka

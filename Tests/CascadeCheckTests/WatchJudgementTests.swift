@@ -1,4 +1,5 @@
 import CascadeCheck
+import CascadeClient
 import Testing
 
 /// The pure parts of `cascade check --watch`: which keys it samples, what it calls a

@@ -14,13 +14,7 @@ struct SourceGuardTests {
         "CascadeBus/OwnershipDriver.swift": (1, "the bus instance's beacon loop, off the cooperative pool, for the instance's life"),
         "CascadeTestSupport/ChildProcess.swift": (1, "one reader per pipe of a child process, until end of file"),
         "CascadeBench/BenchChaosProcess.swift": (1, "one reader of a chaos run's child process output, until end of file"),
-        "CascadeBench/BenchChaosReaders.swift": (1, "a fixed set of load threads for a chaos run"),
         "CascadeGraphInspect/GraphSVG.swift": (1, "one writer into dot's input per `cascade graph` render, a one-shot command"),
-        // Per call, still: NodeClient blocks on NIO futures. They go with the async NodeClient
-        // (issue 27, "an async NodeClient on CascadeRESP's codec").
-        "CascadeCheck/NodeReader.swift": (1, "PER CALL until NodeClient is async: `onThread` for the audit's node reads"),
-        "CascadeCheck/AppliedWait.swift": (1, "PER CALL until NodeClient is async: one ask per node"),
-        "CascadeBench/BenchReadsCommand.swift": (1, "PER CALL until NodeClient is async: the reads benchmark's control connection"),
     ]
 
     @Test("threads are started only by the long-lived owners on the allow-list")
