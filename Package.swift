@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "CascadeWatch",
             dependencies: [
-                "CascadeCheck", "CascadeClient", "CascadeWire", "CascadeKafka",
+                "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeKafka",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -147,7 +147,7 @@ let package = Package(
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeRESP",
                 "CascadeGateway", "CascadeSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "CascadeCheckTests",
             dependencies: [
-                "CascadeCheck", "CascadeClient", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
+                "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -55,7 +55,7 @@ struct ChaosFailoverProbe: Sendable {
             throw OperatorError("a sentinel's SET on \(address) answered \(refused)")
         }
         let present = try await client.command(encodeRESPCommand((["EXISTS"] + sentinels.map(Self.key)).map { Array($0.utf8) }))
-        guard present == .integer(Int64(sentinels.count)) else { throw OperatorError("\(present) of \(sentinels.count) sentinel keys set") }
+        guard present == .integer(sentinels.count) else { throw OperatorError("\(present) of \(sentinels.count) sentinel keys set") }
     }
 
     /// Publishes `version` of every sentinel at once, then waits until the node has applied the

@@ -151,7 +151,8 @@ private struct ChaosReader {
         let at = chaosNow()
         let reply = try await node(service).command(encodeRESPCommand("GET", key))
         switch reply {
-        case .bulk(let bytes):
+        case .bulk(let buffer):
+            let bytes = buffer.readableBytesView
             guard let version = UInt64(String(decoding: bytes, as: UTF8.self)) else {
                 throw OperatorError("\(key) holds '\(String(decoding: bytes.prefix(40), as: UTF8.self))', not a version")
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CascadeBus
 import CascadeClient
+import CascadeRESP
 import CascadeKafka
 import CascadeWire
 import Foundation
@@ -97,7 +98,7 @@ final class RESPConnection: Sendable {
         client = try await NodeClient(address: address, timeout: 15, password: nil)
     }
 
-    func run(_ arguments: String...) async throws -> RESPReply {
+    func run(_ arguments: String...) async throws -> RESPValue {
         try await client.command(encodeRESPCommand(arguments.map { Array($0.utf8) }))
     }
 }

@@ -1,4 +1,5 @@
 import CascadeClient
+import CascadeRESP
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +33,7 @@ struct NodeReader: Sendable {
                 throw OperatorError("the \(service) node at \(address) answered SCAN with \(describe(reply))")
             }
             cursor = next
-            let keys = names.compactMap { name -> [UInt8]? in if case .bulk(let bytes) = name { bytes } else { nil } }
+            let keys = names.compactMap(\.bytes)
             // Keys that vanished between SCAN and META are not counted.
             metas += try await self.metas(keys, client: client, service: service).filter(\.exists)
             progress.update(service: service, keys: metas.count)
@@ -71,7 +72,7 @@ struct NodeReader: Sendable {
         return replies.map { $0.integer != nil }
     }
 
-    private func describe(_ reply: RESPReply) -> String {
+    private func describe(_ reply: RESPValue) -> String {
         if case .error(let message) = reply { return "an error: \(message)" }
         return "an unexpected reply"
     }

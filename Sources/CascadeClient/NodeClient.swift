@@ -49,17 +49,17 @@ public final class NodeClient: Sendable {
     deinit { channel.close(promise: nil) }
 
     /// Sends one command and reads its reply.
-    public func command(_ bytes: [UInt8]) async throws -> RESPReply {
+    public func command(_ bytes: [UInt8]) async throws -> RESPValue {
         try await send(bytes, replies: 1)[0]
     }
 
     /// Sends every command in one write, then reads as many replies.
-    public func pipeline(_ commands: [[UInt8]]) async throws -> [RESPReply] {
+    public func pipeline(_ commands: [[UInt8]]) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         return try await send(commands.flatMap { $0 }, replies: commands.count)
     }
 
-    private func send(_ bytes: [UInt8], replies: Int) async throws -> [RESPReply] {
+    private func send(_ bytes: [UInt8], replies: Int) async throws -> [RESPValue] {
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let request = PipelineHandler.Request(bytes: channel.allocator.buffer(bytes: bytes), replies: replies, promise: promise)
         // The channel closes on a late reply: the replies after it would answer the wrong command.
@@ -71,7 +71,7 @@ public final class NodeClient: Sendable {
         do {
             let values = try await promise.futureResult.get()
             timer.cancel()
-            return values.map(RESPReply.init)
+            return values
         } catch PipelineHandler.Failure.timedOut {
             throw OperatorError("lost the node at \(address): no reply in time")
         } catch PipelineHandler.Failure.closed {

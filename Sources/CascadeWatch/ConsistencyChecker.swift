@@ -1,5 +1,6 @@
 import CascadeCheck
 import CascadeClient
+import CascadeRESP
 import CascadeWire
 import Foundation
 import Logging
@@ -67,7 +68,7 @@ final class ConsistencyChecker: Service {
     private func check(_ checks: [PendingCheck], service: String, on address: String) async {
         let commands = checks.map { encodeRESPCommand([Array("CASCADE.META".utf8), Array($0.key.utf8)]) }
         let connections = self.connections
-        let replies: [RESPReply]
+        let replies: [RESPValue]
         do {
             replies = try await connections.pipeline(commands, to: address)
         } catch {
@@ -118,7 +119,7 @@ final class NodeConnections: Sendable {
         self.timeout = timeout
     }
 
-    func pipeline(_ commands: [[UInt8]], to address: String) async throws -> [RESPReply] {
+    func pipeline(_ commands: [[UInt8]], to address: String) async throws -> [RESPValue] {
         let client: NodeClient
         if let open = state.withLock({ $0.clients[address] }) {
             client = open
