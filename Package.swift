@@ -48,6 +48,7 @@ let package = Package(
                 "CascadeWire", "CascadeRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // The consistency audit (`cascade check`), `cascade why`, `cascade warm`.
@@ -66,7 +67,7 @@ let package = Package(
             ]
         ),
         // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
-        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
+        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire", "CascadeClient"]),
         .target(
             name: "CascadeGraph",
             dependencies: [

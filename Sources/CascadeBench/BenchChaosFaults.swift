@@ -2,9 +2,6 @@ import CascadeClient
 import CascadeKafka
 import CascadeWire
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A span during which the system was not whole: from the fault to the end-to-end probe
 /// passing again, plus a margin.
@@ -184,9 +181,6 @@ final class ChaosFaultInjector: @unchecked Sendable {
 
 /// One GET against the bus's admin API.
 func chaosHTTPGet(_ url: String) async -> (status: Int, body: String) {
-    guard let target = URL(string: url) else { return (0, "") }
-    var request = URLRequest(url: target)
-    request.timeoutInterval = 5
-    guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (0, "") }
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    guard let (status, body) = try? await HTTPGet.fetch(url, timeout: 5) else { return (0, "") }
+    return (status, String(decoding: body, as: UTF8.self))
 }
