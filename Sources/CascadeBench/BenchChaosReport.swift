@@ -7,7 +7,7 @@ import Foundation
 /// What `cascade bench chaos` prints after the run, each part returning the floors it missed.
 extension BenchChaosCommand {
     /// Stale entries by kind after quiescence, and how many keys are present at the end.
-    func reportAudit(_ verdict: ChaosVerdict) throws -> [String] {
+    func reportAudit(_ verdict: ChaosVerdict) throws -> Outcome {
         var misses: [String] = []
         let audits = try verdict.audit()
         printLine("")
@@ -23,7 +23,7 @@ extension BenchChaosCommand {
         let present = audits.reduce(0) { $0 + $1.keys }
         printLine("keys present at the end: \(present) of \(ChaosVerdict.families.count * verdict.truth.products) "
             + "(after 5 s of readers alone and quiescence)")
-        return misses
+        return Outcome(misses: misses, keysPresent: present)
     }
 
     /// The stale-read windows outside faults, over the whole run with its faults (the broker
