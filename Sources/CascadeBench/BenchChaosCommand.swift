@@ -246,7 +246,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         } else {
             printLine("\(injector.elapsed()): quiet: every bus instance lag 0, nothing in flight, node lag 0, race window passed")
         }
-        let audit = try reportAudit(verdict)
+        let audit = try await reportAudit(verdict)
         misses += audit.misses
         misses += reportWindows(verdict, reads: reads, injector: injector)
         misses += reportFailovers(injector.failovers)
