@@ -217,11 +217,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         defer { discovery.cancel() }
         await ownership.run { change, ready in
             guard let consumer = state.consumer else { return }
-            if let goneSince = change.goneSinceMillis {
-                processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
-                // A beacon travels for a few ms: start a little before the last one heard.
-                follower.recheck(readSince: goneSince - 200)
-            }
+            if let goneSince = change.goneSinceMillis { recoverMemory(goneSinceMillis: goneSince) }
             do {
                 try consumer.remove(change.lost.compactMap(OwnershipDriver.partition))
                 try consumer.add(change.gained.compactMap(OwnershipDriver.partition))
@@ -229,6 +225,34 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 logger.error("cannot move partitions", metadata: ["error": "\(error)"])
             }
             if ready { state.gotPartitions() }
+        }
+    }
+
+    /// After a takeover from an instance gone silent: claims nothing older than now while it
+    /// reads back from the invalidation topics what that instance invalidated lately, then
+    /// claims again what they cover, and checks again the registrations read since the silence
+    /// (against the memory with them, or, if they could not be read, the raised floor).
+    private func recoverMemory(goneSinceMillis: Int64) {
+        let memory = processor.recentInvalidations
+        let flooredAt = Timestamps.nowMillis()
+        let previous = memory.forgetBefore(flooredAt)
+        // From a race window before the silence: what a registration read since may have missed.
+        let since = goneSinceMillis - configuration.raceWindowMillis - 1000
+        let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
+        Task { [follower, logger, metrics] in
+            do {
+                let read = try await tail.read(sinceMillis: since, into: memory)
+                memory.coverAgain(since: read.coveredSinceMillis, flooredAt: flooredAt, previous: previous)
+                metrics.memoryReadBack.increment()
+                logger.info("read back what was invalidated before the takeover", metadata: [
+                    "messages": "\(read.messages)", "keys": "\(read.keys)", "covered_ms_before": "\(flooredAt - read.coveredSinceMillis)",
+                ])
+            } catch {
+                metrics.memoryNotReadBack.increment()
+                logger.warning("claiming nothing from before the takeover", metadata: ["error": "\(error)"])
+            }
+            // A beacon travels for a few ms: start a little before the last one heard.
+            follower.recheck(readSince: goneSinceMillis - 200)
         }
     }
 
