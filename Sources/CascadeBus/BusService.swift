@@ -69,7 +69,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
             windowMillis: configuration.raceWindowMillis)
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
-            logger: logger
+            logger: logger, tail: InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
         ) { messages in
             // Awaited: the follower commits a registration as checked only once its
             // invalidations are delivered.

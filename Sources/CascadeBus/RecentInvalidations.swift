@@ -139,6 +139,17 @@ final class RecentInvalidations: @unchecked Sendable {
         }
     }
 
+    /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
+    /// has just started, about to record what was invalidated since then): false otherwise.
+    func coverFrom(_ sinceMillis: Int64) -> Bool {
+        lock.withLock {
+            guard current.table.count == 0, previous.table.count == 0, sinceMillis <= current.startedAtMillis else { return false }
+            current.startedAtMillis = sinceMillis
+            previous.startedAtMillis = sinceMillis
+            return true
+        }
+    }
+
     /// What was invalidated since `sinceMillis` is in this memory again (read back from the
     /// invalidation topics): the floor `forgetBefore(flooredAt)` raised comes down to
     /// `sinceMillis` (never below `previous`, the floor before), unless a later one raised it.
