@@ -17,6 +17,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     public let nodes = NodeDirectory()
     let configuration: BusConfiguration
     let graph: CacheGraph
+    /// Reads back what the bus instances invalidated lately (at start, after a takeover).
+    private let tail: InvalidationTail
     private let producer: KafkaProducer
     private let commits: AcknowledgedCommits
     private let follower: StateFollower
@@ -64,12 +66,14 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         }
         producer = commits.producer
         let producer = self.producer
+        let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
+        self.tail = tail
         let raceCheck = RegistrationRaceCheck(
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
-            logger: logger, tail: InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
+            logger: logger, tail: tail
         ) { messages in
             // Awaited: the follower commits a registration as checked only once its
             // invalidations are delivered.
@@ -238,8 +242,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let previous = memory.forgetBefore(flooredAt)
         // From a race window before the silence: what a registration read since may have missed.
         let since = goneSinceMillis - configuration.raceWindowMillis - 1000
-        let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
-        Task { [follower, logger, metrics] in
+        Task { [follower, logger, metrics, tail] in
             do {
                 let read = try await tail.read(sinceMillis: since, into: memory)
                 memory.coverAgain(since: read.coveredSinceMillis, flooredAt: flooredAt, previous: previous)
