@@ -232,25 +232,25 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         }
     }
 
-    /// After a takeover from an instance gone silent: claims nothing older than now while it
-    /// reads back from the invalidation topics what that instance invalidated lately, then
-    /// claims again what they cover, and checks again the registrations read since the silence
-    /// (against the memory with them, or, if they could not be read, the raised floor).
+    /// After a takeover from an instance gone silent: reads back from the invalidation topics
+    /// what that instance invalidated lately, then checks again the registrations read since
+    /// the silence (those read during the read back too) against the memory with it. If the
+    /// topics cannot be read, the memory claims nothing older than now before that recheck.
     private func recoverMemory(goneSinceMillis: Int64) {
         let memory = processor.recentInvalidations
-        let flooredAt = Timestamps.nowMillis()
-        let previous = memory.forgetBefore(flooredAt)
         // From a race window before the silence: what a registration read since may have missed.
-        let since = goneSinceMillis - configuration.raceWindowMillis - 1000
+        let since = goneSinceMillis - configuration.raceWindowMillis - 500
         Task { [follower, logger, metrics, tail] in
             do {
                 let read = try await tail.read(sinceMillis: since, into: memory)
-                memory.coverAgain(since: read.coveredSinceMillis, flooredAt: flooredAt, previous: previous)
+                if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
                 metrics.memoryReadBack.increment()
                 logger.info("read back what was invalidated before the takeover", metadata: [
-                    "messages": "\(read.messages)", "keys": "\(read.keys)", "covered_ms_before": "\(flooredAt - read.coveredSinceMillis)",
+                    "messages": "\(read.messages)", "keys": "\(read.keys)",
+                    "covered_ms_before": "\(Timestamps.nowMillis() - read.coveredSinceMillis)",
                 ])
             } catch {
+                memory.forgetBefore(Timestamps.nowMillis())
                 metrics.memoryNotReadBack.increment()
                 logger.warning("claiming nothing from before the takeover", metadata: ["error": "\(error)"])
             }

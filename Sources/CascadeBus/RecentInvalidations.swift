@@ -129,14 +129,9 @@ final class RecentInvalidations: @unchecked Sendable {
     private var warmed: UInt64 = 0
 
     /// From now on, claim nothing from before `atMillis`: partitions another bus instance owned
-    /// until then changed hands, and what it invalidated is not in this memory. Returns the
-    /// floor before, for `coverAgain`.
-    @discardableResult
-    func forgetBefore(_ atMillis: Int64) -> Int64 {
-        lock.withLock {
-            defer { floorMillis = max(floorMillis, atMillis) }
-            return floorMillis
-        }
+    /// until then changed hands, and what it invalidated is not in this memory.
+    func forgetBefore(_ atMillis: Int64) {
+        lock.withLock { floorMillis = max(floorMillis, atMillis) }
     }
 
     /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
@@ -147,15 +142,6 @@ final class RecentInvalidations: @unchecked Sendable {
             current.startedAtMillis = sinceMillis
             previous.startedAtMillis = sinceMillis
             return true
-        }
-    }
-
-    /// What was invalidated since `sinceMillis` is in this memory again (read back from the
-    /// invalidation topics): the floor `forgetBefore(flooredAt)` raised comes down to
-    /// `sinceMillis` (never below `previous`, the floor before), unless a later one raised it.
-    func coverAgain(since sinceMillis: Int64, flooredAt: Int64, previous: Int64) {
-        lock.withLock {
-            if floorMillis == flooredAt { floorMillis = max(previous, sinceMillis) }
         }
     }
 

@@ -51,7 +51,9 @@ final class StateFollower: @unchecked Sendable {
     private var latelyStart = 0
     /// Asked by `recheck`, done by `run` after its next batch: the earliest read time to check again.
     private let recheckSince = NIOLockedValueBox<Int64?>(nil)
-    static let latelyMillis: Int64 = 3000
+    /// Long enough for a recheck asked after a takeover's read back (`InvalidationTail`, up to
+    /// 3 s) to still find what was read since the silence (`deadAfter` and a beacon before).
+    static let latelyMillis: Int64 = 6000
     static let latelyLimit = 200_000
 
     /// Header naming the bus instance that wrote a ledger record.
@@ -311,8 +313,11 @@ final class StateFollower: @unchecked Sendable {
         let since = started - raceCheck.windowMillis - 1000
         guard memory.coverFrom(since) else { return }
         do {
-            let read = try await tail.read(sinceMillis: since, into: memory)
-            if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
+            // Not ready yet: a slow read delays readiness, it does not lose anything.
+            let read = try await tail.read(sinceMillis: since, into: memory, timeout: .seconds(10))
+            // Where the topics could not be read back that far, vouch from what was (or, as
+            // without a read back, from this start: nothing of this process is missing).
+            if read.coveredSinceMillis > since { memory.forgetBefore(min(started, read.coveredSinceMillis)) }
             logger.info("read back what the bus instances invalidated before this one started", metadata: [
                 "messages": "\(read.messages)", "keys": "\(read.keys)", "covered_ms_before_start": "\(started - read.coveredSinceMillis)",
             ])
