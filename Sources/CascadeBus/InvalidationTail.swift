@@ -16,6 +16,8 @@ import Logging
 struct InvalidationTail: Sendable {
     let kafka: KafkaConfiguration
     let topics: Topics
+    /// The graph's services; the invalidation topics of others (keys registered by services the
+    /// graph does not name) are found by listing the cluster's topics.
     let services: [String]
     let logger: Logger
 
@@ -68,7 +70,7 @@ struct InvalidationTail: Sendable {
         var outcome = Outcome(coveredSinceMillis: sinceMillis)
         guard !reading.isEmpty else { return outcome }
         try consumer.add(reading)
-        let service = Dictionary(uniqueKeysWithValues: services.map { (topics.invalidations(service: $0), $0) })
+        let prefix = topics.invalidations(service: "")
         let timer = Task {
             try await Task.sleep(until: deadline)
             consumer.wake()
@@ -83,9 +85,10 @@ struct InvalidationTail: Sendable {
                     // librdkafka's clock can read a millisecond or two behind ours: later errs stale.
                     let atMillis = message.timestampMillis.map { $0 + Self.clockSlackMillis } ?? Timestamps.nowMillis()
                     if truncated.remove(partition) != nil { outcome.coveredSinceMillis = max(outcome.coveredSinceMillis, atMillis) }
-                    guard let name = service[message.topic], let bytes = message.valueBytes else { continue }
+                    // Read back from a fallback depth: what is older than the moment needs no decoding.
+                    guard atMillis >= sinceMillis, message.topic.hasPrefix(prefix), let bytes = message.valueBytes else { continue }
                     outcome.messages += 1
-                    outcome.keys += remember(bytes, service: name, atMillis: atMillis, into: memory)
+                    outcome.keys += remember(bytes, service: String(message.topic.dropFirst(prefix.count)), atMillis: atMillis, into: memory)
                 }
             }
             if remaining.isEmpty { return outcome }
@@ -99,9 +102,14 @@ struct InvalidationTail: Sendable {
     private func bounds(
         _ consumer: KafkaConsumer, sinceMillis: Int64, timeout: Duration
     ) async throws -> [TopicPartition: (low: Int64, atTime: Int64, end: Int64)] {
+        let prefix = topics.invalidations(service: "")
+        var candidates = Set(services.map { topics.invalidations(service: $0) })
+        if let listed = try? await KafkaAdmin(configuration: kafka).listTopics(timeout: timeout) {
+            candidates.formUnion(listed.keys.filter { $0.hasPrefix(prefix) && $0.count > prefix.count })
+        }
         var topicNames: [String] = []
-        for name in services where await consumer.partitions(of: topics.invalidations(service: name), timeout: timeout) != nil {
-            topicNames.append(topics.invalidations(service: name))
+        for name in candidates.sorted() where await consumer.partitions(of: name, timeout: timeout) != nil {
+            topicNames.append(name)
         }
         let watermarks = try await consumer.watermarks(of: topicNames, timeout: timeout)
         let partitions = watermarks.map { TopicPartition(topic: $0.topic, partition: $0.partition) }

@@ -129,22 +129,19 @@ final class RecentInvalidations: @unchecked Sendable {
     private var warmed: UInt64 = 0
 
     /// From now on, claim nothing from before `atMillis`: partitions another bus instance owned
-    /// until then changed hands, and what it invalidated is not in this memory. Returns the
-    /// floor before, for `coverAgain`.
-    @discardableResult
-    func forgetBefore(_ atMillis: Int64) -> Int64 {
-        lock.withLock {
-            defer { floorMillis = max(floorMillis, atMillis) }
-            return floorMillis
-        }
+    /// until then changed hands, and what it invalidated is not in this memory.
+    func forgetBefore(_ atMillis: Int64) {
+        lock.withLock { floorMillis = max(floorMillis, atMillis) }
     }
 
-    /// What was invalidated since `sinceMillis` is in this memory again (read back from the
-    /// invalidation topics): the floor `forgetBefore(flooredAt)` raised comes down to
-    /// `sinceMillis` (never below `previous`, the floor before), unless a later one raised it.
-    func coverAgain(since sinceMillis: Int64, flooredAt: Int64, previous: Int64) {
+    /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
+    /// has just started, about to record what was invalidated since then): false otherwise.
+    func coverFrom(_ sinceMillis: Int64) -> Bool {
         lock.withLock {
-            if floorMillis == flooredAt { floorMillis = max(previous, sinceMillis) }
+            guard current.table.count == 0, previous.table.count == 0, sinceMillis <= current.startedAtMillis else { return false }
+            current.startedAtMillis = sinceMillis
+            previous.startedAtMillis = sinceMillis
+            return true
         }
     }
 

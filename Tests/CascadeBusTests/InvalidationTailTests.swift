@@ -84,17 +84,15 @@ struct InvalidationTailTests {
         #expect(memory.lastInvalidated(RecentInvalidations.hash("catalog/k:1")) == nil)
     }
 
-    @Test("the floor a takeover raised comes down to what the tail covers, unless a later takeover raised it again")
-    func coverageAfterATakeover() {
-        let memory = RecentInvalidations(retentionMillis: 60_000, startMillis: 1_000)
-        let previous = memory.forgetBefore(50_000)
-        #expect(memory.coverageStartMillis == 50_000)
-        memory.coverAgain(since: 40_000, flooredAt: 50_000, previous: previous)
-        #expect(memory.coverageStartMillis == 40_000)
-
-        let before = memory.forgetBefore(60_000)
-        memory.forgetBefore(61_000)
-        memory.coverAgain(since: 55_000, flooredAt: 60_000, previous: before)
-        #expect(memory.coverageStartMillis == 61_000, "the later takeover's floor stays until its own tail is read")
+    @Test("a memory that holds nothing yet can be made to cover from earlier; one that holds something cannot")
+    func aFreshMemoryCoversFromTheTailsStart() {
+        let memory = RecentInvalidations(retentionMillis: 60_000, startMillis: 100_000)
+        #expect(memory.coverageStartMillis == 100_000)
+        #expect(memory.coverFrom(90_000))
+        #expect(memory.coverageStartMillis == 90_000)
+        memory.record([7], atMillis: 95_000)
+        #expect(memory.lastInvalidated(7) == 95_000, "remembered at its own time, not clamped to the start")
+        #expect(!memory.coverFrom(80_000), "not once something is remembered")
+        #expect(memory.coverageStartMillis == 90_000)
     }
 }
