@@ -39,19 +39,25 @@ let package = Package(
             ]
         ),
         .target(name: "CascadeWire"),
+        // The clients of a running system: a node's RESP client, the bus's admin API, the status
+        // file of `cascade dev`, `publish --wait`'s waiter; what the audit, the watcher and the
+        // benchmarks share.
         .target(
-            name: "CascadeCheck",
+            name: "CascadeClient",
             dependencies: [
                 "CascadeWire", "CascadeRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // The consistency audit (`cascade check`), `cascade why`, `cascade warm`.
+        .target(name: "CascadeCheck", dependencies: ["CascadeClient", "CascadeWire", "CascadeRESP"]),
         // `cascade check --watch`: follows the invalidation topics, checks a sample of keys on the nodes.
         .target(
             name: "CascadeWatch",
             dependencies: [
-                "CascadeCheck", "CascadeWire", "CascadeKafka",
+                "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeKafka",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -61,7 +67,7 @@ let package = Package(
             ]
         ),
         // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
-        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
+        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire", "CascadeClient"]),
         .target(
             name: "CascadeGraph",
             dependencies: [
@@ -80,10 +86,25 @@ let package = Package(
             name: "CascadeRESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // What every cache front end runs behind it (the node's RESP server, the gateway's HTTP
+        // server): the store wiring, the invalidation consumer, the registration publisher, the reporter.
+        .target(
+            name: "CascadeCache",
+            dependencies: [
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(
             name: "CascadeNode",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                "CascadeCache", "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -111,7 +132,7 @@ let package = Package(
         .target(
             name: "CascadeGateway",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeNode",
+                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeCache",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -127,7 +148,8 @@ let package = Package(
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway", "CascadeSync",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeRESP",
+                "CascadeGateway", "CascadeSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeCheck",
                 "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -174,7 +196,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeCache", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeBusTests",
             dependencies: ["CascadeBus", "CascadeTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
@@ -182,11 +204,12 @@ let package = Package(
         .testTarget(
             name: "CascadeCheckTests",
             dependencies: [
-                "CascadeCheck", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
+                "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "CascadeBenchTests", dependencies: ["CascadeBench"]),
         .testTarget(
             name: "CascadeSyncTests",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
@@ -195,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "CascadeGatewayTests",
             dependencies: [
-                "CascadeGateway", "CascadeNode", "CascadeTestSupport",
+                "CascadeGateway", "CascadeCache", "CascadeTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
