@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "cascade",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cascade", targets: ["cascade"]),
     ],
@@ -12,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
@@ -43,6 +42,7 @@ let package = Package(
             name: "CascadeCheck",
             dependencies: [
                 "CascadeWire", "CascadeRESP",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -53,6 +53,7 @@ let package = Package(
             dependencies: [
                 "CascadeCheck", "CascadeWire", "CascadeKafka",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -67,13 +68,14 @@ let package = Package(
             dependencies: [
                 "CascadeWire",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
             name: "CascadeStore",
             dependencies: [
                 "CascadeWire",
-                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -83,10 +85,9 @@ let package = Package(
         .target(
             name: "CascadeNode",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeSync",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -98,7 +99,7 @@ let package = Package(
         .target(
             name: "CascadeBus",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeKafka",
+                "CascadeWire", "CascadeGraph", "CascadeKafka", "CascadeSync",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -162,7 +163,10 @@ let package = Package(
         // Awaiting a condition on shared state instead of polling it.
         .target(name: "CascadeSync", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // Helpers for tests that run the real binary and real clients.
-        .target(name: "CascadeTestSupport", dependencies: ["CascadeSync"]),
+        .target(
+            name: "CascadeTestSupport",
+            dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
         .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire", "CascadeFuzz", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),
