@@ -1,10 +1,10 @@
 import CascadeWire
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The latest report of every node, from `cascade.nodes`: which nodes are alive, where they
 /// listen, how far each has applied. What `/nodes` lists. Thread-safe.
-// @unchecked Sendable: `reports` is touched only under `lock`.
-public final class NodeDirectory: @unchecked Sendable {
+public final class NodeDirectory: Sendable {
     /// One node as `/nodes` shows it.
     public struct Entry: Codable, Sendable, Equatable {
         public var service: String
@@ -29,13 +29,12 @@ public final class NodeDirectory: @unchecked Sendable {
     /// Nor listed at all after this long.
     public static let forgetAfterMillis: Int64 = 60_000
 
-    private let lock = NSLock()
-    private var reports: [String: NodeReport] = [:]
+    private let reports = NIOLockedValueBox<[String: NodeReport]>([:])
 
     public init() {}
 
     public func merge(_ report: NodeReport) {
-        lock.withLock {
+        reports.withLockedValue { reports in
             if let known = reports[report.kafkaKey], known.atMillis > report.atMillis { return }
             reports[report.kafkaKey] = report
         }
@@ -43,7 +42,7 @@ public final class NodeDirectory: @unchecked Sendable {
 
     /// Every node heard of within `forgetAfterMillis`, by service then address.
     public func entries(nowMillis: Int64 = Timestamps.nowMillis()) -> [Entry] {
-        lock.withLock {
+        reports.withLockedValue { reports in
             reports = reports.filter { nowMillis - $0.value.atMillis < Self.forgetAfterMillis }
             return reports.values.map { report in
                 let age = max(0, nowMillis - report.atMillis)
