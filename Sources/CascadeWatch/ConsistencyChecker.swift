@@ -2,9 +2,9 @@ import CascadeCheck
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// Takes the checks whose window has passed, asks each node of the key's service for the
 /// key's `CASCADE.META` (pipelined, one round trip per node per round), judges each answer
@@ -102,13 +102,15 @@ final class ConsistencyChecker: Service {
 
 /// One connection per node, opened on first use and again after a failure. Used from the
 /// thread pool one round at a time; the lock makes that so.
-final class NodeConnections: Sendable {
+// @unchecked Sendable: `state` holds blocking NodeClients (not Sendable until NodeClient is async), touched only under `lock`.
+final class NodeConnections: @unchecked Sendable {
     private struct State {
         var clients: [String: NodeClient] = [:]
         var failing: Set<String> = []
     }
 
-    private let state = Mutex(State())
+    private let lock = NIOLock()
+    private var state = State()
     private let password: String?
     private let timeout: Double
 
@@ -119,7 +121,7 @@ final class NodeConnections: Sendable {
 
     /// Blocking: runs on the thread pool.
     func pipeline(_ commands: [[UInt8]], to address: String) throws -> [RESPReply] {
-        try state.withLock { state in
+        try lock.withLock {
             let client: NodeClient
             if let open = state.clients[address] {
                 client = open
@@ -140,10 +142,10 @@ final class NodeConnections: Sendable {
     }
 
     /// True the first time a node fails after answering: worth one line in the log.
-    func reportFailure(_ address: String) -> Bool { state.withLock { $0.failing.insert(address).inserted } }
+    func reportFailure(_ address: String) -> Bool { lock.withLock { state.failing.insert(address).inserted } }
 
     /// True when a node answers again after failing.
-    func reportSuccess(_ address: String) -> Bool { state.withLock { $0.failing.remove(address) != nil } }
+    func reportSuccess(_ address: String) -> Bool { lock.withLock { state.failing.remove(address) != nil } }
 
-    func closeAll() { state.withLock { $0.clients = [:] } }
+    func closeAll() { lock.withLock { state.clients = [:] } }
 }
