@@ -6,6 +6,7 @@ import CascadeNode
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
 
@@ -92,10 +93,10 @@ public struct BenchReadsCommand: AsyncParsableCommand {
 
 /// One blocking RESP connection driven from async code: each command runs on a thread of its
 /// own, so the cooperative pool (where the in-process bus runs) never blocks on a socket.
-// @unchecked Sendable: the client is used only under `lock`, one command at a time.
+// @unchecked Sendable: the blocking client (not Sendable until NodeClient is async) is used only under `lock`.
 final class RESPConnection: @unchecked Sendable {
     private let client: NodeClient
-    private let lock = NSLock()
+    private let lock = NIOLock()
 
     init(_ address: String) throws {
         client = try NodeClient(address: address, timeout: 15, password: nil)
@@ -105,9 +106,8 @@ final class RESPConnection: @unchecked Sendable {
         let bytes = encodeRESPCommand(arguments.map { Array($0.utf8) })
         let result: Result<RESPReply, any Error> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                self.lock.lock()
-                defer { self.lock.unlock() }
-                continuation.resume(returning: Result { try self.client.command(bytes) })
+                let result = self.lock.withLock { Result { try self.client.command(bytes) } }
+                continuation.resume(returning: result)
             }
         }
         return try result.get()
