@@ -29,22 +29,41 @@ public final class NodeDirectory: Sendable {
     /// Nor listed at all after this long.
     public static let forgetAfterMillis: Int64 = 60_000
 
-    private let reports = NIOLockedValueBox<[String: NodeReport]>([:])
+    private struct State {
+        var reports: [String: NodeReport] = [:]
+        /// Per service, the staleness its nodes reported lately, with when.
+        var recentStaleness: [String: [(atMillis: Int64, millis: Int64)]] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+    /// How far back `applyDelayMillis` looks.
+    static let applyDelayMemoryMillis: Int64 = 10_000
 
     public init() {}
 
     public func merge(_ report: NodeReport) {
-        reports.withLockedValue { reports in
-            if let known = reports[report.kafkaKey], known.atMillis > report.atMillis { return }
-            reports[report.kafkaKey] = report
+        state.withLockedValue { state in
+            if let known = state.reports[report.kafkaKey], known.atMillis > report.atMillis { return }
+            state.reports[report.kafkaKey] = report
+            var recent = state.recentStaleness[report.service, default: []]
+            recent.removeAll { report.atMillis - $0.atMillis > Self.applyDelayMemoryMillis }
+            recent.append((report.atMillis, report.stalenessMillis ?? 0))
+            state.recentStaleness[report.service] = recent
         }
+    }
+
+    /// How long after the bus invalidated a key a node of `service` may still have served its
+    /// old value: the most staleness its nodes reported in the last 10 s (0 when none did).
+    /// The race check waits that much longer before it trusts a value computed from the key.
+    func applyDelayMillis(service: String) -> Int64 {
+        state.withLockedValue { $0.recentStaleness[service]?.map(\.millis).max() ?? 0 }
     }
 
     /// Every node heard of within `forgetAfterMillis`, by service then address.
     public func entries(nowMillis: Int64 = Timestamps.nowMillis()) -> [Entry] {
-        reports.withLockedValue { reports in
-            reports = reports.filter { nowMillis - $0.value.atMillis < Self.forgetAfterMillis }
-            return reports.values.map { report in
+        state.withLockedValue { state in
+            state.reports = state.reports.filter { nowMillis - $0.value.atMillis < Self.forgetAfterMillis }
+            return state.reports.values.map { report in
                 let age = max(0, nowMillis - report.atMillis)
                 return Entry(
                     service: report.service, node: report.node, address: report.address, applied: report.applied,

@@ -164,6 +164,19 @@ final class RecentInvalidations: Sendable {
         memory.withLockedValue { $0.floorMillis = max($0.floorMillis, atMillis) }
     }
 
+    /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
+    /// has just started, about to record what was invalidated since then): false otherwise.
+    func coverFrom(_ sinceMillis: Int64) -> Bool {
+        memory.withLockedValue { memory in
+            guard memory.current.table.count == 0, memory.previous.table.count == 0, sinceMillis <= memory.current.startedAtMillis else {
+                return false
+            }
+            memory.current.startedAtMillis = sinceMillis
+            memory.previous.startedAtMillis = sinceMillis
+            return true
+        }
+    }
+
     /// Remembers that these keys (hashes of `service/key`) were invalidated at `atMillis`.
     func record(_ keys: some Collection<Int>, atMillis: Int64) {
         memory.withLockedValue { $0.record(keys, atMillis: atMillis, retentionMillis: retentionMillis, capacity: capacity) }
