@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "cascade",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cascade", targets: ["cascade"]),
     ],
@@ -12,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
@@ -46,6 +45,7 @@ let package = Package(
             name: "CascadeClient",
             dependencies: [
                 "CascadeWire", "CascadeRESP",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeKafka",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -73,13 +74,14 @@ let package = Package(
             dependencies: [
                 "CascadeWire",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
             name: "CascadeStore",
             dependencies: [
                 "CascadeWire",
-                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -91,9 +93,8 @@ let package = Package(
         .target(
             name: "CascadeCache",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeSync",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -104,10 +105,9 @@ let package = Package(
         .target(
             name: "CascadeNode",
             dependencies: [
-                "CascadeCache", "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
+                "CascadeCache", "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeSync",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -119,7 +119,7 @@ let package = Package(
         .target(
             name: "CascadeBus",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeKafka",
+                "CascadeWire", "CascadeGraph", "CascadeKafka", "CascadeSync",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -184,7 +184,10 @@ let package = Package(
         // Awaiting a condition on shared state instead of polling it.
         .target(name: "CascadeSync", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // Helpers for tests that run the real binary and real clients.
-        .target(name: "CascadeTestSupport", dependencies: ["CascadeSync"]),
+        .target(
+            name: "CascadeTestSupport",
+            dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
         .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire", "CascadeFuzz", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),

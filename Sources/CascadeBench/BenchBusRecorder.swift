@@ -1,18 +1,21 @@
 import Foundation
 import Histogram
+import NIOConcurrencyHelpers
 
 /// Counts the events a run under test has fully acknowledged, lets the producing side wait for
 /// them (flow control, end of a phase), and keeps the timings of the latency phase.
-// @unchecked Sendable: all state is touched only under its lock.
-final class BenchBusRecorder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var acked = 0
-    private var waiter: (target: Int, continuation: CheckedContinuation<Void, Never>)?
-    private var recording = false
-    /// Latency phase only: when each event's last message was acked, by position.
-    private var ackNanos: [Int64: UInt64] = [:]
-    /// Latency phase only: which stream index landed at each position (our producer's reports).
-    private var indexAt: [Int64: Int] = [:]
+final class BenchBusRecorder: Sendable {
+    private struct State {
+        var acked = 0
+        var waiter: (target: Int, continuation: CheckedContinuation<Void, Never>)?
+        var recording = false
+        /// Latency phase only: when each event's last message was acked, by position.
+        var ackNanos: [Int64: UInt64] = [:]
+        /// Latency phase only: which stream index landed at each position (our producer's reports).
+        var indexAt: [Int64: Int] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
     /// Events with an index below this are not timed.
     private let firstTimed: Int
 
@@ -24,21 +27,21 @@ final class BenchBusRecorder: @unchecked Sendable {
 
     private static func position(_ partition: Int32, _ offset: Int64) -> Int64 { Int64(partition) << 40 | offset }
 
-    var acknowledged: Int { lock.withLock { acked } }
+    var acknowledged: Int { state.withLockedValue { state in state.acked } }
 
-    func startRecording() { lock.withLock { recording = true } }
+    func startRecording() { state.withLockedValue { state in state.recording = true } }
 
     /// The run under test acknowledged every message caused by the `count` events it consumed
     /// from this partition at `offsets`.
     func eventsAcknowledged(partition: Int32, offsets: ClosedRange<Int64>, count: Int) {
         let now = Self.nanos()
-        let resume = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            acked += count
-            if recording {
-                for offset in offsets { ackNanos[Self.position(partition, offset)] = now }
+        let resume = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.acked += count
+            if state.recording {
+                for offset in offsets { state.ackNanos[Self.position(partition, offset)] = now }
             }
-            guard let waiting = waiter, acked >= waiting.target else { return nil }
-            waiter = nil
+            guard let waiting = state.waiter, state.acked >= waiting.target else { return nil }
+            state.waiter = nil
             return waiting.continuation
         }
         resume?.resume()
@@ -47,15 +50,17 @@ final class BenchBusRecorder: @unchecked Sendable {
     /// Our producer's report: the event with stream index `index` landed at this position.
     func eventDelivered(index: Int, partition: Int32, offset: Int64) {
         guard index >= firstTimed else { return }
-        lock.withLock { indexAt[Self.position(partition, offset)] = index }
+        state.withLockedValue { state in state.indexAt[Self.position(partition, offset)] = index }
     }
 
     /// Returns once at least `count` events are acknowledged (one waiter at a time).
+    /// A continuation, not `ChangeSignal`: this is the benchmark's flow control, woken many times
+    /// a second, and a `ChangeSignal` wait starts a deadline task per wait.
     func waitForAcknowledged(_ count: Int) async {
         await withCheckedContinuation { continuation in
-            let ready = lock.withLock { () -> Bool in
-                if acked >= count { return true }
-                waiter = (count, continuation)
+            let ready = state.withLockedValue { state -> Bool in
+                if state.acked >= count { return true }
+                state.waiter = (count, continuation)
                 return false
             }
             if ready { continuation.resume() }
@@ -65,9 +70,9 @@ final class BenchBusRecorder: @unchecked Sendable {
     /// Produce-to-acknowledged latency in microseconds of the timed events.
     func latencies(producedNanos: [UInt64]) -> Histogram<UInt64> {
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000)
-        lock.withLock {
-            for (position, done) in ackNanos {
-                guard let index = indexAt[position], index - firstTimed < producedNanos.count else { continue }
+        state.withLockedValue { state in
+            for (position, done) in state.ackNanos {
+                guard let index = state.indexAt[position], index - firstTimed < producedNanos.count else { continue }
                 let sent = producedNanos[index - firstTimed]
                 _ = histogram.record(done > sent ? (done - sent) / 1000 : 0)
             }

@@ -4,6 +4,7 @@ import CascadeKafka
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// What one run of `cascade bench bus` measures: something that consumes `eventsTopic` as a
@@ -15,12 +16,11 @@ protocol BenchBusTarget: Sendable {
 }
 
 /// The real bus core (`BusService`) in this process.
-// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
-final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
+final class BenchBusUnderTest: BenchBusTarget, Sendable {
     let eventsTopic: String
     let bus: BusService
     private let group: ServiceGroup
-    private var running: Task<Void, any Error>?
+    private let running = NIOLockedValueBox<Task<Void, any Error>?>(nil)
 
     init(configuration: BusConfiguration, graph: CacheGraph, recorder: BenchBusRecorder, logger: Logger) throws {
         eventsTopic = configuration.topics.events
@@ -32,28 +32,26 @@ final class BenchBusUnderTest: BenchBusTarget, @unchecked Sendable {
 
     func start() async throws {
         let group = self.group
-        running = Task { try await group.run() }
+        running.withLockedValue { $0 = Task { try await group.run() } }
         // The index (from the registrations on the deps topic) and the ledger are rebuilt.
         await bus.awaitReady()
     }
 
     func stop() async {
         await group.triggerGracefulShutdown()
-        _ = try? await running?.value
+        _ = try? await running.withLockedValue({ $0 })?.value
     }
 }
 
 /// The baseline: consume, produce one message, commit once acknowledged; no resolution. The
 /// same consumer, producer, acknowledgements and commits (`AcknowledgedCommits`) as the bus.
-// @unchecked Sendable: the tasks are set by `start` and read by `stop`, which the harness
-// calls one after the other; everything else is immutable references to thread-safe parts.
-final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
+final class BenchPassThrough: BenchBusTarget, Sendable {
     let eventsTopic: String
     private let outputTopic: String
     private let consumer: KafkaConsumer
     private let commits: AcknowledgedCommits
-    private var consuming: Task<Void, Never>?
-    private var committing: Task<Void, Never>?
+    /// Set by `start`, awaited by `stop`.
+    private let tasks = NIOLockedValueBox<(consuming: Task<Void, Never>?, committing: Task<Void, Never>?)>((nil, nil))
 
     init(kafka: KafkaConfiguration, eventsTopic: String, outputTopic: String, group: String, batch: Int, recorder: BenchBusRecorder, logger: Logger) throws {
         self.eventsTopic = eventsTopic
@@ -66,8 +64,7 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
     }
 
     func start() async throws {
-        consuming = Task { await self.consume() }
-        committing = Task { await self.commitPeriodically() }
+        tasks.withLockedValue { $0 = (Task { await self.consume() }, Task { await self.commitPeriodically() }) }
     }
 
     private func consume() async {
@@ -96,6 +93,7 @@ final class BenchPassThrough: BenchBusTarget, @unchecked Sendable {
     }
 
     func stop() async {
+        let (consuming, committing) = tasks.withLockedValue { $0 }
         committing?.cancel()
         await consumer.shutdown()
         await consuming?.value

@@ -1,4 +1,5 @@
 import CascadeClient
+import CascadeSync
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -26,6 +27,8 @@ final class ChaosReaders: Sendable {
     let threads: Int
     let readsPerSecond: Int
     private let state = NIOLockedValueBox(State())
+    /// Moves when a thread hands in its reads.
+    private let handedIn = ChangeSignal()
 
     private struct State {
         var stop = false
@@ -33,7 +36,6 @@ final class ChaosReaders: Sendable {
         var errors = 0
         var firstError: String?
         var finished = 0
-        var waiting: CheckedContinuation<Void, Never>?
     }
 
     init(truth: ChaosTruth, catalog: @escaping @Sendable () -> String, storefront: @escaping @Sendable () -> String, threads: Int, readsPerSecond: Int) {
@@ -55,15 +57,8 @@ final class ChaosReaders: Sendable {
 
     /// Asks every reader to stop and returns once all have handed in their reads.
     func stop() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLockedValue { state -> Bool in
-                state.stop = true
-                if state.finished == threads { return true }
-                state.waiting = continuation
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        state.withLockedValue { $0.stop = true }
+        _ = await handedIn.wait { state.withLockedValue { $0.finished } == threads }
     }
 
     var reads: [ChaosRead] { state.withLockedValue { $0.reads } }
@@ -78,14 +73,11 @@ final class ChaosReaders: Sendable {
     }
 
     fileprivate func finish(_ reads: [ChaosRead]) {
-        let waiting = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+        state.withLockedValue { state in
             state.reads += reads
             state.finished += 1
-            guard state.finished == threads else { return nil }
-            defer { state.waiting = nil }
-            return state.waiting
         }
-        waiting?.resume()
+        handedIn.changed()
     }
 }
 

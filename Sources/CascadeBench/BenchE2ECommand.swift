@@ -8,6 +8,7 @@ import CascadeWire
 import Foundation
 import Histogram
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
 
@@ -222,9 +223,18 @@ struct RateResult {
 }
 
 /// Times each event from produce to the last of its services applying the invalidation.
-// @unchecked Sendable: all state is touched only under `lock`.
-final class CascadeTracker: @unchecked Sendable {
-    private let lock = NSLock()
+final class CascadeTracker: Sendable {
+    private struct State {
+        var pending: [String: Pending] = [:]
+        var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
+        /// produce → bus fetch, bus fetch → handed on, handed on → last node applied.
+        var stages = CascadeTracker.emptyStages()
+        var done = 0
+        var keys = 0
+        var finished: Set<String> = []
+    }
+
+    private let state = NIOLockedValueBox(State())
     private let services: Set<String>
     private struct Pending {
         var start: ContinuousClock.Instant
@@ -235,13 +245,6 @@ final class CascadeTracker: @unchecked Sendable {
         var handedOn: ContinuousClock.Instant?
     }
 
-    private var pending: [String: Pending] = [:]
-    private var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
-    /// produce → bus fetch, bus fetch → handed on, handed on → last node applied.
-    private var stages = CascadeTracker.emptyStages()
-    private var done = 0
-    private var keys = 0
-    private var finished: Set<String> = []
     /// Moves when an event completes.
     private let progress = ChangeSignal()
 
@@ -250,13 +253,13 @@ final class CascadeTracker: @unchecked Sendable {
     }
 
     func started(_ id: String) {
-        lock.withLock { pending[id] = Pending(start: .now) }
+        state.withLockedValue { state in state.pending[id] = Pending(start: .now) }
     }
 
     func sent(_ id: String, fetched: ContinuousClock.Instant, handedOn: ContinuousClock.Instant) {
-        lock.withLock {
-            pending[id]?.fetched = fetched
-            pending[id]?.handedOn = handedOn
+        state.withLockedValue { state in
+            state.pending[id]?.fetched = fetched
+            state.pending[id]?.handedOn = handedOn
         }
     }
 
@@ -268,35 +271,35 @@ final class CascadeTracker: @unchecked Sendable {
 
     func applied(_ message: InvalidationMessage, service: String) {
         let now = ContinuousClock.now
-        let completed = lock.withLock { () -> Bool in
-            guard var entry = pending[message.cause.eventID] else { return false }
+        let completed = state.withLockedValue { state -> Bool in
+            guard var entry = state.pending[message.cause.eventID] else { return false }
             entry.seen.insert(service)
             entry.keys += message.keys.count
             if entry.seen.isSuperset(of: services) {
-                pending[message.cause.eventID] = nil
+                state.pending[message.cause.eventID] = nil
                 let micros = (now - entry.start).inSeconds * 1_000_000
-                _ = histogram.record(UInt64(max(0, micros)))
+                _ = state.histogram.record(UInt64(max(0, micros)))
                 if let fetched = entry.fetched, let handedOn = entry.handedOn {
-                    _ = stages[0].record(Self.micros(fetched - entry.start))
-                    _ = stages[1].record(Self.micros(handedOn - fetched))
-                    _ = stages[2].record(Self.micros(now - handedOn))
+                    _ = state.stages[0].record(Self.micros(fetched - entry.start))
+                    _ = state.stages[1].record(Self.micros(handedOn - fetched))
+                    _ = state.stages[2].record(Self.micros(now - handedOn))
                 }
-                done += 1
-                keys += entry.keys
-                finished.insert(message.cause.eventID)
+                state.done += 1
+                state.keys += entry.keys
+                state.finished.insert(message.cause.eventID)
                 return true
             }
-            pending[message.cause.eventID] = entry
+            state.pending[message.cause.eventID] = entry
             return false
         }
         if completed { progress.changed() }
     }
 
-    var completed: Int { lock.withLock { done } }
+    var completed: Int { state.withLockedValue { state in state.done } }
 
     /// Waits until the event is applied by every service; false at `deadline`.
     func awaitDone(_ id: String, until deadline: ContinuousClock.Instant) async -> Bool {
-        await progress.wait(until: deadline) { lock.withLock { finished.contains(id) } }
+        await progress.wait(until: deadline) { state.withLockedValue { state in state.finished.contains(id) } }
     }
 
     /// Waits until `count` events completed; false at `deadline`.
@@ -305,23 +308,24 @@ final class CascadeTracker: @unchecked Sendable {
     }
 
     func reset() {
-        lock.withLock {
-            pending = [:]
-            histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
-            stages = Self.emptyStages()
-            done = 0
-            keys = 0
-            finished = []
+        state.withLockedValue { state in
+            state.pending = [:]
+            state.histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000)
+            state.stages = Self.emptyStages()
+            state.done = 0
+            state.keys = 0
+            state.finished = []
         }
     }
 
     func result(sent: Int, backlog: Int, rate: Int) -> RateResult {
-        lock.withLock {
+        state.withLockedValue { state in
             // Held: at the end of the traffic no more than 100 ms of events were still in flight.
             RateResult(
-                sent: sent, done: done, keysPerEvent: done == 0 ? 0 : Double(keys) / Double(done), histogram: histogram,
-                backlog: backlog, held: done == sent && backlog <= max(rate / 10, 10),
-                stages: zip(["produce→fetch", "resolve", "handed on→applied"], stages).map { RateResult.Stage(name: $0, histogram: $1) })
+                sent: sent, done: state.done, keysPerEvent: state.done == 0 ? 0 : Double(state.keys) / Double(state.done),
+                histogram: state.histogram,
+                backlog: backlog, held: state.done == sent && backlog <= max(rate / 10, 10),
+                stages: zip(["produce→fetch", "resolve", "handed on→applied"], state.stages).map { RateResult.Stage(name: $0, histogram: $1) })
         }
     }
 }

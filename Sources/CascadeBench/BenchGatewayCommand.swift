@@ -269,32 +269,36 @@ struct Wrk {
 }
 
 /// Per-side latency from an event's produce to its invalidation applied.
-// @unchecked Sendable: all state is touched only under `lock`.
-final class PurgeTracker: @unchecked Sendable {
-    private let lock = NSLock()
-    private var started: [String: ContinuousClock.Instant] = [:]
-    private var histograms: [String: Histogram<UInt64>] = [:]
-    private var counts: [String: Int] = [:]
-    private var seen: Set<String> = []
+final class PurgeTracker: Sendable {
+    private struct State {
+        var started: [String: ContinuousClock.Instant] = [:]
+        var histograms: [String: Histogram<UInt64>] = [:]
+        var counts: [String: Int] = [:]
+        var seen: Set<String> = []
+    }
+
+    private let state = NIOLockedValueBox(State())
     /// Moves when either side applies an event.
     private let progress = ChangeSignal()
 
-    func started(_ id: String) { lock.withLock { started[id] = .now } }
+    func started(_ id: String) { state.withLockedValue { state in state.started[id] = .now } }
 
     func applied(_ message: InvalidationMessage, by side: String) {
         let now = ContinuousClock.now
-        let counted = lock.withLock { () -> Bool in
-            guard let start = started[message.cause.eventID], seen.insert(side + message.cause.eventID).inserted else { return false }
-            var histogram = histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000)
+        let counted = state.withLockedValue { state -> Bool in
+            guard let start = state.started[message.cause.eventID], state.seen.insert(side + message.cause.eventID).inserted else {
+                return false
+            }
+            var histogram = state.histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000)
             _ = histogram.record(UInt64(max(0, (now - start).inSeconds * 1_000_000)))
-            histograms[side] = histogram
-            counts[side, default: 0] += 1
+            state.histograms[side] = histogram
+            state.counts[side, default: 0] += 1
             return true
         }
         if counted { progress.changed() }
     }
 
-    func count(of side: String) -> Int { lock.withLock { counts[side] ?? 0 } }
+    func count(of side: String) -> Int { state.withLockedValue { state in state.counts[side] ?? 0 } }
 
     /// Waits until node and gateway each applied `count` events; false at `deadline`.
     func awaitApplied(_ count: Int, until deadline: ContinuousClock.Instant) async -> Bool {
@@ -302,15 +306,15 @@ final class PurgeTracker: @unchecked Sendable {
     }
 
     func reset() {
-        lock.withLock {
-            started = [:]
-            histograms = [:]
-            counts = [:]
-            seen = []
+        state.withLockedValue { state in
+            state.started = [:]
+            state.histograms = [:]
+            state.counts = [:]
+            state.seen = []
         }
     }
     func histogram(of side: String) -> Histogram<UInt64> {
-        lock.withLock { histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000) }
+        state.withLockedValue { state in state.histograms[side] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000) }
     }
 }
 

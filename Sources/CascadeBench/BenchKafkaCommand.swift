@@ -1,6 +1,7 @@
 import ArgumentParser
 import CascadeClient
 import CascadeKafka
+import CascadeSync
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -150,7 +151,9 @@ public struct BenchKafkaCommand: AsyncParsableCommand {
 
 /// Counts delivery reports and wakes the benchmark when all have arrived.
 private final class DeliveryCounter: Sendable {
-    private let state = NIOLockedValueBox<(count: Int, failures: Int, waiter: CheckedContinuation<Int, Never>?)>((0, 0, nil))
+    private let state = NIOLockedValueBox<(count: Int, failures: Int)>((0, 0))
+    /// Moves once every report has arrived.
+    private let complete = ChangeSignal()
     private let target: Int
 
     init(target: Int) {
@@ -162,25 +165,19 @@ private final class DeliveryCounter: Sendable {
             if case .failure = delivery.result { return count + 1 }
             return count
         }
-        let waiter = state.withLockedValue { state -> CheckedContinuation<Int, Never>? in
+        let done = state.withLockedValue { state -> Bool in
+            let before = state.count
             state.count += deliveries.count
             state.failures += failures
-            guard state.count >= target, let waiter = state.waiter else { return nil }
-            state.waiter = nil
-            return waiter
+            return before < target && state.count >= target
         }
-        waiter?.resume(returning: state.withLockedValue { $0.failures })
+        if done { complete.changed() }
     }
 
+    /// The failed deliveries, once every report has arrived.
     func wait() async -> Int {
-        await withCheckedContinuation { continuation in
-            let done = state.withLockedValue { state -> Bool in
-                if state.count >= target { return true }
-                state.waiter = continuation
-                return false
-            }
-            if done { continuation.resume(returning: state.withLockedValue { $0.failures }) }
-        }
+        _ = await complete.wait { state.withLockedValue { $0.count } >= target }
+        return state.withLockedValue { $0.failures }
     }
 }
 

@@ -6,6 +6,7 @@ import CascadeKafka
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
 

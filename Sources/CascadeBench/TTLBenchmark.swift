@@ -3,6 +3,7 @@ import CascadeGraph
 import CascadeStore
 import CascadeWire
 import Foundation
+import NIOConcurrencyHelpers
 
 /// `cascade bench ttl`: replays one skewed read workload with changes against the real store,
 /// once per fixed TTL and once with adaptive TTLs, and reports hit ratio and stale reads.
@@ -158,12 +159,10 @@ extension TTLBenchmark {
 }
 
 /// The benchmark's clock: moved by the replay, read by the store.
-// @unchecked Sendable: `millis` is touched only under `lock`.
-final class SimulatedClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var millis: Int64 = 1_800_000_000_000
-    var now: Int64 { lock.withLock { millis } }
-    func set(_ value: Int64) { lock.withLock { millis = max(millis, value) } }
+final class SimulatedClock: Sendable {
+    private let millis = NIOLockedValueBox<Int64>(1_800_000_000_000)
+    var now: Int64 { millis.withLockedValue { $0 } }
+    func set(_ value: Int64) { millis.withLockedValue { $0 = max($0, value) } }
 }
 
 /// Draws of the seeded generator (the graph's), so every run replays the same reads and changes.

@@ -59,7 +59,7 @@ public final class AcknowledgedCommits: Sendable {
     public func drain(_ consumer: KafkaConsumer?, timeout: Duration) async {
         let tracker = self.tracker
         _ = await producer.flush(timeout: timeout)
-        _ = await completesWithin(timeout) { await tracker.awaitDrained() }
+        _ = await tracker.awaitDrained(until: .now + timeout)
         if let consumer { await commitAcknowledged(consumer) }
     }
 }

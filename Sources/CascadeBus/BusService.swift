@@ -9,8 +9,7 @@ import ServiceLifecycle
 /// ledger, then consumes the partitions of `cascade.events` that ownership gives it
 /// (`OwnershipDriver`: beacons between the instances, no group membership), sends what each
 /// event causes, and commits an event's offset only once all of it is acknowledged.
-// @unchecked Sendable: its stored properties are immutable references to thread-safe parts.
-public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
+public final class BusService: ServiceLifecycle.Service, Sendable {
     public let processor: EventProcessor
     public let metrics: BusMetrics
     /// The nodes' latest reports, for `/nodes`.

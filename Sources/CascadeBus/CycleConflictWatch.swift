@@ -1,5 +1,6 @@
 import CascadeWire
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Finds concurrent updates inside one circular component: two events for different entity
 /// instances, from different origins, with `at` times at most a window apart, whose closures
@@ -13,8 +14,7 @@ import Foundation
 /// remembered for one to two windows, memory stays bounded whatever the traffic, and nothing
 /// is expired key by key. Keys are known by the hash of their `service/key` name (a 64-bit
 /// collision could only report a spurious conflict). Thread-safe: one lock per event.
-// @unchecked Sendable: both generations are touched only under `lock`.
-final class CycleConflictWatch: @unchecked Sendable {
+final class CycleConflictWatch: Sendable {
     /// An earlier event concurrent with the one recorded, and the keys both reached, as
     /// positions in the `keys` given to `record`, in their order.
     struct Concurrent: Sendable {
@@ -97,13 +97,40 @@ final class CycleConflictWatch: @unchecked Sendable {
         }
     }
 
+    /// Both generations, changed only under the box's lock.
+    private struct Memory {
+        var current = Generation()
+        var previous = Generation()
+        /// What `TouchTable.warm` read: kept so the reads stay.
+        var warmed = 0
+
+        /// Starts a new generation when the current one is a window old or would pass half the
+        /// capacity with `adding` more keys.
+        mutating func rotateIfDue(nowMillis: Int64, adding: Int, windowMillis: Int64, capacity: Int) {
+            if current.startedAtMillis == .min { current.startedAtMillis = nowMillis }
+            let age = nowMillis - current.startedAtMillis
+            if age >= 2 * windowMillis {
+                // Both generations are older than a window: nothing to keep.
+                rotate(nowMillis: nowMillis)
+                rotate(nowMillis: nowMillis)
+            } else if age >= windowMillis || current.last.count + adding > capacity / 2 {
+                rotate(nowMillis: nowMillis)
+            }
+        }
+
+        /// The current generation becomes the previous one; the old previous one is dropped
+        /// whole, its storage reused.
+        private mutating func rotate(nowMillis: Int64) {
+            swap(&current, &previous)
+            current.events.removeAll(keepingCapacity: true)
+            current.last.removeAll()
+            current.startedAtMillis = nowMillis
+        }
+    }
+
     let windowMillis: Int64
     let capacity: Int
-    private let lock = NSLock()
-    private var current = Generation()
-    private var previous = Generation()
-    /// What `TouchTable.warm` read: kept so the reads stay.
-    private var warmed = 0
+    private let memory = NIOLockedValueBox(Memory())
 
     init(windowMillis: Int64, capacity: Int = 200_000) {
         self.windowMillis = windowMillis
@@ -111,7 +138,7 @@ final class CycleConflictWatch: @unchecked Sendable {
     }
 
     /// Keys remembered, at most `capacity` (for tests and the footprint).
-    var count: Int { lock.withLock { current.last.count + previous.last.count } }
+    var count: Int { memory.withLockedValue { $0.current.last.count + $0.previous.last.count } }
 
     /// Whether two events are concurrent updates of different instances by different writers.
     /// An event without an `at` time is never concurrent: there is nothing to compare.
@@ -126,31 +153,23 @@ final class CycleConflictWatch: @unchecked Sendable {
     /// the order their first shared key appears in `keys`.
     func record(_ record: LedgerRecord, keys: UnsafeBufferPointer<Int>, nowMillis: Int64) -> [Concurrent] {
         guard record.atMillis != 0, !keys.isEmpty else { return [] }
-        return lock.withLock {
-            if current.startedAtMillis == .min { current.startedAtMillis = nowMillis }
-            let age = nowMillis - current.startedAtMillis
-            if age >= 2 * windowMillis {
-                // Both generations are older than a window: nothing to keep.
-                rotate(nowMillis: nowMillis)
-                rotate(nowMillis: nowMillis)
-            } else if age >= windowMillis || current.last.count + keys.count > capacity / 2 {
-                rotate(nowMillis: nowMillis)
-            }
-            warmed ^= current.last.warm(keys) ^ previous.last.warm(keys)
-            let index = Int32(current.events.count)
-            current.events.append(record)
+        return memory.withLockedValue { memory in
+            memory.rotateIfDue(nowMillis: nowMillis, adding: keys.count, windowMillis: windowMillis, capacity: capacity)
+            memory.warmed ^= memory.current.last.warm(keys) ^ memory.previous.last.warm(keys)
+            let index = Int32(memory.current.events.count)
+            memory.current.events.append(record)
             var found: [Concurrent] = []
             // Which earlier event each report is about: (in the current generation, index).
             var reported: [(Bool, Int32)] = []
             for (position, key) in keys.enumerated() {
                 var earlier: (Bool, Int32)?
-                if let old = current.last.updateValue(index, forKey: key) {
+                if let old = memory.current.last.updateValue(index, forKey: key) {
                     earlier = (true, old)
-                } else if let old = previous.last[key] {
+                } else if let old = memory.previous.last[key] {
                     earlier = (false, old)
                 }
                 guard let (inCurrent, old) = earlier else { continue }
-                let other = inCurrent ? current.events[Int(old)] : previous.events[Int(old)]
+                let other = inCurrent ? memory.current.events[Int(old)] : memory.previous.events[Int(old)]
                 guard concurrent(record, other) else { continue }
                 // One report per earlier event, however many keys the two share.
                 if let seen = reported.firstIndex(where: { $0 == inCurrent && $1 == old }) {
@@ -162,14 +181,5 @@ final class CycleConflictWatch: @unchecked Sendable {
             }
             return found
         }
-    }
-
-    /// The current generation becomes the previous one; the old previous one is dropped whole,
-    /// its storage reused.
-    private func rotate(nowMillis: Int64) {
-        swap(&current, &previous)
-        current.events.removeAll(keepingCapacity: true)
-        current.last.removeAll()
-        current.startedAtMillis = nowMillis
     }
 }

@@ -1,11 +1,11 @@
 import CascadeWire
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The latest known version of each entity instance: the bus's state, rebuilt from the
 /// compacted `cascade.ledger` at start. Thread-safe: the event pipeline writes it while the
 /// ledger topic's replay (and other bus instances' writes) merge into it.
-// @unchecked Sendable: `entries` is touched only under `lock`.
-public final class Ledger: @unchecked Sendable {
+public final class Ledger: Sendable {
     public struct Entry: Sendable, Hashable {
         public var record: LedgerRecord
         /// When this bus learnt of the version (ms since 1970): the registration race window
@@ -13,22 +13,21 @@ public final class Ledger: @unchecked Sendable {
         public var seenAtMillis: Int64
     }
 
-    private let lock = NSLock()
-    private var entries: [String: Entry] = [:]
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
 
     public init() {}
 
     public func entry(_ ref: String) -> Entry? {
-        lock.withLock { entries[ref] }
+        entries.withLockedValue { $0[ref] }
     }
 
-    public var count: Int { lock.withLock { entries.count } }
+    public var count: Int { entries.withLockedValue { $0.count } }
 
     /// Sets the entry the pipeline decided on (it already checked the order). Never lowers
     /// the version: should one entity's events reach two workers at once (published under
     /// different keys, against the contract), the higher version still stays.
     public func set(_ ref: String, _ entry: Entry) {
-        lock.withLock {
+        entries.withLockedValue { entries in
             if let current = entries[ref], current.record.version > entry.record.version { return }
             entries[ref] = entry
         }
@@ -37,7 +36,7 @@ public final class Ledger: @unchecked Sendable {
     /// Merges a record read back from the ledger topic: never lowers a version.
     public func merge(_ record: LedgerRecord) {
         let ref = record.entity + "#" + record.id
-        lock.withLock {
+        entries.withLockedValue { entries in
             if let current = entries[ref], current.record.version >= record.version { return }
             entries[ref] = Entry(record: record, seenAtMillis: record.atMillis)
         }

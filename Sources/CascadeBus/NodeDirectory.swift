@@ -1,10 +1,10 @@
 import CascadeWire
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The latest report of every node, from `cascade.nodes`: which nodes are alive, where they
 /// listen, how far each has applied. What `/nodes` lists. Thread-safe.
-// @unchecked Sendable: `reports` is touched only under `lock`.
-public final class NodeDirectory: @unchecked Sendable {
+public final class NodeDirectory: Sendable {
     /// One node as `/nodes` shows it.
     public struct Entry: Codable, Sendable, Equatable {
         public var service: String
@@ -29,23 +29,26 @@ public final class NodeDirectory: @unchecked Sendable {
     /// Nor listed at all after this long.
     public static let forgetAfterMillis: Int64 = 60_000
 
-    private let lock = NSLock()
-    private var reports: [String: NodeReport] = [:]
-    /// Per service, the staleness its nodes reported lately, with when.
-    private var recentStaleness: [String: [(atMillis: Int64, millis: Int64)]] = [:]
+    private struct State {
+        var reports: [String: NodeReport] = [:]
+        /// Per service, the staleness its nodes reported lately, with when.
+        var recentStaleness: [String: [(atMillis: Int64, millis: Int64)]] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
     /// How far back `applyDelayMillis` looks.
     static let applyDelayMemoryMillis: Int64 = 10_000
 
     public init() {}
 
     public func merge(_ report: NodeReport) {
-        lock.withLock {
-            if let known = reports[report.kafkaKey], known.atMillis > report.atMillis { return }
-            reports[report.kafkaKey] = report
-            var recent = recentStaleness[report.service, default: []]
+        state.withLockedValue { state in
+            if let known = state.reports[report.kafkaKey], known.atMillis > report.atMillis { return }
+            state.reports[report.kafkaKey] = report
+            var recent = state.recentStaleness[report.service, default: []]
             recent.removeAll { report.atMillis - $0.atMillis > Self.applyDelayMemoryMillis }
             recent.append((report.atMillis, report.stalenessMillis ?? 0))
-            recentStaleness[report.service] = recent
+            state.recentStaleness[report.service] = recent
         }
     }
 
@@ -53,14 +56,14 @@ public final class NodeDirectory: @unchecked Sendable {
     /// old value: the most staleness its nodes reported in the last 10 s (0 when none did).
     /// The race check waits that much longer before it trusts a value computed from the key.
     func applyDelayMillis(service: String) -> Int64 {
-        lock.withLock { recentStaleness[service]?.map(\.millis).max() ?? 0 }
+        state.withLockedValue { $0.recentStaleness[service]?.map(\.millis).max() ?? 0 }
     }
 
     /// Every node heard of within `forgetAfterMillis`, by service then address.
     public func entries(nowMillis: Int64 = Timestamps.nowMillis()) -> [Entry] {
-        lock.withLock {
-            reports = reports.filter { nowMillis - $0.value.atMillis < Self.forgetAfterMillis }
-            return reports.values.map { report in
+        state.withLockedValue { state in
+            state.reports = state.reports.filter { nowMillis - $0.value.atMillis < Self.forgetAfterMillis }
+            return state.reports.values.map { report in
                 let age = max(0, nowMillis - report.atMillis)
                 return Entry(
                     service: report.service, node: report.node, address: report.address, applied: report.applied,

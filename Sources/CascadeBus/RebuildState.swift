@@ -2,7 +2,7 @@
 /// value: `StateFollower` applies it under its lock and resumes the waiters each transition
 /// returns outside it.
 struct RebuildState<Waiter> {
-    enum Phase {
+    enum Phase: Sendable {
         /// Asking where the state topics end; `attempts` failed so far, the last with `error`.
         case findingEnds(attempts: Int, error: String?)
         /// Reading up to those ends.
@@ -86,3 +86,5 @@ struct RebuildState<Waiter> {
         return waiters
     }
 }
+
+extension RebuildState: Sendable where Waiter: Sendable {}

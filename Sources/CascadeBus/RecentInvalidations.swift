@@ -1,5 +1,6 @@
 import CascadeGraph
 import Foundation
+import NIOConcurrencyHelpers
 
 /// When the bus last invalidated each cache key, for a while: what the registration race check
 /// needs for dependencies on other keys (`service/key`), which have no versions. A value
@@ -14,8 +15,7 @@ import Foundation
 /// than that cannot be shown fresh. Keys are known by the hash of their `service/key` name: a
 /// collision can only make a fresh value look stale (an extra invalidation, never a missed one).
 /// Thread-safe: one lock per call.
-// @unchecked Sendable: both generations are touched only under `lock`.
-final class RecentInvalidations: @unchecked Sendable {
+final class RecentInvalidations: Sendable {
     private struct Generation {
         var table = TimeTable()
         var startedAtMillis: Int64
@@ -108,81 +108,89 @@ final class RecentInvalidations: @unchecked Sendable {
         }
     }
 
-    let retentionMillis: Int64
-    let capacity: Int
-    private let lock = NSLock()
-    private var current: Generation
-    private var previous: Generation
+    /// Both generations and what they may claim, changed only under the box's lock.
+    private struct Memory {
+        var current: Generation
+        var previous: Generation
+        var floorMillis: Int64 = .min
+        /// What `TimeTable.warm` read: kept so the reads stay.
+        var warmed: UInt64 = 0
 
-    /// `startMillis`: when this bus started; nothing before it is known.
-    init(retentionMillis: Int64, capacity: Int = 2_000_000, startMillis: Int64) {
-        self.retentionMillis = max(1, retentionMillis)
-        self.capacity = max(2, capacity)
-        current = Generation(startedAtMillis: startMillis)
-        previous = Generation(startedAtMillis: startMillis)
-    }
-
-    /// Since when every invalidation is remembered.
-    var coverageStartMillis: Int64 { lock.withLock { max(previous.startedAtMillis, floorMillis) } }
-    private var floorMillis: Int64 = .min
-    /// What `TimeTable.warm` read: kept so the reads stay.
-    private var warmed: UInt64 = 0
-
-    /// From now on, claim nothing from before `atMillis`: partitions another bus instance owned
-    /// until then changed hands, and what it invalidated is not in this memory.
-    func forgetBefore(_ atMillis: Int64) {
-        lock.withLock { floorMillis = max(floorMillis, atMillis) }
-    }
-
-    /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
-    /// has just started, about to record what was invalidated since then): false otherwise.
-    func coverFrom(_ sinceMillis: Int64) -> Bool {
-        lock.withLock {
-            guard current.table.count == 0, previous.table.count == 0, sinceMillis <= current.startedAtMillis else { return false }
-            current.startedAtMillis = sinceMillis
-            previous.startedAtMillis = sinceMillis
-            return true
-        }
-    }
-
-    /// Remembers that these keys (hashes of `service/key`) were invalidated at `atMillis`.
-    func record(_ keys: some Collection<Int>, atMillis: Int64) {
-        lock.withLock {
-            rotateIfDue(nowMillis: atMillis)
+        mutating func record(_ keys: some Collection<Int>, atMillis: Int64, retentionMillis: Int64, capacity: Int) {
+            rotateIfDue(nowMillis: atMillis, retentionMillis: retentionMillis)
             warmed ^= current.table.warm(keys)
             for key in keys {
                 current.record(key, atMillis: atMillis)
                 if current.table.count > capacity / 2 { rotate(nowMillis: atMillis) }
             }
         }
+
+        private mutating func rotateIfDue(nowMillis: Int64, retentionMillis: Int64) {
+            let age = nowMillis - current.startedAtMillis
+            if age >= 2 * retentionMillis {
+                rotate(nowMillis: nowMillis - retentionMillis)
+                rotate(nowMillis: nowMillis)
+            } else if age >= min(retentionMillis, Generation.longest) {
+                rotate(nowMillis: nowMillis)
+            }
+        }
+
+        /// The current generation becomes the previous one; the old previous one is dropped.
+        private mutating func rotate(nowMillis: Int64) {
+            swap(&current, &previous)
+            current.table.removeAll()
+            current.startedAtMillis = nowMillis
+        }
+    }
+
+    let retentionMillis: Int64
+    let capacity: Int
+    private let memory: NIOLockedValueBox<Memory>
+
+    /// `startMillis`: when this bus started; nothing before it is known.
+    init(retentionMillis: Int64, capacity: Int = 2_000_000, startMillis: Int64) {
+        self.retentionMillis = max(1, retentionMillis)
+        self.capacity = max(2, capacity)
+        memory = NIOLockedValueBox(Memory(
+            current: Generation(startedAtMillis: startMillis), previous: Generation(startedAtMillis: startMillis)))
+    }
+
+    /// Since when every invalidation is remembered.
+    var coverageStartMillis: Int64 { memory.withLockedValue { max($0.previous.startedAtMillis, $0.floorMillis) } }
+
+    /// From now on, claim nothing from before `atMillis`: partitions another bus instance owned
+    /// until then changed hands, and what it invalidated is not in this memory.
+    func forgetBefore(_ atMillis: Int64) {
+        memory.withLockedValue { $0.floorMillis = max($0.floorMillis, atMillis) }
+    }
+
+    /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
+    /// has just started, about to record what was invalidated since then): false otherwise.
+    func coverFrom(_ sinceMillis: Int64) -> Bool {
+        memory.withLockedValue { memory in
+            guard memory.current.table.count == 0, memory.previous.table.count == 0, sinceMillis <= memory.current.startedAtMillis else {
+                return false
+            }
+            memory.current.startedAtMillis = sinceMillis
+            memory.previous.startedAtMillis = sinceMillis
+            return true
+        }
+    }
+
+    /// Remembers that these keys (hashes of `service/key`) were invalidated at `atMillis`.
+    func record(_ keys: some Collection<Int>, atMillis: Int64) {
+        memory.withLockedValue { $0.record(keys, atMillis: atMillis, retentionMillis: retentionMillis, capacity: capacity) }
     }
 
     /// When the key was last invalidated, if that is remembered.
     func lastInvalidated(_ key: Int) -> Int64? {
-        lock.withLock {
-            if let at = current[key] { return at }
-            return previous[key]
+        memory.withLockedValue { memory in
+            if let at = memory.current[key] { return at }
+            return memory.previous[key]
         }
     }
 
     /// The hash a key is remembered by: `NameHash` of its `service/key` name, as the closure
     /// carries it in each slot.
     static func hash(_ name: String) -> Int { Int(truncatingIfNeeded: NameHash.of(name)) }
-
-    private func rotateIfDue(nowMillis: Int64) {
-        let age = nowMillis - current.startedAtMillis
-        if age >= 2 * retentionMillis {
-            rotate(nowMillis: nowMillis - retentionMillis)
-            rotate(nowMillis: nowMillis)
-        } else if age >= min(retentionMillis, Generation.longest) {
-            rotate(nowMillis: nowMillis)
-        }
-    }
-
-    /// The current generation becomes the previous one; the old previous one is dropped.
-    private func rotate(nowMillis: Int64) {
-        swap(&current, &previous)
-        current.table.removeAll()
-        current.startedAtMillis = nowMillis
-    }
 }

@@ -16,8 +16,10 @@ import NIOConcurrencyHelpers
 /// registrations were checked, and their invalidations delivered, are committed under the
 /// group `<bus group>.deps-checked`, so a bus killed between reading a registration and
 /// checking it leaves the check to the next one.
-// @unchecked Sendable: shared state (`rebuild`) is under its lock; the rest is touched only by `run`, on one task.
-final class StateFollower: @unchecked Sendable {
+///
+/// What only the reading loop changes (`Progress`) is a value that `run` owns and lends to
+/// the steps it calls: no other task can reach it. What others ask for is under a lock.
+final class StateFollower: Sendable {
     private let consumer: KafkaConsumer
     private let topics: Topics
     private let index: InstanceIndex
@@ -32,23 +34,7 @@ final class StateFollower: @unchecked Sendable {
     let nodes: NodeDirectory
     private typealias Waiter = CheckedContinuation<Void, Never>
     private let rebuild = NIOLockedValueBox(RebuildState<Waiter>())
-    /// Per partition of `cascade.deps`, the first offset no bus is known to have checked: the
-    /// committed position, or the end at start (published since it started).
-    private var checkedFrom: [Int32: Int64] = [:]
-    /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt,
-    /// unless another instance has checked them meanwhile.
-    private var unchecked: [(partition: Int32, offset: Int64, registration: Registration)] = []
-    /// Per partition of `cascade.deps`, the next offset once everything read is checked.
-    private var checkedThrough: [Int32: Int64] = [:]
-    private var committedAt = ContinuousClock.now
-    /// Consumer errors: logged at most once a second, the others counted.
-    private var errorLoggedAt: ContinuousClock.Instant?
-    private var errorsUnlogged = 0
     private let startedAt = ContinuousClock.now
-    /// Live registrations of the last `latelyMillis`, with when each was read (touched by `run`
-    /// only): what `recheck(readSince:)` checks again.
-    private var lately: [(readAtMillis: Int64, registration: Registration)] = []
-    private var latelyStart = 0
     /// Asked by `recheck`, done by `run` after its next batch: the earliest read time to check again.
     private let recheckSince = NIOLockedValueBox<Int64?>(nil)
     /// Long enough for a recheck asked after a takeover's read back (`InvalidationTail`, up to
@@ -104,24 +90,24 @@ final class StateFollower: @unchecked Sendable {
     /// Takes the ends of the state topics, then reads until the consumer is shut down.
     func run() async {
         guard let ends = await findEnds() else { return }
-        await learnChecked(ends)
+        var progress = Progress(checkedFrom: await learnChecked(ends))
         let catchUp = CatchUp(ends)
         rebuild.withLockedValue { $0.endsFound(catchUp) }
         metrics.rebuildBehind.set(Double(catchUp.behind))
         logger.info("rebuilding the index and the ledger", metadata: ["to read": "\(catchUp.summary)"])
         let watcher = Task { await self.watchRebuild() }
         defer { watcher.cancel() }
-        if rebuild.withLockedValue({ $0.isCaughtUp }) { await becomeReady() }
+        if rebuild.withLockedValue({ $0.isCaughtUp }) { await becomeReady(&progress) }
         for await event in consumer.events {
             switch event {
             case .messages(let batch):
-                await read(batch)
+                await read(batch, &progress)
             case .error(let error):
-                report(error)
+                report(error, &progress)
             case .woken, .assigned, .revoked:
                 break
             }
-            if !ready && rebuild.withLockedValue({ $0.isCaughtUp }) { await becomeReady() }
+            if !ready && rebuild.withLockedValue({ $0.isCaughtUp }) { await becomeReady(&progress) }
         }
     }
 
@@ -147,7 +133,7 @@ final class StateFollower: @unchecked Sendable {
 
     /// Learns how far registrations were checked (nothing committed: a first start, all
     /// counts as checked). Whatever was written since the ends were taken is checked anyway.
-    private func learnChecked(_ ends: [PartitionWatermarks]) async {
+    private func learnChecked(_ ends: [PartitionWatermarks]) async -> [Int32: Int64] {
         let deps = ends.filter { $0.topic == topics.deps }
         var checked: [Int32: Int64] = [:]
         do {
@@ -159,7 +145,7 @@ final class StateFollower: @unchecked Sendable {
             logger.warning("cannot read how far registrations were checked; checking none again", metadata: ["error": "\(error)"])
         }
         for end in deps { checked[end.partition] = min(checked[end.partition] ?? .max, end.high) }
-        checkedFrom = checked
+        return checked
     }
 
     /// While rebuilding: asks every half second how far the brokers trimmed the partitions
@@ -197,7 +183,7 @@ final class StateFollower: @unchecked Sendable {
 
     /// The state is read up to the ends taken at start and applied: ready. Then checks the
     /// registrations read meanwhile that no bus had checked.
-    private func becomeReady() async {
+    private func becomeReady(_ progress: inout Progress) async {
         await readBackMemory()
         // The catch-up is read before it is replaced by `.ready`.
         let (catchUp, waiters) = rebuild.withLockedValue { state in (state.catchUp, state.markReady()) }
@@ -210,13 +196,13 @@ final class StateFollower: @unchecked Sendable {
             metadata[topic.topic] = "\(topic.skipped) offsets skipped (trimmed before read) in \(topic.jumps) jumps"
         }
         logger.info("index and ledger rebuilt", metadata: metadata)
-        let toCheck = await uncheckedByOthers()
+        let toCheck = await uncheckedByOthers(progress.unchecked)
         logger.info("checking registrations no bus had checked", metadata: [
-            "count": "\(toCheck.count)", "checked by other instances meanwhile": "\(unchecked.count - toCheck.count)",
+            "count": "\(toCheck.count)", "checked by other instances meanwhile": "\(progress.unchecked.count - toCheck.count)",
         ])
         await check(toCheck)
-        unchecked = []
-        await commitChecked()
+        progress.unchecked = []
+        await commitChecked(&progress)
         metrics.indexedKeys.set(Double(index.registeredKeys))
     }
 
@@ -226,7 +212,7 @@ final class StateFollower: @unchecked Sendable {
     /// judged by a memory that saw none of the cascades run meanwhile, and a restart would
     /// invalidate thousands of current values). Alone, or when the brokers do not answer,
     /// all of them.
-    private func uncheckedByOthers() async -> [Registration] {
+    private func uncheckedByOthers(_ unchecked: [Progress.Unchecked]) async -> [Registration] {
         guard !unchecked.isEmpty else { return [] }
         let partitions = Set(unchecked.map(\.partition)).map { TopicPartition(topic: topics.deps, partition: $0) }
         var committed: [Int32: Int64] = [:]
@@ -238,7 +224,7 @@ final class StateFollower: @unchecked Sendable {
 
     /// Applies a batch: node reports, ledger records, registrations (race-checked once the
     /// state is ready; kept for later when read during the rebuild at or after `checkedFrom`).
-    private func read(_ batch: [KafkaMessage]) async {
+    private func read(_ batch: [KafkaMessage], _ progress: inout Progress) async {
         var deps = DepsBatch()
         var live: [Registration] = []
         let wasReady = ready
@@ -255,11 +241,11 @@ final class StateFollower: @unchecked Sendable {
             } else if let registration = read(message, into: &deps) {
                 if wasReady {
                     live.append(registration)
-                } else if message.offset >= checkedFrom[message.partition] ?? .max {
-                    unchecked.append((message.partition, message.offset, registration))
+                } else if message.offset >= progress.checkedFrom[message.partition] ?? .max {
+                    progress.unchecked.append((message.partition, message.offset, registration))
                 }
             }
-            if message.topic == topics.deps { checkedThrough[message.partition] = message.offset + 1 }
+            if message.topic == topics.deps { progress.checkedThrough[message.partition] = message.offset + 1 }
             if !wasReady {
                 if let last = runs.last, last.partition == message.partition, last.topic == message.topic {
                     runs[runs.count - 1].last = message.offset
@@ -279,23 +265,18 @@ final class StateFollower: @unchecked Sendable {
             }
         }
         await check(live)
-        await keepLately(live)
-        if wasReady { await commitChecked() }
+        await keepLately(live, &progress)
+        if wasReady { await commitChecked(&progress) }
         // Both are counters kept by the index and the ledger (no walk): right after every batch.
         metrics.ledgerEntries.set(Double(ledger.count))
         metrics.indexedKeys.set(Double(index.registeredKeys))
     }
 
     /// Logs a consumer error, at most one a second (with how many were not logged).
-    private func report(_ error: KafkaError) {
+    private func report(_ error: KafkaError, _ progress: inout Progress) {
         metrics.stateConsumerErrors.increment()
-        if let at = errorLoggedAt, ContinuousClock.now - at < .seconds(1) {
-            errorsUnlogged += 1
-            return
-        }
-        errorLoggedAt = .now
-        logger.warning("state consumer error", metadata: ["error": "\(error)", "not logged since the last": "\(errorsUnlogged)"])
-        errorsUnlogged = 0
+        guard let unlogged = progress.errorToLog(now: .now) else { return }
+        logger.warning("state consumer error", metadata: ["error": "\(error)", "not logged since the last": "\(unlogged)"])
     }
 
     private static func seconds(_ duration: Duration) -> String {
@@ -345,28 +326,19 @@ final class StateFollower: @unchecked Sendable {
     }
 
     /// Remembers the live registrations of this batch, and runs a recheck that was asked for.
-    private func keepLately(_ live: [Registration]) async {
-        let now = Timestamps.nowMillis()
-        for registration in live { lately.append((now, registration)) }
-        while latelyStart < lately.count,
-              lately[latelyStart].readAtMillis < now - Self.latelyMillis || lately.count - latelyStart > Self.latelyLimit {
-            latelyStart += 1
-        }
-        if latelyStart > 4096 && latelyStart * 2 > lately.count {
-            lately.removeFirst(latelyStart)
-            latelyStart = 0
-        }
+    private func keepLately(_ live: [Registration], _ progress: inout Progress) async {
+        progress.keepLately(live, nowMillis: Timestamps.nowMillis())
         guard let since = recheckSince.withLockedValue({ value -> Int64? in defer { value = nil }; return value }) else { return }
-        let again = lately[latelyStart...].filter { $0.readAtMillis >= since }.map(\.registration)
+        let again = progress.registrations(readSince: since)
         logger.info("checking again the registrations read since a bus instance went silent", metadata: ["count": "\(again.count)"])
         await check(again)
     }
 
     /// Commits how far registrations are checked, at most twice a second.
-    private func commitChecked() async {
-        guard !checkedThrough.isEmpty, ContinuousClock.now - committedAt >= .milliseconds(500) else { return }
-        committedAt = .now
-        let positions = checkedThrough.map { TopicPartition(topic: topics.deps, partition: $0.key, offset: $0.value) }
+    private func commitChecked(_ progress: inout Progress) async {
+        guard !progress.checkedThrough.isEmpty, ContinuousClock.now - progress.committedAt >= .milliseconds(500) else { return }
+        progress.committedAt = .now
+        let positions = progress.checkedThrough.map { TopicPartition(topic: topics.deps, partition: $0.key, offset: $0.value) }
         do {
             try await consumer.commit(positions)
         } catch {
@@ -391,5 +363,58 @@ final class StateFollower: @unchecked Sendable {
 
     func shutdown() async {
         await consumer.shutdown()
+    }
+
+    /// What only the reading loop changes: `run` owns it and lends it to each step.
+    private struct Progress {
+        typealias Unchecked = (partition: Int32, offset: Int64, registration: Registration)
+        /// Per partition of `cascade.deps`, the first offset no bus is known to have checked: the
+        /// committed position, or the end at start (published since it started).
+        let checkedFrom: [Int32: Int64]
+        /// Read during the replay at or after `checkedFrom`: checked once the state is rebuilt,
+        /// unless another instance has checked them meanwhile.
+        var unchecked: [Unchecked] = []
+        /// Per partition of `cascade.deps`, the next offset once everything read is checked.
+        var checkedThrough: [Int32: Int64] = [:]
+        var committedAt = ContinuousClock.now
+        /// Consumer errors: logged at most once a second, the others counted.
+        var errorLoggedAt: ContinuousClock.Instant?
+        var errorsUnlogged = 0
+        /// Live registrations of the last `latelyMillis`, with when each was read: what
+        /// `recheck(readSince:)` checks again.
+        var lately: [(readAtMillis: Int64, registration: Registration)] = []
+        var latelyStart = 0
+
+        init(checkedFrom: [Int32: Int64]) {
+            self.checkedFrom = checkedFrom
+        }
+
+        /// How many errors went unlogged before this one, if this one is to be logged.
+        mutating func errorToLog(now: ContinuousClock.Instant) -> Int? {
+            if let at = errorLoggedAt, now - at < .seconds(1) {
+                errorsUnlogged += 1
+                return nil
+            }
+            errorLoggedAt = now
+            defer { errorsUnlogged = 0 }
+            return errorsUnlogged
+        }
+
+        mutating func keepLately(_ live: [Registration], nowMillis: Int64) {
+            for registration in live { lately.append((nowMillis, registration)) }
+            while latelyStart < lately.count,
+                  lately[latelyStart].readAtMillis < nowMillis - StateFollower.latelyMillis
+                    || lately.count - latelyStart > StateFollower.latelyLimit {
+                latelyStart += 1
+            }
+            if latelyStart > 4096 && latelyStart * 2 > lately.count {
+                lately.removeFirst(latelyStart)
+                latelyStart = 0
+            }
+        }
+
+        func registrations(readSince since: Int64) -> [Registration] {
+            lately[latelyStart...].filter { $0.readAtMillis >= since }.map(\.registration)
+        }
     }
 }

@@ -1,9 +1,9 @@
-import Atomics
 import CascadeStore
 import CascadeWire
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// The node core: the store, what it publishes, and the counters INFO shows. The RESP server
 /// runs commands against it on event-loop threads; the Kafka consumer feeds `apply`.
@@ -22,11 +22,11 @@ public final class CacheNode: Sendable {
     private let listeningAddress = NIOLockedValueBox<String?>(nil)
     /// Bounded staleness: reads miss after this moment (ms) unless a watermark moves it on.
     /// Checked on every read, so a read never passes the bound by a maintenance tick.
-    private let servesUntil = ManagedAtomic<Int64>(.max)
+    private let servesUntil = Synchronization.Atomic<Int64>(.max)
     /// Per-family metrics and adaptive TTLs, with `--graph`.
     package let familyMonitor: FamilyMonitor?
     /// When hot-key estimates were last halved.
-    private let lastHotKeyDecay = ManagedAtomic<Int64>(0)
+    private let lastHotKeyDecay = Synchronization.Atomic<Int64>(0)
     /// How often hot-key estimates halve: hot means read often in the last tens of seconds.
     static let hotKeyHalfLifeMillis: Int64 = 10_000
 
@@ -142,7 +142,7 @@ public final class CacheNode: Sendable {
         let bytes = Registration.queuedBytes(key: keyBytes, deps: deps)
         guard publisher.reserve(bytes: bytes) else {
             metrics.registrationsRefused.increment()
-            counters.registrationsRefused.wrappingIncrement(ordering: .relaxed)
+            counters.registrationsRefused.wrappingAdd(1, ordering: .relaxed)
             return nil
         }
         return RegistrationClaim(deps: deps, bytes: bytes)

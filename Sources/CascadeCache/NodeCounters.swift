@@ -1,18 +1,18 @@
-import Atomics
+import Synchronization
 
 /// Figures the Kafka consumer sets and INFO reads: lock-free so either side never waits.
 public final class NodeCounters: Sendable {
-    private let appliedOffset = ManagedAtomic<Int64>(-1)
-    private let consumerLag = ManagedAtomic<Int64>(0)
-    private let invalidations = ManagedAtomic<Int>(0)
-    private let removedByInvalidation = ManagedAtomic<Int>(0)
-    package let connectionIDs = ManagedAtomic<Int>(0)
-    package let connections = ManagedAtomic<Int>(0)
-    package let commands = ManagedAtomic<Int>(0)
-    private let degradedFlag = ManagedAtomic<Bool>(false)
-    package let degradedReads = ManagedAtomic<Int>(0)
+    private let appliedOffset = Atomic<Int64>(-1)
+    private let consumerLag = Atomic<Int64>(0)
+    private let invalidations = Atomic<Int>(0)
+    private let removedByInvalidation = Atomic<Int>(0)
+    package let connectionIDs = Atomic<Int>(0)
+    package let connections = Atomic<Int>(0)
+    package let commands = Atomic<Int>(0)
+    private let degradedFlag = Atomic<Bool>(false)
+    package let degradedReads = Atomic<Int>(0)
     /// SET ... DEPS refused because the registration queue was full.
-    package let registrationsRefused = ManagedAtomic<Int>(0)
+    package let registrationsRefused = Atomic<Int>(0)
 
     public init() {}
 
@@ -39,7 +39,7 @@ public final class NodeCounters: Sendable {
     }
 
     func recordApplied(keysRemoved: Int) {
-        invalidations.wrappingIncrement(ordering: .relaxed)
-        removedByInvalidation.wrappingIncrement(by: keysRemoved, ordering: .relaxed)
+        invalidations.wrappingAdd(1, ordering: .relaxed)
+        removedByInvalidation.wrappingAdd(keysRemoved, ordering: .relaxed)
     }
 }

@@ -1,6 +1,7 @@
 import CascadeClient
 import CascadeRESP
 import Foundation
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -79,28 +80,30 @@ struct NodeReader: Sendable {
 }
 
 /// One line on standard error, rewritten in place, when standard error is a terminal.
-// @unchecked Sendable: its state is touched only under `lock`.
-final class CheckProgress: @unchecked Sendable {
+final class CheckProgress: Sendable {
+    private struct Line {
+        var last = Date.distantPast
+        var shown = false
+    }
+
     private let enabled = isatty(STDERR_FILENO) == 1
-    private let lock = NSLock()
-    private var last = Date.distantPast
-    private var shown = false
+    private let line = NIOLockedValueBox(Line())
 
     func update(service: String, keys: Int) {
         guard enabled else { return }
-        lock.withLock {
+        line.withLockedValue { line in
             let now = Date()
-            guard now.timeIntervalSince(last) > 0.2 else { return }
-            last = now
-            shown = true
+            guard now.timeIntervalSince(line.last) > 0.2 else { return }
+            line.last = now
+            line.shown = true
             FileHandle.standardError.write(Data("\r\u{1B}[Kscanning \(service): \(keys) keys".utf8))
         }
     }
 
     func finish() {
-        lock.withLock {
-            if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            shown = false
+        line.withLockedValue { line in
+            if line.shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            line.shown = false
         }
     }
 }

@@ -1,5 +1,6 @@
 import CascadeWire
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The bus's in-memory reverse index of instance registrations (`SET ... DEPS`), and the
 /// closure of a change through it and through the graph's `bind` rules.
@@ -7,7 +8,7 @@ import Foundation
 /// Thread-safe: closures run concurrently under a read lock; registrations take the write
 /// lock. Replaying `cascade.deps` at start-up should use `register(contentsOf:)`, which
 /// takes the lock once per batch.
-// @unchecked Sendable: `state` is read under the read lock and written under the write lock; the scratch pool under `scratchLock`.
+// @unchecked Sendable: `state` and `revision` are read under the read lock and written under the write lock.
 public final class InstanceIndex: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private var state = InstanceIndexState()
@@ -15,8 +16,7 @@ public final class InstanceIndex: @unchecked Sendable {
     /// while the index stays as it was (a change may give a freed id to another name).
     private var revision: UInt64 = 0
     private let binder: TemplateBinder?
-    private let scratchLock = NSLock()
-    private var scratchPool: [ClosureScratch] = []
+    private let scratchPool = NIOLockedValueBox<[ClosureScratch]>([])
 
     /// With a graph, template-bound keys join every closure and registrations the graph does
     /// not declare are marked undeclared. Without one, only registrations count.
@@ -164,11 +164,11 @@ public final class InstanceIndex: @unchecked Sendable {
     }
 
     func takeScratch() -> ClosureScratch {
-        scratchLock.withLock { scratchPool.popLast() } ?? ClosureScratch()
+        scratchPool.withLockedValue { $0.popLast() } ?? ClosureScratch()
     }
 
     func recycle(_ scratch: ClosureScratch) {
-        scratchLock.withLock { scratchPool.append(scratch) }
+        scratchPool.withLockedValue { $0.append(scratch) }
     }
 
     /// The tags a key is registered with (`Entity#id`, `service/key`), nil when not registered.

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 /// that never answers, without polling a flag.
 public func completesWithin(_ timeout: Duration, _ operation: @escaping @Sendable () async -> Void) async -> Bool {
     let answered = NIOLockedValueBox(false)
+    // A bridge of two tasks racing: the first to finish resumes it, once.
     return await withCheckedContinuation { continuation in
         @Sendable func answer(_ completed: Bool) {
             let first = answered.withLockedValue { answered -> Bool in

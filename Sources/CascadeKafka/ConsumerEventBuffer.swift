@@ -1,23 +1,50 @@
-import Foundation
 import NIOConcurrencyHelpers
 
 /// A bounded hand-off from the consumer's poll thread to one async reader. The poll thread
-/// blocks while it is full, which leaves further messages in librdkafka's own bounded
-/// prefetch queue: back-pressure without unbounded memory.
-// @unchecked Sendable: all state is touched only under its lock.
-final class ConsumerEventBuffer: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var events: [KafkaConsumerEvent] = []
-    private var head = 0
-    private var reader: CheckedContinuation<KafkaConsumerEvent?, Never>?
-    private var finished = false
-    private var dropping = false
-    /// `wake()` came while the reader was busy and nothing was buffered.
-    private var woken = false
+/// waits while it is full (in its `RDThreadPark`), which leaves further messages in
+/// librdkafka's own bounded prefetch queue: back-pressure without unbounded memory.
+final class ConsumerEventBuffer: Sendable {
+    private struct State {
+        var events: [KafkaConsumerEvent] = []
+        var head = 0
+        var reader: CheckedContinuation<KafkaConsumerEvent?, Never>?
+        var finished = false
+        var dropping = false
+        /// `wake()` came while the reader was busy and nothing was buffered.
+        var woken = false
+        /// Where the poll thread waits for room. Weak: the poll thread owns it, and it holds
+        /// the client, whose opaque context holds this buffer.
+        weak var park: RDThreadPark?
+        /// The poll thread waits (or is about to) for room.
+        var pusherWaiting = false
+
+        var buffered: Int { events.count - head }
+
+        /// The park to wake, if the poll thread waits for it.
+        mutating func takeWaitingPusher() -> RDThreadPark? {
+            guard pusherWaiting else { return nil }
+            pusherWaiting = false
+            return park
+        }
+    }
+
+    private enum Push {
+        case done
+        case hand(CheckedContinuation<KafkaConsumerEvent?, Never>)
+        case wait(RDThreadPark)
+    }
+
+    private let state = NIOLockedValueBox(State())
     private let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
+    }
+
+    /// Where the poll thread waits while the buffer is full; until one is attached, a full
+    /// buffer takes events anyway.
+    func attach(_ park: RDThreadPark) {
+        state.withLockedValue { $0.park = park }
     }
 
     /// Called on the poll thread. Blocks while full, unless the buffer is finishing.
@@ -29,83 +56,90 @@ final class ConsumerEventBuffer: @unchecked Sendable {
     func pushControl(_ event: KafkaConsumerEvent) { push(event, waitingForRoom: false) }
 
     private func push(_ event: KafkaConsumerEvent, waitingForRoom: Bool) {
-        condition.lock()
-        while waitingForRoom && events.count - head >= capacity && !dropping && !finished {
-            condition.wait()
+        while true {
+            let push = state.withLockedValue { state -> Push in
+                if state.finished { return .done }
+                if waitingForRoom && state.buffered >= capacity {
+                    if state.dropping { return .done }
+                    if let park = state.park {
+                        state.pusherWaiting = true
+                        return .wait(park)
+                    }
+                }
+                if let reader = state.reader {
+                    state.reader = nil
+                    return .hand(reader)
+                }
+                state.events.append(event)
+                return .done
+            }
+            switch push {
+            case .done: return
+            case .hand(let reader): return reader.resume(returning: event)
+            // Bounded, so a wake-up lost to a closing client costs at most this.
+            case .wait(let park): park.park(timeoutMs: 100)
+            }
         }
-        if finished || (waitingForRoom && dropping && events.count - head >= capacity) {
-            condition.unlock()
-            return
-        }
-        if let waiting = reader {
-            reader = nil
-            condition.unlock()
-            waiting.resume(returning: event)
-            return
-        }
-        events.append(event)
-        condition.unlock()
     }
 
     /// Resumes a waiting reader with `.woken`; a busy reader gets it at its next `next()`,
     /// unless an event is buffered by then (the reader then has something to look at anyway).
     func wake() {
-        condition.lock()
-        if let waiting = reader {
-            reader = nil
-            condition.unlock()
-            waiting.resume(returning: .woken)
-            return
+        let reader = state.withLockedValue { state -> CheckedContinuation<KafkaConsumerEvent?, Never>? in
+            if let reader = state.reader {
+                state.reader = nil
+                return reader
+            }
+            if state.buffered == 0 && !state.finished { state.woken = true }
+            return nil
         }
-        if head == events.count && !finished { woken = true }
-        condition.unlock()
+        reader?.resume(returning: .woken)
     }
 
     /// From now on a full buffer drops instead of blocking (used while closing).
     func stopBlocking() {
-        condition.lock()
-        dropping = true
-        condition.broadcast()
-        condition.unlock()
+        state.withLockedValue { state in
+            state.dropping = true
+            return state.takeWaitingPusher()
+        }?.unpark()
     }
 
     /// Ends the sequence: the reader gets nil once what is buffered is read.
     func finish() {
-        condition.lock()
-        finished = true
-        let waiting = reader
-        reader = nil
-        condition.broadcast()
-        condition.unlock()
-        waiting?.resume(returning: nil)
+        let (reader, pusher) = state.withLockedValue { state in
+            state.finished = true
+            defer { state.reader = nil }
+            return (state.reader, state.takeWaitingPusher())
+        }
+        pusher?.unpark()
+        reader?.resume(returning: nil)
     }
 
+    /// The next event, waiting for one. The continuation is the reader's place in the hand-off:
+    /// the poll thread resumes it with the next event it pushes.
     func next() async -> KafkaConsumerEvent? {
         await withCheckedContinuation { continuation in
-            condition.lock()
-            if head < events.count {
-                woken = false
-                let event = events[head]
-                head += 1
-                if head > 64 && head * 2 > events.count {
-                    events.removeFirst(head)
-                    head = 0
+            let (answer, pusher) = state.withLockedValue { state -> (KafkaConsumerEvent??, RDThreadPark?) in
+                if state.head < state.events.count {
+                    state.woken = false
+                    let event = state.events[state.head]
+                    state.head += 1
+                    if state.head > 64 && state.head * 2 > state.events.count {
+                        state.events.removeFirst(state.head)
+                        state.head = 0
+                    }
+                    return (.some(event), state.takeWaitingPusher())
+                } else if state.finished {
+                    return (.some(nil), nil)
+                } else if state.woken {
+                    state.woken = false
+                    return (.some(.some(KafkaConsumerEvent.woken)), nil)
                 }
-                condition.signal()
-                condition.unlock()
-                continuation.resume(returning: event)
-            } else if finished {
-                condition.unlock()
-                continuation.resume(returning: nil)
-            } else if woken {
-                woken = false
-                condition.unlock()
-                continuation.resume(returning: .woken)
-            } else {
-                reader = continuation
-                condition.signal()
-                condition.unlock()
+                state.reader = continuation
+                return (nil, state.takeWaitingPusher())
             }
+            pusher?.unpark()
+            if let answer { continuation.resume(returning: answer) }
         }
     }
 }

@@ -76,6 +76,7 @@ public final class KafkaProducer: Sendable {
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
     ) async throws(KafkaError) -> DeliveryReport {
         guard isValidTopicName(topic) else { throw .invalidTopic(topic) }
+        // A bridge, not a wait on shared state: librdkafka's delivery report resumes it once.
         let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
             let token = state.withLockedValue { $0.awaitReport(continuation) }
             guard let token else { return continuation.resume(returning: .failure(.closed)) }

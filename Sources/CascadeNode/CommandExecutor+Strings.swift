@@ -71,7 +71,7 @@ extension CommandExecutor {
     /// Bounded staleness: the node cannot vouch that its values are current, so reads miss
     /// (the client reads its source, as on any miss) until the stream is confirmed again.
     func missWhileDegraded(count: Int, _ session: Session, _ out: inout ByteBuffer) {
-        node.counters.degradedReads.wrappingIncrement(by: count, ordering: .relaxed)
+        node.counters.degradedReads.wrappingAdd(count, ordering: .relaxed)
         for _ in 0..<count { out.writeRESPNull(session.version) }
     }
 

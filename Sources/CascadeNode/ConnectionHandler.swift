@@ -162,7 +162,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             batchStartedAt = nil
         }
         // One shared counter update per batch, not per command.
-        counters.commands.wrappingIncrement(by: commandsInBatch, ordering: .relaxed)
+        counters.commands.wrappingAdd(commandsInBatch, ordering: .relaxed)
         commandsInBatch = 0
         // A client that pipelines without reading replies stops being read until it catches up.
         if !context.channel.isWritable { pause(context) }

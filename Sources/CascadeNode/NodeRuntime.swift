@@ -1,11 +1,12 @@
-import Atomics
 import CascadeCache
 import CascadeKafka
-import NIOConcurrencyHelpers
+import CascadeSync
 import CascadeWire
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Everything one cache node runs, wired together: the RESP server in front of what every
 /// cache runs (`CacheRuntime`: the store and, with Kafka, the invalidation consumer and the
@@ -42,39 +43,31 @@ public struct NodeRuntime: Sendable {
 
 /// Opens once; `wait` returns when it is open (at once after that).
 final class OneTimeGate: Sendable {
-    private let state = NIOLockedValueBox<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let isOpen = NIOLockedValueBox(false)
+    private let opened = ChangeSignal()
 
     func open() {
-        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
-            state.open = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
+        isOpen.withLockedValue { $0 = true }
+        opened.changed()
     }
 
+    /// Returns once open, or when the task is cancelled.
     func wait() async {
-        await withCheckedContinuation { continuation in
-            let isOpen = state.withLockedValue { state -> Bool in
-                if !state.open { state.waiters.append(continuation) }
-                return state.open
-            }
-            if isOpen { continuation.resume() }
-        }
+        _ = await opened.wait { isOpen.withLockedValue { $0 } }
     }
 }
 
 /// Calls `onReady` once, when `count` parts have said they are ready.
 final class ReadinessLatch: Sendable {
-    private let remaining: ManagedAtomic<Int>
+    private let remaining: Synchronization.Atomic<Int>
     private let onReady: @Sendable () -> Void
 
     init(count: Int, onReady: @escaping @Sendable () -> Void) {
-        self.remaining = ManagedAtomic(count)
+        self.remaining = Synchronization.Atomic(count)
         self.onReady = onReady
     }
 
     func arrive() {
-        if remaining.wrappingDecrementThenLoad(ordering: .acquiringAndReleasing) == 0 { onReady() }
+        if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { onReady() }
     }
 }

@@ -44,12 +44,12 @@ public final class RESPServer: Service {
                     reply.writeRESPError("ERR max number of clients reached")
                     return channel.writeAndFlush(reply).flatMap { channel.close() }
                 }
-                node.counters.connections.wrappingIncrement(ordering: .relaxed)
+                node.counters.connections.wrappingAdd(1, ordering: .relaxed)
                 channel.closeFuture.whenComplete { _ in
                     connections.remove(channel)
-                    node.counters.connections.wrappingDecrement(ordering: .relaxed)
+                    node.counters.connections.wrappingSubtract(1, ordering: .relaxed)
                 }
-                let id = node.counters.connectionIDs.wrappingIncrementThenLoad(ordering: .relaxed)
+                let id = node.counters.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
                 do {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(node: node, id: id))
                     return channel.eventLoop.makeSucceededVoidFuture()

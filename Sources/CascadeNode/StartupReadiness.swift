@@ -1,3 +1,4 @@
+import CascadeSync
 import NIOConcurrencyHelpers
 
 /// Collects the readiness of a node per service and the bus (`cascade dev`, the in-process
@@ -17,13 +18,14 @@ public final class StartupReadiness: Sendable {
         var ready: Set<String> = []
         var buses: [Int: String] = [:]
         var gateway: String?
-        var waiter: CheckedContinuation<Ready?, Never>?
     }
 
     private let services: Set<String>
     private let expectsGateway: Bool
     private let buses: Int
     private let state = NIOLockedValueBox(State())
+    /// Moves on every report.
+    private let reported = ChangeSignal()
 
     /// `gateway`: a gateway must say it is ready too; `buses`: how many bus instances.
     public init(services: [String], gateway: Bool = false, buses: Int = 1) {
@@ -38,25 +40,19 @@ public final class StartupReadiness: Sendable {
     public func nodeReady(_ service: String) { update { $0.ready.insert(service) } }
     public func busReady(admin: String, instance: Int = 0) { update { $0.buses[instance] = admin } }
 
+    /// Everything is ready, or nil once the task is cancelled.
     public func awaitAll() async -> Ready? {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLockedValue { state -> Ready? in
-                if let ready = complete(state) { return ready }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
+        var ready: Ready?
+        _ = await reported.wait {
+            ready = state.withLockedValue { complete($0) }
+            return ready != nil
         }
+        return ready
     }
 
     private func update(_ change: (inout State) -> Void) {
-        let (waiter, ready) = state.withLockedValue { state -> (CheckedContinuation<Ready?, Never>?, Ready?) in
-            change(&state)
-            guard let ready = complete(state), let waiter = state.waiter else { return (nil, nil) }
-            state.waiter = nil
-            return (waiter, ready)
-        }
-        if let waiter { waiter.resume(returning: ready) }
+        state.withLockedValue { change(&$0) }
+        reported.changed()
     }
 
     private func complete(_ state: State) -> Ready? {

@@ -1,5 +1,5 @@
-import Atomics
 import CascadeWire
+import Synchronization
 
 /// The in-memory store of one cache node: keys and values as bytes in power-of-two shards,
 /// each under its own mutex, so commands run synchronously on the caller's thread and two
@@ -15,7 +15,7 @@ public final class CacheStore: Sendable {
     let families: SharedFamilies
     /// Lease tokens and key-fence sequences come from one counter, so "issued before the
     /// invalidation" is a comparison.
-    private let sequence = ManagedAtomic<UInt64>(0)
+    private let sequence = Atomic<UInt64>(0)
     /// Which tags any shard indexes: an invalidation skips the sweep for a tag none holds.
     let tagPresence: TagPresence
 
@@ -63,7 +63,7 @@ public final class CacheStore: Sendable {
     /// Lease tokens, key-fence sequences and incarnations: ordered by the counter in the high
     /// bits; the low 20 bits are random, so a client cannot guess another client's token.
     func nextSequence() -> UInt64 {
-        sequence.wrappingIncrementThenLoad(ordering: .relaxed) << 20 | UInt64.random(in: 0..<(1 << 20))
+        sequence.wrappingAdd(1, ordering: .relaxed).newValue << 20 | UInt64.random(in: 0..<(1 << 20))
     }
 
     // MARK: Strings

@@ -1,13 +1,26 @@
 import CascadeWire
+import NIOConcurrencyHelpers
 
 /// Per-entity-instance version fences: below the fence, a value computed from that instance is
 /// stale and refused. Bounded in count and age; a fence only ever rises, so an out-of-order
 /// event never regresses it.
-// @unchecked Sendable: every stored property is read and written only under `lock`.
-final class EntityFenceTable: @unchecked Sendable {
-    private let lock = ShardLock()
-    private var fences: [String: (version: UInt64, atMillis: Int64)] = [:]
-    private var order = RetentionQueue<String>()
+final class EntityFenceTable: Sendable {
+    private struct Fences {
+        var byRef: [String: (version: UInt64, atMillis: Int64)] = [:]
+        var order = RetentionQueue<String>()
+
+        mutating func purge(now: Int64, retentionMillis: Int64, maxCount: Int) {
+            // Moved out for the walk: the closures change it while `order` is being changed.
+            var byRef: [String: (version: UInt64, atMillis: Int64)] = [:]
+            swap(&byRef, &self.byRef)
+            defer { swap(&byRef, &self.byRef) }
+            order.drop(while: { at in byRef.count > maxCount || at + retentionMillis <= now }) { ref, at in
+                if let fence = byRef[ref], fence.atMillis == at { byRef[ref] = nil }
+            }
+        }
+    }
+
+    private let fences = NIOLockedValueBox(Fences())
     private let retentionMillis: Int64
     private let maxCount: Int
 
@@ -16,30 +29,28 @@ final class EntityFenceTable: @unchecked Sendable {
         self.maxCount = maxCount
     }
 
-    deinit { lock.destroy() }
-
     /// Raises the fence of `ref` to `version`; returns false when it was already as high.
     @discardableResult
     func raise(_ ref: String, to version: UInt64, now: Int64) -> Bool {
-        lock.withLock {
-            if let current = fences[ref], current.version >= version { return false }
-            fences[ref] = (version, now)
-            order.append(ref, atMillis: now)
-            purgeLocked(now: now)
+        fences.withLockedValue { fences in
+            if let current = fences.byRef[ref], current.version >= version { return false }
+            fences.byRef[ref] = (version, now)
+            fences.order.append(ref, atMillis: now)
+            fences.purge(now: now, retentionMillis: retentionMillis, maxCount: maxCount)
             return true
         }
     }
 
     func version(of ref: String) -> UInt64? {
-        lock.withLock { fences[ref]?.version }
+        fences.withLockedValue { $0.byRef[ref]?.version }
     }
 
     /// The first dependency that names a version below its instance's fence.
     func firstStale(_ dependencies: [Dependency]) -> (dependency: Dependency, fence: UInt64)? {
-        lock.withLock {
+        fences.withLockedValue { fences in
             for dependency in dependencies {
                 guard case .entity(let ref, let version?) = dependency else { continue }
-                if let fence = fences[ref.description], version < fence.version {
+                if let fence = fences.byRef[ref.description], version < fence.version {
                     return (dependency, fence.version)
                 }
             }
@@ -48,23 +59,12 @@ final class EntityFenceTable: @unchecked Sendable {
     }
 
     func purge(now: Int64) {
-        lock.withLock { purgeLocked(now: now) }
+        fences.withLockedValue { $0.purge(now: now, retentionMillis: retentionMillis, maxCount: maxCount) }
     }
 
-    var count: Int { lock.withLock { fences.count } }
+    var count: Int { fences.withLockedValue { $0.byRef.count } }
 
     func removeAll() {
-        lock.withLock {
-            fences = [:]
-            order.removeAll()
-        }
-    }
-
-    private func purgeLocked(now: Int64) {
-        let retention = retentionMillis
-        let maxCount = maxCount
-        order.drop(while: { at in self.fences.count > maxCount || at + retention <= now }) { ref, at in
-            if let fence = fences[ref], fence.atMillis == at { fences[ref] = nil }
-        }
+        fences.withLockedValue { $0 = Fences() }
     }
 }

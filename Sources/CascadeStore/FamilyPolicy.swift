@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 
 /// What a node tells its store about key families, without the store knowing any graph: keys
 /// are attributed to small family numbers (0: no family) by `classify`, once when a key is
@@ -83,14 +83,14 @@ final class SharedFamilies: Sendable {
     let classCount: Int
     let observeChanges: [Bool]
     /// Per family number: milliseconds, 0 = none. Relaxed atomics: a SET may see the old value.
-    private let defaultTTLs: [ManagedAtomic<Int64>]
+    private let defaultTTLs: AtomicSlots<Int64>
 
     init(_ policy: FamilyPolicy) {
         self.policy = policy
         self.familyCount = policy.familyCount
         self.classCount = max(1, policy.classShares.count)
         self.observeChanges = (0...policy.familyCount).map { $0 < policy.observeChanges.count && policy.observeChanges[$0] }
-        self.defaultTTLs = (0...policy.familyCount).map { _ in ManagedAtomic<Int64>(0) }
+        self.defaultTTLs = AtomicSlots(count: policy.familyCount + 1, initial: 0)
     }
 
     @inline(__always) func defaultTTL(_ family: UInt16) -> Int64 {

@@ -28,3 +28,5 @@ struct RetentionQueue<Item: Hashable> {
         head = 0
     }
 }
+
+extension RetentionQueue: Sendable where Item: Sendable {}

@@ -1,10 +1,11 @@
 import CascadeWire
+import NIOConcurrencyHelpers
 
 /// One lock's worth of the store: the entry table plus the side tables of keys that have
 /// dependencies or leases. Every method expects the caller to hold `lock`.
-// @unchecked Sendable: every mutable property is touched only while `lock` is held (the store takes it).
+// @unchecked Sendable: its tables are touched only while `lock` is held, which the store takes around each call.
 final class Shard: @unchecked Sendable {
-    let lock = ShardLock()
+    let lock = NIOLock()
     let table = EntryTable()
     let budget: Int
     let samples: Int
@@ -100,7 +101,6 @@ final class Shard: @unchecked Sendable {
 
     deinit {
         table.removeAll { $0.deallocate() }
-        lock.destroy()
         hot.deallocate()
         familyCounters.deallocate()
         classBytes.deallocate()

@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 
 /// Which tags some shard may index, for skipping the sweep of every shard: an invalidation
 /// names its root tag (`Entity#id`) for every service, and most nodes hold no key carrying that
@@ -11,40 +11,28 @@ import Atomics
 /// indexed before an invalidation starts is always seen by it; one indexed meanwhile was
 /// stored concurrently, which the fences raised first already order (as a shard swept earlier
 /// in the loop would).
-// @unchecked Sendable: the counters are only touched through atomic operations.
-final class TagPresence: @unchecked Sendable {
+final class TagPresence: Sendable {
     private static let slotBits = 18
-    private let counters: UnsafeMutablePointer<UnsafeAtomic<UInt32>.Storage>
-    private let mask: Int
-
-    init() {
-        let count = 1 << Self.slotBits
-        mask = count - 1
-        counters = .allocate(capacity: count)
-        counters.initialize(repeating: .init(0), count: count)
-    }
-
-    deinit { counters.deallocate() }
+    private let counters = AtomicSlots<UInt32>(count: 1 << slotBits, initial: 0)
+    private let mask = (1 << slotBits) - 1
 
     static func hash(_ tag: String) -> Int {
         var tag = tag
         return tag.withUTF8 { Int(truncatingIfNeeded: KeyHash.hash(UnsafeRawBufferPointer($0))) }
     }
 
-    private func counter(_ hash: Int) -> UnsafeAtomic<UInt32> { UnsafeAtomic(at: counters + (hash & mask)) }
-
     /// Before a shard starts indexing `tag`.
     func add(_ tag: String) {
-        counter(Self.hash(tag)).wrappingIncrement(ordering: .sequentiallyConsistent)
+        counters[Self.hash(tag) & mask].wrappingAdd(1, ordering: .sequentiallyConsistent)
     }
 
     /// After a shard stopped indexing `tag`.
     func remove(_ tag: String) {
-        counter(Self.hash(tag)).wrappingDecrement(ordering: .sequentiallyConsistent)
+        counters[Self.hash(tag) & mask].wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
     /// False only when no shard indexes `tag` (hashed with `hash(_:)`).
     func mayHold(hash: Int) -> Bool {
-        counter(hash).load(ordering: .sequentiallyConsistent) != 0
+        counters[hash & mask].load(ordering: .sequentiallyConsistent) != 0
     }
 }

@@ -27,24 +27,26 @@ public final class ChangeSignal: Sendable {
         for waiter in woken { waiter.resume() }
     }
 
-    /// Returns once a change after the `seen`-th happened, at `deadline`, or when the task is
-    /// cancelled.
-    public func awaitChange(after seen: Int, until deadline: ContinuousClock.Instant) async {
+    /// Returns once a change after the `seen`-th happened, at `deadline` (if any), or when the
+    /// task is cancelled.
+    public func awaitChange(after seen: Int, until deadline: ContinuousClock.Instant?) async {
         let id = state.withLockedValue { state in
             state.nextWaiter += 1
             return state.nextWaiter
         }
-        let timer = Task { [state] in
-            try? await Task.sleep(until: deadline)
-            state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume()
+        let timer = deadline.map { deadline in
+            Task { [state] in
+                try? await Task.sleep(until: deadline)
+                state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume()
+            }
         }
-        defer { timer.cancel() }
+        defer { timer?.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 // The change, the deadline or a cancellation may have come before this waiter
                 // was registered.
                 let waits = state.withLockedValue { state in
-                    guard state.changes == seen, ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+                    guard state.changes == seen, Self.before(deadline), !Task.isCancelled else { return false }
                     state.waiters[id] = continuation
                     return true
                 }
@@ -55,14 +57,24 @@ public final class ChangeSignal: Sendable {
         }
     }
 
-    /// Waits until `condition` holds, looking again after each change; false at `deadline` or
-    /// once the task is cancelled.
-    public func wait(until deadline: ContinuousClock.Instant, for condition: () -> Bool) async -> Bool {
+    /// Waits until `condition` holds, looking again after each change; false at `deadline` (if
+    /// any) or once the task is cancelled.
+    public func wait(until deadline: ContinuousClock.Instant?, for condition: () -> Bool) async -> Bool {
         while true {
             let seen = changes
             if condition() { return true }
-            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            guard Self.before(deadline), !Task.isCancelled else { return false }
             await awaitChange(after: seen, until: deadline)
         }
+    }
+
+    /// Waits until `condition` holds, looking again after each change, with no deadline; false
+    /// only once the task is cancelled.
+    public func wait(for condition: () -> Bool) async -> Bool {
+        await wait(until: nil, for: condition)
+    }
+
+    private static func before(_ deadline: ContinuousClock.Instant?) -> Bool {
+        deadline.map { ContinuousClock.now < $0 } ?? true
     }
 }

@@ -1,15 +1,18 @@
 import CascadeSync
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A real process started by a test, with its output collected line by line so the test can
 /// await what it prints instead of sleeping.
-// @unchecked Sendable: the collected output is touched only under `lock`;
-// Process is used from one test.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: Sendable {
+    /// What the process printed so far.
+    private struct Output {
+        var stdout = ""
+        var stderr = ""
+    }
+
     public let process = Process()
-    private let lock = NSLock()
-    private var stdoutText = ""
-    private var stderrText = ""
+    private let output = NIOLockedValueBox(Output())
     /// Moves on output, end of file and exit: a waiter sleeps until it does.
     private let progress = ChangeSignal()
     private let stdoutPipe = Pipe()
@@ -29,18 +32,18 @@ public final class ChildProcess: @unchecked Sendable {
         let progress = self.progress
         process.terminationHandler = { _ in progress.changed() }
         // One reader thread per pipe, to end of file, so nothing printed is ever lost.
-        startReader(stdoutPipe.fileHandleForReading) { [weak self] text in self?.stdoutText += text }
-        startReader(stderrPipe.fileHandleForReading) { [weak self] text in self?.stderrText += text }
+        let output = self.output
+        startReader(stdoutPipe.fileHandleForReading) { text in output.withLockedValue { $0.stdout += text } }
+        startReader(stderrPipe.fileHandleForReading) { text in output.withLockedValue { $0.stderr += text } }
     }
 
     private func startReader(_ handle: FileHandle, append: @escaping @Sendable (String) -> Void) {
-        let lock = self.lock
         let group = self.readers
         let progress = self.progress
         group.enter()
         // read(2) itself, not `FileHandle.availableData`: that traps when a signal interrupts
         // the read (EINTR), which took a whole suite run down once; here it is retried.
-        Thread.detachNewThread { [weak self] in
+        Thread.detachNewThread {
             // The handle stays captured: it owns the descriptor, which must outlive the reads.
             let descriptor = handle.fileDescriptor
             var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -49,7 +52,7 @@ public final class ChildProcess: @unchecked Sendable {
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
                 let text = String(decoding: buffer[..<count], as: UTF8.self)
-                lock.withLock { append(text) }
+                append(text)
                 progress.changed()
             }
             // Closed here, at end of file: Foundation's Process keeps its pipes alive after the
@@ -68,8 +71,8 @@ public final class ChildProcess: @unchecked Sendable {
         return child
     }
 
-    public var stdout: String { lock.withLock { stdoutText } }
-    public var stderr: String { lock.withLock { stderrText } }
+    public var stdout: String { output.withLockedValue { $0.stdout } }
+    public var stderr: String { output.withLockedValue { $0.stderr } }
 
     public func write(_ text: String) {
         stdinPipe.fileHandleForWriting.write(Data(text.utf8))

@@ -4,9 +4,9 @@ import CascadeRESP
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// Takes the checks whose window has passed, asks each node of the key's service for the
 /// key's `CASCADE.META` (pipelined, one round trip per node per round), judges each answer
@@ -110,7 +110,7 @@ final class NodeConnections: Sendable {
         var failing: Set<String> = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let password: String?
     private let timeout: Double
 
@@ -121,11 +121,11 @@ final class NodeConnections: Sendable {
 
     func pipeline(_ commands: [[UInt8]], to address: String) async throws -> [RESPValue] {
         let client: NodeClient
-        if let open = state.withLock({ $0.clients[address] }) {
+        if let open = state.withLockedValue({ $0.clients[address] }) {
             client = open
         } else {
             client = try await NodeClient(address: address, timeout: timeout, password: password)
-            state.withLock { $0.clients[address] = client }
+            state.withLockedValue { $0.clients[address] = client }
         }
         do {
             let replies = try await client.pipeline(commands)
@@ -133,16 +133,16 @@ final class NodeConnections: Sendable {
             return replies
         } catch {
             // A lost or late reply leaves the connection unusable: the next round opens another.
-            state.withLock { $0.clients[address] = nil }
+            state.withLockedValue { $0.clients[address] = nil }
             throw error
         }
     }
 
     /// True the first time a node fails after answering: worth one line in the log.
-    func reportFailure(_ address: String) -> Bool { state.withLock { $0.failing.insert(address).inserted } }
+    func reportFailure(_ address: String) -> Bool { state.withLockedValue { $0.failing.insert(address).inserted } }
 
     /// True when a node answers again after failing.
-    func reportSuccess(_ address: String) -> Bool { state.withLock { $0.failing.remove(address) != nil } }
+    func reportSuccess(_ address: String) -> Bool { state.withLockedValue { $0.failing.remove(address) != nil } }
 
-    func closeAll() { state.withLock { $0.clients = [:] } }
+    func closeAll() { state.withLockedValue { $0.clients = [:] } }
 }

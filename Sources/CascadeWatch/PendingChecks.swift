@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One sampled key of one invalidation, waiting for the race window to pass.
 struct PendingCheck: Sendable {
@@ -15,7 +15,7 @@ struct PendingCheck: Sendable {
 /// The checks waiting for their window, oldest first. Every check waits the same window from
 /// when it was read, so the order of arrival is the order of due times and a deque is enough.
 final class PendingChecks: Sendable {
-    private let queue = Mutex(Deque<PendingCheck>())
+    private let queue = NIOLockedValueBox(Deque<PendingCheck>())
     let capacity: Int
 
     init(capacity: Int) {
@@ -24,7 +24,7 @@ final class PendingChecks: Sendable {
 
     /// False when full: the caller counts the check as unchecked.
     func add(_ check: PendingCheck) -> Bool {
-        queue.withLock { queue in
+        queue.withLockedValue { queue in
             guard queue.count < capacity else { return false }
             queue.append(check)
             return true
@@ -33,7 +33,7 @@ final class PendingChecks: Sendable {
 
     /// Up to `limit` checks due at `now`, and when the next one falls due.
     func takeDue(now: ContinuousClock.Instant, limit: Int) -> (due: [PendingCheck], next: ContinuousClock.Instant?) {
-        queue.withLock { queue in
+        queue.withLockedValue { queue in
             var due: [PendingCheck] = []
             while due.count < limit, let first = queue.first, first.due <= now {
                 due.append(first)
@@ -43,5 +43,5 @@ final class PendingChecks: Sendable {
         }
     }
 
-    var count: Int { queue.withLock { $0.count } }
+    var count: Int { queue.withLockedValue { $0.count } }
 }

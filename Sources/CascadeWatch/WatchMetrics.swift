@@ -1,6 +1,6 @@
 import CascadeCheck
+import NIOConcurrencyHelpers
 import Prometheus
-import Synchronization
 
 /// The watcher's Prometheus metrics, on a registry of its own (it runs inside `cascade dev`
 /// beside the bus and the nodes, which have theirs).
@@ -13,9 +13,9 @@ public final class WatchMetrics: Sendable {
     private let violationsLastHour: Gauge
     private let pending: Gauge
     /// By service, made once each, so a service with no violation shows 0 (alerts use increase()).
-    private let perService = Mutex<[String: (checked: Counter, violations: Counter, late: Counter)]>([:])
-    private let unchecked = Mutex<[String: Counter]>([:])
-    private let hour = Mutex(ConsistencyNines())
+    private let perService = NIOLockedValueBox<[String: (checked: Counter, violations: Counter, late: Counter)]>([:])
+    private let unchecked = NIOLockedValueBox<[String: Counter]>([:])
+    private let hour = NIOLockedValueBox(ConsistencyNines())
 
     public init(sampleRate: Double, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -46,7 +46,7 @@ public final class WatchMetrics: Sendable {
     func follow(_ service: String) { _ = counters(service) }
 
     private func counters(_ service: String) -> (checked: Counter, violations: Counter, late: Counter) {
-        perService.withLock { counters in
+        perService.withLockedValue { counters in
             if let found = counters[service] { return found }
             let made = (
                 checked: registry.makeCounter(
@@ -65,7 +65,7 @@ public final class WatchMetrics: Sendable {
     }
 
     private func uncheckedCounter(_ reason: UncheckedReason) -> Counter {
-        unchecked.withLock { counters in
+        unchecked.withLockedValue { counters in
             if let found = counters[reason.rawValue] { return found }
             let made = registry.makeCounter(
                 name: "cascade_consistency_unchecked_total", labels: [("reason", reason.rawValue)],
@@ -93,12 +93,12 @@ public final class WatchMetrics: Sendable {
         let counters = counters(service)
         counters.checked.increment(by: Int64(checks))
         if violations > 0 { counters.violations.increment(by: Int64(violations)) }
-        hour.withLock { $0.record(checked: checks, violations: violations, atMillis: atMillis) }
+        hour.withLockedValue { $0.record(checked: checks, violations: violations, atMillis: atMillis) }
     }
 
     /// Moves the hour on and sets the gauges; called after each round and at least once a second.
     func refresh(atMillis: Int64, pending count: Int) {
-        let (total, value) = hour.withLock { ($0.lastHour(atMillis: atMillis), $0.nines(atMillis: atMillis)) }
+        let (total, value) = hour.withLockedValue { ($0.lastHour(atMillis: atMillis), $0.nines(atMillis: atMillis)) }
         nines.set(value)
         checkedLastHour.set(Double(total.checked))
         violationsLastHour.set(Double(total.violations))

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 
 /// Guards over the source tree: no thread started per call, librdkafka reached only through
-/// `CascadeKafka/RDKafka/`, and the module boundaries that the package graph alone allows to slip.
-@Suite("Source guards: thread starts, C calls and module boundaries")
+/// `CascadeKafka/RDKafka/`, the module boundaries that the package graph alone allows to slip,
+/// one lock style, one atomics library, few unchecked promises.
+@Suite("Source guards: thread starts, C calls, module boundaries, locks and Sendable")
 struct SourceGuardTests {
     /// Every place in Sources allowed to start a thread, with how many starts it holds and why.
     /// A thread here is started once per owner and lives as long as it, or the site is a known
@@ -99,6 +100,88 @@ struct SourceGuardTests {
         return line.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
             Range(match.range(at: 1), in: text).map { String(text[$0]) }
         }
+    }
+
+    /// At most this many `@unchecked Sendable` in Sources: each is a promise no compiler checks.
+    static let uncheckedSendableLimit = 10
+
+    @Test("at most 10 `@unchecked Sendable` in Sources, each with a comment line above saying why")
+    func uncheckedSendableIsRareAndExplained() throws {
+        var total = 0
+        for (path, text) in try Self.sources() {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            for (number, line) in lines.enumerated() where Self.code(line).contains("@unchecked Sendable") {
+                total += 1
+                let above = number > 0 ? lines[number - 1].trimmingCharacters(in: .whitespaces) : ""
+                #expect(above.hasPrefix("//"), "\(path):\(number + 1): `@unchecked Sendable` without a comment line above saying why")
+            }
+        }
+        #expect(total <= Self.uncheckedSendableLimit, "\(total) `@unchecked Sendable` in Sources, \(Self.uncheckedSendableLimit) allowed: put the state under a lock (NIOLockedValueBox) or make one task own it")
+        #expect(total > 0, "the scan found no `@unchecked Sendable` at all: is it reading Sources?")
+    }
+
+    /// Each way of locking, by what marks it in code. NIO's lock (`NIOLock`, and
+    /// `NIOLockedValueBox`, which is that lock with the value it guards) is the house lock; the
+    /// instance index's read-write lock is the second kind, kept for the closures that read the
+    /// index in parallel.
+    static let lockKinds: [(kind: String, pattern: String)] = [
+        ("NIO lock", #"\bNIOLock(edValueBox)?\b"#),
+        ("Synchronization.Mutex", #"\bMutex\s*[<(]"#),
+        ("NSLock", #"\bNS(Recursive)?Lock\b"#),
+        ("NSCondition", #"\bNSCondition(Lock)?\b"#),
+        ("NIO ConditionLock", #"\bConditionLock\b"#),
+        ("DispatchSemaphore", #"\bDispatchSemaphore\b"#),
+        ("pthread mutex", #"\bpthread_mutex_"#),
+        ("pthread read-write lock", #"\bpthread_rwlock_"#),
+        ("os_unfair_lock", #"\b(os_unfair_lock|OSAllocatedUnfairLock)\b"#),
+    ]
+
+    /// The kinds of lock used in `text`, comments left out.
+    static func lockKinds(in text: String) -> Set<String> {
+        var kinds: Set<String> = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let code = Self.code(line)
+            for (kind, pattern) in lockKinds where code.range(of: pattern, options: .regularExpression) != nil {
+                kinds.insert(kind)
+            }
+        }
+        return kinds
+    }
+
+    @Test("Sources lock in at most two ways")
+    func atMostTwoLockKinds() throws {
+        var users: [String: [String]] = [:]
+        for (path, text) in try Self.sources() {
+            for kind in Self.lockKinds(in: text) { users[kind, default: []].append(path) }
+        }
+        let summary = users.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.sorted().joined(separator: ", "))" }
+        #expect(users.count <= 2, "\(users.count) kinds of lock in Sources (\(summary.joined(separator: "; "))): use NIOLockedValueBox")
+        #expect(users["NIO lock"] != nil, "the scan found no NIO lock at all: is it reading Sources?")
+    }
+
+    @Test("the lock scan sees each kind, and not comments or look-alikes")
+    func scanSeesLockKinds() {
+        #expect(Self.lockKinds(in: "private let state = NIOLockedValueBox(State())") == ["NIO lock"])
+        #expect(Self.lockKinds(in: "let lock = NIOLock()\nlet m = Mutex<Int>(0)") == ["NIO lock", "Synchronization.Mutex"])
+        #expect(Self.lockKinds(in: "let c = NSCondition()\nlet l = NSLock()") == ["NSCondition", "NSLock"])
+        #expect(Self.lockKinds(in: "pthread_rwlock_rdlock(lock)\npthread_mutex_lock(m)") == ["pthread read-write lock", "pthread mutex"])
+        #expect(Self.lockKinds(in: "// once under an NSLock\nlet reader = ReadWriteLock()\nlet mutexes = 3") == [])
+    }
+
+    @Test("one atomics library: Synchronization's Atomic, not swift-atomics")
+    func oneAtomicsLibrary() throws {
+        for (path, text) in try Self.sources() {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Self.code($0) }
+            #expect(!lines.contains { $0.range(of: #"^\s*import\s+Atomics\b"#, options: .regularExpression) != nil },
+                    "\(path) imports swift-atomics: use Synchronization's Atomic")
+            #expect(!lines.contains { $0.range(of: #"\b(Managed|Unsafe)Atomic\b"#, options: .regularExpression) != nil },
+                    "\(path) uses a swift-atomics type: use Synchronization's Atomic")
+        }
+    }
+
+    /// A line without its comment.
+    static func code(_ line: Substring) -> String {
+        line.components(separatedBy: "//")[0]
     }
 
     /// Starts of a thread in `text`, comments left out.

@@ -8,6 +8,8 @@ import NIOCore
 final class BatchReader: @unchecked Sendable {
     private let client: RDClient
     private let buffer: ConsumerEventBuffer
+    /// Where this thread waits while `buffer` is full.
+    private let park: RDThreadPark
     private var slots: [UnsafeMutablePointer<rd_kafka_message_t>?]
     private var topicNames = TopicNameCache()
     private let allocator = ByteBufferAllocator()
@@ -19,6 +21,8 @@ final class BatchReader: @unchecked Sendable {
     init(client: RDClient, buffer: ConsumerEventBuffer, maxBatch: Int, observer: (@Sendable ([KafkaMessage]) -> Void)? = nil) {
         self.client = client
         self.buffer = buffer
+        park = RDThreadPark(client: client)
+        buffer.attach(park)
         self.observer = observer
         self.slots = Array(repeating: nil, count: maxBatch)
     }

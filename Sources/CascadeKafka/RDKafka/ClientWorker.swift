@@ -35,6 +35,7 @@ final class ClientWorker: Sendable {
     /// Runs `body` on the worker thread after the jobs asked before it; throws `.closed` once
     /// the worker is stopping.
     func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws(KafkaError) -> T {
+        // A bridge: the worker thread resumes it once, when the job has run.
         let result: T? = await withCheckedContinuation { continuation in
             let taken = state.withLockedValue { state -> Bool in
                 guard !state.stopping else { return false }
@@ -51,6 +52,7 @@ final class ClientWorker: Sendable {
     /// Commits the offsets stored in `client` (`rd_kafka_commit_queue`, asynchronous) and
     /// returns the broker's answer without holding a thread while it comes.
     func commitStored(_ client: RDClient) async -> rd_kafka_resp_err_t {
+        // A bridge: librdkafka's commit answer (or closing) resumes it once.
         await withCheckedContinuation { continuation in
             // Sent and recorded under the lock: the answer, looked up under it, cannot overtake.
             let refused = state.withLockedValue { state -> rd_kafka_resp_err_t? in

@@ -38,6 +38,7 @@ final class PollThread: Sendable {
 
     /// Returns once the thread has left its loop, without blocking a thread meanwhile.
     func join() async {
+        // A bridge: the thread itself resumes it once, as it leaves its loop.
         await withCheckedContinuation { continuation in
             let finished = state.withLockedValue { state -> Bool in
                 if !state.finished { state.joiners.append(continuation) }
