@@ -14,10 +14,14 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+try:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+except ImportError:
+    sys.exit("otlp-receiver.py needs PyPI's opentelemetry-proto: `make deps` installs it into .build/python "
+             "(run with PYTHONPATH=.build/python)")
 
 spans = []
 span_count = 0

@@ -2,41 +2,6 @@ import CascadeTestSupport
 import Foundation
 import Testing
 
-/// The OTLP/HTTP receiver of the tests: scripts/otlp-receiver.py (PyPI's opentelemetry-proto,
-/// which `make deps` installs into .build/python), a real process taking what a collector takes.
-struct OTLPReceiver {
-    let process: ChildProcess
-    let url: String
-
-    static var pythonPath: String { CascadeBinary.packageRoot.appendingPathComponent(".build/python").path }
-
-    static func start() async throws -> OTLPReceiver {
-        let script = CascadeBinary.packageRoot.appendingPathComponent("scripts/otlp-receiver.py")
-        let process = ChildProcess(
-            URL(fileURLWithPath: findExecutable("python3") ?? "/usr/bin/python3"), [script.path, "--port", "0"],
-            environment: ["PYTHONPATH": pythonPath])
-        try process.process.run()
-        let line = try await process.awaitLine { $0.hasPrefix("listening ") }
-        return OTLPReceiver(process: process, url: "http://127.0.0.1:" + line.dropFirst("listening ".count).trimmingCharacters(in: .whitespaces))
-    }
-
-    struct Span {
-        var traceID, spanID, parentSpanID, name, service: String
-        var attributes: [String: Any]
-    }
-
-    func spans() async throws -> [Span] {
-        let body = try await runCommand("curl", ["-s", url + "/spans"]).stdout
-        let list = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] ?? []
-        return list.map {
-            Span(
-                traceID: $0["trace_id"] as? String ?? "", spanID: $0["span_id"] as? String ?? "",
-                parentSpanID: $0["parent_span_id"] as? String ?? "", name: $0["name"] as? String ?? "",
-                service: $0["service"] as? String ?? "", attributes: $0["attributes"] as? [String: Any] ?? [:])
-        }
-    }
-}
-
 /// Issue 26's traces: an event published with a traceparent, through `cascade bus` and
 /// `cascade node` processes exporting to a real OTLP receiver; the spans continue the trace.
 @Suite("Traces from a published event through the bus to the node, over OTLP", .serialized,
