@@ -70,6 +70,15 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     @Option(help: "Share of invalidated keys `cascade check --watch` checks beside the truth (0 to 1).")
     var watchSample: Double = 0.1
 
+    @Flag(help: "First run one bus without faults, same load, as the baseline of the keys floor: at the end at least 90% as many keys present.")
+    var keysBaseline = false
+
+    /// What one run of the cluster left: the floors it missed, the keys present at its end.
+    struct Outcome {
+        var misses: [String]
+        var keysPresent: Int
+    }
+
     public func validate() throws {
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
         guard products >= 1, writesPerSecond >= 1, readers >= 1, readsPerSecond >= 1 else {
@@ -89,6 +98,37 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             handler.logLevel = .error
             return handler
         }
+        var misses: [String] = []
+        var baselineKeys: Int?
+        if keysBaseline {
+            // Same load, one bus, no fault: how many keys a cache holds at the end anyway (a
+            // registration cycle read faster than the race window stays uncached, on any bus).
+            var calm = self
+            (calm.buses, calm.busKills, calm.noBrokerOutage, calm.noNodeRestart, calm.keysBaseline) = (1, 0, true, true, false)
+            printLine("baseline first: one bus, no faults")
+            let baseline = try await calm.runCluster()
+            printLine("baseline: \(baseline.keysPresent) keys present at the end"
+                + (baseline.misses.isEmpty ? "" : " (its own floors, not judged here: \(baseline.misses.joined(separator: "; ")))"))
+            printLine("")
+            baselineKeys = baseline.keysPresent
+        }
+        let outcome = try await runCluster()
+        misses += outcome.misses
+        if let baselineKeys {
+            let floor = Int((Double(baselineKeys) * 0.9).rounded(.up))
+            printLine("keys present at the end: \(outcome.keysPresent), one bus without faults \(baselineKeys) (floor ≥ \(floor))")
+            if outcome.keysPresent < floor { misses.append("\(outcome.keysPresent) keys present at the end (floor ≥ \(floor))") }
+        }
+        if misses.isEmpty {
+            printLine("every floor holds")
+        } else {
+            printLine("missed: " + misses.joined(separator: "; "))
+            throw ExitCode(1)
+        }
+    }
+
+    /// Starts the processes in a directory of their own, runs the bench on them, stops them.
+    private func runCluster() async throws -> Outcome {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-chaos-\(UUID().uuidString.prefix(8))")
         let graph = directory.appendingPathComponent("graph")
         try ChaosGraph.write(into: graph)
@@ -106,24 +146,20 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             return source
         }
         defer { for source in interrupts { source.cancel() } }
-        let misses: [String]
+        var outcome: Outcome
         do {
-            misses = try await bench(cluster)
+            outcome = try await bench(cluster)
         } catch {
             await cluster.stopAll()
             throw error
         }
         await cluster.stopAll()
-        if misses.isEmpty {
-            printLine("every floor holds; logs in \(directory.path)")
-        } else {
-            printLine("missed: " + misses.joined(separator: "; ") + "; logs in \(directory.path)")
-            throw ExitCode(1)
-        }
+        printLine("logs in \(directory.path)")
+        return outcome
     }
 
-    /// The whole run; returns the floors it missed.
-    private func bench(_ cluster: ChaosCluster) async throws -> [String] {
+    /// The whole run; returns the floors it missed and the keys left.
+    private func bench(_ cluster: ChaosCluster) async throws -> Outcome {
         let faultList = ChaosFault.schedule(busKills: busKills, buses: buses, nodeRestart: !noNodeRestart)
         printLine(
             "cascade bench chaos: \(seconds) s, \(products) products, \(writesPerSecond) writes/s, \(readers) readers at "
@@ -174,10 +210,10 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             await producer.shutdown()
             throw OperatorError("a fault did not recover: \(error)")
         }
-        let misses = try await verdict(
+        let outcome = try await verdict(
             cluster: cluster, truth: truth, reads: readerPool.reads, injector: injector, producer: producer, watchURL: watchURL)
         await producer.shutdown()
-        return misses
+        return outcome
     }
 
     /// The broker, the bus instances (sharing the partitions out) and both nodes.
@@ -201,7 +237,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     private func verdict(
         cluster: ChaosCluster, truth: ChaosTruth, reads: [ChaosRead], injector: ChaosFaultInjector, producer: KafkaProducer,
         watchURL: String
-    ) async throws -> [String] {
+    ) async throws -> Outcome {
         var misses: [String] = []
         let verdict = ChaosVerdict(cluster: cluster, truth: truth)
         if let reason = await verdict.quiesce(injector: injector, raceWindow: .milliseconds(raceWindowMs)) {
@@ -210,11 +246,12 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         } else {
             printLine("\(injector.elapsed()): quiet: every bus instance lag 0, nothing in flight, node lag 0, race window passed")
         }
-        misses += try reportAudit(verdict)
+        let audit = try await reportAudit(verdict)
+        misses += audit.misses
         misses += reportWindows(verdict, reads: reads, injector: injector)
         misses += reportFailovers(injector.failovers)
         misses += await reportWatch(verdict, watchURL: watchURL, reads: reads, injector: injector)
         misses += try await auditCheck(verdict: verdict, producer: producer, topics: Topics(), injector: injector)
-        return misses
+        return Outcome(misses: misses, keysPresent: audit.keysPresent)
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// What `cascade bench chaos` prints after the run, each part returning the floors it missed.
 extension BenchChaosCommand {
     /// Stale entries by kind after quiescence, and how many keys are present at the end.
-    func reportAudit(_ verdict: ChaosVerdict) throws -> [String] {
+    func reportAudit(_ verdict: ChaosVerdict) async throws -> Outcome {
         var misses: [String] = []
         let audits = try verdict.audit()
         printLine("")
@@ -19,11 +19,16 @@ extension BenchChaosCommand {
             misses.append("\(audit.stale) stale \(audit.kind.name) entries")
             for example in audit.examples { printLine("  stale \(audit.kind.name): \(example)") }
         }
+        // What the system knows of each, for whoever reads the report.
+        for key in audits.flatMap(\.exampleKeys).prefix(3) {
+            printLine("cascade why \(key):")
+            for line in await verdict.why(key) { printLine("    " + line) }
+        }
         // Whether the cache can hold values at all: an invalidation storm leaves few.
         let present = audits.reduce(0) { $0 + $1.keys }
         printLine("keys present at the end: \(present) of \(ChaosVerdict.families.count * verdict.truth.products) "
             + "(after 5 s of readers alone and quiescence)")
-        return misses
+        return Outcome(misses: misses, keysPresent: present)
     }
 
     /// The stale-read windows outside faults, over the whole run with its faults (the broker

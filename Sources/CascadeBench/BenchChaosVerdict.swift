@@ -92,6 +92,8 @@ struct ChaosVerdict {
         var keys = 0
         var stale = 0
         var examples: [String] = []
+        /// The keys of `examples`, as `service/key`, for `cascade why`.
+        var exampleKeys: [String] = []
     }
 
     /// Where each kind's keys live.
@@ -116,6 +118,7 @@ struct ChaosVerdict {
                     audits[kind.rawValue].stale += 1
                     if audits[kind.rawValue].examples.count < 3 {
                         audits[kind.rawValue].examples.append("\(service) \(prefix):\(ChaosTruth.id(product)) = \(text), truth \(current)")
+                        audits[kind.rawValue].exampleKeys.append("\(service)/\(prefix):\(ChaosTruth.id(product))")
                     }
                 }
             }
@@ -224,6 +227,22 @@ struct ChaosVerdict {
         // The exit can be seen before the last lines are read; they follow at once.
         _ = try? await process.awaitLine(timeout: .milliseconds(200)) { $0.contains("keys") && $0.contains("consisten") }
         return (status, process.lines)
+    }
+
+    /// `cascade why` on a key, asking every bus instance: its answer, line by line.
+    func why(_ serviceKey: String) async -> [String] {
+        let service = String(serviceKey.prefix { $0 != "/" })
+        let admins = (0..<cluster.buses).flatMap { ["--admin", cluster.busAdmin($0)] }
+        guard let process = try? ChaosProcess(
+            name: "why", executable: cluster.executable,
+            arguments: ["why", serviceKey, "--node", cluster.nodeAddress(service)] + admins,
+            log: cluster.directory.appendingPathComponent("why.log"))
+        else { return ["cascade why could not start"] }
+        guard await process.awaitExit(timeout: .seconds(30)) != nil else {
+            process.signal(SIGKILL)
+            return ["cascade why did not answer within 30 s"]
+        }
+        return process.lines
     }
 
     /// Plants a value the system cannot invalidate any more: a storefront key computed from a

@@ -20,6 +20,9 @@ public final class BusMetrics: Sendable {
     let ledgerEntries: Gauge
     let indexedKeys: Gauge
     let takeovers: Counter
+    /// After a takeover from a silent instance: its last invalidations read back, or not.
+    let memoryReadBack: Counter
+    let memoryNotReadBack: Counter
     let ownedPartitions: Gauge
     let liveInstances: Gauge
     let unownedPartitions: Gauge
@@ -52,6 +55,12 @@ public final class BusMetrics: Sendable {
         indexedKeys = registry.makeGauge(name: "cascade_bus_indexed_keys", help: "Registered keys in the instance index.")
         takeovers = registry.makeCounter(
             name: "cascade_bus_takeovers_total", help: "Partitions this instance took over from an instance that went silent.")
+        memoryReadBack = registry.makeCounter(
+            name: "cascade_bus_takeover_memory_total", labels: [("result", "read")],
+            help: "Takeovers after which what the silent instance invalidated lately was read back from the invalidation topics.")
+        memoryNotReadBack = registry.makeCounter(
+            name: "cascade_bus_takeover_memory_total", labels: [("result", "failed")],
+            help: "Takeovers after which what the silent instance invalidated lately was read back from the invalidation topics.")
         ownedPartitions = registry.makeGauge(name: "cascade_bus_owned_partitions", help: "Partitions of the events topics this instance resolves.")
         liveInstances = registry.makeGauge(name: "cascade_bus_live_instances", help: "Ready bus instances whose beacons arrive, this one included.")
         unownedPartitions = registry.makeGauge(

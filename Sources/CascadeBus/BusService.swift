@@ -17,6 +17,8 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
     public let nodes = NodeDirectory()
     let configuration: BusConfiguration
     let graph: CacheGraph
+    /// Reads back what the bus instances invalidated lately (at start, after a takeover).
+    private let tail: InvalidationTail
     private let producer: KafkaProducer
     private let commits: AcknowledgedCommits
     private let follower: StateFollower
@@ -65,12 +67,14 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         }
         producer = commits.producer
         let producer = self.producer
+        let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
+        self.tail = tail
         let raceCheck = RegistrationRaceCheck(
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
-            logger: logger
+            logger: logger, tail: tail
         ) { messages in
             // Awaited: the follower commits a registration as checked only once its
             // invalidations are delivered.
@@ -218,11 +222,7 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         defer { discovery.cancel() }
         await ownership.run { change, ready in
             guard let consumer = state.consumer else { return }
-            if let goneSince = change.goneSinceMillis {
-                processor.recentInvalidations.forgetBefore(Timestamps.nowMillis())
-                // A beacon travels for a few ms: start a little before the last one heard.
-                follower.recheck(readSince: goneSince - 200)
-            }
+            if let goneSince = change.goneSinceMillis { recoverMemory(goneSinceMillis: goneSince) }
             do {
                 try consumer.remove(change.lost.compactMap(OwnershipDriver.partition))
                 try consumer.add(change.gained.compactMap(OwnershipDriver.partition))
@@ -230,6 +230,33 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
                 logger.error("cannot move partitions", metadata: ["error": "\(error)"])
             }
             if ready { state.gotPartitions() }
+        }
+    }
+
+    /// After a takeover from an instance gone silent: reads back from the invalidation topics
+    /// what that instance invalidated lately, then checks again the registrations read since
+    /// the silence (those read during the read back too) against the memory with it. If the
+    /// topics cannot be read, the memory claims nothing older than now before that recheck.
+    private func recoverMemory(goneSinceMillis: Int64) {
+        let memory = processor.recentInvalidations
+        // From a race window before the silence: what a registration read since may have missed.
+        let since = goneSinceMillis - configuration.raceWindowMillis - 500
+        Task { [follower, logger, metrics, tail] in
+            do {
+                let read = try await tail.read(sinceMillis: since, into: memory)
+                if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
+                metrics.memoryReadBack.increment()
+                logger.info("read back what was invalidated before the takeover", metadata: [
+                    "messages": "\(read.messages)", "keys": "\(read.keys)",
+                    "covered_ms_before": "\(Timestamps.nowMillis() - read.coveredSinceMillis)",
+                ])
+            } catch {
+                memory.forgetBefore(Timestamps.nowMillis())
+                metrics.memoryNotReadBack.increment()
+                logger.warning("claiming nothing from before the takeover", metadata: ["error": "\(error)"])
+            }
+            // A beacon travels for a few ms: start a little before the last one heard.
+            follower.recheck(readSince: goneSinceMillis - 200)
         }
     }
 

@@ -44,6 +44,12 @@ struct PartitionOwnership: Sendable {
     private(set) var peers: [String: Peer] = [:]
     private(set) var ready = false
     private var heardSelfAtMillis: Int64?
+    /// When this instance heard itself again after a silence of its own (a broker outage):
+    /// peers heard no later than that silence's start are not gone on that account alone; they
+    /// were as deaf as this one, and the first to hear itself again would otherwise take every
+    /// partition "from a gone instance" for a round, flooring its memory and checking again
+    /// every registration read since before the outage.
+    private var heardSelfAgainAtMillis: Int64 = .min
     /// No decision before a whole beacon round could be heard: an instance that has just
     /// started does not yet know its peers, and would take everything for a moment.
     private let listeningSinceMillis: Int64
@@ -60,6 +66,7 @@ struct PartitionOwnership: Sendable {
     /// A beacon arrived (our own too: it proves the broker carries them).
     mutating func heard(_ beacon: BeaconView, atMillis: Int64) {
         if beacon.instance == me {
+            if let last = heardSelfAtMillis, atMillis - last > deadAfterMillis { heardSelfAgainAtMillis = atMillis }
             heardSelfAtMillis = atMillis
             return
         }
@@ -70,7 +77,11 @@ struct PartitionOwnership: Sendable {
     /// An instance said goodbye (a clean stop): gone now, not after the timeout.
     mutating func left(_ instance: String) { peers[instance] = nil }
 
-    func isLive(_ peer: Peer, nowMillis: Int64) -> Bool { nowMillis - peer.heardAtMillis <= deadAfterMillis }
+    /// Heard within `deadAfterMillis`, counted from when this instance heard itself again if
+    /// that is later: a peer gets as long as this one to be heard after a shared silence.
+    func isLive(_ peer: Peer, nowMillis: Int64) -> Bool {
+        nowMillis - max(peer.heardAtMillis, heardSelfAgainAtMillis) <= deadAfterMillis
+    }
 
     /// Live, ready instances, this one included while it hears itself.
     func liveReady(nowMillis: Int64) -> [String] {
@@ -99,8 +110,10 @@ struct PartitionOwnership: Sendable {
         }
         owned.formUnion(change.gained)
         owned.subtract(change.lost)
-        // A gone instance's last word has served its purpose once its partitions are retaken.
-        peers = peers.filter { isLive($0.value, nowMillis: nowMillis) || nowMillis - $0.value.heardAtMillis <= 10 * deadAfterMillis }
+        // A gone instance's last word has served its purpose once its partitions are retaken;
+        // counted on this instance's own hearing, so that a silence of its own forgets nobody.
+        let hearing = heardSelfAtMillis ?? nowMillis
+        peers = peers.filter { isLive($0.value, nowMillis: nowMillis) || hearing - $0.value.heardAtMillis <= 10 * deadAfterMillis }
         return change
     }
 

@@ -134,6 +134,17 @@ final class RecentInvalidations: @unchecked Sendable {
         lock.withLock { floorMillis = max(floorMillis, atMillis) }
     }
 
+    /// Makes the memory cover from `sinceMillis`, as long as it holds nothing yet (a bus that
+    /// has just started, about to record what was invalidated since then): false otherwise.
+    func coverFrom(_ sinceMillis: Int64) -> Bool {
+        lock.withLock {
+            guard current.table.count == 0, previous.table.count == 0, sinceMillis <= current.startedAtMillis else { return false }
+            current.startedAtMillis = sinceMillis
+            previous.startedAtMillis = sinceMillis
+            return true
+        }
+    }
+
     /// Remembers that these keys (hashes of `service/key`) were invalidated at `atMillis`.
     func record(_ keys: some Collection<Int>, atMillis: Int64) {
         lock.withLock {

@@ -25,6 +25,8 @@ final class StateFollower: @unchecked Sendable {
     private let raceCheck: RegistrationRaceCheck
     private let send: @Sendable ([OutboundMessage]) async -> Void
     private let onIndexed: (@Sendable (Int) -> Void)?
+    /// Reads back, before the bus is ready, what the other instances invalidated lately.
+    private let tail: InvalidationTail?
     private let metrics: BusMetrics
     private let logger: Logger
     let nodes: NodeDirectory
@@ -49,7 +51,9 @@ final class StateFollower: @unchecked Sendable {
     private var latelyStart = 0
     /// Asked by `recheck`, done by `run` after its next batch: the earliest read time to check again.
     private let recheckSince = NIOLockedValueBox<Int64?>(nil)
-    static let latelyMillis: Int64 = 3000
+    /// Long enough for a recheck asked after a takeover's read back (`InvalidationTail`, up to
+    /// 3 s) to still find what was read since the silence (`deadAfter` and a beacon before).
+    static let latelyMillis: Int64 = 6000
     static let latelyLimit = 200_000
 
     /// Header naming the bus instance that wrote a ledger record.
@@ -60,8 +64,10 @@ final class StateFollower: @unchecked Sendable {
 
     init(
         configuration: BusConfiguration, index: InstanceIndex, ledger: Ledger, raceCheck: RegistrationRaceCheck, nodes: NodeDirectory,
-        metrics: BusMetrics, writer: String, logger: Logger, send: @escaping @Sendable ([OutboundMessage]) async -> Void
+        metrics: BusMetrics, writer: String, logger: Logger, tail: InvalidationTail? = nil,
+        send: @escaping @Sendable ([OutboundMessage]) async -> Void
     ) throws {
+        self.tail = tail
         self.writer = Array(writer.utf8)
         topics = configuration.topics
         consumer = try KafkaConsumer(
@@ -192,6 +198,7 @@ final class StateFollower: @unchecked Sendable {
     /// The state is read up to the ends taken at start and applied: ready. Then checks the
     /// registrations read meanwhile that no bus had checked.
     private func becomeReady() async {
+        await readBackMemory()
         // The catch-up is read before it is replaced by `.ready`.
         let (catchUp, waiters) = rebuild.withLockedValue { state in (state.catchUp, state.markReady()) }
         for waiter in waiters { waiter.resume() }
@@ -293,6 +300,31 @@ final class StateFollower: @unchecked Sendable {
 
     private static func seconds(_ duration: Duration) -> String {
         String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+
+    /// Before anything is resolved here: what was invalidated from a race window before this
+    /// process started, read back from the invalidation topics into the race check's memory,
+    /// which then vouches for that time on. Without it, every `service/key` dependency of a
+    /// value stored in the instance's first race window counted as stale (a restart's storm).
+    private func readBackMemory() async {
+        guard let tail else { return }
+        let memory = raceCheck.recent
+        let started = memory.coverageStartMillis
+        let since = started - raceCheck.windowMillis - 1000
+        guard memory.coverFrom(since) else { return }
+        do {
+            // Not ready yet: a slow read delays readiness, it does not lose anything.
+            let read = try await tail.read(sinceMillis: since, into: memory, timeout: .seconds(10))
+            // Where the topics could not be read back that far, vouch from what was (or, as
+            // without a read back, from this start: nothing of this process is missing).
+            if read.coveredSinceMillis > since { memory.forgetBefore(min(started, read.coveredSinceMillis)) }
+            logger.info("read back what the bus instances invalidated before this one started", metadata: [
+                "messages": "\(read.messages)", "keys": "\(read.keys)", "covered_ms_before_start": "\(started - read.coveredSinceMillis)",
+            ])
+        } catch {
+            memory.forgetBefore(started)
+            logger.warning("vouching for nothing before this instance started", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Race-checks registrations already in the index, as one wave (each key invalidated at

@@ -166,6 +166,15 @@ public final class KafkaConsumer: Sendable {
         return (try? await worker.run { RDKafkaConsumer.endOffsets(client, partitions, timeoutMs: milliseconds) }) ?? nil
     }
 
+    /// Each partition's first offset written at or after `atMillis` (message timestamps), -1
+    /// where none is; nil when the brokers cannot be asked within `timeout`.
+    public func offsets(atMillis: Int64, of partitions: [TopicPartition], timeout: Duration = .seconds(1)) async -> [TopicPartition]? {
+        guard !partitions.isEmpty else { return [] }
+        let client = self.client
+        let milliseconds = timeout.librdkafkaMilliseconds
+        return (try? await worker.run { RDKafkaConsumer.offsets(client, partitions, atMillis: max(0, atMillis), timeoutMs: milliseconds) }) ?? nil
+    }
+
     // MARK: - Manual ownership
 
     /// Starts reading `partitions` (`.manual` consumers), each from the commit group's

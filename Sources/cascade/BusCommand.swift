@@ -51,6 +51,9 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
     var raceWindowMs: Int64 = 2000
 
+    @Option(help: "Milliseconds without a beacon after which another bus instance counts as gone and its partitions are taken over (failover takes this plus a beacon round).")
+    var deadAfterMs: Int64 = 500
+
     @Option(help: "Tasks resolving events at once, each owning whole partitions (default: one per core but one).")
     var workers: Int?
 
@@ -74,6 +77,7 @@ struct BusCommand: AsyncParsableCommand {
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         if let replicationFactor, replicationFactor < 1 { throw ValidationError("--replication-factor must be at least 1") }
+        guard deadAfterMs >= 200 else { throw ValidationError("--dead-after-ms must be at least 200 (two beacon rounds)") }
         guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
         guard (0...65536).contains(whyMemoryMb) else { throw ValidationError("--why-memory-mb must be from 0 to 65536") }
         _ = try kafkaProperties.parsed()
@@ -89,6 +93,7 @@ struct BusCommand: AsyncParsableCommand {
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
         configuration.instance = instance
+        configuration.deadAfterMillis = deadAfterMs
         configuration.cascadeMemoryBytes = whyMemoryMb << 20
         configuration.replicationFactor = replicationFactor
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)

@@ -19,19 +19,37 @@ struct OwnershipNetwork {
 
     mutating func kill(_ id: String) { alive.remove(id) }
 
-    /// One beacon round: every live machine's beacon reaches every live machine, then each decides.
-    mutating func round() {
+    /// One beacon round: every live machine's beacon reaches every live machine, then each
+    /// decides. Returns every change decided.
+    @discardableResult
+    mutating func round() -> [String: PartitionOwnership.Change] {
         now += 100
         let beacons = alive.sorted().compactMap { id in
             machines[id].map { BeaconView(instance: id, ready: $0.ready, owned: $0.owned.sorted()) }
         }
+        var changes: [String: PartitionOwnership.Change] = [:]
         for id in alive {
             for beacon in beacons { machines[id]?.heard(beacon, atMillis: now) }
-            _ = machines[id]?.decide(nowMillis: now)
+            changes[id] = machines[id]?.decide(nowMillis: now)
         }
+        return changes
     }
 
     mutating func rounds(_ count: Int) { for _ in 0..<count { round() } }
+
+    /// One round in which only `hearing`'s beacons get through, each to itself alone (the
+    /// broker just back for them); the rest hear nothing. Returns every change decided.
+    mutating func roundHeardOnlyBy(_ hearing: Set<String>) -> [String: PartitionOwnership.Change] {
+        now += 100
+        var changes: [String: PartitionOwnership.Change] = [:]
+        for id in alive {
+            if hearing.contains(id), let machine = machines[id] {
+                machines[id]?.heard(BeaconView(instance: id, ready: machine.ready, owned: machine.owned.sorted()), atMillis: now)
+            }
+            changes[id] = machines[id]?.decide(nowMillis: now)
+        }
+        return changes
+    }
 
     /// Owners of each partition among live machines.
     func owners() -> [String: [String]] {
@@ -138,6 +156,35 @@ struct OwnershipNetwork {
         let change = isolated.decide(nowMillis: network.now)
         #expect(isolated.owned.isEmpty && !change.lost.isEmpty, "a fences itself")
         #expect(network.machines["b"]?.owned.count == OwnershipNetwork.partitions.count)
+    }
+
+    @Test func theFirstToHearItselfAfterAnOutageTakesNothingFromThoseAsDeafAsIt() {
+        var network = OwnershipNetwork()
+        for id in ["a", "b", "c"] { network.start(id) }
+        network.rounds(8)
+        let before = network.owners()
+        // The broker stops for 4 s: nobody hears anybody, everybody lets go.
+        for _ in 0..<40 { _ = network.roundHeardOnlyBy([]) }
+        #expect(network.owners().isEmpty)
+        // It comes back; a hears itself a round before the others hear anything.
+        let changes = network.roundHeardOnlyBy(["a"])
+        #expect(changes["a"]?.takenFromGone.isEmpty == true, "b and c were as deaf as a, not gone")
+        #expect(Set(changes["a"]?.gained ?? []) == Set(before.filter { $0.value == ["a"] }.keys), "a takes its own share only")
+        network.rounds(3)
+        #expect(network.owners() == before)
+    }
+
+    @Test func anInstanceThatDoesNotComeBackAfterAnOutageIsTakenOverFrom() {
+        var network = OwnershipNetwork()
+        for id in ["a", "b", "c"] { network.start(id) }
+        network.rounds(8)
+        let cShare = network.machines["c"]?.owned ?? []
+        for _ in 0..<40 { _ = network.roundHeardOnlyBy([]) }
+        network.kill("c")
+        var takenFromGone: Set<String> = []
+        for _ in 0..<7 { takenFromGone.formUnion(network.round().values.flatMap(\.takenFromGone)) }
+        #expect(network.everyPartitionHasExactlyOneOwner(), "\(network.owners())")
+        #expect(takenFromGone == cShare && !cShare.isEmpty, "c's share is taken over, as from a gone instance")
     }
 
     @Test func noDecisionBeforeARoundOfBeaconsCouldBeHeard() {

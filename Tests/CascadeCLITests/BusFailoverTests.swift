@@ -15,12 +15,12 @@ struct BusFailoverTests {
         let process: ChildProcess
         let admin: String
 
-        static func start(_ instance: String, kafka: String) async throws -> Bus {
+        static func start(_ instance: String, kafka: String, options: [String] = []) async throws -> Bus {
             let graph = CascadeBinary.packageRoot.appendingPathComponent("graph").path
             let process = try ChildProcess.cascade([
                 "bus", "--graph", graph, "--kafka", kafka, "--admin-port", "0", "--partitions", String(partitions),
                 "--instance", instance, "--log-level", "warning",
-            ])
+            ] + options)
             let line = try await process.awaitLine(timeout: .seconds(60)) { $0.hasPrefix("cascade bus ready admin=") }
             return Bus(process: process, admin: String(line.dropFirst("cascade bus ready admin=".count)).trimmingCharacters(in: .whitespaces))
         }
@@ -178,6 +178,124 @@ struct BusFailoverTests {
             left = try await cli("order-service", ["EXISTS"] + summaries)
             return left == "0"
         }, "every value computed from a product invalidated just before is gone: \(left) left")
+    }
+
+    @Test("after a takeover the survivor knows from the invalidation topics what the dead instance invalidated")
+    func memoryReadBackAfterATakeover() async throws {
+        let kafka = try ChildProcess.cascade(["kafka", "--partitions", String(Self.partitions)])
+        defer { kafka.signal(SIGKILL) }
+        let bootstrap = try await kafka.awaitLine { $0.contains(":") }.trimmingCharacters(in: .whitespaces)
+        // A wide race window: the values below are stored after the takeover, seconds after
+        // the cascades they lost to, on a busy machine too. Not wider than the survivor's life
+        // when they are stored: before its start it remembers nothing, and would call them
+        // stale whatever it read back.
+        let window: Duration = .seconds(6)
+        // Instances gone after 3 s without a beacon: a loaded machine must not make them take
+        // each other for gone again in between (each such takeover raises the floor, which
+        // would catch the values below whatever was read back).
+        let options = ["--race-window-ms", "6000", "--dead-after-ms", "3000"]
+        let first = try await Bus.start("bus-a", kafka: bootstrap, options: options)
+        defer { first.process.signal(SIGKILL) }
+        let second = try await Bus.start("bus-b", kafka: bootstrap, options: options)
+        defer { second.process.signal(SIGKILL) }
+        let secondStarted = ContinuousClock.now
+        var nodes: [String: Int] = [:]
+        var processes: [ChildProcess] = []
+        defer { for process in processes { process.signal(SIGKILL) } }
+        for service in ["product-service", "order-service"] {
+            let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", bootstrap, "--log-level", "warning"])
+            processes.append(node)
+            let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
+            nodes[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        }
+        func cli(_ service: String, _ arguments: [String]) async throws -> String {
+            try await RedisCLI(port: nodes[service] ?? 0)(arguments)
+        }
+        #expect(try await eventually(timeout: .seconds(30)) { Self.shared(try await second.owners(), among: ["bus-a", "bus-b"]) })
+        let products = (1...40).map { "p-\($0)" }
+        for product in products {
+            #expect(try await cli("product-service", ["SET", "product:\(product)", "v1", "DEPS", "Product#\(product)@1"]) == "OK")
+        }
+        // Both instances have the products' registrations (checked fresh) before they change:
+        // the race check of a registration read after the change would invalidate the product
+        // itself, and remember it, on each instance.
+        for bus in [first, second] {
+            #expect(try await eventually(timeout: .seconds(20)) {
+                try await runCommand("curl", ["-s", bus.admin + "/metrics"]).stdout.contains("cascade_bus_indexed_keys 40")
+            })
+        }
+        try await publish(products, version: 2, kafka: bootstrap)
+        #expect(try await eventually(timeout: .seconds(20)) { try await cli("product-service", ["EXISTS"] + products.map { "product:\($0)" }) == "0" })
+        #expect(try await eventually(timeout: .seconds(10)) {
+            try await runCommand("curl", ["-s", first.admin + "/metrics"]).stdout.contains("cascade_bus_events_in_flight 0")
+        })
+        try await Task.sleep(for: .milliseconds(300))
+        first.process.signal(SIGKILL)
+        // The survivor takes bus-a's partitions and reads back what bus-a invalidated.
+        #expect(try await eventually(timeout: .seconds(20)) {
+            try await runCommand("curl", ["-s", second.admin + "/metrics"]).stdout
+                .contains(#"cascade_bus_takeover_memory_total{result="read"} 1"#)
+        }, "\(second.process.stderr.suffix(2000))")
+        // Only now are values computed from the old products stored: their registrations are
+        // checked against the memory read back, not against a floor claiming nothing.
+        try await Task.sleep(until: secondStarted + window + .milliseconds(500))
+        let sets = products.map { "SET summary:\($0) old DEPS product-service/product:\($0)" }.joined(separator: "\n") + "\n"
+        let stored = try await RedisCLI(port: nodes["order-service"] ?? 0).run([], stdin: sets)
+        #expect(stored.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored)")
+        let summaries = products.map { "summary:\($0)" }
+        var left = ""
+        #expect(try await eventually(timeout: .seconds(15)) {
+            left = try await cli("order-service", ["EXISTS"] + summaries)
+            return left == "0"
+        }, "every value computed from a product invalidated before the takeover is gone, bus-a's share too: \(left) left")
+    }
+
+    @Test("a restarted instance vouches for its first race window from the invalidation topics: only values computed from keys invalidated then drop")
+    func restartReadsBackTheMemory() async throws {
+        let kafka = try ChildProcess.cascade(["kafka", "--partitions", String(Self.partitions)])
+        defer { kafka.signal(SIGKILL) }
+        let bootstrap = try await kafka.awaitLine { $0.contains(":") }.trimmingCharacters(in: .whitespaces)
+        // Values below are stored right after the restart, within this window of its start.
+        let options = ["--race-window-ms", "8000"]
+        var bus = try await Bus.start("bus-a", kafka: bootstrap, options: options)
+        defer { bus.process.signal(SIGKILL) }
+        var nodes: [String: Int] = [:]
+        var processes: [ChildProcess] = []
+        defer { for process in processes { process.signal(SIGKILL) } }
+        for service in ["product-service", "order-service"] {
+            let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", bootstrap, "--log-level", "warning"])
+            processes.append(node)
+            let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
+            nodes[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        }
+        func cli(_ service: String, _ arguments: [String]) async throws -> String {
+            try await RedisCLI(port: nodes[service] ?? 0)(arguments)
+        }
+        let products = (1...20).map { "p-\($0)" }
+        let changed = Array(products.prefix(10))
+        for product in products {
+            #expect(try await cli("product-service", ["SET", "product:\(product)", "v1", "DEPS", "Product#\(product)@1"]) == "OK")
+        }
+        let admin = bus.admin
+        #expect(try await eventually(timeout: .seconds(20)) {
+            try await runCommand("curl", ["-s", admin + "/metrics"]).stdout.contains("cascade_bus_indexed_keys 20")
+        })
+        try await publish(changed, version: 2, kafka: bootstrap)
+        #expect(try await eventually(timeout: .seconds(20)) { try await cli("product-service", ["EXISTS"] + changed.map { "product:\($0)" }) == "0" })
+        bus.process.signal(SIGKILL)
+        bus = try await Bus.start("bus-a", kafka: bootstrap, options: options)
+        // Computed before the restart from the products as they were: stale for the ten that
+        // changed, current for the ten that did not.
+        let sets = products.map { "SET summary:\($0) old DEPS product-service/product:\($0)" }.joined(separator: "\n") + "\n"
+        let stored = try await RedisCLI(port: nodes["order-service"] ?? 0).run([], stdin: sets)
+        #expect(stored.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored)")
+        #expect(try await eventually(timeout: .seconds(15)) {
+            try await cli("order-service", ["EXISTS"] + changed.map { "summary:\($0)" }) == "0"
+        }, "values computed from products invalidated before the restart are gone")
+        // The others were checked in the same batches; give any later drop a moment to show.
+        try await Task.sleep(for: .seconds(1))
+        let kept = try await cli("order-service", ["EXISTS"] + products.dropFirst(10).map { "summary:\($0)" })
+        #expect(kept == "10", "values whose dependency did not change stay cached (the memory read back vouches for them): \(kept)")
     }
 
     /// One update event per product, keyed `Entity#id`, in one kcat call.

@@ -42,11 +42,19 @@ enum RDKafkaConsumer {
     /// The end of each partition as its leader says now, nil when one does not answer. Blocking.
     static func endOffsets(_ client: RDClient, _ partitions: [TopicPartition], timeoutMs: Int32) -> [TopicPartition]? {
         // A timestamp of -1 (OFFSET_END) asks for the latest offset.
-        let list = RDKafkaPartitionList.make(partitions.map { TopicPartition(topic: $0.topic, partition: $0.partition, offset: -1) })
+        let ends = offsets(client, partitions, atMillis: -1, timeoutMs: timeoutMs)
+        return ends.flatMap { $0.allSatisfy({ $0.offset >= 0 }) ? $0 : nil }
+    }
+
+    /// Each partition's first offset whose timestamp is at or after `atMillis`; -1 where none is
+    /// yet. Nil when a leader does not answer. Blocking.
+    static func offsets(_ client: RDClient, _ partitions: [TopicPartition], atMillis: Int64, timeoutMs: Int32) -> [TopicPartition]? {
+        let list = RDKafkaPartitionList.make(partitions.map { TopicPartition(topic: $0.topic, partition: $0.partition, offset: atMillis) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        guard rd_kafka_offsets_for_times(client.pointer, list, timeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        let ends = RDKafkaPartitionList.read(list)
-        return ends.allSatisfy({ $0.offset >= 0 }) ? ends : nil
+        guard rd_kafka_offsets_for_times(client.pointer, list, timeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR,
+              RDKafkaPartitionList.firstError(list) == nil
+        else { return nil }
+        return RDKafkaPartitionList.read(list)
     }
 
     static func incrementalAssign(_ client: RDClient, _ partitions: [TopicPartition]) throws(KafkaError) {
