@@ -42,19 +42,25 @@ let package = Package(
             ]
         ),
         .target(name: "CascadeWire"),
+        // The clients of a running system: a node's RESP client, the bus's admin API, the status
+        // file of `cascade dev`, `publish --wait`'s waiter; what the audit, the watcher and the
+        // benchmarks share.
         .target(
-            name: "CascadeCheck",
+            name: "CascadeClient",
             dependencies: [
                 "CascadeWire", "CascadeRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // The consistency audit (`cascade check`), `cascade why`, `cascade warm`.
+        .target(name: "CascadeCheck", dependencies: ["CascadeClient", "CascadeWire", "CascadeRESP"]),
         // `cascade check --watch`: follows the invalidation topics, checks a sample of keys on the nodes.
         .target(
             name: "CascadeWatch",
             dependencies: [
-                "CascadeCheck", "CascadeWire", "CascadeKafka",
+                "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeKafka",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -64,7 +70,7 @@ let package = Package(
             ]
         ),
         // The answers to `cascade graph ...` questions: rows, tables, reports, the --live client.
-        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire"]),
+        .target(name: "CascadeGraphInspect", dependencies: ["CascadeGraph", "CascadeWire", "CascadeClient"]),
         .target(
             name: "CascadeGraph",
             dependencies: [
@@ -83,10 +89,25 @@ let package = Package(
             name: "CascadeRESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // What every cache front end runs behind it (the node's RESP server, the gateway's HTTP
+        // server): the store wiring, the invalidation consumer, the registration publisher, the reporter.
+        .target(
+            name: "CascadeCache",
+            dependencies: [
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeTracing",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(
             name: "CascadeNode",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeTracing",
+                "CascadeCache", "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -114,7 +135,7 @@ let package = Package(
         .target(
             name: "CascadeGateway",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeNode", "CascadeTracing",
+                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeCache", "CascadeTracing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -143,8 +164,8 @@ let package = Package(
         .target(
             name: "CascadeBench",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeNode", "CascadeBus", "CascadeCheck", "CascadeGateway", "CascadeSync",
-                "CascadeTracing", "CascadeTelemetry",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeRESP",
+                "CascadeGateway", "CascadeSync", "CascadeTracing", "CascadeTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -157,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeNode", "CascadeBus", "CascadeCheck",
+                "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeCheck",
                 "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch", "CascadeTelemetry", "CascadeTracing",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -191,7 +212,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeCache", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeBusTests",
             dependencies: [
@@ -202,11 +223,12 @@ let package = Package(
         .testTarget(
             name: "CascadeCheckTests",
             dependencies: [
-                "CascadeCheck", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
+                "CascadeCheck", "CascadeClient", "CascadeRESP", "CascadeWire", "CascadeBus", "CascadeGraph", "CascadeTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "CascadeBenchTests", dependencies: ["CascadeBench"]),
         .testTarget(
             name: "CascadeSyncTests",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
@@ -215,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "CascadeGatewayTests",
             dependencies: [
-                "CascadeGateway", "CascadeNode", "CascadeTestSupport",
+                "CascadeGateway", "CascadeCache", "CascadeTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]

@@ -1,4 +1,4 @@
-import CascadeCheck
+import CascadeClient
 import Foundation
 import NIOConcurrencyHelpers
 

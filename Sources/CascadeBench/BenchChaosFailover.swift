@@ -1,4 +1,4 @@
-import CascadeCheck
+import CascadeClient
 import CascadeKafka
 import CascadeWire
 import Foundation
@@ -46,16 +46,16 @@ struct ChaosFailoverProbe: Sendable {
 
     /// Sets every sentinel's key on the node at `version` (the ledger's: the node takes it) and
     /// checks they are all there.
-    func arm(node address: String, version: UInt64) throws {
-        let client = try NodeClient(address: address, timeout: 5, password: nil)
-        let replies = try client.pipeline(sentinels.map {
+    func arm(node address: String, version: UInt64) async throws {
+        let client = try await NodeClient(address: address, timeout: 5, password: nil)
+        let replies = try await client.pipeline(sentinels.map {
             encodeRESPCommand("SET", Self.key($0), String(version), "EX", "600", "DEPS", "Product#\($0.id)@\(version)")
         })
         if let refused = replies.first(where: { $0 != .simple("OK") }) {
             throw OperatorError("a sentinel's SET on \(address) answered \(refused)")
         }
-        let present = try client.command(encodeRESPCommand((["EXISTS"] + sentinels.map(Self.key)).map { Array($0.utf8) }))
-        guard present == .integer(Int64(sentinels.count)) else { throw OperatorError("\(present) of \(sentinels.count) sentinel keys set") }
+        let present = try await client.command(encodeRESPCommand((["EXISTS"] + sentinels.map(Self.key)).map { Array($0.utf8) }))
+        guard present == .integer(sentinels.count) else { throw OperatorError("\(present) of \(sentinels.count) sentinel keys set") }
     }
 
     /// Publishes `version` of every sentinel at once, then waits until the node has applied the
@@ -71,12 +71,10 @@ struct ChaosFailoverProbe: Sendable {
         for report in reports { last[report.partition] = max(last[report.partition] ?? -1, report.offset) }
         let waits = last.sorted { $0.key < $1.key }.map { encodeRESPCommand("CASCADE.AFTER", "\($0.key):\($0.value)", "120000") }
         let exists = encodeRESPCommand((["EXISTS"] + sentinels.map(Self.key)).map { Array($0.utf8) })
-        // CASCADE.AFTER holds the connection until applied: a thread of its own, off the pool.
-        let (replies, at) = try await onThread {
-            let client = try NodeClient(address: address, timeout: 125, password: nil)
-            let replies = try client.pipeline(waits + [exists])
-            return (replies, chaosNow())
-        }
+        // CASCADE.AFTER holds the connection until applied.
+        let client = try await NodeClient(address: address, timeout: 125, password: nil)
+        let replies = try await client.pipeline(waits + [exists])
+        let at = chaosNow()
         if let failed = replies.dropLast().first(where: { $0 != .simple("OK") }) {
             throw OperatorError("CASCADE.AFTER on \(address) answered \(failed) after a bus kill")
         }

@@ -1,10 +1,7 @@
-import CascadeCheck
+import CascadeClient
 import CascadeKafka
 import CascadeWire
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A span during which the system was not whole: from the fault to the end-to-end probe
 /// passing again, plus a margin.
@@ -135,7 +132,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
         let victim = ChaosCluster.busName(instance)
         let catalog = cluster.nodeAddress("catalog")
         let owned = await ChaosShards.fetch(admin: cluster.busAdmin(instance))?.owned ?? []
-        try await onThread { [failoverProbe, failoverVersion] in try failoverProbe.arm(node: catalog, version: failoverVersion) }
+        try await failoverProbe.arm(node: catalog, version: failoverVersion)
         failoverVersion += 1
         let killed = chaosNow()
         printLine("fault at \(elapsed(killed)): SIGKILL \(victim) (owning partitions \(owned.map { String($0) }.joined(separator: ",")))")
@@ -158,8 +155,8 @@ final class ChaosFaultInjector: @unchecked Sendable {
         let dependency = "Product#p-sentinel@\(version)"
         let keys = [("catalog", "product:p-sentinel"), ("storefront", "probe:p-sentinel")]
         for (service, key) in keys {
-            let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
-            let reply = try client.command(encodeRESPCommand("SET", key, String(version), "EX", "600", "DEPS", dependency))
+            let client = try await NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+            let reply = try await client.command(encodeRESPCommand("SET", key, String(version), "EX", "600", "DEPS", dependency))
             guard reply == .simple("OK") else { throw OperatorError("the probe's SET \(key) on \(service) answered \(reply)") }
         }
         sentinelVersion += 1
@@ -170,8 +167,8 @@ final class ChaosFaultInjector: @unchecked Sendable {
         try await producer.send(topic: topics.events, key: event.kafkaKey, value: JSONEventEncoder.encode(event))
         // Nodes offer nothing to await for one key, so ask them, 100 times a second, up to the deadline.
         for (service, key) in keys {
-            let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
-            while try client.command(encodeRESPCommand("EXISTS", key)) != .integer(0) {
+            let client = try await NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+            while try await client.command(encodeRESPCommand("EXISTS", key)) != .integer(0) {
                 guard ContinuousClock.now - begin < timeout else {
                     throw OperatorError("\(key) on \(service) still there \(timeout) after the sentinel's event: the system did not come back")
                 }
@@ -184,9 +181,6 @@ final class ChaosFaultInjector: @unchecked Sendable {
 
 /// One GET against the bus's admin API.
 func chaosHTTPGet(_ url: String) async -> (status: Int, body: String) {
-    guard let target = URL(string: url) else { return (0, "") }
-    var request = URLRequest(url: target)
-    request.timeoutInterval = 5
-    guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (0, "") }
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    guard let (status, body) = try? await HTTPGet.fetch(url, timeout: 5) else { return (0, "") }
+    return (status, String(decoding: body, as: UTF8.self))
 }

@@ -1,4 +1,3 @@
-import CascadeCheck
 import CascadeGraph
 import CascadeKafka
 import CascadeWire
@@ -9,7 +8,7 @@ extension BenchChaosCommand {
     /// Stale entries by kind after quiescence, and how many keys are present at the end.
     func reportAudit(_ verdict: ChaosVerdict) async throws -> Outcome {
         var misses: [String] = []
-        let audits = try verdict.audit()
+        let audits = try await verdict.audit()
         printLine("")
         printLine("kind        keys checked   stale after quiescence")
         for audit in audits {
@@ -138,7 +137,7 @@ extension BenchChaosCommand {
         if clean.status != 0 {
             misses.append("cascade check exited \(clean.status) after quiescence (floor 0)")
             printLine("on the run's clock (see the fault times above):")
-            for line in verdict.explain(clean.lines, started: injector.started, startedWallMillis: injector.startedWallMillis) {
+            for line in await verdict.explain(clean.lines, started: injector.started, startedWallMillis: injector.startedWallMillis) {
                 printLine("  " + line)
             }
         }

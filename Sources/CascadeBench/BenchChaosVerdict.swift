@@ -1,4 +1,4 @@
-import CascadeCheck
+import CascadeClient
 import CascadeKafka
 import CascadeWire
 import Foundation
@@ -69,7 +69,7 @@ struct ChaosVerdict {
             parts.append("unowned partitions \(unowned.map { $0.joined(separator: ",") } ?? "?")")
         }
         for service in ["catalog", "storefront"] {
-            let lag = nodeLag(service)
+            let lag = await nodeLag(service)
             if lag != 0 { quiet = false }
             parts.append("\(service) lag \(lag)")
         }
@@ -77,9 +77,9 @@ struct ChaosVerdict {
     }
 
     /// `lag` of `INFO cascade`, -1 when the node does not answer.
-    private func nodeLag(_ service: String) -> Int64 {
-        guard let client = try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil),
-              let info = try? client.command(encodeRESPCommand("INFO", "cascade")).text
+    private func nodeLag(_ service: String) async -> Int64 {
+        guard let client = try? await NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil),
+              let info = try? await client.command(encodeRESPCommand("INFO", "cascade")).text
         else { return -1 }
         let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("lag:") }
         return line.flatMap { Int64($0.dropFirst(4)) } ?? -1
@@ -103,13 +103,13 @@ struct ChaosVerdict {
     ]
 
     /// GETs every key of the known key space on both nodes and compares it with the truth.
-    func audit() throws -> [KindAudit] {
+    func audit() async throws -> [KindAudit] {
         var audits = ChaosKind.allCases.map { KindAudit(kind: $0) }
         for (kind, service, prefix) in Self.families {
-            let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 10, password: nil)
+            let client = try await NodeClient(address: cluster.nodeAddress(service), timeout: 10, password: nil)
             for start in stride(from: 0, to: truth.products, by: 100) {
                 let products = Array(start..<min(start + 100, truth.products))
-                let replies = try client.pipeline(products.map { encodeRESPCommand("GET", "\(prefix):\(ChaosTruth.id($0))") })
+                let replies = try await client.pipeline(products.map { encodeRESPCommand("GET", "\(prefix):\(ChaosTruth.id($0))") })
                 for (product, reply) in zip(products, replies) {
                     guard let text = reply.text else { continue }
                     audits[kind.rawValue].keys += 1
@@ -251,8 +251,8 @@ struct ChaosVerdict {
     /// the product changes. The key is stale and only the audit can find it. Returns its name.
     func plantStale(producer: KafkaProducer, topics: Topics) async throws -> String {
         let key = "plant:p-planted"
-        let client = try NodeClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
-        let reply = try client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
+        let client = try await NodeClient(address: cluster.nodeAddress("storefront"), timeout: 5, password: nil)
+        let reply = try await client.command(encodeRESPCommand("SET", key, "1", "EX", "600", "DEPS", "Product#p-planted@1"))
         guard reply == .simple("OK") else { throw OperatorError("the storefront refused the planted value: \(reply)") }
         // Every instance: the event goes to whichever owns its partition, and one that still
         // had the registration would invalidate the key.
@@ -291,15 +291,15 @@ extension ChaosVerdict {
     /// it was set, when the truth wrote that version, and for each key it was computed from,
     /// when the node last invalidated that key and by which event, all on the run's clock, so
     /// that they can be placed among the faults.
-    func explain(_ checkLines: [String], started: UInt64, startedWallMillis: Int64, limit: Int = 5) -> [String] {
+    func explain(_ checkLines: [String], started: UInt64, startedWallMillis: Int64, limit: Int = 5) async -> [String] {
         func wall(_ millis: Int64?) -> String { millis.map { String(format: "%.2f s", Double($0 - startedWallMillis) / 1000) } ?? "?" }
         var lines: [String] = []
         for line in checkLines where line.hasPrefix("stale ") {
             let words = line.split(separator: " ", maxSplits: 2)
             guard lines.count < limit, words.count == 3, let colon = words[2].range(of: ": ") else { continue }
             let (service, key) = (String(words[1]), String(words[2][..<colon.lowerBound]))
-            guard let meta = try? meta(service, key) else { continue }
-            let value = (try? NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+            guard let meta = try? await meta(service, key) else { continue }
+            let value = (try? await NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
                 .command(encodeRESPCommand("GET", key)).text) ?? "?"
             var text = "\(service)/\(key) = \(value), set at \(wall(meta.setAtMillis))"
             var current = false
@@ -313,7 +313,8 @@ extension ChaosVerdict {
             }
             for dependency in meta.dependencies where dependency.tag.contains("/") {
                 let parts = dependency.tag.split(separator: "/", maxSplits: 1).map(String.init)
-                let fence = parts.count == 2 ? (try? self.meta(parts[0], parts[1]))?.keyFence : nil
+                var fence: KeyMeta.KeyFence?
+                if parts.count == 2 { fence = (try? await self.meta(parts[0], parts[1]))?.keyFence }
                 text += "; \(dependency.tag) invalidated at \(wall(fence?.atMillis)) by \(fence?.cause ?? "?")"
                 // The event of the very version the value holds: the dependency's value was
                 // already that version when the event's tag dropped it on its node.
@@ -329,8 +330,8 @@ extension ChaosVerdict {
     /// was set) counts it.
     static let sameVersionNote = "(the version the key holds: its value is current)"
 
-    private func meta(_ service: String, _ key: String) throws -> KeyMeta {
-        let client = try NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
-        return try KeyMeta(key: Array(key.utf8), reply: client.command(encodeRESPCommand("CASCADE.META", key)))
+    private func meta(_ service: String, _ key: String) async throws -> KeyMeta {
+        let client = try await NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
+        return try await KeyMeta(key: Array(key.utf8), reply: client.command(encodeRESPCommand("CASCADE.META", key)))
     }
 }

@@ -1,4 +1,4 @@
-import CascadeCheck
+import CascadeClient
 import Foundation
 
 /// `cascade check --watch` run beside the truth: its violations set against the truth's stale

@@ -1,9 +1,8 @@
 import ArgumentParser
 import CascadeBus
-import CascadeCheck
+import CascadeClient
 import CascadeGraph
 import CascadeKafka
-import CascadeNode
 import CascadeSync
 import CascadeWire
 import Foundation

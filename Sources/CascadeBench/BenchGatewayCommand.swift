@@ -1,9 +1,10 @@
 import ArgumentParser
 import CascadeBus
-import CascadeCheck
+import CascadeClient
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka
+import CascadeCache
 import CascadeNode
 import CascadeSync
 import CascadeWire

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CascadeCheck
+import CascadeClient
 import CascadeKafka
 import Foundation
 import Logging

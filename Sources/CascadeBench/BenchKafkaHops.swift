@@ -1,4 +1,4 @@
-import CascadeCheck
+import CascadeClient
 import CascadeKafka
 import CascadeSync
 import Foundation

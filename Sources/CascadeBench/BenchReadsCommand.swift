@@ -1,8 +1,8 @@
 import ArgumentParser
 import CascadeBus
-import CascadeCheck
+import CascadeClient
+import CascadeRESP
 import CascadeKafka
-import CascadeNode
 import CascadeWire
 import Foundation
 import Logging
@@ -41,8 +41,8 @@ public struct BenchReadsCommand: AsyncParsableCommand {
         let producer = cluster.producer
         let topics = cluster.topics
         let nodes = ready.nodes.map { AppliedWait.Node(service: $0.key, address: $0.value) }
-        let product = try RESPConnection(ready.nodes["product-service"] ?? "")
-        let analytics = try RESPConnection(ready.nodes["analytics-service"] ?? "")
+        let product = try await RESPConnection(ready.nodes["product-service"] ?? "")
+        let analytics = try await RESPConnection(ready.nodes["analytics-service"] ?? "")
         let waiter = AppliedWait(password: nil, timeoutMillis: 10_000)
 
         printLine("cascade bench reads: embedded broker, bus and \(nodes.count) nodes in one process, example graph, \(tries) tries")
@@ -90,26 +90,15 @@ public struct BenchReadsCommand: AsyncParsableCommand {
     }
 }
 
-/// One blocking RESP connection driven from async code: each command runs on a thread of its
-/// own, so the cooperative pool (where the in-process bus runs) never blocks on a socket.
-// @unchecked Sendable: the client is used only under `lock`, one command at a time.
-final class RESPConnection: @unchecked Sendable {
+/// One RESP connection for the reads benchmark's commands.
+final class RESPConnection: Sendable {
     private let client: NodeClient
-    private let lock = NSLock()
 
-    init(_ address: String) throws {
-        client = try NodeClient(address: address, timeout: 15, password: nil)
+    init(_ address: String) async throws {
+        client = try await NodeClient(address: address, timeout: 15, password: nil)
     }
 
-    func run(_ arguments: String...) async throws -> RESPReply {
-        let bytes = encodeRESPCommand(arguments.map { Array($0.utf8) })
-        let result: Result<RESPReply, any Error> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                self.lock.lock()
-                defer { self.lock.unlock() }
-                continuation.resume(returning: Result { try self.client.command(bytes) })
-            }
-        }
-        return try result.get()
+    func run(_ arguments: String...) async throws -> RESPValue {
+        try await client.command(encodeRESPCommand(arguments.map { Array($0.utf8) }))
     }
 }

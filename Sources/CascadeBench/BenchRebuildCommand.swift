@@ -2,7 +2,7 @@ import ArgumentParser
 import CascadeBus
 import CascadeGraph
 import CascadeKafka
-import CascadeNode
+import CascadeCache
 import CascadeWire
 import Foundation
 import Logging
@@ -61,7 +61,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
     @Option(help: "Registrations a second while the broker is filled (default: as fast as it takes them): at a node's pace, each message set holds what its producer gathered in linger.ms.")
     var produceRate: Int?
 
-    @Option(help: "linger.ms of the producer that fills the broker and of the --flow writer (default: the node's, NodeRuntime.registrationLingerMs).")
+    @Option(help: "linger.ms of the producer that fills the broker and of the --flow writer (default: the node's, CacheRuntime.registrationLingerMs).")
     var produceLingerMs: Int?
 
     /// Floors, as rates: 10M registrations in 60 s in process, 1M through the broker.
@@ -167,7 +167,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let configuration = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
         var producing = configuration
-        producing.properties["linger.ms"] = String(produceLingerMs ?? NodeRuntime.registrationLingerMs)
+        producing.properties["linger.ms"] = String(produceLingerMs ?? CacheRuntime.registrationLingerMs)
         let clock = ContinuousClock()
         let produceStart = clock.now
         try await produce(topics: topics, kafka: producing, ledgerRecords: ledgerRecords)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CascadeNode
 import Foundation
 
 public struct BenchTTLCommand: ParsableCommand {

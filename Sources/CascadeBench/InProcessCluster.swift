@@ -1,7 +1,8 @@
 import CascadeBus
-import CascadeCheck
+import CascadeClient
 import CascadeGraph
 import CascadeKafka
+import CascadeCache
 import CascadeNode
 import CascadeWire
 import Logging

@@ -90,7 +90,7 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
         }
         let key = CacheKeyRef(service: String(name[..<slash]), key: String(name[name.index(after: slash)...]))
         let refs = query.getAll("ref").map { String($0) }
-        return json(GraphExport.encode(WhyReport(source.processor, key: key, limit: limit, refs: refs)))
+        return json(GraphExport.encode(BusWhy(source.processor, key: key, limit: limit, refs: refs)))
     }
     router.get("/nodes") { _, _ in
         struct Listing: Encodable { var nodes: [NodeDirectory.Entry] }
@@ -151,42 +151,16 @@ struct ImpactReport: Encodable {
     }
 }
 
-/// What the bus knows about one key (`GET /why`): its registration in the index, its last
-/// invalidations the memory of cascades holds, newest first, and the events for its entities
-/// (those it registered, and `ref`s the caller names) that went to the dead-letter topic.
-struct WhyReport: Encodable {
-    var key: String
-    var service: String
-    /// Nil when the index has no registration for the key.
-    var deps: [String]?
-    var invalidations: [CascadeMemory.Invalidation]
-    var deadLetters: [CascadeMemory.DeadLetter]
-    var memory: Memory
-
-    struct Memory: Encodable {
-        var cascades: Int
-        var bytes: Int
-        var maxBytes: Int
-
-        enum CodingKeys: String, CodingKey {
-            case cascades, bytes
-            case maxBytes = "max_bytes"
-        }
-    }
-
+/// What the bus knows about one key (`GET /why`), from its index and its memory of cascades.
+extension BusWhy {
     init(_ processor: EventProcessor, key: CacheKeyRef, limit: Int, refs: [String]) {
-        self.key = key.key
-        service = key.service
-        deps = processor.index.dependencies(of: key)
-        invalidations = processor.cascades.invalidations(of: key.description, limit: limit)
+        let deps = processor.index.dependencies(of: key)
         let entities = Set((deps ?? []).filter { EntityRef(parsing: $0) != nil } + refs)
-        deadLetters = processor.cascades.deadLetters(keyedBy: entities)
-        memory = Memory(cascades: processor.cascades.count, bytes: processor.cascades.bytes, maxBytes: processor.cascades.maxBytes)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case key, service, deps, invalidations, memory
-        case deadLetters = "dead_letters"
+        self.init(
+            key: key.key, service: key.service, deps: deps,
+            invalidations: processor.cascades.invalidations(of: key.description, limit: limit),
+            deadLetters: processor.cascades.deadLetters(keyedBy: entities),
+            memory: Memory(cascades: processor.cascades.count, bytes: processor.cascades.bytes, maxBytes: processor.cascades.maxBytes))
     }
 }
 

@@ -69,9 +69,10 @@ public final class BusService: ServiceLifecycle.Service, @unchecked Sendable {
         let producer = self.producer
         let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
         self.tail = tail
-        let raceCheck = RegistrationRaceCheck(
+        var raceCheck = RegistrationRaceCheck(
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
+        raceCheck.applyDelayMillis = { [nodes] service in nodes.applyDelayMillis(service: service) }
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
             logger: logger, tail: tail

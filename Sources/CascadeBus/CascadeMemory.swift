@@ -34,90 +34,11 @@ public final class CascadeMemory: Sendable {
         var keys: Int
     }
 
-    /// The root event of a cascade.
-    public struct Root: Sendable, Equatable, Codable {
-        public var entity: String
-        public var id: String
-        public var version: UInt64
-        public var eventID: String
-        public var topic: String
-        public var partition: Int32
-        public var offset: Int64
-        /// The trace id of the event's `traceparent` header (W3C trace context), when it had one.
-        public var traceID: String?
-        /// The Kafka timestamp of the event (producer or broker), ms since 1970.
-        public var producedMillis: Int64?
-        /// When the bus consumed it.
-        public var consumedMillis: Int64
-        /// `resolve` for a conflict resolution, else `invalidate`.
-        public var kind: String
-
-        public init(
-            entity: String, id: String, version: UInt64, eventID: String, topic: String, partition: Int32, offset: Int64,
-            traceID: String? = nil, producedMillis: Int64? = nil, consumedMillis: Int64, kind: String = "invalidate"
-        ) {
-            self.entity = entity
-            self.id = id
-            self.version = version
-            self.eventID = eventID
-            self.topic = topic
-            self.partition = partition
-            self.offset = offset
-            self.traceID = traceID
-            self.producedMillis = producedMillis
-            self.consumedMillis = consumedMillis
-            self.kind = kind
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case entity, id, version, topic, partition, offset, kind
-            case eventID = "event_id", traceID = "trace_id", producedMillis = "produced_ms", consumedMillis = "consumed_ms"
-        }
-    }
-
-    /// One hop of a path, from the root towards the key.
-    public struct Hop: Sendable, Equatable, Codable {
-        /// `service/key`.
-        public var key: String
-        public var depth: Int
-        /// `bound` (a template of the graph), `registered` (a registration the graph declares)
-        /// or `undeclared` (a registration it does not).
-        public var reason: String
-        /// The key's family lies in a circular component: the hop may close a cycle.
-        public var cycle: Bool
-    }
-
-    /// One remembered invalidation of a key.
-    public struct Invalidation: Sendable, Equatable, Codable {
-        public var cause: Root
-        /// The root first, then every hop to the key.
-        public var path: [Hop]
-        public var depth: Int
-        /// When the batch holding it was handed to the producer, and acknowledged by the brokers.
-        public var sentMillis: Int64?
-        public var ackedMillis: Int64?
-
-        enum CodingKeys: String, CodingKey {
-            case cause, path, depth
-            case sentMillis = "sent_ms", ackedMillis = "acked_ms"
-        }
-    }
-
-    /// An event the bus rejected to the dead-letter topic.
-    public struct DeadLetter: Sendable, Equatable, Codable {
-        /// The message key (for Cascade's events, `Entity#id`).
-        public var key: String
-        public var reason: String
-        public var topic: String
-        public var partition: Int32
-        public var offset: Int64
-        public var atMillis: Int64
-
-        enum CodingKeys: String, CodingKey {
-            case key, reason, topic, partition, offset
-            case atMillis = "at_ms"
-        }
-    }
+    /// The parts of `GET /why`'s answer (CascadeWire's `BusWhy`) that the memory keeps.
+    public typealias Root = BusWhy.Root
+    public typealias Hop = BusWhy.Hop
+    public typealias Invalidation = BusWhy.Invalidation
+    public typealias DeadLetter = BusWhy.DeadLetter
 
     private struct State {
         /// Oldest first from `first`; the entries before it are forgotten.

@@ -31,6 +31,10 @@ public final class NodeDirectory: @unchecked Sendable {
 
     private let lock = NSLock()
     private var reports: [String: NodeReport] = [:]
+    /// Per service, the staleness its nodes reported lately, with when.
+    private var recentStaleness: [String: [(atMillis: Int64, millis: Int64)]] = [:]
+    /// How far back `applyDelayMillis` looks.
+    static let applyDelayMemoryMillis: Int64 = 10_000
 
     public init() {}
 
@@ -38,7 +42,18 @@ public final class NodeDirectory: @unchecked Sendable {
         lock.withLock {
             if let known = reports[report.kafkaKey], known.atMillis > report.atMillis { return }
             reports[report.kafkaKey] = report
+            var recent = recentStaleness[report.service, default: []]
+            recent.removeAll { report.atMillis - $0.atMillis > Self.applyDelayMemoryMillis }
+            recent.append((report.atMillis, report.stalenessMillis ?? 0))
+            recentStaleness[report.service] = recent
         }
+    }
+
+    /// How long after the bus invalidated a key a node of `service` may still have served its
+    /// old value: the most staleness its nodes reported in the last 10 s (0 when none did).
+    /// The race check waits that much longer before it trusts a value computed from the key.
+    func applyDelayMillis(service: String) -> Int64 {
+        lock.withLock { recentStaleness[service]?.map(\.millis).max() ?? 0 }
     }
 
     /// Every node heard of within `forgetAfterMillis`, by service then address.

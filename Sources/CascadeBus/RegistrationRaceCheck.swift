@@ -25,6 +25,10 @@ struct RegistrationRaceCheck: Sendable {
     /// How long before the value was stored its inputs may have been read: a change this
     /// close before `set_at_ms` (or after it) may not be in the value.
     let windowMillis: Int64
+    /// How long after the bus invalidated a key of a service its nodes may still serve the old
+    /// value (their recent staleness, `NodeDirectory`): a value computed from the key is judged
+    /// against the invalidation as the nodes applied it, not as the bus sent it.
+    var applyDelayMillis: @Sendable (_ service: String) -> Int64 = { _ in 0 }
 
     /// Why a registration is stale: a newer entity version, or an invalidated key.
     enum Staleness: Equatable {
@@ -45,9 +49,11 @@ struct RegistrationRaceCheck: Sendable {
             case .key(let ref)?:
                 guard staleKey == nil else { continue }
                 let name = ref.description
-                if earliestRead < recent.coverageStartMillis {
+                // The old value stayed readable on the key's nodes until they applied the drop.
+                let earliest = earliestRead - applyDelayMillis(ref.service)
+                if earliest < recent.coverageStartMillis {
                     staleKey = name
-                } else if let invalidatedAt = recent.lastInvalidated(RecentInvalidations.hash(name)), invalidatedAt >= earliestRead {
+                } else if let invalidatedAt = recent.lastInvalidated(RecentInvalidations.hash(name)), invalidatedAt >= earliest {
                     staleKey = name
                 }
             case nil:

@@ -1,3 +1,4 @@
+import CascadeClient
 import CascadeWire
 import Foundation
 

@@ -1,3 +1,4 @@
+import CascadeClient
 import Foundation
 
 /// Where the nodes and the bus are. `--config F` is a JSON file with these fields (every field

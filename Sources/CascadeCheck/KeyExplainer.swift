@@ -1,3 +1,4 @@
+import CascadeClient
 import CascadeRESP
 import CascadeWire
 import Foundation
@@ -35,14 +36,13 @@ public struct KeyExplainer: Sendable {
         let (node, timeout, password) = (self.node, self.timeout, requirepass)
         let clients = try admins.map { try AdminClient(base: $0, token: adminToken, timeout: timeout) }
         let keyBytes = Array(key.utf8)
-        let meta = try await onThread { () throws -> KeyMeta in
-            let client = try NodeClient(address: node, timeout: timeout, password: password)
-            let reply = try client.command(encodeRESPCommand("CASCADE.META", key))
-            do throws(RESPDecodeError) {
-                return try KeyMeta(key: keyBytes, reply: reply)
-            } catch {
-                throw OperatorError("the node at \(node): \(error.description)")
-            }
+        let client = try await NodeClient(address: node, timeout: timeout, password: password)
+        let reply = try await client.command(encodeRESPCommand("CASCADE.META", key))
+        let meta: KeyMeta
+        do throws(RESPDecodeError) {
+            meta = try KeyMeta(key: keyBytes, reply: reply)
+        } catch {
+            throw OperatorError("the node at \(node): \(error.description)")
         }
         let name = service + "/" + key
         let nodeRefs = KeyExplanation.entityRefs(meta: meta, busDeps: nil)

@@ -1,10 +1,11 @@
+import CascadeClient
+import CascadeRESP
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Reads keys and metadata from the nodes, and deletes stale keys for `--repair`. Blocking
-/// socket work, so every call runs on its own thread, off Swift's cooperative pool.
+/// Reads keys and metadata from the nodes, and deletes stale keys for `--repair`.
 struct NodeReader: Sendable {
     let nodes: [String: String]
     let password: String?
@@ -15,26 +16,26 @@ struct NodeReader: Sendable {
     func scanAll(progress: CheckProgress) async throws -> [ServiceKeys] {
         var result: [ServiceKeys] = []
         for (service, address) in nodes.sorted(by: { $0.key < $1.key }) {
-            let keys = try await onThread { try scan(service: service, address: address, progress: progress) }
+            let keys = try await scan(service: service, address: address, progress: progress)
             result.append(ServiceKeys(service: service, keys: keys))
         }
         progress.finish()
         return result
     }
 
-    private func scan(service: String, address: String, progress: CheckProgress) throws -> [KeyMeta] {
-        let client = try NodeClient(address: address, timeout: timeout, password: password)
+    private func scan(service: String, address: String, progress: CheckProgress) async throws -> [KeyMeta] {
+        let client = try await NodeClient(address: address, timeout: timeout, password: password)
         var metas: [KeyMeta] = []
         var cursor = "0"
         repeat {
-            let reply = try client.command(encodeRESPCommand("SCAN", cursor, "COUNT", String(scanCount)))
+            let reply = try await client.command(encodeRESPCommand("SCAN", cursor, "COUNT", String(scanCount)))
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let names) = parts[1] else {
                 throw OperatorError("the \(service) node at \(address) answered SCAN with \(describe(reply))")
             }
             cursor = next
-            let keys = names.compactMap { name -> [UInt8]? in if case .bulk(let bytes) = name { bytes } else { nil } }
+            let keys = names.compactMap(\.bytes)
             // Keys that vanished between SCAN and META are not counted.
-            metas += try self.metas(keys, client: client, service: service).filter(\.exists)
+            metas += try await self.metas(keys, client: client, service: service).filter(\.exists)
             progress.update(service: service, keys: metas.count)
         } while cursor != "0"
         return metas
@@ -43,15 +44,13 @@ struct NodeReader: Sendable {
     /// `CASCADE.META` for the given keys of one service, pipelined.
     func metas(service: String, keys: [[UInt8]]) async throws -> [KeyMeta] {
         guard let address = nodes[service], !keys.isEmpty else { return [] }
-        return try await onThread {
-            let client = try NodeClient(address: address, timeout: timeout, password: password)
-            return try metas(keys, client: client, service: service)
-        }
+        let client = try await NodeClient(address: address, timeout: timeout, password: password)
+        return try await metas(keys, client: client, service: service)
     }
 
-    private func metas(_ keys: [[UInt8]], client: NodeClient, service: String) throws -> [KeyMeta] {
+    private func metas(_ keys: [[UInt8]], client: NodeClient, service: String) async throws -> [KeyMeta] {
         guard !keys.isEmpty else { return [] }
-        let replies = try client.pipeline(keys.map { encodeRESPCommand([Array("CASCADE.META".utf8), $0]) })
+        let replies = try await client.pipeline(keys.map { encodeRESPCommand([Array("CASCADE.META".utf8), $0]) })
         return try zip(keys, replies).map { key, reply in
             do {
                 return try KeyMeta(key: key, reply: reply)
@@ -64,27 +63,18 @@ struct NodeReader: Sendable {
     /// Deletes the keys of one service; true for each the node confirmed gone.
     func delete(service: String, keys: [[UInt8]]) async throws -> [Bool] {
         guard let address = nodes[service], !keys.isEmpty else { return keys.map { _ in false } }
-        return try await onThread {
-            let client = try NodeClient(address: address, timeout: timeout, password: password)
-            var replies = try client.pipeline(keys.map { encodeRESPCommand([Array("UNLINK".utf8), $0]) })
-            if case .error? = replies.first {
-                replies = try client.pipeline(keys.map { encodeRESPCommand([Array("DEL".utf8), $0]) })
-            }
-            // 0 means it was already gone, which is as good as deleted.
-            return replies.map { $0.integer != nil }
+        let client = try await NodeClient(address: address, timeout: timeout, password: password)
+        var replies = try await client.pipeline(keys.map { encodeRESPCommand([Array("UNLINK".utf8), $0]) })
+        if case .error? = replies.first {
+            replies = try await client.pipeline(keys.map { encodeRESPCommand([Array("DEL".utf8), $0]) })
         }
+        // 0 means it was already gone, which is as good as deleted.
+        return replies.map { $0.integer != nil }
     }
 
-    private func describe(_ reply: RESPReply) -> String {
+    private func describe(_ reply: RESPValue) -> String {
         if case .error(let message) = reply { return "an error: \(message)" }
         return "an unexpected reply"
-    }
-}
-
-/// Runs blocking work on a fresh thread and awaits it.
-public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 

@@ -1,3 +1,4 @@
+import CascadeClient
 import Foundation
 
 /// `cascade warm`: streams JSON lines into a node as pipelined `SET ... EX ... DEPS`, a batch
@@ -23,17 +24,17 @@ public struct NodeWarmer {
     }
 
     /// Reads `input` to its end; `name` prefixes each malformed line's message.
-    public func warm(_ input: FileHandle, totalBytes: Int?, name: String) throws -> WarmProgress {
-        let client = try NodeClient(address: address, timeout: timeout, password: password)
+    public func warm(_ input: FileHandle, totalBytes: Int?, name: String) async throws -> WarmProgress {
+        let client = try await NodeClient(address: address, timeout: timeout, password: password)
         var progress = WarmProgress(totalBytes: totalBytes)
         var pending: [[UInt8]] = []
         var pendingLines: [Int] = []
         var lineNumber = 0
         var carry: [UInt8] = []
 
-        func flush() throws {
+        func flush() async throws {
             guard !pending.isEmpty else { return }
-            let replies = try client.pipeline(pending)
+            let replies = try await client.pipeline(pending)
             for (reply, line) in zip(replies, pendingLines) {
                 if case .error(let message) = reply {
                     progress.refused(line: line, message)
@@ -46,7 +47,7 @@ public struct NodeWarmer {
             progress.draw()
         }
 
-        func handle(_ line: ArraySlice<UInt8>) throws {
+        func handle(_ line: ArraySlice<UInt8>) async throws {
             lineNumber += 1
             progress.bytesRead += line.count + 1
             let text = String(decoding: line, as: UTF8.self)
@@ -55,7 +56,7 @@ public struct NodeWarmer {
             case .success(let record):
                 pending.append(record.command)
                 pendingLines.append(lineNumber)
-                if pending.count >= batch { try flush() }
+                if pending.count >= batch { try await flush() }
             case .failure(let error):
                 progress.malformed(line: lineNumber, "\(name):\(lineNumber) \(error)")
             }
@@ -67,13 +68,13 @@ public struct NodeWarmer {
             carry.append(contentsOf: data)
             var start = 0
             while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                try handle(carry[start..<newline])
+                try await handle(carry[start..<newline])
                 start = newline + 1
             }
             carry.removeFirst(start)
         }
-        if !carry.isEmpty { try handle(carry[...]) }
-        try flush()
+        if !carry.isEmpty { try await handle(carry[...]) }
+        try await flush()
         progress.finish()
         return progress
     }

@@ -1,3 +1,4 @@
+import CascadeClient
 import CascadeWire
 
 /// Why a cached key is stale.

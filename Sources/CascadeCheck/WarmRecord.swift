@@ -1,3 +1,4 @@
+import CascadeClient
 import Foundation
 
 /// One line of a `cascade warm` file: `{"key": "...", "value": "...", "ttl": 600, "deps":

@@ -1,3 +1,5 @@
+import CascadeClient
+
 /// What `cascade check --watch` concludes about one sampled key on one node, once the race
 /// window has passed since the key's invalidation was sent.
 public enum WatchVerdict: Sendable, Equatable {

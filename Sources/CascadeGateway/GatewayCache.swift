@@ -1,4 +1,4 @@
-import CascadeNode
+import CascadeCache
 import CascadeStore
 import CascadeWire
 import Logging

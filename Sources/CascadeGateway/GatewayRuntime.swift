@@ -1,5 +1,5 @@
+import CascadeCache
 import CascadeKafka
-import CascadeNode
 import CascadeWire
 import Hummingbird
 import Logging
@@ -24,16 +24,18 @@ public struct GatewayRuntime: Sendable {
         onReady: @escaping @Sendable (_ url: String) -> Void
     ) throws(KafkaError) {
         let gate = ReadyPair(onReady: onReady)
-        let runtime = try NodeRuntime(
-            configuration: nodeConfiguration, kafka: kafka, topics: topics, group: MultiThreadedEventLoopGroup.singleton,
-            logger: logger, front: .embedded, onListening: { _ in }, onReady: { gate.nodeReady() }, onApplied: onApplied)
+        let runtime = try CacheRuntime(
+            configuration: nodeConfiguration, kafka: kafka, topics: topics, logger: logger,
+            onReading: { gate.nodeReady() }, onApplied: onApplied)
         let upstream = HTTPUpstream(url: configuration.upstream)
         let fetching: any Upstream = configuration.tracing.map { TracedUpstream(upstream, tracing: $0) } ?? upstream
         cache = GatewayCache(node: runtime.node, upstream: fetching, configuration: configuration, logger: logger)
         let application = buildGatewayApplication(cache: cache, logger: logger) { host, port in
             gate.listening(url: "http://\(host):\(port)")
         }
-        services = [UpstreamClientService(upstream: upstream)] + runtime.services + [application]
+        // No RESP server runs the store's maintenance here: the ticker takes the front's place.
+        services = [UpstreamClientService(upstream: upstream)] + runtime.services(front: MaintenanceTicker(node: runtime.node))
+            + [application]
     }
 
     /// Creates the gateway's invalidation topic where the cluster accepts CreateTopics (the

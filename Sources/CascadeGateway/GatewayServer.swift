@@ -1,4 +1,4 @@
-import CascadeNode
+import CascadeCache
 import HTTPTypes
 import Hummingbird
 import Logging

@@ -1,7 +1,5 @@
+import CascadeClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// `graph impact --live URL`: asks a running bus `GET URL/impact?ref=Entity%23id` for the
 /// instance closure, keys found through registrations included. Returns what to print: the
@@ -15,17 +13,14 @@ public func liveImpact(base: String, ref: String, json: Bool, token: String? = n
     else {
         throw GraphQueryError("--live '\(base)' is not an http:// URL.")
     }
-    var request = URLRequest(url: url)
-    request.timeoutInterval = 10
-    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+    let status: Int
     let data: Data
-    let response: URLResponse
     do {
-        (data, response) = try await URLSession.shared.data(for: request)
+        let answer = try await HTTPGet.fetch(url.absoluteString, token: token, timeout: 10)
+        (status, data) = (answer.status, Data(answer.body))
     } catch {
-        throw GraphQueryError("bus at \(base) is not reachable (\(error.localizedDescription)).")
+        throw GraphQueryError("bus at \(base) is not reachable (\(error)).")
     }
-    let status = (response as? HTTPURLResponse)?.statusCode ?? 0
     let body = String(decoding: data, as: UTF8.self)
     guard status == 200 else {
         throw GraphQueryError("bus at \(base) answered \(status) for \(ref): \(body.prefix(300))")

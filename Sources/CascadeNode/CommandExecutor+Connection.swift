@@ -1,3 +1,4 @@
+import CascadeCache
 import CascadeRESP
 import CascadeWire
 import NIOCore

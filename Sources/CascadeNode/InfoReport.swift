@@ -1,3 +1,4 @@
+import CascadeCache
 import CascadeStore
 import Foundation
 

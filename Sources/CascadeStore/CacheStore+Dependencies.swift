@@ -68,10 +68,15 @@ extension CacheStore {
                 if voided { result.leasesVoided += 1 }
             }
         }
+        // The event's own entity tag spares values computed from its version or a later one
+        // (stored before the event arrived): they are current, and dropping them would also
+        // drop what was computed from them.
+        let spareFrom = message.kind == .invalidate && !message.cause.entity.isEmpty ? message.cause.version : nil
         for tag in message.tags where tagPresence.mayHold(hash: TagPresence.hash(tag)) {
+            let spare = tag == causeRef ? spareFrom : nil
             for shard in shards {
                 let (removed, voided) = shard.lock.withLock {
-                    shard.invalidate(tag: tag, fence: keyFence, now: now, hot: &result.hotKeys)
+                    shard.invalidate(tag: tag, fence: keyFence, now: now, hot: &result.hotKeys, spareFrom: spare)
                 }
                 result.keysRemoved += removed
                 result.leasesVoided += voided

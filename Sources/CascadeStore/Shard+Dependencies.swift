@@ -76,11 +76,18 @@ extension Shard {
     }
 
     /// Drops every key carrying `tag` and voids every lease that named it.
-    func invalidate(tag: String, fence: KeyFence, now: Int64, hot: inout [HotKey]) -> (removed: Int, voided: Int) {
+    /// `spareFrom`: the version of the change that drops the tag (`Entity#id`); a value stored
+    /// with `DEPS Entity#id@v`, v at least that, was computed from the change and stays.
+    func invalidate(tag: String, fence: KeyFence, now: Int64, hot: inout [HotKey], spareFrom: UInt64? = nil) -> (removed: Int, voided: Int) {
         var removed = 0
         var voided = 0
         if let keys = entryTags[tag] {
+            var spared: Set<StoreKey> = []
             for key in keys {
+                if let spareFrom, holdsVersion(key, of: tag, atLeast: spareFrom) {
+                    spared.insert(key)
+                    continue
+                }
                 let hash = key.bytes.withUnsafeBytes { KeyHash.hash($0) }
                 key.bytes.withUnsafeBytes { bytes in
                     if let slot = table.find(bytes, hash: hash) {
@@ -91,7 +98,11 @@ extension Shard {
                 recordKeyFence(key, fence, now: now)
             }
             // Removing the keys usually unindexed the tag already (and told the filter).
-            if entryTags.removeValue(forKey: tag) != nil { tagPresence.remove(tag) }
+            if !spared.isEmpty {
+                entryTags[tag] = spared
+            } else if entryTags.removeValue(forKey: tag) != nil {
+                tagPresence.remove(tag)
+            }
         }
         if let keys = leaseTags[tag] {
             for key in keys {
@@ -101,6 +112,14 @@ extension Shard {
             }
         }
         return (removed, voided)
+    }
+
+    /// Whether the key's value names `tag` (an entity) at `version` or later in its `DEPS`.
+    private func holdsVersion(_ key: StoreKey, of tag: String, atLeast version: UInt64) -> Bool {
+        meta[key]?.dependencies.contains { dependency in
+            if case .entity(_, let held?) = dependency { return held >= version && dependency.tag == tag }
+            return false
+        } ?? false
     }
 
     /// Removes an invalidated entry; if it was among the shard's hottest keys, it joins `hot`

@@ -1,4 +1,6 @@
 import CascadeCheck
+import CascadeClient
+import CascadeRESP
 import CascadeWire
 import Foundation
 import Logging
@@ -66,9 +68,9 @@ final class ConsistencyChecker: Service {
     private func check(_ checks: [PendingCheck], service: String, on address: String) async {
         let commands = checks.map { encodeRESPCommand([Array("CASCADE.META".utf8), Array($0.key.utf8)]) }
         let connections = self.connections
-        let replies: [RESPReply]
+        let replies: [RESPValue]
         do {
-            replies = try await NIOThreadPool.singleton.runIfActive { try connections.pipeline(commands, to: address) }
+            replies = try await connections.pipeline(commands, to: address)
         } catch {
             metrics.unchecked(.nodeUnreachable, count: checks.count)
             if connections.reportFailure(address) {
@@ -100,8 +102,8 @@ final class ConsistencyChecker: Service {
     }
 }
 
-/// One connection per node, opened on first use and again after a failure. Used from the
-/// thread pool one round at a time; the lock makes that so.
+/// One connection per node, opened on first use and again after a failure. Used by the
+/// checker's one loop, a round at a time.
 final class NodeConnections: Sendable {
     private struct State {
         var clients: [String: NodeClient] = [:]
@@ -117,25 +119,22 @@ final class NodeConnections: Sendable {
         self.timeout = timeout
     }
 
-    /// Blocking: runs on the thread pool.
-    func pipeline(_ commands: [[UInt8]], to address: String) throws -> [RESPReply] {
-        try state.withLock { state in
-            let client: NodeClient
-            if let open = state.clients[address] {
-                client = open
-            } else {
-                client = try NodeClient(address: address, timeout: timeout, password: password)
-                state.clients[address] = client
-            }
-            do {
-                let replies = try client.pipeline(commands)
-                guard replies.count == commands.count else { throw OperatorError("the node at \(address) answered \(replies.count) of \(commands.count) commands") }
-                return replies
-            } catch {
-                // A lost or late reply leaves the connection unusable: the next round opens another.
-                state.clients[address] = nil
-                throw error
-            }
+    func pipeline(_ commands: [[UInt8]], to address: String) async throws -> [RESPValue] {
+        let client: NodeClient
+        if let open = state.withLock({ $0.clients[address] }) {
+            client = open
+        } else {
+            client = try await NodeClient(address: address, timeout: timeout, password: password)
+            state.withLock { $0.clients[address] = client }
+        }
+        do {
+            let replies = try await client.pipeline(commands)
+            guard replies.count == commands.count else { throw OperatorError("the node at \(address) answered \(replies.count) of \(commands.count) commands") }
+            return replies
+        } catch {
+            // A lost or late reply leaves the connection unusable: the next round opens another.
+            state.withLock { $0.clients[address] = nil }
+            throw error
         }
     }
 

@@ -1,4 +1,3 @@
-import CascadeCheck
 import CascadeKafka
 import CascadeWire
 import Foundation

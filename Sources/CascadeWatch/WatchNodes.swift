@@ -1,4 +1,4 @@
-import CascadeCheck
+import CascadeClient
 import Synchronization
 
 /// The node addresses the watcher asks, by service: given once (status file, config, flags,

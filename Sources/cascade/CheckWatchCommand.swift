@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeCheck
+import CascadeClient
 import CascadeKafka
 import CascadeWatch
 import CascadeWire

@@ -2,7 +2,7 @@ import ArgumentParser
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka
-import CascadeNode
+import CascadeCache
 import CascadeStore
 import CascadeWire
 import Foundation

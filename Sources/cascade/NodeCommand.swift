@@ -2,6 +2,7 @@ import ArgumentParser
 import CascadeBus
 import CascadeGraph
 import CascadeKafka
+import CascadeCache
 import CascadeNode
 import CascadeRESP
 import CascadeStore

@@ -1,8 +1,9 @@
 import ArgumentParser
 import CascadeCheck
+import CascadeClient
 import Foundation
 
-struct WarmCommand: ParsableCommand {
+struct WarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warm",
         abstract: "Load a cold node from JSON lines {\"key\",\"value\",\"ttl\",\"deps\"} through pipelined SET ... EX ... DEPS.",
@@ -40,10 +41,10 @@ struct WarmCommand: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         let address = try node ?? StatusFile.read(statusFile ?? "").node(of: service)
         let (input, totalBytes) = try NodeWarmer.open(file)
-        let progress = try NodeWarmer(address: address, password: password, timeout: timeout, batch: batch)
+        let progress = try await NodeWarmer(address: address, password: password, timeout: timeout, batch: batch)
             .warm(input, totalBytes: totalBytes, name: file == "-" ? "stdin" : file)
         print("warmed \(service) at \(address): \(progress.stored) stored, \(progress.refusedCount) refused, \(progress.malformedCount) malformed")
         if progress.refusedCount + progress.malformedCount > 0 { throw ExitCode(1) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeCheck
+import CascadeClient
 import Foundation
 
 struct WhyCommand: AsyncParsableCommand {

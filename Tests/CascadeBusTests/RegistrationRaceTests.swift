@@ -50,6 +50,39 @@ struct RegistrationRaceTests {
         #expect(try arrive("order-service", "never-invalidated", deps: ["product-service/zz"], setAt: 10_100, now: 10_110).isEmpty)
     }
 
+    @Test("a key whose nodes applied its drop late: a value computed from it up to that much later is dropped too")
+    func nodesThatAppliedLate() throws {
+        var lagging = check
+        lagging.applyDelayMillis = { service in service == "product-service" ? 3000 : 0 }
+        #expect(try arrive("product-service", "a", deps: ["Product#p-1"], setAt: 900, now: 950).isEmpty)
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 2), nowMillis: 10_000)
+        // Read from product-service's node 2.5 s after the bus sent the drop: the node, 3 s
+        // behind, still had the old value.
+        let late = Registration(service: "order-service", key: "b", deps: ["product-service/a"], setAtMillis: 14_500)
+        fixture.processor.index.register(late)
+        #expect(check.check(late, nowMillis: 14_510).isEmpty, "judged by the bus's own time only, it looks fresh")
+        #expect(!lagging.check(late, nowMillis: 14_510).isEmpty, "with the nodes' delay, it is stale")
+        let later = Registration(service: "order-service", key: "c", deps: ["product-service/a"], setAtMillis: 15_100)
+        fixture.processor.index.register(later)
+        #expect(lagging.check(later, nowMillis: 15_110).isEmpty, "past window and delay, fresh")
+    }
+
+    @Test("the apply delay is the most staleness a service's nodes reported in the last 10 s")
+    func applyDelayFromReports() {
+        let nodes = NodeDirectory()
+        func report(_ node: String, staleness: Int64?, at: Int64) -> NodeReport {
+            NodeReport(service: "catalog", node: node, address: "127.0.0.1:1", applied: [:], stalenessMillis: staleness, lag: 0, degraded: false, atMillis: at)
+        }
+        #expect(nodes.applyDelayMillis(service: "catalog") == 0)
+        nodes.merge(report("n1", staleness: 200, at: 1_000))
+        nodes.merge(report("n2", staleness: 3_000, at: 1_500))
+        nodes.merge(report("n1", staleness: nil, at: 2_000))
+        #expect(nodes.applyDelayMillis(service: "catalog") == 3_000)
+        #expect(nodes.applyDelayMillis(service: "storefront") == 0)
+        nodes.merge(report("n1", staleness: 100, at: 12_000))
+        #expect(nodes.applyDelayMillis(service: "catalog") == 100, "the 3 s peak is older than 10 s")
+    }
+
     @Test("a registration older than the bus's memory cannot be shown fresh: dropped")
     func olderThanTheMemory() throws {
         let late = try RegistrationRaceTests(startMillis: 60_000)

@@ -1,4 +1,6 @@
 import CascadeCheck
+import CascadeClient
+import CascadeRESP
 import Foundation
 import Testing
 
@@ -84,7 +86,7 @@ import Testing
             var reader = RESPReplyReader()
             let bytes = Array(text.utf8)
             // Byte by byte: nil until the reply is whole.
-            var reply: RESPReply?
+            var reply: RESPValue?
             for byte in bytes {
                 #expect(reply == nil)
                 reader.append([byte])

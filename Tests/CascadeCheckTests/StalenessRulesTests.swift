@@ -1,4 +1,5 @@
 import CascadeCheck
+import CascadeClient
 import CascadeWire
 import Testing
 

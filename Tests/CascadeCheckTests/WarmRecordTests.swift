@@ -1,4 +1,5 @@
 import CascadeCheck
+import CascadeClient
 import Testing
 
 @Suite struct WarmRecordTests {

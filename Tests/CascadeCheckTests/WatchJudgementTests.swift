@@ -1,4 +1,6 @@
 import CascadeCheck
+import CascadeClient
+import CascadeRESP
 import Testing
 
 /// The pure parts of `cascade check --watch`: which keys it samples, what it calls a
@@ -73,9 +75,8 @@ import Testing
 
     @Test func theVerdictReadsTheNodesOwnReply() throws {
         // CASCADE.META as a RESP3 map: exists, set_at_ms.
-        let reply = RESPReply.map([
-            .init(.bulk(Array("exists".utf8)), .integer(1)), .init(.bulk(Array("set_at_ms".utf8)), .integer(4_000)),
-            .init(.bulk(Array("ttl_ms".utf8)), .integer(-1)),
+        let reply = RESPValue.map([
+            (.bulk("exists"), .integer(1)), (.bulk("set_at_ms"), .integer(4_000)), (.bulk("ttl_ms"), .integer(-1)),
         ])
         let parsed = try KeyMeta(key: Array("k".utf8), reply: reply)
         #expect(WatchVerdict.judge(parsed, invalidatedAtMillis: 5_000) == .violation(setAtMillis: 4_000))

@@ -1,4 +1,4 @@
-import CascadeNode
+import CascadeCache
 @testable import CascadeGateway
 import Logging
 import NIOConcurrencyHelpers

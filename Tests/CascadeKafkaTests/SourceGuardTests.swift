@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-/// Guards over the source tree: no thread started per call, and librdkafka reached only
-/// through `CascadeKafka/RDKafka/`.
-@Suite("Source guards: thread starts and C calls")
+/// Guards over the source tree: no thread started per call, librdkafka reached only through
+/// `CascadeKafka/RDKafka/`, and the module boundaries that the package graph alone allows to slip.
+@Suite("Source guards: thread starts, C calls and module boundaries")
 struct SourceGuardTests {
     /// Every place in Sources allowed to start a thread, with how many starts it holds and why.
     /// A thread here is started once per owner and lives as long as it, or the site is a known
@@ -14,13 +14,7 @@ struct SourceGuardTests {
         "CascadeBus/OwnershipDriver.swift": (1, "the bus instance's beacon loop, off the cooperative pool, for the instance's life"),
         "CascadeTestSupport/ChildProcess.swift": (1, "one reader per pipe of a child process, until end of file"),
         "CascadeBench/BenchChaosProcess.swift": (1, "one reader of a chaos run's child process output, until end of file"),
-        "CascadeBench/BenchChaosReaders.swift": (1, "a fixed set of load threads for a chaos run"),
         "CascadeGraphInspect/GraphSVG.swift": (1, "one writer into dot's input per `cascade graph` render, a one-shot command"),
-        // Per call, still: NodeClient blocks on NIO futures. They go with the async NodeClient
-        // (issue 27, "an async NodeClient on CascadeRESP's codec").
-        "CascadeCheck/NodeReader.swift": (1, "PER CALL until NodeClient is async: `onThread` for the audit's node reads"),
-        "CascadeCheck/AppliedWait.swift": (1, "PER CALL until NodeClient is async: one ask per node"),
-        "CascadeBench/BenchReadsCommand.swift": (1, "PER CALL until NodeClient is async: the reads benchmark's control connection"),
     ]
 
     @Test("threads are started only by the long-lived owners on the allow-list")
@@ -70,6 +64,41 @@ struct SourceGuardTests {
             #expect(bounded >= made, "\(path) makes \(made) ServiceGroup(s), \(bounded) with `.bounded()` shutdown limits")
         }
         #expect(groups >= 9)
+    }
+
+    /// Module boundaries (issue 27): the gateway shares the node's core through CascadeCache,
+    /// not by importing the node; the benchmarks are imported only by the executable.
+    static let forbiddenImports: [(importer: @Sendable (String) -> Bool, module: String, why: String)] = [
+        ({ $0 == "CascadeGateway" }, "CascadeNode", "what the gateway shares with the node lives in CascadeCache"),
+        ({ $0 != "CascadeBench" && $0 != "cascade" }, "CascadeBench", "only the executable runs the benchmarks"),
+    ]
+
+    @Test("the gateway does not import the node, and only the executable imports the benchmarks")
+    func moduleBoundariesHold() throws {
+        for (path, text) in try Self.sources() {
+            let target = String(path.prefix { $0 != "/" })
+            for module in Self.importedModules(in: text) {
+                for rule in Self.forbiddenImports where rule.module == module && rule.importer(target) {
+                    Issue.record("\(path) imports \(module): \(rule.why)")
+                }
+            }
+        }
+    }
+
+    @Test("the import scan sees every form of import, and not look-alikes")
+    func importScanSeesImports() {
+        let text = "import CascadeNode\n@testable import CascadeBench\npublic import CascadeCache\n// import CascadeX\nlet s = \"import Y\""
+        #expect(Self.importedModules(in: text) == ["CascadeNode", "CascadeBench", "CascadeCache"])
+    }
+
+    /// The modules `text` imports, in order (`@testable`, access levels and kinds allowed).
+    static func importedModules(in text: String) -> [String] {
+        let line = try! NSRegularExpression(
+            pattern: #"^\s*(?:@\w+\s+)*(?:(?:public|package|internal|private|fileprivate)\s+)?import\s+(?:(?:struct|class|enum|func|typealias|protocol|let|var)\s+)?([A-Za-z_][A-Za-z0-9_]*)"#,
+            options: [.anchorsMatchLines])
+        return line.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
+            Range(match.range(at: 1), in: text).map { String(text[$0]) }
+        }
     }
 
     /// Starts of a thread in `text`, comments left out.

@@ -1,5 +1,5 @@
 import CascadeGraph
-import CascadeNode
+import CascadeCache
 import CascadeStore
 import CascadeTestSupport
 import Foundation
@@ -103,16 +103,6 @@ import Testing
         for _ in 0..<300 { learner.observe(changed: 95, unchanged: 905, intervalMillis: 60_000_000, elapsedMillis: 1_000) }
         // 2 × 1 % × 600 s = 12 s.
         #expect(abs(Double(learner.ttlMillis) - 12_000) < 1_000, "\(learner.ttlMillis)")
-    }
-
-    @Test func adaptiveBeatsTheFixedTTLOfTheSameStaleRateInTheBenchmark() throws {
-        var benchmark = TTLBenchmark()
-        benchmark.durationSeconds = 3_600
-        benchmark.readsPerSecond = 100
-        let results = try benchmark.run(fixedTTLs: [15, 300])
-        let short = results[0], long = results[1], adaptive = results[2]
-        #expect(adaptive.hitRatio > short.hitRatio, "\(results.map { ($0.label, $0.hitRatio, $0.staleRate) })")
-        #expect(adaptive.staleRate < long.staleRate / 3)
     }
 }
 

@@ -1,3 +1,4 @@
+@testable import CascadeCache
 @testable import CascadeNode
 import CascadeStore
 import CascadeTestSupport

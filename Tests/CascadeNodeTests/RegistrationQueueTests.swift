@@ -1,4 +1,5 @@
 import CascadeKafka
+@testable import CascadeCache
 @testable import CascadeNode
 import CascadeTestSupport
 import CascadeWire

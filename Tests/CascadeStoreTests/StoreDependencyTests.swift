@@ -32,6 +32,26 @@ private func message(
         #expect(Set(store.drainTombstones().map(\.key)) == ["a", "b", "c"])
     }
 
+    @Test func theEventsOwnTagSparesValuesComputedFromItsVersionOrLater() throws {
+        let store = CacheStore()
+        store.set(bytes("at27"), bytes("v"), dependencies: try deps("Product#p-7@27"))
+        store.set(bytes("at28"), bytes("v"), dependencies: try deps("Product#p-7@28"))
+        store.set(bytes("at26"), bytes("v"), dependencies: try deps("Product#p-7@26"))
+        store.set(bytes("bare"), bytes("v"), dependencies: try deps("Product#p-7"))
+        store.set(bytes("other"), bytes("v"), dependencies: try deps("Product#p-7@30", "Order#o-1@1"))
+        let result = store.apply(message(tags: ["Product#p-7"], cause: ("Product", "p-7", 27)))
+        #expect(result.keysRemoved == 2)
+        #expect(store.get(bytes("at26")) == nil && store.get(bytes("bare")) == nil)
+        #expect(["at27", "at28", "other"].allSatisfy { store.get(bytes($0)) == bytes("v") }, "current values stay")
+        // A later change still reaches the spared ones through the same tag.
+        #expect(store.apply(message(tags: ["Product#p-7"], cause: ("Product", "p-7", 29))).keysRemoved == 2)
+        #expect(store.get(bytes("other")) == bytes("v"))
+        // A tag other than the event's own entity, or a conflict's resolution, spares nothing.
+        #expect(store.apply(message(tags: ["Order#o-1"], cause: ("Product", "p-9", 1))).keysRemoved == 1)
+        store.set(bytes("won"), bytes("v"), dependencies: try deps("Product#p-8@5"))
+        #expect(store.apply(message(kind: .resolve, tags: ["Product#p-8"], cause: ("Product", "p-8", 5))).keysRemoved == 1)
+    }
+
     @Test func setWithAVersionBelowTheFenceIsStale() throws {
         let store = CacheStore()
         store.apply(message(fences: [.init(ref: "X#1", version: 7)]))

@@ -1,3 +1,5 @@
+import CascadeRESP
+
 /// What `CASCADE.META key` says about one key (docs/node.md).
 public struct KeyMeta: Sendable, Equatable {
     public struct Dependency: Sendable, Equatable, Codable {
@@ -58,7 +60,7 @@ public struct KeyMeta: Sendable, Equatable {
     public var name: String { String(decoding: key, as: UTF8.self) }
 
     /// Reads a `CASCADE.META` reply (RESP3 map or RESP2 flat array of pairs).
-    public init(key: [UInt8], reply: RESPReply) throws(RESPDecodeError) {
+    public init(key: [UInt8], reply: RESPValue) throws(RESPDecodeError) {
         if case .error(let message) = reply { throw RESPDecodeError(description: "CASCADE.META answered: \(message)") }
         guard let fields = reply.pairs else { throw RESPDecodeError(description: "CASCADE.META reply is not a map") }
         self.init(key: key, exists: false, setAtMillis: nil, ttlMillis: -2, dependencies: [])
@@ -77,7 +79,7 @@ public struct KeyMeta: Sendable, Equatable {
         }
     }
 
-    private static func fence(_ reply: RESPReply) -> KeyFence? {
+    private static func fence(_ reply: RESPValue) -> KeyFence? {
         guard let pairs = reply.pairs else { return nil }
         let fields = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
         guard let at = fields["at_ms"]?.integer else { return nil }
@@ -86,7 +88,7 @@ public struct KeyMeta: Sendable, Equatable {
         return KeyFence(atMillis: Int64(at), cause: fields["cause"]?.text, earlier: earlier)
     }
 
-    private static func dependency(_ reply: RESPReply) -> Dependency? {
+    private static func dependency(_ reply: RESPValue) -> Dependency? {
         guard let pairs = reply.pairs else { return nil }
         let fields = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
         guard let dep = fields["dep"]?.text, let tag = fields["tag"]?.text else { return nil }

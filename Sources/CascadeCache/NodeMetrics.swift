@@ -3,12 +3,12 @@ import Metrics
 
 /// The node's swift-metrics instruments; whichever backend the process bootstraps (Prometheus
 /// for `/metrics`) exports them.
-struct NodeMetrics: Sendable {
+package struct NodeMetrics: Sendable {
     let invalidationsApplied = Counter(label: "cascade_node_invalidations_applied_total")
     let keysInvalidated = Counter(label: "cascade_node_keys_invalidated_total")
     let applyLatency = Timer(label: "cascade_node_apply_latency_seconds")
     /// A sampled read batch's time in the node, from its first command to its replies' flush.
-    let commandDuration = Timer(label: "cascade_node_command_duration_seconds")
+    package let commandDuration = Timer(label: "cascade_node_command_duration_seconds")
     let registrations = Counter(label: "cascade_node_registrations_total")
     /// SET ... DEPS refused (-TRYAGAIN) because the registration queue was full.
     let registrationsRefused = Counter(label: "cascade_node_registrations_refused_total")

@@ -1,3 +1,4 @@
+import CascadeCache
 import CascadeGraph
 import CascadeStore
 import CascadeWire

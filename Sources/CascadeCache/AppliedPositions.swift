@@ -8,12 +8,12 @@ import NIOConcurrencyHelpers
 public final class AppliedPositions: Sendable {
     /// One `CASCADE.AFTER` waiting. `answer` is called once: true when applied, false on
     /// timeout (the caller's timer calls `expire`).
-    final class Waiter: Sendable {
-        let partition: Int32
-        let offset: Int64
+    package final class Waiter: Sendable {
+        package let partition: Int32
+        package let offset: Int64
         let answer: @Sendable (Bool) -> Void
 
-        init(partition: Int32, offset: Int64, answer: @escaping @Sendable (Bool) -> Void) {
+        package init(partition: Int32, offset: Int64, answer: @escaping @Sendable (Bool) -> Void) {
             self.partition = partition
             self.offset = offset
             self.answer = answer
@@ -61,7 +61,7 @@ public final class AppliedPositions: Sendable {
     }
 
     /// Answers at once (true) when already applied, else registers the waiter and returns nil.
-    func wait(_ waiter: Waiter) -> Bool? {
+    package func wait(_ waiter: Waiter) -> Bool? {
         state.withLockedValue { state -> Bool? in
             if let through = state.through[waiter.partition], through >= waiter.offset { return true }
             state.waiters[ObjectIdentifier(waiter)] = waiter
@@ -70,7 +70,7 @@ public final class AppliedPositions: Sendable {
     }
 
     /// The waiter's time is up: answers it false unless a watermark answered it first.
-    func expire(_ waiter: Waiter) {
+    package func expire(_ waiter: Waiter) {
         let removed = state.withLockedValue { $0.waiters.removeValue(forKey: ObjectIdentifier(waiter)) }
         removed?.answer(false)
     }

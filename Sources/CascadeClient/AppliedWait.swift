@@ -1,8 +1,8 @@
 import Foundation
 
 /// `cascade publish --wait`: asks nodes, all at once, to answer `CASCADE.AFTER <token>` and
-/// times each answer. Each node gets its own blocking connection on its own thread: the
-/// answers come when the nodes have applied, not in turn.
+/// times each answer. Each node gets its own connection and task: the answers come when the
+/// nodes have applied, not in turn.
 public struct AppliedWait: Sendable {
     public struct Node: Sendable, Hashable {
         public var service: String
@@ -42,29 +42,27 @@ public struct AppliedWait: Sendable {
     }
 
     private func ask(_ node: Node, token: String) async -> Answer {
-        let password = self.password
-        let timeoutMillis = self.timeoutMillis
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let started = DispatchTime.now()
-                func millis() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6 }
-                do {
-                    let client = try NodeClient(
-                        address: node.address, timeout: Double(timeoutMillis) / 1000 + 2, password: password)
-                    let reply = try client.command(encodeRESPCommand("CASCADE.AFTER", token, String(timeoutMillis)))
-                    switch reply {
-                    case .simple("OK"):
-                        continuation.resume(returning: Answer(node: node, applied: true, millis: millis(), detail: ""))
-                    case .error(let message):
-                        continuation.resume(returning: Answer(node: node, applied: false, millis: millis(), detail: message))
-                    default:
-                        continuation.resume(returning: Answer(node: node, applied: false, millis: millis(), detail: "unexpected reply \(reply)"))
-                    }
-                } catch {
-                    continuation.resume(returning: Answer(node: node, applied: false, millis: millis(), detail: "\(error)"))
-                }
+        let started = ContinuousClock.now
+        func millis() -> Double { (ContinuousClock.now - started).inMilliseconds }
+        do {
+            let client = try await NodeClient(address: node.address, timeout: Double(timeoutMillis) / 1000 + 2, password: password)
+            let reply = try await client.command(encodeRESPCommand("CASCADE.AFTER", token, String(timeoutMillis)))
+            switch reply {
+            case .simple("OK"): return Answer(node: node, applied: true, millis: millis(), detail: "")
+            case .error(let message): return Answer(node: node, applied: false, millis: millis(), detail: message)
+            default: return Answer(node: node, applied: false, millis: millis(), detail: "unexpected reply \(reply)")
             }
+        } catch {
+            return Answer(node: node, applied: false, millis: millis(), detail: "\(error)")
         }
+    }
+}
+
+extension Duration {
+    /// This duration in milliseconds, fractions kept.
+    var inMilliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
 }
 

@@ -1,48 +1,38 @@
 import CascadeRESP
 import NIOCore
 
-/// A reply from a cache node, as `cascade check` needs it: RESP2 and the RESP3 types a node
-/// may send, as plain Swift values (keys as byte arrays).
-public indirect enum RESPReply: Equatable, Sendable {
-    case simple(String)
-    case error(String)
-    case integer(Int64)
-    case bulk([UInt8])
-    case null
-    case array([RESPReply])
-    case map([Pair])
-
-    public struct Pair: Equatable, Sendable {
-        public var key: RESPReply
-        public var value: RESPReply
-        public init(_ key: RESPReply, _ value: RESPReply) {
-            self.key = key
-            self.value = value
-        }
-    }
-
+/// What the clients read out of a node's replies (CascadeRESP's `RESPValue`): RESP2 and the
+/// RESP3 types a node may send.
+extension RESPValue {
     /// The text of a simple or bulk string.
     public var text: String? {
         switch self {
         case .simple(let text): return text
-        case .bulk(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .bulk(let bytes): return String(buffer: bytes)
         default: return nil
         }
     }
 
+    /// An integer reply, or a string that holds one.
     public var integer: Int64? {
         switch self {
-        case .integer(let value): return value
+        case .integer(let value): return Int64(value)
         case .simple, .bulk: return text.flatMap { Int64($0) }
         default: return nil
         }
     }
 
+    /// The bytes of a bulk string, as keys and values are.
+    public var bytes: [UInt8]? {
+        if case .bulk(let buffer) = self { return Array(buffer.readableBytesView) }
+        return nil
+    }
+
     /// Field/value pairs of a RESP3 map or of a RESP2 flat array of pairs.
-    public var pairs: [(String, RESPReply)]? {
+    public var pairs: [(String, RESPValue)]? {
         switch self {
         case .map(let pairs):
-            return pairs.compactMap { pair in pair.key.text.map { ($0, pair.value) } }
+            return pairs.compactMap { key, value in key.text.map { ($0, value) } }
         case .array(let items) where items.count % 2 == 0:
             return stride(from: 0, to: items.count, by: 2).compactMap { index in items[index].text.map { ($0, items[index + 1]) } }
         default:
@@ -53,24 +43,6 @@ public indirect enum RESPReply: Equatable, Sendable {
 
 public struct RESPDecodeError: Error, Equatable, CustomStringConvertible {
     public var description: String
-}
-
-extension RESPReply {
-    /// The check's view of a reply decoded by CascadeRESP's codec: RESP3 sets and pushes read
-    /// as arrays, booleans as 1 or 0, doubles as their text.
-    public init(_ value: RESPValue) {
-        switch value {
-        case .simple(let text): self = .simple(text)
-        case .error(let text): self = .error(text)
-        case .integer(let number): self = .integer(Int64(number))
-        case .bulk(let bytes): self = .bulk(Array(bytes.readableBytesView))
-        case .null: self = .null
-        case .array(let items), .set(let items): self = .array(items.map(RESPReply.init))
-        case .map(let pairs): self = .map(pairs.map { Pair(RESPReply($0.0), RESPReply($0.1)) })
-        case .double(let number): self = .simple(String(number))
-        case .boolean(let flag): self = .integer(flag ? 1 : 0)
-        }
-    }
 }
 
 /// Decodes replies from bytes as they arrive, with CascadeRESP's reply decoder; `next()`
@@ -85,11 +57,11 @@ public struct RESPReplyReader {
         buffer.writeBytes(Array(bytes))
     }
 
-    public mutating func next() throws(RESPDecodeError) -> RESPReply? {
+    public mutating func next() throws(RESPDecodeError) -> RESPValue? {
         do {
             let value = try decoder.decode(buffer: &buffer)
             buffer.discardReadBytes()
-            return value.map(RESPReply.init)
+            return value
         } catch {
             throw RESPDecodeError(description: "\(error)")
         }

@@ -6,13 +6,13 @@ public final class NodeCounters: Sendable {
     private let consumerLag = ManagedAtomic<Int64>(0)
     private let invalidations = ManagedAtomic<Int>(0)
     private let removedByInvalidation = ManagedAtomic<Int>(0)
-    let connectionIDs = ManagedAtomic<Int>(0)
-    let connections = ManagedAtomic<Int>(0)
-    let commands = ManagedAtomic<Int>(0)
+    package let connectionIDs = ManagedAtomic<Int>(0)
+    package let connections = ManagedAtomic<Int>(0)
+    package let commands = ManagedAtomic<Int>(0)
     private let degradedFlag = ManagedAtomic<Bool>(false)
-    let degradedReads = ManagedAtomic<Int>(0)
+    package let degradedReads = ManagedAtomic<Int>(0)
     /// SET ... DEPS refused because the registration queue was full.
-    let registrationsRefused = ManagedAtomic<Int>(0)
+    package let registrationsRefused = ManagedAtomic<Int>(0)
 
     public init() {}
 

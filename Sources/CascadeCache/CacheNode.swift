@@ -13,10 +13,10 @@ public final class CacheNode: Sendable {
     public let counters = NodeCounters()
     /// How far the invalidation stream is applied (watermarks), for CASCADE.AFTER and staleness.
     public let positions = AppliedPositions()
-    let publisher: any RegistrationPublisher
-    let metrics = NodeMetrics()
-    let logger: Logger
-    let startedAtMillis: Int64
+    package let publisher: any RegistrationPublisher
+    package let metrics = NodeMetrics()
+    package let logger: Logger
+    package let startedAtMillis: Int64
     /// This process's id on `cascade.deps`: incarnations of two processes never compare.
     public let nodeID: String
     private let listeningAddress = NIOLockedValueBox<String?>(nil)
@@ -24,7 +24,7 @@ public final class CacheNode: Sendable {
     /// Checked on every read, so a read never passes the bound by a maintenance tick.
     private let servesUntil = ManagedAtomic<Int64>(.max)
     /// Per-family metrics and adaptive TTLs, with `--graph`.
-    let familyMonitor: FamilyMonitor?
+    package let familyMonitor: FamilyMonitor?
     /// When hot-key estimates were last halved.
     private let lastHotKeyDecay = ManagedAtomic<Int64>(0)
     /// How often hot-key estimates halve: hot means read often in the last tens of seconds.
@@ -58,7 +58,7 @@ public final class CacheNode: Sendable {
     /// Whether reads may hit now: always without `--max-staleness`, else while the stream is
     /// confirmed current within the bound.
     @inline(__always)
-    func servesReads() -> Bool {
+    package func servesReads() -> Bool {
         configuration.maxStalenessMillis == nil || WallClock.nowMillis() <= servesUntil.load(ordering: .relaxed)
     }
 
@@ -129,14 +129,14 @@ public final class CacheNode: Sendable {
 
     /// Room claimed in the registration queue before a value is stored, so that the node
     /// answers OK only for a registration it has queued.
-    struct RegistrationClaim {
-        let deps: [String]
-        let bytes: Int
+    package struct RegistrationClaim {
+        package let deps: [String]
+        package let bytes: Int
     }
 
     /// Claims room for a key of `keyBytes` with `dependencies` (none needed without them); nil
     /// when the queue is at its bound: the command is refused with `registrationQueueFull`.
-    func claimRegistration(keyBytes: Int, _ dependencies: [Dependency]) -> RegistrationClaim? {
+    package func claimRegistration(keyBytes: Int, _ dependencies: [Dependency]) -> RegistrationClaim? {
         guard !dependencies.isEmpty else { return RegistrationClaim(deps: [], bytes: 0) }
         let deps = dependencies.map(\.description)
         let bytes = Registration.queuedBytes(key: keyBytes, deps: deps)
@@ -149,14 +149,14 @@ public final class CacheNode: Sendable {
     }
 
     /// Gives back the room of a value that was not stored.
-    func release(_ claim: RegistrationClaim) {
+    package func release(_ claim: RegistrationClaim) {
         if claim.bytes > 0 { publisher.release(bytes: claim.bytes) }
     }
 
     /// Publishes what a stored value (or lease) depends on; `incarnation` is the one the store
     /// gave the value (or the lease token), so that its tombstone cannot erase a newer one.
     /// `deps` overrides the claim's (LEASE.SET registers the lease's dependencies too).
-    func register(key: String, claim: RegistrationClaim, deps: [String]? = nil, lease: Bool, incarnation: UInt64) {
+    package func register(key: String, claim: RegistrationClaim, deps: [String]? = nil, lease: Bool, incarnation: UInt64) {
         let deps = deps ?? claim.deps
         guard !deps.isEmpty else { return release(claim) }
         publisher.publish(Registration(
@@ -166,7 +166,7 @@ public final class CacheNode: Sendable {
     }
 
     /// The reply to a SET ... DEPS refused for want of room in the registration queue.
-    var registrationQueueFull: String {
+    package var registrationQueueFull: String {
         "TRYAGAIN registrations waiting for Kafka fill the node's queue (\(configuration.registrationQueueLimit) bytes); the value was not stored"
     }
 
@@ -187,7 +187,7 @@ public final class CacheNode: Sendable {
     /// Bounded staleness for INFO, metrics and the log, on the maintenance tick: past the
     /// bound (or, before any watermark, that long after start) reads miss (`servesReads`);
     /// back under it, they hit again.
-    func updateDegraded(now: Int64 = WallClock.nowMillis()) {
+    package func updateDegraded(now: Int64 = WallClock.nowMillis()) {
         guard let bound = configuration.maxStalenessMillis else { return }
         let behind = stalenessMillis(now: now) ?? (now - startedAtMillis)
         let degraded = behind > bound

@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 /// The node's view of its families between maintenance ticks: per-family gauges on /metrics
 /// (labels `service`, `family`), the adaptive-TTL learners fed from the store's counters, and
 /// `INFO` reads the same store counters. `tick` runs on the maintenance timer only.
-final class FamilyMonitor: Sendable {
+package final class FamilyMonitor: Sendable {
     private struct Gauges: Sendable {
         let keys, bytes, hits, misses, hitRatio, evictions, invalidations, ttl: Gauge
 
@@ -36,7 +36,7 @@ final class FamilyMonitor: Sendable {
     /// How long a learning window is.
     static let learnWindowMillis: Int64 = 1_000
 
-    init(directory: FamilyDirectory, staleTarget: Double = 0.01) {
+    package init(directory: FamilyDirectory, staleTarget: Double = 0.01) {
         self.directory = directory
         gauges = directory.families.map { Gauges(service: directory.service, family: $0.name) }
         tierBytes = directory.tiers.map {
@@ -56,7 +56,7 @@ final class FamilyMonitor: Sendable {
     }
 
     /// Seeds the store with each adaptive family's starting TTL (its lower bound).
-    func start(store: CacheStore) {
+    package func start(store: CacheStore) {
         state.withLockedValue { state in
             for (number, learner) in state.learners { store.setDefaultTTL(family: number, milliseconds: learner.ttlMillis) }
             for (number, learner) in state.fingerprintLearners { store.setDefaultTTL(family: number, milliseconds: learner.ttlMillis) }
@@ -64,11 +64,11 @@ final class FamilyMonitor: Sendable {
     }
 
     /// The TTL INFO and metrics show for a family: its fixed one, its current adaptive one, or 0.
-    func ttlMillis(of family: FamilyDirectory.Family, store: CacheStore) -> Int64 {
+    package func ttlMillis(of family: FamilyDirectory.Family, store: CacheStore) -> Int64 {
         family.adaptive != nil ? store.defaultTTL(family: family.number) : (family.ttlMillis ?? 0)
     }
 
-    func tick(store: CacheStore, now: Int64) {
+    package func tick(store: CacheStore, now: Int64) {
         let stats = store.familyStats()
         for family in directory.families where Int(family.number) < stats.count {
             let figures = stats[Int(family.number)]

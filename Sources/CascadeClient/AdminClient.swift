@@ -1,8 +1,5 @@
 import CascadeWire
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Reads the bus's admin API: entity versions (`GET /ledger/<Entity>/<id>`) and the live
 /// nodes (`GET /nodes`).
@@ -139,14 +136,11 @@ public struct AdminClient: Sendable {
     }
 
     private func get(_ url: URL) async throws -> (Int, String) {
-        var request = URLRequest(url: url)
-        request.timeoutInterval = timeout
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+            let (status, body) = try await HTTPGet.fetch(url.absoluteString, token: token, timeout: timeout)
+            return (status, String(decoding: body, as: UTF8.self))
         } catch {
-            throw OperatorError("cannot reach the bus at \(base): \(error.localizedDescription)")
+            throw OperatorError("cannot reach the bus at \(base): \(error)")
         }
     }
 }

@@ -2,18 +2,18 @@ import CascadeRESP
 import NIOCore
 import NIOPosix
 
-/// A RESP client for one node (the audit, `publish --wait`, `warm`, benchmarks): a NIO channel
-/// with CascadeRESP's reply decoder, behind a blocking API, because each caller is one thread
-/// doing one thing at a time (off Swift's cooperative pool). Enough for SCAN, pipelined
-/// CASCADE.META and UNLINK, and SET.
-public final class NodeClient {
+/// A RESP client for one node (the audit, `publish --wait`, `warm`, `check --watch`, the
+/// benchmarks): a NIO channel with CascadeRESP's reply decoder, awaited, never blocking a
+/// thread. Enough for SCAN, pipelined CASCADE.META and UNLINK, SET and CASCADE.AFTER. Callers
+/// may share a connection: replies are matched to requests in the order they reach its event loop.
+public final class NodeClient: Sendable {
     public let address: String
     private let channel: any Channel
     private let timeout: TimeAmount
 
     /// Connects to `host:port` within `timeout` seconds and authenticates when `password` is set.
     /// Each reply must come within `timeout` too.
-    public init(address: String, timeout: Double, password: String?) throws {
+    public init(address: String, timeout: Double, password: String?) async throws {
         self.address = address
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
               (0...65535).contains(port) else {
@@ -32,7 +32,7 @@ public final class NodeClient {
                 }
             }
         do {
-            channel = try bootstrap.connect(host: host, port: port).wait()
+            channel = try await bootstrap.connect(host: host, port: port).get()
         } catch let error as NIOConnectionError where error.connectionErrors.isEmpty {
             throw OperatorError("cannot resolve the node host '\(host)' of \(address)")
         } catch let error as NIOConnectionError {
@@ -41,7 +41,7 @@ public final class NodeClient {
             throw OperatorError("cannot reach the node at \(address): \(NodeClient.reason(error))")
         }
         if let password {
-            let reply = try command(encodeRESPCommand("AUTH", password))
+            let reply = try await command(encodeRESPCommand("AUTH", password))
             if case .error(let message) = reply { throw OperatorError("the node at \(address) refused AUTH: \(message)") }
         }
     }
@@ -49,17 +49,17 @@ public final class NodeClient {
     deinit { channel.close(promise: nil) }
 
     /// Sends one command and reads its reply.
-    public func command(_ bytes: [UInt8]) throws -> RESPReply {
-        try send(bytes, replies: 1)[0]
+    public func command(_ bytes: [UInt8]) async throws -> RESPValue {
+        try await send(bytes, replies: 1)[0]
     }
 
     /// Sends every command in one write, then reads as many replies.
-    public func pipeline(_ commands: [[UInt8]]) throws -> [RESPReply] {
+    public func pipeline(_ commands: [[UInt8]]) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
-        return try send(commands.flatMap { $0 }, replies: commands.count)
+        return try await send(commands.flatMap { $0 }, replies: commands.count)
     }
 
-    private func send(_ bytes: [UInt8], replies: Int) throws -> [RESPReply] {
+    private func send(_ bytes: [UInt8], replies: Int) async throws -> [RESPValue] {
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let request = PipelineHandler.Request(bytes: channel.allocator.buffer(bytes: bytes), replies: replies, promise: promise)
         // The channel closes on a late reply: the replies after it would answer the wrong command.
@@ -69,9 +69,9 @@ public final class NodeClient {
         }
         channel.writeAndFlush(request, promise: nil)
         do {
-            let values = try promise.futureResult.wait()
+            let values = try await promise.futureResult.get()
             timer.cancel()
-            return values.map(RESPReply.init)
+            return values
         } catch PipelineHandler.Failure.timedOut {
             throw OperatorError("lost the node at \(address): no reply in time")
         } catch PipelineHandler.Failure.closed {
