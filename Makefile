@@ -4,6 +4,9 @@
 SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config kcat redis-tools redis-server graphviz curl prometheus python3 wrk
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
+# PyPI's opentelemetry-proto, for the OTLP receiver the tracing tests start
+# (scripts/otlp-receiver.py): installed here, where the tests look, only if absent.
+PYTHON_DEPS := $(CURDIR)/.build/python
 
 .PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-rebuild bench-reads bench-chaos bench-ttl bench-gateway fuzz test-sanitize clean
 
@@ -17,6 +20,8 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@PYTHONPATH=$(PYTHON_DEPS) python3 -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2' 2>/dev/null || \
+		python3 -m pip install --quiet --disable-pip-version-check --target $(PYTHON_DEPS) opentelemetry-proto
 
 build: deps
 	$(SWIFT) build

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP/HTTP only: the default traits would also build gRPC for an exporter we do not use.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .systemLibrary(
@@ -93,7 +96,7 @@ let package = Package(
         .target(
             name: "CascadeCache",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeSync",
+                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeSync", "CascadeTracing",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -119,7 +122,7 @@ let package = Package(
         .target(
             name: "CascadeBus",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeKafka", "CascadeSync",
+                "CascadeWire", "CascadeGraph", "CascadeKafka", "CascadeSync", "CascadeTracing",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -132,7 +135,7 @@ let package = Package(
         .target(
             name: "CascadeGateway",
             dependencies: [
-                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeCache",
+                "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeKafka", "CascadeCache", "CascadeTracing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -144,12 +147,25 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Spans and the W3C traceparent they continue, with whatever tracer the process was given.
+        .target(name: "CascadeTracing", dependencies: [.product(name: "Tracing", package: "swift-distributed-tracing")]),
+        // The OTLP exporter behind `--otlp-endpoint`: the only target that imports swift-otel.
+        .target(
+            name: "CascadeTelemetry",
+            dependencies: [
+                "CascadeTracing",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The benchmarks (`cascade bench ...`): harnesses, workloads and their commands.
         .target(
             name: "CascadeBench",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeRESP",
-                "CascadeGateway", "CascadeSync",
+                "CascadeGateway", "CascadeSync", "CascadeTracing", "CascadeTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,7 +179,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeCheck",
-                "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch",
+                "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch", "CascadeTelemetry", "CascadeTracing",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -202,7 +218,10 @@ let package = Package(
         .testTarget(name: "CascadeNodeTests", dependencies: ["CascadeNode", "CascadeCache", "CascadeKafka", "CascadeGraph", "CascadeStore", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeBusTests",
-            dependencies: ["CascadeBus", "CascadeTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "CascadeBus", "CascadeTracing", "CascadeTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
         ),
         .testTarget(
             name: "CascadeCheckTests",

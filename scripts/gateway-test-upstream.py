@@ -3,6 +3,7 @@
 
 Prints `listening PORT` once it serves. Paths:
   /products/<id>   JSON, max-age=60, Surrogate-Key: Product#<id>, ETag, the request count in the body
+  /trace           the request's traceparent header (or "none") as the body, max-age=60
   /nostore         Cache-Control: no-store
   /vary            Vary: Accept-Language; the body echoes it
   /slow            answers after 400 ms, max-age=60 (coalescing)
@@ -87,6 +88,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, '{"id":"%s","served":%d}' % (ident, n), [
                 ("Content-Type", "application/json"), ("Cache-Control", "max-age=60"),
                 ("Surrogate-Key", "Product#%s" % ident), ("ETag", '"%s-v1"' % ident)])
+        if path == "/trace":
+            return self.send(200, self.headers.get("traceparent", "none"), [("Cache-Control", "max-age=60")])
         if path == "/nostore":
             return self.send(200, "fresh %d" % n, [("Cache-Control", "no-store")])
         if path == "/vary":

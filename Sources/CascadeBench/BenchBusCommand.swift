@@ -2,6 +2,7 @@ import ArgumentParser
 import CascadeBus
 import CascadeGraph
 import CascadeKafka
+import CascadeTelemetry
 import CascadeWire
 import Foundation
 import Histogram
@@ -61,8 +62,23 @@ public struct BenchBusCommand: AsyncParsableCommand {
         valueName: "kind"))
     var sourceKind: BenchSourceFormat?
 
+    @Option(help: "With --pipeline-only: also run the pipeline with spans exported to this OTLP/HTTP collector, alternated with runs without, and print what tracing costs.")
+    var otlpEndpoint: String?
+
+    @Option(help: "With --otlp-endpoint: the share of events traced (they carry no traceparent).")
+    var traceSampling: Double = 0.01
+
+    @Option(help: "With --otlp-endpoint: runs of each kind, alternated; the best of each is compared.")
+    var traceRuns: Int = 3
+
     public func validate() throws {
         if sourceKind != nil && !pipelineOnly { throw ValidationError("--source-kind goes with --pipeline-only") }
+        if otlpEndpoint != nil && (!pipelineOnly || sourceKind != nil) {
+            throw ValidationError("--otlp-endpoint goes with --pipeline-only and no --source-kind")
+        }
+        guard (0...1).contains(traceSampling), traceRuns >= 1 else {
+            throw ValidationError("--trace-sampling must be from 0 to 1 and --trace-runs at least 1")
+        }
         guard (0...65536).contains(whyMemoryMb) else { throw ValidationError("--why-memory-mb must be from 0 to 65536") }
         guard events >= 1, keys >= 0, partitions >= 1, latencyEvents >= 1, latencyRate >= 1, window >= 1024, (workers ?? 1) >= 1 else {
             throw ValidationError("--events, --partitions, --latency-events, --latency-rate, --workers must be positive; --window at least 1024")
@@ -109,6 +125,12 @@ public struct BenchBusCommand: AsyncParsableCommand {
         let logger = Logger(label: "cascade.bench.bus")
         let (cacheGraph, _) = try loadGraph(directory: graph)
         let workload = BenchBusWorkload(events: events + latencyEvents, keys: keys)
+        if pipelineOnly, let otlpEndpoint {
+            try await BenchTracingCost(
+                endpoint: otlpEndpoint, sampling: traceSampling, runs: traceRuns, events: events, keys: keys, logger: logger
+            ).run(graph: cacheGraph, workload: workload)
+            return
+        }
         if pipelineOnly {
             try runPipelineOnly(graph: cacheGraph, workload: workload)
             return

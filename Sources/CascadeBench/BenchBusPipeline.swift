@@ -1,6 +1,7 @@
 import ArgumentParser
 import CascadeBus
 import CascadeGraph
+import CascadeTracing
 import CascadeWire
 import Foundation
 
@@ -12,14 +13,16 @@ enum BenchBusPipeline {
     /// `memory`: the bus's memory of cascades, fed a chunk at a time as the bus feeds it a span
     /// at a time (`cascade why`); nil leaves it out, to measure what it costs.
     static func eventsPerSecond(
-        graph: CacheGraph, workload: BenchBusWorkload, events: Int, format: BenchSourceFormat = .native, memory: CascadeMemory? = nil
+        graph: CacheGraph, workload: BenchBusWorkload, events: Int, format: BenchSourceFormat = .native, memory: CascadeMemory? = nil,
+        tracing: SpanStarter? = nil
     ) -> Double {
         let index = InstanceIndex(graph: graph)
         for registration in workload.registrations { _ = index.register(registration) }
         let sources = format.sources(entities: graph.entityNames)
         let processor = EventProcessor(
             graph: graph, index: index, ledger: Ledger(), topics: Topics(prefix: "bench-pipeline."),
-            sourceDecoders: Dictionary(uniqueKeysWithValues: sources.map { ($0.topic, $0.decoder(entities: graph.entityNames, maxBytes: 64 * 1024)) }))
+            sourceDecoders: Dictionary(uniqueKeysWithValues: sources.map { ($0.topic, $0.decoder(entities: graph.entityNames, maxBytes: 64 * 1024)) }),
+            tracing: tracing)
         // Encoded a consumer batch at a time, outside the timing, as the bus meets them: fresh
         // from one poll, not from a few hundred megabytes of pre-encoded schemas.
         var produced = 0

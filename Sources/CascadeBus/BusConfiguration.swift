@@ -1,5 +1,6 @@
 import CascadeKafka
 import Foundation
+import CascadeTracing
 import CascadeWire
 
 /// Everything `cascade bus` is told on its command line.
@@ -40,6 +41,8 @@ public struct BusConfiguration: Sendable {
     public var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
     /// Bytes the bus keeps of its recent cascades for `cascade why` (`CascadeMemory`).
     public var cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes
+    /// A span per event resolved, continuing the event's traceparent (`--otlp-endpoint`); nil: off.
+    public var tracing: SpanStarter?
     /// More topics consumed into the same pipeline, each with its format's decoder.
     public var sources: [SourceSpec] = []
     /// Hears, for each event, when its batch was fetched and when the messages it caused were

@@ -53,7 +53,8 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 uniquingKeysWith: { _, last in last }),
             maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
-            cycleConflictWindowMillis: configuration.cycleConflictWindowMillis, cascadeMemoryBytes: configuration.cascadeMemoryBytes)
+            cycleConflictWindowMillis: configuration.cycleConflictWindowMillis, cascadeMemoryBytes: configuration.cascadeMemoryBytes,
+            tracing: configuration.tracing)
         ownership = try OwnershipDriver(
             instance: configuration.instance ?? "\(ProcessInfo.processInfo.hostName)-\(writer.prefix(8))",
             configuration: configuration, metrics: metrics, logger: logger)

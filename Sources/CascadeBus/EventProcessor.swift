@@ -1,4 +1,5 @@
 import CascadeGraph
+import CascadeTracing
 import CascadeWire
 
 /// The pipeline without Kafka: raw event bytes in, the messages they cause out.
@@ -24,6 +25,8 @@ public struct EventProcessor: Sendable {
     let recentInvalidations: RecentInvalidations
     /// The recent cascades, for `cascade why`; the shell remembers what it sends.
     public let cascades: CascadeMemory
+    /// A span per event resolved (`--otlp-endpoint`); nil when tracing is off.
+    let tracing: SpanStarter?
 
     /// `cycleConflictWindowMillis`: events for different instances from different origins whose
     /// `at` times are at most this far apart, reaching a common key of a circular family, are
@@ -36,8 +39,9 @@ public struct EventProcessor: Sendable {
         maxKeysPerMessage: Int = 1000,
         ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000,
         invalidationMemoryMillis: Int64 = 60_000, startMillis: Int64 = Timestamps.nowMillis(),
-        cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes
+        cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes, tracing: SpanStarter? = nil
     ) {
+        self.tracing = tracing
         self.cascades = CascadeMemory(maxBytes: cascadeMemoryBytes)
         self.recentInvalidations = RecentInvalidations(retentionMillis: invalidationMemoryMillis, startMillis: startMillis)
         self.ledgerHeaders = ledgerHeaders
@@ -68,6 +72,46 @@ public struct EventProcessor: Sendable {
         } catch {
             return deadLetter(key, value, error, source)
         }
+        // Most events carry no trace and tracing is mostly off: then nothing more is looked at.
+        guard tracing != nil || event.traceparent != nil || !headers.isEmpty else {
+            return resolve(event, key: key, value: value, source: source, native: native, nowMillis: nowMillis)
+        }
+        return traced(event, key: key, value: value, headers: headers, source: source, native: native, nowMillis: nowMillis)
+    }
+
+    /// `resolve` with the event's trace carried on: in a span of its own when sampled, the
+    /// traceparent the event came with otherwise. A malformed traceparent is dropped.
+    private func traced(
+        _ event: DomainEvent, key: [UInt8]?, value: [UInt8]?, headers: [SourceMessage.Header], source: SourcePosition,
+        native: Bool, nowMillis: Int64
+    ) -> ProcessingResult {
+        var event = event
+        let incoming = event.traceparent.flatMap { Traceparent($0) }
+            ?? headers.last { $0.name == "traceparent" }?.value.flatMap { Traceparent(bytes: $0) }
+        guard let tracing, let span = tracing.start("cascade.bus.resolve", kind: .consumer, parent: incoming) else {
+            event.traceparent = incoming?.value
+            return resolve(event, key: key, value: value, source: source, native: native, nowMillis: nowMillis)
+        }
+        event.traceparent = tracing.traceparent(of: span)?.value ?? incoming?.value
+        span.attributes["cascade.event.id"] = event.eventID
+        span.attributes["cascade.event.entity"] = event.ref.entity
+        span.attributes["cascade.event.ref"] = event.ref.description
+        span.attributes["cascade.event.op"] = event.op.rawValue
+        span.attributes["cascade.event.version"] = Int64(truncatingIfNeeded: event.version)
+        span.attributes["messaging.kafka.offset"] = source.offset
+        span.attributes["messaging.kafka.partition"] = Int64(source.partition)
+        let result = resolve(event, key: key, value: value, source: source, native: native, nowMillis: nowMillis)
+        span.attributes["cascade.outcome"] = "\(result.outcome)"
+        span.attributes["cascade.keys"] = result.fanOut.reduce(0) { $0 + $1.keys }
+        span.attributes["cascade.services"] = result.fanOut.map(\.service)
+        span.end()
+        return result
+    }
+
+    /// The event checked against the graph and the ledger, and the messages it causes.
+    private func resolve(
+        _ event: DomainEvent, key: [UInt8]?, value: [UInt8]?, source: SourcePosition, native: Bool, nowMillis: Int64
+    ) -> ProcessingResult {
         guard let entityType = graph.entities[event.ref.entity] else {
             let known = graph.entityNames.joined(separator: ", ")
             return deadLetter(key, value, EventRejection("unknown-entity", "entity '\(event.ref.entity)' is not in the graph (known: \(known))"), source)
@@ -148,6 +192,8 @@ public struct EventProcessor: Sendable {
         _ event: DomainEvent, kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, fence: UInt64,
         outcome: ProcessingResult.Outcome, nowMillis: Int64, touching: LedgerRecord? = nil
     ) -> ProcessingResult {
+        var cause = cause
+        cause.traceparent = event.traceparent
         let recent = recentInvalidations
         let closure = index.closure(of: event) { closure in
             recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)

@@ -1,4 +1,5 @@
 import CascadeKafka
+import CascadeTracing
 import CascadeWire
 import Logging
 import ServiceLifecycle
@@ -11,6 +12,8 @@ public final class InvalidationConsumer: Service {
     private let logger: Logger
     private let onReady: @Sendable () -> Void
     private let onApplied: (@Sendable (InvalidationMessage) -> Void)?
+    /// Nil when tracing is off: then nothing per message is looked at.
+    private let tracing: SpanStarter?
 
     /// `onApplied` sees each message after the store applied it (benchmarks time cascades with it).
     public init(
@@ -21,6 +24,7 @@ public final class InvalidationConsumer: Service {
         self.logger = logger
         self.onReady = onReady
         self.onApplied = onApplied
+        self.tracing = node.configuration.tracing
         self.consumer = try KafkaConsumer(
             configuration: configuration,
             subscription: .allPartitions(topics: [topics.invalidations(service: node.service)], from: .end),
@@ -62,7 +66,11 @@ public final class InvalidationConsumer: Service {
         do {
             let (invalidations, watermark) = try InvalidationBatch.read(bytes)
             for decoded in invalidations {
-                node.apply(decoded)
+                if let tracing, let traceparent = decoded.cause.traceparent {
+                    applyTraced(decoded, Traceparent(traceparent), tracing: tracing, position: message)
+                } else {
+                    node.apply(decoded)
+                }
                 onApplied?(decoded)
             }
             if let watermark { node.apply(watermark) }
@@ -71,5 +79,22 @@ public final class InvalidationConsumer: Service {
                 "skipping an invalidation message that does not decode",
                 metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
         }
+    }
+
+    /// Applies `invalidation` in a span that continues the event's trace (the bus's span of it).
+    private func applyTraced(_ invalidation: InvalidationMessage, _ parent: Traceparent?, tracing: SpanStarter, position: KafkaMessage) {
+        guard let parent, let span = tracing.start("cascade.node.apply", kind: .consumer, parent: parent) else {
+            node.apply(invalidation)
+            return
+        }
+        span.attributes["cascade.service"] = node.service
+        span.attributes["cascade.event.id"] = invalidation.cause.eventID
+        span.attributes["cascade.event.ref"] = invalidation.cause.entity + "#" + invalidation.cause.id
+        span.attributes["cascade.keys"] = invalidation.keys.count
+        span.attributes["cascade.tags"] = invalidation.tags.count
+        span.attributes["messaging.kafka.partition"] = Int64(position.partition)
+        span.attributes["messaging.kafka.offset"] = position.offset
+        span.attributes["cascade.keys_removed"] = node.apply(invalidation).keysRemoved
+        span.end()
     }
 }

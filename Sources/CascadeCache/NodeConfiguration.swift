@@ -1,5 +1,6 @@
 import CascadeRESP
 import CascadeStore
+import CascadeTracing
 
 /// How one cache node runs; `cascade node` fills it from its flags.
 public struct NodeConfiguration: Sendable {
@@ -25,6 +26,8 @@ public struct NodeConfiguration: Sendable {
     /// Most bytes of registrations, tombstones and hints waiting for Kafka; past it, SET ...
     /// DEPS is refused with -TRYAGAIN rather than queued without bound.
     public var registrationQueueLimit: Int = NodeConfiguration.defaultRegistrationQueueLimit
+    /// A span per applied invalidation that carries a sampled trace (`--otlp-endpoint`); nil: off.
+    public var tracing: SpanStarter?
     public static let defaultRegistrationQueueLimit = 64 << 20
 
     public init(

@@ -1,3 +1,5 @@
+import CascadeTracing
+
 /// Everything `cascade gateway` is told on its command line, beyond the node's own settings.
 public struct GatewayConfiguration: Sendable {
     /// The upstream's base URL, e.g. `http://127.0.0.1:9000`.
@@ -15,6 +17,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxEntryBytes: Int
     /// Largest request body forwarded.
     public var maxRequestBytes: Int
+    /// A span per upstream fetch, continuing the request's `traceparent` (`--otlp-endpoint`); nil: off.
+    public var tracing: SpanStarter?
 
     public init(
         upstream: String, host: String = "127.0.0.1", port: Int = 8088, defaultTTLSeconds: Int64 = 0,

@@ -28,7 +28,8 @@ public struct GatewayRuntime: Sendable {
             configuration: nodeConfiguration, kafka: kafka, topics: topics, logger: logger,
             onReading: { gate.nodeReady() }, onApplied: onApplied)
         let upstream = HTTPUpstream(url: configuration.upstream)
-        cache = GatewayCache(node: runtime.node, upstream: upstream, configuration: configuration, logger: logger)
+        let fetching: any Upstream = configuration.tracing.map { TracedUpstream(upstream, tracing: $0) } ?? upstream
+        cache = GatewayCache(node: runtime.node, upstream: fetching, configuration: configuration, logger: logger)
         let application = buildGatewayApplication(cache: cache, logger: logger) { host, port in
             gate.listening(url: "http://\(host):\(port)")
         }

@@ -9,7 +9,8 @@
 /// (`com.shop.product.updated` → Product), else `defaultEntity`; id from `subject`; version
 /// from the extension `sequence`, else `version`; op from the `type`'s last segment
 /// (created/updated/deleted); attrs from the data's scalar fields when it is a JSON object;
-/// origin from `source`; `at` from `time`; the event id is `id`.
+/// origin from `source`; `at` from `time`; the event id is `id`; the distributed-tracing
+/// extension's `traceparent` is kept for the bus to continue.
 public struct CloudEventsDecoder: DomainEventDecoder {
     /// Graph entity names by their lowercase spelling.
     private let entities: [String: String]
@@ -28,6 +29,8 @@ public struct CloudEventsDecoder: DomainEventDecoder {
     struct Attributes {
         var specversion, id, source, type, subject, time, entity: String?
         var sequence, version: String?
+        /// The distributed-tracing extension's `traceparent`, carried on as it is (the bus checks it).
+        var traceparent: String?
         var data: [String: JSONScanner.Value]?
     }
 
@@ -56,6 +59,7 @@ public struct CloudEventsDecoder: DomainEventDecoder {
             case "ce_entity": attributes.entity = text
             case "ce_sequence": attributes.sequence = text
             case "ce_version": attributes.version = text
+            case "ce_traceparent": attributes.traceparent = text
             default: break
             }
         }
@@ -82,6 +86,9 @@ public struct CloudEventsDecoder: DomainEventDecoder {
                 switch name {
                 case "data":
                     if case .object(let fields) = try scanner.readValue(top) { attributes.data = fields }
+                case "traceparent":
+                    // A trace is extra: a value of another type is ignored, not a reason to dead-letter.
+                    if case .string(let text) = try scanner.readValue(top) { attributes.traceparent = text }
                 case "specversion", "id", "source", "type", "subject", "time", "entity", "sequence", "version":
                     let text: String?
                     switch try scanner.readValue(top) {
@@ -164,9 +171,11 @@ public struct CloudEventsDecoder: DomainEventDecoder {
             default: break
             }
         }
-        return DomainEvent(
+        var event = DomainEvent(
             ref: EntityRef(entity: entity, id: subject), op: op, version: version, origin: source, atMillis: atMillis,
             attrs: attrs, eventID: id)
+        event.traceparent = attributes.traceparent
+        return event
     }
 
     private func required(_ value: String?, _ name: String) throws(EventRejection) -> String {

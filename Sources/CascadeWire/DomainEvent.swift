@@ -14,6 +14,9 @@ public struct DomainEvent: Sendable, Hashable {
     public var atMillis: Int64
     public var attrs: [String: String]
     public var eventID: String
+    /// The W3C traceparent the envelope itself carried (CloudEvents' `traceparent` extension),
+    /// as written; a Kafka `traceparent` header is the bus's to read. Not part of what the event says.
+    public var traceparent: String?
 
     public init(
         ref: EntityRef, op: Operation, version: UInt64, origin: String,

@@ -97,8 +97,10 @@ enum InvalidationBatchReader {
         var id: String?
         var version: Int64?
         var atMillis: Int64?
+        var traceparent: String?
         try fields(&scanner, depth: depth) { scanner, name in
             switch name {
+            case "traceparent": traceparent = try scanner.readString()
             case "event_id": eventID = try scanner.readString()
             case "entity": entity = try scanner.readString()
             case "id": id = try scanner.readString()
@@ -109,7 +111,8 @@ enum InvalidationBatchReader {
             return true
         }
         guard let eventID, let entity, let id, let version, version >= 0, let atMillis else { throw NotUnderstood() }
-        return InvalidationMessage.Cause(eventID: eventID, entity: entity, id: id, version: UInt64(version), atMillis: atMillis)
+        return InvalidationMessage.Cause(
+            eventID: eventID, entity: entity, id: id, version: UInt64(version), atMillis: atMillis, traceparent: traceparent)
     }
 
     private static func watermark(_ scanner: inout JSONScanner, depth: Int) throws -> SourceWatermark {

@@ -18,17 +18,22 @@ public struct InvalidationMessage: Codable, Sendable, Hashable {
         public var version: UInt64
         /// When the event happened at its origin (ms since 1970), for apply-latency metrics.
         public var atMillis: Int64
+        /// The W3C traceparent the node's apply continues (the bus's span of the event, or the
+        /// event's own when the bus records none); absent when the event carried no trace.
+        /// Optional and omitted when nil, so messages without it read as before.
+        public var traceparent: String?
 
-        public init(eventID: String, entity: String, id: String, version: UInt64, atMillis: Int64) {
+        public init(eventID: String, entity: String, id: String, version: UInt64, atMillis: Int64, traceparent: String? = nil) {
             self.eventID = eventID
             self.entity = entity
             self.id = id
             self.version = version
             self.atMillis = atMillis
+            self.traceparent = traceparent
         }
 
         enum CodingKeys: String, CodingKey {
-            case eventID = "event_id", entity, id, version, atMillis = "at_ms"
+            case eventID = "event_id", entity, id, version, atMillis = "at_ms", traceparent
         }
     }
 

@@ -113,6 +113,7 @@ extension InvalidationMessage {
         public init(kind: Kind, cause: Cause, fences: [Fence]) {
             // Field names and punctuation, numbers at their widest, then the texts.
             var capacity = 110 + cause.entity.utf8.count + cause.eventID.utf8.count + cause.id.utf8.count
+                + (cause.traceparent.map { 17 + $0.utf8.count } ?? 0)
             for fence in fences { capacity += 42 + fence.ref.utf8.count }
             var out = WireJSONWriter(capacity: capacity)
             out.raw("{\"cause\":{\"at_ms\":")
@@ -123,6 +124,10 @@ extension InvalidationMessage {
             out.string(cause.eventID)
             out.raw(",\"id\":")
             out.string(cause.id)
+            if let traceparent = cause.traceparent {
+                out.raw(",\"traceparent\":")
+                out.string(traceparent)
+            }
             out.raw(",\"version\":")
             out.integer(cause.version)
             out.raw("},\"fences\":[")

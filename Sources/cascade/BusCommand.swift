@@ -68,6 +68,8 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Mebibytes the bus keeps of its recent cascades for `cascade why` (the oldest are forgotten past it); 0 keeps none.")
     var whyMemoryMb: Int = CascadeMemory.defaultMaxBytes >> 20
 
+    @OptionGroup var tracing: TracingOptions
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -95,6 +97,8 @@ struct BusCommand: AsyncParsableCommand {
         configuration.cascadeMemoryBytes = whyMemoryMb << 20
         configuration.replicationFactor = replicationFactor
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
+        let telemetry = try tracing.make(serviceName: "cascade-bus", logger: logger)
+        configuration.tracing = telemetry?.spans
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         // The ready line comes once the admin API listens and the state is rebuilt.
         let admin = buildApplication(AdminContextSource(bus: bus, token: adminToken), host: adminHost, port: adminPort, logger: logger) { host, port in
@@ -106,7 +110,7 @@ struct BusCommand: AsyncParsableCommand {
         }
         // Shutdown runs in reverse: the admin API stops first, the bus drains and flushes last.
         let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
+            services: (telemetry.map { [$0.service] } ?? []) + [bus, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).bounded())
         try await services.run()
     }
 }

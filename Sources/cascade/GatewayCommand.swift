@@ -51,6 +51,8 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Port of the Prometheus /metrics and /healthz endpoint.")
     var metricsPort: Int?
 
+    @OptionGroup var tracing: TracingOptions
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -78,16 +80,20 @@ struct GatewayCommand: AsyncParsableCommand {
             await GatewayRuntime.createTopic(kafka: kafkaConfiguration, topics: topics, service: service, partitions: 6, logger: logger)
         }
         var configuration = gatewayConfiguration
+        let telemetry = try tracing.make(serviceName: "cascade-gateway", logger: logger)
+        configuration.tracing = telemetry?.spans
         if let graph {
             let (cacheGraph, _) = try GraphOptions.load(directory: graph)
             let routes = configuration.useRouteFamilies(of: cacheGraph, service: service)
             logger.info("route families from the graph", metadata: ["routes": "\(routes)"])
         }
+        var node = nodeConfiguration
+        node.tracing = telemetry?.spans
         let runtime = try GatewayRuntime(
-            configuration: configuration, node: nodeConfiguration, kafka: kafkaConfiguration, topics: topics,
+            configuration: configuration, node: node, kafka: kafkaConfiguration, topics: topics,
             logger: logger
         ) { url in printLine("cascade gateway ready \(url)") }
-        var services = runtime.services
+        var services = (telemetry.map { [$0.service] } ?? []) + runtime.services
         if let registry, let metricsPort {
             services.append(MetricsEndpoint.application(registry: registry, host: host, port: metricsPort, logger: logger))
         }

@@ -70,6 +70,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Estimated recent reads from which an invalidated key is hot and gets a refresh hint on cascade.refresh.<service>.")
     var hotKeyMinHits: Int = 8
 
+    @OptionGroup var tracing: TracingOptions
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -101,12 +103,14 @@ struct NodeCommand: AsyncParsableCommand {
             }
             return families
         }
-        let configuration = NodeConfiguration(
+        var configuration = NodeConfiguration(
             service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
             limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: ByteSize.parse(clientQueryBufferLimit) ?? 1 << 30),
             store: store,
             maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise,
             families: families)
+        let telemetry = try tracing.make(serviceName: "cascade-node-\(service)", logger: logger)
+        configuration.tracing = telemetry?.spans
 
         let registry = metricsPort.map { _ in MetricsEndpoint.bootstrap() }
         let kafkaConfiguration = try kafka.map {
@@ -123,7 +127,7 @@ struct NodeCommand: AsyncParsableCommand {
             onReady: {
                 printLine("cascade node \(service) ready (invalidations from \(topics.invalidations(service: service)))")
             })
-        var nodeServices = runtime.services
+        var nodeServices = (telemetry.map { [$0.service] } ?? []) + runtime.services
         if let registry, let metricsPort {
             nodeServices.append(MetricsEndpoint.application(
                 registry: registry, host: host, port: metricsPort,

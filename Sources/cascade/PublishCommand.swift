@@ -3,6 +3,7 @@ import CascadeCheck
 import CascadeClient
 import CascadeGraph
 import CascadeKafka
+import CascadeTracing
 import CascadeWire
 import Foundation
 import Logging
@@ -68,6 +69,9 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Password of the nodes (their --requirepass), for --wait.")
     var requirepass: String?
 
+    @Option(help: "A W3C traceparent (00-<trace id>-<parent id>-<flags>) sent as the events' `traceparent` header: the bus and nodes continue that trace.")
+    var traceparent: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -83,6 +87,9 @@ struct PublishCommand: AsyncParsableCommand {
         }
         if wait && admin == nil && statusFile == nil { throw ValidationError("--wait needs --admin URL or --status-file to find the nodes") }
         if wait && ref == "-" { throw ValidationError("--wait publishes one event, not a stream from stdin") }
+        if let traceparent, Traceparent(traceparent) == nil {
+            throw ValidationError("--traceparent '\(traceparent)' is not 00-<32 hex>-<16 hex>-<2 hex> (lower case, ids not all zeros)")
+        }
     }
 
     func run() async throws {
@@ -101,9 +108,10 @@ struct PublishCommand: AsyncParsableCommand {
         let producer = try KafkaProducer(configuration: configuration)
         var failed = false
         var last: DeliveryReport?
+        let headers = traceparent.map { [KafkaHeader(name: "traceparent", string: $0)] } ?? []
         for (key, value) in events() {
             do throws(KafkaError) {
-                let report = try await producer.send(topic: topics.events, key: key, value: value)
+                let report = try await producer.send(topic: topics.events, key: key, value: value, headers: headers)
                 last = report
                 switch format {
                 case .text: printLine("published \(key) to \(report.topic)[\(report.partition)]@\(report.offset)")

@@ -17,6 +17,10 @@ struct WireJSONWriterTests {
         #expect(message.fastEncoded() == message.encoded(), "\(String(decoding: message.encoded(), as: UTF8.self))")
         let empty = InvalidationMessage(kind: .invalidate, cause: message.cause, keys: [], tags: [], fences: [])
         #expect(empty.fastEncoded() == empty.encoded())
+        // With the event's trace: in its sorted place, between `id` and `version`.
+        var traced = message
+        traced.cause.traceparent = text
+        #expect(traced.fastEncoded() == traced.encoded(), "\(String(decoding: traced.encoded(), as: UTF8.self))")
     }
 
     @Test("ledger records: same bytes as JSONEncoder", arguments: awkward)

@@ -23,7 +23,9 @@ struct InvalidationBatchReaderTests {
                     cause: .init(
                         eventID: odd.randomElement()!, entity: "E\(round)", id: odd.randomElement()!,
                         version: UInt64.random(in: 0...UInt64(Int64.max), using: &random),
-                        atMillis: Int64.random(in: Int64.min...Int64.max, using: &random)),
+                        atMillis: Int64.random(in: Int64.min...Int64.max, using: &random),
+                        // The trace is optional: a bus without one writes none, older nodes skip it.
+                        traceparent: round % 3 == 1 ? nil : odd.randomElement()!),
                     keys: (0..<Int.random(in: 0...5, using: &random)).map { .init(key: odd.randomElement()! + "\($0)", depth: $0) },
                     tags: (0..<Int.random(in: 0...2, using: &random)).map { _ in odd.randomElement()! },
                     fences: (0..<Int.random(in: 0...2, using: &random)).map { .init(ref: odd.randomElement()!, version: UInt64($0)) })
