@@ -21,7 +21,8 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@PYTHONPATH=$(PYTHON_DEPS) python3 -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2' 2>/dev/null || \
-		python3 -m pip install --quiet --disable-pip-version-check --target $(PYTHON_DEPS) opentelemetry-proto
+		python3 -m pip install --quiet --disable-pip-version-check --target $(PYTHON_DEPS) opentelemetry-proto || \
+		python3 -m pip install --quiet --disable-pip-version-check --break-system-packages --target $(PYTHON_DEPS) opentelemetry-proto
 
 build: deps
 	$(SWIFT) build

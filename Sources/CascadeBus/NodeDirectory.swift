@@ -31,7 +31,7 @@ public final class NodeDirectory: Sendable {
 
     private struct State {
         var reports: [String: NodeReport] = [:]
-        /// Per service, the staleness its nodes reported lately, with when.
+        /// Per service, the apply delays its nodes reported lately, with when.
         var recentStaleness: [String: [(atMillis: Int64, millis: Int64)]] = [:]
     }
 
@@ -47,13 +47,14 @@ public final class NodeDirectory: Sendable {
             state.reports[report.kafkaKey] = report
             var recent = state.recentStaleness[report.service, default: []]
             recent.removeAll { report.atMillis - $0.atMillis > Self.applyDelayMemoryMillis }
-            recent.append((report.atMillis, report.stalenessMillis ?? 0))
+            recent.append((report.atMillis, report.applyDelayMillis ?? 0))
             state.recentStaleness[report.service] = recent
         }
     }
 
     /// How long after the bus invalidated a key a node of `service` may still have served its
-    /// old value: the most staleness its nodes reported in the last 10 s (0 when none did).
+    /// old value: the longest apply delay its nodes reported in the last 10 s (0 when none
+    /// did). Not their staleness: that grows while the bus is down or idle, when nothing waits.
     /// The race check waits that much longer before it trusts a value computed from the key.
     func applyDelayMillis(service: String) -> Int64 {
         state.withLockedValue { $0.recentStaleness[service]?.map(\.millis).max() ?? 0 }

@@ -61,7 +61,11 @@ public final class InvalidationConsumer: Service {
     }
 
     private func apply(_ message: KafkaMessage) {
-        defer { node.counters.lastAppliedOffset = message.offset }
+        defer {
+            node.counters.lastAppliedOffset = message.offset
+            // What the bus's race check waits for before it trusts a value computed from a key.
+            if let produced = message.timestampMillis { node.counters.noteApplied(producedAtMillis: produced, nowMillis: Timestamps.nowMillis()) }
+        }
         guard let bytes = message.valueBytes else { return }
         do {
             let (invalidations, watermark) = try InvalidationBatch.read(bytes)

@@ -13,8 +13,27 @@ public final class NodeCounters: Sendable {
     package let degradedReads = Atomic<Int>(0)
     /// SET ... DEPS refused because the registration queue was full.
     package let registrationsRefused = Atomic<Int>(0)
+    /// The longest apply delay since the reporter last took it (-1: none).
+    private let longestApplyDelay = Atomic<Int64>(-1)
 
     public init() {}
+
+    /// An invalidation message produced at `producedAtMillis` is applied now.
+    public func noteApplied(producedAtMillis: Int64, nowMillis: Int64) {
+        let delay = max(0, nowMillis - producedAtMillis)
+        var seen = longestApplyDelay.load(ordering: .relaxed)
+        while delay > seen {
+            let (exchanged, original) = longestApplyDelay.compareExchange(expected: seen, desired: delay, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
+    }
+
+    /// The longest apply delay noted since the last call, nil when none was.
+    public func takeLongestApplyDelay() -> Int64? {
+        let delay = longestApplyDelay.exchange(-1, ordering: .relaxed)
+        return delay >= 0 ? delay : nil
+    }
 
     /// The offset of the last invalidation message applied (-1 before any).
     public var lastAppliedOffset: Int64 {

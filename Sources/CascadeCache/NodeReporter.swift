@@ -43,6 +43,6 @@ extension CacheNode {
         let applied = Dictionary(uniqueKeysWithValues: positions.positions.map { (String($0.key), $0.value) })
         return NodeReport(
             service: service, node: nodeID, address: address, applied: applied, stalenessMillis: stalenessMillis(now: now),
-            lag: counters.lag, degraded: !servesReads(), atMillis: now)
+            lag: counters.lag, degraded: !servesReads(), atMillis: now, applyDelayMillis: counters.takeLongestApplyDelay())
     }
 }

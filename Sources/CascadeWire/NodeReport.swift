@@ -19,11 +19,15 @@ public struct NodeReport: Codable, Sendable, Hashable {
     public var degraded: Bool
     /// When the node sent this (ms since 1970, the node's clock).
     public var atMillis: Int64
+    /// The longest an invalidation message waited, since the last report, between the bus
+    /// producing it and this node applying it (ms); nil when none came (or an older node).
+    public var applyDelayMillis: Int64?
 
     public init(
         service: String, node: String, address: String, applied: [String: Int64], stalenessMillis: Int64?, lag: Int64,
-        degraded: Bool, atMillis: Int64
+        degraded: Bool, atMillis: Int64, applyDelayMillis: Int64? = nil
     ) {
+        self.applyDelayMillis = applyDelayMillis
         self.service = service
         self.node = node
         self.address = address
@@ -36,7 +40,7 @@ public struct NodeReport: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case service, node, address, applied, lag, degraded
-        case stalenessMillis = "staleness_ms", atMillis = "at_ms"
+        case stalenessMillis = "staleness_ms", atMillis = "at_ms", applyDelayMillis = "apply_delay_ms"
     }
 
     public var kafkaKey: String { "\(service)/\(node)" }

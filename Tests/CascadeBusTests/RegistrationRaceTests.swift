@@ -67,19 +67,21 @@ struct RegistrationRaceTests {
         #expect(lagging.check(later, nowMillis: 15_110).isEmpty, "past window and delay, fresh")
     }
 
-    @Test("the apply delay is the most staleness a service's nodes reported in the last 10 s")
+    @Test("the apply delay is the longest a service's nodes reported in the last 10 s")
     func applyDelayFromReports() {
         let nodes = NodeDirectory()
-        func report(_ node: String, staleness: Int64?, at: Int64) -> NodeReport {
-            NodeReport(service: "catalog", node: node, address: "127.0.0.1:1", applied: [:], stalenessMillis: staleness, lag: 0, degraded: false, atMillis: at)
+        func report(_ node: String, delay: Int64?, at: Int64) -> NodeReport {
+            NodeReport(
+                service: "catalog", node: node, address: "127.0.0.1:1", applied: [:], stalenessMillis: 9_999, lag: 0, degraded: false,
+                atMillis: at, applyDelayMillis: delay)
         }
         #expect(nodes.applyDelayMillis(service: "catalog") == 0)
-        nodes.merge(report("n1", staleness: 200, at: 1_000))
-        nodes.merge(report("n2", staleness: 3_000, at: 1_500))
-        nodes.merge(report("n1", staleness: nil, at: 2_000))
+        nodes.merge(report("n1", delay: 200, at: 1_000))
+        nodes.merge(report("n2", delay: 3_000, at: 1_500))
+        nodes.merge(report("n1", delay: nil, at: 2_000))
         #expect(nodes.applyDelayMillis(service: "catalog") == 3_000)
         #expect(nodes.applyDelayMillis(service: "storefront") == 0)
-        nodes.merge(report("n1", staleness: 100, at: 12_000))
+        nodes.merge(report("n1", delay: 100, at: 12_000))
         #expect(nodes.applyDelayMillis(service: "catalog") == 100, "the 3 s peak is older than 10 s")
     }
 

@@ -49,3 +49,19 @@ struct AppliedPositionsTests {
         #expect(node.stalenessMillis(now: start + 4401) == 2001)
     }
 }
+
+@Suite("The apply delay a node reports")
+struct ApplyDelayTests {
+    @Test("the longest delay since the last report, then none until another message")
+    func longestSinceTheLastReport() async {
+        let counters = NodeCounters()
+        #expect(counters.takeLongestApplyDelay() == nil)
+        counters.noteApplied(producedAtMillis: 1_000, nowMillis: 1_040)
+        counters.noteApplied(producedAtMillis: 1_000, nowMillis: 3_500)
+        counters.noteApplied(producedAtMillis: 3_000, nowMillis: 3_010)
+        // A producer's clock ahead of ours is no negative delay.
+        counters.noteApplied(producedAtMillis: 9_000, nowMillis: 3_020)
+        #expect(counters.takeLongestApplyDelay() == 2_500)
+        #expect(counters.takeLongestApplyDelay() == nil)
+    }
+}
