@@ -10,8 +10,8 @@ import Logging
 /// from an instance that went silent, what that one invalidated in its last moments is not in
 /// its memory, but it is on the invalidation topics: every cascade that reached the nodes went
 /// there. Reading the topics from a little before the silence up to their end gives the memory
-/// back, so the taker need not treat every `service/key` dependency as stale meanwhile. A
-/// message is remembered at its timestamp (when its bus produced it), which is no earlier than
+/// back, so the taker need not treat every `service/key` dependency as stale meanwhile; a
+/// restarted instance reads them back the same way before it is ready. A message is remembered at its timestamp (when its bus produced it), which is no earlier than
 /// when that bus remembered it: a later time only errs towards stale.
 struct InvalidationTail: Sendable {
     let kafka: KafkaConfiguration
@@ -34,6 +34,7 @@ struct InvalidationTail: Sendable {
         var coveredSinceMillis: Int64
     }
 
+    /// Added to a message's timestamp: librdkafka's clock can read a millisecond or two behind.
     static let clockSlackMillis: Int64 = 5
 
     /// Messages read back per partition where the broker cannot find an offset by time
