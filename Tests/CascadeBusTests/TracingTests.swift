@@ -155,3 +155,24 @@ struct PipelineTracingTests {
 extension Array {
     fileprivate var only: Element? { count == 1 ? first : nil }
 }
+
+@Suite("Sampling draws")
+struct SamplingDrawsTests {
+    @Test("uniform in [0, 1): a 1% ratio samples about 1% of 100,000 draws, from any seed")
+    func onePercentIsAboutOnePercent() {
+        for seed: UInt64 in [0, 1, 0xdead_beef, .max] {
+            let draws = SamplingDraws(seed: seed)
+            var sampled = 0
+            var lowest = 1.0
+            var highest = 0.0
+            for _ in 0..<100_000 {
+                let draw = draws.next()
+                if draw < 0.01 { sampled += 1 }
+                lowest = min(lowest, draw)
+                highest = max(highest, draw)
+            }
+            #expect((800...1200).contains(sampled), "seed \(seed): \(sampled) of 100,000 below 0.01")
+            #expect(lowest >= 0 && lowest < 0.001 && highest < 1 && highest > 0.999)
+        }
+    }
+}
