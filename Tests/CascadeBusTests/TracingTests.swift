@@ -1,7 +1,7 @@
 import CascadeBus
 import CascadeGraph
 import CascadeTestSupport
-import CascadeTracing
+@testable import CascadeTracing
 import CascadeWire
 import Foundation
 import Testing
