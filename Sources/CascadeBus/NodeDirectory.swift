@@ -32,7 +32,7 @@ public final class NodeDirectory: Sendable {
     private struct State {
         var reports: [String: NodeReport] = [:]
         /// Per service, the apply delays its nodes reported lately, with when.
-        var recentStaleness: [String: [(atMillis: Int64, millis: Int64)]] = [:]
+        var recentApplyDelays: [String: [(atMillis: Int64, millis: Int64)]] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -45,10 +45,10 @@ public final class NodeDirectory: Sendable {
         state.withLockedValue { state in
             if let known = state.reports[report.kafkaKey], known.atMillis > report.atMillis { return }
             state.reports[report.kafkaKey] = report
-            var recent = state.recentStaleness[report.service, default: []]
+            var recent = state.recentApplyDelays[report.service, default: []]
             recent.removeAll { report.atMillis - $0.atMillis > Self.applyDelayMemoryMillis }
             recent.append((report.atMillis, report.applyDelayMillis ?? 0))
-            state.recentStaleness[report.service] = recent
+            state.recentApplyDelays[report.service] = recent
         }
     }
 
@@ -56,8 +56,11 @@ public final class NodeDirectory: Sendable {
     /// old value: the longest apply delay its nodes reported in the last 10 s (0 when none
     /// did). Not their staleness: that grows while the bus is down or idle, when nothing waits.
     /// The race check waits that much longer before it trusts a value computed from the key.
-    func applyDelayMillis(service: String) -> Int64 {
-        state.withLockedValue { $0.recentStaleness[service]?.map(\.millis).max() ?? 0 }
+    func applyDelayMillis(service: String, nowMillis: Int64 = Timestamps.nowMillis()) -> Int64 {
+        state.withLockedValue { state in
+            let recent = state.recentApplyDelays[service]?.filter { nowMillis - $0.atMillis <= Self.applyDelayMemoryMillis }
+            return recent?.map(\.millis).max() ?? 0
+        }
     }
 
     /// Every node heard of within `forgetAfterMillis`, by service then address.
