@@ -239,8 +239,9 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// topics cannot be read, the memory claims nothing older than now before that recheck.
     private func recoverMemory(goneSinceMillis: Int64) {
         let memory = processor.recentInvalidations
-        // From a race window before the silence: what a registration read since may have missed.
-        let since = goneSinceMillis - configuration.raceWindowMillis - 500
+        // From a race window (and the nodes' apply delay) before the silence: what a
+        // registration read since may have missed.
+        let since = goneSinceMillis - configuration.raceWindowMillis - nodes.longestApplyDelayMillis() - 500
         Task { [follower, logger, metrics, tail] in
             do {
                 let read = try await tail.read(sinceMillis: since, into: memory)

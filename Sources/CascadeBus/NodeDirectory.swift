@@ -63,6 +63,13 @@ public final class NodeDirectory: Sendable {
         }
     }
 
+    /// The longest apply delay any service's nodes reported in the last 10 s: how much further
+    /// back than the race window a read back must reach.
+    func longestApplyDelayMillis(nowMillis: Int64 = Timestamps.nowMillis()) -> Int64 {
+        let services = state.withLockedValue { Array($0.recentApplyDelays.keys) }
+        return services.map { applyDelayMillis(service: $0, nowMillis: nowMillis) }.max() ?? 0
+    }
+
     /// Every node heard of within `forgetAfterMillis`, by service then address.
     public func entries(nowMillis: Int64 = Timestamps.nowMillis()) -> [Entry] {
         state.withLockedValue { state in

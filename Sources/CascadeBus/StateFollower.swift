@@ -291,7 +291,7 @@ final class StateFollower: Sendable {
         guard let tail else { return }
         let memory = raceCheck.recent
         let started = memory.coverageStartMillis
-        let since = started - raceCheck.windowMillis - 1000
+        let since = started - raceCheck.windowMillis - nodes.longestApplyDelayMillis() - 1000
         guard memory.coverFrom(since) else { return }
         do {
             // Not ready yet: a slow read delays readiness, it does not lose anything.
