@@ -139,18 +139,9 @@ struct BusFailoverTests {
         defer { first.process.signal(SIGKILL) }
         let second = try await Bus.start("bus-b", kafka: bootstrap)
         defer { second.process.signal(SIGKILL) }
-        var nodes: [String: Int] = [:]
-        var processes: [ChildProcess] = []
-        defer { for process in processes { process.signal(SIGKILL) } }
-        for service in ["product-service", "order-service"] {
-            let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", bootstrap, "--log-level", "warning"])
-            processes.append(node)
-            let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
-            nodes[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
-        }
-        func cli(_ service: String, _ arguments: [String]) async throws -> String {
-            try await RedisCLI(port: nodes[service] ?? 0)(arguments)
-        }
+        let nodes = try await Nodes.start(["product-service", "order-service"], kafka: bootstrap)
+        defer { nodes.stop() }
+        let cli = nodes.cli
         #expect(try await eventually(timeout: .seconds(30)) { Self.shared(try await second.owners(), among: ["bus-a", "bus-b"]) })
         let products = (1...40).map { "p-\($0)" }
         for product in products {
@@ -170,7 +161,7 @@ struct BusFailoverTests {
         // All in one redis-cli, so the survivor reads them well before it takes over.
         first.process.signal(SIGKILL)
         let sets = products.map { "SET summary:\($0) old DEPS product-service/product:\($0)" }.joined(separator: "\n") + "\n"
-        let stored = try await RedisCLI(port: nodes["order-service"] ?? 0).run([], stdin: sets)
+        let stored = try await RedisCLI(port: nodes.ports["order-service"] ?? 0).run([], stdin: sets)
         #expect(stored.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored)")
         let summaries = products.map { "summary:\($0)" }
         var left = ""
@@ -199,18 +190,9 @@ struct BusFailoverTests {
         let second = try await Bus.start("bus-b", kafka: bootstrap, options: options)
         defer { second.process.signal(SIGKILL) }
         let secondStarted = ContinuousClock.now
-        var nodes: [String: Int] = [:]
-        var processes: [ChildProcess] = []
-        defer { for process in processes { process.signal(SIGKILL) } }
-        for service in ["product-service", "order-service"] {
-            let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", bootstrap, "--log-level", "warning"])
-            processes.append(node)
-            let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
-            nodes[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
-        }
-        func cli(_ service: String, _ arguments: [String]) async throws -> String {
-            try await RedisCLI(port: nodes[service] ?? 0)(arguments)
-        }
+        let nodes = try await Nodes.start(["product-service", "order-service"], kafka: bootstrap)
+        defer { nodes.stop() }
+        let cli = nodes.cli
         #expect(try await eventually(timeout: .seconds(30)) { Self.shared(try await second.owners(), among: ["bus-a", "bus-b"]) })
         let products = (1...40).map { "p-\($0)" }
         for product in products {
@@ -240,7 +222,7 @@ struct BusFailoverTests {
         // checked against the memory read back, not against a floor claiming nothing.
         try await Task.sleep(until: secondStarted + window + .milliseconds(500))
         let sets = products.map { "SET summary:\($0) old DEPS product-service/product:\($0)" }.joined(separator: "\n") + "\n"
-        let stored = try await RedisCLI(port: nodes["order-service"] ?? 0).run([], stdin: sets)
+        let stored = try await RedisCLI(port: nodes.ports["order-service"] ?? 0).run([], stdin: sets)
         #expect(stored.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored)")
         let summaries = products.map { "summary:\($0)" }
         var left = ""
@@ -259,18 +241,9 @@ struct BusFailoverTests {
         let options = ["--race-window-ms", "8000"]
         var bus = try await Bus.start("bus-a", kafka: bootstrap, options: options)
         defer { bus.process.signal(SIGKILL) }
-        var nodes: [String: Int] = [:]
-        var processes: [ChildProcess] = []
-        defer { for process in processes { process.signal(SIGKILL) } }
-        for service in ["product-service", "order-service"] {
-            let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", bootstrap, "--log-level", "warning"])
-            processes.append(node)
-            let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
-            nodes[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
-        }
-        func cli(_ service: String, _ arguments: [String]) async throws -> String {
-            try await RedisCLI(port: nodes[service] ?? 0)(arguments)
-        }
+        let nodes = try await Nodes.start(["product-service", "order-service"], kafka: bootstrap)
+        defer { nodes.stop() }
+        let cli = nodes.cli
         let products = (1...20).map { "p-\($0)" }
         let changed = Array(products.prefix(10))
         for product in products {
@@ -287,7 +260,7 @@ struct BusFailoverTests {
         // Computed before the restart from the products as they were: stale for the ten that
         // changed, current for the ten that did not.
         let sets = products.map { "SET summary:\($0) old DEPS product-service/product:\($0)" }.joined(separator: "\n") + "\n"
-        let stored = try await RedisCLI(port: nodes["order-service"] ?? 0).run([], stdin: sets)
+        let stored = try await RedisCLI(port: nodes.ports["order-service"] ?? 0).run([], stdin: sets)
         #expect(stored.split(separator: "\n").filter { $0 == "OK" }.count == products.count, "\(stored)")
         #expect(try await eventually(timeout: .seconds(15)) {
             try await cli("order-service", ["EXISTS"] + changed.map { "summary:\($0)" }) == "0"
@@ -296,6 +269,34 @@ struct BusFailoverTests {
         try await Task.sleep(for: .seconds(1))
         let kept = try await cli("order-service", ["EXISTS"] + products.dropFirst(10).map { "summary:\($0)" })
         #expect(kept == "10", "values whose dependency did not change stay cached (the memory read back vouches for them): \(kept)")
+    }
+
+    /// One `cascade node` process per service, on ports of their own.
+    struct Nodes {
+        var ports: [String: Int] = [:]
+        var processes: [ChildProcess] = []
+
+        static func start(_ services: [String], kafka: String) async throws -> Nodes {
+            var nodes = Nodes()
+            do {
+                for service in services {
+                    let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", kafka, "--log-level", "warning"])
+                    nodes.processes.append(node)
+                    let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
+                    nodes.ports[service] = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+                }
+            } catch {
+                nodes.stop()
+                throw error
+            }
+            return nodes
+        }
+
+        func cli(_ service: String, _ arguments: [String]) async throws -> String {
+            try await RedisCLI(port: ports[service] ?? 0)(arguments)
+        }
+
+        func stop() { for process in processes { process.signal(SIGKILL) } }
     }
 
     /// One update event per product, keyed `Entity#id`, in one kcat call.
