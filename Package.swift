@@ -165,7 +165,7 @@ let package = Package(
             name: "CascadeBench",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeRESP",
-                "CascadeGateway", "CascadeSync", "CascadeTracing", "CascadeTelemetry",
+                "CascadeGateway", "CascadeSync", "CascadeTracing", "CascadeTelemetry", "CascadeProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -199,11 +199,14 @@ let package = Package(
         ),
         // Awaiting a condition on shared state instead of polling it.
         .target(name: "CascadeSync", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
-        // Helpers for tests that run the real binary and real clients.
+        // A child process whose output is awaited line by line: what the tests and the
+        // benchmarks run the real binary and real clients with.
         .target(
-            name: "CascadeTestSupport",
+            name: "CascadeProcess",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
+        // Helpers for tests that run the real binary and real clients.
+        .target(name: "CascadeTestSupport", dependencies: ["CascadeProcess"]),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
         .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire", "CascadeFuzz", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),
