@@ -147,6 +147,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // A whole system in one process (nodes, gateway, bus instances): what `cascade dev`,
+        // the benchmarks of whole cascades and the in-process tests run.
+        .target(
+            name: "CascadeSystem",
+            dependencies: [
+                "CascadeBus", "CascadeCache", "CascadeGateway", "CascadeGraph", "CascadeKafka", "CascadeNode", "CascadeSync", "CascadeWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Spans and the W3C traceparent they continue, with whatever tracer the process was given.
         .target(name: "CascadeTracing", dependencies: [.product(name: "Tracing", package: "swift-distributed-tracing")]),
         // The OTLP exporter behind `--otlp-endpoint`: the only target that imports swift-otel.
@@ -165,7 +178,7 @@ let package = Package(
             name: "CascadeBench",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeRESP",
-                "CascadeGateway", "CascadeSync", "CascadeTracing", "CascadeTelemetry",
+                "CascadeGateway", "CascadeSync", "CascadeTracing", "CascadeTelemetry", "CascadeProcess", "CascadeSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +192,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "CascadeKafka", "CascadeWire", "CascadeGraph", "CascadeStore", "CascadeCache", "CascadeNode", "CascadeBus", "CascadeClient", "CascadeCheck",
-                "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch", "CascadeTelemetry", "CascadeTracing",
+                "CascadeBench", "CascadeGateway", "CascadeGraphInspect", "CascadeWatch", "CascadeTelemetry", "CascadeTracing", "CascadeSystem",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -199,11 +212,14 @@ let package = Package(
         ),
         // Awaiting a condition on shared state instead of polling it.
         .target(name: "CascadeSync", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
-        // Helpers for tests that run the real binary and real clients.
+        // A child process whose output is awaited line by line: what the tests and the
+        // benchmarks run the real binary and real clients with.
         .target(
-            name: "CascadeTestSupport",
+            name: "CascadeProcess",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
+        // Helpers for tests that run the real binary and real clients.
+        .target(name: "CascadeTestSupport", dependencies: ["CascadeProcess"]),
         .testTarget(name: "CascadeKafkaTests", dependencies: ["CascadeKafka", "CascadeTestSupport"]),
         .testTarget(name: "CascadeWireTests", dependencies: ["CascadeWire", "CascadeFuzz", "CascadeTestSupport"]),
         .testTarget(name: "CascadeGraphTests", dependencies: ["CascadeGraph", "CascadeTestSupport"]),
@@ -232,6 +248,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CascadeBenchTests", dependencies: ["CascadeBench"]),
+        .testTarget(
+            name: "CascadeSystemTests",
+            dependencies: [
+                "CascadeSystem", "CascadeBus", "CascadeGraph", "CascadeKafka", "CascadeSync", "CascadeTestSupport", "CascadeWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "CascadeSyncTests",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]

@@ -1,4 +1,5 @@
 import CascadeClient
+import CascadeProcess
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -17,13 +18,13 @@ final class ChaosCluster: Sendable {
     static let partitions = 8
 
     private struct State {
-        var kafka: ChaosProcess?
+        var kafka: ChildProcess?
         /// Bus instance i, and the admin port it keeps across restarts (0 until first chosen).
-        var buses: [ChaosProcess?]
+        var buses: [ChildProcess?]
         var busPorts: [Int]
-        var nodes: [String: ChaosProcess] = [:]
+        var nodes: [String: ChildProcess] = [:]
         /// `cascade check --watch`, beside the truth.
-        var watch: ChaosProcess?
+        var watch: ChildProcess?
         var bootstrap = ""
         var nodePorts: [String: Int] = [:]
         var staleness: String?
@@ -62,16 +63,16 @@ final class ChaosCluster: Sendable {
     /// The `--max-staleness` the nodes run with, nil when absent or refused.
     var stalenessInEffect: String? { state.withLockedValue { $0.staleness } }
 
-    private func spawn(_ name: String, _ arguments: [String]) throws -> ChaosProcess {
+    private func spawn(_ name: String, _ arguments: [String]) throws -> ChildProcess {
         guard !state.withLockedValue({ $0.stopping }) else { throw OperatorError("stopping") }
-        return try ChaosProcess(
+        return try ChildProcess.start(
             name: name, executable: executable, arguments: arguments, log: directory.appendingPathComponent("\(name).log"))
     }
 
     /// Runs `cascade graph validate` on the bench's graph.
     func validateGraph() async throws {
         let validate = try spawn("graph-validate", ["graph", "validate", "--graph", graphDirectory])
-        let status = await validate.awaitExit(timeout: .seconds(60))
+        let status = try? await validate.awaitExit(timeout: .seconds(60))
         guard status == 0 else {
             let log = (try? String(contentsOf: directory.appendingPathComponent("graph-validate.log"), encoding: .utf8)) ?? ""
             throw OperatorError("cascade graph validate rejected the bench's graph (status \(status.map(String.init) ?? "none")): \(log)")
@@ -134,7 +135,7 @@ final class ChaosCluster: Sendable {
     func killBus(_ index: Int) async {
         guard let bus = state.withLockedValue({ $0.buses[index] }) else { return }
         bus.signal(SIGKILL)
-        _ = await bus.awaitExit(timeout: .seconds(10))
+        _ = try? await bus.awaitExit(timeout: .seconds(10))
     }
 
     /// Starts a node for `service` (on its old port when it had one) and waits until it listens
@@ -167,7 +168,7 @@ final class ChaosCluster: Sendable {
         await node.stop()
     }
 
-    func spawnWatch(_ arguments: [String]) throws -> ChaosProcess {
+    func spawnWatch(_ arguments: [String]) throws -> ChildProcess {
         let watch = try spawn("watch", arguments)
         state.withLockedValue { $0.watch = watch }
         return watch

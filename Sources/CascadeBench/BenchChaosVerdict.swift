@@ -1,5 +1,6 @@
 import CascadeClient
 import CascadeKafka
+import CascadeProcess
 import CascadeWire
 import Foundation
 
@@ -213,19 +214,17 @@ struct ChaosVerdict {
 
     /// Runs `cascade check` against both nodes and the bus; its status and standard output.
     func check() async throws -> (status: Int32, lines: [String]) {
-        let process = try ChaosProcess(
+        let process = try ChildProcess.start(
             name: "check", executable: cluster.executable,
             arguments: [
                 "check", "--node", "catalog=\(cluster.nodeAddress("catalog"))", "--node", "storefront=\(cluster.nodeAddress("storefront"))",
                 "--admin", cluster.admin,
             ],
             log: cluster.directory.appendingPathComponent("check.log"))
-        guard let status = await process.awaitExit(timeout: .seconds(120)) else {
+        guard let status = try? await process.awaitExit(timeout: .seconds(120)) else {
             process.signal(SIGKILL)
             throw OperatorError("cascade check did not finish within 120 s")
         }
-        // The exit can be seen before the last lines are read; they follow at once.
-        _ = try? await process.awaitLine(timeout: .milliseconds(200)) { $0.contains("keys") && $0.contains("consisten") }
         return (status, process.lines)
     }
 
@@ -233,12 +232,12 @@ struct ChaosVerdict {
     func why(_ serviceKey: String) async -> [String] {
         let service = String(serviceKey.prefix { $0 != "/" })
         let admins = (0..<cluster.buses).flatMap { ["--admin", cluster.busAdmin($0)] }
-        guard let process = try? ChaosProcess(
+        guard let process = try? ChildProcess.start(
             name: "why", executable: cluster.executable,
             arguments: ["why", serviceKey, "--node", cluster.nodeAddress(service)] + admins,
             log: cluster.directory.appendingPathComponent("why.log"))
         else { return ["cascade why could not start"] }
-        guard await process.awaitExit(timeout: .seconds(30)) != nil else {
+        guard (try? await process.awaitExit(timeout: .seconds(30))) != nil else {
             process.signal(SIGKILL)
             return ["cascade why did not answer within 30 s"]
         }

@@ -7,6 +7,7 @@ import CascadeKafka
 import CascadeCache
 import CascadeNode
 import CascadeSync
+import CascadeSystem
 import CascadeWire
 import Foundation
 import HTTPTypes
@@ -318,56 +319,45 @@ final class PurgeTracker: Sendable {
     }
 }
 
-/// The embedded broker, the bus, a product-service node and the gateway in this process, for
-/// the purge run of `bench gateway`.
+/// The embedded broker, the bus, a product-service node and the gateway in this process
+/// (`LocalSystem`, as `cascade dev` runs them), for the purge run of `bench gateway`.
 private final class GatewayBenchCluster: Sendable {
     let kafka: EmbeddedKafka
     let topics = Topics()
+    let gatewayURL: String
     let node: NodeRuntime
     let gateway: GatewayRuntime
-    let gatewayURL: String
     private let producer: KafkaProducer
-    private let group: ServiceGroup
+    private let system: LocalSystem
     private let running: Task<Void, any Error>
-    private let eventLoops: MultiThreadedEventLoopGroup
     private let indexed = NIOLockedValueBox(0)
     private let indexing = ChangeSignal()
 
     init(graph: CacheGraph, upstream: String, tracker: PurgeTracker) async throws {
-        let topics = self.topics
         kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
-        for topic in topics.all(services: graph.serviceNames + ["api-gateway"]) { try kafka.createTopic(topic, partitions: 4) }
         let config = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])
-        let readiness = StartupReadiness(services: ["product-service"], gateway: true)
-        eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        node = try NodeRuntime(
-            configuration: NodeConfiguration(service: "product-service", port: 0), kafka: config, topics: topics, group: eventLoops,
-            logger: Logger(label: "bench.node"), onListening: { readiness.nodeListening("product-service", address: "\($0.port ?? 0)") },
-            onReady: { readiness.nodeReady("product-service") }, onApplied: { tracker.applied($0, by: "node") })
-        gateway = try GatewayRuntime(
-            configuration: GatewayConfiguration(upstream: upstream, port: 0), node: NodeConfiguration(service: "api-gateway", port: 0),
-            kafka: config, topics: topics, logger: Logger(label: "bench.gateway"), onApplied: { tracker.applied($0, by: "gateway") }
-        ) { url in readiness.gatewayReady(url) }
-        var busConfiguration = BusConfiguration(kafka: config, topics: topics, partitions: 4)
+        var plan = SystemPlan(graph: graph, kafka: config, topics: topics, partitions: 4)
+        plan.services = ["product-service"]
+        plan.gateway = .init(configuration: GatewayConfiguration(upstream: upstream, port: 0))
+        plan.onApplied = { message, service in tracker.applied(message, by: service == "product-service" ? "node" : "gateway") }
         let (indexed, indexing) = (self.indexed, self.indexing)
-        busConfiguration.onIndexed = { registrations in
-            indexed.withLockedValue { $0 += registrations }
-            indexing.changed()
+        plan.bus = {
+            $0.onIndexed = { registrations in
+                indexed.withLockedValue { $0 += registrations }
+                indexing.changed()
+            }
         }
-        let bus = try BusService(configuration: busConfiguration, graph: graph, logger: Logger(label: "bench.bus"))
+        for topic in plan.topicNames { try kafka.createTopic(topic, partitions: 4) }
         producer = try KafkaProducer(configuration: config)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [producer] + node.services + gateway.services + [bus], logger: Logger(label: "bench")).bounded())
-        self.group = group
-        running = Task { try await group.run() }
-        Task {
-            await bus.awaitReady()
-            readiness.busReady(admin: "in-process")
-        }
-        guard let ready = await readiness.awaitAll(), let gatewayURL = ready.gateway else { throw OperatorError("the gateway did not start") }
-        self.gatewayURL = gatewayURL
+        let system = try LocalSystem(plan, before: [producer], logger: Logger(label: "bench"))
+        self.system = system
+        running = Task { try await system.run() }
+        guard let node = system.nodes["product-service"], let gateway = system.gateway, let ready = await system.readiness.awaitAll(),
+              let gatewayURL = ready.gateway
+        else { throw OperatorError("the gateway did not start") }
+        (self.node, self.gateway, self.gatewayURL) = (node, gateway, gatewayURL)
     }
 
     /// Returns once the bus has indexed `count` registrations; throws at `deadline`.
@@ -383,8 +373,7 @@ private final class GatewayBenchCluster: Sendable {
     }
 
     func stop() async {
-        await group.triggerGracefulShutdown()
+        await system.stop()
         _ = try? await running.value
-        try? await eventLoops.shutdownGracefully()
     }
 }

@@ -1,4 +1,5 @@
 import CascadeKafka
+import CascadeProcess
 import CascadeWire
 import Foundation
 import NIOConcurrencyHelpers
@@ -40,7 +41,7 @@ struct BenchRebuildRestarts {
         ]
         for (key, value) in kafka.properties.sorted(by: { $0.key < $1.key }) { arguments += ["-X", "\(key)=\(value)"] }
         // The first start, on a free port, whose ready line says which.
-        let first = try ChaosProcess(name: "bus", executable: executable, arguments: arguments + ["--admin-port", "0"], log: log)
+        let first = try ChildProcess.start(name: "bus", executable: executable, arguments: arguments + ["--admin-port", "0"], log: log)
         let line = try await first.awaitLine(timeout: .seconds(600)) { $0.hasPrefix("cascade bus ready admin=") }
         guard let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]) else {
             throw BenchRebuildError("cannot read the admin port from '\(line)'")
@@ -50,9 +51,9 @@ struct BenchRebuildRestarts {
         let clock = ContinuousClock()
         for round in 1...restarts {
             bus.signal(SIGKILL)
-            _ = await bus.awaitExit(timeout: .seconds(10))
+            _ = try? await bus.awaitExit(timeout: .seconds(10))
             let started = clock.now
-            bus = try ChaosProcess(name: "bus", executable: executable, arguments: arguments + ["--admin-port", String(port)], log: log)
+            bus = try ChildProcess.start(name: "bus", executable: executable, arguments: arguments + ["--admin-port", String(port)], log: log)
             var answer = (status: 0, body: "")
             while answer.status != 200 && bus.isRunning && clock.now - started < .seconds(600) {
                 try await Task.sleep(for: .milliseconds(50))

@@ -2,16 +2,15 @@ import CascadeBus
 import CascadeClient
 import CascadeGraph
 import CascadeKafka
-import CascadeCache
-import CascadeNode
+import CascadeSystem
 import CascadeWire
 import Logging
-import NIOPosix
 import ServiceLifecycle
 
 /// The embedded broker (or the one `bootstrap` names), the bus and a node per service in this
-/// process, for the benchmarks that time a whole cascade (`bench e2e`, `bench reads`), with
-/// latency settings: producers send within 1 ms and fetches return as soon as data is there.
+/// process (`LocalSystem`, as `cascade dev` runs them), for the benchmarks that time a whole
+/// cascade (`bench e2e`, `bench reads`), with latency settings: producers send within 1 ms and
+/// fetches return as soon as data is there.
 final class InProcessCluster: Sendable {
     let topics: Topics
     let kafka: BenchBroker
@@ -19,9 +18,8 @@ final class InProcessCluster: Sendable {
     /// Started with the cluster, stopped last: the benchmark's own producer.
     let producer: KafkaProducer
     let ready: StartupReadiness.Ready
-    private let group: ServiceGroup
+    private let system: LocalSystem
     private let running: Task<Void, any Error>
-    private let eventLoops: MultiThreadedEventLoopGroup
 
     /// `beforeNodes` runs once the broker and the producer exist (to register keys that the
     /// bus should find when it rebuilds). `onApplied` hears every invalidation a node applies;
@@ -35,45 +33,26 @@ final class InProcessCluster: Sendable {
         kafka = try BenchBroker(bootstrap: bootstrap, partitions: partitions)
         let topics = Topics(prefix: kafka.prefix + "cascade.")
         self.topics = topics
-        try await kafka.createTopics(topics.all(services: graph.serviceNames), partitions: partitions)
         configuration = KafkaConfiguration(
             bootstrapServers: kafka.bootstrapServers,
             properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])
+        var plan = SystemPlan(graph: graph, kafka: configuration, topics: topics, partitions: partitions)
+        plan.services = services
+        plan.onApplied = onApplied
+        plan.bus = { $0.onEventSent = onEventSent }
+        try await kafka.createTopics(plan.topicNames, partitions: partitions)
         producer = try KafkaProducer(configuration: configuration)
         try await beforeNodes(producer, topics)
-        let readiness = StartupReadiness(services: services)
-        eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var all: [any ServiceLifecycle.Service] = [producer]
-        for service in services {
-            let runtime = try NodeRuntime(
-                configuration: NodeConfiguration(service: service, port: 0), kafka: configuration, topics: topics, group: eventLoops,
-                logger: Logger(label: "bench.node"),
-                onListening: { readiness.nodeListening(service, address: "127.0.0.1:\($0.port ?? 0)") },
-                onReady: { readiness.nodeReady(service) }, onApplied: { onApplied($0, service) })
-            all += runtime.services
-        }
-        var busConfiguration = BusConfiguration(kafka: configuration, topics: topics, partitions: partitions)
-        busConfiguration.onEventSent = onEventSent
-        let bus = try BusService(
-            configuration: busConfiguration, graph: graph,
-            logger: Logger(label: "bench.bus"))
-        all.append(bus)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: all, logger: Logger(label: "bench")).bounded())
-        self.group = group
-        running = Task { try await group.run() }
-        Task {
-            await bus.awaitReady()
-            await bus.awaitConsuming()
-            readiness.busReady(admin: "in-process")
-        }
-        guard let ready = await readiness.awaitAll() else { throw OperatorError("the nodes or the bus did not start") }
+        let system = try LocalSystem(plan, before: [producer], logger: Logger(label: "bench"))
+        self.system = system
+        running = Task { try await system.run() }
+        guard let ready = await system.readiness.awaitAll() else { throw OperatorError("the nodes or the bus did not start") }
         self.ready = ready
     }
 
     func stop() async {
-        await group.triggerGracefulShutdown()
+        await system.stop()
         _ = try? await running.value
-        try? await eventLoops.shutdownGracefully()
         kafka.shutdown()
     }
 }

@@ -3,11 +3,15 @@ import NIOConcurrencyHelpers
 /// A bounded hand-off from the consumer's poll thread to one async reader. The poll thread
 /// waits while it is full (in its `RDThreadPark`), which leaves further messages in
 /// librdkafka's own bounded prefetch queue: back-pressure without unbounded memory.
+///
+/// Every event passes through the lock; a waiting reader's continuation only wakes it. (Handed
+/// over through the continuation itself, an event's buffers were reported by ThreadSanitizer
+/// as written by the poll thread and read by the reader with nothing ordering the two.)
 final class ConsumerEventBuffer: Sendable {
     private struct State {
         var events: [KafkaConsumerEvent] = []
         var head = 0
-        var reader: CheckedContinuation<KafkaConsumerEvent?, Never>?
+        var reader: CheckedContinuation<Void, Never>?
         var finished = false
         var dropping = false
         /// `wake()` came while the reader was busy and nothing was buffered.
@@ -30,7 +34,7 @@ final class ConsumerEventBuffer: Sendable {
 
     private enum Push {
         case done
-        case hand(CheckedContinuation<KafkaConsumerEvent?, Never>)
+        case wake(CheckedContinuation<Void, Never>)
         case wait(RDThreadPark)
     }
 
@@ -66,16 +70,14 @@ final class ConsumerEventBuffer: Sendable {
                         return .wait(park)
                     }
                 }
-                if let reader = state.reader {
-                    state.reader = nil
-                    return .hand(reader)
-                }
                 state.events.append(event)
-                return .done
+                guard let reader = state.reader else { return .done }
+                state.reader = nil
+                return .wake(reader)
             }
             switch push {
             case .done: return
-            case .hand(let reader): return reader.resume(returning: event)
+            case .wake(let reader): return reader.resume()
             // Bounded, so a wake-up lost to a closing client costs at most this.
             case .wait(let park): park.park(timeoutMs: 100)
             }
@@ -85,15 +87,11 @@ final class ConsumerEventBuffer: Sendable {
     /// Resumes a waiting reader with `.woken`; a busy reader gets it at its next `next()`,
     /// unless an event is buffered by then (the reader then has something to look at anyway).
     func wake() {
-        let reader = state.withLockedValue { state -> CheckedContinuation<KafkaConsumerEvent?, Never>? in
-            if let reader = state.reader {
-                state.reader = nil
-                return reader
-            }
+        state.withLockedValue { state in
             if state.buffered == 0 && !state.finished { state.woken = true }
-            return nil
-        }
-        reader?.resume(returning: .woken)
+            defer { state.reader = nil }
+            return state.reader
+        }?.resume()
     }
 
     /// From now on a full buffer drops instead of blocking (used while closing).
@@ -112,35 +110,48 @@ final class ConsumerEventBuffer: Sendable {
             return (state.reader, state.takeWaitingPusher())
         }
         pusher?.unpark()
-        reader?.resume(returning: nil)
+        reader?.resume()
     }
 
-    /// The next event, waiting for one. The continuation is the reader's place in the hand-off:
-    /// the poll thread resumes it with the next event it pushes.
+    /// The next event, waiting for one; nil once finished and drained.
     func next() async -> KafkaConsumerEvent? {
-        await withCheckedContinuation { continuation in
-            let (answer, pusher) = state.withLockedValue { state -> (KafkaConsumerEvent??, RDThreadPark?) in
-                if state.head < state.events.count {
-                    state.woken = false
-                    let event = state.events[state.head]
-                    state.head += 1
-                    if state.head > 64 && state.head * 2 > state.events.count {
-                        state.events.removeFirst(state.head)
-                        state.head = 0
-                    }
-                    return (.some(event), state.takeWaitingPusher())
-                } else if state.finished {
-                    return (.some(nil), nil)
-                } else if state.woken {
-                    state.woken = false
-                    return (.some(.some(KafkaConsumerEvent.woken)), nil)
+        while true {
+            if let answer = take() { return answer }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let (waits, pusher) = state.withLockedValue { state -> (Bool, RDThreadPark?) in
+                    guard state.buffered == 0, !state.finished, !state.woken else { return (false, nil) }
+                    state.reader = continuation
+                    return (true, state.takeWaitingPusher())
                 }
-                state.reader = continuation
-                return (nil, state.takeWaitingPusher())
+                pusher?.unpark()
+                if !waits { continuation.resume() }
             }
-            pusher?.unpark()
-            if let answer { continuation.resume(returning: answer) }
         }
+    }
+
+    /// The next buffered event, `.woken`, or nil (`.some(nil)`) once finished; nil when there
+    /// is nothing yet.
+    private func take() -> KafkaConsumerEvent?? {
+        let (answer, pusher) = state.withLockedValue { state -> (KafkaConsumerEvent??, RDThreadPark?) in
+            if state.head < state.events.count {
+                state.woken = false
+                let event = state.events[state.head]
+                state.head += 1
+                if state.head > 64 && state.head * 2 > state.events.count {
+                    state.events.removeFirst(state.head)
+                    state.head = 0
+                }
+                return (.some(event), state.takeWaitingPusher())
+            } else if state.finished {
+                return (.some(nil), nil)
+            } else if state.woken {
+                state.woken = false
+                return (.some(.some(KafkaConsumerEvent.woken)), nil)
+            }
+            return (nil, nil)
+        }
+        pusher?.unpark()
+        return answer
     }
 }
 

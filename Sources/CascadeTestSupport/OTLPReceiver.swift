@@ -10,10 +10,10 @@ public struct OTLPReceiver: Sendable {
 
     public static func start() async throws -> OTLPReceiver {
         let script = CascadeBinary.packageRoot.appendingPathComponent("scripts/otlp-receiver.py")
-        let process = ChildProcess(
+        let process = try ChildProcess(
             URL(fileURLWithPath: findExecutable("python3") ?? "/usr/bin/python3"), [script.path, "--port", "0"],
             environment: ["PYTHONPATH": pythonPath])
-        try process.process.run()
+        try process.run()
         let line = try await process.awaitLine { $0.hasPrefix("listening ") }
         return OTLPReceiver(process: process, url: "http://127.0.0.1:" + line.dropFirst("listening ".count).trimmingCharacters(in: .whitespaces))
     }

@@ -4,14 +4,11 @@ import CascadeClient
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka
-import CascadeCache
-import CascadeNode
+import CascadeSystem
 import CascadeWatch
 import CascadeWire
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
-import NIOPosix
 import ServiceLifecycle
 
 struct DevCommand: AsyncParsableCommand {
@@ -92,10 +89,6 @@ struct DevCommand: AsyncParsableCommand {
         let topics = Topics(prefix: common.topicPrefix)
         let sourceSpecs = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: partitions)
-        let gatewayTopics = gatewayUpstream == nil ? [] : [topics.invalidations(service: gatewayService)]
-        for topic in topics.all(services: cacheGraph.serviceNames) + sourceSpecs.map(\.topic) + gatewayTopics {
-            try kafka.createTopic(topic, partitions: partitions)
-        }
         // The embedded coordinator forgets a departed member only when its session times out;
         // it answers an empty fetch only after the whole wait, data or not. Idle, 5 ms costs
         // ~14% of a core (10 ms: ~10%, 1 ms: ~30%) and adds at most ~10 ms to a cascade.
@@ -108,13 +101,18 @@ struct DevCommand: AsyncParsableCommand {
         // broker stops only after the scope has released them all (consumers first, broker
         // last), or each would warn "connection refused".
         do {
-            let readiness = StartupReadiness(services: cacheGraph.serviceNames, gateway: gatewayUpstream != nil, buses: buses)
-            let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let nodeServices = try makeNodes(
-                graph: cacheGraph, kafka: kafkaConfiguration, topics: topics, eventLoops: eventLoops, readiness: readiness)
-            var busConfiguration = BusConfiguration(kafka: kafkaConfiguration, topics: topics, partitions: partitions)
-            busConfiguration.sources = sourceSpecs
-            let busServices = try makeBuses(busConfiguration, graph: cacheGraph, readiness: readiness, logger: logger)
+            var plan = SystemPlan(graph: cacheGraph, kafka: kafkaConfiguration, topics: topics, partitions: partitions)
+            plan.nodePort = nodePort
+            plan.maxStalenessMillis = maxStaleness.flatMap(TTLDuration.milliseconds)
+            plan.buses = buses
+            plan.adminPort = adminPort
+            plan.bus = { $0.sources = sourceSpecs }
+            if let gatewayUpstream {
+                var configuration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
+                configuration.useRouteFamilies(of: cacheGraph, service: gatewayService)
+                plan.gateway = .init(configuration: configuration, service: gatewayService)
+            }
+            for topic in plan.topicNames + sourceSpecs.map(\.topic) { try kafka.createTopic(topic, partitions: partitions) }
             // The consistency watcher, as `cascade check --watch` runs it; it learns the nodes'
             // addresses once they listen.
             let watchNodes = WatchNodes(fixed: [:])
@@ -124,75 +122,16 @@ struct DevCommand: AsyncParsableCommand {
                     kafka: kafkaConfiguration, topics: topics, services: cacheGraph.serviceNames, sampleRate: watchSample),
                 nodes: watchNodes, metricsHost: "127.0.0.1", metricsPort: watchPort, logger: Logger(label: "cascade.watch"),
                 onListening: { port in watchPortSink.yield(port) })
+            // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes; the broker once this scope is left.
+            let system = try LocalSystem(plan, after: watch.services, signals: [.sigterm, .sigint], logger: logger)
             let announcer = announce(
-                readiness: readiness, watchNodes: watchNodes, watchPorts: watchPorts, kafka: kafka.bootstrapServers,
+                readiness: system.readiness, watchNodes: watchNodes, watchPorts: watchPorts, kafka: kafka.bootstrapServers,
                 entities: cacheGraph.entityNames, logger: logger)
             defer { announcer.cancel() }
-            // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes; the broker once this scope is left.
-            let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: nodeServices + busServices + watch.services, gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger).bounded())
-            try await services.run()
-            try await eventLoops.shutdownGracefully()
+            try await system.run()
         }
         kafka.shutdown()
         if let statusFile = self.statusFile { try? FileManager.default.removeItem(atPath: statusFile) }
-    }
-
-    /// A node per service of the graph, and the gateway when one is asked for.
-    private func makeNodes(
-        graph cacheGraph: CacheGraph, kafka: KafkaConfiguration, topics: Topics, eventLoops: MultiThreadedEventLoopGroup,
-        readiness: StartupReadiness
-    ) throws -> [any ServiceLifecycle.Service] {
-        var services: [any ServiceLifecycle.Service] = []
-        for (index, service) in cacheGraph.serviceNames.enumerated() {
-            let configuration = NodeConfiguration(
-                service: service, port: nodePort == 0 ? 0 : nodePort + index,
-                maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds),
-                families: FamilyDirectory(graph: cacheGraph, service: service))
-            let runtime = try NodeRuntime(
-                configuration: configuration, kafka: kafka, topics: topics, group: eventLoops,
-                logger: Logger(label: "cascade.node.\(service)"),
-                onListening: { address in readiness.nodeListening(service, address: "127.0.0.1:\(address.port ?? 0)") },
-                onReady: { readiness.nodeReady(service) })
-            services += runtime.services
-        }
-        if let gatewayUpstream {
-            var gatewayConfiguration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
-            gatewayConfiguration.useRouteFamilies(of: cacheGraph, service: gatewayService)
-            let gateway = try GatewayRuntime(
-                configuration: gatewayConfiguration,
-                node: NodeConfiguration(service: gatewayService, port: gatewayPort), kafka: kafka, topics: topics,
-                logger: Logger(label: "cascade.gateway")
-            ) { url in readiness.gatewayReady(url) }
-            services += gateway.services
-        }
-        return services
-    }
-
-    /// `--buses` instances, each with its admin API on the port after the one before.
-    private func makeBuses(
-        _ busConfiguration: BusConfiguration, graph cacheGraph: CacheGraph, readiness: StartupReadiness, logger: Logger
-    ) throws -> [any ServiceLifecycle.Service] {
-        var services: [any ServiceLifecycle.Service] = []
-        for index in 0..<buses {
-            var configuration = busConfiguration
-            configuration.instance = "bus-\(index)"
-            let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: Logger(label: "cascade.bus"))
-            let port = adminPort == 0 ? 0 : adminPort + index
-            let admin = buildApplication(AdminContextSource(bus: bus), host: "127.0.0.1", port: port, logger: logger) { host, port in
-                bus.setAdminURL("http://\(host):\(port)")
-                Task {
-                    // Ready once events are consumed, not only once the state is rebuilt: a
-                    // first event would wait for the partitions to be taken.
-                    await bus.awaitReady()
-                    await bus.awaitConsuming()
-                    if bus.isReady { readiness.busReady(admin: "http://\(host):\(port)", instance: index) }
-                }
-            }
-            services += [bus, admin]
-        }
-        return services
     }
 
     /// Once everything is ready: tells the watcher where the nodes are, prints the banner and

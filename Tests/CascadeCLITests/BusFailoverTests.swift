@@ -303,6 +303,6 @@ struct BusFailoverTests {
     func publish(_ products: [String], version: Int, kafka: String) async throws {
         let lines = products.map { #"Product#\#($0)|{"entity":"Product","id":"\#($0)","op":"update","version":\#(version),"origin":"test"}"# }
         let result = try await runCommand("kcat", ["-b", kafka, "-P", "-t", "cascade.events", "-K", "|"], stdin: lines.joined(separator: "\n") + "\n")
-        guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
+        try result.requireSuccess()
     }
 }

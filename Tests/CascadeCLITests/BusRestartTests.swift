@@ -23,10 +23,10 @@ struct BusRestartTests {
         // Registrations as nodes write them (key `service/key`, JSON value), through kcat:
         // 5,000 before the first start, then 100 a second for as long as the test runs (the
         // debug build replays about 10,000 a second: more would make each round slower).
-        let writer = ChildProcess(
+        let writer = try ChildProcess(
             URL(fileURLWithPath: try #require(findExecutable("kcat"))),
             ["-P", "-b", bootstrap, "-t", "cascade.deps", "-K", "\t", "-X", "linger.ms=1"])
-        try writer.process.run()
+        try writer.run()
         defer { writer.signal(SIGKILL) }
         writer.write(Self.lines(0..<5_000))
         let flowing = Task {
@@ -60,8 +60,8 @@ struct BusRestartTests {
                     notReadyBodies.insert(String(body.prefix(40)))
                 }
                 if !ready {
-                    #expect(bus.process.isRunning, "round \(round): the bus exited: \(bus.stderr.suffix(2000))")
-                    guard bus.process.isRunning else { break }
+                    #expect(bus.isRunning, "round \(round): the bus exited: \(bus.stderr.suffix(2000))")
+                    guard bus.isRunning else { break }
                     try await Task.sleep(for: .milliseconds(50))
                 }
             }
@@ -73,7 +73,7 @@ struct BusRestartTests {
             _ = try await bus.awaitExit(timeout: .seconds(10))
         }
         #expect(times.count == Self.restarts)
-        #expect(writer.process.isRunning, "kcat kept producing: \(writer.stderr.suffix(1000))")
+        #expect(writer.isRunning, "kcat kept producing: \(writer.stderr.suffix(1000))")
         // While not ready the body says what it waits for.
         #expect(notReadyBodies.allSatisfy { $0.hasPrefix("rebuilding the index and the ledger") }, "\(notReadyBodies)")
         let sorted = times.sorted()

@@ -21,13 +21,36 @@ struct ChildProcessTests {
 
     @Test("awaiting a line wakes as soon as it is printed, and a process that exits without it fails the wait")
     func awaitLineAndExit() async throws {
-        let child = ChildProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo starting; sleep 0.2; echo ready; exit 3"])
-        try child.process.run()
+        let child = try ChildProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo starting; sleep 0.2; echo ready; exit 3"])
+        try child.run()
         #expect(try await child.awaitLine { $0 == "ready" } == "ready")
         #expect(try await child.awaitExit() == 3)
 
-        let quiet = ChildProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo other; exit 1"])
-        try quiet.process.run()
+        let quiet = try ChildProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo other; exit 1"])
+        try quiet.run()
         await #expect(throws: ChildProcessError.self) { try await quiet.awaitLine(timeout: .seconds(10)) { $0 == "never" } }
+    }
+
+    @Test("a last line without its newline counts; standard error goes to the log file; stop ends a stopped process")
+    func logLastLineAndStop() async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let child = try ChildProcess(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", "echo oops >&2; printf 'first\\nlast'"], name: "printer", stderrLog: log)
+        try child.run()
+        #expect(try await child.awaitExit() == 0)
+        #expect(child.lines == ["first", "last"])
+        #expect(child.stderr.isEmpty)
+        #expect(try String(contentsOf: log, encoding: .utf8) == "oops\n")
+
+        let sleeper = try ChildProcess(URL(fileURLWithPath: "/bin/sleep"), ["600"])
+        try sleeper.run()
+        sleeper.signal(SIGSTOP)
+        // SIGTERM does it, well before the grace ends in SIGKILL: the child blocks no signal.
+        let stopping = ContinuousClock.now
+        await sleeper.stop(grace: .seconds(20))
+        #expect(!sleeper.isRunning)
+        #expect(ContinuousClock.now - stopping < .seconds(10))
+        #expect(try await runCommand("/bin/grep", ["SigBlk", "/proc/self/status"]).stdout == "SigBlk:\t0000000000000000\n")
     }
 }

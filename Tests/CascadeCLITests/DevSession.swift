@@ -17,9 +17,9 @@ struct DevSession {
         let process = try ChildProcess.cascade([
             "dev", "--graph", graph, "--status-file", statusPath, "--node-port", "0", "--admin-port", "0", "--watch-port", "0", "--log-level", "warning",
         ] + extraArguments)
-        guard try await eventually(timeout: .seconds(60), { FileManager.default.fileExists(atPath: statusPath) || !process.process.isRunning }),
+        guard try await eventually(timeout: .seconds(60), { FileManager.default.fileExists(atPath: statusPath) || !process.isRunning }),
             FileManager.default.fileExists(atPath: statusPath)
-        else { throw ChildProcessError.exited(status: -1, stderr: process.stderr) }
+        else { throw ChildProcessError.exited(name: "cascade dev", status: -1, stderr: process.stderr) }
         let data = try Data(contentsOf: URL(fileURLWithPath: statusPath))
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
         let nodes = (object["nodes"] as? [String: String] ?? [:]).compactMapValues { address in
@@ -47,7 +47,7 @@ struct DevSession {
     func publish(_ entity: String, _ id: String, version: Int) async throws {
         let event = #"{"entity":"\#(entity)","id":"\#(id)","op":"update","version":\#(version),"origin":"test"}"#
         let result = try await runCommand("kcat", ["-b", kafka, "-P", "-t", "cascade.events", "-k", "\(entity)#\(id)"], stdin: event + "\n")
-        guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
+        try result.requireSuccess()
     }
 
     /// `cascade publish --wait`: returns once every node applied the event.

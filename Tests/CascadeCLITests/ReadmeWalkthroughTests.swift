@@ -40,7 +40,7 @@ struct ReadmeWalkthroughTests {
 
     private func walkthroughCommands(_ readme: String) throws -> [String] {
         guard let start = readme.range(of: "<!-- walkthrough -->"), let end = readme.range(of: "<!-- /walkthrough -->") else {
-            throw ChildProcessError.exited(status: -1, stderr: "README has no walkthrough block")
+            throw ChildProcessError.exited(name: "README", status: -1, stderr: "README has no walkthrough block")
         }
         return readme[start.upperBound..<end.lowerBound]
             .split(whereSeparator: \.isNewline)

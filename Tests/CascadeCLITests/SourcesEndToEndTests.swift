@@ -70,12 +70,12 @@ struct SourcesEndToEndTests {
         // One message per call; the key and value are separated by a byte neither contains.
         let result = try await runCommand(
             "kcat", ["-b", dev.kafka, "-P", "-t", topic, "-K", "\t"] + headers.flatMap { ["-H", $0] }, stdin: key + "\t" + value + "\n")
-        guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
+        try result.requireSuccess()
     }
 
     private func produceTombstone(_ dev: DevSession, _ topic: String, key: String) async throws {
         let result = try await runCommand("kcat", ["-b", dev.kafka, "-P", "-t", topic, "-Z", "-K", "\t"], stdin: key + "\t\n")
-        guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
+        try result.requireSuccess()
     }
 
     /// Every dead letter so far: its reason, detail and source headers, then its value.

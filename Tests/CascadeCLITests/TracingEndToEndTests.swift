@@ -76,7 +76,7 @@ struct TracingEndToEndTests {
         // The untraced and the malformed events made no spans (sampling 0).
         #expect(spans.allSatisfy { $0.traceID == Self.traceID || $0.traceID == Self.cloudTraceID },
                 "\(spans.map { "\($0.name) \($0.traceID)" })")
-        #expect(bus.process.isRunning && node.process.isRunning)
+        #expect(bus.isRunning && node.isRunning)
     }
 
     private func dropped(_ cli: RedisCLI, _ keys: [String]) async throws -> Bool {
@@ -85,12 +85,12 @@ struct TracingEndToEndTests {
 
     private func publish(_ arguments: [String]) async throws {
         let result = try await runCommand(CascadeBinary.url.path, ["publish"] + arguments)
-        guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
+        try result.requireSuccess()
     }
 
     private func produce(_ bootstrap: String, _ topic: String, key: String, value: String, headers: [String]) async throws {
         let result = try await runCommand(
             "kcat", ["-b", bootstrap, "-P", "-t", topic, "-K", "\t"] + headers.flatMap { ["-H", $0] }, stdin: key + "\t" + value + "\n")
-        guard result.status == 0 else { throw ChildProcessError.exited(status: result.status, stderr: result.stderr) }
+        try result.requireSuccess()
     }
 }

@@ -37,8 +37,8 @@ struct WatchEndToEndTests {
         #expect(Self.sample(before, #"cascade_consistency_violations_total{service="product-service"}"#) == 0)
         #expect(Self.sample(before, "cascade_consistency_nines") == 9)
 
-        let cli = ["-p", String(stalePort)]
-        #expect(try await runCommand("redis-cli", cli + ["SET", "product:p-31", "v1", "EX", "600", "DEPS", "Product#p-31@1"]).stdout == "OK\n")
+        let cli = RedisCLI(port: stalePort)
+        #expect(try await cli("SET", "product:p-31", "v1", "EX", "600", "DEPS", "Product#p-31@1") == "OK")
         let published = try await dev.publishAndWait("Product#p-31", version: 2)
         #expect(published.status == 0, "\(published.stderr)")
 
@@ -61,7 +61,7 @@ struct WatchEndToEndTests {
         #expect(named, "\(watch.stderr)")
         #expect(watch.stderr.contains("Product#p-31@2"))
         // The value really is still there: the watcher did not make it up.
-        #expect(try await runCommand("redis-cli", cli + ["GET", "product:p-31"]).stdout == "v1\n")
+        #expect(try await cli("GET", "product:p-31") == "v1")
 
         // SIGTERM: a clean stop.
         watch.signal(SIGTERM)

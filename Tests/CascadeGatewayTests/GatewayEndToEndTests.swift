@@ -9,8 +9,8 @@ struct TestUpstream {
 
     static func start(_ arguments: [String] = []) async throws -> TestUpstream {
         let script = CascadeBinary.packageRoot.appendingPathComponent("scripts/gateway-test-upstream.py")
-        let process = ChildProcess(URL(fileURLWithPath: findExecutable("python3") ?? "/usr/bin/python3"), [script.path] + arguments)
-        try process.process.run()
+        let process = try ChildProcess(URL(fileURLWithPath: findExecutable("python3") ?? "/usr/bin/python3"), [script.path] + arguments)
+        try process.run()
         let line = try await process.awaitLine { $0.hasPrefix("listening ") }
         return TestUpstream(process: process, url: "http://127.0.0.1:" + line.dropFirst("listening ".count).trimmingCharacters(in: .whitespaces))
     }
@@ -70,7 +70,7 @@ struct GatewayEndToEndTests {
             dev.signal(SIGKILL)
             try? FileManager.default.removeItem(atPath: statusPath)
         }
-        #expect(try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: statusPath) || !dev.process.isRunning })
+        #expect(try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: statusPath) || !dev.isRunning })
         let status = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: statusPath))) as? [String: Any] ?? [:]
         let gateway = try #require(status["gateway"] as? String, "the status file names the gateway")
         let kafka = try #require(status["kafka"] as? String)

@@ -21,7 +21,7 @@ struct HostileClientTests {
 
         /// Resident memory of the node process, in MB.
         var residentMB: Int {
-            let status = (try? String(contentsOfFile: "/proc/\(process.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
             let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
             return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) / 1024
         }
@@ -88,7 +88,7 @@ struct HostileClientTests {
             print("sent", sent, flush=True)
             time.sleep(30)
             """])
-        try flood.process.run()
+        try flood.run()
         defer { flood.signal(SIGKILL) }
         _ = try await flood.awaitLine(timeout: .seconds(60)) { $0.hasPrefix("sent") }
         #expect(try await node.cli("GET", "small-probe") == "", "the node still serves other clients")

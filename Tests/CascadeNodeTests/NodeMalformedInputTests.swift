@@ -19,7 +19,7 @@ import Testing
             #expect(reply.hasPrefix(expected), "\(input.debugDescription) → \(reply.debugDescription)")
         }
         #expect(try await node.cli("PING") == "PONG")
-        #expect(node.process.process.isRunning)
+        #expect(node.process.isRunning)
         try await node.stop()
     }
 

@@ -1,8 +1,8 @@
 import CascadeSync
 import NIOConcurrencyHelpers
 
-/// Collects the readiness of a node per service and the bus (`cascade dev`, the in-process
-/// benchmarks); `awaitAll` returns once every one is ready.
+/// Collects the readiness of a `LocalSystem`'s parts: a node per service, the gateway, each
+/// bus instance; `awaitAll` returns once every one is ready.
 public final class StartupReadiness: Sendable {
     public struct Ready: Sendable {
         /// The first bus instance's admin API.
