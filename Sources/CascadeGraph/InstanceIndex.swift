@@ -155,10 +155,8 @@ public final class InstanceIndex: @unchecked Sendable {
         return lock.withReadLock {
             guard let wave = scratch.wave, wave == revision else { return false }
             return name.withUTF8 { bytes in
-                if let id = state.names.find(bytes) {
-                    return Int(id) < scratch.stamps.count && scratch.stamps[Int(id)] == scratch.generation
-                }
-                return scratch.unregistered.find(bytes) != nil
+                if let id = state.names.find(bytes) { return scratch.entries.hasReached(id) }
+                return scratch.entries.hasReached(unregistered: bytes)
             }
         }
     }
