@@ -17,6 +17,7 @@ struct BusLifecycle<Consumer, Waiter> {
     private var partitionWaiters: [Waiter] = []
     private var idleWaiters: [Waiter] = []
     private var stoppingWaiters: [Waiter] = []
+    private var stoppedWaiters: [Waiter] = []
 
     var isStopping: Bool {
         switch phase {
@@ -77,9 +78,10 @@ struct BusLifecycle<Consumer, Waiter> {
         return Self.take(&idleWaiters)
     }
 
-    /// Everything is acknowledged, committed and closed.
-    mutating func finishStopping() {
+    /// Everything is acknowledged, committed and closed; those waiting for this are released.
+    mutating func finishStopping() -> [Waiter] {
         phase = .stopped
+        return Self.take(&stoppedWaiters)
     }
 
     enum Wait {
@@ -105,6 +107,13 @@ struct BusLifecycle<Consumer, Waiter> {
     mutating func waitForStopping(_ waiter: Waiter) -> Wait {
         if isStopping { return .resumeNow }
         stoppingWaiters.append(waiter)
+        return .suspended
+    }
+
+    /// Waits until the stop is finished.
+    mutating func waitForStopped(_ waiter: Waiter) -> Wait {
+        if case .stopped = phase { return .resumeNow }
+        stoppedWaiters.append(waiter)
         return .suspended
     }
 

@@ -23,7 +23,7 @@ final class BusRunState: Sendable {
     }
 
     func gotPartitions() { resume(lifecycle.withLockedValue { $0.partitionsAssigned() }) }
-    func finishStopping() { lifecycle.withLockedValue { $0.finishStopping() } }
+    func finishStopping() { resume(lifecycle.withLockedValue { $0.finishStopping() }) }
 
     /// Marks a batch in hand; false when stopping (the batch is left for the next owner).
     func enter() -> Bool { lifecycle.withLockedValue { $0.enterBatch() } }
@@ -35,6 +35,8 @@ final class BusRunState: Sendable {
     func awaitIdle() async { await wait { $0.waitForIdle($1) } }
     /// Returns once the bus begins stopping.
     func awaitStopping() async { await wait { $0.waitForStopping($1) } }
+    /// Returns once the stop is finished.
+    func awaitStopped() async { await wait { $0.waitForStopped($1) } }
 
     private func wait(_ transition: (inout BusLifecycle<KafkaConsumer, Waiter>, Waiter) -> BusLifecycle<KafkaConsumer, Waiter>.Wait) async {
         await withCheckedContinuation { continuation in

@@ -135,6 +135,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         } onCancel: {
             Task { await self.stop() }
         }
+        // The tasks end once the stop has closed what they read, which is before it is done:
+        // the producer goes last, after the whole stop (started here if nothing started it).
+        await stop()
+        await state.awaitStopped()
         await producer.shutdown(timeout: .seconds(10))
         logger.info("bus stopped")
     }

@@ -32,8 +32,21 @@ struct BusLifecycleTests {
         let enteredWhileStopping = lifecycle.enterBatch()
         #expect(!enteredWhileStopping)
 
-        lifecycle.finishStopping()
+        _ = lifecycle.finishStopping()
         #expect(lifecycle.consumer == nil && lifecycle.isStopping)
+    }
+
+    @Test("waiting for the stop to finish lasts until it is finished, not only begun")
+    func stoppedWaitersWaitForTheEnd() {
+        var lifecycle = Lifecycle()
+        _ = lifecycle.consumerStarted("consumer")
+        let beforeStop = lifecycle.waitForStopped("run")
+        let begun = lifecycle.beginStopping()
+        let whileStopping = lifecycle.waitForStopped("late")
+        let released = lifecycle.finishStopping()
+        let afterStop = lifecycle.waitForStopped("after")
+        #expect(beforeStop == .suspended && whileStopping == .suspended)
+        #expect(begun.released.isEmpty && released == ["run", "late"] && afterStop == .resumeNow)
     }
 
     @Test("waiting for idle lasts exactly as long as the batch in hand")
