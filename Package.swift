@@ -152,7 +152,8 @@ let package = Package(
         .target(
             name: "CascadeSystem",
             dependencies: [
-                "CascadeBus", "CascadeCache", "CascadeGateway", "CascadeGraph", "CascadeKafka", "CascadeNode", "CascadeSync", "CascadeWire",
+                "CascadeBus", "CascadeCache", "CascadeGateway", "CascadeGraph", "CascadeKafka", "CascadeNode", "CascadeSync", "CascadeTracing",
+                "CascadeWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -44,6 +44,7 @@ public final class LocalSystem: Sendable {
         for index in 0..<plan.buses {
             var configuration = BusConfiguration(kafka: plan.kafka, topics: plan.topics, partitions: plan.partitions)
             configuration.instance = "bus-\(index)"
+            configuration.tracing = plan.tracing
             plan.bus(&configuration)
             let bus = try BusService(configuration: configuration, graph: plan.graph, logger: Logger(label: "cascade.bus"))
             buses.append(bus)
@@ -74,9 +75,10 @@ public final class LocalSystem: Sendable {
     private static func node(
         _ service: String, index: Int, _ plan: SystemPlan, eventLoops: MultiThreadedEventLoopGroup, readiness: StartupReadiness
     ) throws -> NodeRuntime {
-        let configuration = NodeConfiguration(
+        var configuration = NodeConfiguration(
             service: service, port: plan.nodePort == 0 ? 0 : plan.nodePort + index, maxStalenessMillis: plan.maxStalenessMillis,
             families: FamilyDirectory(graph: plan.graph, service: service))
+        configuration.tracing = plan.tracing
         let onApplied = plan.onApplied.map { onApplied in { @Sendable message in onApplied(message, service) } }
         return try NodeRuntime(
             configuration: configuration, kafka: plan.kafka, topics: plan.topics, group: eventLoops,
@@ -87,8 +89,12 @@ public final class LocalSystem: Sendable {
 
     private static func gateway(_ gateway: SystemPlan.Gateway, _ plan: SystemPlan, readiness: StartupReadiness) throws -> GatewayRuntime {
         let onApplied = plan.onApplied.map { onApplied in { @Sendable message in onApplied(message, gateway.service) } }
+        var configuration = gateway.configuration
+        configuration.tracing = configuration.tracing ?? plan.tracing
+        var node = NodeConfiguration(service: gateway.service, port: configuration.port)
+        node.tracing = plan.tracing
         return try GatewayRuntime(
-            configuration: gateway.configuration, node: NodeConfiguration(service: gateway.service, port: gateway.configuration.port),
+            configuration: configuration, node: node,
             kafka: plan.kafka, topics: plan.topics, logger: Logger(label: "cascade.gateway"), onApplied: onApplied
         ) { url in readiness.gatewayReady(url) }
     }

@@ -3,6 +3,7 @@ import CascadeCache
 import CascadeGateway
 import CascadeGraph
 import CascadeKafka
+import CascadeTracing
 import CascadeWire
 
 /// What a whole Cascade system in one process is made of: a cache node per service, the
@@ -40,6 +41,9 @@ public struct SystemPlan: Sendable {
     public var gateway: Gateway?
     /// Sources, callbacks and the like, set on every bus instance's configuration.
     public var bus: @Sendable (inout BusConfiguration) -> Void = { _ in }
+    /// Spans of the bus, the nodes and the gateway, with the process's tracer
+    /// (`--otlp-endpoint`); nil: off.
+    public var tracing: SpanStarter?
     /// Hears every invalidation a node or the gateway applies, with its service.
     public var onApplied: (@Sendable (InvalidationMessage, String) -> Void)?
 

@@ -63,6 +63,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Share of invalidated keys the consistency watcher checks (0 to 1).")
     var watchSample: Double = 1
 
+    @OptionGroup var tracing: TracingOptions
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -107,6 +109,9 @@ struct DevCommand: AsyncParsableCommand {
             plan.buses = buses
             plan.adminPort = adminPort
             plan.bus = { $0.sources = sourceSpecs }
+            // One tracer for the whole process: every part's spans go out as `cascade-dev`.
+            let telemetry = try tracing.make(serviceName: "cascade-dev", logger: logger)
+            plan.tracing = telemetry?.spans
             if let gatewayUpstream {
                 var configuration = GatewayConfiguration(upstream: gatewayUpstream, port: gatewayPort)
                 configuration.useRouteFamilies(of: cacheGraph, service: gatewayService)
@@ -123,7 +128,9 @@ struct DevCommand: AsyncParsableCommand {
                 nodes: watchNodes, metricsHost: "127.0.0.1", metricsPort: watchPort, logger: Logger(label: "cascade.watch"),
                 onListening: { port in watchPortSink.yield(port) })
             // Stopped in reverse: the watcher, the admin API and the bus first, then the nodes; the broker once this scope is left.
-            let system = try LocalSystem(plan, after: watch.services, signals: [.sigterm, .sigint], logger: logger)
+            // The exporter starts first and stops last, to send the last spans.
+            let system = try LocalSystem(
+                plan, before: telemetry.map { [$0.service] } ?? [], after: watch.services, signals: [.sigterm, .sigint], logger: logger)
             let announcer = announce(
                 readiness: system.readiness, watchNodes: watchNodes, watchPorts: watchPorts, kafka: kafka.bootstrapServers,
                 entities: cacheGraph.entityNames, logger: logger)

@@ -79,6 +79,30 @@ struct TracingEndToEndTests {
         #expect(bus.isRunning && node.isRunning)
     }
 
+    @Test("cascade dev --otlp-endpoint: the bus's resolve and the node's apply of one published event, one trace, service cascade-dev")
+    func devExportsOneTrace() async throws {
+        let receiver = try await OTLPReceiver.start()
+        defer { receiver.process.signal(SIGKILL) }
+        let dev = try await DevSession.start(["--otlp-endpoint", receiver.url, "--trace-sampling", "0"])
+        defer { dev.kill() }
+        #expect(try await dev.cli("product-service", "SET", "product:p-7", "cached", "DEPS", "Product#p-7@1") == "OK")
+        try await publish([
+            "Product#p-7", "--version", "2", "--op", "update", "--kafka", dev.kafka,
+            "--traceparent", "00-\(Self.traceID)-00f067aa0ba902b7-01",
+        ])
+        var spans: [OTLPReceiver.Span] = []
+        let complete = try await eventually(timeout: .seconds(30)) {
+            spans = try await receiver.spans().filter { $0.traceID == Self.traceID }
+            return Set(spans.map(\.name)).isSuperset(of: ["cascade.bus.resolve", "cascade.node.apply"])
+        }
+        #expect(complete, "spans: \(spans.map { "\($0.service) \($0.name)" })")
+        let resolve = spans.first { $0.name == "cascade.bus.resolve" }
+        let apply = spans.first { $0.name == "cascade.node.apply" && $0.parentSpanID == resolve?.spanID }
+        #expect(resolve?.parentSpanID == "00f067aa0ba902b7" && apply != nil)
+        #expect(spans.allSatisfy { $0.service == "cascade-dev" })
+        #expect(try await dev.cli("product-service", "EXISTS", "product:p-7") == "0")
+    }
+
     private func dropped(_ cli: RedisCLI, _ keys: [String]) async throws -> Bool {
         try await cli(["EXISTS"] + keys) == "0"
     }
