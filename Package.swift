@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "CascadeCache",
             dependencies: [
-                "CascadeWire", "CascadeStore", "CascadeRESP", "CascadeKafka", "CascadeGraph", "CascadeSync", "CascadeTracing",
+                "CascadeWire", "CascadeStore", "CascadeKafka", "CascadeGraph", "CascadeSync", "CascadeTracing",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

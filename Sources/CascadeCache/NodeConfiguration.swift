@@ -1,4 +1,3 @@
-import CascadeRESP
 import CascadeStore
 import CascadeTracing
 
@@ -8,9 +7,6 @@ public struct NodeConfiguration: Sendable {
     public var host: String
     /// 0 picks a free port.
     public var port: Int
-    public var requirePass: String?
-    public var maxConnections: Int
-    public var limits: RESPLimits
     public var store: StoreConfiguration
     /// How often expired keys are swept and tombstones published.
     public var maintenanceIntervalMillis: Int64
@@ -31,8 +27,7 @@ public struct NodeConfiguration: Sendable {
     public static let defaultRegistrationQueueLimit = 64 << 20
 
     public init(
-        service: String, host: String = "127.0.0.1", port: Int = 6379, requirePass: String? = nil,
-        maxConnections: Int = 10_000, limits: RESPLimits = RESPLimits(), store: StoreConfiguration = StoreConfiguration(),
+        service: String, host: String = "127.0.0.1", port: Int = 6379, store: StoreConfiguration = StoreConfiguration(),
         maintenanceIntervalMillis: Int64 = 100, maxStalenessMillis: Int64? = nil, advertisedAddress: String? = nil,
         families: FamilyDirectory? = nil
     ) {
@@ -42,9 +37,6 @@ public struct NodeConfiguration: Sendable {
         self.service = service
         self.host = host
         self.port = port
-        self.requirePass = requirePass
-        self.maxConnections = maxConnections
-        self.limits = limits
         var store = store
         if let families { store.families = families.policy }
         self.store = store

@@ -53,7 +53,7 @@ extension CommandExecutor {
 
     func auth(_ arguments: [ByteBuffer], _ session: inout Session, _ out: inout ByteBuffer) {
         guard arguments.count <= 3 else { return out.writeRESPError(CommandExecutor.syntaxError) }
-        guard node.configuration.requirePass != nil else {
+        guard settings.requirePass != nil else {
             return out.writeRESPError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
         }
         let user = arguments.count == 3 ? arguments[1] : ByteBuffer(string: "default")
@@ -66,7 +66,7 @@ extension CommandExecutor {
 
     private func checkPassword(user: ByteBuffer, password: ByteBuffer) -> Bool {
         guard user.equalsKeyword("DEFAULT") else { return false }
-        guard let expected = node.configuration.requirePass else { return true }
+        guard let expected = settings.requirePass else { return true }
         // Compare every byte whatever the first difference, so timing tells nothing.
         let given = Array(password.readableBytesView)
         let wanted = Array(expected.utf8)
@@ -141,9 +141,9 @@ extension CommandExecutor {
             ("maxmemory", String(configuration.store.maxMemoryBytes ?? 0)),
             ("maxmemory-policy", configuration.store.maxMemoryBytes == nil ? "noeviction" : "allkeys-lru"),
             ("maxmemory-samples", String(configuration.store.evictionSamples)),
-            ("maxclients", String(configuration.maxConnections)),
-            ("proto-max-bulk-len", String(configuration.limits.maxBulkLength)),
-            ("client-query-buffer-limit", String(configuration.limits.maxQueryBuffer)),
+            ("maxclients", String(settings.maxConnections)),
+            ("proto-max-bulk-len", String(settings.limits.maxBulkLength)),
+            ("client-query-buffer-limit", String(settings.limits.maxQueryBuffer)),
             ("cascade-max-deps", String(Registration.Limits.maxDependencies)),
             ("cascade-registration-queue-limit", String(configuration.registrationQueueLimit)),
             ("port", String(configuration.port)),
@@ -151,7 +151,7 @@ extension CommandExecutor {
             ("databases", "1"),
             ("save", ""),
             ("appendonly", "no"),
-            ("requirepass", configuration.requirePass == nil ? "" : "********"),
+            ("requirepass", settings.requirePass == nil ? "" : "********"),
         ]
     }
 }

@@ -7,6 +7,7 @@ import NIOCore
 /// actor hop, no task, so a pipelined batch costs one read, the commands, and one write.
 struct CommandExecutor {
     let node: CacheNode
+    let settings: RESPSettings
 
     var store: CacheStore { node.store }
 

@@ -42,11 +42,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The client is not reading: its replies are not written out.
     private var paused = false
 
-    init(node: CacheNode, id: Int) {
-        executor = CommandExecutor(node: node)
-        let limits = node.configuration.limits
+    init(node: CacheNode, settings: RESPSettings, id: Int) {
+        executor = CommandExecutor(node: node, settings: settings)
+        let limits = settings.limits
         processor = NIOSingleStepByteToMessageProcessor(RESPCommandDecoder(limits: limits), maximumBufferSize: limits.maxQueryBuffer)
-        session = Session(id: id, authenticated: node.configuration.requirePass == nil)
+        session = Session(id: id, authenticated: settings.requirePass == nil)
         counters = node.counters
         commandDuration = node.metrics.commandDuration
         positions = node.positions

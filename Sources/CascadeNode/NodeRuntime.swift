@@ -18,7 +18,8 @@ public struct NodeRuntime: Sendable {
     public let services: [any Service]
 
     public init(
-        configuration: NodeConfiguration, kafka: KafkaConfiguration?, topics: Topics, group: any EventLoopGroup,
+        configuration: NodeConfiguration, resp: RESPSettings = RESPSettings(), kafka: KafkaConfiguration?, topics: Topics,
+        group: any EventLoopGroup,
         logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void,
         onReady: @escaping @Sendable () -> Void, onApplied: (@Sendable (InvalidationMessage) -> Void)? = nil
     ) throws(KafkaError) {
@@ -33,7 +34,7 @@ public struct NodeRuntime: Sendable {
                 readiness.arrive()
             }, onApplied: onApplied)
         node = cache.node
-        let server = RESPServer(node: node, group: group, beforeListening: { await reading.wait() }) { address in
+        let server = RESPServer(node: node, settings: resp, group: group, beforeListening: { await reading.wait() }) { address in
             onListening(address)
             readiness.arrive()
         }

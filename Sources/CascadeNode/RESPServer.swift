@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// asks every connection to finish (flush and close), and returns once they are closed.
 public final class RESPServer: Service {
     private let node: CacheNode
+    private let settings: RESPSettings
     private let group: any EventLoopGroup
     private let connections: ConnectionRegistry
     private let onListening: @Sendable (SocketAddress) -> Void
@@ -18,12 +19,13 @@ public final class RESPServer: Service {
     /// stream from a fixed position before it stores anything, or an invalidation sent in
     /// between would be skipped and the value it should drop kept.
     public init(
-        node: CacheNode, group: any EventLoopGroup, beforeListening: @escaping @Sendable () async -> Void = {},
+        node: CacheNode, settings: RESPSettings = RESPSettings(), group: any EventLoopGroup, beforeListening: @escaping @Sendable () async -> Void = {},
         onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.node = node
+        self.settings = settings
         self.group = group
-        self.connections = ConnectionRegistry(limit: node.configuration.maxConnections)
+        self.connections = ConnectionRegistry(limit: settings.maxConnections)
         self.beforeListening = beforeListening
         self.onListening = onListening
     }
@@ -31,6 +33,7 @@ public final class RESPServer: Service {
     /// Binds and returns the listening channel; `run()` calls it, tests may too.
     func bind() async throws -> any Channel {
         let node = node
+        let settings = settings
         let connections = connections
         return try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -51,7 +54,7 @@ public final class RESPServer: Service {
                 }
                 let id = node.counters.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
                 do {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(node: node, id: id))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(node: node, settings: settings, id: id))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

@@ -104,9 +104,7 @@ struct NodeCommand: AsyncParsableCommand {
             return families
         }
         var configuration = NodeConfiguration(
-            service: service, host: host, port: port, requirePass: requirepass, maxConnections: maxClients,
-            limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: ByteSize.parse(clientQueryBufferLimit) ?? 1 << 30),
-            store: store,
+            service: service, host: host, port: port, store: store,
             maxStalenessMillis: maxStaleness.flatMap(TTLDuration.milliseconds), advertisedAddress: advertise,
             families: families)
         let telemetry = try tracing.make(serviceName: "cascade-node-\(service)", logger: logger)
@@ -120,7 +118,11 @@ struct NodeCommand: AsyncParsableCommand {
         let service = self.service
         let topics = Topics(prefix: common.topicPrefix)
         let runtime = try NodeRuntime(
-            configuration: configuration, kafka: kafkaConfiguration, topics: topics, group: group, logger: logger,
+            configuration: configuration,
+            resp: RESPSettings(
+                requirePass: requirepass, maxConnections: maxClients,
+                limits: RESPLimits(maxBulkLength: maxBulkLength, maxQueryBuffer: ByteSize.parse(clientQueryBufferLimit) ?? 1 << 30)),
+            kafka: kafkaConfiguration, topics: topics, group: group, logger: logger,
             onListening: { address in
                 printLine("cascade node \(service) listening on \(address.ipAddress ?? "127.0.0.1"):\(address.port ?? 0)")
             },
