@@ -19,6 +19,8 @@ public struct EventProcessor: Sendable {
     /// Headers on the ledger records this processor writes (the bus marks its own, so that
     /// reading them back costs no decoding).
     let ledgerHeaders: [OutboundMessage.Header]
+    /// `topics.ledger`, built once (the getter builds a String per call).
+    let ledgerTopic: String
     /// Nil when the cycle-conflict window is 0 (the check is off).
     let cycleWatch: CycleConflictWatch?
     /// When each key was last invalidated, for the registration race check.
@@ -45,6 +47,7 @@ public struct EventProcessor: Sendable {
         self.cascades = CascadeMemory(maxBytes: cascadeMemoryBytes)
         self.recentInvalidations = RecentInvalidations(retentionMillis: invalidationMemoryMillis, startMillis: startMillis)
         self.ledgerHeaders = ledgerHeaders
+        self.ledgerTopic = topics.ledger
         self.cycleWatch = cycleConflictWindowMillis > 0 ? CycleConflictWatch(windowMillis: cycleConflictWindowMillis) : nil
         self.graph = graph
         self.index = index
@@ -122,41 +125,46 @@ public struct EventProcessor: Sendable {
                 "key-mismatch", "the message key '\(named)' is not the event's Entity#id '\(event.ref)': its events would lose their order"), source)
         }
         let ref = event.ref.description
+        // The Kafka key of the ledger record and of the invalidations alike: copied once.
+        let refKey = Array(ref.utf8)
         let record = LedgerRecord(
             entity: event.ref.entity, id: event.ref.id, version: event.version, origin: event.origin,
             atMillis: event.atMillis, eventID: event.eventID, digest: EventDigest.of(event))
 
-        guard let current = ledger.entry(ref) else { return advance(event, record, ref, nowMillis) }
-        if event.version > current.record.version { return advance(event, record, ref, nowMillis) }
+        guard let current = ledger.entry(ref) else { return advance(event, record, ref, refKey, nowMillis) }
+        if event.version > current.record.version { return advance(event, record, ref, refKey, nowMillis) }
         if event.version < current.record.version {
             // Another writer, or a later write at the origin under an older version, is news the
             // ledger's version does not cover: a conflict. Otherwise it is a plain late arrival.
             if record.origin != current.record.origin || record.atMillis > current.record.atMillis {
-                return resolveConflict(event, record, current, ref, policy: entityType.policy, nowMillis: nowMillis)
+                return resolveConflict(event, record, current, ref, refKey, policy: entityType.policy, nowMillis: nowMillis)
             }
             // Late: drop what it names again (harmless), but fence at the ledger's version.
             return cascade(
-                event, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late,
+                event, ref, refKey, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late,
                 nowMillis: nowMillis)
         }
         if record.digest == current.record.digest && record.origin == current.record.origin {
             return cascade(
-                event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate, nowMillis: nowMillis)
+                event, ref, refKey, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate,
+                nowMillis: nowMillis)
         }
-        return resolveConflict(event, record, current, ref, policy: entityType.policy, nowMillis: nowMillis)
+        return resolveConflict(event, record, current, ref, refKey, policy: entityType.policy, nowMillis: nowMillis)
     }
 
-    private func advance(_ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ nowMillis: Int64) -> ProcessingResult {
+    private func advance(
+        _ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ refKey: [UInt8], _ nowMillis: Int64
+    ) -> ProcessingResult {
         ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
         var result = cascade(
-            event, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated,
+            event, ref, refKey, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated,
             nowMillis: nowMillis, touching: record)
-        result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
+        result.messages.append(OutboundMessage(topic: ledgerTopic, key: refKey, value: record.fastEncoded(), headers: ledgerHeaders))
         return result
     }
 
     private func resolveConflict(
-        _ event: DomainEvent, _ record: LedgerRecord, _ current: Ledger.Entry, _ ref: String,
+        _ event: DomainEvent, _ record: LedgerRecord, _ current: Ledger.Entry, _ ref: String, _ refKey: [UInt8],
         policy: ConflictPolicy, nowMillis: Int64
     ) -> ProcessingResult {
         let challenger = ConflictArbiter.Contender(record)
@@ -167,11 +175,11 @@ public struct EventProcessor: Sendable {
         let late = record.version < current.record.version
         // A fence never goes below the ledger's version, whoever wins.
         var result = cascade(
-            event, kind: .resolve, cause: cause(of: winner), fence: max(winner.version, current.record.version),
+            event, ref, refKey, kind: .resolve, cause: cause(of: winner), fence: max(winner.version, current.record.version),
             outcome: late ? .lateConflict : .conflict, nowMillis: nowMillis)
         if newWins && !late {
             ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
-            result.messages.append(OutboundMessage(topic: topics.ledger, key: Array(ref.utf8), value: record.fastEncoded(), headers: ledgerHeaders))
+            result.messages.append(OutboundMessage(topic: ledgerTopic, key: refKey, value: record.fastEncoded(), headers: ledgerHeaders))
         }
         let conflict = ConflictRecord(
             entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(policy),
@@ -181,26 +189,27 @@ public struct EventProcessor: Sendable {
                 : loser.origin == winner.origin
                 ? "two events for version \(winner.version) from \(winner.origin) carry different content"
                 : "\(winner.origin) and \(loser.origin) both published version \(winner.version) with different content")
-        result.messages.append(OutboundMessage(topic: topics.conflicts, key: Array(ref.utf8), value: conflict.encoded()))
+        result.messages.append(OutboundMessage(topic: topics.conflicts, key: refKey, value: conflict.encoded()))
         return result
     }
 
     /// The closure of the event, one message per affected service. With `touching` (a ledger
     /// advance), the circular keys it reaches are checked for concurrent updates. The keys are
     /// remembered as invalidated before any registration can enter the index after the closure.
+    /// `ref`: the event's `Entity#id`, and `refKey` its bytes, the messages' Kafka key.
     private func cascade(
-        _ event: DomainEvent, kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, fence: UInt64,
-        outcome: ProcessingResult.Outcome, nowMillis: Int64, touching: LedgerRecord? = nil
+        _ event: DomainEvent, _ ref: String, _ refKey: [UInt8], kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause,
+        fence: UInt64, outcome: ProcessingResult.Outcome, nowMillis: Int64, touching: LedgerRecord? = nil
     ) -> ProcessingResult {
         var cause = cause
         cause.traceparent = event.traceparent
         let recent = recentInvalidations
-        let closure = index.closure(of: event) { closure in
+        let closure = index.closure(of: event, ref: ref) { closure in
             recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
         }
         let rootTag = closure.root
         let plan = planner.plan(
-            kind: kind, cause: cause, rootTag: rootTag, closure: closure,
+            kind: kind, cause: cause, rootTag: rootTag, kafkaKey: refKey, closure: closure,
             tagOnly: facts.tagServices[event.ref.entity] ?? [],
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
         var result = ProcessingResult(

@@ -45,9 +45,10 @@ struct FanOutPlanner: Sendable {
 
     /// The entries of `closure` at `positions` (all when nil) by service; `tagOnly` are services
     /// that get the tags even with no key. `rootKey` (a key whose own value is stale) goes
-    /// first in its service's message, at depth 0.
+    /// first in its service's message, at depth 0. `kafkaKey`: the messages' Kafka key, the
+    /// root tag's bytes when nil (a caller that has them already passes them, saving a copy).
     func plan(
-        kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String,
+        kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String, kafkaKey: [UInt8]? = nil,
         closure: InstanceClosure, positions: [Int]? = nil, rootKey: CacheKeyRef? = nil, tagOnly: [String],
         fences: [InvalidationMessage.Fence], includeRootTag: Bool = true
     ) -> Plan {
@@ -74,7 +75,7 @@ struct FanOutPlanner: Sendable {
                 let head = InvalidationMessage.Head(kind: kind, cause: cause, fences: fences)
                 return emit(
                     UnsafeBufferPointer(spans), groups: groups, counts: counts, fill: fill, head: head, keyBytes: keyBytes,
-                    rootTag: rootTag, includeRootTag: includeRootTag)
+                    kafkaKey: kafkaKey ?? Array(rootTag.utf8), rootTag: rootTag, includeRootTag: includeRootTag)
             }
         }
     }
@@ -83,15 +84,14 @@ struct FanOutPlanner: Sendable {
     /// keys), in service-name order. `fill` points past each group's keys in `sorted`.
     private func emit(
         _ sorted: UnsafeBufferPointer<InvalidationMessage.KeySpan>, groups: ServiceGroups, counts: UnsafeMutableBufferPointer<Int32>,
-        fill: UnsafeMutableBufferPointer<Int32>, head: InvalidationMessage.Head, keyBytes: [UInt8], rootTag: String,
-        includeRootTag: Bool
+        fill: UnsafeMutableBufferPointer<Int32>, head: InvalidationMessage.Head, keyBytes: [UInt8], kafkaKey: [UInt8],
+        rootTag: String, includeRootTag: Bool
     ) -> Plan {
         var plan = Plan()
         let present = counts[0..<groups.count].count { $0 >= 0 }
         plan.fanOut.reserveCapacity(present)
         // One more for the ledger record the caller appends.
         plan.messages.reserveCapacity(present + 1)
-        let kafkaKey = Array(rootTag.utf8)
         let tags = includeRootTag ? [rootTag] : []
         let order = groups.nameOrder
         for index in 0..<groups.count {

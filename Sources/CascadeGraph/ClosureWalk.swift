@@ -12,8 +12,8 @@ extension ClosureScratch {
         let rootName: String
         // The emit closures are literals, so they stay on the stack.
         switch root {
-        case .entity(let entity, let id, let attrs):
-            rootName = entity + "#" + id
+        case .entity(let entity, let id, let attrs, let name):
+            rootName = name
             binder?.keys(entity: entity, id: id, attrs: attrs, spelling: &spelling,
                          emit: { entries.visitBound($0, $1, $2, depth: 1, parent: -1, index: index, binder: binder) },
                          missing: { entries.unresolved.append($0) })

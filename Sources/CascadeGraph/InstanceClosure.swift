@@ -163,7 +163,8 @@ struct ClosureScratch {
 
 extension InstanceIndexState {
     enum ClosureRoot {
-        case entity(entity: String, id: String, attrs: [String: String])
+        /// `name`: `entity#id`, the closure's root.
+        case entity(entity: String, id: String, attrs: [String: String], name: String)
         case key(service: String, key: String)
     }
 

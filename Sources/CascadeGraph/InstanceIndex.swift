@@ -112,14 +112,19 @@ public final class InstanceIndex: @unchecked Sendable {
 
     /// Every key a change to this entity instance invalidates. `attrs` fill `attrs.*` bindings.
     public func closure(of ref: EntityRef, attrs: [String: String] = [:]) -> InstanceClosure {
-        closure(from: .entity(entity: ref.entity, id: ref.id, attrs: attrs))
+        closure(from: .entity(entity: ref.entity, id: ref.id, attrs: attrs, name: ref.description))
     }
 
     /// The closure of an event. `whileLocked` sees it before any registration can change the
     /// index again: what it records is visible to whoever registers next (the bus remembers
-    /// the keys it invalidated there, for the registration race check).
-    public func closure(of event: DomainEvent, whileLocked: (InstanceClosure) -> Void = { _ in }) -> InstanceClosure {
-        closure(from: .entity(entity: event.ref.entity, id: event.ref.id, attrs: event.attrs), whileLocked: whileLocked)
+    /// the keys it invalidated there, for the registration race check). `ref`: the event's
+    /// `Entity#id` (`event.ref.description`) when the caller has it already, to spare a copy.
+    public func closure(
+        of event: DomainEvent, ref: String? = nil, whileLocked: (InstanceClosure) -> Void = { _ in }
+    ) -> InstanceClosure {
+        let root = InstanceIndexState.ClosureRoot.entity(
+            entity: event.ref.entity, id: event.ref.id, attrs: event.attrs, name: ref ?? event.ref.description)
+        return closure(from: root, whileLocked: whileLocked)
     }
 
     /// Every key that depends, transitively, on a key that was dropped or changed.

@@ -26,7 +26,9 @@ public struct JSONEventDecoder: DomainEventDecoder {
         var fields = Fields()
         let isObject: Bool
         do {
-            isObject = try reader.parseObjectDocument(field: { fields.set($0, $1) })
+            isObject = try reader.parseObjectDocument(reading: { name, scanner throws(JSONScanner.Failure) in
+                try fields.read(name, from: &scanner)
+            })
             // Anything else still has to be valid JSON to be called "not an object".
             if !isObject { _ = try reader.parseDocument() }
         } catch {
@@ -41,25 +43,8 @@ public struct JSONEventDecoder: DomainEventDecoder {
         }
         let version = try version(fields.version)
         let origin = try string(fields.origin, "origin")
-        var atMillis: Int64 = 0
-        if let at = fields.at, at != .null {
-            guard case .string(let text) = at else { throw EventRejection("wrong-type", "field 'at' is not a string") }
-            guard let millis = RFC3339.parseMillis(text) else {
-                throw EventRejection("bad-time", "field 'at' is not an RFC 3339 time: '\(text)'")
-            }
-            atMillis = millis
-        }
-        var attrs: [String: String] = [:]
-        if let raw = fields.attrs, raw != .null {
-            guard case .object(let fields) = raw else { throw EventRejection("wrong-type", "field 'attrs' is not an object") }
-            for (name, value) in fields {
-                switch value {
-                case .string(let text): attrs[name] = text
-                case .number(let text): attrs[name] = text
-                default: throw EventRejection("wrong-type", "attrs.\(name) is not a string or number")
-                }
-            }
-        }
+        let atMillis = try fields.atMillis(in: bytes)
+        let attrs = try fields.checkedAttrs()
         let eventID: String
         if case .string(let text)? = fields.eventID { eventID = text } else { eventID = "\(entity)#\(id)@\(version)/\(origin)" }
         return DomainEvent(
@@ -67,21 +52,85 @@ public struct JSONEventDecoder: DomainEventDecoder {
             atMillis: atMillis, attrs: attrs, eventID: eventID)
     }
 
-    /// The top-level fields an event is read from.
+    /// The top-level fields an event is read from. `at` and `attrs` are read in place: the
+    /// time's text stays in the message's bytes, the attributes go straight into the event's
+    /// dictionary (no String and no dictionary of values per event).
     private struct Fields {
-        var entity, id, op, version, origin, at, attrs, eventID: JSONScanner.Value?
+        var entity, id, op, version, origin, eventID: JSONScanner.Value?
+        var at: At?
+        var attrs: Attrs?
 
-        mutating func set(_ name: String, _ value: JSONScanner.Value) {
+        enum At {
+            /// A string without escapes, where it lies in the message.
+            case plain(Range<Int>)
+            case value(JSONScanner.Value)
+        }
+
+        enum Attrs {
+            /// An object: its string and number fields, and the names of the others (each
+            /// name's last value counts, as in a dictionary).
+            case object([String: String], wrong: [String])
+            case value(JSONScanner.Value)
+        }
+
+        /// Reads the value of field `name` (the last of a repeated name wins); others are
+        /// checked as JSON and dropped.
+        mutating func read(_ name: String, from scanner: inout JSONScanner) throws(JSONScanner.Failure) {
             switch name {
-            case "entity": entity = value
-            case "id": id = value
-            case "op": op = value
-            case "version": version = value
-            case "origin": origin = value
-            case "at": at = value
-            case "attrs": attrs = value
-            case "event_id": eventID = value
-            default: break
+            case "entity": entity = try scanner.readValue(depth: 1)
+            case "id": id = try scanner.readValue(depth: 1)
+            case "op": op = try scanner.readValue(depth: 1)
+            case "version": version = try scanner.readValue(depth: 1)
+            case "origin": origin = try scanner.readValue(depth: 1)
+            case "event_id": eventID = try scanner.readValue(depth: 1)
+            case "at":
+                if let span = try scanner.readPlainString() { at = .plain(span) } else { at = .value(try scanner.readValue(depth: 1)) }
+            case "attrs": attrs = try Self.readAttrs(from: &scanner)
+            default: _ = try scanner.readValue(depth: 1)
+            }
+        }
+
+        private static func readAttrs(from scanner: inout JSONScanner) throws(JSONScanner.Failure) -> Attrs {
+            var attrs: [String: String] = [:]
+            var wrong: [String] = []
+            let isObject = try scanner.readObject(depth: 1) { name, scanner throws(JSONScanner.Failure) in
+                switch try scanner.readValue(depth: 2) {
+                case .string(let text), .number(let text):
+                    attrs[name] = text
+                    wrong.removeAll { $0 == name }
+                default:
+                    attrs[name] = nil
+                    if !wrong.contains(name) { wrong.append(name) }
+                }
+            }
+            return isObject ? .object(attrs, wrong: wrong) : .value(try scanner.readValue(depth: 1))
+        }
+
+        /// `at` in milliseconds since the epoch, 0 when absent or null; `bytes`: the message.
+        func atMillis(in bytes: [UInt8]) throws(EventRejection) -> Int64 {
+            let text: String
+            switch at {
+            case nil, .value(.null)?: return 0
+            case .plain(let span)?:
+                let millis = bytes.withUnsafeBufferPointer { RFC3339.parseMillis(bytes: UnsafeBufferPointer(rebasing: $0[span])) }
+                if let millis { return millis }
+                text = String(decoding: bytes[span], as: UTF8.self)
+            case .value(.string(let written))?:
+                if let millis = RFC3339.parseMillis(written) { return millis }
+                text = written
+            case .value?: throw EventRejection("wrong-type", "field 'at' is not a string")
+            }
+            throw EventRejection("bad-time", "field 'at' is not an RFC 3339 time: '\(text)'")
+        }
+
+        /// The attributes, when `attrs` is an object of strings and numbers (or absent or null).
+        func checkedAttrs() throws(EventRejection) -> [String: String] {
+            switch attrs {
+            case nil, .value(.null)?: return [:]
+            case .object(let attrs, let wrong)?:
+                if let name = wrong.first { throw EventRejection("wrong-type", "attrs.\(name) is not a string or number") }
+                return attrs
+            case .value?: throw EventRejection("wrong-type", "field 'attrs' is not an object")
             }
         }
     }

@@ -61,6 +61,13 @@ struct JSONScanner {
     /// fields saves building one). False, with nothing read, when the top level is not an
     /// object: `parseDocument` then tells what it is.
     mutating func parseObjectDocument(field: (String, Value) -> Void) throws(Failure) -> Bool {
+        try parseObjectDocument(reading: { name, scanner throws(Failure) in field(name, try scanner.parseValue(depth: 1)) })
+    }
+
+    /// Like `parseObjectDocument(field:)`, but `field` reads each value itself, the scanner
+    /// at the value (`readValue(depth: 1)`, `readObject`, `readPlainString`): a caller keeps
+    /// what it needs without building a `Value` of it.
+    mutating func parseObjectDocument(reading field: (String, inout JSONScanner) throws(Failure) -> Void) throws(Failure) -> Bool {
         let start = index
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
@@ -75,12 +82,12 @@ struct JSONScanner {
 
     private mutating func parseObject(depth: Int) throws(Failure) -> Value {
         var fields: [String: Value] = [:]
-        try parseFields(depth: depth) { fields[$0] = $1 }
+        try parseFields(depth: depth) { name, scanner throws(Failure) in fields[name] = try scanner.parseValue(depth: depth + 1) }
         return .object(fields)
     }
 
-    /// The fields of the object at `index` (its `{`), in order.
-    private mutating func parseFields(depth: Int, _ field: (String, Value) -> Void) throws(Failure) {
+    /// The fields of the object at `index` (its `{`), in order; `field` reads each value.
+    private mutating func parseFields(depth: Int, _ field: (String, inout JSONScanner) throws(Failure) -> Void) throws(Failure) {
         index += 1
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
@@ -91,7 +98,7 @@ struct JSONScanner {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
-            field(name, try parseValue(depth: depth + 1))
+            try field(name, &self)
             skipSpace()
             guard index < bytes.count else { throw fail("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -203,6 +210,48 @@ struct JSONScanner {
         }
         guard let unicode = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
         out.append(contentsOf: Array(String(Character(unicode)).utf8))
+    }
+}
+
+/// Reading a value in place, from `parseObjectDocument(reading:)`: as `parseValue` would,
+/// with the same failures, but into what the caller keeps.
+extension JSONScanner {
+    /// The value at the reading position, built; `depth` is its nesting (1 for a field of the
+    /// document's object).
+    mutating func readValue(depth: Int) throws(Failure) -> Value { try parseValue(depth: depth) }
+
+    /// The object at the reading position, its fields passed to `field` in order; false, with
+    /// nothing consumed but space, when the value there is not an object.
+    mutating func readObject(depth: Int, field: (String, inout JSONScanner) throws(Failure) -> Void) throws(Failure) -> Bool {
+        guard depth < maxDepth else { throw fail("nested too deep") }
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
+        try parseFields(depth: depth, field)
+        return true
+    }
+
+    /// Where the text of the string at the reading position lies in the bytes, when it has no
+    /// escapes (then consumed): no String for it. Nil, with nothing consumed but space, for
+    /// any other value or a string with escapes.
+    mutating func readPlainString() throws(Failure) -> Range<Int>? {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        let quote = index
+        var end = quote + 1
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                index = end + 1
+                return quote + 1..<end
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else {
+                index = end
+                throw fail("control character in string")
+            }
+            end += 1
+        }
+        return nil
     }
 }
 
