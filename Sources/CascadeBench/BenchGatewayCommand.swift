@@ -75,7 +75,7 @@ public struct BenchGatewayCommand: AsyncParsableCommand {
         let (cacheGraph, _) = try loadGraph(directory: graph)
         let tracker = PurgeTracker()
         let cluster = try await GatewayBenchCluster(graph: cacheGraph, upstream: upstream.url, tracker: tracker)
-        defer { cluster.kafka.shutdown() }
+        defer { cluster.cluster.kafka.shutdown() }
         _ = await cluster.gateway.cache.handle(GatewayRequest(method: "GET", path: "/bench", headers: []))
         let hitsOne = try await Wrk.run(wrk, url: "\(cluster.gatewayURL)/bench", threads: 1, connections: 1, seconds: seconds)
         let hits = try await Wrk.run(wrk, url: "\(cluster.gatewayURL)/bench", threads: threads, connections: connections, seconds: seconds)
@@ -322,40 +322,29 @@ final class PurgeTracker: Sendable {
 /// The embedded broker, the bus, a product-service node and the gateway in this process
 /// (`LocalSystem`, as `cascade dev` runs them), for the purge run of `bench gateway`.
 private final class GatewayBenchCluster: Sendable {
-    let kafka: EmbeddedKafka
-    let topics = Topics()
+    let cluster: InProcessCluster
     let gatewayURL: String
     let node: NodeRuntime
     let gateway: GatewayRuntime
-    private let producer: KafkaProducer
-    private let system: LocalSystem
-    private let running: Task<Void, any Error>
     private let indexed = NIOLockedValueBox(0)
     private let indexing = ChangeSignal()
 
     init(graph: CacheGraph, upstream: String, tracker: PurgeTracker) async throws {
-        kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
-        let config = KafkaConfiguration(
-            bootstrapServers: kafka.bootstrapServers,
-            properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "linger.ms": "1", "fetch.wait.max.ms": "1"])
-        var plan = SystemPlan(graph: graph, kafka: config, topics: topics, partitions: 4)
-        plan.services = ["product-service"]
-        plan.gateway = .init(configuration: GatewayConfiguration(upstream: upstream, port: 0))
-        plan.onApplied = { message, service in tracker.applied(message, by: service == "product-service" ? "node" : "gateway") }
         let (indexed, indexing) = (self.indexed, self.indexing)
-        plan.bus = {
-            $0.onIndexed = { registrations in
-                indexed.withLockedValue { $0 += registrations }
-                indexing.changed()
+        cluster = try await InProcessCluster(
+            graph: graph, services: ["product-service"], partitions: 4,
+            onApplied: { message, service in tracker.applied(message, by: service == "product-service" ? "node" : "gateway") },
+            plan: { plan in
+            plan.gateway = .init(configuration: GatewayConfiguration(upstream: upstream, port: 0))
+            plan.bus = {
+                $0.onIndexed = { registrations in
+                    indexed.withLockedValue { $0 += registrations }
+                    indexing.changed()
+                }
             }
-        }
-        for topic in plan.topicNames { try kafka.createTopic(topic, partitions: 4) }
-        producer = try KafkaProducer(configuration: config)
-        let system = try LocalSystem(plan, before: [producer], logger: Logger(label: "bench"))
-        self.system = system
-        running = Task { try await system.run() }
-        guard let node = system.nodes["product-service"], let gateway = system.gateway, let ready = await system.readiness.awaitAll(),
-              let gatewayURL = ready.gateway
+        })
+        guard let node = cluster.system.nodes["product-service"], let gateway = cluster.system.gateway,
+              let gatewayURL = cluster.ready.gateway
         else { throw OperatorError("the gateway did not start") }
         (self.node, self.gateway, self.gatewayURL) = (node, gateway, gatewayURL)
     }
@@ -369,11 +358,11 @@ private final class GatewayBenchCluster: Sendable {
 
     func publish(_ event: DomainEvent, tracker: PurgeTracker) async throws {
         tracker.started(event.eventID)
-        try await producer.produce(topic: topics.events, key: Array(event.kafkaKey.utf8), value: JSONEventEncoder.encode(event), token: 0)
+        try await cluster.producer.produce(
+            topic: cluster.topics.events, key: Array(event.kafkaKey.utf8), value: JSONEventEncoder.encode(event), token: 0)
     }
 
     func stop() async {
-        await system.stop()
-        _ = try? await running.value
+        await cluster.stop()
     }
 }

@@ -18,17 +18,20 @@ final class InProcessCluster: Sendable {
     /// Started with the cluster, stopped last: the benchmark's own producer.
     let producer: KafkaProducer
     let ready: StartupReadiness.Ready
-    private let system: LocalSystem
+    /// Its nodes, gateway and bus instances, for a benchmark that drives them directly.
+    let system: LocalSystem
     private let running: Task<Void, any Error>
 
     /// `beforeNodes` runs once the broker and the producer exist (to register keys that the
     /// bus should find when it rebuilds). `onApplied` hears every invalidation a node applies;
-    /// `onEventSent` when the bus fetched each event and handed on what it caused.
+    /// `onEventSent` when the bus fetched each event and handed on what it caused. `plan`
+    /// changes the system's plan last (a gateway, other bus options).
     init(
         graph: CacheGraph, services: [String], partitions: Int, bootstrap: String? = nil,
         beforeNodes: (KafkaProducer, Topics) async throws -> Void = { _, _ in },
         onApplied: @escaping @Sendable (InvalidationMessage, String) -> Void = { _, _ in },
-        onEventSent: (@Sendable (String, ContinuousClock.Instant, ContinuousClock.Instant) -> Void)? = nil
+        onEventSent: (@Sendable (String, ContinuousClock.Instant, ContinuousClock.Instant) -> Void)? = nil,
+        plan change: (inout SystemPlan) -> Void = { _ in }
     ) async throws {
         kafka = try BenchBroker(bootstrap: bootstrap, partitions: partitions)
         let topics = Topics(prefix: kafka.prefix + "cascade.")
@@ -40,6 +43,7 @@ final class InProcessCluster: Sendable {
         plan.services = services
         plan.onApplied = onApplied
         plan.bus = { $0.onEventSent = onEventSent }
+        change(&plan)
         try await kafka.createTopics(plan.topicNames, partitions: partitions)
         producer = try KafkaProducer(configuration: configuration)
         try await beforeNodes(producer, topics)
