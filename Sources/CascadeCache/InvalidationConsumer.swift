@@ -32,31 +32,12 @@ public final class InvalidationConsumer: Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await consume()
-        } onGracefulShutdown: { [consumer] in
-            Task { await consumer.shutdown() }
-        }
-    }
-
-    private func consume() async {
-        var ready = false
-        for await event in consumer.events {
-            switch event {
-            case .assigned(let partitions):
-                logger.info("reading invalidations", metadata: ["partitions": "\(partitions.count)"])
-                if !ready {
-                    ready = true
-                    onReady()
-                }
-            case .messages(let batch):
-                for message in batch { apply(message) }
-                node.counters.lag = consumer.lag
-            case .revoked, .woken:
-                break
-            case .error(let error):
-                logger.warning("invalidation consumer error", metadata: ["error": "\(error)"])
-            }
+        await consumer.follow("invalidation consumer", logger: logger) { partitions in
+            logger.info("reading invalidations", metadata: ["partitions": "\(partitions.count)"])
+            onReady()
+        } onBatch: { batch in
+            for message in batch { apply(message) }
+            node.counters.lag = consumer.lag
         }
     }
 

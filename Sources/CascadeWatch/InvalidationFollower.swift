@@ -31,29 +31,10 @@ final class InvalidationFollower: Service {
     }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await consume()
-        } onGracefulShutdown: { [consumer] in
-            Task { await consumer.shutdown() }
-        }
-    }
-
-    private func consume() async {
-        var ready = false
-        for await event in consumer.events {
-            switch event {
-            case .assigned:
-                if !ready {
-                    ready = true
-                    onReady(services.values.sorted())
-                }
-            case .messages(let batch):
-                for message in batch { read(message) }
-            case .revoked, .woken:
-                break
-            case .error(let error):
-                logger.warning("invalidation consumer error", metadata: ["error": "\(error)"])
-            }
+        await consumer.follow("invalidation consumer", logger: logger) { _ in
+            onReady(services.values.sorted())
+        } onBatch: { batch in
+            for message in batch { read(message) }
         }
     }
 
