@@ -25,16 +25,31 @@ extension ClosureScratch {
                 binder?.keys(service: service, key: key, name: name, spelling: &spelling,
                              emit: { entries.visitBound($0, $1, $2, depth: 1, parent: -1, index: index, binder: binder) })
             }
+        case .hop(let name, let skip):
+            rootName = name
+            for other in skip { markReached(other, index: index) }
         }
         var name = rootName
         if let rootID = name.withUTF8({ index.names.find($0) }) {
             // Marked first, so a cycle back to the root does not list it.
             entries.mark(rootID)
             for entry in index.dependents[Int(rootID)] { entries.visit(entry, depth: 1, parent: -1, index: index, binder: binder) }
-        } else if case .key = root {
+        } else if !root.isEntity {
             name.withUTF8 { entries.markUnregistered($0) }
         }
         return rootName
+    }
+
+    /// Counts `name` as reached: neither listed nor expanded by this closure.
+    private mutating func markReached(_ name: String, index: InstanceIndexState) {
+        var name = name
+        name.withUTF8 { bytes in
+            if let id = index.names.find(bytes) {
+                entries.mark(id)
+            } else {
+                entries.markUnregistered(bytes)
+            }
+        }
     }
 
     /// Lists what entry `head` reaches: its registered dependents, then the keys templates

@@ -166,6 +166,15 @@ extension InstanceIndexState {
         /// `name`: `entity#id`, the closure's root.
         case entity(entity: String, id: String, attrs: [String: String], name: String)
         case key(service: String, key: String)
+        /// A key another partition's share reached (`name`: `service/key` or `Entity#id`): only
+        /// its registered dependents, those held here; `skip` lists what the shares before named
+        /// for the same root, reached already.
+        case hop(name: String, skip: [String])
+
+        var isEntity: Bool {
+            if case .entity = self { return true }
+            return false
+        }
     }
 
     /// Breadth-first over registered dependents and template bindings; the visited stamps

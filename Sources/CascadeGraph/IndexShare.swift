@@ -1,0 +1,177 @@
+import CascadeWire
+import NIOConcurrencyHelpers
+
+/// A cascade's step into another partition's share: the key whose registered dependents live
+/// there, with the root it comes from. Keyed, on the wire, so that the partition's owner gets it.
+public struct StateHop: Sendable, Hashable {
+    /// The root event, as the bus names it (`Entity#id@version` and its source position): the
+    /// unit of "each key at most once".
+    public var root: String
+    /// `service/key`, or `Entity#id` when the event itself lies in another share.
+    public var name: String
+    public var partition: Int32
+    /// Of `name`, from the root change.
+    public var depth: Int
+    /// From the root to `name`, both included.
+    public var path: [String]
+    /// What the shares before named for this root: reached, not to list again.
+    public var skip: [String]
+
+    public init(root: String, name: String, partition: Int32, depth: Int, path: [String], skip: [String]) {
+        self.root = root
+        self.name = name
+        self.partition = partition
+        self.depth = depth
+        self.path = path
+        self.skip = skip
+    }
+}
+
+/// What one share lists for a root: the keys it reaches, and where the cascade goes on.
+public struct ShareClosure: Sendable {
+    public let closure: InstanceClosure
+    /// The hop's depth (0 for an event): add it to the closure's depths.
+    public let baseDepth: Int
+    public let hops: [StateHop]
+}
+
+/// One bus instance's share of the registration index: the edges whose dependency lies in a
+/// partition it holds (`InstanceIndex.replaceEdges`). A closure lists what the share reaches and
+/// hands every key it names whose partition it does not hold to that partition's owner as a hop,
+/// since that key's registered dependents are there. Bound keys need no hop: any share binds them.
+///
+/// Each share expands a root's key at most once (`HopMemory`), so cycles across shares end. A
+/// key reached along two branches in two shares can be named by both (invalidation is
+/// idempotent); one reached in the share before is not (`skip`).
+///
+/// Holding every partition, it is the whole index: no hops, the closure of one index.
+public final class IndexShare: Sendable {
+    public let index: InstanceIndex
+    public let partitioner: StatePartitioner
+    private let held: NIOLockedValueBox<Set<Int32>>
+    private let memory: NIOLockedValueBox<HopMemory>
+
+    public init(index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, rootsRemembered: Int = 100_000) {
+        self.index = index
+        self.partitioner = partitioner
+        held = NIOLockedValueBox(partitions)
+        memory = NIOLockedValueBox(HopMemory(capacity: rootsRemembered))
+    }
+
+    public var partitions: Set<Int32> { held.withLockedValue { $0 } }
+
+    /// Starts holding `partition`; its edges come as records (`apply`) from then on.
+    public func hold(_ partition: Int32) {
+        held.withLockedValue { _ = $0.insert(partition) }
+    }
+
+    /// Gives `partition` up and forgets its edges.
+    public func release(_ partition: Int32) {
+        held.withLockedValue { _ = $0.remove(partition) }
+        index.dropPartition(partition, partitioner: partitioner)
+    }
+
+    /// A record of the edges topic for a held partition.
+    public func apply(key: CacheKeyRef, partition: Int32, dependencies: [Dependency]) {
+        index.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner)
+    }
+
+    /// The share's part of an event's closure. `root` names the event for the hops.
+    public func closure(of event: DomainEvent, root: String) -> ShareClosure {
+        let closure = index.closure(of: event)
+        memory.withLockedValue { _ = $0.note(root: root, names: closure.entries.map(\.name)) }
+        var hops = outgoing(closure, root: root, baseDepth: 0, trail: [closure.root], skip: [])
+        let rootPartition = partitioner.partition(of: closure.root)
+        if !holds(rootPartition) {
+            // Its events arrive here, its edges lie elsewhere: the producer's partitioner is not Kafka's.
+            hops.append(StateHop(root: root, name: closure.root, partition: rootPartition, depth: 0, path: [closure.root], skip: []))
+        }
+        return ShareClosure(closure: closure, baseDepth: 0, hops: hops)
+    }
+
+    /// The share's part of a hop; nil when this share expanded the key for its root already.
+    public func closure(of hop: StateHop) -> ShareClosure? {
+        guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: hop.name) }) else { return nil }
+        let skip = hop.skip + memory.withLockedValue { $0.names(of: hop.root) }
+        let closure = index.closure(ofHop: hop.name, skipping: skip)
+        memory.withLockedValue { _ = $0.note(root: hop.root, names: closure.entries.map(\.name)) }
+        let hops = outgoing(closure, root: hop.root, baseDepth: hop.depth, trail: hop.path, skip: hop.skip + [hop.name])
+        return ShareClosure(closure: closure, baseDepth: hop.depth, hops: hops)
+    }
+
+    private func holds(_ partition: Int32) -> Bool { held.withLockedValue { $0.contains(partition) } }
+
+    /// A hop for every listed key whose partition this share does not hold.
+    private func outgoing(_ closure: InstanceClosure, root: String, baseDepth: Int, trail: [String], skip: [String]) -> [StateHop] {
+        let partitions = self.partitions
+        guard partitions.count < partitioner.count else { return [] }
+        let entries = closure.entries
+        var hops: [StateHop] = []
+        var named: [String]?
+        for position in entries.indices {
+            let entry = entries[position]
+            let partition = partitioner.partition(of: entry.name)
+            guard !partitions.contains(partition) else { continue }
+            if named == nil { named = skip + entries.map(\.name) }
+            hops.append(StateHop(
+                root: root, name: entry.name, partition: partition, depth: baseDepth + entry.depth,
+                path: trail + Self.path(to: position, in: entries), skip: named ?? []))
+        }
+        return hops
+    }
+
+    /// The names from the closure's first step to `position`.
+    static func path(to position: Int, in entries: InstanceClosure.Entries) -> [String] {
+        var path: [String] = []
+        var at = position
+        while at >= 0 {
+            path.append(entries[at].name)
+            at = entries[at].parent
+        }
+        return path.reversed()
+    }
+}
+
+/// Per root, the names a share has named or expanded: a hop for one of them again is done.
+/// Bounded: the oldest roots are forgotten first (a root's hops all come within moments).
+struct HopMemory {
+    private var byRoot: [String: Set<String>] = [:]
+    private var order: [String] = []
+    private var oldest = 0
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func names(of root: String) -> [String] { Array(byRoot[root] ?? []) }
+
+    /// Whether `name` is new for `root` here; notes it.
+    mutating func firstExpansion(root: String, name: String) -> Bool {
+        note(root: root, names: [name]) > 0
+    }
+
+    /// Notes names for `root`; returns how many were new.
+    @discardableResult
+    mutating func note(root: String, names: [String]) -> Int {
+        if byRoot[root] == nil {
+            order.append(root)
+            byRoot[root] = []
+            forgetOldest()
+        }
+        var added = 0
+        for name in names where byRoot[root, default: []].insert(name).inserted { added += 1 }
+        return added
+    }
+
+    private mutating func forgetOldest() {
+        while order.count - oldest > capacity {
+            byRoot[order[oldest]] = nil
+            oldest += 1
+        }
+        if oldest > 4096 && oldest * 2 > order.count {
+            order.removeFirst(oldest)
+            oldest = 0
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import CascadeGraph
+import CascadeWire
+import Testing
+
+/// The index split over partitions: every instance holds the edges of its partitions' dependencies
+/// and hands the cascade on to the others through hops. On random graphs full of cycles, the
+/// union of what the shares list equals the closure of one whole index.
+@Suite struct IndexSharePropertyTests {
+    typealias RandomGraph = ClosurePropertyTests.RandomGraph
+
+    /// Instances holding `partitions` partitions between them, fed the graph's registrations as
+    /// the router sends them: per key, one record per partition its dependencies lie in.
+    struct Cluster {
+        let partitioner: StatePartitioner
+        let shares: [IndexShare]
+        let owner: [Int32: Int]
+
+        init(graph: RandomGraph, partitions: Int32, instances: Int, seed: UInt64) {
+            partitioner = StatePartitioner(count: partitions)
+            var random = SplitMix64(seed: seed)
+            var owner: [Int32: Int] = [:]
+            for partition in 0..<partitions {
+                // Every instance gets one, then the rest at random.
+                owner[partition] = partition < instances ? Int(partition) : Int(random.next() % UInt64(instances))
+            }
+            self.owner = owner
+            let partitioner = partitioner
+            shares = (0..<instances).map { instance in
+                IndexShare(
+                    index: InstanceIndex(), partitioner: partitioner,
+                    holding: Set(owner.filter { $0.value == instance }.keys))
+            }
+            for (key, dependencies) in graph.registrations { route(key, dependencies) }
+        }
+
+        /// What the router does with a registration: one record per partition of its dependencies.
+        func route(_ key: CacheKeyRef, _ dependencies: [Dependency]) {
+            for (partition, inPartition) in Dictionary(grouping: dependencies, by: { partitioner.partition(of: $0.tag) }) {
+                share(of: partition).apply(key: key, partition: partition, dependencies: inPartition)
+            }
+        }
+
+        func share(of partition: Int32) -> IndexShare { shares[owner[partition] ?? 0] }
+
+        /// Every name the shares list for the event, with how often each share expanded each
+        /// hop (at most once) and how many hops went.
+        func closure(of ref: EntityRef, arrivingOn partition: Int32, root: String) -> (names: [String], hops: Int) {
+            let event = DomainEvent(ref: ref, op: .update, version: 1, origin: "test", eventID: root)
+            let first = share(of: partition).closure(of: event, root: root)
+            var names = first.closure.entries.map(\.name)
+            var queue = first.hops
+            var hops = 0
+            while let hop = queue.popLast() {
+                hops += 1
+                #expect(hops < 100_000, "the cascade ends")
+                if hops >= 100_000 { break }
+                guard let next = share(of: hop.partition).closure(of: hop) else { continue }
+                names += next.closure.entries.map(\.name)
+                queue += next.hops
+            }
+            return (names, hops)
+        }
+    }
+
+    @Test(arguments: 0..<30)
+    func sharesTogetherListTheWholeClosure(seed: Int) {
+        let graph = RandomGraph(seed: UInt64(seed), keys: 150, roots: 8)
+        let whole = InstanceIndex()
+        for (key, dependencies) in graph.registrations { whole.register(key, dependencies: dependencies) }
+        let partitions = Int32(1 + seed % 7)
+        let instances = 1 + seed % Int(partitions)
+        let cluster = Cluster(graph: graph, partitions: partitions, instances: instances, seed: UInt64(seed))
+        for root in 0..<8 {
+            let ref = EntityRef(entity: "E", id: "\(root)")
+            let expected = Set(whole.closure(of: ref).entries.map(\.name))
+            // Where Kafka's partitioner puts it, and, as a producer with another partitioner would, elsewhere.
+            for (run, arrival) in [cluster.partitioner.partition(of: ref.description), Int32(root) % partitions].enumerated() {
+                // A root names one event: each run is another.
+                let listed = cluster.closure(of: ref, arrivingOn: arrival, root: "\(ref) run \(run)")
+                #expect(Set(listed.names) == expected, "seed \(seed), \(partitions) partitions, \(instances) instances, root \(ref)")
+                if instances == 1 { #expect(listed.hops == 0 && listed.names.count == expected.count) }
+            }
+        }
+        #expect(cluster.shares.map { $0.index.statistics.edges }.reduce(0, +) == whole.statistics.edges, "each edge held once")
+    }
+
+    @Test("a root's keys are expanded at most once per share, even when hops come back")
+    func hopsForAKeyAlreadyExpandedAreDropped() {
+        let partitioner = StatePartitioner(count: 2)
+        // Two keys in a cycle, each in its own partition, each held by another instance.
+        var names = (a: "s/a0", b: "s/b0")
+        for index in 0..<100 where partitioner.partition(of: "s/a\(index)") == 0 {
+            names.a = "s/a\(index)"
+            break
+        }
+        for index in 0..<100 where partitioner.partition(of: "s/b\(index)") == 1 {
+            names.b = "s/b\(index)"
+            break
+        }
+        let a = CacheKeyRef(service: "s", key: String(names.a.dropFirst(2)))
+        let b = CacheKeyRef(service: "s", key: String(names.b.dropFirst(2)))
+        let zero = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [0])
+        let one = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [1])
+        zero.apply(key: b, partition: 0, dependencies: [.key(a)])
+        one.apply(key: a, partition: 1, dependencies: [.key(b)])
+        let hop = StateHop(root: "r", name: names.a, partition: 0, depth: 1, path: ["E#1", names.a], skip: [])
+        let first = zero.closure(of: hop)
+        #expect(first?.closure.entries.map(\.name) == [names.b])
+        #expect(first?.hops.map(\.name) == [names.b])
+        #expect(first?.hops.first?.depth == 2)
+        #expect(first?.hops.first?.path == ["E#1", names.a, names.b])
+        let second = one.closure(of: first!.hops[0])
+        // b's dependent is a, which the hop's sender named: the cycle ends here.
+        #expect(second?.closure.entries.isEmpty == true)
+        #expect(zero.closure(of: hop) == nil, "the same root's hop for the same key again")
+        #expect(zero.closure(of: StateHop(root: "r2", name: names.a, partition: 0, depth: 1, path: [], skip: [])) != nil)
+    }
+
+    @Test("giving a partition up drops its edges; taking it back from its records restores them")
+    func partitionLossAndGain() {
+        let graph = RandomGraph(seed: 99, keys: 200, roots: 8)
+        let partitioner = StatePartitioner(count: 4)
+        let share = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [0, 1, 2, 3])
+        let whole = InstanceIndex()
+        var records: [Int32: [(CacheKeyRef, [Dependency])]] = [:]
+        for (key, dependencies) in graph.registrations {
+            whole.register(key, dependencies: dependencies)
+            for (partition, inPartition) in Dictionary(grouping: dependencies, by: { partitioner.partition(of: $0.tag) }) {
+                share.apply(key: key, partition: partition, dependencies: inPartition)
+                records[partition, default: []].append((key, inPartition))
+            }
+        }
+        let full = share.index.statistics
+        #expect(full.edges == whole.statistics.edges && full.registeredKeys == whole.statistics.registeredKeys)
+        share.release(2)
+        let without = share.index.statistics
+        #expect(without.edges == full.edges - (records[2] ?? []).map(\.1.count).reduce(0, +))
+        #expect((records[2] ?? []).allSatisfy { record in record.1.allSatisfy { share.index.dependents(of: $0.tag).isEmpty } })
+        #expect(share.partitions == [0, 1, 3])
+        share.hold(2)
+        for (key, dependencies) in records[2] ?? [] { share.apply(key: key, partition: 2, dependencies: dependencies) }
+        var restored = share.index.statistics
+        restored.approximateBytes = full.approximateBytes
+        #expect(restored == full, "the same edges, keys and names")
+        for root in 0..<8 {
+            let ref = EntityRef(entity: "E", id: "\(root)")
+            #expect(Set(share.index.closure(of: ref).entries.map(\.name)) == Set(whole.closure(of: ref).entries.map(\.name)))
+        }
+    }
+
+    @Test("a record replaces the key's edges into its partition only")
+    func recordReplacesOnePartition() {
+        let partitioner = StatePartitioner(count: 3)
+        let share = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [0, 1, 2])
+        let key = CacheKeyRef(service: "s", key: "k")
+        var byPartition: [Int32: [Dependency]] = [:]
+        var id = 0
+        while byPartition.count < 3 || byPartition.values.contains(where: { $0.count < 2 }) {
+            let dependency = Dependency.entity(EntityRef(entity: "E", id: "\(id)"), version: nil)
+            byPartition[partitioner.partition(of: dependency.tag), default: []].append(dependency)
+            id += 1
+        }
+        for (partition, dependencies) in byPartition { share.apply(key: key, partition: partition, dependencies: dependencies) }
+        let all = Set(byPartition.values.joined().map(\.tag))
+        #expect(Set(share.index.dependencies(of: key) ?? []) == all)
+        let kept = [byPartition[1]![0]]
+        share.apply(key: key, partition: 1, dependencies: kept)
+        #expect(Set(share.index.dependencies(of: key) ?? []) == all.subtracting(byPartition[1]!.map(\.tag)).union([kept[0].tag]))
+        share.apply(key: key, partition: 0, dependencies: [])
+        share.apply(key: key, partition: 1, dependencies: [])
+        share.apply(key: key, partition: 2, dependencies: [])
+        let statistics = share.index.statistics
+        #expect(statistics.registeredKeys == 0 && statistics.edges == 0 && statistics.names == 0)
+    }
+}
