@@ -50,12 +50,15 @@ public final class IndexShare: Sendable {
     public let partitioner: StatePartitioner
     private let held: NIOLockedValueBox<Set<Int32>>
     private let memory: NIOLockedValueBox<HopMemory>
+    /// The forward side of the same partitions: their keys' registrations, as records.
+    private let router: NIOLockedValueBox<EdgeRouter>
 
     public init(index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, rootsRemembered: Int = 100_000) {
         self.index = index
         self.partitioner = partitioner
         held = NIOLockedValueBox(partitions)
         memory = NIOLockedValueBox(HopMemory(capacity: rootsRemembered))
+        router = NIOLockedValueBox(EdgeRouter(partitioner: partitioner))
     }
 
     public var partitions: Set<Int32> { held.withLockedValue { $0 } }
@@ -65,15 +68,41 @@ public final class IndexShare: Sendable {
         held.withLockedValue { _ = $0.insert(partition) }
     }
 
-    /// Gives `partition` up and forgets its edges.
+    /// Gives `partition` up and forgets its edges and its keys' registrations.
     public func release(_ partition: Int32) {
         held.withLockedValue { _ = $0.remove(partition) }
         index.dropPartition(partition, partitioner: partitioner)
+        router.withLockedValue { $0.drop(partition: partition) }
     }
 
-    /// A record of the edges topic for a held partition.
-    public func apply(key: CacheKeyRef, partition: Int32, dependencies: [Dependency]) {
-        index.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner)
+    /// A registration of a key of a held partition (read from the registrations topic): the
+    /// records to produce on the edges topic.
+    public func route(_ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?) -> [EdgeRecord] {
+        let hasDependents = !index.dependents(of: key.description).isEmpty
+        return router.withLockedValue { $0.register(key, dependencies: dependencies, owner: owner, hasDependents: hasDependents) }
+    }
+
+    /// A tombstone of a key of a held partition: the records to produce.
+    public func routeTombstone(_ key: CacheKeyRef, owner: RegistrationOwner?) -> [EdgeRecord] {
+        let hasDependents = !index.dependents(of: key.description).isEmpty
+        return router.withLockedValue { $0.unregister(key, owner: owner, hasDependents: hasDependents) }
+    }
+
+    /// A record of the edges topic for a held partition. Returns the records it causes: a key
+    /// of this partition whose value is gone goes when its last dependent does.
+    public func apply(_ record: EdgeRecord) -> [EdgeRecord] {
+        let kept = Set(record.dependencies.map(\.tag))
+        let before = (index.dependencies(of: record.key) ?? []).filter {
+            !kept.contains($0) && partitioner.partition(of: $0) == record.partition
+        }
+        index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
+        var caused: [EdgeRecord] = []
+        for tag in before where index.dependents(of: tag).isEmpty {
+            guard let slash = tag.firstIndex(of: "/") else { continue }
+            let key = CacheKeyRef(service: String(tag[..<slash]), key: String(tag[tag.index(after: slash)...]))
+            caused += router.withLockedValue { $0.lastDependentGone(key) }
+        }
+        return caused
     }
 
     /// The share's part of an event's closure. `root` names the event for the hops.

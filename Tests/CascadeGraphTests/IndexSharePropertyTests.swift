@@ -15,7 +15,7 @@ import Testing
         let shares: [IndexShare]
         let owner: [Int32: Int]
 
-        init(graph: RandomGraph, partitions: Int32, instances: Int, seed: UInt64) {
+        init(graph: RandomGraph = RandomGraph(), partitions: Int32, instances: Int, seed: UInt64) {
             partitioner = StatePartitioner(count: partitions)
             var random = SplitMix64(seed: seed)
             var owner: [Int32: Int] = [:]
@@ -36,11 +36,24 @@ import Testing
         /// What the router does with a registration: one record per partition of its dependencies.
         func route(_ key: CacheKeyRef, _ dependencies: [Dependency]) {
             for (partition, inPartition) in Dictionary(grouping: dependencies, by: { partitioner.partition(of: $0.tag) }) {
-                share(of: partition).apply(key: key, partition: partition, dependencies: inPartition)
+                _ = share(of: partition).apply(EdgeRecord(key: key, partition: partition, dependencies: inPartition))
             }
         }
 
         func share(of partition: Int32) -> IndexShare { shares[owner[partition] ?? 0] }
+
+        /// A registration or tombstone, through the router of the key's partition, its records
+        /// (and the records they cause) through the shares of theirs.
+        func route(_ change: InstanceIndex.Change) {
+            var records: [EdgeRecord]
+            switch change {
+            case .register(let key, let dependencies, let owner):
+                records = share(of: partitioner.partition(of: key.description)).route(key, dependencies: dependencies, owner: owner)
+            case .unregister(let key, let owner):
+                records = share(of: partitioner.partition(of: key.description)).routeTombstone(key, owner: owner)
+            }
+            while let record = records.popLast() { records += share(of: record.partition).apply(record) }
+        }
 
         /// Every name the shares list for the event, with how often each share expanded each
         /// hop (at most once) and how many hops went.
@@ -84,6 +97,49 @@ import Testing
         #expect(cluster.shares.map { $0.index.statistics.edges }.reduce(0, +) == whole.statistics.edges, "each edge held once")
     }
 
+    @Test("routers and shares fed registrations and tombstones of several nodes end where one index does", arguments: 0..<40)
+    func routedChangesMatchOneIndex(seed: Int) {
+        var random = SplitMix64(seed: UInt64(seed) + 500)
+        let partitions = Int32(1 + seed % 5)
+        let cluster = Cluster(partitions: partitions, instances: 1 + seed % Int(partitions), seed: UInt64(seed))
+        let whole = InstanceIndex()
+        let keys = (0..<40).map { CacheKeyRef(service: "svc-\($0 % 3)", key: "k\($0)") }
+        var incarnations: [String: UInt64] = [:]
+        var registered: [(CacheKeyRef, RegistrationOwner)] = []
+        for _ in 0..<300 {
+            let key = keys[Int(random.next() % UInt64(keys.count))]
+            let change: InstanceIndex.Change
+            if random.next() % 10 < 6 || registered.isEmpty {
+                let node = ["a", "b", "c"][Int(random.next() % 3)]
+                incarnations[node, default: 0] += 1
+                let owner = RegistrationOwner(node: node, incarnation: incarnations[node] ?? 0)
+                let dependencies: [Dependency] = (0..<Int(random.next() % 4)).map { _ in
+                    random.next() % 3 == 0
+                        ? .entity(EntityRef(entity: "E", id: "\(random.next() % 6)"), version: nil)
+                        : .key(keys[Int(random.next() % UInt64(keys.count))])
+                }
+                registered.append((key, owner))
+                change = .register(key, dependencies: dependencies, owner: random.next() % 8 == 0 ? nil : owner)
+            } else {
+                // The tombstone of some value stored before, in any order.
+                let (key, owner) = registered[Int(random.next() % UInt64(registered.count))]
+                change = .unregister(key, owner: random.next() % 8 == 0 ? nil : owner)
+            }
+            whole.apply([change])
+            cluster.route(change)
+        }
+        #expect(cluster.shares.map { $0.index.statistics.edges }.reduce(0, +) == whole.statistics.edges)
+        for key in keys {
+            let held = cluster.shares.flatMap { $0.index.dependencies(of: key) ?? [] }
+            #expect(held.sorted() == (whole.dependencies(of: key) ?? []).sorted(), "\(key)")
+        }
+        for root in 0..<6 {
+            let ref = EntityRef(entity: "E", id: "\(root)")
+            let listed = cluster.closure(of: ref, arrivingOn: cluster.partitioner.partition(of: ref.description), root: "\(ref)")
+            #expect(Set(listed.names) == Set(whole.closure(of: ref).entries.map(\.name)))
+        }
+    }
+
     @Test("a root's keys are expanded at most once per share, even when hops come back")
     func hopsForAKeyAlreadyExpandedAreDropped() {
         let partitioner = StatePartitioner(count: 2)
@@ -101,8 +157,8 @@ import Testing
         let b = CacheKeyRef(service: "s", key: String(names.b.dropFirst(2)))
         let zero = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [0])
         let one = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [1])
-        zero.apply(key: b, partition: 0, dependencies: [.key(a)])
-        one.apply(key: a, partition: 1, dependencies: [.key(b)])
+        _ = zero.apply(EdgeRecord(key: b, partition: 0, dependencies: [.key(a)]))
+        _ = one.apply(EdgeRecord(key: a, partition: 1, dependencies: [.key(b)]))
         let hop = StateHop(root: "r", name: names.a, partition: 0, depth: 1, path: ["E#1", names.a], skip: [])
         let first = zero.closure(of: hop)
         #expect(first?.closure.entries.map(\.name) == [names.b])
@@ -126,7 +182,7 @@ import Testing
         for (key, dependencies) in graph.registrations {
             whole.register(key, dependencies: dependencies)
             for (partition, inPartition) in Dictionary(grouping: dependencies, by: { partitioner.partition(of: $0.tag) }) {
-                share.apply(key: key, partition: partition, dependencies: inPartition)
+                _ = share.apply(EdgeRecord(key: key, partition: partition, dependencies: inPartition))
                 records[partition, default: []].append((key, inPartition))
             }
         }
@@ -138,7 +194,7 @@ import Testing
         #expect((records[2] ?? []).allSatisfy { record in record.1.allSatisfy { share.index.dependents(of: $0.tag).isEmpty } })
         #expect(share.partitions == [0, 1, 3])
         share.hold(2)
-        for (key, dependencies) in records[2] ?? [] { share.apply(key: key, partition: 2, dependencies: dependencies) }
+        for (key, dependencies) in records[2] ?? [] { _ = share.apply(EdgeRecord(key: key, partition: 2, dependencies: dependencies)) }
         var restored = share.index.statistics
         restored.approximateBytes = full.approximateBytes
         #expect(restored == full, "the same edges, keys and names")
@@ -160,15 +216,15 @@ import Testing
             byPartition[partitioner.partition(of: dependency.tag), default: []].append(dependency)
             id += 1
         }
-        for (partition, dependencies) in byPartition { share.apply(key: key, partition: partition, dependencies: dependencies) }
+        for (partition, dependencies) in byPartition { _ = share.apply(EdgeRecord(key: key, partition: partition, dependencies: dependencies)) }
         let all = Set(byPartition.values.joined().map(\.tag))
         #expect(Set(share.index.dependencies(of: key) ?? []) == all)
         let kept = [byPartition[1]![0]]
-        share.apply(key: key, partition: 1, dependencies: kept)
+        _ = share.apply(EdgeRecord(key: key, partition: 1, dependencies: kept))
         #expect(Set(share.index.dependencies(of: key) ?? []) == all.subtracting(byPartition[1]!.map(\.tag)).union([kept[0].tag]))
-        share.apply(key: key, partition: 0, dependencies: [])
-        share.apply(key: key, partition: 1, dependencies: [])
-        share.apply(key: key, partition: 2, dependencies: [])
+        _ = share.apply(EdgeRecord(key: key, partition: 0, dependencies: []))
+        _ = share.apply(EdgeRecord(key: key, partition: 1, dependencies: []))
+        _ = share.apply(EdgeRecord(key: key, partition: 2, dependencies: []))
         let statistics = share.index.statistics
         #expect(statistics.registeredKeys == 0 && statistics.edges == 0 && statistics.names == 0)
     }
