@@ -48,14 +48,20 @@ public struct ShareClosure: Sendable {
 public final class IndexShare: Sendable {
     public let index: InstanceIndex
     public let partitioner: StatePartitioner
+    /// Which keys are worth a hop; shared by the instances of a system.
+    public let filter: HopFilter
     private let held: NIOLockedValueBox<Set<Int32>>
     private let memory: NIOLockedValueBox<HopMemory>
     /// The forward side of the same partitions: their keys' registrations, as records.
     private let router: NIOLockedValueBox<EdgeRouter>
 
-    public init(index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, rootsRemembered: Int = 100_000) {
+    public init(
+        index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, filter: HopFilter = HopFilter(graph: nil),
+        rootsRemembered: Int = 100_000
+    ) {
         self.index = index
         self.partitioner = partitioner
+        self.filter = filter
         held = NIOLockedValueBox(partitions)
         memory = NIOLockedValueBox(HopMemory(capacity: rootsRemembered))
         router = NIOLockedValueBox(EdgeRouter(partitioner: partitioner))
@@ -95,7 +101,8 @@ public final class IndexShare: Sendable {
         let before = (index.dependencies(of: record.key) ?? []).filter {
             !kept.contains($0) && partitioner.partition(of: $0) == record.partition
         }
-        index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
+        let undeclared = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
+        for dependency in undeclared { filter.learn(undeclared: dependency.tag) }
         var caused: [EdgeRecord] = []
         for tag in before where index.dependents(of: tag).isEmpty {
             guard let slash = tag.firstIndex(of: "/") else { continue }
@@ -108,6 +115,8 @@ public final class IndexShare: Sendable {
     /// The share's part of an event's closure. `root` names the event for the hops.
     public func closure(of event: DomainEvent, root: String) -> ShareClosure {
         let closure = index.closure(of: event)
+        // Holding every partition, no hop ever comes back: nothing to remember.
+        guard partitions.count < partitioner.count else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
         memory.withLockedValue { _ = $0.note(root: root, names: closure.entries.map(\.name)) }
         var hops = outgoing(closure, root: root, baseDepth: 0, trail: [closure.root], skip: [])
         let rootPartition = partitioner.partition(of: closure.root)
@@ -138,9 +147,14 @@ public final class IndexShare: Sendable {
         var hops: [StateHop] = []
         var named: [String]?
         for position in entries.indices {
+            let slot = closure.slots[position]
+            let (partition, worthAHop) = closure.nameBytes.withUnsafeBufferPointer { bytes in
+                let name = UnsafeBufferPointer(rebasing: bytes[Int(slot.start)..<Int(slot.start + slot.length)])
+                let partition = partitioner.partition(of: name)
+                return (partition, !partitions.contains(partition) && filter.mayHaveDependents(name))
+            }
+            guard worthAHop else { continue }
             let entry = entries[position]
-            let partition = partitioner.partition(of: entry.name)
-            guard !partitions.contains(partition) else { continue }
             if named == nil { named = skip + entries.map(\.name) }
             hops.append(StateHop(
                 root: root, name: entry.name, partition: partition, depth: baseDepth + entry.depth,

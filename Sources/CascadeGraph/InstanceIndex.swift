@@ -175,11 +175,15 @@ public final class InstanceIndex: @unchecked Sendable {
     }
 
     /// A record of the edges topic: the edges of `key` into `partition` become `dependencies`
-    /// (none: the key has no edge there any more). See `IndexShare`.
-    public func replaceEdges(of key: CacheKeyRef, inPartition partition: Int32, with dependencies: [Dependency], partitioner: StatePartitioner) {
+    /// (none: the key has no edge there any more). See `IndexShare`. Returns the dependencies
+    /// the graph does not declare for the key.
+    @discardableResult
+    public func replaceEdges(
+        of key: CacheKeyRef, inPartition partition: Int32, with dependencies: [Dependency], partitioner: StatePartitioner
+    ) -> [Dependency] {
         lock.withWriteLock {
             revision &+= 1
-            state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
+            return state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
         }
     }
 

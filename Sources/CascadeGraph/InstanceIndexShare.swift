@@ -9,10 +9,11 @@ extension InstanceIndexState {
     /// Replaces the edges of `key` into `partition` with `deps` (all in that partition: the
     /// router sends them so); its edges into other partitions stay. No owners here: the
     /// partition that owns the key admitted the registration before routing it.
+    /// Returns the dependencies the graph does not declare for this key.
     mutating func replaceEdges(
         of key: CacheKeyRef, inPartition partition: Int32, with deps: [Dependency], partitioner: StatePartitioner,
         binder: TemplateBinder?
-    ) {
+    ) -> [Dependency] {
         spell(key)
         let keyID = intern(binder)
         var keyFamily: FamilyID?
@@ -30,11 +31,14 @@ extension InstanceIndexState {
             removeDependent(keyID, of: entry)
             if depID != keyID { released.append(depID) }
         }
+        var undeclared: [Dependency] = []
         for dependency in deps {
             spell(dependency)
             let depID = intern(binder)
             guard !kept.contains(where: { $0 & Self.idMask == depID }) else { continue }
-            kept.append(depID | addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder))
+            let flag = addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder)
+            if flag != 0 { undeclared.append(dependency) }
+            kept.append(depID | flag)
         }
         if !old.isEmpty { registeredKeys -= 1 }
         dependencies[Int(keyID)] = kept
@@ -44,6 +48,7 @@ extension InstanceIndexState {
             registeredKeys += 1
         }
         for depID in released { releaseIfUnused(depID) }
+        return undeclared
     }
 
     /// Forgets every edge whose dependency lies in `partition` (the instance gave it up).

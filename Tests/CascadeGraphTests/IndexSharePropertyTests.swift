@@ -15,7 +15,7 @@ import Testing
         let shares: [IndexShare]
         let owner: [Int32: Int]
 
-        init(graph: RandomGraph = RandomGraph(), partitions: Int32, instances: Int, seed: UInt64) {
+        init(graph: RandomGraph = RandomGraph(), partitions: Int32, instances: Int, seed: UInt64, cacheGraph: CacheGraph? = nil) {
             partitioner = StatePartitioner(count: partitions)
             var random = SplitMix64(seed: seed)
             var owner: [Int32: Int] = [:]
@@ -25,10 +25,11 @@ import Testing
             }
             self.owner = owner
             let partitioner = partitioner
+            let filter = HopFilter(graph: cacheGraph)
             shares = (0..<instances).map { instance in
                 IndexShare(
-                    index: InstanceIndex(), partitioner: partitioner,
-                    holding: Set(owner.filter { $0.value == instance }.keys))
+                    index: InstanceIndex(graph: cacheGraph), partitioner: partitioner,
+                    holding: Set(owner.filter { $0.value == instance }.keys), filter: filter)
             }
             for (key, dependencies) in graph.registrations { route(key, dependencies) }
         }
@@ -57,8 +58,10 @@ import Testing
 
         /// Every name the shares list for the event, with how often each share expanded each
         /// hop (at most once) and how many hops went.
-        func closure(of ref: EntityRef, arrivingOn partition: Int32, root: String) -> (names: [String], hops: Int) {
-            let event = DomainEvent(ref: ref, op: .update, version: 1, origin: "test", eventID: root)
+        func closure(
+            of ref: EntityRef, attrs: [String: String] = [:], arrivingOn partition: Int32, root: String
+        ) -> (names: [String], hops: Int) {
+            let event = DomainEvent(ref: ref, op: .update, version: 1, origin: "test", attrs: attrs, eventID: root)
             let first = share(of: partition).closure(of: event, root: root)
             var names = first.closure.entries.map(\.name)
             var queue = first.hops
@@ -138,6 +141,55 @@ import Testing
             let listed = cluster.closure(of: ref, arrivingOn: cluster.partitioner.partition(of: ref.description), root: "\(ref)")
             #expect(Set(listed.names) == Set(whole.closure(of: ref).entries.map(\.name)))
         }
+    }
+
+    /// With the example graph: bound keys need no hop, and only keys of families a registration
+    /// can point at are handed on (`HopFilter`), undeclared registrations included.
+    @Test(arguments: 0..<20)
+    func withTheExampleGraphOnlyKeysWithPossibleDependentsHop(seed: Int) throws {
+        let graph = try #require(try GraphLoader.load(directory: ExportAndCLITests.graphDirectory).graph)
+        var random = SplitMix64(seed: UInt64(seed) + 77)
+        let whole = InstanceIndex(graph: graph)
+        let partitions = Int32(2 + seed % 6)
+        let cluster = Cluster(partitions: partitions, instances: 2 + seed % Int(partitions - 1), seed: UInt64(seed), cacheGraph: graph)
+        // Declared: summaries on a product, an order and a profile. Undeclared: now and then a
+        // summary on a product page, a listing on a summary, and reports on sessions, a family
+        // nobody declares a dependency on (reached only when the filter learns it).
+        for n in 0..<10 {
+            let report = CacheKeyRef(service: "analytics-service", key: "report:category:s\(n)")
+            let on: [Dependency] = [.key(CacheKeyRef(service: "user-service", key: "session:u-\(n)"))]
+            whole.register(report, dependencies: on)
+            cluster.route(.register(report, dependencies: on, owner: nil))
+        }
+        for n in 0..<300 {
+            let summary = CacheKeyRef(service: "order-service", key: "order:o-\(n):summary")
+            var dependencies: [Dependency] = [
+                .entity(EntityRef(entity: "Product", id: "p-\(n % 20)"), version: nil),
+                .entity(EntityRef(entity: "Order", id: "o-\(n)"), version: nil),
+                .key(CacheKeyRef(service: "user-service", key: "user:u-\(n % 10):profile")),
+            ]
+            if random.next() % 10 == 0 { dependencies.append(.key(CacheKeyRef(service: "product-service", key: "product:p-\(n % 20):page"))) }
+            whole.register(summary, dependencies: dependencies)
+            cluster.route(.register(summary, dependencies: dependencies, owner: nil))
+            if random.next() % 15 == 0 {
+                let listing = CacheKeyRef(service: "product-service", key: "category:c\(n % 5):listing")
+                let on: [Dependency] = [.key(summary)]
+                whole.register(listing, dependencies: on)
+                cluster.route(.register(listing, dependencies: on, owner: nil))
+            }
+        }
+        var hops = 0
+        for (run, (entity, id, attrs)) in [
+            ("Product", "p-3", ["category": "c3"]), ("Order", "o-7", ["userId": "u-7"]), ("User", "u-4", ["country": "k1"]),
+            ("Product", "p-11", [:]),
+        ].enumerated() {
+            let ref = EntityRef(entity: entity, id: id)
+            let expected = Set(whole.closure(of: ref, attrs: attrs).entries.map(\.name))
+            let listed = cluster.closure(of: ref, attrs: attrs, arrivingOn: cluster.partitioner.partition(of: ref.description), root: "r\(run)")
+            #expect(Set(listed.names) == expected, "\(ref), \(partitions) partitions")
+            hops += listed.hops
+        }
+        #expect(hops > 0)
     }
 
     @Test("a root's keys are expanded at most once per share, even when hops come back")
