@@ -177,9 +177,10 @@ struct ClosureEntries {
         guard stamps[Int(id)] != generation else { return }
         stamps[Int(id)] = generation
         let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
-        let circular = binder?.isCircular(number: index.keyFamilies[Int(id)]) ?? false
+        let family = binder == nil ? 0 : index.keyFamilies[Int(id)]
+        let circular = binder?.isCircular(number: family) ?? false
         index.names.withBytes(of: id) {
-            append($0, hash: index.names.hash(of: id), depth: depth, parent: parent, reason: reason, circular: circular)
+            append($0, hash: index.names.hash(of: id), depth: depth, parent: parent, reason: reason, family: family, circular: circular)
         }
         bound.append((0, -1))
         ids.append(id)
@@ -208,19 +209,21 @@ struct ClosureEntries {
             bound.append((family, Int32(truncatingIfNeeded: boundSpans.count)))
             boundSpans.append(contentsOf: spans)
         }
-        append(spelled, hash: hash, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false)
+        append(
+            spelled, hash: hash, depth: depth, parent: parent, reason: .bound, family: family,
+            circular: binder?.isCircular(number: family) ?? false)
     }
 
     private mutating func append(
         _ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64, depth: Int, parent: Int, reason: InstanceClosure.Entry.Reason,
-        circular: Bool
+        family: UInt32, circular: Bool
     ) {
         let start = Int32(truncatingIfNeeded: nameBytes.count)
         let slash = bytes.firstIndex(of: UInt8(ascii: "/")).map { Int32(truncatingIfNeeded: $0) } ?? -1
         nameBytes.append(contentsOf: bytes)
         slots.append(.init(
             start: start, length: Int32(truncatingIfNeeded: bytes.count), slash: slash, depth: Int32(truncatingIfNeeded: depth),
-            parent: Int32(truncatingIfNeeded: parent), reason: reason, circular: circular, hash: hash))
+            parent: Int32(truncatingIfNeeded: parent), family: UInt16(clamping: family), reason: reason, circular: circular, hash: hash))
     }
 
     /// The closure of the entries listed since `begin`; they are moved out, not copied (a

@@ -97,14 +97,10 @@ public final class IndexShare: Sendable {
     /// A record of the edges topic for a held partition. Returns the records it causes: a key
     /// of this partition whose value is gone goes when its last dependent does.
     public func apply(_ record: EdgeRecord) -> [EdgeRecord] {
-        let kept = Set(record.dependencies.map(\.tag))
-        let before = (index.dependencies(of: record.key) ?? []).filter {
-            !kept.contains($0) && partitioner.partition(of: $0) == record.partition
-        }
-        let undeclared = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
-        for dependency in undeclared { filter.learn(undeclared: dependency.tag) }
+        let orphaned = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
+        filter.learn(families: index.takeNewlyDependedOnFamilies())
         var caused: [EdgeRecord] = []
-        for tag in before where index.dependents(of: tag).isEmpty {
+        for tag in orphaned {
             guard let slash = tag.firstIndex(of: "/") else { continue }
             let key = CacheKeyRef(service: String(tag[..<slash]), key: String(tag[tag.index(after: slash)...]))
             caused += router.withLockedValue { $0.lastDependentGone(key) }
@@ -117,13 +113,14 @@ public final class IndexShare: Sendable {
         let closure = index.closure(of: event)
         // Holding every partition, no hop ever comes back: nothing to remember.
         guard partitions.count < partitioner.count else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
-        memory.withLockedValue { _ = $0.note(root: root, names: closure.entries.map(\.name)) }
         var hops = outgoing(closure, root: root, baseDepth: 0, trail: [closure.root], skip: [])
         let rootPartition = partitioner.partition(of: closure.root)
         if !holds(rootPartition) {
             // Its events arrive here, its edges lie elsewhere: the producer's partitioner is not Kafka's.
             hops.append(StateHop(root: root, name: closure.root, partition: rootPartition, depth: 0, path: [closure.root], skip: []))
         }
+        // Without hops no other share takes part in this root, so none can hop back here.
+        if !hops.isEmpty { memory.withLockedValue { _ = $0.note(root: root, names: closure.entries.map(\.name)) } }
         return ShareClosure(closure: closure, baseDepth: 0, hops: hops)
     }
 
@@ -151,7 +148,7 @@ public final class IndexShare: Sendable {
             let (partition, worthAHop) = closure.nameBytes.withUnsafeBufferPointer { bytes in
                 let name = UnsafeBufferPointer(rebasing: bytes[Int(slot.start)..<Int(slot.start + slot.length)])
                 let partition = partitioner.partition(of: name)
-                return (partition, !partitions.contains(partition) && filter.mayHaveDependents(name))
+                return (partition, !partitions.contains(partition) && filter.mayHaveDependents(name, family: slot.family))
             }
             guard worthAHop else { continue }
             let entry = entries[position]

@@ -49,6 +49,9 @@ public struct InstanceClosure: Sendable {
         public let depth: Int32
         /// Index of the slot this one was reached from; -1 for the root.
         public let parent: Int32
+        /// The key's family number in the graph's binder (0: none or no graph; `UInt16.max`: a
+        /// number too large to keep here). It fits beside the flags: the slot stays 32 bytes.
+        public let family: UInt16
         public let reason: Entry.Reason
         public let circular: Bool
         /// `NameHash` of the name.

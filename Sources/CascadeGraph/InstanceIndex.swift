@@ -176,14 +176,22 @@ public final class InstanceIndex: @unchecked Sendable {
 
     /// A record of the edges topic: the edges of `key` into `partition` become `dependencies`
     /// (none: the key has no edge there any more). See `IndexShare`. Returns the dependencies
-    /// the graph does not declare for the key.
+    /// in the partition this key was the last dependent of.
     @discardableResult
     public func replaceEdges(
         of key: CacheKeyRef, inPartition partition: Int32, with dependencies: [Dependency], partitioner: StatePartitioner
-    ) -> [Dependency] {
+    ) -> [String] {
         lock.withWriteLock {
             revision &+= 1
             return state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
+        }
+    }
+
+    /// Families whose keys became dependencies since the last call (see `HopFilter`).
+    func takeNewlyDependedOnFamilies() -> [UInt32] {
+        lock.withWriteLock {
+            defer { state.newlyDependedOn.removeAll() }
+            return state.newlyDependedOn
         }
     }
 

@@ -9,11 +9,12 @@ extension InstanceIndexState {
     /// Replaces the edges of `key` into `partition` with `deps` (all in that partition: the
     /// router sends them so); its edges into other partitions stay. No owners here: the
     /// partition that owns the key admitted the registration before routing it.
-    /// Returns the dependencies the graph does not declare for this key.
+    /// Returns the names of the dependencies in the partition that this key was the last
+    /// dependent of (a retired key among them goes too: `EdgeRouter.lastDependentGone`).
     mutating func replaceEdges(
         of key: CacheKeyRef, inPartition partition: Int32, with deps: [Dependency], partitioner: StatePartitioner,
         binder: TemplateBinder?
-    ) -> [Dependency] {
+    ) -> [String] {
         spell(key)
         let keyID = intern(binder)
         var keyFamily: FamilyID?
@@ -31,14 +32,11 @@ extension InstanceIndexState {
             removeDependent(keyID, of: entry)
             if depID != keyID { released.append(depID) }
         }
-        var undeclared: [Dependency] = []
         for dependency in deps {
             spell(dependency)
             let depID = intern(binder)
             guard !kept.contains(where: { $0 & Self.idMask == depID }) else { continue }
-            let flag = addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder)
-            if flag != 0 { undeclared.append(dependency) }
-            kept.append(depID | flag)
+            kept.append(depID | addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder))
         }
         if !old.isEmpty { registeredKeys -= 1 }
         dependencies[Int(keyID)] = kept
@@ -47,8 +45,12 @@ extension InstanceIndexState {
         } else {
             registeredKeys += 1
         }
+        var orphaned: [String] = []
+        for depID in released where dependents[Int(depID)].isEmpty && names.isLive(depID) {
+            orphaned.append(names.name(of: depID))
+        }
         for depID in released { releaseIfUnused(depID) }
-        return undeclared
+        return orphaned
     }
 
     /// Forgets every edge whose dependency lies in `partition` (the instance gave it up).

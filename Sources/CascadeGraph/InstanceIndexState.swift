@@ -36,6 +36,10 @@ struct InstanceIndexState {
     var registeredKeys = 0
     var edgeCount = 0
     var undeclaredEdgeCount = 0
+    /// With a graph: the family numbers of every key some registration has depended on (0: a
+    /// key of no family), and those added since `IndexShare` last asked (`HopFilter`).
+    var dependedOnFamilies: Set<UInt32> = []
+    var newlyDependedOn: [UInt32] = []
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
 
@@ -154,6 +158,9 @@ struct InstanceIndexState {
         }
         let flag = isDeclared ? 0 : Self.undeclaredBit
         if !isDeclared { undeclaredEdgeCount += 1 }
+        if binder != nil, case .key = dependency, dependedOnFamilies.insert(keyFamilies[Int(depID)]).inserted {
+            newlyDependedOn.append(keyFamilies[Int(depID)])
+        }
         dependents[Int(depID)].append(keyID | flag)
         edgeCount += 1
         return flag

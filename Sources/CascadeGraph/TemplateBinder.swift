@@ -196,18 +196,6 @@ public final class TemplateBinder: Sendable {
 
     func hasFamilyRules(number: UInt32) -> Bool { numberHasRules[Int(number)] }
 
-    /// By family number: the families some family declares a dependency on (in any mode): the
-    /// only ones whose keys registrations the graph declares can point at.
-    var dependedOnNumbers: [Bool] {
-        var numbers = Array(repeating: false, count: numberedFamilies.count + 1)
-        for targets in declared.values {
-            for case .family(let id) in targets {
-                if let number = familyNumbers[id] { numbers[Int(number)] = true }
-            }
-        }
-        return numbers
-    }
-
     /// How many parameters the template of the family numbered `number` has.
     func parameterCount(number: UInt32) -> Int { numberParameterCounts[Int(number)] }
 
