@@ -36,9 +36,10 @@ struct InstanceIndexState {
     var registeredKeys = 0
     var edgeCount = 0
     var undeclaredEdgeCount = 0
-    /// With a graph: the family numbers of every key some registration has depended on (0: a
-    /// key of no family), and those added since `IndexShare` last asked (`HopFilter`).
-    var dependedOnFamilies: Set<UInt32> = []
+    /// With a graph, by family number: whether a key of that family was ever a registration's
+    /// dependency (0: a key of no family); and those added since `IndexShare` last asked
+    /// (`HopFilter`). A flag per family, not a set: it is checked on every edge.
+    private var dependedOn: [Bool] = []
     var newlyDependedOn: [UInt32] = []
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
@@ -158,12 +159,18 @@ struct InstanceIndexState {
         }
         let flag = isDeclared ? 0 : Self.undeclaredBit
         if !isDeclared { undeclaredEdgeCount += 1 }
-        if binder != nil, case .key = dependency, dependedOnFamilies.insert(keyFamilies[Int(depID)]).inserted {
-            newlyDependedOn.append(keyFamilies[Int(depID)])
-        }
+        if binder != nil, case .key = dependency { noteDependedOn(keyFamilies[Int(depID)]) }
         dependents[Int(depID)].append(keyID | flag)
         edgeCount += 1
         return flag
+    }
+
+    private mutating func noteDependedOn(_ family: UInt32) {
+        let number = Int(family)
+        if number >= dependedOn.count { dependedOn.append(contentsOf: repeatElement(false, count: number + 1 - dependedOn.count)) }
+        guard !dependedOn[number] else { return }
+        dependedOn[number] = true
+        newlyDependedOn.append(family)
     }
 
     /// Takes `keyID` off the dependents of the dependency `entry` names (an entry of the
