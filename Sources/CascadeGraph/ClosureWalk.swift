@@ -1,3 +1,5 @@
+import CascadeWire
+
 /// The walk of one closure (`InstanceIndexState.closure`), breadth-first: `start` lists what
 /// the root reaches, `expand` what one listed entry reaches, `finish` hands the entries over.
 ///
@@ -9,6 +11,7 @@ extension ClosureScratch {
     /// Lists the keys the root binds and its registered dependents; returns the root's name.
     mutating func start(_ root: InstanceIndexState.ClosureRoot, index: InstanceIndexState, binder: TemplateBinder?) -> String {
         entries.begin(reservingSlots: lastSlots, nameBytes: lastNameBytes)
+        if !entries.skipping.isEmpty { entries.skipping = [] }
         let rootName: String
         // The emit closures are literals, so they stay on the stack.
         switch root {
@@ -27,7 +30,7 @@ extension ClosureScratch {
             }
         case .hop(let name, let skip):
             rootName = name
-            for other in skip { markReached(other, index: index) }
+            entries.skipping = skip
         }
         var name = rootName
         if let rootID = name.withUTF8({ index.names.find($0) }) {
@@ -38,18 +41,6 @@ extension ClosureScratch {
             name.withUTF8 { entries.markUnregistered($0) }
         }
         return rootName
-    }
-
-    /// Counts `name` as reached: neither listed nor expanded by this closure.
-    private mutating func markReached(_ name: String, index: InstanceIndexState) {
-        var name = name
-        name.withUTF8 { bytes in
-            if let id = index.names.find(bytes) {
-                entries.mark(id)
-            } else {
-                entries.markUnregistered(bytes)
-            }
-        }
     }
 
     /// Lists what entry `head` reaches: its registered dependents, then the keys templates
@@ -121,6 +112,9 @@ struct ClosureEntries {
     private(set) var slots: [InstanceClosure.Slot] = []
     /// Bindings that could not be filled.
     var unresolved: [String] = []
+    /// A hop's closure: the `StableNameHash`es of what the shares before named, neither listed
+    /// nor expanded here.
+    var skipping: Set<UInt64> = []
     /// By entry: for bound entries whose family others bind to, the family number and the
     /// first of their parameters' spans in `boundSpans` (family 0 otherwise), so bound keys
     /// are never re-parsed.
@@ -176,6 +170,7 @@ struct ClosureEntries {
         let id = entry & InstanceIndexState.idMask
         guard stamps[Int(id)] != generation else { return }
         stamps[Int(id)] = generation
+        if !skipping.isEmpty, index.names.withBytes(of: id, { skipping.contains(StableNameHash.of($0)) }) { return }
         let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
         let family = binder == nil ? 0 : index.keyFamilies[Int(id)]
         let circular = binder?.isCircular(number: family) ?? false
@@ -192,6 +187,7 @@ struct ClosureEntries {
         depth: Int, parent: Int, index: InstanceIndexState, binder: TemplateBinder?
     ) {
         visits &+= 1
+        if !skipping.isEmpty, skipping.contains(StableNameHash.of(spelled)) { return }
         let hash = NameHash.of(spelled)
         if let id = index.names.find(spelled, hash: hash).id {
             guard stamps[Int(id)] != generation else { return }

@@ -14,10 +14,10 @@ public struct StateHop: Sendable, Hashable {
     public var depth: Int
     /// From the root to `name`, both included.
     public var path: [String]
-    /// What the shares before named for this root: reached, not to list again.
-    public var skip: [String]
+    /// What the shares before named for this root (`StableNameHash`es): reached, not to list again.
+    public var skip: [UInt64]
 
-    public init(root: String, name: String, partition: Int32, depth: Int, path: [String], skip: [String]) {
+    public init(root: String, name: String, partition: Int32, depth: Int, path: [String], skip: [UInt64]) {
         self.root = root
         self.name = name
         self.partition = partition
@@ -120,29 +120,30 @@ public final class IndexShare: Sendable {
             hops.append(StateHop(root: root, name: closure.root, partition: rootPartition, depth: 0, path: [closure.root], skip: []))
         }
         // Without hops no other share takes part in this root, so none can hop back here.
-        if !hops.isEmpty { memory.withLockedValue { _ = $0.note(root: root, names: closure.entries.map(\.name)) } }
+        if !hops.isEmpty { memory.withLockedValue { _ = $0.note(root: root, names: Self.stableHashes(closure)) } }
         return ShareClosure(closure: closure, baseDepth: 0, hops: hops)
     }
 
     /// The share's part of a hop; nil when this share expanded the key for its root already.
     public func closure(of hop: StateHop) -> ShareClosure? {
-        guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: hop.name) }) else { return nil }
-        let skip = hop.skip + memory.withLockedValue { $0.names(of: hop.root) }
+        let name = StableNameHash.of(hop.name)
+        guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
+        let skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
         let closure = index.closure(ofHop: hop.name, skipping: skip)
-        memory.withLockedValue { _ = $0.note(root: hop.root, names: closure.entries.map(\.name)) }
-        let hops = outgoing(closure, root: hop.root, baseDepth: hop.depth, trail: hop.path, skip: hop.skip + [hop.name])
+        memory.withLockedValue { _ = $0.note(root: hop.root, names: Self.stableHashes(closure)) }
+        let hops = outgoing(closure, root: hop.root, baseDepth: hop.depth, trail: hop.path, skip: hop.skip + [name])
         return ShareClosure(closure: closure, baseDepth: hop.depth, hops: hops)
     }
 
     private func holds(_ partition: Int32) -> Bool { held.withLockedValue { $0.contains(partition) } }
 
     /// A hop for every listed key whose partition this share does not hold.
-    private func outgoing(_ closure: InstanceClosure, root: String, baseDepth: Int, trail: [String], skip: [String]) -> [StateHop] {
+    private func outgoing(_ closure: InstanceClosure, root: String, baseDepth: Int, trail: [String], skip: [UInt64]) -> [StateHop] {
         let partitions = self.partitions
         guard partitions.count < partitioner.count else { return [] }
         let entries = closure.entries
         var hops: [StateHop] = []
-        var named: [String]?
+        var named: [UInt64]?
         for position in entries.indices {
             let slot = closure.slots[position]
             let (partition, worthAHop) = closure.nameBytes.withUnsafeBufferPointer { bytes in
@@ -152,12 +153,18 @@ public final class IndexShare: Sendable {
             }
             guard worthAHop else { continue }
             let entry = entries[position]
-            if named == nil { named = skip + entries.map(\.name) }
+            if named == nil { named = skip + Self.stableHashes(closure) }
             hops.append(StateHop(
                 root: root, name: entry.name, partition: partition, depth: baseDepth + entry.depth,
                 path: trail + Self.path(to: position, in: entries), skip: named ?? []))
         }
         return hops
+    }
+
+    static func stableHashes(_ closure: InstanceClosure) -> [UInt64] {
+        closure.nameBytes.withUnsafeBufferPointer { bytes in
+            closure.slots.map { StableNameHash.of(UnsafeBufferPointer(rebasing: bytes[Int($0.start)..<Int($0.start + $0.length)])) }
+        }
     }
 
     /// The names from the closure's first step to `position`.
@@ -172,10 +179,11 @@ public final class IndexShare: Sendable {
     }
 }
 
-/// Per root, the names a share has named or expanded: a hop for one of them again is done.
-/// Bounded: the oldest roots are forgotten first (a root's hops all come within moments).
+/// Per root, the names (`StableNameHash`es) a share has named or expanded: a hop for one of them
+/// again is done. Bounded: the oldest roots are forgotten first (a root's hops all come within
+/// moments).
 struct HopMemory {
-    private var byRoot: [String: Set<String>] = [:]
+    private var byRoot: [String: Set<UInt64>] = [:]
     private var order: [String] = []
     private var oldest = 0
     let capacity: Int
@@ -184,16 +192,16 @@ struct HopMemory {
         self.capacity = capacity
     }
 
-    func names(of root: String) -> [String] { Array(byRoot[root] ?? []) }
+    func names(of root: String) -> Set<UInt64> { byRoot[root] ?? [] }
 
     /// Whether `name` is new for `root` here; notes it.
-    mutating func firstExpansion(root: String, name: String) -> Bool {
+    mutating func firstExpansion(root: String, name: UInt64) -> Bool {
         note(root: root, names: [name]) > 0
     }
 
     /// Notes names for `root`; returns how many were new.
     @discardableResult
-    mutating func note(root: String, names: [String]) -> Int {
+    mutating func note(root: String, names: [UInt64]) -> Int {
         if byRoot[root] == nil {
             order.append(root)
             byRoot[root] = []

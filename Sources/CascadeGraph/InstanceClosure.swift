@@ -170,9 +170,9 @@ extension InstanceIndexState {
         case entity(entity: String, id: String, attrs: [String: String], name: String)
         case key(service: String, key: String)
         /// A key another partition's share reached (`name`: `service/key` or `Entity#id`): only
-        /// its registered dependents, those held here; `skip` lists what the shares before named
-        /// for the same root, reached already.
-        case hop(name: String, skip: [String])
+        /// its registered dependents, those held here; `skip` holds the `StableNameHash`es of what
+        /// the shares before named for the same root, reached already.
+        case hop(name: String, skip: Set<UInt64>)
 
         var isEntity: Bool {
             if case .entity = self { return true }

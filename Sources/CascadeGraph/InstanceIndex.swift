@@ -205,8 +205,8 @@ public final class InstanceIndex: @unchecked Sendable {
 
     /// What a key another partition's share reached leads to here: its registered dependents
     /// held here and everything they reach, not the keys it binds (its sender listed those),
-    /// nor what `skipping` names (reached already).
-    public func closure(ofHop name: String, skipping: [String]) -> InstanceClosure {
+    /// nor what `skipping` holds the `StableNameHash` of (reached already).
+    public func closure(ofHop name: String, skipping: Set<UInt64>) -> InstanceClosure {
         closure(from: .hop(name: name, skip: skipping))
     }
 
