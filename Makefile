@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo
 # (scripts/otlp-receiver.py): installed here, where the tests look, only if absent.
 PYTHON_DEPS := $(CURDIR)/.build/python
 
-.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-rebuild bench-reads bench-chaos bench-ttl bench-gateway fuzz test-sanitize clean
+.PHONY: deps build release dev test bench-kafka bench-graph bench-node bench-bus bench-e2e bench-rebuild bench-scale bench-reads bench-chaos bench-ttl bench-gateway fuzz test-sanitize clean
 
 deps:
 	@missing=""; \
@@ -55,6 +55,9 @@ bench-e2e: release
 
 bench-rebuild: release
 	.build/release/cascade bench rebuild
+
+bench-scale: release
+	.build/release/cascade bench scale
 
 bench-reads: release
 	.build/release/cascade bench reads

@@ -63,7 +63,7 @@ enum BenchBusPipeline {
     /// less the time other processes had the core (the comparison of formats uses it).
     nonisolated(unsafe) static var lastCPURate = 0.0
 
-    private static func threadCPUNanos() -> Int64 {
+    static func threadCPUNanos() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)

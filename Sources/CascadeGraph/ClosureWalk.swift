@@ -1,3 +1,5 @@
+import CascadeWire
+
 /// The walk of one closure (`InstanceIndexState.closure`), breadth-first: `start` lists what
 /// the root reaches, `expand` what one listed entry reaches, `finish` hands the entries over.
 ///
@@ -9,6 +11,7 @@ extension ClosureScratch {
     /// Lists the keys the root binds and its registered dependents; returns the root's name.
     mutating func start(_ root: InstanceIndexState.ClosureRoot, index: InstanceIndexState, binder: TemplateBinder?) -> String {
         entries.begin(reservingSlots: lastSlots, nameBytes: lastNameBytes)
+        if !entries.skipping.isEmpty { entries.skipping = [] }
         let rootName: String
         // The emit closures are literals, so they stay on the stack.
         switch root {
@@ -25,13 +28,16 @@ extension ClosureScratch {
                 binder?.keys(service: service, key: key, name: name, spelling: &spelling,
                              emit: { entries.visitBound($0, $1, $2, depth: 1, parent: -1, index: index, binder: binder) })
             }
+        case .hop(let name, let skip):
+            rootName = name
+            entries.skipping = skip
         }
         var name = rootName
         if let rootID = name.withUTF8({ index.names.find($0) }) {
             // Marked first, so a cycle back to the root does not list it.
             entries.mark(rootID)
             for entry in index.dependents[Int(rootID)] { entries.visit(entry, depth: 1, parent: -1, index: index, binder: binder) }
-        } else if case .key = root {
+        } else if !root.isEntity {
             name.withUTF8 { entries.markUnregistered($0) }
         }
         return rootName
@@ -106,6 +112,9 @@ struct ClosureEntries {
     private(set) var slots: [InstanceClosure.Slot] = []
     /// Bindings that could not be filled.
     var unresolved: [String] = []
+    /// A hop's closure: the `StableNameHash`es of what the shares before named, neither listed
+    /// nor expanded here.
+    var skipping: Set<UInt64> = []
     /// By entry: for bound entries whose family others bind to, the family number and the
     /// first of their parameters' spans in `boundSpans` (family 0 otherwise), so bound keys
     /// are never re-parsed.
@@ -161,10 +170,12 @@ struct ClosureEntries {
         let id = entry & InstanceIndexState.idMask
         guard stamps[Int(id)] != generation else { return }
         stamps[Int(id)] = generation
+        if !skipping.isEmpty, index.names.withBytes(of: id, { skipping.contains(StableNameHash.of($0)) }) { return }
         let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
-        let circular = binder?.isCircular(number: index.keyFamilies[Int(id)]) ?? false
+        let family = binder == nil ? 0 : index.keyFamilies[Int(id)]
+        let circular = binder?.isCircular(number: family) ?? false
         index.names.withBytes(of: id) {
-            append($0, hash: index.names.hash(of: id), depth: depth, parent: parent, reason: reason, circular: circular)
+            append($0, hash: index.names.hash(of: id), depth: depth, parent: parent, reason: reason, family: family, circular: circular)
         }
         bound.append((0, -1))
         ids.append(id)
@@ -176,6 +187,7 @@ struct ClosureEntries {
         depth: Int, parent: Int, index: InstanceIndexState, binder: TemplateBinder?
     ) {
         visits &+= 1
+        if !skipping.isEmpty, skipping.contains(StableNameHash.of(spelled)) { return }
         let hash = NameHash.of(spelled)
         if let id = index.names.find(spelled, hash: hash).id {
             guard stamps[Int(id)] != generation else { return }
@@ -193,19 +205,21 @@ struct ClosureEntries {
             bound.append((family, Int32(truncatingIfNeeded: boundSpans.count)))
             boundSpans.append(contentsOf: spans)
         }
-        append(spelled, hash: hash, depth: depth, parent: parent, reason: .bound, circular: binder?.isCircular(number: family) ?? false)
+        append(
+            spelled, hash: hash, depth: depth, parent: parent, reason: .bound, family: family,
+            circular: binder?.isCircular(number: family) ?? false)
     }
 
     private mutating func append(
         _ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64, depth: Int, parent: Int, reason: InstanceClosure.Entry.Reason,
-        circular: Bool
+        family: UInt32, circular: Bool
     ) {
         let start = Int32(truncatingIfNeeded: nameBytes.count)
         let slash = bytes.firstIndex(of: UInt8(ascii: "/")).map { Int32(truncatingIfNeeded: $0) } ?? -1
         nameBytes.append(contentsOf: bytes)
         slots.append(.init(
             start: start, length: Int32(truncatingIfNeeded: bytes.count), slash: slash, depth: Int32(truncatingIfNeeded: depth),
-            parent: Int32(truncatingIfNeeded: parent), reason: reason, circular: circular, hash: hash))
+            parent: Int32(truncatingIfNeeded: parent), family: UInt16(clamping: family), reason: reason, circular: circular, hash: hash))
     }
 
     /// The closure of the entries listed since `begin`; they are moved out, not copied (a

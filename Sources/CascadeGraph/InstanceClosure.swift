@@ -49,6 +49,9 @@ public struct InstanceClosure: Sendable {
         public let depth: Int32
         /// Index of the slot this one was reached from; -1 for the root.
         public let parent: Int32
+        /// The key's family number in the graph's binder (0: none or no graph; `UInt16.max`: a
+        /// number too large to keep here). It fits beside the flags: the slot stays 32 bytes.
+        public let family: UInt16
         public let reason: Entry.Reason
         public let circular: Bool
         /// `NameHash` of the name.
@@ -166,6 +169,15 @@ extension InstanceIndexState {
         /// `name`: `entity#id`, the closure's root.
         case entity(entity: String, id: String, attrs: [String: String], name: String)
         case key(service: String, key: String)
+        /// A key another partition's share reached (`name`: `service/key` or `Entity#id`): only
+        /// its registered dependents, those held here; `skip` holds the `StableNameHash`es of what
+        /// the shares before named for the same root, reached already.
+        case hop(name: String, skip: Set<UInt64>)
+
+        var isEntity: Bool {
+            if case .entity = self { return true }
+            return false
+        }
     }
 
     /// Breadth-first over registered dependents and template bindings; the visited stamps

@@ -174,6 +174,42 @@ public final class InstanceIndex: @unchecked Sendable {
         scratchPool.withLockedValue { $0.append(scratch) }
     }
 
+    /// A record of the edges topic: the edges of `key` into `partition` become `dependencies`
+    /// (none: the key has no edge there any more). See `IndexShare`. Returns the dependencies
+    /// in the partition this key was the last dependent of.
+    @discardableResult
+    public func replaceEdges(
+        of key: CacheKeyRef, inPartition partition: Int32, with dependencies: [Dependency], partitioner: StatePartitioner
+    ) -> [String] {
+        lock.withWriteLock {
+            revision &+= 1
+            return state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
+        }
+    }
+
+    /// Families whose keys became dependencies since the last call (see `HopFilter`).
+    func takeNewlyDependedOnFamilies() -> [UInt32] {
+        lock.withWriteLock {
+            defer { state.newlyDependedOn.removeAll() }
+            return state.newlyDependedOn
+        }
+    }
+
+    /// Forgets every edge whose dependency lies in `partition`.
+    public func dropPartition(_ partition: Int32, partitioner: StatePartitioner) {
+        lock.withWriteLock {
+            revision &+= 1
+            state.dropPartition(partition, partitioner: partitioner)
+        }
+    }
+
+    /// What a key another partition's share reached leads to here: its registered dependents
+    /// held here and everything they reach, not the keys it binds (its sender listed those),
+    /// nor what `skipping` holds the `StableNameHash` of (reached already).
+    public func closure(ofHop name: String, skipping: Set<UInt64>) -> InstanceClosure {
+        closure(from: .hop(name: name, skip: skipping))
+    }
+
     /// The tags a key is registered with (`Entity#id`, `service/key`), nil when not registered.
     public func dependencies(of key: CacheKeyRef) -> [String]? {
         lock.withReadLock {

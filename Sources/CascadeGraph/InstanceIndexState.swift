@@ -33,9 +33,14 @@ struct InstanceIndexState {
     private var moreOwners: [UInt32: [Owner]] = [:]
     private var nodeNumbers: [String: UInt32] = [:]
     private static let retired = UInt32.max
-    private(set) var registeredKeys = 0
-    private(set) var edgeCount = 0
-    private(set) var undeclaredEdgeCount = 0
+    var registeredKeys = 0
+    var edgeCount = 0
+    var undeclaredEdgeCount = 0
+    /// With a graph, by family number: whether a key of that family was ever a registration's
+    /// dependency (0: a key of no family); and those added since `IndexShare` last asked
+    /// (`HopFilter`). A flag per family, not a set: it is checked on every edge.
+    private var dependedOn: [Bool] = []
+    var newlyDependedOn: [UInt32] = []
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
 
@@ -87,20 +92,9 @@ struct InstanceIndexState {
             spell(dependency)
             let depID = intern(binder)
             guard !list.contains(where: { $0 & Self.idMask == depID }) else { continue }
-            var isDeclared = true
-            if let binder {
-                var target: FamilyID?
-                if case .key(let ref) = dependency { target = family(of: ref, id: depID, binder: binder) }
-                isDeclared = binder.declares(family: keyFamily, dependency: dependency, target: target)
-            }
-            let flag = isDeclared ? 0 : Self.undeclaredBit
-            if !isDeclared {
-                undeclared.append(dependency)
-                undeclaredEdgeCount += 1
-            }
+            let flag = addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder)
+            if flag != 0 { undeclared.append(dependency) }
             list.append(depID | flag)
-            dependents[Int(depID)].append(keyID | flag)
-            edgeCount += 1
         }
         if list.isEmpty {
             releaseIfUnused(keyID)
@@ -150,6 +144,46 @@ struct InstanceIndexState {
         removeEdges(of: keyID)
         releaseIfUnused(keyID)
         return true
+    }
+
+    /// Lists `keyID` among the dependents of `depID` and counts the edge; returns the edge's
+    /// flag (`undeclaredBit` when the graph does not declare it), for the key's own list.
+    mutating func addEdge(
+        _ keyID: UInt32, on depID: UInt32, keyFamily: FamilyID?, dependency: Dependency, binder: TemplateBinder?
+    ) -> UInt32 {
+        var isDeclared = true
+        if let binder {
+            var target: FamilyID?
+            if case .key(let ref) = dependency { target = family(of: ref, id: depID, binder: binder) }
+            isDeclared = binder.declares(family: keyFamily, dependency: dependency, target: target)
+        }
+        let flag = isDeclared ? 0 : Self.undeclaredBit
+        if !isDeclared { undeclaredEdgeCount += 1 }
+        if binder != nil, case .key = dependency { noteDependedOn(keyFamilies[Int(depID)]) }
+        dependents[Int(depID)].append(keyID | flag)
+        edgeCount += 1
+        return flag
+    }
+
+    private mutating func noteDependedOn(_ family: UInt32) {
+        let number = Int(family)
+        if number >= dependedOn.count { dependedOn.append(contentsOf: repeatElement(false, count: number + 1 - dependedOn.count)) }
+        guard !dependedOn[number] else { return }
+        dependedOn[number] = true
+        newlyDependedOn.append(family)
+    }
+
+    /// Takes `keyID` off the dependents of the dependency `entry` names (an entry of the
+    /// key's own list) and uncounts the edge; the key's list is the caller's to change.
+    mutating func removeDependent(_ keyID: UInt32, of entry: UInt32) {
+        let depID = Int(entry & Self.idMask)
+        edgeCount -= 1
+        if entry & Self.undeclaredBit != 0 { undeclaredEdgeCount -= 1 }
+        // Swap-remove: order of dependents does not matter, only membership.
+        if let position = dependents[depID].firstIndex(where: { $0 & Self.idMask == keyID }) {
+            dependents[depID].swapAt(position, dependents[depID].count - 1)
+            dependents[depID].removeLast()
+        }
     }
 
     private mutating func number(of owner: RegistrationOwner) -> Owner {
@@ -206,14 +240,8 @@ struct InstanceIndexState {
         var detached: [UInt32] = []
         detached.reserveCapacity(old.count)
         for entry in old {
+            removeDependent(keyID, of: entry)
             let depID = entry & Self.idMask
-            edgeCount -= 1
-            if entry & Self.undeclaredBit != 0 { undeclaredEdgeCount -= 1 }
-            // Swap-remove: order of dependents does not matter, only membership.
-            if let position = dependents[Int(depID)].firstIndex(where: { $0 & Self.idMask == keyID }) {
-                dependents[Int(depID)].swapAt(position, dependents[Int(depID)].count - 1)
-                dependents[Int(depID)].removeLast()
-            }
             if depID != keyID { detached.append(depID) }
         }
         return detached
@@ -221,7 +249,7 @@ struct InstanceIndexState {
 
     /// Frees names nothing uses any more: no edges either way. A retired key whose last
     /// dependent went is released too, and so, in turn, what it depended on.
-    private mutating func releaseIfUnused(_ id: UInt32) {
+    mutating func releaseIfUnused(_ id: UInt32) {
         // Most calls are about a registered key: nothing to free.
         if !dependencies[Int(id)].isEmpty && ownerNodes[Int(id)] != Self.retired { return }
         var work = [id]
@@ -245,7 +273,7 @@ struct InstanceIndexState {
         }
     }
 
-    private mutating func intern(_ binder: TemplateBinder?) -> UInt32 {
+    mutating func intern(_ binder: TemplateBinder?) -> UInt32 {
         let (id, inserted) = spelling.withUnsafeBufferPointer { names.intern($0) }
         while dependencies.count <= Int(id) {
             dependencies.append([])
@@ -265,14 +293,14 @@ struct InstanceIndexState {
 
     /// The family of a key interned as `id`. The cache splits the name at its first `/`, which
     /// matches the key's own fields unless its service contains a `/`; then resolve afresh.
-    private func family(of key: CacheKeyRef, id: UInt32, binder: TemplateBinder) -> FamilyID? {
+    func family(of key: CacheKeyRef, id: UInt32, binder: TemplateBinder) -> FamilyID? {
         guard !key.service.utf8.contains(UInt8(ascii: "/")) else {
             return binder.graph.family(ofKey: key.key[...], service: key.service)?.0
         }
         return binder.family(number: keyFamilies[Int(id)])
     }
 
-    private mutating func spell(_ key: CacheKeyRef) {
+    mutating func spell(_ key: CacheKeyRef) {
         spelling.removeAll(keepingCapacity: true)
         spelling.append(contentsOf: key.service.utf8)
         spelling.append(UInt8(ascii: "/"))
@@ -280,7 +308,7 @@ struct InstanceIndexState {
     }
 
     /// The same text as `Dependency.tag`, without allocating it.
-    private mutating func spell(_ dependency: Dependency) {
+    mutating func spell(_ dependency: Dependency) {
         switch dependency {
         case .entity(let ref, _):
             spelling.removeAll(keepingCapacity: true)

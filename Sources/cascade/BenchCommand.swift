@@ -8,6 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             BenchKafkaCommand.self, BenchGraphCommand.self, BenchBusCommand.self, BenchE2ECommand.self, BenchReadsCommand.self,
             BenchChaosCommand.self, BenchTTLCommand.self, BenchGatewayCommand.self, BenchUpstreamCommand.self, BenchRebuildCommand.self,
+            BenchScaleCommand.self,
         ]
     )
 }

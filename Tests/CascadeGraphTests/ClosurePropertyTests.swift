@@ -43,6 +43,8 @@ import Testing
             for case .key(let ref) in dependencies where retired.contains(ref) && !hasDependents(ref) { remove(ref) }
         }
 
+        init() {}
+
         init(seed: UInt64, keys: Int, roots: Int) {
             var random = SplitMix64(seed: seed)
             for index in 0..<keys {

@@ -1,0 +1,137 @@
+import CascadeWire
+
+/// The partition that owns a cached key (`service/key`) turns the key's registrations and
+/// tombstones into records of the edges topic, one per partition its dependencies lie in, sent
+/// only where they changed.
+///
+/// It keeps what the whole index keeps per key (`InstanceIndexState`): which node registered the
+/// value and at which incarnation (an older registration, or a tombstone older than the value,
+/// changes nothing), replicas of a service adding to each other's dependencies, and a key whose
+/// value is gone but that others depend on keeping its edges until its last dependent goes
+/// (`releaseIfUnused`). Whether a key has dependents the caller answers: they lie in the key's own
+/// partition, which the same instance holds.
+public struct EdgeRouter: Sendable {
+    public let partitioner: StatePartitioner
+    private var keys: [CacheKeyRef: Routed] = [:]
+
+    struct Routed {
+        var dependencies: [Dependency]
+        /// Who registered the value; a registration without one counts as node "" at 0.
+        var owner: RegistrationOwner
+        /// Replicas that registered it too.
+        var others: [RegistrationOwner] = []
+        /// Its value is gone; others still depend on it.
+        var retired = false
+    }
+
+    private static let anonymous = RegistrationOwner(node: "", incarnation: 0)
+
+    public init(partitioner: StatePartitioner) {
+        self.partitioner = partitioner
+    }
+
+    /// Keys routed here (registered or retired).
+    public var count: Int { keys.count }
+
+    public func isRetired(_ key: CacheKeyRef) -> Bool { keys[key]?.retired ?? false }
+
+    /// A registration of `key`; returns the records to produce.
+    public mutating func register(
+        _ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?, hasDependents: Bool
+    ) -> [EdgeRecord] {
+        let owner = owner ?? Self.anonymous
+        guard var entry = keys[key] else {
+            let routed = Routed(dependencies: Self.distinct(dependencies), owner: owner)
+            // No dependencies: nothing registered, as in the index.
+            guard !routed.dependencies.isEmpty else { return [] }
+            keys[key] = routed
+            return records(key, from: [], to: routed.dependencies)
+        }
+        let old = entry.dependencies
+        let replace: Bool
+        if entry.retired {
+            entry.owner = owner
+            entry.others = []
+            entry.retired = false
+            replace = false
+        } else if entry.owner.node == owner.node {
+            guard owner.incarnation >= entry.owner.incarnation else { return [] }
+            entry.owner.incarnation = owner.incarnation
+            replace = entry.others.isEmpty && !hasDependents
+        } else {
+            if let position = entry.others.firstIndex(where: { $0.node == owner.node }) {
+                guard owner.incarnation >= entry.others[position].incarnation else { return [] }
+                entry.others[position].incarnation = owner.incarnation
+            } else {
+                entry.others.append(owner)
+            }
+            replace = false
+        }
+        entry.dependencies = Self.distinct(replace ? dependencies : old + dependencies)
+        keys[key] = entry.dependencies.isEmpty ? nil : entry
+        return records(key, from: old, to: entry.dependencies)
+    }
+
+    /// A tombstone of `key`'s value; returns the records to produce.
+    public mutating func unregister(_ key: CacheKeyRef, owner: RegistrationOwner?, hasDependents: Bool) -> [EdgeRecord] {
+        guard var entry = keys[key] else { return [] }
+        if let owner {
+            guard !entry.retired else { return [] }
+            if entry.owner.node == owner.node {
+                guard entry.owner.incarnation <= owner.incarnation else { return [] }
+                if let next = entry.others.popLast() {
+                    // Another replica still holds the key: it keeps the edges.
+                    entry.owner = next
+                    keys[key] = entry
+                    return []
+                }
+            } else {
+                if let position = entry.others.firstIndex(where: { $0.node == owner.node && $0.incarnation <= owner.incarnation }) {
+                    entry.others.remove(at: position)
+                    keys[key] = entry
+                }
+                return []
+            }
+        }
+        if hasDependents {
+            entry.retired = true
+            keys[key] = entry
+            return []
+        }
+        keys[key] = nil
+        return records(key, from: entry.dependencies, to: [])
+    }
+
+    /// The last dependent of `key` went: a retired key goes with it.
+    public mutating func lastDependentGone(_ key: CacheKeyRef) -> [EdgeRecord] {
+        guard let entry = keys[key], entry.retired else { return [] }
+        keys[key] = nil
+        return records(key, from: entry.dependencies, to: [])
+    }
+
+    /// Forgets the keys of `partition` (the instance gave it up).
+    public mutating func drop(partition: Int32) {
+        keys = keys.filter { partitioner.partition(of: $0.key.description) != partition }
+    }
+
+    /// One record per partition whose dependencies changed.
+    private func records(_ key: CacheKeyRef, from old: [Dependency], to new: [Dependency]) -> [EdgeRecord] {
+        let before = Dictionary(grouping: old) { partitioner.partition(of: $0.tag) }
+        let after = Dictionary(grouping: new) { partitioner.partition(of: $0.tag) }
+        var records: [EdgeRecord] = []
+        for partition in Set(before.keys).union(after.keys).sorted() {
+            let now = after[partition] ?? []
+            guard before[partition].map(Self.tags) != Self.tags(now) else { continue }
+            records.append(EdgeRecord(key: key, partition: partition, dependencies: now))
+        }
+        return records
+    }
+
+    private static func tags(_ dependencies: [Dependency]) -> [String] { dependencies.map(\.tag) }
+
+    /// The first of each tag, in order (the index keeps an edge once).
+    private static func distinct(_ dependencies: [Dependency]) -> [Dependency] {
+        var seen = Set<String>()
+        return dependencies.filter { seen.insert($0.tag).inserted }
+    }
+}

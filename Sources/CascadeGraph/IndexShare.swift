@@ -1,0 +1,225 @@
+import CascadeWire
+import NIOConcurrencyHelpers
+
+/// A cascade's step into another partition's share: the key whose registered dependents live
+/// there, with the root it comes from. Keyed, on the wire, so that the partition's owner gets it.
+public struct StateHop: Sendable, Hashable {
+    /// The root event, as the bus names it (`Entity#id@version` and its source position): the
+    /// unit of "each key at most once".
+    public var root: String
+    /// `service/key`, or `Entity#id` when the event itself lies in another share.
+    public var name: String
+    public var partition: Int32
+    /// Of `name`, from the root change.
+    public var depth: Int
+    /// From the root to `name`, both included.
+    public var path: [String]
+    /// What the shares before named for this root (`StableNameHash`es): reached, not to list again.
+    public var skip: [UInt64]
+
+    public init(root: String, name: String, partition: Int32, depth: Int, path: [String], skip: [UInt64]) {
+        self.root = root
+        self.name = name
+        self.partition = partition
+        self.depth = depth
+        self.path = path
+        self.skip = skip
+    }
+}
+
+/// What one share lists for a root: the keys it reaches, and where the cascade goes on.
+public struct ShareClosure: Sendable {
+    public let closure: InstanceClosure
+    /// The hop's depth (0 for an event): add it to the closure's depths.
+    public let baseDepth: Int
+    public let hops: [StateHop]
+}
+
+/// One bus instance's share of the registration index: the edges whose dependency lies in a
+/// partition it holds (`InstanceIndex.replaceEdges`). A closure lists what the share reaches and
+/// hands every key it names whose partition it does not hold to that partition's owner as a hop,
+/// since that key's registered dependents are there. Bound keys need no hop: any share binds them.
+///
+/// Each share expands a root's key at most once (`HopMemory`), so cycles across shares end. A
+/// key reached along two branches in two shares can be named by both (invalidation is
+/// idempotent); one reached in the share before is not (`skip`).
+///
+/// Holding every partition, it is the whole index: no hops, the closure of one index.
+public final class IndexShare: Sendable {
+    public let index: InstanceIndex
+    public let partitioner: StatePartitioner
+    /// Which keys are worth a hop; shared by the instances of a system.
+    public let filter: HopFilter
+    private let held: NIOLockedValueBox<Set<Int32>>
+    private let memory: NIOLockedValueBox<HopMemory>
+    /// The forward side of the same partitions: their keys' registrations, as records.
+    private let router: NIOLockedValueBox<EdgeRouter>
+
+    public init(
+        index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, filter: HopFilter = HopFilter(graph: nil),
+        rootsRemembered: Int = 100_000
+    ) {
+        self.index = index
+        self.partitioner = partitioner
+        self.filter = filter
+        held = NIOLockedValueBox(partitions)
+        memory = NIOLockedValueBox(HopMemory(capacity: rootsRemembered))
+        router = NIOLockedValueBox(EdgeRouter(partitioner: partitioner))
+    }
+
+    public var partitions: Set<Int32> { held.withLockedValue { $0 } }
+
+    /// Starts holding `partition`; its edges come as records (`apply`) from then on.
+    public func hold(_ partition: Int32) {
+        held.withLockedValue { _ = $0.insert(partition) }
+    }
+
+    /// Gives `partition` up and forgets its edges and its keys' registrations.
+    public func release(_ partition: Int32) {
+        held.withLockedValue { _ = $0.remove(partition) }
+        index.dropPartition(partition, partitioner: partitioner)
+        router.withLockedValue { $0.drop(partition: partition) }
+    }
+
+    /// A registration of a key of a held partition (read from the registrations topic): the
+    /// records to produce on the edges topic.
+    public func route(_ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?) -> [EdgeRecord] {
+        let hasDependents = !index.dependents(of: key.description).isEmpty
+        return router.withLockedValue { $0.register(key, dependencies: dependencies, owner: owner, hasDependents: hasDependents) }
+    }
+
+    /// A tombstone of a key of a held partition: the records to produce.
+    public func routeTombstone(_ key: CacheKeyRef, owner: RegistrationOwner?) -> [EdgeRecord] {
+        let hasDependents = !index.dependents(of: key.description).isEmpty
+        return router.withLockedValue { $0.unregister(key, owner: owner, hasDependents: hasDependents) }
+    }
+
+    /// A record of the edges topic for a held partition. Returns the records it causes: a key
+    /// of this partition whose value is gone goes when its last dependent does.
+    public func apply(_ record: EdgeRecord) -> [EdgeRecord] {
+        let orphaned = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
+        filter.learn(families: index.takeNewlyDependedOnFamilies())
+        var caused: [EdgeRecord] = []
+        for tag in orphaned {
+            guard let slash = tag.firstIndex(of: "/") else { continue }
+            let key = CacheKeyRef(service: String(tag[..<slash]), key: String(tag[tag.index(after: slash)...]))
+            caused += router.withLockedValue { $0.lastDependentGone(key) }
+        }
+        return caused
+    }
+
+    /// The share's part of an event's closure. `root` names the event for the hops.
+    public func closure(of event: DomainEvent, root: String) -> ShareClosure {
+        let closure = index.closure(of: event)
+        // Holding every partition, no hop ever comes back: nothing to remember.
+        guard partitions.count < partitioner.count else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
+        var hops = outgoing(closure, root: root, baseDepth: 0, trail: [closure.root], skip: [])
+        let rootPartition = partitioner.partition(of: closure.root)
+        if !holds(rootPartition) {
+            // Its events arrive here, its edges lie elsewhere: the producer's partitioner is not Kafka's.
+            hops.append(StateHop(root: root, name: closure.root, partition: rootPartition, depth: 0, path: [closure.root], skip: []))
+        }
+        // Without hops no other share takes part in this root, so none can hop back here.
+        if !hops.isEmpty { memory.withLockedValue { _ = $0.note(root: root, names: Self.stableHashes(closure)) } }
+        return ShareClosure(closure: closure, baseDepth: 0, hops: hops)
+    }
+
+    /// The share's part of a hop; nil when this share expanded the key for its root already.
+    public func closure(of hop: StateHop) -> ShareClosure? {
+        let name = StableNameHash.of(hop.name)
+        guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
+        let skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
+        let closure = index.closure(ofHop: hop.name, skipping: skip)
+        memory.withLockedValue { _ = $0.note(root: hop.root, names: Self.stableHashes(closure)) }
+        let hops = outgoing(closure, root: hop.root, baseDepth: hop.depth, trail: hop.path, skip: hop.skip + [name])
+        return ShareClosure(closure: closure, baseDepth: hop.depth, hops: hops)
+    }
+
+    private func holds(_ partition: Int32) -> Bool { held.withLockedValue { $0.contains(partition) } }
+
+    /// A hop for every listed key whose partition this share does not hold.
+    private func outgoing(_ closure: InstanceClosure, root: String, baseDepth: Int, trail: [String], skip: [UInt64]) -> [StateHop] {
+        let partitions = self.partitions
+        guard partitions.count < partitioner.count else { return [] }
+        let entries = closure.entries
+        var hops: [StateHop] = []
+        var named: [UInt64]?
+        for position in entries.indices {
+            let slot = closure.slots[position]
+            let (partition, worthAHop) = closure.nameBytes.withUnsafeBufferPointer { bytes in
+                let name = UnsafeBufferPointer(rebasing: bytes[Int(slot.start)..<Int(slot.start + slot.length)])
+                let partition = partitioner.partition(of: name)
+                return (partition, !partitions.contains(partition) && filter.mayHaveDependents(name, family: slot.family))
+            }
+            guard worthAHop else { continue }
+            let entry = entries[position]
+            if named == nil { named = skip + Self.stableHashes(closure) }
+            hops.append(StateHop(
+                root: root, name: entry.name, partition: partition, depth: baseDepth + entry.depth,
+                path: trail + Self.path(to: position, in: entries), skip: named ?? []))
+        }
+        return hops
+    }
+
+    static func stableHashes(_ closure: InstanceClosure) -> [UInt64] {
+        closure.nameBytes.withUnsafeBufferPointer { bytes in
+            closure.slots.map { StableNameHash.of(UnsafeBufferPointer(rebasing: bytes[Int($0.start)..<Int($0.start + $0.length)])) }
+        }
+    }
+
+    /// The names from the closure's first step to `position`.
+    static func path(to position: Int, in entries: InstanceClosure.Entries) -> [String] {
+        var path: [String] = []
+        var at = position
+        while at >= 0 {
+            path.append(entries[at].name)
+            at = entries[at].parent
+        }
+        return path.reversed()
+    }
+}
+
+/// Per root, the names (`StableNameHash`es) a share has named or expanded: a hop for one of them
+/// again is done. Bounded: the oldest roots are forgotten first (a root's hops all come within
+/// moments).
+struct HopMemory {
+    private var byRoot: [String: Set<UInt64>] = [:]
+    private var order: [String] = []
+    private var oldest = 0
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func names(of root: String) -> Set<UInt64> { byRoot[root] ?? [] }
+
+    /// Whether `name` is new for `root` here; notes it.
+    mutating func firstExpansion(root: String, name: UInt64) -> Bool {
+        note(root: root, names: [name]) > 0
+    }
+
+    /// Notes names for `root`; returns how many were new.
+    @discardableResult
+    mutating func note(root: String, names: [UInt64]) -> Int {
+        if byRoot[root] == nil {
+            order.append(root)
+            byRoot[root] = []
+            forgetOldest()
+        }
+        var added = 0
+        for name in names where byRoot[root, default: []].insert(name).inserted { added += 1 }
+        return added
+    }
+
+    private mutating func forgetOldest() {
+        while order.count - oldest > capacity {
+            byRoot[order[oldest]] = nil
+            oldest += 1
+        }
+        if oldest > 4096 && oldest * 2 > order.count {
+            order.removeFirst(oldest)
+            oldest = 0
+        }
+    }
+}
