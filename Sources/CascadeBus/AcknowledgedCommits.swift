@@ -9,7 +9,7 @@ import Logging
 /// so a restart processes that event again rather than losing it.
 public final class AcknowledgedCommits: Sendable {
     public let tracker = OffsetTracker()
-    /// Each key's messages on one lane of their own (`KafkaProducerLanes`).
+    /// Each topic written by one lane of its own (`KafkaProducerLanes`).
     public let producer: KafkaProducerLanes
     private let logger: Logger
 
