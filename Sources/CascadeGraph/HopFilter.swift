@@ -53,6 +53,23 @@ public final class HopFilter: Sendable {
         return learned.withLockedValue { $0.families.contains(number) }
     }
 
+    /// What the filter knows now, to ask about every key of one closure without taking its
+    /// lock for each.
+    public func snapshot() -> Snapshot {
+        learned.withLockedValue { Snapshot(filter: self, families: $0.families) }
+    }
+
+    public struct Snapshot {
+        let filter: HopFilter
+        let families: Set<UInt32>
+
+        public func mayHaveDependents(_ name: UnsafeBufferPointer<UInt8>, family: UInt16) -> Bool {
+            guard filter.binder != nil else { return true }
+            guard family == UInt16.max else { return families.contains(UInt32(family)) }
+            return filter.mayHaveDependents(name)
+        }
+    }
+
     /// Families learned so far, for the beacons.
     public var learnedFamilies: Set<UInt32> { learned.withLockedValue { $0.families } }
 

@@ -139,8 +139,10 @@ public final class IndexShare: Sendable {
 
     /// A hop for every listed key whose partition this share does not hold.
     private func outgoing(_ closure: InstanceClosure, root: String, baseDepth: Int, trail: [String], skip: [UInt64]) -> [StateHop] {
-        let partitions = self.partitions
-        guard partitions.count < partitioner.count else { return [] }
+        var held = [Bool](repeating: false, count: Int(partitioner.count))
+        for partition in self.partitions { held[Int(partition)] = true }
+        guard held.contains(false) else { return [] }
+        let filter = self.filter.snapshot()
         let entries = closure.entries
         var hops: [StateHop] = []
         var named: [UInt64]?
@@ -149,7 +151,7 @@ public final class IndexShare: Sendable {
             let (partition, worthAHop) = closure.nameBytes.withUnsafeBufferPointer { bytes in
                 let name = UnsafeBufferPointer(rebasing: bytes[Int(slot.start)..<Int(slot.start + slot.length)])
                 let partition = partitioner.partition(of: name)
-                return (partition, !partitions.contains(partition) && filter.mayHaveDependents(name, family: slot.family))
+                return (partition, !held[Int(partition)] && filter.mayHaveDependents(name, family: slot.family))
             }
             guard worthAHop else { continue }
             let entry = entries[position]

@@ -13,3 +13,49 @@ public struct EdgeRecord: Sendable, Hashable {
         self.dependencies = dependencies
     }
 }
+
+/// On the wire: key `service/key`, produced to `partition` (the dependencies' partition, not the
+/// key's), value `{"deps":["Product#p-1@7","user-service/user:u-1:profile"]}` with each
+/// dependency as a registration spells it (versions kept, for the race check where the edge
+/// lands); no dependencies is a tombstone (a null value), so compaction forgets the pair.
+extension EdgeRecord {
+    private struct Value: Codable {
+        var deps: [String]
+    }
+
+    public enum DecodeError: Error, Equatable, CustomStringConvertible {
+        case keyNotServiceSlashKey(String)
+        case badDependency(String)
+
+        public var description: String {
+            switch self {
+            case .keyNotServiceSlashKey(let key): return "edge record key '\(key)' is not service/key"
+            case .badDependency(let text): return "edge record dependency '\(text)' is neither Entity#id[@version] nor service/key"
+            }
+        }
+    }
+
+    public var kafkaKey: [UInt8] { Array(key.description.utf8) }
+
+    /// nil: a tombstone.
+    public func encodedValue() -> [UInt8]? {
+        dependencies.isEmpty ? nil : WireJSON.encode(Value(deps: dependencies.map(\.description)))
+    }
+
+    public static func decode(key: [UInt8], value: [UInt8]?, partition: Int32) throws -> EdgeRecord {
+        let text = String(decoding: key, as: UTF8.self)
+        guard let slash = text.firstIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex else {
+            throw DecodeError.keyNotServiceSlashKey(text)
+        }
+        let ref = CacheKeyRef(service: String(text[..<slash]), key: String(text[text.index(after: slash)...]))
+        guard let value else { return EdgeRecord(key: ref, partition: partition, dependencies: []) }
+        let dependencies = try WireJSON.decode(Value.self, value).deps.map { text in
+            do {
+                return try Dependency.parse(text, service: ref.service)
+            } catch {
+                throw DecodeError.badDependency(text)
+            }
+        }
+        return EdgeRecord(key: ref, partition: partition, dependencies: dependencies)
+    }
+}

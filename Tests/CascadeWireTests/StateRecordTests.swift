@@ -1,0 +1,50 @@
+import CascadeWire
+import Foundation
+import Testing
+
+@Suite("Records of the split state: edges and hops on the wire")
+struct StateRecordTests {
+    @Test("an edge record round-trips, versions kept; no dependencies is a tombstone")
+    func edgeRecordRoundTrip() throws {
+        let record = EdgeRecord(
+            key: CacheKeyRef(service: "order-service", key: "order:o-1:summary"), partition: 3,
+            dependencies: [
+                .entity(EntityRef(entity: "Product", id: "p-1"), version: 7),
+                .key(CacheKeyRef(service: "user-service", key: "user:u-1:profile")),
+            ])
+        let value = try #require(record.encodedValue())
+        // Spelled as a registration spells them: the version is what the race check needs.
+        #expect(String(decoding: value, as: UTF8.self).hasPrefix(#"{"deps":["Product#p-1@7","user-service"#))
+        #expect(try EdgeRecord.decode(key: record.kafkaKey, value: value, partition: 3) == record)
+        let tombstone = EdgeRecord(key: record.key, partition: 5, dependencies: [])
+        #expect(tombstone.encodedValue() == nil)
+        #expect(try EdgeRecord.decode(key: record.kafkaKey, value: nil, partition: 5) == tombstone)
+    }
+
+    @Test("a malformed edge record is an error that names what is wrong")
+    func edgeRecordErrors() {
+        #expect(throws: EdgeRecord.DecodeError.keyNotServiceSlashKey("no-slash")) {
+            try EdgeRecord.decode(key: Array("no-slash".utf8), value: nil, partition: 0)
+        }
+        #expect(throws: EdgeRecord.DecodeError.badDependency("Product#p@x")) {
+            try EdgeRecord.decode(key: Array("s/k".utf8), value: Array(#"{"deps":["Product#p@x"]}"#.utf8), partition: 0)
+        }
+        #expect(throws: (any Error).self) { try EdgeRecord.decode(key: Array("s/k".utf8), value: Array("{".utf8), partition: 0) }
+    }
+
+    @Test("a hop round-trips with its fence, path and skipped hashes")
+    func hopRoundTrip() throws {
+        let hop = HopMessage(
+            root: "Product#p-1@7 cascade.events/2/41", name: "user-service/user:u-1:profile", fenceEntity: "Product", fenceID: "p-1",
+            fenceVersion: 7, depth: 2, path: ["Product#p-1", "product-service/product:p-1", "user-service/user:u-1:profile"],
+            skip: [StableNameHash.of("product-service/product:p-1"), UInt64.max])
+        #expect(try HopMessage.decode(hop.encoded()) == hop)
+    }
+
+    @Test("the stable hash is FNV-1a 64: fixed values, whatever the process")
+    func stableHash() {
+        #expect(StableNameHash.of("") == 0xcbf2_9ce4_8422_2325)
+        #expect(StableNameHash.of("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(StableNameHash.of("foobar") == 0x8594_4171_f739_67e8)
+    }
+}
