@@ -73,7 +73,8 @@ public struct BenchE2ECommand: AsyncParsableCommand {
         let topics = cluster.topics
         try await warmUp(producer, topics: topics, tracker: tracker)
 
-        printLine("cascade bench e2e: \(cluster.kafka.label), bus and 3 nodes in one process, example graph, \(products) products")
+        let lanes = bootstrap == nil ? "" : ", bus producer on \(InProcessCluster.networkBrokerLanes) connections"
+        printLine("cascade bench e2e: \(cluster.kafka.label), bus and 3 nodes in one process\(lanes), example graph, \(products) products")
         printLine("rate/s   events   done   keys/event   p50 ms   p99 ms   p999 ms   backlog at end   held")
         var highestHeld = 0
         var cascadeP99: [Int: Double] = [:]

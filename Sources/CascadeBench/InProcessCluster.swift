@@ -21,6 +21,9 @@ final class InProcessCluster: Sendable {
     /// Its nodes, gateway and bus instances, for a benchmark that drives them directly.
     let system: LocalSystem
     private let running: Task<Void, any Error>
+    /// The bus's producer connections on a broker given with `--bootstrap` (docs/bus.md,
+    /// "Latency under load").
+    static let networkBrokerLanes = 4
 
     /// `beforeNodes` runs once the broker and the producer exist (to register keys that the
     /// bus should find when it rebuilds). `onApplied` hears every invalidation a node applies;
@@ -42,7 +45,11 @@ final class InProcessCluster: Sendable {
         var plan = SystemPlan(graph: graph, kafka: configuration, topics: topics, partitions: partitions)
         plan.services = services
         plan.onApplied = onApplied
-        plan.bus = { $0.onEventSent = onEventSent }
+        plan.bus = { bus in
+            bus.onEventSent = onEventSent
+            // A network broker serves connections in parallel; the embedded one, on one thread.
+            if bootstrap != nil { bus.producerLanes = Self.networkBrokerLanes }
+        }
         change(&plan)
         try await kafka.createTopics(plan.topicNames, partitions: partitions)
         producer = try KafkaProducer(configuration: configuration)

@@ -9,18 +9,20 @@ import Logging
 /// so a restart processes that event again rather than losing it.
 public final class AcknowledgedCommits: Sendable {
     public let tracker = OffsetTracker()
-    public let producer: KafkaProducer
+    /// Each topic written by one lane of its own (`KafkaProducerLanes`).
+    public let producer: KafkaProducerLanes
     private let logger: Logger
 
-    /// `onAcknowledged` hears each span of events once every message it caused is
-    /// acknowledged, on the producer's poll thread.
+    /// `lanes`: producer connections (`BusConfiguration.producerLanes`). `onAcknowledged` hears
+    /// each span of events once every message it caused is acknowledged, on a producer's poll thread.
     public init(
-        kafka: KafkaConfiguration, logger: Logger, onAcknowledged: (@Sendable (OffsetTracker.Completed) -> Void)? = nil
+        kafka: KafkaConfiguration, logger: Logger, lanes: Int = 1,
+        onAcknowledged: (@Sendable (OffsetTracker.Completed) -> Void)? = nil
     ) throws(KafkaError) {
         var configuration = kafka
         if configuration.properties["message.timeout.ms"] == nil { configuration.properties["message.timeout.ms"] = "0" }
         let tracker = self.tracker
-        producer = try KafkaProducer(configuration: configuration, logger: logger) { deliveries in
+        producer = try KafkaProducerLanes(count: lanes, configuration: configuration, logger: logger) { deliveries in
             var acknowledged: [UInt64] = []
             acknowledged.reserveCapacity(deliveries.count)
             for delivery in deliveries {

@@ -35,6 +35,10 @@ public struct BusConfiguration: Sendable {
     /// Largest invalidation batch value (bytes). `cascade bench e2e` at 10,000 events/s: 64 KiB
     /// batches keep p99 near 60 ms; 512 KiB ones let nodes fall behind (p50 0.3-0.7 s).
     public var maxBatchBytes: Int = 64 * 1024
+    /// Producer connections, each writing topics of its own (`KafkaProducerLanes`). 1 on the
+    /// embedded broker, which serves every connection on one thread; about 4 on a network broker
+    /// (docs/bus.md, "Latency under load").
+    public var producerLanes: Int = 1
     /// Tasks resolving events at once, each owning whole partitions of `cascade.events`. One
     /// core is left to librdkafka's threads: on 2 cores `bench bus` did 56.7k events/s with
     /// one worker and 50.0k with two.

@@ -18,7 +18,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     let graph: CacheGraph
     /// Reads back what the bus instances invalidated lately (at start, after a takeover).
     private let tail: InvalidationTail
-    private let producer: KafkaProducer
+    private let producer: KafkaProducerLanes
     private let commits: AcknowledgedCommits
     private let follower: StateFollower
     private let logger: Logger
@@ -60,7 +60,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             configuration: configuration, metrics: metrics, logger: logger)
         let spansInFlight = SpansInFlight()
         self.spansInFlight = spansInFlight
-        commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger) { completed in
+        commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger, lanes: configuration.producerLanes) { completed in
             spansInFlight.acknowledged(completed, atMillis: Timestamps.nowMillis())
             onSpanAcknowledged?(completed)
         }

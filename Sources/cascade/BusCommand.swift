@@ -57,6 +57,9 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Tasks resolving events at once, each owning whole partitions (default: one per core but one).")
     var workers: Int?
 
+    @Option(help: "Producer connections, each writing topics of its own: about 4 on a network broker (one request per partition batch, one in flight per connection); 1 on the embedded one.")
+    var producerLanes: Int = 1
+
     @Option(help: "Milliseconds: events for different instances from different origins, with `at` times this close, reaching a common key of a circular component are a conflict; 0 turns the check off.")
     var cycleConflictWindowMs: Int64 = 1000
 
@@ -74,6 +77,7 @@ struct BusCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        guard (1...16).contains(producerLanes) else { throw ValidationError("--producer-lanes must be from 1 to 16") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         if let replicationFactor, replicationFactor < 1 { throw ValidationError("--replication-factor must be at least 1") }
@@ -92,6 +96,7 @@ struct BusCommand: AsyncParsableCommand {
             topics: Topics(prefix: common.topicPrefix), groupID: group, partitions: partitions, raceWindowMillis: raceWindowMs,
             cycleConflictWindowMillis: cycleConflictWindowMs)
         if let workers { configuration.workers = workers }
+        configuration.producerLanes = producerLanes
         configuration.instance = instance
         configuration.deadAfterMillis = deadAfterMs
         configuration.cascadeMemoryBytes = whyMemoryMb << 20
