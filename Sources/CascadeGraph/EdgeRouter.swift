@@ -33,8 +33,6 @@ public struct EdgeRouter: Sendable {
     /// Keys routed here (registered or retired).
     public var count: Int { keys.count }
 
-    public func isRetired(_ key: CacheKeyRef) -> Bool { keys[key]?.retired ?? false }
-
     /// A registration of `key`; returns the records to produce.
     public mutating func register(
         _ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?, hasDependents: Bool

@@ -37,8 +37,9 @@ public struct ShareClosure: Sendable {
 
 /// One bus instance's share of the registration index: the edges whose dependency lies in a
 /// partition it holds (`InstanceIndex.replaceEdges`). A closure lists what the share reaches and
-/// hands every key it names whose partition it does not hold to that partition's owner as a hop,
-/// since that key's registered dependents are there. Bound keys need no hop: any share binds them.
+/// hands each key it names whose partition it does not hold, and whose family some registration
+/// has depended on (`HopFilter`), to that partition's owner as a hop, since that key's registered
+/// dependents are there. Bound keys need no hop: any share binds them.
 ///
 /// Each share expands a root's key at most once (`HopMemory`), so cycles across shares end. A
 /// key reached along two branches in two shares can be named by both (invalidation is
