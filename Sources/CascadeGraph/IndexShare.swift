@@ -101,9 +101,8 @@ public final class IndexShare: Sendable {
         let orphaned = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
         filter.learn(families: index.takeNewlyDependedOnFamilies())
         var caused: [EdgeRecord] = []
-        for tag in orphaned {
-            guard let slash = tag.firstIndex(of: "/") else { continue }
-            let key = CacheKeyRef(service: String(tag[..<slash]), key: String(tag[tag.index(after: slash)...]))
+        // Entity tags are never routed keys.
+        for case let key? in orphaned.map(CacheKeyRef.init(parsing:)) {
             caused += router.withLockedValue { $0.lastDependentGone(key) }
         }
         return caused

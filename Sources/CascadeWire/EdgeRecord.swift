@@ -44,10 +44,7 @@ extension EdgeRecord {
 
     public static func decode(key: [UInt8], value: [UInt8]?, partition: Int32) throws -> EdgeRecord {
         let text = String(decoding: key, as: UTF8.self)
-        guard let slash = text.firstIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex else {
-            throw DecodeError.keyNotServiceSlashKey(text)
-        }
-        let ref = CacheKeyRef(service: String(text[..<slash]), key: String(text[text.index(after: slash)...]))
+        guard let ref = CacheKeyRef(parsing: text) else { throw DecodeError.keyNotServiceSlashKey(text) }
         guard let value else { return EdgeRecord(key: ref, partition: partition, dependencies: []) }
         let dependencies = try WireJSON.decode(Value.self, value).deps.map { text in
             do {

@@ -34,5 +34,12 @@ public struct CacheKeyRef: Hashable, Sendable, CustomStringConvertible {
         self.key = key
     }
 
+    /// Parses `service/key`, split at the first `/`; nil when either side is empty or the `/`
+    /// is missing.
+    public init?(parsing text: String) {
+        guard let slash = text.firstIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex else { return nil }
+        self.init(service: String(text[..<slash]), key: String(text[text.index(after: slash)...]))
+    }
+
     public var description: String { "\(service)/\(key)" }
 }
