@@ -16,75 +16,37 @@ import NIOConcurrencyHelpers
 /// the shares that reach that dependency.
 public final class HopFilter: Sendable {
     private let binder: TemplateBinder?
-    private let learned: NIOLockedValueBox<Learned>
-
-    struct Learned {
-        var families: Set<UInt32> = []
-        /// The services of those families (all, once a key of no family is among them): a key of
-        /// another service is told apart without matching templates.
-        var services: [[UInt8]] = []
-        var anyService = false
-    }
+    private let learned: NIOLockedValueBox<Set<UInt32>>
 
     public init(graph: CacheGraph?) {
         binder = graph.map(TemplateBinder.init)
-        learned = NIOLockedValueBox(Learned())
-    }
-
-    /// Whether a key reached in another partition's share may have registered dependents there;
-    /// `family` is the number its closure slot carries.
-    public func mayHaveDependents(_ name: UnsafeBufferPointer<UInt8>, family: UInt16) -> Bool {
-        guard binder != nil else { return true }
-        guard family == UInt16.max else { return learned.withLockedValue { $0.families.contains(UInt32(family)) } }
-        return mayHaveDependents(name)
-    }
-
-    /// The same, resolving the name's family from the templates.
-    public func mayHaveDependents(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let binder else { return true }
-        // Not `service/key`: an `Entity#id` whose events arrive in another share.
-        guard let slash = name.firstIndex(of: UInt8(ascii: "/")) else { return true }
-        let service = UnsafeBufferPointer(rebasing: name[..<slash])
-        let candidate = learned.withLockedValue { learned in
-            learned.anyService || learned.services.contains { $0.elementsEqual(service) }
-        }
-        guard candidate else { return false }
-        let number = binder.resolve(name: name).number
-        return learned.withLockedValue { $0.families.contains(number) }
+        learned = NIOLockedValueBox([])
     }
 
     /// What the filter knows now, to ask about every key of one closure without taking its
     /// lock for each.
     public func snapshot() -> Snapshot {
-        learned.withLockedValue { Snapshot(filter: self, families: $0.families) }
+        Snapshot(binder: binder, families: learned.withLockedValue { $0 })
     }
 
     public struct Snapshot {
-        let filter: HopFilter
+        let binder: TemplateBinder?
         let families: Set<UInt32>
 
+        /// Whether a key reached in another partition's share may have registered dependents
+        /// there; `family` is the number its closure slot carries (`UInt16.max`: too large to
+        /// carry, resolved from the name's templates).
         public func mayHaveDependents(_ name: UnsafeBufferPointer<UInt8>, family: UInt16) -> Bool {
-            guard filter.binder != nil else { return true }
-            guard family == UInt16.max else { return families.contains(UInt32(family)) }
-            return filter.mayHaveDependents(name)
+            guard let binder else { return true }
+            if family != UInt16.max { return families.contains(UInt32(family)) }
+            // Not `service/key`: an `Entity#id` whose events arrive in another share.
+            guard name.contains(UInt8(ascii: "/")) else { return true }
+            return families.contains(binder.resolve(name: name).number)
         }
     }
 
-    /// Families learned so far, for the beacons.
-    public var learnedFamilies: Set<UInt32> { learned.withLockedValue { $0.families } }
-
     /// Families some registration depends on (learned here or told by another instance).
     public func learn<Families: Sequence<UInt32>>(families: Families) {
-        guard let binder else { return }
-        learned.withLockedValue { learned in
-            for number in families where learned.families.insert(number).inserted {
-                if let family = binder.family(number: number) {
-                    let service = Array(family.service.utf8)
-                    if !learned.services.contains(service) { learned.services.append(service) }
-                } else {
-                    learned.anyService = true
-                }
-            }
-        }
+        learned.withLockedValue { $0.formUnion(families) }
     }
 }
