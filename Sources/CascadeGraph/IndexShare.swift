@@ -98,11 +98,11 @@ public final class IndexShare: Sendable {
     /// A record of the edges topic for a held partition. Returns the records it causes: a key
     /// of this partition whose value is gone goes when its last dependent does.
     public func apply(_ record: EdgeRecord) -> [EdgeRecord] {
-        let orphaned = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
-        filter.learn(families: index.takeNewlyDependedOnFamilies())
+        let replaced = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
+        filter.learn(families: replaced.newlyDependedOnFamilies)
         var caused: [EdgeRecord] = []
         // Entity tags are never routed keys.
-        for case let key? in orphaned.map(CacheKeyRef.init(parsing:)) {
+        for case let key? in replaced.orphaned.map(CacheKeyRef.init(parsing:)) {
             caused += router.withLockedValue { $0.lastDependentGone(key) }
         }
         return caused
@@ -111,16 +111,21 @@ public final class IndexShare: Sendable {
     /// The share's part of an event's closure. `root` names the event for the hops.
     public func closure(of event: DomainEvent, root: String) -> ShareClosure {
         let closure = index.closure(of: event)
+        let held = heldFlags()
         // Holding every partition, no hop ever comes back: nothing to remember.
-        guard partitions.count < partitioner.count else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
-        var hops = outgoing(closure, root: root, baseDepth: 0, trail: [closure.root], skip: [])
+        guard held.contains(false) else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
+        var hops: [StateHop] = []
         let rootPartition = partitioner.partition(of: closure.root)
-        if !holds(rootPartition) {
+        if !held[Int(rootPartition)] {
             // Its events arrive here, its edges lie elsewhere: the producer's partitioner is not Kafka's.
             hops.append(StateHop(root: root, name: closure.root, partition: rootPartition, depth: 0, path: [closure.root], skip: []))
         }
+        let handedOn = keysToHandOn(closure, held: held)
         // Without hops no other share takes part in this root, so none can hop back here.
-        if !hops.isEmpty { memory.withLockedValue { _ = $0.note(root: root, names: Self.stableHashes(closure)) } }
+        guard !hops.isEmpty || !handedOn.isEmpty else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
+        let named = Self.stableHashes(closure)
+        memory.withLockedValue { _ = $0.note(root: root, names: named) }
+        hops += Self.hops(handedOn, of: closure, root: root, baseDepth: 0, trail: [closure.root], skip: named)
         return ShareClosure(closure: closure, baseDepth: 0, hops: hops)
     }
 
@@ -130,37 +135,49 @@ public final class IndexShare: Sendable {
         guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
         let skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
         let closure = index.closure(ofHop: hop.name, skipping: skip)
-        memory.withLockedValue { _ = $0.note(root: hop.root, names: Self.stableHashes(closure)) }
-        let hops = outgoing(closure, root: hop.root, baseDepth: hop.depth, trail: hop.path, skip: hop.skip + [name])
+        let named = Self.stableHashes(closure)
+        memory.withLockedValue { _ = $0.note(root: hop.root, names: named) }
+        let hops = Self.hops(
+            keysToHandOn(closure, held: heldFlags()), of: closure, root: hop.root, baseDepth: hop.depth, trail: hop.path,
+            skip: hop.skip + [name] + named)
         return ShareClosure(closure: closure, baseDepth: hop.depth, hops: hops)
     }
 
-    private func holds(_ partition: Int32) -> Bool { held.withLockedValue { $0.contains(partition) } }
+    /// By partition: whether this share holds it.
+    private func heldFlags() -> [Bool] {
+        var flags = [Bool](repeating: false, count: Int(partitioner.count))
+        for partition in partitions { flags[Int(partition)] = true }
+        return flags
+    }
 
-    /// A hop for every listed key whose partition this share does not hold.
-    private func outgoing(_ closure: InstanceClosure, root: String, baseDepth: Int, trail: [String], skip: [UInt64]) -> [StateHop] {
-        var held = [Bool](repeating: false, count: Int(partitioner.count))
-        for partition in self.partitions { held[Int(partition)] = true }
+    /// The listed keys to hand on: those whose partition this share does not hold and whose
+    /// family some registration has depended on.
+    private func keysToHandOn(_ closure: InstanceClosure, held: [Bool]) -> [(position: Int, partition: Int32)] {
         guard held.contains(false) else { return [] }
         let filter = self.filter.snapshot()
-        let entries = closure.entries
-        var hops: [StateHop] = []
-        var named: [UInt64]?
-        for position in entries.indices {
-            let slot = closure.slots[position]
-            let (partition, worthAHop) = closure.nameBytes.withUnsafeBufferPointer { bytes in
+        return closure.nameBytes.withUnsafeBufferPointer { bytes in
+            closure.slots.indices.compactMap { position in
+                let slot = closure.slots[position]
                 let name = UnsafeBufferPointer(rebasing: bytes[Int(slot.start)..<Int(slot.start + slot.length)])
                 let partition = partitioner.partition(of: name)
-                return (partition, !held[Int(partition)] && filter.mayHaveDependents(name, family: slot.family))
+                guard !held[Int(partition)], filter.mayHaveDependents(name, family: slot.family) else { return nil }
+                return (position, partition)
             }
-            guard worthAHop else { continue }
-            let entry = entries[position]
-            if named == nil { named = skip + Self.stableHashes(closure) }
-            hops.append(StateHop(
-                root: root, name: entry.name, partition: partition, depth: baseDepth + entry.depth,
-                path: trail + Self.path(to: position, in: entries), skip: named ?? []))
         }
-        return hops
+    }
+
+    /// One hop per key handed on, each with its depth and path from the root.
+    private static func hops(
+        _ keys: [(position: Int, partition: Int32)], of closure: InstanceClosure, root: String, baseDepth: Int, trail: [String],
+        skip: [UInt64]
+    ) -> [StateHop] {
+        let entries = closure.entries
+        return keys.map { key in
+            let entry = entries[key.position]
+            return StateHop(
+                root: root, name: entry.name, partition: key.partition, depth: baseDepth + entry.depth,
+                path: trail + path(to: key.position, in: entries), skip: skip)
+        }
     }
 
     static func stableHashes(_ closure: InstanceClosure) -> [UInt64] {

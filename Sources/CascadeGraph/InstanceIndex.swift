@@ -174,24 +174,25 @@ public final class InstanceIndex: @unchecked Sendable {
         scratchPool.withLockedValue { $0.append(scratch) }
     }
 
+    /// What replacing a key's edges in one partition changed beyond them.
+    public struct EdgeReplacement: Sendable {
+        /// The dependencies in the partition this key was the last dependent of.
+        public var orphaned: [String]
+        /// Families whose keys became dependencies for the first time in this index (`HopFilter`).
+        public var newlyDependedOnFamilies: [UInt32]
+    }
+
     /// A record of the edges topic: the edges of `key` into `partition` become `dependencies`
-    /// (none: the key has no edge there any more). See `IndexShare`. Returns the dependencies
-    /// in the partition this key was the last dependent of.
+    /// (none: the key has no edge there any more). See `IndexShare`.
     @discardableResult
     public func replaceEdges(
         of key: CacheKeyRef, inPartition partition: Int32, with dependencies: [Dependency], partitioner: StatePartitioner
-    ) -> [String] {
+    ) -> EdgeReplacement {
         lock.withWriteLock {
             revision &+= 1
-            return state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
-        }
-    }
-
-    /// Families whose keys became dependencies since the last call (see `HopFilter`).
-    func takeNewlyDependedOnFamilies() -> [UInt32] {
-        lock.withWriteLock {
+            let orphaned = state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
             defer { state.newlyDependedOn.removeAll() }
-            return state.newlyDependedOn
+            return EdgeReplacement(orphaned: orphaned, newlyDependedOnFamilies: state.newlyDependedOn)
         }
     }
 
