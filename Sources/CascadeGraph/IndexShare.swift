@@ -1,32 +1,6 @@
 import CascadeWire
 import NIOConcurrencyHelpers
 
-/// A cascade's step into another partition's share: the key whose registered dependents live
-/// there, with the root it comes from. Keyed, on the wire, so that the partition's owner gets it.
-public struct StateHop: Sendable, Hashable {
-    /// The root event, as the bus names it (`Entity#id@version` and its source position): the
-    /// unit of "each key at most once".
-    public var root: String
-    /// `service/key`, or `Entity#id` when the event itself lies in another share.
-    public var name: String
-    public var partition: Int32
-    /// Of `name`, from the root change.
-    public var depth: Int
-    /// From the root to `name`, both included.
-    public var path: [String]
-    /// What the shares before named for this root (`StableNameHash`es): reached, not to list again.
-    public var skip: [UInt64]
-
-    public init(root: String, name: String, partition: Int32, depth: Int, path: [String], skip: [UInt64]) {
-        self.root = root
-        self.name = name
-        self.partition = partition
-        self.depth = depth
-        self.path = path
-        self.skip = skip
-    }
-}
-
 /// What one share lists for a root: the keys it reaches, and where the cascade goes on.
 public struct ShareClosure: Sendable {
     public let closure: InstanceClosure
@@ -118,14 +92,19 @@ public final class IndexShare: Sendable {
         let rootPartition = partitioner.partition(of: closure.root)
         if !held[Int(rootPartition)] {
             // Its events arrive here, its edges lie elsewhere: the producer's partitioner is not Kafka's.
-            hops.append(StateHop(root: root, name: closure.root, partition: rootPartition, depth: 0, path: [closure.root], skip: []))
+            hops.append(StateHop(
+                root: root, name: closure.root, partition: rootPartition, fence: event.ref, fenceVersion: event.version, depth: 0,
+                path: [closure.root], skip: []))
         }
         let handedOn = keysToHandOn(closure, held: held)
         // Without hops no other share takes part in this root, so none can hop back here.
         guard !hops.isEmpty || !handedOn.isEmpty else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
         let named = Self.stableHashes(closure)
         memory.withLockedValue { _ = $0.note(root: root, names: named) }
-        hops += Self.hops(handedOn, of: closure, root: root, baseDepth: 0, trail: [closure.root], skip: named)
+        let first = StateHop(
+            root: root, name: closure.root, partition: rootPartition, fence: event.ref, fenceVersion: event.version, depth: 0,
+            path: [closure.root], skip: named)
+        hops += Self.hops(handedOn, of: closure, from: first)
         return ShareClosure(closure: closure, baseDepth: 0, hops: hops)
     }
 
@@ -137,9 +116,9 @@ public final class IndexShare: Sendable {
         let closure = index.closure(ofHop: hop.name, skipping: skip)
         let named = Self.stableHashes(closure)
         memory.withLockedValue { _ = $0.note(root: hop.root, names: named) }
-        let hops = Self.hops(
-            keysToHandOn(closure, held: heldFlags()), of: closure, root: hop.root, baseDepth: hop.depth, trail: hop.path,
-            skip: hop.skip + [name] + named)
+        var from = hop
+        from.skip = hop.skip + [name] + named
+        let hops = Self.hops(keysToHandOn(closure, held: heldFlags()), of: closure, from: from)
         return ShareClosure(closure: closure, baseDepth: hop.depth, hops: hops)
     }
 
@@ -166,17 +145,18 @@ public final class IndexShare: Sendable {
         }
     }
 
-    /// One hop per key handed on, each with its depth and path from the root.
-    private static func hops(
-        _ keys: [(position: Int, partition: Int32)], of closure: InstanceClosure, root: String, baseDepth: Int, trail: [String],
-        skip: [UInt64]
-    ) -> [StateHop] {
+    /// One hop per key handed on, each with its depth and path from the root: `from` is where
+    /// the closure started (the event, or the hop it continues), with the skip its hops carry.
+    private static func hops(_ keys: [(position: Int, partition: Int32)], of closure: InstanceClosure, from: StateHop) -> [StateHop] {
         let entries = closure.entries
         return keys.map { key in
+            var hop = from
             let entry = entries[key.position]
-            return StateHop(
-                root: root, name: entry.name, partition: key.partition, depth: baseDepth + entry.depth,
-                path: trail + path(to: key.position, in: entries), skip: skip)
+            hop.name = entry.name
+            hop.partition = key.partition
+            hop.depth = from.depth + entry.depth
+            hop.path = from.path + path(to: key.position, in: entries)
+            return hop
         }
     }
 

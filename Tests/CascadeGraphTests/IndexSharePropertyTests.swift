@@ -68,6 +68,7 @@ import Testing
             var hops = 0
             while let hop = queue.popLast() {
                 hops += 1
+                #expect(hop.fence == ref && hop.fenceVersion == 1, "every hop carries the event's fence")
                 #expect(hops < 100_000, "the cascade ends")
                 if hops >= 100_000 { break }
                 guard let next = share(of: hop.partition).closure(of: hop) else { continue }
@@ -211,17 +212,21 @@ import Testing
         let one = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [1])
         _ = zero.apply(EdgeRecord(key: b, partition: 0, dependencies: [.key(a)]))
         _ = one.apply(EdgeRecord(key: a, partition: 1, dependencies: [.key(b)]))
-        let hop = StateHop(root: "r", name: names.a, partition: 0, depth: 1, path: ["E#1", names.a], skip: [])
+        let hop = StateHop(
+            root: "r", name: names.a, partition: 0, fence: EntityRef(entity: "E", id: "1"), fenceVersion: 3, depth: 1, path: ["E#1", names.a],
+            skip: [])
         let first = zero.closure(of: hop)
         #expect(first?.closure.entries.map(\.name) == [names.b])
         #expect(first?.hops.map(\.name) == [names.b])
         #expect(first?.hops.first?.depth == 2)
         #expect(first?.hops.first?.path == ["E#1", names.a, names.b])
+        #expect(first?.hops.first?.fence == EntityRef(entity: "E", id: "1") && first?.hops.first?.fenceVersion == 3, "the root's fence goes on")
         let second = one.closure(of: first!.hops[0])
         // b's dependent is a, which the hop's sender named: the cycle ends here.
         #expect(second?.closure.entries.isEmpty == true)
         #expect(zero.closure(of: hop) == nil, "the same root's hop for the same key again")
-        #expect(zero.closure(of: StateHop(root: "r2", name: names.a, partition: 0, depth: 1, path: [], skip: [])) != nil)
+        #expect(zero.closure(of: StateHop(
+            root: "r2", name: names.a, partition: 0, fence: EntityRef(entity: "E", id: "1"), fenceVersion: 4, depth: 1, path: [], skip: [])) != nil)
     }
 
     @Test("giving a partition up drops its edges; taking it back from its records restores them")

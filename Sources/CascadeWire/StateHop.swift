@@ -1,0 +1,75 @@
+/// A cascade's step into another partition's share: the key whose registered dependents live
+/// there (`IndexShare` in CascadeGraph), with what the receiving share needs to go on: the root
+/// (to remember per root what it expanded), the root's fence (the entity at its version, which
+/// the invalidations it causes carry), the key's depth and path from the root, and the
+/// `StableNameHash`es of what the shares before named for the root.
+///
+/// On the hops topic: keyed by `name`, produced to `partition`, which is the message's place and
+/// not part of its value (`decode` takes it, as `EdgeRecord.decode` does).
+public struct StateHop: Codable, Sendable, Hashable {
+    /// The root event, as the bus names it (`Entity#id@version` and its source position): the
+    /// unit of "each key at most once".
+    public var root: String
+    /// `service/key`, or `Entity#id` when the event itself lies in another share.
+    public var name: String
+    public var partition: Int32
+    public var fence: EntityRef
+    public var fenceVersion: UInt64
+    /// Of `name`, from the root change.
+    public var depth: Int
+    /// From the root to `name`, both included.
+    public var path: [String]
+    /// What the shares before named for this root: reached, not to list again.
+    public var skip: [UInt64]
+
+    public init(
+        root: String, name: String, partition: Int32, fence: EntityRef, fenceVersion: UInt64, depth: Int, path: [String], skip: [UInt64]
+    ) {
+        self.root = root
+        self.name = name
+        self.partition = partition
+        self.fence = fence
+        self.fenceVersion = fenceVersion
+        self.depth = depth
+        self.path = path
+        self.skip = skip
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case root, name, fenceEntity = "fence_entity", fenceID = "fence_id", fenceVersion = "fence_version", depth, path, skip
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        root = try container.decode(String.self, forKey: .root)
+        name = try container.decode(String.self, forKey: .name)
+        partition = -1
+        fence = EntityRef(
+            entity: try container.decode(String.self, forKey: .fenceEntity), id: try container.decode(String.self, forKey: .fenceID))
+        fenceVersion = try container.decode(UInt64.self, forKey: .fenceVersion)
+        depth = try container.decode(Int.self, forKey: .depth)
+        path = try container.decode([String].self, forKey: .path)
+        skip = try container.decode([UInt64].self, forKey: .skip)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(root, forKey: .root)
+        try container.encode(name, forKey: .name)
+        try container.encode(fence.entity, forKey: .fenceEntity)
+        try container.encode(fence.id, forKey: .fenceID)
+        try container.encode(fenceVersion, forKey: .fenceVersion)
+        try container.encode(depth, forKey: .depth)
+        try container.encode(path, forKey: .path)
+        try container.encode(skip, forKey: .skip)
+    }
+
+    public func encoded() -> [UInt8] { WireJSON.encode(self) }
+
+    /// A hop read from `partition` of the hops topic.
+    public static func decode(_ bytes: [UInt8], partition: Int32) throws -> StateHop {
+        var hop = try WireJSON.decode(StateHop.self, bytes)
+        hop.partition = partition
+        return hop
+    }
+}
