@@ -47,6 +47,10 @@ public struct BusConfiguration: Sendable {
     public var cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes
     /// A span per event resolved, continuing the event's traceparent (`--otlp-endpoint`); nil: off.
     public var tracing: SpanStarter?
+    /// Each instance holds the state (index, ledger) of the partitions it owns only, and
+    /// cascades cross between instances as hops (docs/bus.md, "State by partition"). Off:
+    /// every instance holds everything.
+    public var partitionedState = false
     /// More topics consumed into the same pipeline, each with its format's decoder.
     public var sources: [SourceSpec] = []
     /// Hears, for each event, when its batch was fetched and when the messages it caused were

@@ -6,6 +6,11 @@ import Prometheus
 public final class BusMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let eventsIn: Counter
+    /// Partitioned state: hops consumed, and produced (edge records, hops handed on).
+    let hopsIn: Counter
+    let hopsOut: Counter
+    let edgeRecordsOut: Counter
+    let partitionRebuilds: Counter
     let late: Counter
     let duplicates: Counter
     let conflicts: Counter
@@ -35,6 +40,12 @@ public final class BusMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         eventsIn = registry.makeCounter(name: "cascade_bus_events_total", help: "Domain events consumed.")
+        hopsIn = registry.makeCounter(name: "cascade_bus_hops_total", help: "Cascade hops consumed from other shares (partitioned state).")
+        hopsOut = registry.makeCounter(name: "cascade_bus_hops_sent_total", help: "Cascade hops handed on to other shares (partitioned state).")
+        edgeRecordsOut = registry.makeCounter(
+            name: "cascade_bus_edge_records_sent_total", help: "Edge records produced from registrations (partitioned state).")
+        partitionRebuilds = registry.makeCounter(
+            name: "cascade_bus_partition_rebuilds_total", help: "State partitions rebuilt on gaining them (partitioned state).")
         late = registry.makeCounter(name: "cascade_bus_late_events_total", help: "Events older than the ledger's version.")
         duplicates = registry.makeCounter(name: "cascade_bus_duplicate_events_total", help: "Redelivered events (same version and content).")
         conflicts = registry.makeCounter(name: "cascade_bus_conflicts_total", help: "Conflicts decided by policy.")
@@ -81,10 +92,14 @@ public final class BusMetrics: Sendable {
     }
 
     func record(_ result: ProcessingResult, elapsed: Duration) {
-        eventsIn.increment()
-        resolution.record(elapsed)
+        if result.outcome == .handedOn {
+            hopsIn.increment()
+        } else {
+            eventsIn.increment()
+            resolution.record(elapsed)
+        }
         switch result.outcome {
-        case .invalidated: break
+        case .invalidated, .handedOn: break
         case .duplicate: duplicates.increment()
         case .late: late.increment()
         case .conflict: conflicts.increment()

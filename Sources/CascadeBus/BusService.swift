@@ -3,6 +3,7 @@ import CascadeKafka
 import CascadeWire
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// The bus as a Service: the Kafka shell around `EventProcessor`. Rebuilds the index and the
@@ -21,6 +22,11 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     private let producer: KafkaProducerLanes
     private let commits: AcknowledgedCommits
     private let follower: StateFollower
+    /// Partitioned state: the state of the partitions this instance owns; nil when it holds all.
+    private let shares: ShareFollower?
+    /// Partitioned state: the events partitions owned now, which alone may be consumed once
+    /// their state is rebuilt (the lock orders adding after a rebuild against removing).
+    private let owned = NIOLockedValueBox<Set<Int32>>([])
     private let logger: Logger
     private let state = BusRunState()
     private let watermarks: WatermarkTracker
@@ -43,6 +49,12 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         watermarks = WatermarkTracker(services: graph.serviceNames)
         let index = InstanceIndex(graph: graph)
         let ledger = Ledger()
+        // Partitioned state: the index holds this instance's share only, rebuilt partition by
+        // partition as ownership gives them.
+        let share = configuration.partitionedState
+            ? IndexShare(
+                index: index, partitioner: StatePartitioner(count: Int32(configuration.partitions)), holding: [], filter: HopFilter(graph: graph))
+            : nil
         // Marks this instance's ledger records: it has them already, so the follower skips them.
         let writer = UUID().uuidString
         processor = EventProcessor(
@@ -54,10 +66,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             maxKeysPerMessage: configuration.maxKeysPerMessage,
             ledgerHeaders: [.init(StateFollower.writerHeader, writer)],
             cycleConflictWindowMillis: configuration.cycleConflictWindowMillis, cascadeMemoryBytes: configuration.cascadeMemoryBytes,
-            tracing: configuration.tracing)
+            tracing: configuration.tracing, share: share)
         ownership = try OwnershipDriver(
             instance: configuration.instance ?? "\(ProcessInfo.processInfo.hostName)-\(writer.prefix(8))",
-            configuration: configuration, metrics: metrics, logger: logger)
+            configuration: configuration, metrics: metrics, logger: logger, filter: share?.filter)
         let spansInFlight = SpansInFlight()
         self.spansInFlight = spansInFlight
         commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger, lanes: configuration.producerLanes) { completed in
@@ -72,6 +84,13 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
         raceCheck.applyDelayMillis = { [nodes] service in nodes.applyDelayMillis(service: service) }
+        shares = try share.map { share throws(KafkaError) in
+            // Beacon rounds and a fetch: the others have heard of a family by then.
+            let landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: configuration.topics, settleMillis: 500)
+            return try ShareFollower(
+                configuration: configuration, share: share, ledger: ledger, landing: landing, producer: producer, writer: writer,
+                metrics: metrics, logger: logger)
+        }
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
             logger: logger, tail: tail
@@ -82,7 +101,9 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 for message in messages.map(\.asBatch) {
                     group.addTask {
                         do throws(KafkaError) {
-                            try await producer.send(topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka)
+                            try await producer.send(
+                                topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
+                                partition: message.partition)
                         } catch {
                             logger.error("a race-check invalidation was not delivered", metadata: ["error": "\(error)"])
                         }
@@ -91,6 +112,9 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             }
         }
     }
+
+    /// `configuration.topics.hops`, built once.
+    private var hopsTopic: String { processor.hopsTopic }
 
     /// True once the index and the ledger are rebuilt.
     public var isReady: Bool { follower.ready }
@@ -119,6 +143,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             logger.critical("\(mismatch)")
             throw BusStartError(description: mismatch)
         }
+        await shares?.awaitTopics()
         // The follower learns where the state topics end, reads them up to there (the bus is
         // then ready), and follows them; cancelled, the bus stops as on a graceful shutdown.
         await withTaskCancellationHandler {
@@ -128,6 +153,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                     group.addTask { await self.consumeEvents() }
                     group.addTask { await self.runPeriodically() }
                     group.addTask { await self.driveOwnership() }
+                    if let shares = self.shares { group.addTask { await shares.run() } }
                 }
             } onGracefulShutdown: {
                 Task { await self.stop() }
@@ -227,6 +253,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         await ownership.run { change, ready in
             guard let consumer = state.consumer else { return }
             if let goneSince = change.goneSinceMillis { recoverMemory(goneSinceMillis: goneSince) }
+            if let shares {
+                move(change, consumer: consumer, shares: shares)
+                return
+            }
             do {
                 try consumer.remove(change.lost.compactMap(OwnershipDriver.partition))
                 try consumer.add(change.gained.compactMap(OwnershipDriver.partition))
@@ -234,6 +264,43 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 logger.error("cannot move partitions", metadata: ["error": "\(error)"])
             }
             if ready { state.gotPartitions() }
+        }
+    }
+
+    /// Partitioned state: a partition lost stops being read at once and its state goes; one
+    /// gained is read (its events and its hops) once its state is rebuilt, if still owned.
+    private func move(_ change: PartitionOwnership.Change, consumer: KafkaConsumer, shares: ShareFollower) {
+        let events = configuration.topics.events
+        let hops = configuration.topics.hops
+        let lost = change.lost.compactMap(OwnershipDriver.partition).filter { $0.topic == events }.map(\.partition)
+        let gained = change.gained.compactMap(OwnershipDriver.partition).filter { $0.topic == events }.map(\.partition)
+        owned.withLockedValue { owned in
+            for partition in lost {
+                owned.remove(partition)
+                do {
+                    try consumer.remove([TopicPartition(topic: events, partition: partition), TopicPartition(topic: hops, partition: partition)])
+                } catch {
+                    logger.error("cannot stop reading a partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                }
+            }
+            owned.formUnion(gained)
+        }
+        for partition in lost { shares.lose(partition) }
+        for partition in gained {
+            Task {
+                guard await shares.gain(partition) else { return }
+                let added = owned.withLockedValue { owned -> Bool in
+                    guard owned.contains(partition) else { return false }
+                    do {
+                        try consumer.add([TopicPartition(topic: events, partition: partition), TopicPartition(topic: hops, partition: partition)])
+                        return true
+                    } catch {
+                        logger.error("cannot read a partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                        return false
+                    }
+                }
+                if added { state.gotPartitions() }
+            }
         }
     }
 
@@ -298,11 +365,12 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         for message in messages {
             let started = clock.now
             let nowMillis = Timestamps.nowMillis()
-            let result = processor.process(
-                key: message.keyBytes, value: message.valueBytes,
-                headers: message.headers.map { SourceMessage.Header($0.name, $0.value) },
-                source: SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset),
-                nowMillis: nowMillis)
+            let source = SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset)
+            let result = shares != nil && message.topic == hopsTopic
+                ? processor.processHop(value: message.valueBytes, source: source, nowMillis: nowMillis)
+                : processor.process(
+                    key: message.keyBytes, value: message.valueBytes,
+                    headers: message.headers.map { SourceMessage.Header($0.name, $0.value) }, source: source, nowMillis: nowMillis)
             metrics.record(result, elapsed: clock.now - started)
             if case .deadLetter = result.outcome { rememberDeadLetter(message, result, atMillis: nowMillis) }
             let partition = OffsetTracker.PartitionKey(topic: message.topic, partition: message.partition)
@@ -364,7 +432,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 do {
                     try await producer.produce(
                         topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
-                        token: AcknowledgedCommits.token(sequence: sequence, position: position))
+                        partition: message.partition, token: AcknowledgedCommits.token(sequence: sequence, position: position))
                 } catch {
                     logger.error("cannot enqueue message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
                 }
@@ -477,6 +545,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         await state.consumer?.shutdown()
         await ownership.shutdown()
         await follower.shutdown()
+        await shares?.shutdown()
         state.finishStopping()
     }
 }

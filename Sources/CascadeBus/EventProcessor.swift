@@ -21,6 +21,8 @@ public struct EventProcessor: Sendable {
     let ledgerHeaders: [OutboundMessage.Header]
     /// `topics.ledger`, built once (the getter builds a String per call).
     let ledgerTopic: String
+    /// `topics.hops`, built once.
+    let hopsTopic: String
     /// Nil when the cycle-conflict window is 0 (the check is off).
     let cycleWatch: CycleConflictWatch?
     /// When each key was last invalidated, for the registration race check.
@@ -29,6 +31,9 @@ public struct EventProcessor: Sendable {
     public let cascades: CascadeMemory
     /// A span per event resolved (`--otlp-endpoint`); nil when tracing is off.
     let tracing: SpanStarter?
+    /// Partitioned state (`--partitioned-state`): this instance's share of the index, whose
+    /// closures hand keys with dependents elsewhere on as hops. Nil: `index` is the whole index.
+    public let share: IndexShare?
 
     /// `cycleConflictWindowMillis`: events for different instances from different origins whose
     /// `at` times are at most this far apart, reaching a common key of a circular family, are
@@ -41,13 +46,15 @@ public struct EventProcessor: Sendable {
         maxKeysPerMessage: Int = 1000,
         ledgerHeaders: [OutboundMessage.Header] = [], cycleConflictWindowMillis: Int64 = 1000,
         invalidationMemoryMillis: Int64 = 60_000, startMillis: Int64 = Timestamps.nowMillis(),
-        cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes, tracing: SpanStarter? = nil
+        cascadeMemoryBytes: Int = CascadeMemory.defaultMaxBytes, tracing: SpanStarter? = nil, share: IndexShare? = nil
     ) {
+        self.share = share
         self.tracing = tracing
         self.cascades = CascadeMemory(maxBytes: cascadeMemoryBytes)
         self.recentInvalidations = RecentInvalidations(retentionMillis: invalidationMemoryMillis, startMillis: startMillis)
         self.ledgerHeaders = ledgerHeaders
         self.ledgerTopic = topics.ledger
+        self.hopsTopic = topics.hops
         self.cycleWatch = cycleConflictWindowMillis > 0 ? CycleConflictWatch(windowMillis: cycleConflictWindowMillis) : nil
         self.graph = graph
         self.index = index
@@ -76,10 +83,17 @@ public struct EventProcessor: Sendable {
             return deadLetter(key, value, error, source)
         }
         // Most events carry no trace and tracing is mostly off: then nothing more is looked at.
-        guard tracing != nil || event.traceparent != nil || !headers.isEmpty else {
-            return resolve(event, key: key, value: value, source: source, native: native, nowMillis: nowMillis)
+        var result = tracing != nil || event.traceparent != nil || !headers.isEmpty
+            ? traced(event, key: key, value: value, headers: headers, source: source, native: native, nowMillis: nowMillis)
+            : resolve(event, key: key, value: value, source: source, native: native, nowMillis: nowMillis)
+        if share != nil {
+            // The ledger record goes where the event came from: that partition's next holder
+            // orders its entity's events by it, whatever partitioner their producer used.
+            for index in result.messages.indices where result.messages[index].topic == ledgerTopic {
+                result.messages[index].partition = source.partition
+            }
         }
-        return traced(event, key: key, value: value, headers: headers, source: source, native: native, nowMillis: nowMillis)
+        return result
     }
 
     /// `resolve` with the event's trace carried on: in a span of its own when sampled, the
@@ -204,22 +218,83 @@ public struct EventProcessor: Sendable {
         var cause = cause
         cause.traceparent = event.traceparent
         let recent = recentInvalidations
-        let closure = index.closure(of: event, ref: ref) { closure in
+        let remember = { (closure: InstanceClosure) in
             recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
+        }
+        let closure: InstanceClosure
+        var hops: [StateHop] = []
+        if let share {
+            // The event's id names its root: a redelivery's hops are the same root's, which the
+            // shares that expanded them already skip (the first delivery's hops were sent).
+            let part = share.closure(of: event, root: "\(ref)@\(event.version) \(event.eventID)", whileLocked: remember)
+            closure = part.closure
+            hops = part.hops
+        } else {
+            closure = index.closure(of: event, ref: ref, whileLocked: remember)
         }
         let rootTag = closure.root
         let plan = planner.plan(
             kind: kind, cause: cause, rootTag: rootTag, kafkaKey: refKey, closure: closure,
             tagOnly: facts.tagServices[event.ref.entity] ?? [],
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
+        var messages = plan.messages
+        for var hop in hops {
+            hop.fenceVersion = fence
+            hop.eventID = cause.eventID
+            hop.atMillis = cause.atMillis
+            messages.append(hopMessage(hop))
+        }
         var result = ProcessingResult(
-            outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
+            outcome: outcome, messages: messages, fanOut: plan.fanOut,
             throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID,
             closure: closure, cause: cause, kind: kind)
         if let touching, let cycleWatch {
             resolveCycleConflicts(closure, touching, watch: cycleWatch, nowMillis: nowMillis, into: &result)
         }
         return result
+    }
+
+    /// A hop of partitioned state from another share (or this one): the keys its key's
+    /// registered dependents here reach, fenced and caused as the root event's, and the hops
+    /// they lead on to. A hop this share expanded for its root already causes nothing.
+    public func processHop(value: [UInt8]?, source: SourcePosition, nowMillis: Int64) -> ProcessingResult {
+        guard let share else {
+            return ProcessingResult(outcome: .skipped(reason: "hop-without-share"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
+        }
+        let hop: StateHop
+        do {
+            guard let value else { throw EventRejection("bad-hop", "a hop without a value") }
+            hop = try StateHop.decode(value, partition: source.partition)
+        } catch {
+            let rejection = error as? EventRejection ?? EventRejection("bad-hop", "not a hop: \(error)")
+            return deadLetter(nil, value, rejection, source)
+        }
+        let recent = recentInvalidations
+        let handedOn = RecentInvalidations.hash(hop.name)
+        let part = share.closure(of: hop) { closure in
+            // The key handed on was invalidated by its sender: its registered dependents'
+            // race checks land here, so its memory must be here too.
+            recent.record(CollectionOfOne(handedOn), atMillis: nowMillis)
+            recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
+        }
+        guard let part else {
+            return ProcessingResult(outcome: .skipped(reason: "hop-expanded-already"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
+        }
+        let fenced = !hop.fence.entity.isEmpty
+        let rootTag = fenced ? hop.fence.description : hop.fence.id
+        let cause = InvalidationMessage.Cause(
+            eventID: hop.eventID, entity: hop.fence.entity, id: hop.fence.id, version: hop.fenceVersion, atMillis: hop.atMillis)
+        let plan = planner.plan(
+            kind: .invalidate, cause: cause, rootTag: rootTag, kafkaKey: Array(rootTag.utf8), closure: part.closure, tagOnly: [],
+            fences: fenced ? [InvalidationMessage.Fence(ref: rootTag, version: hop.fenceVersion)] : [], includeRootTag: false)
+        return ProcessingResult(
+            outcome: .handedOn, messages: plan.messages + part.hops.map(hopMessage), fanOut: plan.fanOut, throughCycle: false,
+            unresolved: [], eventID: hop.eventID.isEmpty ? nil : hop.eventID, closure: part.closure, cause: cause)
+    }
+
+    /// A hop on the hops topic: keyed by the key handed on, in the partition that holds it.
+    func hopMessage(_ hop: StateHop) -> OutboundMessage {
+        OutboundMessage(topic: hopsTopic, key: Array(hop.name.utf8), value: hop.encoded(), partition: hop.partition)
     }
 
     /// Asks the watch about the circular keys of the closure; for each earlier concurrent event,

@@ -41,4 +41,11 @@ public final class Ledger: Sendable {
             entries[ref] = Entry(record: record, seenAtMillis: record.atMillis)
         }
     }
+
+    /// Forgets the entries whose `Entity#id` matches (a partition given up).
+    public func removeAll(where matches: (String) -> Bool) {
+        entries.withLockedValue { entries in
+            for ref in entries.keys where matches(ref) { entries[ref] = nil }
+        }
+    }
 }

@@ -8,6 +8,9 @@ public struct OutboundMessage: Sendable, Hashable {
     /// Set on an invalidation message: the service it is for. The bus sends these batched
     /// with other events' invalidations for that service, not one by one.
     public var service: String?
+    /// Where it must go when its key alone does not say (state records and hops are placed by
+    /// Kafka's default partitioner, or by the partition of the event they come from).
+    public var partition: Int32?
 
     public struct Header: Sendable, Hashable {
         public var name: String
@@ -19,7 +22,10 @@ public struct OutboundMessage: Sendable, Hashable {
         }
     }
 
-    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [Header] = [], service: String? = nil) {
+    public init(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [Header] = [], service: String? = nil, partition: Int32? = nil
+    ) {
+        self.partition = partition
         self.topic = topic
         self.key = key
         self.value = value

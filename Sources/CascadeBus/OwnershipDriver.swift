@@ -1,3 +1,4 @@
+import CascadeGraph
 import CascadeKafka
 import CascadeWire
 import Foundation
@@ -17,6 +18,8 @@ import NIOConcurrencyHelpers
 /// consumer waits for the pool.
 final class OwnershipDriver: Sendable {
     static let beaconInterval: Duration = .milliseconds(100)
+    /// `--dead-after-ms`'s least value: within it an instance has heard every live peer.
+    static let deadAfterFloorMillis: Int64 = 200
 
     let instance: String
     private let incarnation = UUID().uuidString
@@ -37,6 +40,9 @@ final class OwnershipDriver: Sendable {
     private let decided: AsyncStream<Decision>.Continuation
     private let metrics: BusMetrics
     private let logger: Logger
+    /// Partitioned state: what the beacons say about families with dependents goes here, and
+    /// this instance's goes out with its beacons.
+    private let filter: HopFilter?
 
     /// A change of ownership for the events consumer, and whether this instance is ready.
     struct Decision: Sendable {
@@ -44,8 +50,11 @@ final class OwnershipDriver: Sendable {
         var ready: Bool
     }
 
-    init(instance: String, configuration: BusConfiguration, metrics: BusMetrics, logger: Logger) throws(KafkaError) {
+    init(
+        instance: String, configuration: BusConfiguration, metrics: BusMetrics, logger: Logger, filter: HopFilter? = nil
+    ) throws(KafkaError) {
         self.instance = instance
+        self.filter = filter
         self.topics = configuration.topics
         self.metrics = metrics
         self.logger = logger
@@ -63,7 +72,9 @@ final class OwnershipDriver: Sendable {
         if listening.properties["fetch.wait.max.ms"] == nil { listening.properties["fetch.wait.max.ms"] = "10" }
         listener = try KafkaConsumer(
             configuration: listening, subscription: .allPartitions(topics: [topics.buses], from: .end), logger: logger,
-            observer: { batch in Self.hear(batch, into: ownership) })
+            observer: { [startedMillis = Timestamps.nowMillis()] batch in
+                Self.hear(batch, into: ownership, filter: filter, startedMillis: startedMillis)
+            })
     }
 
     /// Where this instance's admin API listens, for the other instances' `/shards`.
@@ -94,11 +105,17 @@ final class OwnershipDriver: Sendable {
     }
 
     /// On the listener's poll thread: notes each beacon heard, with the time it arrived.
-    private static func hear(_ batch: [KafkaMessage], into ownership: NIOLockedValueBox<PartitionOwnership>) {
+    private static func hear(
+        _ batch: [KafkaMessage], into ownership: NIOLockedValueBox<PartitionOwnership>, filter: HopFilter?, startedMillis: Int64
+    ) {
         let now = Timestamps.nowMillis()
+        // A family first heard of in the first beacon rounds was known before this instance
+        // started; one heard of later is new to the system, since about now.
+        let familiesNewSince = now - startedMillis > 2 * deadAfterFloorMillis ? now : nil
         var heard: [BeaconView] = []
         for message in batch {
             guard let value = message.valueBytes, let beacon = try? BusBeacon.decode(value) else { continue }
+            if let filter, let families = beacon.families { filter.learn(families: families, atMillis: familiesNewSince) }
             heard.append(BeaconView(
                 instance: beacon.instance, ready: beacon.ready, owned: beacon.owned, admin: beacon.admin,
                 registrations: beacon.registrations))
@@ -167,9 +184,10 @@ final class OwnershipDriver: Sendable {
 
     private func send(leaving: Bool) {
         let (ready, owned) = ownership.withLockedValue { ($0.ready && !leaving, $0.owned.sorted()) }
-        let beacon = BusBeacon(
+        var beacon = BusBeacon(
             instance: instance, incarnation: incarnation, ready: ready, admin: admin, owned: owned,
             registrations: leaving ? 0 : registrations.withLockedValue { $0 }, atMillis: Timestamps.nowMillis())
+        beacon.families = filter.map { $0.families.sorted() }
         do throws(KafkaError) {
             // Never waits: a beacon that finds the queue full is replaced by the next one.
             try producer.produceWithoutWaiting(topic: topics.buses, key: Array(instance.utf8), value: beacon.encoded(), token: 0)

@@ -21,6 +21,9 @@ public struct ProcessingResult: Sendable {
         /// A message its format defines as carrying no event (Debezium's tombstone after a
         /// delete): nothing sent, the offset committed.
         case skipped(reason: String)
+        /// A hop (`StateHop`) from another share of the index, partitioned state only: its part
+        /// of a cascade sent. Not an event.
+        case handedOn
     }
 
     /// How many keys of one service an event invalidates.

@@ -92,7 +92,7 @@ struct RegistrationRaceCheck: Sendable {
 
     /// The messages for a stale registration: its own key and the keys of `closure`, caused by
     /// the entity's change (and fencing its version) or by the key the value was computed from.
-    fileprivate func plan(_ staleness: Staleness, root: CacheKeyRef, closure: InstanceClosure, nowMillis: Int64) -> [OutboundMessage] {
+    func plan(_ staleness: Staleness, root: CacheKeyRef, closure: InstanceClosure, nowMillis: Int64) -> [OutboundMessage] {
         switch staleness {
         case .entity(let stale):
             let record = stale.record

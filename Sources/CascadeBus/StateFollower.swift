@@ -47,6 +47,9 @@ final class StateFollower: Sendable {
     /// This instance's id: its own records are in its ledger already, decoding them again
     /// would cost as much as the event itself.
     private let writer: [UInt8]
+    /// The topics read whole: with partitioned state, only the nodes' reports (`ShareFollower`
+    /// reads the rest, partition by partition).
+    private let followed: [String]
 
     init(
         configuration: BusConfiguration, index: InstanceIndex, ledger: Ledger, raceCheck: RegistrationRaceCheck, nodes: NodeDirectory,
@@ -56,9 +59,10 @@ final class StateFollower: Sendable {
         self.tail = tail
         self.writer = Array(writer.utf8)
         topics = configuration.topics
+        followed = configuration.partitionedState ? [topics.nodes] : [topics.deps, topics.ledger, topics.nodes]
         consumer = try KafkaConsumer(
             configuration: configuration.kafka,
-            subscription: .allPartitions(topics: [topics.deps, topics.ledger, topics.nodes], from: .beginning),
+            subscription: .allPartitions(topics: followed, from: .beginning),
             logger: logger, maxBatch: configuration.consumerBatch, commitGroup: configuration.groupID + ".deps-checked")
         self.index = index
         self.ledger = ledger
@@ -117,7 +121,7 @@ final class StateFollower: Sendable {
         var attempt = 0
         while !rebuild.withLockedValue({ $0.stopping }) {
             do {
-                return try await consumer.watermarks(of: [topics.deps, topics.ledger, topics.nodes], timeout: Self.requestTimeout)
+                return try await consumer.watermarks(of: followed, timeout: Self.requestTimeout)
             } catch {
                 attempt += 1
                 rebuild.withLockedValue { $0.endsUnknown("\(error)") }

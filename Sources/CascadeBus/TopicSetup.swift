@@ -21,6 +21,10 @@ enum TopicSetup {
             // Beacons are read from the end only: a short retention is all they need.
             spec(topics.buses, 1, ["retention.ms": "60000"]),
         ]
+        if configuration.partitionedState {
+            // Hops are read once, within moments: a day is plenty.
+            specs += [spec(topics.edges, partitions, compact), spec(topics.hops, partitions, ["retention.ms": "86400000"])]
+        }
         specs += services.map { spec(topics.invalidations(service: $0), partitions) }
         func spec(_ name: String, _ partitions: Int, _ config: [String: String] = [:]) -> KafkaAdmin.TopicSpec {
             var config = config
@@ -48,7 +52,11 @@ enum TopicSetup {
         guard let counts = try? await admin.listTopics(timeout: .seconds(5)) else { return nil }
         let topics = configuration.topics
         guard let events = counts[topics.events] else { return nil }
-        for state in [topics.deps, topics.ledger] {
+        if configuration.partitionedState && events != configuration.partitions {
+            return "\(topics.events) has \(events) partitions and --partitions says \(configuration.partitions): with partitioned state "
+                + "the bus places state by the partition count, so they must agree (start it with --partitions \(events))"
+        }
+        for state in [topics.deps, topics.ledger] + (configuration.partitionedState ? [topics.edges, topics.hops] : []) {
             if let count = counts[state], count != events {
                 return "\(state) has \(count) partitions and \(topics.events) has \(events): state topics must have as many "
                     + "partitions as the events topic (recreate \(state) with \(events), or give the topics a new --topic-prefix)"

@@ -33,9 +33,11 @@ public struct EdgeRouter: Sendable {
     /// Keys routed here (registered or retired).
     public var count: Int { keys.count }
 
-    /// A registration of `key`; returns the records to produce.
+    /// A registration of `key`; returns the records to produce: one for every partition its
+    /// dependencies lie in, changed or not, since the race check where each lands must judge
+    /// the value stored again too (`setAtMillis`), and a tombstone where none are left.
     public mutating func register(
-        _ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?, hasDependents: Bool
+        _ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?, hasDependents: Bool, setAtMillis: Int64? = nil
     ) -> [EdgeRecord] {
         let owner = owner ?? Self.anonymous
         guard var entry = keys[key] else {
@@ -43,7 +45,7 @@ public struct EdgeRouter: Sendable {
             // No dependencies: nothing registered, as in the index.
             guard !routed.dependencies.isEmpty else { return [] }
             keys[key] = routed
-            return records(key, from: [], to: routed.dependencies)
+            return records(key, from: [], to: routed.dependencies, setAtMillis: setAtMillis)
         }
         let old = entry.dependencies
         let replace: Bool
@@ -67,7 +69,7 @@ public struct EdgeRouter: Sendable {
         }
         entry.dependencies = Self.distinct(replace ? dependencies : old + dependencies)
         keys[key] = entry.dependencies.isEmpty ? nil : entry
-        return records(key, from: old, to: entry.dependencies)
+        return records(key, from: old, to: entry.dependencies, setAtMillis: setAtMillis)
     }
 
     /// A tombstone of `key`'s value; returns the records to produce.
@@ -112,15 +114,16 @@ public struct EdgeRouter: Sendable {
         keys = keys.filter { partitioner.partition(of: $0.key.description) != partition }
     }
 
-    /// One record per partition whose dependencies changed.
-    private func records(_ key: CacheKeyRef, from old: [Dependency], to new: [Dependency]) -> [EdgeRecord] {
+    /// One record per partition whose dependencies changed; with `setAtMillis` (a value
+    /// stored), one per partition of `new` too.
+    private func records(_ key: CacheKeyRef, from old: [Dependency], to new: [Dependency], setAtMillis: Int64? = nil) -> [EdgeRecord] {
         let before = Dictionary(grouping: old) { partitioner.partition(of: $0.tag) }
         let after = Dictionary(grouping: new) { partitioner.partition(of: $0.tag) }
         var records: [EdgeRecord] = []
         for partition in Set(before.keys).union(after.keys).sorted() {
             let now = after[partition] ?? []
-            guard before[partition].map(Self.tags) != Self.tags(now) else { continue }
-            records.append(EdgeRecord(key: key, partition: partition, dependencies: now))
+            guard (setAtMillis != nil && !now.isEmpty) || before[partition].map(Self.tags) != Self.tags(now) else { continue }
+            records.append(EdgeRecord(key: key, partition: partition, dependencies: now, setAtMillis: now.isEmpty ? nil : setAtMillis))
         }
         return records
     }

@@ -17,10 +17,26 @@ import NIOConcurrencyHelpers
 public final class HopFilter: Sendable {
     private let binder: TemplateBinder?
     private let learned: NIOLockedValueBox<Set<UInt32>>
+    /// When each family was learned here (ms since 1970): until the others have heard of it,
+    /// they hand none of its keys on (see `learnedWithin`).
+    private let learnedAt = NIOLockedValueBox<[UInt32: Int64]>([:])
 
     public init(graph: CacheGraph?) {
         binder = graph.map(TemplateBinder.init)
         learned = NIOLockedValueBox([])
+    }
+
+    /// Every family learned so far, for the beacon.
+    public var families: Set<UInt32> { learned.withLockedValue { $0 } }
+
+    /// When the family of `name` (`service/key`) was learned here, nil if it was not: until
+    /// the other instances heard of it, they handed none of its keys on, so this instance's
+    /// memory of their invalidations starts then.
+    public func learnedAtMillis(of name: String) -> Int64? {
+        guard let binder else { return nil }
+        var name = name
+        let family = name.withUTF8 { binder.resolve(name: $0).number }
+        return learnedAt.withLockedValue { $0[family] }
     }
 
     /// What the filter knows now, to ask about every key of one closure without taking its
@@ -46,7 +62,11 @@ public final class HopFilter: Sendable {
     }
 
     /// Families some registration depends on (learned here or told by another instance).
-    public func learn<Families: Sequence<UInt32>>(families: Families) {
-        learned.withLockedValue { $0.formUnion(families) }
+    /// `atMillis`: when a family new to the whole system was learned (an edge applied live),
+    /// nil when others knew it already (a beacon told it, or a rebuild read it back).
+    public func learn<Families: Sequence<UInt32>>(families: Families, atMillis: Int64? = nil) {
+        let new = learned.withLockedValue { learned in families.filter { learned.insert($0).inserted } }
+        guard !new.isEmpty, let atMillis else { return }
+        learnedAt.withLockedValue { for family in new { $0[family] = atMillis } }
     }
 }

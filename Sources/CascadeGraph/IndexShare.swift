@@ -58,9 +58,13 @@ public final class IndexShare: Sendable {
 
     /// A registration of a key of a held partition (read from the registrations topic): the
     /// records to produce on the edges topic.
-    public func route(_ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?) -> [EdgeRecord] {
+    public func route(
+        _ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?, setAtMillis: Int64? = nil
+    ) -> [EdgeRecord] {
         let hasDependents = !index.dependents(of: key.description).isEmpty
-        return router.withLockedValue { $0.register(key, dependencies: dependencies, owner: owner, hasDependents: hasDependents) }
+        return router.withLockedValue {
+            $0.register(key, dependencies: dependencies, owner: owner, hasDependents: hasDependents, setAtMillis: setAtMillis)
+        }
     }
 
     /// A tombstone of a key of a held partition: the records to produce.
@@ -70,10 +74,12 @@ public final class IndexShare: Sendable {
     }
 
     /// A record of the edges topic for a held partition. Returns the records it causes: a key
-    /// of this partition whose value is gone goes when its last dependent does.
-    public func apply(_ record: EdgeRecord) -> [EdgeRecord] {
+    /// of this partition whose value is gone goes when its last dependent does. `liveAtMillis`:
+    /// when a record read live (not in a rebuild) was applied, the time a family it makes a
+    /// dependency for the first time is learned (`HopFilter.learnedAtMillis`).
+    public func apply(_ record: EdgeRecord, liveAtMillis: Int64? = nil) -> [EdgeRecord] {
         let replaced = index.replaceEdges(of: record.key, inPartition: record.partition, with: record.dependencies, partitioner: partitioner)
-        filter.learn(families: replaced.newlyDependedOnFamilies)
+        filter.learn(families: replaced.newlyDependedOnFamilies, atMillis: liveAtMillis)
         var caused: [EdgeRecord] = []
         // Entity tags are never routed keys.
         for case let key? in replaced.orphaned.map(CacheKeyRef.init(parsing:)) {
@@ -82,9 +88,12 @@ public final class IndexShare: Sendable {
         return caused
     }
 
-    /// The share's part of an event's closure. `root` names the event for the hops.
-    public func closure(of event: DomainEvent, root: String) -> ShareClosure {
-        let closure = index.closure(of: event)
+    /// The share's part of an event's closure. `root` names the event for the hops;
+    /// `whileLocked` as in `InstanceIndex.closure(of:ref:whileLocked:)`.
+    public func closure(
+        of event: DomainEvent, root: String, whileLocked: (InstanceClosure) -> Void = { _ in }
+    ) -> ShareClosure {
+        let closure = index.closure(of: event, whileLocked: whileLocked)
         let held = heldFlags()
         // Holding every partition, no hop ever comes back: nothing to remember.
         guard held.contains(false) else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
@@ -109,11 +118,11 @@ public final class IndexShare: Sendable {
     }
 
     /// The share's part of a hop; nil when this share expanded the key for its root already.
-    public func closure(of hop: StateHop) -> ShareClosure? {
+    public func closure(of hop: StateHop, whileLocked: (InstanceClosure) -> Void = { _ in }) -> ShareClosure? {
         let name = StableNameHash.of(hop.name)
         guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
         let skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
-        let closure = index.closure(ofHop: hop.name, skipping: skip)
+        let closure = index.closure(ofHop: hop.name, skipping: skip, whileLocked: whileLocked)
         let named = Self.stableHashes(closure)
         memory.withLockedValue { _ = $0.note(root: hop.root, names: named) }
         var from = hop

@@ -207,8 +207,10 @@ public final class InstanceIndex: @unchecked Sendable {
     /// What a key another partition's share reached leads to here: its registered dependents
     /// held here and everything they reach, not the keys it binds (its sender listed those),
     /// nor what `skipping` holds the `StableNameHash` of (reached already).
-    public func closure(ofHop name: String, skipping: Set<UInt64>) -> InstanceClosure {
-        closure(from: .hop(name: name, skip: skipping))
+    public func closure(
+        ofHop name: String, skipping: Set<UInt64>, whileLocked: (InstanceClosure) -> Void = { _ in }
+    ) -> InstanceClosure {
+        closure(from: .hop(name: name, skip: skipping), whileLocked: whileLocked)
     }
 
     /// The tags a key is registered with (`Entity#id`, `service/key`), nil when not registered.

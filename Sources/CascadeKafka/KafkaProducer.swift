@@ -41,6 +41,10 @@ public final class KafkaProducer: Sendable {
         // Latency first: under load batches still fill while a request is in flight
         // (docs/bus.md lists the settings to raise for throughput).
         "linger.ms": "1",
+        // Kafka's default partitioner (the Java client's), not librdkafka's CRC32: a key's
+        // partition is then the same whoever produced it, which the bus's partitioned state
+        // relies on (`StatePartitioner`).
+        "partitioner": "murmur2_random",
         "message.timeout.ms": "30000",
         "queue.buffering.max.messages": "1000000",
         "queue.buffering.max.kbytes": "1048576",

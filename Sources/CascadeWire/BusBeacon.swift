@@ -20,6 +20,9 @@ public struct BusBeacon: Codable, Sendable, Hashable {
     /// When it sent this (ms since 1970, its clock; for display only: liveness is judged by
     /// when a beacon arrives, on the reader's clock).
     public var atMillis: Int64
+    /// Partitioned state: the families (by the graph's numbering) some registration it holds
+    /// an edge of depends on. The others hand their keys on to it (`HopFilter`).
+    public var families: [UInt32]?
 
     public init(
         instance: String, incarnation: String, ready: Bool, admin: String?, owned: [String], registrations: Int, atMillis: Int64
@@ -34,7 +37,7 @@ public struct BusBeacon: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case instance, incarnation, ready, admin, owned, registrations
+        case instance, incarnation, ready, admin, owned, registrations, families
         case atMillis = "at_ms"
     }
 

@@ -6,11 +6,16 @@ public struct EdgeRecord: Sendable, Hashable {
     public var key: CacheKeyRef
     public var partition: Int32
     public var dependencies: [Dependency]
+    /// When the registration behind it stored the value (ms since 1970): the race check where
+    /// the record lands judges the dependencies against it. Nil on records no registration
+    /// caused (a retired key's last edges going).
+    public var setAtMillis: Int64?
 
-    public init(key: CacheKeyRef, partition: Int32, dependencies: [Dependency]) {
+    public init(key: CacheKeyRef, partition: Int32, dependencies: [Dependency], setAtMillis: Int64? = nil) {
         self.key = key
         self.partition = partition
         self.dependencies = dependencies
+        self.setAtMillis = setAtMillis
     }
 }
 
@@ -21,6 +26,12 @@ public struct EdgeRecord: Sendable, Hashable {
 extension EdgeRecord {
     private struct Value: Codable {
         var deps: [String]
+        var setAtMillis: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case deps
+            case setAtMillis = "set_at_ms"
+        }
     }
 
     public enum DecodeError: Error, Equatable, CustomStringConvertible {
@@ -39,20 +50,21 @@ extension EdgeRecord {
 
     /// nil: a tombstone.
     public func encodedValue() -> [UInt8]? {
-        dependencies.isEmpty ? nil : WireJSON.encode(Value(deps: dependencies.map(\.description)))
+        dependencies.isEmpty ? nil : WireJSON.encode(Value(deps: dependencies.map(\.description), setAtMillis: setAtMillis))
     }
 
     public static func decode(key: [UInt8], value: [UInt8]?, partition: Int32) throws -> EdgeRecord {
         let text = String(decoding: key, as: UTF8.self)
         guard let ref = CacheKeyRef(parsing: text) else { throw DecodeError.keyNotServiceSlashKey(text) }
         guard let value else { return EdgeRecord(key: ref, partition: partition, dependencies: []) }
-        let dependencies = try WireJSON.decode(Value.self, value).deps.map { text in
+        let decoded = try WireJSON.decode(Value.self, value)
+        let dependencies = try decoded.deps.map { text in
             do {
                 return try Dependency.parse(text, service: ref.service)
             } catch {
                 throw DecodeError.badDependency(text)
             }
         }
-        return EdgeRecord(key: ref, partition: partition, dependencies: dependencies)
+        return EdgeRecord(key: ref, partition: partition, dependencies: dependencies, setAtMillis: decoded.setAtMillis)
     }
 }

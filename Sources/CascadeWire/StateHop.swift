@@ -21,6 +21,10 @@ public struct StateHop: Codable, Sendable, Hashable {
     public var path: [String]
     /// What the shares before named for this root: reached, not to list again.
     public var skip: [UInt64]
+    /// The root event's id and `at` time, for the cause the invalidations carry ("" and 0 for a
+    /// hop of the race check, whose root is a stale registration).
+    public var eventID = ""
+    public var atMillis: Int64 = 0
 
     public init(
         root: String, name: String, partition: Int32, fence: EntityRef, fenceVersion: UInt64, depth: Int, path: [String], skip: [UInt64]
@@ -37,6 +41,7 @@ public struct StateHop: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case root, name, fenceEntity = "fence_entity", fenceID = "fence_id", fenceVersion = "fence_version", depth, path, skip
+        case eventID = "event_id", atMillis = "at_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +55,8 @@ public struct StateHop: Codable, Sendable, Hashable {
         depth = try container.decode(Int.self, forKey: .depth)
         path = try container.decode([String].self, forKey: .path)
         skip = try container.decode([UInt64].self, forKey: .skip)
+        eventID = try container.decodeIfPresent(String.self, forKey: .eventID) ?? ""
+        atMillis = try container.decodeIfPresent(Int64.self, forKey: .atMillis) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -62,6 +69,8 @@ public struct StateHop: Codable, Sendable, Hashable {
         try container.encode(depth, forKey: .depth)
         try container.encode(path, forKey: .path)
         try container.encode(skip, forKey: .skip)
+        if !eventID.isEmpty { try container.encode(eventID, forKey: .eventID) }
+        if atMillis != 0 { try container.encode(atMillis, forKey: .atMillis) }
     }
 
     public func encoded() -> [UInt8] { WireJSON.encode(self) }

@@ -15,6 +15,11 @@ public struct Topics: Sendable, Hashable {
     public var nodes: String { prefix + "nodes" }
     /// Each bus instance's beacon, ten times a second: liveness and partition ownership.
     public var buses: String { prefix + "buses" }
+    /// Partitioned state: the registration index's edges, by the partition of their dependency
+    /// (compacted; `EdgeRecord`).
+    public var edges: String { prefix + "edges" }
+    /// Partitioned state: cascades handed from one share of the index to another (`StateHop`).
+    public var hops: String { prefix + "hops" }
 
     public func invalidations(service: String) -> String { prefix + "inval." + service }
 
@@ -23,6 +28,6 @@ public struct Topics: Sendable, Hashable {
 
     /// Every topic an installation with these services uses.
     public func all(services: [String]) -> [String] {
-        [events, deps, conflicts, ledger, dlq, nodes, buses] + services.map(invalidations(service:)) + services.map(refresh(service:))
+        [events, deps, conflicts, ledger, dlq, nodes, buses, edges, hops] + services.map(invalidations(service:)) + services.map(refresh(service:))
     }
 }

@@ -71,6 +71,9 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Mebibytes the bus keeps of its recent cascades for `cascade why` (the oldest are forgotten past it); 0 keeps none.")
     var whyMemoryMb: Int = CascadeMemory.defaultMaxBytes >> 20
 
+    @Flag(help: "Each instance holds the index and the ledger of the partitions it owns only, and cascades cross instances as hops on cascade.hops (docs/bus.md, \"State by partition\"). Every instance of a system must agree.")
+    var partitionedState = false
+
     @OptionGroup var tracing: TracingOptions
 
     @OptionGroup var common: CommonOptions
@@ -86,6 +89,9 @@ struct BusCommand: AsyncParsableCommand {
         guard (0...65536).contains(whyMemoryMb) else { throw ValidationError("--why-memory-mb must be from 0 to 65536") }
         _ = try kafkaProperties.parsed()
         _ = try SourceOptions.parse(sources)
+        if partitionedState && !sources.isEmpty {
+            throw ValidationError("--source is not supported with --partitioned-state yet: a source topic's partitions are not the state's")
+        }
     }
 
     func run() async throws {
@@ -102,6 +108,7 @@ struct BusCommand: AsyncParsableCommand {
         configuration.cascadeMemoryBytes = whyMemoryMb << 20
         configuration.replicationFactor = replicationFactor
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
+        configuration.partitionedState = partitionedState
         let telemetry = try tracing.make(serviceName: "cascade-bus", logger: logger)
         configuration.tracing = telemetry?.spans
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)

@@ -34,7 +34,7 @@ struct KafkaCommand: AsyncParsableCommand {
         let logger = common.bootstrapLogging(label: "cascade.kafka")
         let kafka = try EmbeddedKafka(brokers: brokers, defaultPartitions: partitions)
         let names = Topics(prefix: common.topicPrefix)
-        for topic in [names.events, names.deps, names.conflicts, names.ledger, names.dlq] + topics {
+        for topic in [names.events, names.deps, names.conflicts, names.ledger, names.dlq, names.edges, names.hops] + topics {
             try kafka.createTopic(topic, partitions: partitions, replicationFactor: min(3, brokers))
         }
         printLine(kafka.bootstrapServers)

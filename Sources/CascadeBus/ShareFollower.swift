@@ -1,0 +1,344 @@
+import CascadeGraph
+import CascadeKafka
+import CascadeWire
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// Partitioned state (`--partitioned-state`): the state of the partitions this instance holds,
+/// and only theirs. Gaining partition p (ownership gave it `cascade.events` p), it reads p of
+/// - `cascade.edges` into the share of the index (`IndexShare.apply`): the edges whose
+///   dependency lies in p;
+/// - `cascade.ledger` into the ledger: the entities whose events arrive on p;
+/// - `cascade.deps` into the forward side (`IndexShare.route`): the registrations of the keys of
+///   p, turned into edge records for the partitions their dependencies lie in. Up to where the
+///   previous holder got (committed under `<group>.edges-routed`) they only rebuild what it
+///   knew; after that they are produced.
+///
+/// Once all three are read up to where they ended when it gained p, p is rebuilt (`gain`
+/// returns) and its events and hops may be consumed. Then it keeps following them: records
+/// landing here are race-checked (`EdgeLandingCheck`). Losing p drops all of it.
+final class ShareFollower: Sendable {
+    let share: IndexShare
+    private let ledger: Ledger
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducerLanes
+    private let topics: Topics
+    private let landing: EdgeLandingCheck
+    private let writer: [UInt8]
+    private let metrics: BusMetrics
+    private let logger: Logger
+    private let held: NIOLockedValueBox<Holdings>
+
+    init(
+        configuration: BusConfiguration, share: IndexShare, ledger: Ledger, landing: EdgeLandingCheck, producer: KafkaProducerLanes,
+        writer: String, metrics: BusMetrics, logger: Logger
+    ) throws(KafkaError) {
+        self.share = share
+        self.ledger = ledger
+        self.producer = producer
+        self.topics = configuration.topics
+        held = NIOLockedValueBox(Holdings(depsTopic: configuration.topics.deps))
+        self.landing = landing
+        self.writer = Array(writer.utf8)
+        self.metrics = metrics
+        self.logger = logger
+        consumer = try KafkaConsumer(
+            configuration: configuration.kafka, subscription: .manual(commitGroup: configuration.groupID + ".edges-routed"), logger: logger,
+            maxBatch: configuration.consumerBatch)
+    }
+
+    /// The partitions held and rebuilt.
+    var rebuilt: [Int32] { held.withLockedValue { $0.byPartition.filter { $0.value.isRebuilt }.keys.sorted() } }
+
+    private func stateTopics(_ partition: Int32) -> [TopicPartition] {
+        [topics.deps, topics.edges, topics.ledger].map { TopicPartition(topic: $0, partition: partition) }
+    }
+
+    /// Waits until the edges and hops topics exist (asking for them creates them where the
+    /// cluster creates topics on first use): the producer fails a message for a partition of
+    /// a topic it does not know yet, rather than waiting for it.
+    func awaitTopics() async {
+        var attempt = 0
+        while held.withLockedValue({ !$0.isStopped }) {
+            var missing: [String] = []
+            for topic in [topics.edges, topics.hops, topics.deps, topics.ledger] where await consumer.partitions(of: topic) == nil {
+                missing.append(topic)
+            }
+            guard !missing.isEmpty else { return }
+            attempt += 1
+            if attempt % 10 == 1 { logger.warning("waiting for the state topics to exist", metadata: ["missing": "\(missing)"]) }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Starts holding `partition` and reads its state; returns true once it is rebuilt, false
+    /// when it was lost (or the follower stopped) first.
+    func gain(_ partition: Int32) async -> Bool {
+        let started = ContinuousClock.now
+        let generation = held.withLockedValue { $0.begin(partition) }
+        var ends: [PartitionWatermarks]?
+        while ends == nil {
+            guard held.withLockedValue({ $0.generation(of: partition) == generation }) else { return false }
+            do {
+                // By topic first: that asks for their metadata, which creates them on a cluster
+                // that creates topics on first use (the embedded broker).
+                let known = try await consumer.watermarks(of: [topics.deps, topics.edges, topics.ledger], timeout: .seconds(2))
+                ends = known.filter { $0.partition == partition }
+            } catch {
+                logger.warning("cannot learn where a state partition ends; trying again", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let committed = (try? await consumer.committed([TopicPartition(topic: topics.deps, partition: partition)], timeout: .seconds(5)))?
+            .first?.offset ?? -1
+        share.hold(partition)
+        let proceed = held.withLockedValue { $0.rebuilding(partition, generation: generation, ends: ends ?? [], routedFrom: max(0, committed)) }
+        guard proceed else { return false }
+        do {
+            try consumer.add(stateTopics(partition).map { TopicPartition(topic: $0.topic, partition: partition, offset: 0) })
+        } catch {
+            logger.error("cannot read a state partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+            return false
+        }
+        let rebuilt = await withCheckedContinuation { continuation in
+            if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation) }) { continuation.resume(returning: now) }
+        }
+        if rebuilt {
+            metrics.partitionRebuilds.increment()
+            logger.info("state partition rebuilt", metadata: [
+                "partition": "\(partition)", "elapsed": "\(ContinuousClock.now - started)",
+                "registered keys": "\(share.index.registeredKeys)",
+            ])
+        }
+        return rebuilt
+    }
+
+    /// Stops holding `partition`: its state is dropped.
+    func lose(_ partition: Int32) {
+        let waiters = held.withLockedValue { $0.end(partition) }
+        for waiter in waiters { waiter.resume(returning: false) }
+        do {
+            try consumer.remove(stateTopics(partition))
+        } catch {
+            logger.warning("cannot stop reading a state partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+        }
+        share.release(partition)
+        ledger.removeAll { share.partitioner.partition(of: $0) == partition }
+    }
+
+    /// Reads until the consumer is shut down.
+    func run() async {
+        var committedAt = ContinuousClock.now
+        for await event in consumer.events {
+            guard case .messages(let batch) = event else { continue }
+            await read(batch)
+            if ContinuousClock.now - committedAt >= .milliseconds(500) {
+                committedAt = .now
+                await commitRouted()
+            }
+        }
+    }
+
+    private func read(_ batch: [KafkaMessage]) async {
+        let holdings = held.withLockedValue { $0.byPartition }
+        var out: [OutboundMessage] = []
+        var landed: [EdgeRecord] = []
+        var positions: [(topic: String, partition: Int32, next: Int64)] = []
+        for message in batch {
+            guard let holding = holdings[message.partition], holding.isReading else { continue }
+            positions.append((message.topic, message.partition, message.offset + 1))
+            switch message.topic {
+            case topics.edges:
+                guard let record = edgeRecord(message) else { continue }
+                let caused = share.apply(record, liveAtMillis: holding.isRebuilt ? Timestamps.nowMillis() : nil)
+                // While rebuilding, what the record caused was done by whoever read it first.
+                guard holding.isRebuilt else { continue }
+                out += caused.map(edgeMessage)
+                landed.append(record)
+            case topics.ledger:
+                if message.header(StateFollower.writerHeader) != writer, let bytes = message.valueBytes,
+                   let record = try? LedgerRecord.decode(bytes) {
+                    ledger.merge(record)
+                }
+            case topics.deps:
+                let records = route(message)
+                if message.offset >= holding.routedFrom { out += records.map(edgeMessage) }
+            default:
+                continue
+            }
+        }
+        let now = Timestamps.nowMillis()
+        for record in landed { out += landing.check(record, nowMillis: now) }
+        await send(out)
+        let finished = held.withLockedValue { $0.read(positions) }
+        for (waiter, rebuilt) in finished { waiter.resume(returning: rebuilt) }
+    }
+
+    private func edgeRecord(_ message: KafkaMessage) -> EdgeRecord? {
+        guard let key = message.keyBytes else { return nil }
+        do {
+            return try EdgeRecord.decode(key: key, value: message.valueBytes, partition: message.partition)
+        } catch {
+            logger.warning("skipping an unreadable edge record", metadata: ["offset": "\(message.offset)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// A registration or tombstone of `cascade.deps`, as the records it causes.
+    private func route(_ message: KafkaMessage) -> [EdgeRecord] {
+        var deps = DepsBatch()
+        let read = deps.read(message)
+        guard let change = deps.changes.first else {
+            if case .unreadable = read {
+                logger.warning("skipping unreadable registration", metadata: ["key": "\(message.keyString ?? "")", "offset": "\(message.offset)"])
+            }
+            return []
+        }
+        switch change {
+        case .register(let key, let dependencies, let owner):
+            metrics.registrations.increment()
+            let setAt: Int64? = if case .registration(let registration) = read { registration.setAtMillis } else { nil }
+            return share.route(key, dependencies: dependencies, owner: owner, setAtMillis: setAt)
+        case .unregister(let key, let owner):
+            return share.routeTombstone(key, owner: owner)
+        }
+    }
+
+    private func edgeMessage(_ record: EdgeRecord) -> OutboundMessage {
+        OutboundMessage(topic: topics.edges, key: record.kafkaKey, value: record.encodedValue(), partition: record.partition)
+    }
+
+    /// Sends and awaits every message: registrations count as routed, and records as checked,
+    /// only once what they caused is delivered.
+    private func send(_ messages: [OutboundMessage]) async {
+        guard !messages.isEmpty else { return }
+        let edges = messages.filter { $0.topic == topics.edges }.count
+        metrics.edgeRecordsOut.increment(by: Int64(edges))
+        let producer = self.producer
+        let logger = self.logger
+        await withTaskGroup(of: Void.self) { group in
+            for message in messages.map(\.asBatch) {
+                group.addTask {
+                    do throws(KafkaError) {
+                        try await producer.send(
+                            topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
+                            partition: message.partition)
+                    } catch {
+                        logger.error("a state message was not delivered", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits how far registrations are routed, in the rebuilt partitions.
+    private func commitRouted() async {
+        let positions = held.withLockedValue { $0.routedPositions() }
+            .map { TopicPartition(topic: topics.deps, partition: $0.partition, offset: $0.next) }
+        guard !positions.isEmpty else { return }
+        do {
+            try await consumer.commit(positions)
+        } catch {
+            logger.warning("cannot commit how far registrations are routed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func shutdown() async {
+        for waiter in held.withLockedValue({ $0.stop() }) { waiter.resume(returning: false) }
+        await commitRouted()
+        await consumer.shutdown()
+    }
+}
+
+/// The partitions a `ShareFollower` holds, and how far each is read: a plain value under its lock.
+struct Holdings {
+    typealias Waiter = CheckedContinuation<Bool, Never>
+    let depsTopic: String
+
+    struct Holding {
+        var generation: Int
+        /// Per state topic, the next offset to read once it is read up to where it ended at the gain.
+        var ends: [String: Int64] = [:]
+        var read: [String: Int64] = [:]
+        var routedFrom: Int64 = 0
+        var isReading = false
+        var isRebuilt = false
+        var waiters: [Waiter] = []
+
+        var caughtUp: Bool { ends.allSatisfy { read[$0.key, default: 0] >= $0.value } }
+    }
+
+    private(set) var byPartition: [Int32: Holding] = [:]
+    private var generations = 0
+    private var stopped = false
+    var isStopped: Bool { stopped }
+
+    init(depsTopic: String) {
+        self.depsTopic = depsTopic
+    }
+
+    func generation(of partition: Int32) -> Int? { byPartition[partition]?.generation }
+
+    mutating func begin(_ partition: Int32) -> Int {
+        generations += 1
+        byPartition[partition] = Holding(generation: generations)
+        return generations
+    }
+
+    /// The ends are known: reading starts. False when the partition was lost meanwhile.
+    mutating func rebuilding(_ partition: Int32, generation: Int, ends: [PartitionWatermarks], routedFrom: Int64) -> Bool {
+        guard !stopped, var holding = byPartition[partition], holding.generation == generation else { return false }
+        for end in ends where end.high > end.low { holding.ends[end.topic] = end.high }
+        holding.routedFrom = routedFrom
+        holding.isReading = true
+        byPartition[partition] = holding
+        return true
+    }
+
+    /// Returns the answer now if there is one; otherwise the waiter is resumed later.
+    mutating func wait(_ partition: Int32, generation: Int, _ waiter: Waiter) -> Bool? {
+        guard !stopped, var holding = byPartition[partition], holding.generation == generation else { return false }
+        if holding.caughtUp {
+            holding.isRebuilt = true
+            byPartition[partition] = holding
+            return true
+        }
+        holding.waiters.append(waiter)
+        byPartition[partition] = holding
+        return nil
+    }
+
+    /// Notes how far a batch read; returns the waiters of partitions now rebuilt.
+    mutating func read(_ positions: [(topic: String, partition: Int32, next: Int64)]) -> [(Waiter, Bool)] {
+        for position in positions {
+            byPartition[position.partition]?.read[position.topic] = position.next
+        }
+        var finished: [(Waiter, Bool)] = []
+        for (partition, var holding) in byPartition where holding.isReading && !holding.isRebuilt && holding.caughtUp && !holding.waiters.isEmpty {
+            holding.isRebuilt = true
+            finished += holding.waiters.map { ($0, true) }
+            holding.waiters = []
+            byPartition[partition] = holding
+        }
+        return finished
+    }
+
+    mutating func end(_ partition: Int32) -> [Waiter] {
+        byPartition.removeValue(forKey: partition)?.waiters ?? []
+    }
+
+    mutating func stop() -> [Waiter] {
+        stopped = true
+        defer { for key in byPartition.keys { byPartition[key]?.waiters = [] } }
+        return byPartition.values.flatMap(\.waiters)
+    }
+
+    /// Where registrations are routed up to, in the partitions rebuilt.
+    func routedPositions() -> [(partition: Int32, next: Int64)] {
+        byPartition.compactMap { partition, holding in
+            guard holding.isRebuilt, let next = holding.read[depsTopic] else { return nil }
+            return (partition, next)
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import CascadeTestSupport
+import CascadeWire
+import Foundation
+import Testing
+
+/// Three `cascade bus --partitioned-state` processes on one `cascade kafka`: each holds the
+/// index and ledger of the partitions it owns only, and cascades cross them as hops. Nodes of
+/// three services hold the keys; redis-cli, kcat and the buses' `/metrics` are the truth.
+@Suite("partitioned state: cascades across instances", .serialized,
+       .enabled(if: findExecutable("redis-cli") != nil && findExecutable("kcat") != nil && findExecutable("curl") != nil))
+struct PartitionedStateTests {
+    static let partitions = BusFailoverTests.partitions
+    static let names = ["bus-a", "bus-b", "bus-c"]
+
+    /// A running system: the broker, three partitioned buses, a node per service.
+    struct System {
+        let kafka: ChildProcess
+        let bootstrap: String
+        let buses: [String: BusFailoverTests.Bus]
+        let nodes: [String: (process: ChildProcess, cli: RedisCLI)]
+        /// Who owns each partition of the events topic, as the buses agree.
+        let owners: [Int32: String]
+
+        static func start() async throws -> System {
+            let kafka = try ChildProcess.cascade(["kafka", "--partitions", String(partitions)])
+            let bootstrap = try await kafka.awaitLine { $0.contains(":") }.trimmingCharacters(in: .whitespaces)
+            var buses: [String: BusFailoverTests.Bus] = [:]
+            for name in names {
+                // A short race window: the first registrations on a family are invalidated for
+                // about that long (EdgeLandingCheck), and this test waits it out.
+                buses[name] = try await BusFailoverTests.Bus.start(
+                    name, kafka: bootstrap, options: ["--partitioned-state", "--race-window-ms", "300"])
+            }
+            var nodes: [String: (ChildProcess, RedisCLI)] = [:]
+            for service in ["product-service", "order-service", "user-service"] {
+                let node = try ChildProcess.cascade(["node", "--service", service, "--port", "0", "--kafka", bootstrap, "--log-level", "warning"])
+                let line = try await node.awaitLine(timeout: .seconds(60)) { $0.contains("listening on") }
+                let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+                nodes[service] = (node, RedisCLI(port: port))
+            }
+            var owned: [String: Set<String>] = [:]
+            let anyBus = try #require(buses["bus-a"])
+            #expect(try await eventually(timeout: .seconds(30)) {
+                owned = try await anyBus.owners()
+                return BusFailoverTests.shared(owned, among: Set(names))
+            }, "the three buses share the partitions: \(owned)")
+            var owners: [Int32: String] = [:]
+            for (name, partitions) in owned {
+                for partition in partitions where partition.hasPrefix("cascade.events:") {
+                    owners[Int32(partition.dropFirst("cascade.events:".count)) ?? -1] = name
+                }
+            }
+            return System(kafka: kafka, bootstrap: bootstrap, buses: buses, nodes: nodes, owners: owners)
+        }
+
+        func stop() {
+            for bus in buses.values { bus.process.signal(SIGKILL) }
+            for node in nodes.values { node.process.signal(SIGKILL) }
+            kafka.signal(SIGKILL)
+        }
+
+        func cli(_ service: String, _ arguments: [String]) async throws -> String {
+            try await nodes[service]!.cli(arguments)
+        }
+
+        /// The instance holding the edges whose dependency is `name`.
+        func holder(of name: String) -> String {
+            owners[StatePartitioner(count: Int32(partitions)).partition(of: name)] ?? "?"
+        }
+
+        /// Teaches the buses that product, order-summary and profile keys have dependents: the first
+        /// registrations on a family are invalidated (their keys' earlier invalidations were not
+        /// handed on), so these go, and the ones after are kept.
+        func learnFamilies() async throws {
+            #expect(try await cli("order-service", ["SET", "order:warm:summary", "w", "DEPS", "product-service/product:warm"]) == "OK")
+            #expect(try await cli("user-service", ["SET", "user:warm:profile", "w", "DEPS", "order-service/order:warm:summary"]) == "OK")
+            #expect(try await cli("order-service", ["SET", "order:warm2:summary", "w", "DEPS", "user-service/user:warm2:profile"]) == "OK")
+            #expect(try await eventually(timeout: .seconds(20)) {
+                let summaries = try await cli("order-service", ["EXISTS", "order:warm:summary", "order:warm2:summary"])
+                let profile = try await cli("user-service", ["EXISTS", "user:warm:profile"])
+                return summaries == "0" && profile == "0"
+            }, "the first registrations on a family are invalidated where their edges land")
+            // The race window, the nodes' apply delay and the family's settle time after the
+            // families were learned: nothing to observe but time.
+            try await Task.sleep(for: .seconds(2))
+        }
+
+        func publish(_ ref: String, version: Int) async throws {
+            let result = try await runCommand(CascadeBinary.url.path, ["publish", ref, "--version", String(version), "--kafka", bootstrap])
+            try result.requireSuccess()
+        }
+
+        /// Hops consumed, summed over the buses still running.
+        func hopsConsumed(except dead: Set<String> = []) async throws -> Int {
+            var total = 0
+            for (name, bus) in buses where !dead.contains(name) {
+                let metrics = try await runCommand("curl", ["-s", bus.admin + "/metrics"]).stdout
+                for line in metrics.split(separator: "\n") where line.hasPrefix("cascade_bus_hops_total ") {
+                    total += Int(Double(line.split(separator: " ").last ?? "0") ?? 0)
+                }
+            }
+            return total
+        }
+    }
+
+    /// A product id whose chain product → order summary → user profile puts its three edges on
+    /// three partitions owned by three different instances.
+    static func chainAcrossInstances(_ system: System, prefix: String) throws -> String {
+        let id = (0..<10_000).lazy.map { "\(prefix)\($0)" }.first { id in
+            Set([
+                system.holder(of: "Product#\(id)"), system.holder(of: "product-service/product:\(id)"),
+                system.holder(of: "order-service/order:\(id):summary"),
+            ]).count == 3
+        }
+        return try #require(id)
+    }
+
+    static func setChain(_ system: System, _ id: String) async throws -> [(service: String, key: String)] {
+        #expect(try await system.cli("product-service", ["SET", "product:\(id)", "v1", "DEPS", "Product#\(id)@1"]) == "OK")
+        #expect(try await system.cli("order-service", ["SET", "order:\(id):summary", "v1", "DEPS", "product-service/product:\(id)"]) == "OK")
+        #expect(try await system.cli("user-service", ["SET", "user:\(id):profile", "v1", "DEPS", "order-service/order:\(id):summary"]) == "OK")
+        return [("product-service", "product:\(id)"), ("order-service", "order:\(id):summary"), ("user-service", "user:\(id):profile")]
+    }
+
+    static func allGone(_ system: System, _ keys: [(service: String, key: String)]) async throws -> Bool {
+        for key in keys where try await system.cli(key.service, ["EXISTS", key.key]) != "0" { return false }
+        return true
+    }
+
+    @Test("a chain whose edges lie with three instances is invalidated whole; a cycle across instances ends")
+    func chainAndCycleAcrossInstances() async throws {
+        let system = try await System.start()
+        defer { system.stop() }
+        try await system.learnFamilies()
+
+        let id = try Self.chainAcrossInstances(system, prefix: "chain-")
+        let chain = try await Self.setChain(system, id)
+        // A bystander on another order: it must stay.
+        #expect(try await system.cli("user-service", ["SET", "user:bystander:profile", "v1", "DEPS", "order-service/order:other:summary"]) == "OK")
+        // Past the race window (and the landing of the edges), nothing has invalidated them: the
+        // chain is what the event below removes, not the race check.
+        try await Task.sleep(for: .seconds(1.5))
+        for key in chain {
+            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
+        }
+
+        let hopsBefore = try await system.hopsConsumed()
+        try await system.publish("Product#\(id)", version: 2)
+        #expect(try await eventually(timeout: .seconds(20)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
+        #expect(try await system.cli("user-service", ["EXISTS", "user:bystander:profile"]) == "1", "a key off the chain stays")
+        // The order summary's dependents lie with a third instance: at least one hop carried the cascade.
+        #expect(try await system.hopsConsumed() > hopsBefore)
+
+        // A cycle: the summary depends on the product and on the profile, the profile on the
+        // summary; their edges lie with different instances.
+        let cycle = try #require((0..<10_000).lazy.map { "cycle-\($0)" }.first { id in
+            system.holder(of: "order-service/order:\(id):summary") != system.holder(of: "user-service/user:\(id):profile")
+        })
+        #expect(try await system.cli("order-service", [
+            "SET", "order:\(cycle):summary", "v1", "DEPS", "Product#\(cycle)@1", "user-service/user:\(cycle):profile",
+        ]) == "OK")
+        #expect(try await system.cli("user-service", ["SET", "user:\(cycle):profile", "v1", "DEPS", "order-service/order:\(cycle):summary"]) == "OK")
+        try await Task.sleep(for: .seconds(1.5))
+        let keys = [("order-service", "order:\(cycle):summary"), ("user-service", "user:\(cycle):profile")]
+        for key in keys { #expect(try await system.cli(key.0, ["EXISTS", key.1]) == "1", "\(key) was kept before the event") }
+        let beforeCycle = try await system.hopsConsumed()
+        try await system.publish("Product#\(cycle)", version: 2)
+        #expect(try await eventually(timeout: .seconds(20)) { try await Self.allGone(system, keys) }, "both keys of the cycle are gone")
+        // Each key is expanded at most once per root: two or three hops, never an endless round.
+        #expect(try await eventually(timeout: .seconds(5)) {
+            try await system.hopsConsumed() - beforeCycle >= 1
+        })
+        let hopsOfCycle = try await system.hopsConsumed() - beforeCycle
+        #expect(hopsOfCycle <= 4, "the cycle took \(hopsOfCycle) hops")
+    }
+
+    @Test("the instance holding the middle of a chain is killed as its event is published: nothing is lost")
+    func killMidCascade() async throws {
+        let system = try await System.start()
+        defer { system.stop() }
+        try await system.learnFamilies()
+
+        let id = try Self.chainAcrossInstances(system, prefix: "kill-")
+        let chain = try await Self.setChain(system, id)
+        try await Task.sleep(for: .seconds(1.5))
+        for key in chain {
+            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
+        }
+        // The order summary's edge lies with this instance: the cascade must pass through it.
+        let middle = system.holder(of: "product-service/product:\(id)")
+        let victim = try #require(system.buses[middle])
+        try await system.publish("Product#\(id)", version: 2)
+        victim.process.signal(SIGKILL)
+        // Its partitions move to the others, which rebuild them from the edges topic and
+        // resolve again whatever it had not finished.
+        #expect(try await eventually(timeout: .seconds(30)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
+    }
+}
