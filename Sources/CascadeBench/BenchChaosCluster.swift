@@ -12,6 +12,8 @@ final class ChaosCluster: Sendable {
     let graphDirectory: String
     let maxStaleness: String?
     let buses: Int
+    /// The buses run with `--partitioned-state`.
+    let partitionedState: Bool
     private let state: NIOLockedValueBox<State>
 
     /// Partitions of every topic: the events topic's are what bus instances share.
@@ -31,7 +33,8 @@ final class ChaosCluster: Sendable {
         var stopping = false
     }
 
-    init(directory: URL, graphDirectory: String, maxStaleness: String?, buses: Int) {
+    init(directory: URL, graphDirectory: String, maxStaleness: String?, buses: Int, partitionedState: Bool = false) {
+        self.partitionedState = partitionedState
         // The bench runs the very binary that runs it.
         executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         self.directory = directory
@@ -98,7 +101,7 @@ final class ChaosCluster: Sendable {
             "bus", "--graph", graphDirectory, "--kafka", bootstrap, "--admin-port", String(port),
             // Info: the log says when partitions moved and what a restart rebuilt.
             "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", "info",
-        ])
+        ] + (partitionedState ? ["--partitioned-state"] : []))
         state.withLockedValue { $0.buses[index] = bus }
         let line = try await bus.awaitLine(timeout: .seconds(120)) { $0.hasPrefix("cascade bus ready admin=") }
         guard let colon = line.lastIndex(of: ":"), let chosen = Int(line[line.index(after: colon)...]) else {

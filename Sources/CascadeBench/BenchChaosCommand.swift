@@ -43,6 +43,9 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     @Option(help: "Bus instances sharing the events partitions (bus-0 ...).")
     var buses: Int = 1
 
+    @Flag(help: "Run the buses with --partitioned-state: each holds the state of the partitions it owns only.")
+    var partitionedState = false
+
     @Option(help: "Times a bus instance is killed (SIGKILL) and started again, spread over the instances.")
     var busKills: Int = 3
 
@@ -132,7 +135,8 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-chaos-\(UUID().uuidString.prefix(8))")
         let graph = directory.appendingPathComponent("graph")
         try ChaosGraph.write(into: graph)
-        let cluster = ChaosCluster(directory: directory, graphDirectory: graph.path, maxStaleness: maxStaleness, buses: buses)
+        let cluster = ChaosCluster(
+            directory: directory, graphDirectory: graph.path, maxStaleness: maxStaleness, buses: buses, partitionedState: partitionedState)
         // Ctrl-C or a SIGTERM: no child outlives the bench.
         let interrupts = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)

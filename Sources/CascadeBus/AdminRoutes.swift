@@ -34,7 +34,9 @@ public struct AdminContextSource: Sendable {
     public init(bus: BusService, token: String? = nil) {
         self.init(
             processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token,
-            shards: { bus.ownership.report(registrations: bus.processor.index.registeredKeys) }, readiness: { bus.readiness },
+            shards: {
+                bus.ownership.report(registrations: bus.processor.index.registeredKeys, warm: bus.processor.share == nil ? "all" : "owned")
+            }, readiness: { bus.readiness },
             isReady: { bus.isReady })
     }
 }

@@ -220,8 +220,9 @@ public struct ShardsReport: Encodable, Sendable {
         var isSelf: Bool
         /// Partitions of the events topics it resolves (`topic:partition`).
         var owned: [String]
-        /// Partitions whose state it holds: every instance keeps the whole index and ledger
-        /// (so it can take any partition over at once), until state is partitioned too.
+        /// Partitions whose state it holds: "all" (every instance keeps the whole index and
+        /// ledger, so it can take any partition over at once), or "owned" with
+        /// `--partitioned-state` (a partition gained is rebuilt first).
         var warm: String
         var registrations: Int
         var heardMillisAgo: Int64?
@@ -238,18 +239,18 @@ public struct ShardsReport: Encodable, Sendable {
 }
 
 extension OwnershipDriver {
-    func report(registrations: Int = 0) -> ShardsReport {
+    func report(registrations: Int = 0, warm: String = "all") -> ShardsReport {
         let now = Timestamps.nowMillis()
         let adminURL = admin
         return ownership.withLockedValue { state in
             var instances = state.peers.map { id, peer in
                 ShardsReport.Instance(
                     instance: id, admin: peer.admin, ready: peer.ready, live: state.isLive(peer, nowMillis: now), isSelf: false,
-                    owned: peer.owned.sorted(), warm: "all", registrations: peer.registrations, heardMillisAgo: now - peer.heardAtMillis)
+                    owned: peer.owned.sorted(), warm: warm, registrations: peer.registrations, heardMillisAgo: now - peer.heardAtMillis)
             }
             instances.append(ShardsReport.Instance(
                 instance: instance, admin: adminURL, ready: state.ready, live: state.liveReady(nowMillis: now).contains(instance),
-                isSelf: true, owned: state.owned.sorted(), warm: "all", registrations: registrations, heardMillisAgo: nil))
+                isSelf: true, owned: state.owned.sorted(), warm: warm, registrations: registrations, heardMillisAgo: nil))
             return ShardsReport(
                 instances: instances.sorted { $0.instance < $1.instance }, partitions: state.partitions, unowned: state.unowned(nowMillis: now))
         }
