@@ -12,6 +12,7 @@ public final class AcknowledgedCommits: Sendable {
     /// Each topic written by one lane of its own (`KafkaProducerLanes`).
     public let producer: KafkaProducerLanes
     private let logger: Logger
+    private let onAcknowledged: (@Sendable (OffsetTracker.Completed) -> Void)?
 
     /// `lanes`: producer connections (`BusConfiguration.producerLanes`). `onAcknowledged` hears
     /// each span of events once every message it caused is acknowledged, on a producer's poll thread.
@@ -36,6 +37,13 @@ public final class AcknowledgedCommits: Sendable {
             tracker.acknowledge(acknowledged) { onAcknowledged?($0) }
         }
         self.logger = logger
+        self.onAcknowledged = onAcknowledged
+    }
+
+    /// Acknowledges a unit of span `sequence` that is no message (the credit of its hops came
+    /// back, `HopCredits`).
+    public func acknowledge(sequence: UInt64) {
+        tracker.acknowledge(CollectionOfOne(sequence)) { onAcknowledged?($0) }
     }
 
     /// The producer token of message `position` of the span `tracker.begin` numbered `sequence`.

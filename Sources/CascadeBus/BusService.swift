@@ -34,7 +34,11 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// When each span in flight was sent, until its acknowledgement is timed too.
     private let spansInFlight: SpansInFlight
     /// Wakes `sendWatermarks` after a span is sent (at most one wake-up waits).
-    private let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let watermarkWake: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+    /// Partitioned state: what the events owned still wait for from their hops, and the credit
+    /// this instance owes back once its spans are acknowledged (sent by `returnCredits`).
+    private let credits = HopCredits()
+    private let creditsToReturn: (stream: AsyncStream<[HopCredit]>, continuation: AsyncStream<[HopCredit]>.Continuation)
 
     /// `onSpanAcknowledged` hears each span of consumed events once every message they caused
     /// is acknowledged (from the producer's poll thread): for benchmarks and tests.
@@ -72,9 +76,20 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             configuration: configuration, metrics: metrics, logger: logger, filter: share?.filter)
         let spansInFlight = SpansInFlight()
         self.spansInFlight = spansInFlight
+        let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.watermarkWake = watermarkWake
+        let creditsToReturn = AsyncStream<[HopCredit]>.makeStream()
+        self.creditsToReturn = creditsToReturn
+        let credits = self.credits
+        let partitioned = configuration.partitionedState
         commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger, lanes: configuration.producerLanes) { completed in
             spansInFlight.acknowledged(completed, atMillis: Timestamps.nowMillis())
             onSpanAcknowledged?(completed)
+            guard partitioned else { return }
+            let returns = credits.acknowledged(sequence: completed.sequence)
+            if !returns.isEmpty { creditsToReturn.continuation.yield(returns) }
+            // With partitioned state the watermarks follow what is acknowledged, hops included.
+            watermarkWake.continuation.yield()
         }
         producer = commits.producer
         let producer = self.producer
@@ -218,6 +233,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 for partition in partitions where partition.topic == configuration.topics.events {
                     watermarks.revoked(partition.partition)
                 }
+                credits.forget(partitions: Set(partitions.filter { $0.topic == configuration.topics.events }.map(\.partition)))
             case .error(let error):
                 logger.warning("consumer error", metadata: ["error": "\(error)"])
             case .woken:
@@ -366,7 +382,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             let started = clock.now
             let nowMillis = Timestamps.nowMillis()
             let source = SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset)
-            let result = shares != nil && message.topic == hopsTopic
+            let isHop = shares != nil && message.topic == hopsTopic
+            let result = isHop && message.header(HopCredit.header) != nil
+                ? creditReturned(message)
+                : isHop
                 ? processor.processHop(value: message.valueBytes, source: source, nowMillis: nowMillis)
                 : processor.process(
                     key: message.keyBytes, value: message.valueBytes,
@@ -385,8 +404,35 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             spans[index].add(
                 offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID,
                 cascade: Self.cascade(of: result, message, consumedMillis: nowMillis))
+            spans[index].credit(owed: result.owedCredit, returning: result.creditToReturn)
         }
         return spans
+    }
+
+    /// Credit an event's hops sent back (`HopCredits`): once all of it is back, the event's
+    /// span counts as acknowledged. Causes nothing to send.
+    private func creditReturned(_ message: KafkaMessage) -> ProcessingResult {
+        if let bytes = message.valueBytes, let credit = try? HopCredit.decode(bytes), let sequence = credits.returned(credit) {
+            commits.acknowledge(sequence: sequence)
+        }
+        return ProcessingResult(outcome: .skipped(reason: "hop-credit"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
+    }
+
+    /// Sends back, to each event's partition of the hops topic, the credit of hops whose
+    /// messages are acknowledged.
+    private func returnCredits() async {
+        let header = [KafkaHeader(name: HopCredit.header, value: Array("1".utf8))]
+        for await credits in creditsToReturn.stream {
+            for credit in credits {
+                do throws(KafkaError) {
+                    try await producer.produce(
+                        topic: configuration.topics.hops, key: Array("credit".utf8), value: credit.encoded(), headers: header,
+                        partition: credit.origin.partition, token: 0)
+                } catch {
+                    logger.error("cannot return the credit of a hop", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// What the memory of cascades keeps of an event's cascade; nil when it caused none.
@@ -420,14 +466,23 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             let told = span.services
             // Watermarks count positions of the events topic (what `CASCADE.AFTER` tokens name).
             let isEvents = span.partition.topic == configuration.topics.events
-            let outbound = span.finish(watermark: isEvents ? watermarks.watermark(partition, through: span.lastOffset) : nil)
+            // With partitioned state the watermarks wait for the hops (`sendWatermarks`).
+            let followsSends = isEvents && shares == nil
+            let outbound = span.finish(watermark: followsSends ? watermarks.watermark(partition, through: span.lastOffset) : nil)
             if !span.cascades.isEmpty {
                 span.times.sent(atMillis: Timestamps.nowMillis())
                 spansInFlight.sent(span.times, partition: span.partition, lastOffset: span.lastOffset)
                 processor.cascades.remember(span.cascades)
             }
+            // The credit of the span's hops coming back is one more thing to acknowledge.
             let sequence = commits.tracker.begin(
-                span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events, messages: outbound.count)
+                span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events,
+                messages: outbound.count + (span.owed.isEmpty ? 0 : 1))
+            credits.began(sequence: sequence, owed: span.owed, returns: span.returns)
+            if outbound.isEmpty && span.owed.isEmpty && !span.returns.isEmpty {
+                // Nothing to wait for: the span is acknowledged already.
+                creditsToReturn.continuation.yield(credits.acknowledged(sequence: sequence))
+            }
             for (position, message) in outbound.enumerated() {
                 do {
                     try await producer.produce(
@@ -437,7 +492,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                     logger.error("cannot enqueue message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
                 }
             }
-            if isEvents { watermarks.sent(partition, through: span.lastOffset, told: told) }
+            if followsSends { watermarks.sent(partition, through: span.lastOffset, told: told) }
             if let observe = configuration.onEventSent {
                 let sent = clock.now
                 for id in span.eventIDs { observe(id, fetched, sent) }
@@ -453,6 +508,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             group.addTask { await self.probeEnds() }
             group.addTask { await self.sendWatermarks() }
             group.addTask { await self.tellRegistrations() }
+            if self.shares != nil { group.addTask { await self.returnCredits() } }
             await state.awaitStopping()
             group.cancelAll()
         }
@@ -505,6 +561,12 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             try? await Task.sleep(for: .milliseconds(2))
             let heartbeat = ContinuousClock.now - heartbeatAt >= .milliseconds(500)
             if heartbeat { heartbeatAt = .now }
+            if shares != nil {
+                // Acknowledged, hops included: behind what it caused on every service topic.
+                for (key, next) in commits.tracker.frontier where key.topic == configuration.topics.events {
+                    watermarks.sent(key.partition, through: next - 1, told: [])
+                }
+            }
             for (service, watermark) in watermarks.due(all: heartbeat) {
                 var writer = InvalidationBatch.Writer()
                 do throws(KafkaError) {

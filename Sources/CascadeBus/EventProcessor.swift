@@ -92,8 +92,23 @@ public struct EventProcessor: Sendable {
             for index in result.messages.indices where result.messages[index].topic == ledgerTopic {
                 result.messages[index].partition = source.partition
             }
+            giveCredit(&result, source: source)
         }
         return result
+    }
+
+    /// The event's hops share its credit (`HopCredits`): its span is acknowledged once all of
+    /// it has come back.
+    private func giveCredit(_ result: inout ProcessingResult, source: SourcePosition) {
+        guard !result.hops.isEmpty else { return }
+        let origin = HopCredit.Origin(partition: source.partition, offset: source.offset, ticket: UInt64.random(in: 1...UInt64.max))
+        for (var hop, credit) in zip(result.hops, HopCredits.split(HopCredits.whole, into: result.hops.count)) {
+            hop.origin = origin
+            hop.credit = credit
+            result.messages.append(hopMessage(hop))
+        }
+        result.hops = []
+        result.owedCredit = origin
     }
 
     /// `resolve` with the event's trace carried on: in a span of its own when sampled, the
@@ -237,17 +252,17 @@ public struct EventProcessor: Sendable {
             kind: kind, cause: cause, rootTag: rootTag, kafkaKey: refKey, closure: closure,
             tagOnly: facts.tagServices[event.ref.entity] ?? [],
             fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
-        var messages = plan.messages
-        for var hop in hops {
+        var result = ProcessingResult(
+            outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
+            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID,
+            closure: closure, cause: cause, kind: kind)
+        result.hops = hops.map { hop in
+            var hop = hop
             hop.fenceVersion = fence
             hop.eventID = cause.eventID
             hop.atMillis = cause.atMillis
-            messages.append(hopMessage(hop))
+            return hop
         }
-        var result = ProcessingResult(
-            outcome: outcome, messages: messages, fanOut: plan.fanOut,
-            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID,
-            closure: closure, cause: cause, kind: kind)
         if let touching, let cycleWatch {
             resolveCycleConflicts(closure, touching, watch: cycleWatch, nowMillis: nowMillis, into: &result)
         }
@@ -278,7 +293,10 @@ public struct EventProcessor: Sendable {
             recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
         }
         guard let part else {
-            return ProcessingResult(outcome: .skipped(reason: "hop-expanded-already"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
+            var result = ProcessingResult(
+                outcome: .skipped(reason: "hop-expanded-already"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
+            result.creditToReturn = hop.origin.map { HopCredit(origin: $0, credit: hop.credit) }
+            return result
         }
         let fenced = !hop.fence.entity.isEmpty
         let rootTag = fenced ? hop.fence.description : hop.fence.id
@@ -287,9 +305,31 @@ public struct EventProcessor: Sendable {
         let plan = planner.plan(
             kind: .invalidate, cause: cause, rootTag: rootTag, kafkaKey: Array(rootTag.utf8), closure: part.closure, tagOnly: [],
             fences: fenced ? [InvalidationMessage.Fence(ref: rootTag, version: hop.fenceVersion)] : [], includeRootTag: false)
-        return ProcessingResult(
-            outcome: .handedOn, messages: plan.messages + part.hops.map(hopMessage), fanOut: plan.fanOut, throughCycle: false,
+        var messages = plan.messages
+        var onward = part.hops
+        var result = ProcessingResult(
+            outcome: .handedOn, messages: [], fanOut: plan.fanOut, throughCycle: false,
             unresolved: [], eventID: hop.eventID.isEmpty ? nil : hop.eventID, closure: part.closure, cause: cause)
+        if let origin = hop.origin {
+            // Behind the root's watermarks, on the partition of each service topic they go to.
+            let rootKey = EventSpan.batchKey(topic: topics.events, partition: origin.partition)
+            messages = messages.map { message in
+                var batch = message.asBatch
+                batch.service = nil
+                batch.key = rootKey
+                return batch
+            }
+            // A part for this instance, returned once its own messages are acknowledged; the
+            // rest to the hops it hands on.
+            let shares = HopCredits.split(hop.credit, into: onward.count + 1)
+            for index in onward.indices {
+                onward[index].origin = origin
+                onward[index].credit = shares[index + 1]
+            }
+            result.creditToReturn = HopCredit(origin: origin, credit: shares[0])
+        }
+        result.messages = messages + onward.map(hopMessage)
+        return result
     }
 
     /// A hop on the hops topic: keyed by the key handed on, in the partition that holds it.

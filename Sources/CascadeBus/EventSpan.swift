@@ -23,6 +23,15 @@ struct EventSpan {
     /// acknowledged, which they share.
     private(set) var cascades: [CascadeMemory.Cascade] = []
     let times = SpanTimes()
+    /// Partitioned state: the span's events whose hops carry credit, and the credit it returns
+    /// for the hops it consumed, once acknowledged (`HopCredits`).
+    private(set) var owed: [HopCredit.Origin] = []
+    private(set) var returns: [HopCredit] = []
+
+    mutating func credit(owed origin: HopCredit.Origin?, returning credit: HopCredit?) {
+        if let origin { owed.append(origin) }
+        if let credit { returns.append(credit) }
+    }
 
     init(partition: OffsetTracker.PartitionKey, maxBatchBytes: Int) {
         self.partition = partition

@@ -24,6 +24,8 @@ public final class OffsetTracker: Sendable {
         public var key: PartitionKey
         public var offsets: ClosedRange<Int64>
         public var events: Int
+        /// The number `begin` gave the span.
+        public var sequence: UInt64 = 0
     }
 
     private struct Pending {
@@ -44,6 +46,8 @@ public final class OffsetTracker: Sendable {
         var pending: [UInt64: Pending] = [:]
         var queues: [PartitionKey: Queue] = [:]
         var storable: [PartitionKey: Int64] = [:]
+        /// Per partition, the end of the acknowledged prefix (next offset), kept after `drainCommittable`.
+        var frontier: [PartitionKey: Int64] = [:]
         var nextSequence: UInt64 = 1
 
         mutating func begin(_ key: PartitionKey, offsets: ClosedRange<Int64>, events: Int, messages: Int) -> UInt64 {
@@ -67,7 +71,7 @@ public final class OffsetTracker: Sendable {
             }
             pending[sequence] = nil
             advance(entry.key)
-            return Completed(key: entry.key, offsets: entry.offsets, events: entry.events)
+            return Completed(key: entry.key, offsets: entry.offsets, events: entry.events, sequence: sequence)
         }
 
         mutating func advance(_ key: PartitionKey) {
@@ -82,7 +86,10 @@ public final class OffsetTracker: Sendable {
                 queue.head = 0
             }
             queues[key] = queue
-            if let committable { storable[key] = committable }
+            if let committable {
+                storable[key] = committable
+                frontier[key] = committable
+            }
         }
     }
 
@@ -134,11 +141,16 @@ public final class OffsetTracker: Sendable {
                     for entry in queue.order[queue.head...] { state.pending[entry.sequence] = nil }
                 }
                 state.storable[key] = nil
+                state.frontier[key] = nil
             }
             return state.pending.isEmpty
         }
         if empty { drained.changed() }
     }
+
+    /// Per partition, the next offset once every event before it is acknowledged (what
+    /// `drainCommittable` hands out, kept).
+    public var frontier: [PartitionKey: Int64] { state.withLockedValue { $0.frontier } }
 
     /// Spans (or single events) begun and not yet fully acknowledged.
     public var inFlight: Int { state.withLockedValue { $0.pending.count } }

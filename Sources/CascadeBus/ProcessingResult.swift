@@ -50,4 +50,11 @@ public struct ProcessingResult: Sendable {
     public var closure: InstanceClosure?
     public var cause: InvalidationMessage.Cause?
     public var kind: InvalidationMessage.Kind = .invalidate
+    /// Partitioned state: where the cascade goes on (`process` gives them the event's credit
+    /// and adds them to `messages`).
+    public var hops: [StateHop] = []
+    /// Partitioned state: the event whose hops carry credit (`HopCredits`), and the credit this
+    /// instance returns once what it sent is acknowledged.
+    public var owedCredit: HopCredit.Origin?
+    public var creditToReturn: HopCredit?
 }

@@ -25,6 +25,10 @@ public struct StateHop: Codable, Sendable, Hashable {
     /// hop of the race check, whose root is a stale registration).
     public var eventID = ""
     public var atMillis: Int64 = 0
+    /// The root event's partition, offset and ticket, and this hop's part of its credit
+    /// (`HopCredit`): nil for a hop of the race check, which no event waits for.
+    public var origin: HopCredit.Origin?
+    public var credit: UInt64 = 0
 
     public init(
         root: String, name: String, partition: Int32, fence: EntityRef, fenceVersion: UInt64, depth: Int, path: [String], skip: [UInt64]
@@ -41,7 +45,7 @@ public struct StateHop: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case root, name, fenceEntity = "fence_entity", fenceID = "fence_id", fenceVersion = "fence_version", depth, path, skip
-        case eventID = "event_id", atMillis = "at_ms"
+        case eventID = "event_id", atMillis = "at_ms", origin, credit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -57,6 +61,8 @@ public struct StateHop: Codable, Sendable, Hashable {
         skip = try container.decode([UInt64].self, forKey: .skip)
         eventID = try container.decodeIfPresent(String.self, forKey: .eventID) ?? ""
         atMillis = try container.decodeIfPresent(Int64.self, forKey: .atMillis) ?? 0
+        origin = try container.decodeIfPresent(HopCredit.Origin.self, forKey: .origin)
+        credit = try container.decodeIfPresent(UInt64.self, forKey: .credit) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -71,6 +77,10 @@ public struct StateHop: Codable, Sendable, Hashable {
         try container.encode(skip, forKey: .skip)
         if !eventID.isEmpty { try container.encode(eventID, forKey: .eventID) }
         if atMillis != 0 { try container.encode(atMillis, forKey: .atMillis) }
+        if let origin {
+            try container.encode(origin, forKey: .origin)
+            try container.encode(credit, forKey: .credit)
+        }
     }
 
     public func encoded() -> [UInt8] { WireJSON.encode(self) }

@@ -145,8 +145,14 @@ struct PartitionedStateTests {
         }
 
         let hopsBefore = try await system.hopsConsumed()
-        try await system.publish("Product#\(id)", version: 2)
-        #expect(try await eventually(timeout: .seconds(20)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
+        // `publish --wait` returns once every node has applied what the event caused, hops
+        // included (their credit must come back before the watermark moves): at once, all gone.
+        let published = try await runCommand(CascadeBinary.url.path, [
+            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", system.buses["bus-a"]!.admin,
+            "--wait", "--wait-timeout", "20s",
+        ])
+        #expect(published.status == 0, "publish --wait: \(published.stderr)")
+        #expect(try await Self.allGone(system, chain), "publish --wait returned before every key of the chain was gone")
         #expect(try await system.cli("user-service", ["EXISTS", "user:bystander:profile"]) == "1", "a key off the chain stays")
         // The order summary's dependents lie with a third instance: at least one hop carried the cascade.
         #expect(try await system.hopsConsumed() > hopsBefore)
