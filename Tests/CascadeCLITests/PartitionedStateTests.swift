@@ -21,7 +21,7 @@ struct PartitionedStateTests {
         /// Who owns each partition of the events topic, as the buses agree.
         let owners: [Int32: String]
 
-        static func start() async throws -> System {
+        static func start(deadAfterMs: Int = 500) async throws -> System {
             let kafka = try ChildProcess.cascade(["kafka", "--partitions", String(partitions)])
             let bootstrap = try await kafka.awaitLine { $0.contains(":") }.trimmingCharacters(in: .whitespaces)
             var buses: [String: BusFailoverTests.Bus] = [:]
@@ -29,7 +29,8 @@ struct PartitionedStateTests {
                 // A short race window: the first registrations on a family are invalidated for
                 // about that long (EdgeLandingCheck), and this test waits it out.
                 buses[name] = try await BusFailoverTests.Bus.start(
-                    name, kafka: bootstrap, options: ["--partitioned-state", "--race-window-ms", "300"])
+                    name, kafka: bootstrap,
+                    options: ["--partitioned-state", "--race-window-ms", "300", "--dead-after-ms", String(deadAfterMs)])
             }
             var nodes: [String: (ChildProcess, RedisCLI)] = [:]
             for service in ["product-service", "order-service", "user-service"] {
@@ -200,5 +201,31 @@ struct PartitionedStateTests {
         // Its partitions move to the others, which rebuild them from the edges topic and
         // resolve again whatever it had not finished.
         #expect(try await eventually(timeout: .seconds(30)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
+    }
+
+    @Test("publish --wait waits for the hops: with the chain's middle instance paused it does not return, and after it does")
+    func waitCoversHops() async throws {
+        // Paused for a few seconds, the middle instance must not count as gone.
+        let system = try await System.start(deadAfterMs: 10_000)
+        defer { system.stop() }
+        try await system.learnFamilies()
+
+        let id = try Self.chainAcrossInstances(system, prefix: "wait-")
+        let chain = try await Self.setChain(system, id)
+        try await Task.sleep(for: .seconds(1.5))
+        for key in chain {
+            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
+        }
+        let middle = try #require(system.buses[system.holder(of: "product-service/product:\(id)")])
+        middle.process.signal(SIGSTOP)
+        let paused = try await runCommand(CascadeBinary.url.path, [
+            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", system.buses["bus-a"]!.admin,
+            "--wait", "--wait-timeout", "2s",
+        ])
+        let summaryWhilePaused = try await system.cli("order-service", ["EXISTS", "order:\(id):summary"])
+        middle.process.signal(SIGCONT)
+        #expect(paused.status != 0, "publish --wait returned while the hop to the paused instance was not done: \(paused.stdout)")
+        #expect(summaryWhilePaused == "1", "the paused instance's part of the cascade waited for it")
+        #expect(try await eventually(timeout: .seconds(20)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
     }
 }
