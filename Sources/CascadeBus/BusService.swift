@@ -25,8 +25,9 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// Partitioned state: the state of the partitions this instance owns; nil when it holds all.
     private let shares: ShareFollower?
     /// Partitioned state: the events partitions owned now, which alone may be consumed once
-    /// their state is rebuilt (the lock orders adding after a rebuild against removing).
-    private let owned = NIOLockedValueBox<Set<Int32>>([])
+    /// their state is rebuilt, and those being read (the lock orders adding after a rebuild
+    /// against removing).
+    private let owned = NIOLockedValueBox<(owned: Set<Int32>, read: Set<Int32>)>(([], []))
     private let logger: Logger
     private let state = BusRunState()
     private let watermarks: WatermarkTracker
@@ -292,23 +293,26 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         let gained = change.gained.compactMap(OwnershipDriver.partition).filter { $0.topic == events }.map(\.partition)
         owned.withLockedValue { owned in
             for partition in lost {
-                owned.remove(partition)
+                owned.owned.remove(partition)
+                // One still rebuilding was never read.
+                guard owned.read.remove(partition) != nil else { continue }
                 do {
                     try consumer.remove([TopicPartition(topic: events, partition: partition), TopicPartition(topic: hops, partition: partition)])
                 } catch {
                     logger.error("cannot stop reading a partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
                 }
             }
-            owned.formUnion(gained)
+            owned.owned.formUnion(gained)
         }
         for partition in lost { shares.lose(partition) }
         for partition in gained {
             Task {
                 guard await shares.gain(partition) else { return }
                 let added = owned.withLockedValue { owned -> Bool in
-                    guard owned.contains(partition) else { return false }
+                    guard owned.owned.contains(partition), !owned.read.contains(partition) else { return false }
                     do {
                         try consumer.add([TopicPartition(topic: events, partition: partition), TopicPartition(topic: hops, partition: partition)])
+                        owned.read.insert(partition)
                         return true
                     } catch {
                         logger.error("cannot read a partition", metadata: ["partition": "\(partition)", "error": "\(error)"])

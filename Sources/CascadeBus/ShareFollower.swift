@@ -23,6 +23,10 @@ final class ShareFollower: Sendable {
     private let ledger: Ledger
     private let consumer: KafkaConsumer
     private let producer: KafkaProducerLanes
+    /// Edge records go on a producer of their own that lingers: each message set is one a
+    /// partition's next holder reads back, and the embedded broker hands out one set per
+    /// partition per fetch, so a set per record made a rebuild under load take seconds.
+    private let edgeProducer: KafkaProducer
     private let topics: Topics
     private let landing: EdgeLandingCheck
     private let writer: [UInt8]
@@ -43,10 +47,18 @@ final class ShareFollower: Sendable {
         self.writer = Array(writer.utf8)
         self.metrics = metrics
         self.logger = logger
+        var lingering = configuration.kafka
+        if lingering.properties["linger.ms"] == nil { lingering.properties["linger.ms"] = String(Self.edgeLingerMs) }
+        // Never given up on: an edge record lost is a dependency never invalidated.
+        if lingering.properties["message.timeout.ms"] == nil { lingering.properties["message.timeout.ms"] = "0" }
+        edgeProducer = try KafkaProducer(configuration: lingering, logger: logger)
         consumer = try KafkaConsumer(
             configuration: configuration.kafka, subscription: .manual(commitGroup: configuration.groupID + ".edges-routed"), logger: logger,
             maxBatch: configuration.consumerBatch)
     }
+
+    /// Against the race window (2 s by default) these milliseconds are nothing.
+    static let edgeLingerMs = 20
 
     /// The partitions held and rebuilt.
     var rebuilt: [Int32] { held.withLockedValue { $0.byPartition.filter { $0.value.isRebuilt }.keys.sorted() } }
@@ -92,8 +104,12 @@ final class ShareFollower: Sendable {
         }
         let committed = (try? await consumer.committed([TopicPartition(topic: topics.deps, partition: partition)], timeout: .seconds(5)))?
             .first?.offset ?? -1
-        share.hold(partition)
-        let proceed = held.withLockedValue { $0.rebuilding(partition, generation: generation, ends: ends ?? [], routedFrom: max(0, committed)) }
+        // Held from here, unless lost meanwhile: under the lock `lose` ends it under.
+        let proceed = held.withLockedValue { state in
+            guard state.rebuilding(partition, generation: generation, ends: ends ?? [], routedFrom: max(0, committed)) else { return false }
+            share.hold(partition)
+            return true
+        }
         guard proceed else { return false }
         do {
             try consumer.add(stateTopics(partition).map { TopicPartition(topic: $0.topic, partition: partition, offset: 0) })
@@ -116,12 +132,14 @@ final class ShareFollower: Sendable {
 
     /// Stops holding `partition`: its state is dropped.
     func lose(_ partition: Int32) {
-        let waiters = held.withLockedValue { $0.end(partition) }
-        for waiter in waiters { waiter.resume(returning: false) }
-        do {
-            try consumer.remove(stateTopics(partition))
-        } catch {
-            logger.warning("cannot stop reading a state partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+        guard let ended = held.withLockedValue({ $0.end(partition) }) else { return }
+        for waiter in ended.waiters { waiter.resume(returning: false) }
+        if ended.wasReading {
+            do {
+                try consumer.remove(stateTopics(partition))
+            } catch {
+                logger.warning("cannot stop reading a state partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+            }
         }
         share.release(partition)
         ledger.removeAll { share.partitioner.partition(of: $0) == partition }
@@ -216,14 +234,22 @@ final class ShareFollower: Sendable {
         let edges = messages.filter { $0.topic == topics.edges }.count
         metrics.edgeRecordsOut.increment(by: Int64(edges))
         let producer = self.producer
+        let edgeProducer = self.edgeProducer
+        let edgesTopic = topics.edges
         let logger = self.logger
         await withTaskGroup(of: Void.self) { group in
             for message in messages.map(\.asBatch) {
                 group.addTask {
                     do throws(KafkaError) {
-                        try await producer.send(
-                            topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
-                            partition: message.partition)
+                        if message.topic == edgesTopic {
+                            try await edgeProducer.send(
+                                topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
+                                partition: message.partition)
+                        } else {
+                            try await producer.send(
+                                topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
+                                partition: message.partition)
+                        }
                     } catch {
                         logger.error("a state message was not delivered", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
                     }
@@ -248,6 +274,7 @@ final class ShareFollower: Sendable {
         for waiter in held.withLockedValue({ $0.stop() }) { waiter.resume(returning: false) }
         await commitRouted()
         await consumer.shutdown()
+        await edgeProducer.shutdown(timeout: .seconds(5))
     }
 }
 
@@ -324,8 +351,10 @@ struct Holdings {
         return finished
     }
 
-    mutating func end(_ partition: Int32) -> [Waiter] {
-        byPartition.removeValue(forKey: partition)?.waiters ?? []
+    /// Stops holding `partition`: its waiters, and whether its topics were being read; nil when
+    /// it was not held.
+    mutating func end(_ partition: Int32) -> (waiters: [Waiter], wasReading: Bool)? {
+        byPartition.removeValue(forKey: partition).map { ($0.waiters, $0.isReading) }
     }
 
     mutating func stop() -> [Waiter] {
