@@ -15,6 +15,11 @@ public struct AdminContextSource: Sendable {
     public var nodes: NodeDirectory
     /// The bus instances and the partitions each owns (`/shards`); nil without Kafka.
     public var shards: (@Sendable () -> ShardsReport)?
+    /// Partitioned state: the admin API (`http://host:port`) of the instance that holds an
+    /// `Entity#id`'s ledger entry, nil when it is this one or none is known.
+    public var holder: (@Sendable (_ ref: String) -> String?)?
+    /// Asks another instance's admin API (`GET url`, with the token): status and body.
+    public var fetch: (@Sendable (_ url: String, _ token: String?) async throws -> (status: Int, body: [UInt8]))?
 
     public init(
         processor: EventProcessor, metrics: BusMetrics, nodes: NodeDirectory = NodeDirectory(), token: String? = nil,
@@ -35,9 +40,10 @@ public struct AdminContextSource: Sendable {
         self.init(
             processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token,
             shards: {
-                bus.ownership.report(registrations: bus.processor.index.registeredKeys, warm: bus.processor.share == nil ? "all" : "owned")
+                bus.ownership.report(registrations: bus.processor.index.registeredKeys, warm: bus.processor.share == nil ? "all" : "owned and standby")
             }, readiness: { bus.readiness },
             isReady: { bus.isReady })
+        if bus.processor.share != nil { holder = { bus.holderAdmin(of: $0) } }
     }
 }
 
@@ -102,12 +108,24 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
         guard let shards = source.shards else { return text("no partitions: this bus runs without Kafka\n", status: .notFound) }
         return json(GraphExport.encode(shards()))
     }
-    router.get("/ledger/:entity/:id") { _, context in
+    router.get("/ledger/:entity/:id") { request, context in
         let ref = (context.parameters.get("entity") ?? "") + "#" + (context.parameters.get("id") ?? "")
-        guard let entry = source.processor.ledger.entry(ref) else {
-            return text("no version of \(ref) is known\n", status: .notFound)
+        if let entry = source.processor.ledger.entry(ref) {
+            return json(String(decoding: entry.record.encoded(), as: UTF8.self))
         }
-        return json(String(decoding: entry.record.encoded(), as: UTF8.self))
+        // Partitioned state: the instance holding the entity's partition answers (asked once:
+        // `local` stops a second hand-on while the instances' views of ownership differ).
+        if request.uri.queryParameters.get("local") == nil, let holder = source.holder?(ref), let fetch = source.fetch {
+            do {
+                let answer = try await fetch(holder + request.uri.path + "?local=1", source.token)
+                return Response(
+                    status: .init(code: answer.status), headers: [.contentType: answer.status == 200 ? "application/json" : "text/plain"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            } catch {
+                return text("the instance holding \(ref) (\(holder)) did not answer: \(error)\n", status: .badGateway)
+            }
+        }
+        return text("no version of \(ref) is known\n", status: .notFound)
     }
     return router
 }

@@ -149,6 +149,17 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// This instance's name among the bus instances.
     public var instance: String { ownership.instance }
 
+    /// Partitioned state: the admin API of the live instance that owns the partition of `ref`
+    /// (`Entity#id`, placed by Kafka's default partitioner), nil when it is this one or unknown.
+    public func holderAdmin(of ref: String) -> String? {
+        guard let share = processor.share else { return nil }
+        let partition = "\(configuration.topics.events):\(share.partitioner.partition(of: ref))"
+        let view = ownership.view
+        guard !view.owned.contains(partition) else { return nil }
+        let now = Timestamps.nowMillis()
+        return view.peers.first { $0.value.owned.contains(partition) && view.isLive($0.value, nowMillis: now) }?.value.admin
+    }
+
     /// Where this instance's admin API listens, for the other instances' `/shards`.
     public func setAdminURL(_ url: String) { ownership.setAdmin(url) }
 
@@ -267,11 +278,11 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             }
         }
         defer { discovery.cancel() }
-        await ownership.run { change, ready in
+        await ownership.run { change, ready, standby in
             guard let consumer = state.consumer else { return }
             if let goneSince = change.goneSinceMillis { recoverMemory(goneSinceMillis: goneSince) }
             if let shares {
-                move(change, consumer: consumer, shares: shares)
+                move(change, standby: standby, consumer: consumer, shares: shares)
                 return
             }
             do {
@@ -284,14 +295,19 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         }
     }
 
-    /// Partitioned state: a partition lost stops being read at once and its state goes; one
-    /// gained is read (its events and its hops) once its state is rebuilt, if still owned.
-    private func move(_ change: PartitionOwnership.Change, consumer: KafkaConsumer, shares: ShareFollower) {
+    /// Partitioned state: a partition lost stops being read at once; one gained is read (its
+    /// events and its hops) once its state is rebuilt, if still owned. The state of the
+    /// partitions this instance stands by for is kept warm; the state of any other goes.
+    private func move(_ change: PartitionOwnership.Change, standby: Set<String>, consumer: KafkaConsumer, shares: ShareFollower) {
         let events = configuration.topics.events
         let hops = configuration.topics.hops
-        let lost = change.lost.compactMap(OwnershipDriver.partition).filter { $0.topic == events }.map(\.partition)
-        let gained = change.gained.compactMap(OwnershipDriver.partition).filter { $0.topic == events }.map(\.partition)
-        owned.withLockedValue { owned in
+        func numbers(_ names: some Sequence<String>) -> [Int32] {
+            names.compactMap(OwnershipDriver.partition).filter { $0.topic == events }.map(\.partition)
+        }
+        let lost = numbers(change.lost)
+        let gained = numbers(change.gained)
+        let standing = Set(numbers(standby))
+        let ownedNow = owned.withLockedValue { owned in
             for partition in lost {
                 owned.owned.remove(partition)
                 // One still rebuilding was never read.
@@ -303,11 +319,17 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 }
             }
             owned.owned.formUnion(gained)
+            return owned.owned
         }
-        for partition in lost { shares.lose(partition) }
+        for partition in shares.holding where !ownedNow.contains(partition) {
+            if standing.contains(partition) { shares.demote(partition) } else { shares.lose(partition) }
+        }
+        for partition in standing.subtracting(ownedNow) {
+            Task { _ = await shares.hold(partition, owned: false) }
+        }
         for partition in gained {
             Task {
-                guard await shares.gain(partition) else { return }
+                guard await shares.hold(partition, owned: true) else { return }
                 let added = owned.withLockedValue { owned -> Bool in
                     guard owned.owned.contains(partition), !owned.read.contains(partition) else { return false }
                     do {

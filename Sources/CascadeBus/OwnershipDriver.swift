@@ -48,6 +48,8 @@ final class OwnershipDriver: Sendable {
     struct Decision: Sendable {
         var change: PartitionOwnership.Change
         var ready: Bool
+        /// The partitions it would take over first (`PartitionOwnership.standby`).
+        var standby: Set<String>
     }
 
     init(
@@ -95,12 +97,12 @@ final class OwnershipDriver: Sendable {
 
     /// Starts sending this instance's beacons (they are heard from the start); then hands every decision to
     /// `apply` (one at a time, outside any lock) until shut down.
-    func run(apply: @Sendable (PartitionOwnership.Change, _ ready: Bool) async -> Void) async {
+    func run(apply: @Sendable (PartitionOwnership.Change, _ ready: Bool, _ standby: Set<String>) async -> Void) async {
         let thread = Thread { [self] in beaconLoop() }
         thread.name = "cascade-bus-beacon"
         thread.start()
         for await decision in changes {
-            await apply(decision.change, decision.ready)
+            await apply(decision.change, decision.ready, decision.standby)
         }
     }
 
@@ -128,13 +130,14 @@ final class OwnershipDriver: Sendable {
     /// On its own thread: a beacon and a decision every beacon interval, until the goodbye.
     private func beaconLoop() {
         var announcedReady = false
+        var announcedStandby = Set<String>()
         let interval = Double(Self.beaconInterval.components.attoseconds) / 1e18 + Double(Self.beaconInterval.components.seconds)
         while beacon() {
             let now = Timestamps.nowMillis()
-            let (change, ready, owned, live, unowned) = ownership.withLockedValue { state in
+            let (change, ready, owned, live, unowned, standby) = ownership.withLockedValue { state in
                 (
                     state.decide(nowMillis: now), state.ready, state.owned.count, state.liveReady(nowMillis: now).count,
-                    state.unowned(nowMillis: now).count
+                    state.unowned(nowMillis: now).count, state.standby(nowMillis: now)
                 )
             }
             if !change.isEmpty {
@@ -143,9 +146,10 @@ final class OwnershipDriver: Sendable {
                 ])
                 metrics.takeovers.increment(by: Int64(change.takenFromGone.count))
             }
-            if !change.isEmpty || (ready && !announcedReady) {
+            if !change.isEmpty || (ready && !announcedReady) || standby != announcedStandby {
                 announcedReady = ready
-                decided.yield(Decision(change: change, ready: ready))
+                announcedStandby = standby
+                decided.yield(Decision(change: change, ready: ready, standby: standby))
             }
             metrics.ownedPartitions.set(Double(owned))
             metrics.liveInstances.set(Double(live))
@@ -221,14 +225,16 @@ public struct ShardsReport: Encodable, Sendable {
         /// Partitions of the events topics it resolves (`topic:partition`).
         var owned: [String]
         /// Partitions whose state it holds: "all" (every instance keeps the whole index and
-        /// ledger, so it can take any partition over at once), or "owned" with
-        /// `--partitioned-state` (a partition gained is rebuilt first).
+        /// ledger, so it can take any partition over at once), or "owned and standby" with
+        /// `--partitioned-state` (those it would take over first are kept warm).
         var warm: String
+        /// The partitions it would take over first, if their owner went.
+        var standby: [String]
         var registrations: Int
         var heardMillisAgo: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case instance, admin, ready, live, owned, warm, registrations
+            case instance, admin, ready, live, owned, warm, standby, registrations
             case isSelf = "self", heardMillisAgo = "heard_ms_ago"
         }
     }
@@ -243,14 +249,19 @@ extension OwnershipDriver {
         let now = Timestamps.nowMillis()
         let adminURL = admin
         return ownership.withLockedValue { state in
+            let live = state.liveReady(nowMillis: now)
+            var standbys: [String: [String]] = [:]
+            for partition in state.partitions {
+                if let standby = PartitionOwnership.standby(of: partition, among: live) { standbys[standby, default: []].append(partition) }
+            }
             var instances = state.peers.map { id, peer in
                 ShardsReport.Instance(
                     instance: id, admin: peer.admin, ready: peer.ready, live: state.isLive(peer, nowMillis: now), isSelf: false,
-                    owned: peer.owned.sorted(), warm: warm, registrations: peer.registrations, heardMillisAgo: now - peer.heardAtMillis)
+                    owned: peer.owned.sorted(), warm: warm, standby: standbys[id] ?? [], registrations: peer.registrations, heardMillisAgo: now - peer.heardAtMillis)
             }
             instances.append(ShardsReport.Instance(
                 instance: instance, admin: adminURL, ready: state.ready, live: state.liveReady(nowMillis: now).contains(instance),
-                isSelf: true, owned: state.owned.sorted(), warm: warm, registrations: registrations, heardMillisAgo: nil))
+                isSelf: true, owned: state.owned.sorted(), warm: warm, standby: standbys[instance] ?? [], registrations: registrations, heardMillisAgo: nil))
             return ShardsReport(
                 instances: instances.sorted { $0.instance < $1.instance }, partitions: state.partitions, unowned: state.unowned(nowMillis: now))
         }

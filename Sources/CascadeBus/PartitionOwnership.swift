@@ -117,6 +117,23 @@ struct PartitionOwnership: Sendable {
         return change
     }
 
+    /// The partitions this instance would own if their owner went: those where it comes second
+    /// among the live, ready instances (partitioned state keeps their state warm, so a takeover
+    /// does not wait for a rebuild). Empty before the first decision and while not ready.
+    func standby(nowMillis: Int64) -> Set<String> {
+        guard ready, nowMillis - listeningSinceMillis >= deadAfterMillis else { return [] }
+        let live = liveReady(nowMillis: nowMillis)
+        var standby = Set<String>()
+        for partition in partitions where Self.standby(of: partition, among: live) == me { standby.insert(partition) }
+        return standby
+    }
+
+    /// The instance that would own the partition if its owner went: second by score.
+    static func standby(of partition: String, among instances: [String]) -> String? {
+        guard let owner = owner(of: partition, among: instances) else { return nil }
+        return self.owner(of: partition, among: instances.filter { $0 != owner })
+    }
+
     /// Partitions no live instance says it owns: resolved by nobody right now (for the alert).
     func unowned(nowMillis: Int64) -> [String] {
         var claimed = owned

@@ -15,9 +15,14 @@ import NIOConcurrencyHelpers
 ///   previous holder got (committed under `<group>.edges-routed`) they only rebuild what it
 ///   knew; after that they are produced.
 ///
-/// Once all three are read up to where they ended when it gained p, p is rebuilt (`gain`
+/// Once all three are read up to where they ended when it gained p, p is rebuilt (`hold`
 /// returns) and its events and hops may be consumed. Then it keeps following them: records
 /// landing here are race-checked (`EdgeLandingCheck`). Losing p drops all of it.
+///
+/// A partition is held either as its owner's or as a standby's (the instance that would take it
+/// over first keeps it warm, so a takeover waits for no rebuild). A standby routes registrations
+/// to keep the forward side current but produces nothing; promoted, it reads the partition's
+/// registrations again from where its owner committed them, producing.
 final class ShareFollower: Sendable {
     let share: IndexShare
     private let ledger: Ledger
@@ -84,11 +89,45 @@ final class ShareFollower: Sendable {
         }
     }
 
-    /// Starts holding `partition` and reads its state; returns true once it is rebuilt, false
-    /// when it was lost (or the follower stopped) first.
-    func gain(_ partition: Int32) async -> Bool {
+    /// Holds `partition`, as its owner or as a standby, reading its state if it was not held
+    /// yet; returns true once it is rebuilt, false when it was lost (or the follower stopped)
+    /// first. Promotes a standby to owner.
+    func hold(_ partition: Int32, owned: Bool) async -> Bool {
+        switch held.withLockedValue({ $0.holding(partition, owned: owned) }) {
+        case .new(let generation):
+            return await rebuild(partition, generation: generation)
+        case .held(let generation, let promoted):
+            if promoted { await readRegistrationsAgain(partition, generation: generation) }
+            return await withCheckedContinuation { continuation in
+                if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation) }) { continuation.resume(returning: now) }
+            }
+        }
+    }
+
+    /// Its owner now elsewhere, a partition held stays warm: its registrations are routed, not produced.
+    func demote(_ partition: Int32) {
+        held.withLockedValue { $0.demote(partition) }
+    }
+
+    /// The partitions held, owned or standing by.
+    var holding: Set<Int32> { held.withLockedValue { Set($0.byPartition.keys) } }
+
+    /// A standby promoted to owner: its registrations from where the owner committed how far
+    /// it routed them are routed again, producing (the owner may have gone before producing them).
+    private func readRegistrationsAgain(_ partition: Int32, generation: Int) async {
+        let deps = TopicPartition(topic: topics.deps, partition: partition)
+        let committed = (try? await consumer.committed([deps], timeout: .seconds(5)))?.first?.offset ?? -1
+        let readPast = held.withLockedValue { $0.produceRoutes(partition, generation: generation, from: max(0, committed)) }
+        guard readPast else { return }
+        do {
+            try await consumer.seek([TopicPartition(topic: topics.deps, partition: partition, offset: max(0, committed))])
+        } catch {
+            logger.error("cannot read a partition's registrations again", metadata: ["partition": "\(partition)", "error": "\(error)"])
+        }
+    }
+
+    private func rebuild(_ partition: Int32, generation: Int) async -> Bool {
         let started = ContinuousClock.now
-        let generation = held.withLockedValue { $0.begin(partition) }
         var ends: [PartitionWatermarks]?
         while ends == nil {
             guard held.withLockedValue({ $0.generation(of: partition) == generation }) else { return false }
@@ -106,7 +145,7 @@ final class ShareFollower: Sendable {
             .first?.offset ?? -1
         // Held from here, unless lost meanwhile: under the lock `lose` ends it under.
         let proceed = held.withLockedValue { state in
-            guard state.rebuilding(partition, generation: generation, ends: ends ?? [], routedFrom: max(0, committed)) else { return false }
+            guard state.rebuilding(partition, generation: generation, ends: ends ?? [], committed: max(0, committed)) else { return false }
             share.hold(partition)
             return true
         }
@@ -285,10 +324,13 @@ struct Holdings {
 
     struct Holding {
         var generation: Int
+        /// Its owner's, or a standby's.
+        var owned: Bool
         /// Per state topic, the next offset to read once it is read up to where it ended at the gain.
         var ends: [String: Int64] = [:]
         var read: [String: Int64] = [:]
-        var routedFrom: Int64 = 0
+        /// Registrations from this offset on are produced as edge records; never for a standby.
+        var routedFrom: Int64 = .max
         var isReading = false
         var isRebuilt = false
         var waiters: [Waiter] = []
@@ -307,17 +349,46 @@ struct Holdings {
 
     func generation(of partition: Int32) -> Int? { byPartition[partition]?.generation }
 
-    mutating func begin(_ partition: Int32) -> Int {
+    enum Start {
+        case new(generation: Int)
+        /// Held already; `promoted`: it was a standby's until now.
+        case held(generation: Int, promoted: Bool)
+    }
+
+    mutating func holding(_ partition: Int32, owned: Bool) -> Start {
+        if var holding = byPartition[partition] {
+            let promoted = owned && !holding.owned
+            holding.owned = holding.owned || owned
+            byPartition[partition] = holding
+            return .held(generation: holding.generation, promoted: promoted)
+        }
         generations += 1
-        byPartition[partition] = Holding(generation: generations)
-        return generations
+        byPartition[partition] = Holding(generation: generations, owned: owned)
+        return .new(generation: generations)
+    }
+
+    mutating func demote(_ partition: Int32) {
+        byPartition[partition]?.owned = false
+        byPartition[partition]?.routedFrom = .max
+    }
+
+    /// A promoted standby produces the routes of registrations from `offset` on. True when it
+    /// has read past that offset, so must read from there again; false when it does not read
+    /// the partition yet (its rebuild then starts producing from the committed offset) or has
+    /// not got that far.
+    mutating func produceRoutes(_ partition: Int32, generation: Int, from offset: Int64) -> Bool {
+        guard var holding = byPartition[partition], holding.generation == generation, holding.owned, holding.isReading else { return false }
+        holding.routedFrom = offset
+        byPartition[partition] = holding
+        return holding.read[depsTopic, default: 0] > offset
     }
 
     /// The ends are known: reading starts. False when the partition was lost meanwhile.
-    mutating func rebuilding(_ partition: Int32, generation: Int, ends: [PartitionWatermarks], routedFrom: Int64) -> Bool {
+    /// `committed`: how far its registrations were routed, from where an owner produces.
+    mutating func rebuilding(_ partition: Int32, generation: Int, ends: [PartitionWatermarks], committed: Int64) -> Bool {
         guard !stopped, var holding = byPartition[partition], holding.generation == generation else { return false }
         for end in ends where end.high > end.low { holding.ends[end.topic] = end.high }
-        holding.routedFrom = routedFrom
+        holding.routedFrom = holding.owned ? committed : .max
         holding.isReading = true
         byPartition[partition] = holding
         return true
@@ -366,7 +437,7 @@ struct Holdings {
     /// Where registrations are routed up to, in the partitions rebuilt.
     func routedPositions() -> [(partition: Int32, next: Int64)] {
         byPartition.compactMap { partition, holding in
-            guard holding.isRebuilt, let next = holding.read[depsTopic] else { return nil }
+            guard holding.isRebuilt, holding.owned, holding.routedFrom != .max, let next = holding.read[depsTopic] else { return nil }
             return (partition, next)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeBus
+import CascadeClient
 import CascadeGraph
 import CascadeKafka
 import CascadeWire
@@ -113,7 +114,9 @@ struct BusCommand: AsyncParsableCommand {
         configuration.tracing = telemetry?.spans
         let bus = try BusService(configuration: configuration, graph: cacheGraph, logger: logger)
         // The ready line comes once the admin API listens and the state is rebuilt.
-        let admin = buildApplication(AdminContextSource(bus: bus, token: adminToken), host: adminHost, port: adminPort, logger: logger) { host, port in
+        var adminSource = AdminContextSource(bus: bus, token: adminToken)
+        adminSource.fetch = { url, token in try await HTTPGet.fetch(url, token: token, timeout: 2) }
+        let admin = buildApplication(adminSource, host: adminHost, port: adminPort, logger: logger) { host, port in
             bus.setAdminURL("http://\(host):\(port)")
             Task {
                 await bus.awaitReady()

@@ -202,4 +202,33 @@ struct OwnershipNetwork {
             of: "cascade.events:3", among: ["bus-2", "bus-0", "bus-1"]))
         #expect(PartitionOwnership.score("bus-0", "cascade.events:0") == 0x7406_aeaa_e17e_aaae, "computed independently (FNV-1a, splitmix)")
     }
+
+    @Test("every partition has one standby besides its owner, and a killed owner's partitions go to their standbys")
+    func standbysTakeOver() throws {
+        var network = OwnershipNetwork()
+        for id in ["bus-a", "bus-b", "bus-c"] { network.start(id) }
+        network.rounds(8)
+        var standbys: [String: [String]] = [:]
+        for id in network.alive.sorted() {
+            for partition in network.machines[id]?.standby(nowMillis: network.now) ?? [] { standbys[partition, default: []].append(id) }
+        }
+        let owners = network.owners()
+        for partition in OwnershipNetwork.partitions {
+            #expect(standbys[partition]?.count == 1, "\(partition) has one standby: \(standbys[partition] ?? [])")
+            #expect(standbys[partition] != owners[partition], "\(partition)'s standby is not its owner")
+        }
+        let victim = try #require(owners.values.first?.first)
+        let expected = OwnershipNetwork.partitions.filter { owners[$0] == [victim] }.map { ($0, standbys[$0] ?? []) }
+        network.kill(victim)
+        network.rounds(8)
+        let after = network.owners()
+        for (partition, standby) in expected {
+            #expect(after[partition] == standby, "\(partition) went to its standby \(standby): \(after[partition] ?? [])")
+        }
+        // A lone instance stands by for nothing: it owns everything.
+        var alone = OwnershipNetwork()
+        alone.start("bus-a")
+        alone.rounds(8)
+        #expect(alone.machines["bus-a"]?.standby(nowMillis: alone.now).isEmpty == true)
+    }
 }

@@ -18,8 +18,10 @@ struct PartitionedStateTests {
         let bootstrap: String
         let buses: [String: BusFailoverTests.Bus]
         let nodes: [String: (process: ChildProcess, cli: RedisCLI)]
-        /// Who owns each partition of the events topic, as the buses agree.
+        /// Who owns each partition of the events topic, as the buses agree, and who stands by
+        /// for it (keeps its state warm, so its closures need no hop into it).
         let owners: [Int32: String]
+        let standbys: [Int32: String]
 
         static func start(deadAfterMs: Int = 500) async throws -> System {
             let kafka = try ChildProcess.cascade(["kafka", "--partitions", String(partitions)])
@@ -51,7 +53,13 @@ struct PartitionedStateTests {
                     owners[Int32(partition.dropFirst("cascade.events:".count)) ?? -1] = name
                 }
             }
-            return System(kafka: kafka, bootstrap: bootstrap, buses: buses, nodes: nodes, owners: owners)
+            var standbys: [Int32: String] = [:]
+            for instance in try await anyBus.shards()["instances"] as? [[String: Any]] ?? [] {
+                for partition in instance["standby"] as? [String] ?? [] where partition.hasPrefix("cascade.events:") {
+                    standbys[Int32(partition.dropFirst("cascade.events:".count)) ?? -1] = instance["instance"] as? String
+                }
+            }
+            return System(kafka: kafka, bootstrap: bootstrap, buses: buses, nodes: nodes, owners: owners, standbys: standbys)
         }
 
         func stop() {
@@ -64,9 +72,13 @@ struct PartitionedStateTests {
             try await nodes[service]!.cli(arguments)
         }
 
-        /// The instance holding the edges whose dependency is `name`.
+        /// The instance owning the edges whose dependency is `name`, and the one standing by.
         func holder(of name: String) -> String {
             owners[StatePartitioner(count: Int32(partitions)).partition(of: name)] ?? "?"
+        }
+
+        func standby(of name: String) -> String {
+            standbys[StatePartitioner(count: Int32(partitions)).partition(of: name)] ?? "?"
         }
 
         /// Teaches the buses that product, order-summary and profile keys have dependents: the first
@@ -105,13 +117,15 @@ struct PartitionedStateTests {
     }
 
     /// A product id whose chain product → order summary → user profile puts its three edges on
-    /// three partitions owned by three different instances.
+    /// three partitions owned by three different instances, such that each step must hop: the
+    /// event's owner does not stand by for the summary's edge, nor its owner for the profile's.
     static func chainAcrossInstances(_ system: System, prefix: String) throws -> String {
         let id = (0..<10_000).lazy.map { "\(prefix)\($0)" }.first { id in
-            Set([
-                system.holder(of: "Product#\(id)"), system.holder(of: "product-service/product:\(id)"),
-                system.holder(of: "order-service/order:\(id):summary"),
-            ]).count == 3
+            let first = system.holder(of: "Product#\(id)")
+            let middle = "product-service/product:\(id)"
+            let last = "order-service/order:\(id):summary"
+            return Set([first, system.holder(of: middle), system.holder(of: last)]).count == 3
+                && system.standby(of: middle) != first && system.standby(of: last) != system.holder(of: middle)
         }
         return try #require(id)
     }
@@ -155,13 +169,23 @@ struct PartitionedStateTests {
         #expect(published.status == 0, "publish --wait: \(published.stderr)")
         #expect(try await Self.allGone(system, chain), "publish --wait returned before every key of the chain was gone")
         #expect(try await system.cli("user-service", ["EXISTS", "user:bystander:profile"]) == "1", "a key off the chain stays")
+        // Any instance answers for the ledger: the one holding the product's partition, or one
+        // that asks it (`cascade check --admin` reads versions so).
+        for (name, bus) in system.buses {
+            let body = try await runCommand("curl", ["-s", bus.admin + "/ledger/Product/\(id)"]).stdout
+            #expect(body.contains("\"version\":2"), "\(name) answers /ledger/Product/\(id): \(body)")
+        }
         // The order summary's dependents lie with a third instance: at least one hop carried the cascade.
         #expect(try await system.hopsConsumed() > hopsBefore)
 
         // A cycle: the summary depends on the product and on the profile, the profile on the
         // summary; their edges lie with different instances.
         let cycle = try #require((0..<10_000).lazy.map { "cycle-\($0)" }.first { id in
-            system.holder(of: "order-service/order:\(id):summary") != system.holder(of: "user-service/user:\(id):profile")
+            // The event's owner holds neither the summary's dependents nor stands by for them.
+            let first = system.holder(of: "Product#\(id)")
+            let summary = "order-service/order:\(id):summary"
+            return system.holder(of: summary) != first && system.standby(of: summary) != first
+                && system.holder(of: summary) != system.holder(of: "user-service/user:\(id):profile")
         })
         #expect(try await system.cli("order-service", [
             "SET", "order:\(cycle):summary", "v1", "DEPS", "Product#\(cycle)@1", "user-service/user:\(cycle):profile",
