@@ -1,5 +1,6 @@
 import CascadeKafka
 import Logging
+import NIOConcurrencyHelpers
 
 /// The at-least-once half of a consume-process-produce loop, shared by the bus and the
 /// benchmark's pass-through baseline so that the baseline measures the same commit path: a
@@ -13,6 +14,13 @@ public final class AcknowledgedCommits: Sendable {
     public let producer: KafkaProducerLanes
     private let logger: Logger
     private let onAcknowledged: (@Sendable (OffsetTracker.Completed) -> Void)?
+    private let deliveredHook = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
+
+    /// Hears the span sequence of each message delivered, before it counts (from the
+    /// producer's poll thread).
+    public func onDelivered(_ hook: @escaping @Sendable (UInt64) -> Void) {
+        deliveredHook.withLockedValue { $0 = hook }
+    }
 
     /// `lanes`: producer connections (`BusConfiguration.producerLanes`). `onAcknowledged` hears
     /// each span of events once every message it caused is acknowledged, on a producer's poll thread.
@@ -23,12 +31,17 @@ public final class AcknowledgedCommits: Sendable {
         var configuration = kafka
         if configuration.properties["message.timeout.ms"] == nil { configuration.properties["message.timeout.ms"] = "0" }
         let tracker = self.tracker
+        let deliveredHook = self.deliveredHook
         producer = try KafkaProducerLanes(count: lanes, configuration: configuration, logger: logger) { deliveries in
             var acknowledged: [UInt64] = []
             acknowledged.reserveCapacity(deliveries.count)
+            let onDelivered = deliveredHook.withLockedValue { $0 }
             for delivery in deliveries {
                 switch delivery.result {
-                case .success: acknowledged.append(Self.sequence(of: delivery.token))
+                case .success:
+                    let sequence = Self.sequence(of: delivery.token)
+                    onDelivered?(sequence)
+                    acknowledged.append(sequence)
                 case .failure(let error):
                     // The event stays unacknowledged: its offset is not committed.
                     logger.error("message not delivered", metadata: ["error": "\(error)"])

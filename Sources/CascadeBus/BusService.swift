@@ -39,7 +39,16 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// Partitioned state: what the events owned still wait for from their hops, and the credit
     /// this instance owes back once its spans are acknowledged (sent by `returnCredits`).
     private let credits = HopCredits()
-    private let creditsToReturn: (stream: AsyncStream<[HopCredit]>, continuation: AsyncStream<[HopCredit]>.Continuation)
+    /// Messages of the spans that return credit, by sequence: where their credit messages start.
+    private let spanSizes = NIOLockedValueBox<[UInt64: Int]>([:])
+    private let creditsToReturn: (stream: AsyncStream<CreditsDue>, continuation: AsyncStream<CreditsDue>.Continuation)
+
+    /// Credit to send back as the last messages of span `sequence`, from `position` on.
+    struct CreditsDue: Sendable {
+        var sequence: UInt64
+        var position: Int
+        var credits: [HopCredit]
+    }
 
     /// `onSpanAcknowledged` hears each span of consumed events once every message they caused
     /// is acknowledged (from the producer's poll thread): for benchmarks and tests.
@@ -79,20 +88,25 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         self.spansInFlight = spansInFlight
         let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.watermarkWake = watermarkWake
-        let creditsToReturn = AsyncStream<[HopCredit]>.makeStream()
+        let creditsToReturn = AsyncStream<CreditsDue>.makeStream()
         self.creditsToReturn = creditsToReturn
         let credits = self.credits
         let partitioned = configuration.partitionedState
         commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger, lanes: configuration.producerLanes) { completed in
             spansInFlight.acknowledged(completed, atMillis: Timestamps.nowMillis())
             onSpanAcknowledged?(completed)
-            guard partitioned else { return }
-            let returns = credits.acknowledged(sequence: completed.sequence)
-            if !returns.isEmpty { creditsToReturn.continuation.yield(returns) }
             // With partitioned state the watermarks follow what is acknowledged, hops included.
-            watermarkWake.continuation.yield()
+            if partitioned { watermarkWake.continuation.yield() }
         }
         producer = commits.producer
+        if partitioned {
+            // A span that consumed hops sends their credit back once its own messages are
+            // delivered, as its last messages (`HopCredits`).
+            commits.onDelivered { sequence in
+                let due = credits.delivered(sequence: sequence)
+                if !due.isEmpty { creditsToReturn.continuation.yield(CreditsDue(sequence: sequence, position: -1, credits: due)) }
+            }
+        }
         let producer = self.producer
         let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
         self.tail = tail
@@ -445,15 +459,18 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     }
 
     /// Sends back, to each event's partition of the hops topic, the credit of hops whose
-    /// messages are acknowledged.
+    /// messages are delivered: the last messages of their span, which is acknowledged (and its
+    /// offsets committed) once they are.
     private func returnCredits() async {
         let header = [KafkaHeader(name: HopCredit.header, value: Array("1".utf8))]
-        for await credits in creditsToReturn.stream {
-            for credit in credits {
+        for await due in creditsToReturn.stream {
+            // The span's own messages come first; its credit messages after them.
+            let first = due.position >= 0 ? due.position : (spanSizes.withLockedValue { $0.removeValue(forKey: due.sequence) } ?? 0)
+            for (index, credit) in due.credits.enumerated() {
                 do throws(KafkaError) {
                     try await producer.produce(
                         topic: configuration.topics.hops, key: Array("credit".utf8), value: credit.encoded(), headers: header,
-                        partition: credit.origin.partition, token: 0)
+                        partition: credit.origin.partition, token: AcknowledgedCommits.token(sequence: due.sequence, position: first + index))
                 } catch {
                     logger.error("cannot return the credit of a hop", metadata: ["error": "\(error)"])
                 }
@@ -500,15 +517,14 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 spansInFlight.sent(span.times, partition: span.partition, lastOffset: span.lastOffset)
                 processor.cascades.remember(span.cascades)
             }
-            // The credit of the span's hops coming back is one more thing to acknowledge.
+            // Beside its messages, the span waits for the credit of its events' hops to come back
+            // (one unit), and for the credit it returns to be delivered (one message each).
             let sequence = commits.tracker.begin(
                 span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events,
-                messages: outbound.count + (span.owed.isEmpty ? 0 : 1))
-            credits.began(sequence: sequence, owed: span.owed, returns: span.returns)
-            if outbound.isEmpty && span.owed.isEmpty && !span.returns.isEmpty {
-                // Nothing to wait for: the span is acknowledged already.
-                creditsToReturn.continuation.yield(credits.acknowledged(sequence: sequence))
-            }
+                messages: outbound.count + (span.owed.isEmpty ? 0 : 1) + span.returns.count)
+            if !span.returns.isEmpty && !outbound.isEmpty { spanSizes.withLockedValue { $0[sequence] = outbound.count } }
+            let dueNow = credits.began(sequence: sequence, messages: outbound.count, owed: span.owed, returns: span.returns)
+            if !dueNow.isEmpty { creditsToReturn.continuation.yield(CreditsDue(sequence: sequence, position: 0, credits: dueNow)) }
             for (position, message) in outbound.enumerated() {
                 do {
                     try await producer.produce(

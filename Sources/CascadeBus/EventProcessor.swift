@@ -102,9 +102,10 @@ public struct EventProcessor: Sendable {
     private func giveCredit(_ result: inout ProcessingResult, source: SourcePosition) {
         guard !result.hops.isEmpty else { return }
         let origin = HopCredit.Origin(partition: source.partition, offset: source.offset, ticket: UInt64.random(in: 1...UInt64.max))
-        for (var hop, credit) in zip(result.hops, HopCredits.split(HopCredits.whole, into: result.hops.count)) {
+        for (index, (var hop, credit)) in zip(result.hops, HopCredits.split(HopCredits.whole, into: result.hops.count)).enumerated() {
             hop.origin = origin
             hop.credit = credit
+            hop.piece = HopCredit.piece(of: origin.ticket, index + 1)
             result.messages.append(hopMessage(hop))
         }
         result.hops = []
@@ -295,7 +296,7 @@ public struct EventProcessor: Sendable {
         guard let part else {
             var result = ProcessingResult(
                 outcome: .skipped(reason: "hop-expanded-already"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
-            result.creditToReturn = hop.origin.map { HopCredit(origin: $0, credit: hop.credit) }
+            result.creditToReturn = hop.origin.map { HopCredit(origin: $0, credit: hop.credit, piece: HopCredit.piece(of: hop.piece, 0)) }
             return result
         }
         let fenced = !hop.fence.entity.isEmpty
@@ -325,8 +326,9 @@ public struct EventProcessor: Sendable {
             for index in onward.indices {
                 onward[index].origin = origin
                 onward[index].credit = shares[index + 1]
+                onward[index].piece = HopCredit.piece(of: hop.piece, index + 1)
             }
-            result.creditToReturn = HopCredit(origin: origin, credit: shares[0])
+            result.creditToReturn = HopCredit(origin: origin, credit: shares[0], piece: HopCredit.piece(of: hop.piece, 0))
         }
         result.messages = messages + onward.map(hopMessage)
         return result

@@ -10,12 +10,24 @@ import NIOConcurrencyHelpers
 /// is committed, and the watermarks and `CASCADE.AFTER` that follow the acknowledged offsets
 /// cover the hops too. Credit comes back on the event's own partition of the hops topic, which
 /// the event's owner reads; a ticket per attempt keeps an earlier owner's returns apart.
+///
+/// A returned credit is one more message of the span of the hop it belongs to, sent once the
+/// span's own messages are delivered: the hop's offset is committed only once its credit is on
+/// its way back. A hop consumed again after a crash returns the same pieces (`HopCredit.piece`),
+/// which count once.
 final class HopCredits: Sendable {
     static let whole: UInt64 = 1 << 60
 
     private struct Outstanding {
         var sequence: UInt64
         var owed: UInt64
+        var pieces: Set<UInt64> = []
+    }
+
+    /// A span's own messages still to be delivered before it sends its credit back.
+    private struct Returning {
+        var undelivered: Int
+        var credits: [HopCredit]
     }
 
     private struct State {
@@ -23,32 +35,45 @@ final class HopCredits: Sendable {
         var outstanding: [HopCredit.Origin: Outstanding] = [:]
         /// By span sequence: how many of its events still have credit out.
         var spans: [UInt64: Int] = [:]
-        /// By span sequence: the credit this instance returns once that span is acknowledged.
-        var toReturn: [UInt64: [HopCredit]] = [:]
+        /// By span sequence: the credit this instance returns once that span's messages are delivered.
+        var toReturn: [UInt64: Returning] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
 
-    /// A span was handed to the producer as `sequence`, with events whose hops carry credit,
-    /// and hops consumed whose credit it returns once acknowledged.
-    func began(sequence: UInt64, owed origins: [HopCredit.Origin], returns: [HopCredit]) {
-        guard !origins.isEmpty || !returns.isEmpty else { return }
-        state.withLockedValue { state in
+    /// A span was handed to the producer as `sequence` with `messages` messages of its own,
+    /// with events whose hops carry credit, and hops consumed whose credit it returns once its
+    /// messages are delivered. Returns the credit to send now, when it has no message to wait for.
+    func began(sequence: UInt64, messages: Int, owed origins: [HopCredit.Origin], returns: [HopCredit]) -> [HopCredit] {
+        guard !origins.isEmpty || !returns.isEmpty else { return [] }
+        return state.withLockedValue { state in
             for origin in origins { state.outstanding[origin] = Outstanding(sequence: sequence, owed: Self.whole) }
             if !origins.isEmpty { state.spans[sequence] = origins.count }
-            if !returns.isEmpty { state.toReturn[sequence] = returns }
+            guard !returns.isEmpty else { return [] }
+            guard messages > 0 else { return returns }
+            state.toReturn[sequence] = Returning(undelivered: messages, credits: returns)
+            return []
         }
     }
 
-    /// The credit to return now that span `sequence` is acknowledged.
-    func acknowledged(sequence: UInt64) -> [HopCredit] {
-        state.withLockedValue { $0.toReturn.removeValue(forKey: sequence) ?? [] }
+    /// A message of span `sequence` was delivered: the credit to send back, once it was its last.
+    func delivered(sequence: UInt64) -> [HopCredit] {
+        state.withLockedValue { state in
+            guard var returning = state.toReturn[sequence] else { return [] }
+            returning.undelivered -= 1
+            guard returning.undelivered <= 0 else {
+                state.toReturn[sequence] = returning
+                return []
+            }
+            state.toReturn[sequence] = nil
+            return returning.credits
+        }
     }
 
     /// Credit came back; returns the span's sequence when it was the last its span waited for.
     func returned(_ credit: HopCredit) -> UInt64? {
         state.withLockedValue { state in
-            guard var entry = state.outstanding[credit.origin] else { return nil }
+            guard var entry = state.outstanding[credit.origin], entry.pieces.insert(credit.piece).inserted else { return nil }
             entry.owed -= min(entry.owed, credit.credit)
             guard entry.owed == 0 else {
                 state.outstanding[credit.origin] = entry

@@ -18,10 +18,23 @@ public struct HopCredit: Codable, Sendable, Hashable {
 
     public var origin: Origin
     public var credit: UInt64
+    /// Which piece of the credit this is (`piece(of:_:)`): the same for a hop consumed again
+    /// after a crash, so its owner counts a piece once, however often it comes back.
+    public var piece: UInt64
 
-    public init(origin: Origin, credit: UInt64) {
+    public init(origin: Origin, credit: UInt64, piece: UInt64) {
         self.origin = origin
         self.credit = credit
+        self.piece = piece
+    }
+
+    /// The id of part `index` of the piece `parent` (a ticket, or a hop's piece): stable across
+    /// processes and attempts, since a hop's closure lists its hops in the same order.
+    public static func piece(of parent: UInt64, _ index: Int) -> UInt64 {
+        var hash = (parent ^ 0x9e37_79b9_7f4a_7c15) &+ UInt64(index) &* 0xbf58_476d_1ce4_e5b9
+        hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+        return hash ^ (hash >> 31)
     }
 
     /// The header that tells a credit from a hop on the hops topic.

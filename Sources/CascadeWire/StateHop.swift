@@ -29,6 +29,7 @@ public struct StateHop: Codable, Sendable, Hashable {
     /// (`HopCredit`): nil for a hop of the race check, which no event waits for.
     public var origin: HopCredit.Origin?
     public var credit: UInt64 = 0
+    public var piece: UInt64 = 0
 
     public init(
         root: String, name: String, partition: Int32, fence: EntityRef, fenceVersion: UInt64, depth: Int, path: [String], skip: [UInt64]
@@ -45,7 +46,7 @@ public struct StateHop: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case root, name, fenceEntity = "fence_entity", fenceID = "fence_id", fenceVersion = "fence_version", depth, path, skip
-        case eventID = "event_id", atMillis = "at_ms", origin, credit
+        case eventID = "event_id", atMillis = "at_ms", origin, credit, piece
     }
 
     public init(from decoder: any Decoder) throws {
@@ -63,6 +64,7 @@ public struct StateHop: Codable, Sendable, Hashable {
         atMillis = try container.decodeIfPresent(Int64.self, forKey: .atMillis) ?? 0
         origin = try container.decodeIfPresent(HopCredit.Origin.self, forKey: .origin)
         credit = try container.decodeIfPresent(UInt64.self, forKey: .credit) ?? 0
+        piece = try container.decodeIfPresent(UInt64.self, forKey: .piece) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -80,6 +82,7 @@ public struct StateHop: Codable, Sendable, Hashable {
         if let origin {
             try container.encode(origin, forKey: .origin)
             try container.encode(credit, forKey: .credit)
+            try container.encode(piece, forKey: .piece)
         }
     }
 
