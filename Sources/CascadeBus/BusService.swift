@@ -114,12 +114,14 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
         raceCheck.applyDelayMillis = { [nodes] service in nodes.applyDelayMillis(service: service) }
+        let nodes = self.nodes
         shares = try share.map { share throws(KafkaError) in
             // Beacon rounds and a fetch: the others have heard of a family by then.
-            let landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: configuration.topics, settleMillis: 500)
+            var landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: configuration.topics, settleMillis: 500)
+            landing.longestApplyDelayMillis = { [nodes] in nodes.longestApplyDelayMillis() }
             return try ShareFollower(
                 configuration: configuration, share: share, ledger: ledger, landing: landing, producer: producer, writer: writer,
-                metrics: metrics, logger: logger)
+                metrics: metrics, logger: logger, tail: tail)
         }
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,

@@ -21,6 +21,8 @@ struct EdgeLandingCheck: Sendable {
     let topics: Topics
     /// How long after a family is learned here the others have surely heard of it.
     let settleMillis: Int64
+    /// The longest the nodes of any service take to apply an invalidation lately.
+    var longestApplyDelayMillis: @Sendable () -> Int64 = { 0 }
 
     func check(_ record: EdgeRecord, nowMillis: Int64) -> [OutboundMessage] {
         guard let setAtMillis = record.setAtMillis, !record.dependencies.isEmpty else { return [] }

@@ -19,6 +19,11 @@ import NIOConcurrencyHelpers
 /// returns) and its events and hops may be consumed. Then it keeps following them: records
 /// landing here are race-checked (`EdgeLandingCheck`). Losing p drops all of it.
 ///
+/// The race check needs what was invalidated lately, which a holder new to p did not see: once
+/// p is rebuilt, what every instance invalidated since a race window before the gain is read
+/// back from the invalidation topics (`InvalidationTail`), and only then are the records that
+/// landed meanwhile checked, and the ones after as they come.
+///
 /// A partition is held either as its owner's or as a standby's (the instance that would take it
 /// over first keeps it warm, so a takeover waits for no rebuild). A standby routes registrations
 /// to keep the forward side current but produces nothing; promoted, it reads the partition's
@@ -38,11 +43,14 @@ final class ShareFollower: Sendable {
     private let metrics: BusMetrics
     private let logger: Logger
     private let held: NIOLockedValueBox<Holdings>
+    /// Reads back what the bus instances invalidated lately; nil in tests without one.
+    private let tail: InvalidationTail?
 
     init(
         configuration: BusConfiguration, share: IndexShare, ledger: Ledger, landing: EdgeLandingCheck, producer: KafkaProducerLanes,
-        writer: String, metrics: BusMetrics, logger: Logger
+        writer: String, metrics: BusMetrics, logger: Logger, tail: InvalidationTail?
     ) throws(KafkaError) {
+        self.tail = tail
         self.share = share
         self.ledger = ledger
         self.producer = producer
@@ -104,6 +112,27 @@ final class ShareFollower: Sendable {
         }
     }
 
+    /// Reads back what was invalidated since a race window before the gain, then checks the
+    /// records that landed since the gain, and from then on every record as it lands.
+    private func startChecking(_ partition: Int32, generation: Int, gainedAtMillis: Int64) async {
+        if let tail {
+            let raceCheck = landing.raceCheck
+            let memory = raceCheck.recent
+            let since = gainedAtMillis - raceCheck.windowMillis - landing.longestApplyDelayMillis() - 1000
+            do {
+                let read = try await tail.read(sinceMillis: since, into: memory)
+                if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
+            } catch {
+                // Vouching for nothing before now: every key dependency landing here counts as stale for a race window.
+                memory.forgetBefore(Timestamps.nowMillis())
+                logger.warning("claiming nothing from before a partition was gained", metadata: ["partition": "\(partition)", "error": "\(error)"])
+            }
+        }
+        let pending = held.withLockedValue { $0.startChecking(partition, generation: generation) }
+        let now = Timestamps.nowMillis()
+        await send(pending.flatMap { landing.check($0, nowMillis: now) })
+    }
+
     /// Its owner now elsewhere, a partition held stays warm: its registrations are routed, not produced.
     func demote(_ partition: Int32) {
         held.withLockedValue { $0.demote(partition) }
@@ -128,6 +157,7 @@ final class ShareFollower: Sendable {
 
     private func rebuild(_ partition: Int32, generation: Int) async -> Bool {
         let started = ContinuousClock.now
+        let gainedAtMillis = Timestamps.nowMillis()
         var ends: [PartitionWatermarks]?
         while ends == nil {
             guard held.withLockedValue({ $0.generation(of: partition) == generation }) else { return false }
@@ -160,6 +190,7 @@ final class ShareFollower: Sendable {
             if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation) }) { continuation.resume(returning: now) }
         }
         if rebuilt {
+            await startChecking(partition, generation: generation, gainedAtMillis: gainedAtMillis)
             metrics.partitionRebuilds.increment()
             logger.info("state partition rebuilt", metadata: [
                 "partition": "\(partition)", "elapsed": "\(ContinuousClock.now - started)",
@@ -201,6 +232,7 @@ final class ShareFollower: Sendable {
         let holdings = held.withLockedValue { $0.byPartition }
         var out: [OutboundMessage] = []
         var landed: [EdgeRecord] = []
+        var unchecked: [(partition: Int32, record: EdgeRecord)] = []
         var positions: [(topic: String, partition: Int32, next: Int64)] = []
         for message in batch {
             guard let holding = holdings[message.partition], holding.isReading else { continue }
@@ -209,10 +241,15 @@ final class ShareFollower: Sendable {
             case topics.edges:
                 guard let record = edgeRecord(message) else { continue }
                 let caused = share.apply(record, liveAtMillis: holding.isRebuilt ? Timestamps.nowMillis() : nil)
+                if holding.isChecking {
+                    landed.append(record)
+                } else if message.offset >= holding.ends[topics.edges, default: 0], record.setAtMillis != nil {
+                    // Landed since the gain: checked once the memory is read back.
+                    unchecked.append((message.partition, record))
+                }
                 // While rebuilding, what the record caused was done by whoever read it first.
                 guard holding.isRebuilt else { continue }
                 out += caused.map(edgeMessage)
-                landed.append(record)
             case topics.ledger:
                 if message.header(StateFollower.writerHeader) != writer, let bytes = message.valueBytes,
                    let record = try? LedgerRecord.decode(bytes) {
@@ -228,7 +265,10 @@ final class ShareFollower: Sendable {
         let now = Timestamps.nowMillis()
         for record in landed { out += landing.check(record, nowMillis: now) }
         await send(out)
-        let finished = held.withLockedValue { $0.read(positions) }
+        let finished = held.withLockedValue { state in
+            for (partition, record) in unchecked { state.uncheckedLanded(partition, record) }
+            return state.read(positions)
+        }
         for (waiter, rebuilt) in finished { waiter.resume(returning: rebuilt) }
     }
 
@@ -333,6 +373,10 @@ struct Holdings {
         var routedFrom: Int64 = .max
         var isReading = false
         var isRebuilt = false
+        /// The memory of recent invalidations covers the partition: records are checked as they land.
+        var isChecking = false
+        /// Records that landed since the gain, before checking started.
+        var unchecked: [EdgeRecord] = []
         var waiters: [Waiter] = []
 
         var caughtUp: Bool { ends.allSatisfy { read[$0.key, default: 0] >= $0.value } }
@@ -365,6 +409,19 @@ struct Holdings {
         generations += 1
         byPartition[partition] = Holding(generation: generations, owned: owned)
         return .new(generation: generations)
+    }
+
+    mutating func uncheckedLanded(_ partition: Int32, _ record: EdgeRecord) {
+        guard byPartition[partition]?.isChecking == false else { return }
+        byPartition[partition]?.unchecked.append(record)
+    }
+
+    /// Checking starts: the records that landed before, to check now.
+    mutating func startChecking(_ partition: Int32, generation: Int) -> [EdgeRecord] {
+        guard var holding = byPartition[partition], holding.generation == generation else { return [] }
+        holding.isChecking = true
+        defer { holding.unchecked = []; byPartition[partition] = holding }
+        return holding.unchecked
     }
 
     mutating func demote(_ partition: Int32) {

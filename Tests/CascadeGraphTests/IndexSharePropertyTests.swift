@@ -68,7 +68,7 @@ import Testing
             var hops = 0
             while let hop = queue.popLast() {
                 hops += 1
-                #expect(hop.fence == ref && hop.fenceVersion == 1, "every hop carries the event's fence")
+                #expect(hop.fence == ref && hop.fenceVersion == 1, "every hop carries the event fence: \(hop.fence) \(ref)")
                 #expect(hops < 100_000, "the cascade ends")
                 if hops >= 100_000 { break }
                 guard let next = share(of: hop.partition).closure(of: hop) else { continue }
