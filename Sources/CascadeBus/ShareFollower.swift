@@ -107,7 +107,7 @@ final class ShareFollower: Sendable {
         case .held(let generation, let promoted):
             if promoted { await readRegistrationsAgain(partition, generation: generation) }
             return await withCheckedContinuation { continuation in
-                if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation) }) { continuation.resume(returning: now) }
+                if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation, onRebuilt: share.hold) }) { continuation.resume(returning: now) }
             }
         }
     }
@@ -173,11 +173,8 @@ final class ShareFollower: Sendable {
         }
         let committed = (try? await consumer.committed([TopicPartition(topic: topics.deps, partition: partition)], timeout: .seconds(5)))?
             .first?.offset ?? -1
-        // Held from here, unless lost meanwhile: under the lock `lose` ends it under.
         let proceed = held.withLockedValue { state in
-            guard state.rebuilding(partition, generation: generation, ends: ends ?? [], committed: max(0, committed)) else { return false }
-            share.hold(partition)
-            return true
+            state.rebuilding(partition, generation: generation, ends: ends ?? [], committed: max(0, committed))
         }
         guard proceed else { return false }
         do {
@@ -187,7 +184,7 @@ final class ShareFollower: Sendable {
             return false
         }
         let rebuilt = await withCheckedContinuation { continuation in
-            if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation) }) { continuation.resume(returning: now) }
+            if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation, onRebuilt: share.hold) }) { continuation.resume(returning: now) }
         }
         if rebuilt {
             await startChecking(partition, generation: generation, gainedAtMillis: gainedAtMillis)
@@ -267,7 +264,7 @@ final class ShareFollower: Sendable {
         await send(out)
         let finished = held.withLockedValue { state in
             for (partition, record) in unchecked { state.uncheckedLanded(partition, record) }
-            return state.read(positions)
+            return state.read(positions, onRebuilt: share.hold)
         }
         for (waiter, rebuilt) in finished { waiter.resume(returning: rebuilt) }
     }
@@ -452,9 +449,13 @@ struct Holdings {
     }
 
     /// Returns the answer now if there is one; otherwise the waiter is resumed later.
-    mutating func wait(_ partition: Int32, generation: Int, _ waiter: Waiter) -> Bool? {
+    /// `onRebuilt` hears a partition the moment it is rebuilt, under the lock `end` takes: the
+    /// share counts it as held from then on (not before: closures would take its edges for
+    /// whole, and hand none of its keys on, while they are still being read).
+    mutating func wait(_ partition: Int32, generation: Int, _ waiter: Waiter, onRebuilt: (Int32) -> Void) -> Bool? {
         guard !stopped, var holding = byPartition[partition], holding.generation == generation else { return false }
         if holding.caughtUp {
+            if !holding.isRebuilt { onRebuilt(partition) }
             holding.isRebuilt = true
             byPartition[partition] = holding
             return true
@@ -465,13 +466,14 @@ struct Holdings {
     }
 
     /// Notes how far a batch read; returns the waiters of partitions now rebuilt.
-    mutating func read(_ positions: [(topic: String, partition: Int32, next: Int64)]) -> [(Waiter, Bool)] {
+    mutating func read(_ positions: [(topic: String, partition: Int32, next: Int64)], onRebuilt: (Int32) -> Void) -> [(Waiter, Bool)] {
         for position in positions {
             byPartition[position.partition]?.read[position.topic] = position.next
         }
         var finished: [(Waiter, Bool)] = []
         for (partition, var holding) in byPartition where holding.isReading && !holding.isRebuilt && holding.caughtUp && !holding.waiters.isEmpty {
             holding.isRebuilt = true
+            onRebuilt(partition)
             finished += holding.waiters.map { ($0, true) }
             holding.waiters = []
             byPartition[partition] = holding
