@@ -230,6 +230,8 @@ final class ShareFollower: Sendable {
         var out: [OutboundMessage] = []
         var landed: [EdgeRecord] = []
         var unchecked: [(partition: Int32, record: EdgeRecord)] = []
+        // Routed as a standby's: produced after all if the partition was promoted meanwhile.
+        var unproduced: [(partition: Int32, offset: Int64, records: [EdgeRecord])] = []
         var positions: [(topic: String, partition: Int32, next: Int64)] = []
         for message in batch {
             guard let holding = holdings[message.partition], holding.isReading else { continue }
@@ -254,18 +256,27 @@ final class ShareFollower: Sendable {
                 }
             case topics.deps:
                 let records = route(message)
-                if message.offset >= holding.routedFrom { out += records.map(edgeMessage) }
+                if message.offset >= holding.routedFrom {
+                    out += records.map(edgeMessage)
+                } else if !records.isEmpty {
+                    unproduced.append((message.partition, message.offset, records))
+                }
             default:
                 continue
             }
         }
         let now = Timestamps.nowMillis()
         for record in landed { out += landing.check(record, nowMillis: now) }
-        await send(out)
-        let finished = held.withLockedValue { state in
+        // One lock with the positions: a promotion either saw this batch read (and reads its
+        // registrations again) or this sees the promotion (and produces them now).
+        let (finished, promoted) = held.withLockedValue { state in
             for (partition, record) in unchecked { state.uncheckedLanded(partition, record) }
-            return state.read(positions, onRebuilt: share.hold)
+            let promoted = unproduced.filter { $0.offset >= state.byPartition[$0.partition]?.routedFrom ?? .max }
+            return (state.read(positions, onRebuilt: share.hold), promoted)
         }
+        out += promoted.flatMap { $0.records.map(edgeMessage) }
+        // Positions are committed (`commitRouted`) only after this returns: after delivery.
+        await send(out)
         for (waiter, rebuilt) in finished { waiter.resume(returning: rebuilt) }
     }
 
