@@ -88,9 +88,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         self.spansInFlight = spansInFlight
         let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.watermarkWake = watermarkWake
-        let creditsToReturn = AsyncStream<CreditsDue>.makeStream()
-        self.creditsToReturn = creditsToReturn
-        let credits = self.credits
+        creditsToReturn = AsyncStream<CreditsDue>.makeStream()
         let partitioned = configuration.partitionedState
         commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger, lanes: configuration.producerLanes) { completed in
             spansInFlight.acknowledged(completed, atMillis: Timestamps.nowMillis())
@@ -99,14 +97,6 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             if partitioned { watermarkWake.continuation.yield() }
         }
         producer = commits.producer
-        if partitioned {
-            // A span that consumed hops sends their credit back once its own messages are
-            // delivered, as its last messages (`HopCredits`).
-            commits.onDelivered { sequence in
-                let due = credits.delivered(sequence: sequence)
-                if !due.isEmpty { creditsToReturn.continuation.yield(CreditsDue(sequence: sequence, position: -1, credits: due)) }
-            }
-        }
         let producer = self.producer
         let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
         self.tail = tail
@@ -116,12 +106,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         raceCheck.applyDelayMillis = { [nodes] service in nodes.applyDelayMillis(service: service) }
         let nodes = self.nodes
         shares = try share.map { share throws(KafkaError) in
-            // Beacon rounds and a fetch: the others have heard of a family by then.
-            var landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: configuration.topics, settleMillis: 500)
-            landing.longestApplyDelayMillis = { [nodes] in nodes.longestApplyDelayMillis() }
-            return try ShareFollower(
-                configuration: configuration, share: share, ledger: ledger, landing: landing, producer: producer, writer: writer,
-                metrics: metrics, logger: logger, tail: tail)
+            try Self.shareFollower(share, configuration, raceCheck, ledger, producer, writer, nodes, metrics, logger, tail)
         }
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
@@ -142,6 +127,30 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                     }
                 }
             }
+        }
+        if partitioned { sendCreditsOnceDelivered() }
+    }
+
+    /// Partitioned state: what follows the state of the partitions this instance holds.
+    private static func shareFollower(
+        _ share: IndexShare, _ configuration: BusConfiguration, _ raceCheck: RegistrationRaceCheck, _ ledger: Ledger,
+        _ producer: KafkaProducerLanes, _ writer: String, _ nodes: NodeDirectory, _ metrics: BusMetrics, _ logger: Logger,
+        _ tail: InvalidationTail
+    ) throws(KafkaError) -> ShareFollower {
+        // Beacon rounds and a fetch: the others have heard of a family by then.
+        var landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: configuration.topics, settleMillis: 500)
+        landing.longestApplyDelayMillis = { nodes.longestApplyDelayMillis() }
+        return try ShareFollower(
+            configuration: configuration, share: share, ledger: ledger, landing: landing, producer: producer, writer: writer,
+            metrics: metrics, logger: logger, tail: tail)
+    }
+
+    /// A span that consumed hops sends their credit back once its own messages are delivered,
+    /// as its last messages (`HopCredits`, `returnCredits`).
+    private func sendCreditsOnceDelivered() {
+        commits.onDelivered { [credits, creditsToReturn] sequence in
+            let due = credits.delivered(sequence: sequence)
+            if !due.isEmpty { creditsToReturn.continuation.yield(CreditsDue(sequence: sequence, position: -1, credits: due)) }
         }
     }
 

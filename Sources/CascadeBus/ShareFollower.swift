@@ -73,9 +73,6 @@ final class ShareFollower: Sendable {
     /// Against the race window (2 s by default) these milliseconds are nothing.
     static let edgeLingerMs = 20
 
-    /// The partitions held and rebuilt.
-    var rebuilt: [Int32] { held.withLockedValue { $0.byPartition.filter { $0.value.isRebuilt }.keys.sorted() } }
-
     private func stateTopics(_ partition: Int32) -> [TopicPartition] {
         [topics.deps, topics.edges, topics.ledger].map { TopicPartition(topic: $0, partition: partition) }
     }
