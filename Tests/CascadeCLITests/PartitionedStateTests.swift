@@ -137,6 +137,17 @@ struct PartitionedStateTests {
         return [("product-service", "product:\(id)"), ("order-service", "order:\(id):summary"), ("user-service", "user:\(id):profile")]
     }
 
+    /// Sets the chain and waits out the race window (and the landing of its edges): nothing has
+    /// invalidated it then, so what removes it later is the event, not the race check.
+    static func setChainKept(_ system: System, _ id: String) async throws -> [(service: String, key: String)] {
+        let chain = try await setChain(system, id)
+        try await Task.sleep(for: .seconds(1.5))
+        for key in chain {
+            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
+        }
+        return chain
+    }
+
     static func allGone(_ system: System, _ keys: [(service: String, key: String)]) async throws -> Bool {
         for key in keys where try await system.cli(key.service, ["EXISTS", key.key]) != "0" { return false }
         return true
@@ -149,15 +160,9 @@ struct PartitionedStateTests {
         try await system.learnFamilies()
 
         let id = try Self.chainAcrossInstances(system, prefix: "chain-")
-        let chain = try await Self.setChain(system, id)
         // A bystander on another order: it must stay.
         #expect(try await system.cli("user-service", ["SET", "user:bystander:profile", "v1", "DEPS", "order-service/order:other:summary"]) == "OK")
-        // Past the race window (and the landing of the edges), nothing has invalidated them: the
-        // chain is what the event below removes, not the race check.
-        try await Task.sleep(for: .seconds(1.5))
-        for key in chain {
-            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
-        }
+        let chain = try await Self.setChainKept(system, id)
 
         let hopsBefore = try await system.hopsConsumed()
         // `publish --wait` returns once every node has applied what the event caused, hops
@@ -212,11 +217,7 @@ struct PartitionedStateTests {
         try await system.learnFamilies()
 
         let id = try Self.chainAcrossInstances(system, prefix: "kill-")
-        let chain = try await Self.setChain(system, id)
-        try await Task.sleep(for: .seconds(1.5))
-        for key in chain {
-            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
-        }
+        let chain = try await Self.setChainKept(system, id)
         // The order summary's edge lies with this instance: the cascade must pass through it.
         let middle = system.holder(of: "product-service/product:\(id)")
         let victim = try #require(system.buses[middle])
@@ -235,11 +236,7 @@ struct PartitionedStateTests {
         try await system.learnFamilies()
 
         let id = try Self.chainAcrossInstances(system, prefix: "wait-")
-        let chain = try await Self.setChain(system, id)
-        try await Task.sleep(for: .seconds(1.5))
-        for key in chain {
-            #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the event")
-        }
+        let chain = try await Self.setChainKept(system, id)
         let middle = try #require(system.buses[system.holder(of: "product-service/product:\(id)")])
         middle.process.signal(SIGSTOP)
         let paused = try await runCommand(CascadeBinary.url.path, [
