@@ -114,19 +114,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         ) { messages in
             // Awaited: the follower commits a registration as checked only once its
             // invalidations are delivered.
-            await withTaskGroup(of: Void.self) { group in
-                for message in messages.map(\.asBatch) {
-                    group.addTask {
-                        do throws(KafkaError) {
-                            try await producer.send(
-                                topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
-                                partition: message.partition)
-                        } catch {
-                            logger.error("a race-check invalidation was not delivered", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-            }
+            await producer.deliver(messages, logger: logger, failure: "a race-check invalidation was not delivered")
         }
         if partitioned { sendCreditsOnceDelivered() }
     }

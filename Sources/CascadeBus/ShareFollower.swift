@@ -315,31 +315,12 @@ final class ShareFollower: Sendable {
     /// only once what they caused is delivered.
     private func send(_ messages: [OutboundMessage]) async {
         guard !messages.isEmpty else { return }
-        let edges = messages.filter { $0.topic == topics.edges }.count
-        metrics.edgeRecordsOut.increment(by: Int64(edges))
-        let producer = self.producer
-        let edgeProducer = self.edgeProducer
-        let edgesTopic = topics.edges
-        let logger = self.logger
-        await withTaskGroup(of: Void.self) { group in
-            for message in messages.map(\.asBatch) {
-                group.addTask {
-                    do throws(KafkaError) {
-                        if message.topic == edgesTopic {
-                            try await edgeProducer.send(
-                                topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
-                                partition: message.partition)
-                        } else {
-                            try await producer.send(
-                                topic: message.topic, key: message.key, value: message.value, headers: message.headers.kafka,
-                                partition: message.partition)
-                        }
-                    } catch {
-                        logger.error("a state message was not delivered", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
-                    }
-                }
-            }
-        }
+        let edges = messages.filter { $0.topic == topics.edges }
+        let others = messages.filter { $0.topic != topics.edges }
+        metrics.edgeRecordsOut.increment(by: Int64(edges.count))
+        async let edgesSent: Void = edgeProducer.deliver(edges, logger: logger, failure: "an edge record was not delivered")
+        async let othersSent: Void = producer.deliver(others, logger: logger, failure: "a race-check message was not delivered")
+        _ = await (edgesSent, othersSent)
     }
 
     /// Commits how far registrations are routed, in the rebuilt partitions.
