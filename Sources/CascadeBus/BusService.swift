@@ -39,16 +39,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// Partitioned state: what the events owned still wait for from their hops, and the credit
     /// this instance owes back once its spans are acknowledged (sent by `returnCredits`).
     private let credits = HopCredits()
-    /// Messages of the spans that return credit, by sequence: where their credit messages start.
-    private let spanSizes = NIOLockedValueBox<[UInt64: Int]>([:])
-    private let creditsToReturn: (stream: AsyncStream<CreditsDue>, continuation: AsyncStream<CreditsDue>.Continuation)
-
-    /// Credit to send back as the last messages of span `sequence`, from `position` on.
-    struct CreditsDue: Sendable {
-        var sequence: UInt64
-        var position: Int
-        var credits: [HopCredit]
-    }
+    private let creditsToReturn: (stream: AsyncStream<HopCredits.Due>, continuation: AsyncStream<HopCredits.Due>.Continuation)
 
     /// `onSpanAcknowledged` hears each span of consumed events once every message they caused
     /// is acknowledged (from the producer's poll thread): for benchmarks and tests.
@@ -88,7 +79,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         self.spansInFlight = spansInFlight
         let watermarkWake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.watermarkWake = watermarkWake
-        creditsToReturn = AsyncStream<CreditsDue>.makeStream()
+        creditsToReturn = AsyncStream<HopCredits.Due>.makeStream()
         let partitioned = configuration.partitionedState
         commits = try AcknowledgedCommits(kafka: configuration.kafka, logger: logger, lanes: configuration.producerLanes) { completed in
             spansInFlight.acknowledged(completed, atMillis: Timestamps.nowMillis())
@@ -137,8 +128,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// as its last messages (`HopCredits`, `returnCredits`).
     private func sendCreditsOnceDelivered() {
         commits.onDelivered { [credits, creditsToReturn] sequence in
-            let due = credits.delivered(sequence: sequence)
-            if !due.isEmpty { creditsToReturn.continuation.yield(CreditsDue(sequence: sequence, position: -1, credits: due)) }
+            if let due = credits.delivered(sequence: sequence) { creditsToReturn.continuation.yield(due) }
         }
     }
 
@@ -463,13 +453,11 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     private func returnCredits() async {
         let header = [KafkaHeader(name: HopCredit.header, value: Array("1".utf8))]
         for await due in creditsToReturn.stream {
-            // The span's own messages come first; its credit messages after them.
-            let first = due.position >= 0 ? due.position : (spanSizes.withLockedValue { $0.removeValue(forKey: due.sequence) } ?? 0)
             for (index, credit) in due.credits.enumerated() {
                 do throws(KafkaError) {
                     try await producer.produce(
                         topic: configuration.topics.hops, key: Array("credit".utf8), value: credit.encoded(), headers: header,
-                        partition: credit.origin.partition, token: AcknowledgedCommits.token(sequence: due.sequence, position: first + index))
+                        partition: credit.origin.partition, token: AcknowledgedCommits.token(sequence: due.sequence, position: due.position + index))
                 } catch {
                     logger.error("cannot return the credit of a hop", metadata: ["error": "\(error)"])
                 }
@@ -521,9 +509,9 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             let sequence = commits.tracker.begin(
                 span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events,
                 messages: outbound.count + (span.owed.isEmpty ? 0 : 1) + span.returns.count)
-            if !span.returns.isEmpty && !outbound.isEmpty { spanSizes.withLockedValue { $0[sequence] = outbound.count } }
-            let dueNow = credits.began(sequence: sequence, messages: outbound.count, owed: span.owed, returns: span.returns)
-            if !dueNow.isEmpty { creditsToReturn.continuation.yield(CreditsDue(sequence: sequence, position: 0, credits: dueNow)) }
+            if let due = credits.began(sequence: sequence, messages: outbound.count, owed: span.owed, returns: span.returns) {
+                creditsToReturn.continuation.yield(due)
+            }
             for (position, message) in outbound.enumerated() {
                 do {
                     try await producer.produce(

@@ -24,10 +24,18 @@ final class HopCredits: Sendable {
         var pieces: Set<UInt64> = []
     }
 
+    /// Credit to send back as the last messages of span `sequence`: its own messages came first,
+    /// so the credit's producer tokens take the positions from `position` on.
+    struct Due: Sendable, Equatable {
+        var sequence: UInt64
+        var position: Int
+        var credits: [HopCredit]
+    }
+
     /// A span's own messages still to be delivered before it sends its credit back.
     private struct Returning {
         var undelivered: Int
-        var credits: [HopCredit]
+        var due: Due
     }
 
     private struct State {
@@ -44,29 +52,30 @@ final class HopCredits: Sendable {
     /// A span was handed to the producer as `sequence` with `messages` messages of its own,
     /// with events whose hops carry credit, and hops consumed whose credit it returns once its
     /// messages are delivered. Returns the credit to send now, when it has no message to wait for.
-    func began(sequence: UInt64, messages: Int, owed origins: [HopCredit.Origin], returns: [HopCredit]) -> [HopCredit] {
-        guard !origins.isEmpty || !returns.isEmpty else { return [] }
+    func began(sequence: UInt64, messages: Int, owed origins: [HopCredit.Origin], returns: [HopCredit]) -> Due? {
+        guard !origins.isEmpty || !returns.isEmpty else { return nil }
         return state.withLockedValue { state in
             for origin in origins { state.outstanding[origin] = Outstanding(sequence: sequence, owed: Self.whole) }
             if !origins.isEmpty { state.spans[sequence] = origins.count }
-            guard !returns.isEmpty else { return [] }
-            guard messages > 0 else { return returns }
-            state.toReturn[sequence] = Returning(undelivered: messages, credits: returns)
-            return []
+            guard !returns.isEmpty else { return nil }
+            let due = Due(sequence: sequence, position: messages, credits: returns)
+            guard messages > 0 else { return due }
+            state.toReturn[sequence] = Returning(undelivered: messages, due: due)
+            return nil
         }
     }
 
     /// A message of span `sequence` was delivered: the credit to send back, once it was its last.
-    func delivered(sequence: UInt64) -> [HopCredit] {
+    func delivered(sequence: UInt64) -> Due? {
         state.withLockedValue { state in
-            guard var returning = state.toReturn[sequence] else { return [] }
+            guard var returning = state.toReturn[sequence] else { return nil }
             returning.undelivered -= 1
             guard returning.undelivered <= 0 else {
                 state.toReturn[sequence] = returning
-                return []
+                return nil
             }
             state.toReturn[sequence] = nil
-            return returning.credits
+            return returning.due
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
     @Test("credit split down a tree comes back whole, in any order, each piece once")
     func creditComesBackWhole() {
         let credits = HopCredits()
-        #expect(credits.began(sequence: 1, messages: 4, owed: [origin], returns: []).isEmpty)
+        #expect(credits.began(sequence: 1, messages: 4, owed: [origin], returns: []) == nil)
         // The event's two hops; the first hands two on and keeps a part.
         let hops = HopCredits.split(HopCredits.whole, into: 2)
         let first = HopCredits.split(hops[0], into: 3)
@@ -32,11 +32,12 @@ import Testing
     func returnsFollowDelivery() {
         let credits = HopCredits()
         let back = HopCredit(origin: origin, credit: 5, piece: 9)
-        #expect(credits.began(sequence: 2, messages: 2, owed: [], returns: [back]).isEmpty)
-        #expect(credits.delivered(sequence: 2).isEmpty)
-        #expect(credits.delivered(sequence: 2) == [back])
-        #expect(credits.delivered(sequence: 2).isEmpty, "sent once")
-        #expect(credits.began(sequence: 3, messages: 0, owed: [], returns: [back]) == [back])
+        #expect(credits.began(sequence: 2, messages: 2, owed: [], returns: [back]) == nil)
+        #expect(credits.delivered(sequence: 2) == nil)
+        // After the span's two messages: tokens from position 2 on.
+        #expect(credits.delivered(sequence: 2) == HopCredits.Due(sequence: 2, position: 2, credits: [back]))
+        #expect(credits.delivered(sequence: 2) == nil, "sent once")
+        #expect(credits.began(sequence: 3, messages: 0, owed: [], returns: [back]) == HopCredits.Due(sequence: 3, position: 0, credits: [back]))
     }
 
     @Test("a partition given up owes nothing any more; splits add up")
