@@ -196,6 +196,7 @@ struct PartitionedStateTests {
             "SET", "order:\(cycle):summary", "v1", "DEPS", "Product#\(cycle)@1", "user-service/user:\(cycle):profile",
         ]) == "OK")
         #expect(try await system.cli("user-service", ["SET", "user:\(cycle):profile", "v1", "DEPS", "order-service/order:\(cycle):summary"]) == "OK")
+        // As in `setChainKept`: nothing to await but the race window, after which they must still be there.
         try await Task.sleep(for: .seconds(1.5))
         let keys = [("order-service", "order:\(cycle):summary"), ("user-service", "user:\(cycle):profile")]
         for key in keys { #expect(try await system.cli(key.0, ["EXISTS", key.1]) == "1", "\(key) was kept before the event") }
