@@ -15,6 +15,10 @@ struct Holdings {
         var read: [String: Int64] = [:]
         /// Registrations from this offset on are produced as edge records; never for a standby.
         var routedFrom: Int64 = .max
+        /// A promoted standby reads its registrations again from `routedFrom`: until a message
+        /// below this offset (read before the seek) arrives, what the consumer delivers is the
+        /// old stream, past registrations not produced yet, and must not count as routed.
+        var rereadBelow: Int64?
         var isReading = false
         var isRebuilt = false
         /// The memory of recent invalidations covers the partition: records are checked as they land.
@@ -80,8 +84,14 @@ struct Holdings {
     mutating func produceRoutes(_ partition: Int32, generation: Int, from offset: Int64) -> Bool {
         guard var holding = byPartition[partition], holding.generation == generation, holding.owned, holding.isReading else { return false }
         holding.routedFrom = offset
+        let readTo = holding.read[depsTopic, default: 0]
+        if readTo > offset {
+            // Committing `readTo` now would vouch for registrations routed only as a standby's.
+            holding.rereadBelow = readTo
+            holding.read[depsTopic] = offset
+        }
         byPartition[partition] = holding
-        return holding.read[depsTopic, default: 0] > offset
+        return readTo > offset
     }
 
     /// The ends are known: reading starts. False when the partition was lost meanwhile.
@@ -115,6 +125,11 @@ struct Holdings {
     /// Notes how far a batch read; returns the waiters of partitions now rebuilt.
     mutating func read(_ positions: [(topic: String, partition: Int32, next: Int64)], onRebuilt: (Int32) -> Void) -> [(Waiter, Bool)] {
         for position in positions {
+            if position.topic == depsTopic, let below = byPartition[position.partition]?.rereadBelow {
+                // Still the stream from before the seek: those registrations come again.
+                guard position.next - 1 < below else { continue }
+                byPartition[position.partition]?.rereadBelow = nil
+            }
             byPartition[position.partition]?.read[position.topic] = position.next
         }
         var finished: [(Waiter, Bool)] = []
