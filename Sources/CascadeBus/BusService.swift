@@ -99,6 +99,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         shares = try share.map { share throws(KafkaError) in
             try Self.shareFollower(share, configuration, raceCheck, ledger, producer, writer, nodes, metrics, logger, tail)
         }
+        if let shares {
+            let events = configuration.topics.events
+            ownership.gateOnWarmth { Set(shares.rebuilt.map { "\(events):\($0)" }) }
+        }
         follower = try StateFollower(
             configuration: configuration, index: index, ledger: ledger, raceCheck: raceCheck, nodes: nodes, metrics: metrics, writer: writer,
             logger: logger, tail: tail

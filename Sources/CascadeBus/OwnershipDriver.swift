@@ -43,6 +43,8 @@ final class OwnershipDriver: Sendable {
     /// Partitioned state: what the beacons say about families with dependents goes here, and
     /// this instance's goes out with its beacons.
     private let filter: HopFilter?
+    /// Partitioned state: which partitions this instance holds warm, asked before each decision.
+    private let warmth = NIOLockedValueBox<(@Sendable () -> Set<String>)?>(nil)
 
     /// A change of ownership for the events consumer, and whether this instance is ready.
     struct Decision: Sendable {
@@ -92,6 +94,13 @@ final class OwnershipDriver: Sendable {
 
     func becameReady() { ownership.withLockedValue { $0.becameReady() } }
 
+    /// Partitioned state: partitions move only to an instance that holds them warm; `warm`
+    /// says which this one does (`topic:partition`).
+    func gateOnWarmth(_ warm: @escaping @Sendable () -> Set<String>) {
+        warmth.withLockedValue { $0 = warm }
+        ownership.withLockedValue { $0.gatesOnWarmth = true }
+    }
+
     /// A copy of the current view, for `/shards` and tests.
     var view: PartitionOwnership { ownership.withLockedValue { $0 } }
 
@@ -120,7 +129,7 @@ final class OwnershipDriver: Sendable {
             if let filter, let families = beacon.families { filter.learn(families: families, atMillis: familiesNewSince) }
             heard.append(BeaconView(
                 instance: beacon.instance, ready: beacon.ready, owned: beacon.owned, admin: beacon.admin,
-                registrations: beacon.registrations))
+                registrations: beacon.registrations, warm: beacon.warm ?? []))
         }
         ownership.withLockedValue { state in
             for beacon in heard { state.heard(beacon, atMillis: now) }
@@ -134,8 +143,10 @@ final class OwnershipDriver: Sendable {
         let interval = Double(Self.beaconInterval.components.attoseconds) / 1e18 + Double(Self.beaconInterval.components.seconds)
         while beacon() {
             let now = Timestamps.nowMillis()
+            let warm = warmth.withLockedValue { $0 }?()
             let (change, ready, owned, live, unowned, standby) = ownership.withLockedValue { state in
-                (
+                if let warm { state.setWarm(warm) }
+                return (
                     state.decide(nowMillis: now), state.ready, state.owned.count, state.liveReady(nowMillis: now).count,
                     state.unowned(nowMillis: now).count, state.standby(nowMillis: now)
                 )
@@ -187,11 +198,14 @@ final class OwnershipDriver: Sendable {
     }
 
     private func send(leaving: Bool) {
-        let (ready, owned) = ownership.withLockedValue { ($0.ready && !leaving, $0.owned.sorted()) }
+        let (ready, owned, warm, gatesOnWarmth) = ownership.withLockedValue {
+            ($0.ready && !leaving, $0.owned.sorted(), $0.warm, $0.gatesOnWarmth)
+        }
         var beacon = BusBeacon(
             instance: instance, incarnation: incarnation, ready: ready, admin: admin, owned: owned,
             registrations: leaving ? 0 : registrations.withLockedValue { $0 }, atMillis: Timestamps.nowMillis())
         beacon.families = filter.map { $0.families.sorted() }
+        beacon.warm = gatesOnWarmth ? warm.sorted() : nil
         do throws(KafkaError) {
             // Never waits: a beacon that finds the queue full is replaced by the next one.
             try producer.produceWithoutWaiting(topic: topics.buses, key: Array(instance.utf8), value: beacon.encoded(), token: 0)
@@ -230,11 +244,15 @@ public struct ShardsReport: Encodable, Sendable {
         var warm: String
         /// The partitions it would take over first, if their owner went.
         var standby: [String]
+        /// Partitioned state: the partitions whose state it holds rebuilt; a partition moves
+        /// only to an instance that lists it here.
+        var warmPartitions: [String]?
         var registrations: Int
         var heardMillisAgo: Int64?
 
         enum CodingKeys: String, CodingKey {
             case instance, admin, ready, live, owned, warm, standby, registrations
+            case warmPartitions = "warm_partitions"
             case isSelf = "self", heardMillisAgo = "heard_ms_ago"
         }
     }
@@ -252,16 +270,19 @@ extension OwnershipDriver {
             let live = state.liveReady(nowMillis: now)
             var standbys: [String: [String]] = [:]
             for partition in state.partitions {
-                if let standby = PartitionOwnership.standby(of: partition, among: live) { standbys[standby, default: []].append(partition) }
+                if let standby = state.standby(of: partition, among: live) { standbys[standby, default: []].append(partition) }
             }
             var instances = state.peers.map { id, peer in
                 ShardsReport.Instance(
                     instance: id, admin: peer.admin, ready: peer.ready, live: state.isLive(peer, nowMillis: now), isSelf: false,
-                    owned: peer.owned.sorted(), warm: warm, standby: standbys[id] ?? [], registrations: peer.registrations, heardMillisAgo: now - peer.heardAtMillis)
+                    owned: peer.owned.sorted(), warm: warm, standby: standbys[id] ?? [],
+                    warmPartitions: state.gatesOnWarmth ? peer.warm.sorted() : nil, registrations: peer.registrations,
+                    heardMillisAgo: now - peer.heardAtMillis)
             }
             instances.append(ShardsReport.Instance(
                 instance: instance, admin: adminURL, ready: state.ready, live: state.liveReady(nowMillis: now).contains(instance),
-                isSelf: true, owned: state.owned.sorted(), warm: warm, standby: standbys[instance] ?? [], registrations: registrations, heardMillisAgo: nil))
+                isSelf: true, owned: state.owned.sorted(), warm: warm, standby: standbys[instance] ?? [],
+                warmPartitions: state.gatesOnWarmth ? state.warm.sorted() : nil, registrations: registrations, heardMillisAgo: nil))
             return ShardsReport(
                 instances: instances.sorted { $0.instance < $1.instance }, partitions: state.partitions, unowned: state.unowned(nowMillis: now))
         }

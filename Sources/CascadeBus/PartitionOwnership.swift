@@ -11,6 +11,11 @@
 /// events are resolved twice, which idempotent invalidation allows; none is ever left without
 /// one for longer than `deadAfterMillis` and a beacon interval.
 ///
+/// With partitioned state (`gatesOnWarmth`) a partition moves to an instance only once that
+/// instance holds its state rebuilt (`warm`, told in the beacons): a restarted instance first
+/// stands by for the partitions it will take back, and its owner meanwhile keeps them, so their
+/// events never wait for a rebuild while a warm instance is alive.
+///
 /// A plain value: `decide` returns what to start and stop reading; the shell
 /// (`OwnershipDriver`) applies it. Tested without Kafka.
 struct PartitionOwnership: Sendable {
@@ -20,6 +25,8 @@ struct PartitionOwnership: Sendable {
         var heardAtMillis: Int64
         var admin: String?
         var registrations: Int
+        /// Partitions whose state it holds rebuilt (partitioned state).
+        var warm: Set<String> = []
     }
 
     /// What to do after a decision.
@@ -43,6 +50,10 @@ struct PartitionOwnership: Sendable {
     private(set) var owned: Set<String> = []
     private(set) var peers: [String: Peer] = [:]
     private(set) var ready = false
+    /// Partitioned state: a partition goes only to an instance that holds it warm (or owns it).
+    var gatesOnWarmth = false
+    /// Partitioned state: the partitions whose state this instance holds rebuilt.
+    private(set) var warm: Set<String> = []
     private var heardSelfAtMillis: Int64?
     /// When this instance heard itself again after a silence of its own (a broker outage):
     /// peers heard no later than that silence's start are not gone on that account alone; they
@@ -62,6 +73,7 @@ struct PartitionOwnership: Sendable {
 
     mutating func setPartitions(_ partitions: [String]) { self.partitions = partitions.sorted() }
     mutating func becameReady() { ready = true }
+    mutating func setWarm(_ warm: Set<String>) { self.warm = warm }
 
     /// A beacon arrived (our own too: it proves the broker carries them).
     mutating func heard(_ beacon: BeaconView, atMillis: Int64) {
@@ -71,7 +83,8 @@ struct PartitionOwnership: Sendable {
             return
         }
         peers[beacon.instance] = Peer(
-            ready: beacon.ready, owned: Set(beacon.owned), heardAtMillis: atMillis, admin: beacon.admin, registrations: beacon.registrations)
+            ready: beacon.ready, owned: Set(beacon.owned), heardAtMillis: atMillis, admin: beacon.admin, registrations: beacon.registrations,
+            warm: Set(beacon.warm))
     }
 
     /// An instance said goodbye (a clean stop): gone now, not after the timeout.
@@ -90,13 +103,13 @@ struct PartitionOwnership: Sendable {
         return ids
     }
 
-    /// Brings `owned` in line with the rendezvous owners among the live, ready instances.
+    /// Brings `owned` in line with the owners (`owner(of:among:)`) among the live, ready instances.
     mutating func decide(nowMillis: Int64) -> Change {
         guard nowMillis - listeningSinceMillis >= deadAfterMillis else { return Change() }
         let live = liveReady(nowMillis: nowMillis)
         var change = Change()
         for partition in partitions {
-            let mine = Self.owner(of: partition, among: live) == me
+            let mine = owner(of: partition, among: live) == me
             if mine && !owned.contains(partition) {
                 change.gained.append(partition)
                 let gone = peers.values.filter { $0.owned.contains(partition) && !isLive($0, nowMillis: nowMillis) }
@@ -124,14 +137,31 @@ struct PartitionOwnership: Sendable {
         guard ready, nowMillis - listeningSinceMillis >= deadAfterMillis else { return [] }
         let live = liveReady(nowMillis: nowMillis)
         var standby = Set<String>()
-        for partition in partitions where Self.standby(of: partition, among: live) == me { standby.insert(partition) }
+        for partition in partitions where self.standby(of: partition, among: live) == me { standby.insert(partition) }
         return standby
     }
 
-    /// The instance that would own the partition if its owner went: second by score.
-    static func standby(of partition: String, among instances: [String]) -> String? {
-        guard let owner = owner(of: partition, among: instances) else { return nil }
-        return self.owner(of: partition, among: instances.filter { $0 != owner })
+    /// The instance that resolves the partition: the first by rendezvous score among `live`;
+    /// with `gatesOnWarmth`, the first of those that holds it warm or owns it (the first if
+    /// none does), so that it moves only to an instance ready to resolve it at once.
+    func owner(of partition: String, among live: [String]) -> String? {
+        guard gatesOnWarmth else { return Self.owner(of: partition, among: live) }
+        let ranked = live.sorted { Self.ranksBefore($0, $1, partition) }
+        return ranked.first { isWarmOrOwning($0, partition) } ?? ranked.first
+    }
+
+    /// The instance that would own the partition if its owner went, and that keeps its state
+    /// warm for that: the first by score after the owner. While a restarted instance has yet
+    /// to take a partition back, that is the restarted instance: it warms up to take it.
+    func standby(of partition: String, among live: [String]) -> String? {
+        guard let owner = owner(of: partition, among: live) else { return nil }
+        return Self.owner(of: partition, among: live.filter { $0 != owner })
+    }
+
+    private func isWarmOrOwning(_ instance: String, _ partition: String) -> Bool {
+        if instance == me { return owned.contains(partition) || warm.contains(partition) }
+        guard let peer = peers[instance] else { return false }
+        return peer.owned.contains(partition) || peer.warm.contains(partition)
     }
 
     /// Partitions no live instance says it owns: resolved by nobody right now (for the alert).
@@ -145,13 +175,15 @@ struct PartitionOwnership: Sendable {
     /// none is live. Only the instance's id and the partition's name enter the score, so
     /// every process computes the same owner.
     static func owner(of partition: String, among instances: [String]) -> String? {
-        var best: (score: UInt64, id: String)?
-        for id in instances {
-            let score = Self.score(id, partition)
-            if let current = best, current.score > score || (current.score == score && current.id > id) { continue }
-            best = (score, id)
-        }
-        return best?.id
+        var best: String?
+        for id in instances where best.map({ ranksBefore(id, $0, partition) }) ?? true { best = id }
+        return best
+    }
+
+    /// Whether `a` comes before `b` for the partition: the higher score, on a tie the greater id.
+    static func ranksBefore(_ a: String, _ b: String, _ partition: String) -> Bool {
+        let (scoreA, scoreB) = (score(a, partition), score(b, partition))
+        return scoreA != scoreB ? scoreA > scoreB : a > b
     }
 
     /// FNV-1a over both names, then a 64-bit finaliser (splitmix): stable across processes,
@@ -174,4 +206,5 @@ struct BeaconView: Sendable {
     var owned: [String]
     var admin: String? = nil
     var registrations: Int = 0
+    var warm: [String] = []
 }

@@ -138,6 +138,9 @@ final class ShareFollower: Sendable {
     /// The partitions held, owned or standing by.
     var holding: Set<Int32> { held.withLockedValue { Set($0.byPartition.keys) } }
 
+    /// The partitions held and rebuilt: warm, ready to be resolved at once.
+    var rebuilt: Set<Int32> { held.withLockedValue { Set($0.byPartition.filter(\.value.isRebuilt).keys) } }
+
     /// A standby promoted to owner: its registrations from where the owner committed how far
     /// it routed them are routed again, producing (the owner may have gone before producing them).
     private func readRegistrationsAgain(_ partition: Int32, generation: Int) async {

@@ -23,6 +23,9 @@ public struct BusBeacon: Codable, Sendable, Hashable {
     /// Partitioned state: the families (by the graph's numbering) some registration it holds
     /// an edge of depends on. The others hand their keys on to it (`HopFilter`).
     public var families: [UInt32]?
+    /// Partitioned state: the partitions (`topic:partition`) whose state it holds rebuilt; a
+    /// partition moves to it only once listed here.
+    public var warm: [String]?
 
     public init(
         instance: String, incarnation: String, ready: Bool, admin: String?, owned: [String], registrations: Int, atMillis: Int64
@@ -37,7 +40,7 @@ public struct BusBeacon: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case instance, incarnation, ready, admin, owned, registrations, families
+        case instance, incarnation, ready, admin, owned, registrations, families, warm
         case atMillis = "at_ms"
     }
 

@@ -9,8 +9,9 @@ struct OwnershipNetwork {
     var alive: Set<String> = []
     var now: Int64 = 1_000_000
 
-    mutating func start(_ id: String, ready: Bool = true) {
+    mutating func start(_ id: String, ready: Bool = true, gatesOnWarmth: Bool = false) {
         var machine = PartitionOwnership(me: id, deadAfterMillis: 500, nowMillis: now)
+        machine.gatesOnWarmth = gatesOnWarmth
         machine.setPartitions(Self.partitions)
         if ready { machine.becameReady() }
         machines[id] = machine
@@ -25,7 +26,7 @@ struct OwnershipNetwork {
     mutating func round() -> [String: PartitionOwnership.Change] {
         now += 100
         let beacons = alive.sorted().compactMap { id in
-            machines[id].map { BeaconView(instance: id, ready: $0.ready, owned: $0.owned.sorted()) }
+            machines[id].map { BeaconView(instance: id, ready: $0.ready, owned: $0.owned.sorted(), warm: $0.warm.sorted()) }
         }
         var changes: [String: PartitionOwnership.Change] = [:]
         for id in alive {
@@ -36,6 +37,14 @@ struct OwnershipNetwork {
     }
 
     mutating func rounds(_ count: Int) { for _ in 0..<count { round() } }
+
+    /// Every live machine has rebuilt what it owns and stands by for.
+    mutating func warmUp() {
+        for id in alive {
+            guard let machine = machines[id] else { continue }
+            machines[id]?.setWarm(machine.owned.union(machine.standby(nowMillis: now)))
+        }
+    }
 
     /// One round in which only `hearing`'s beacons get through, each to itself alone (the
     /// broker just back for them); the rest hear nothing. Returns every change decided.
@@ -230,5 +239,34 @@ struct OwnershipNetwork {
         alone.start("bus-a")
         alone.rounds(8)
         #expect(alone.machines["bus-a"]?.standby(nowMillis: alone.now).isEmpty == true)
+    }
+
+    @Test("with partitioned state a restarted instance stands by for its partitions and takes them back only once warm")
+    func takeBackWaitsForWarmth() throws {
+        var network = OwnershipNetwork()
+        let ids = ["bus-a", "bus-b", "bus-c"]
+        for id in ids { network.start(id, gatesOnWarmth: true) }
+        network.rounds(8)
+        network.warmUp()
+        network.rounds(2)
+        let settled = network.owners()
+        let victims = OwnershipNetwork.partitions.filter { settled[$0] == ["bus-c"] }
+        try #require(!victims.isEmpty)
+        network.kill("bus-c")
+        network.rounds(8)
+        network.warmUp()
+        network.rounds(2)
+        let interim = network.owners()
+        #expect(network.everyPartitionHasExactlyOneOwner())
+
+        network.start("bus-c", gatesOnWarmth: true)
+        network.rounds(8)
+        #expect(network.owners() == interim, "kept where they are while bus-c is cold")
+        let warming = try #require(network.machines["bus-c"]?.standby(nowMillis: network.now))
+        #expect(Set(victims).isSubset(of: warming), "bus-c stands by for what it will take back: \(warming.sorted())")
+
+        network.machines["bus-c"]?.setWarm(warming)
+        network.rounds(3)
+        #expect(network.owners() == settled, "taken back once warm, each partition by one owner")
     }
 }
