@@ -211,6 +211,32 @@ struct PartitionedStateTests {
         #expect(hopsOfCycle <= 4, "the cycle took \(hopsOfCycle) hops")
     }
 
+    @Test("a chain whose middle the event's owner stands by for is invalidated from its warm copy, without a hop there")
+    func chainThroughAStandby() async throws {
+        let system = try await System.start()
+        defer { system.stop() }
+        try await system.learnFamilies()
+        let id = try #require((0..<10_000).lazy.map { "standby-\($0)" }.first { id in
+            let first = system.holder(of: "Product#\(id)")
+            let middle = "product-service/product:\(id)"
+            return system.holder(of: middle) != first && system.standby(of: middle) == first
+        })
+        let chain = try await Self.setChainKept(system, id)
+        let published = try await runCommand(CascadeBinary.url.path, [
+            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", system.buses["bus-a"]!.admin,
+            "--wait", "--wait-timeout", "20s",
+        ])
+        #expect(published.status == 0, "publish --wait: \(published.stderr)")
+        #expect(try await Self.allGone(system, chain), "publish --wait returned before every key of the chain was gone")
+
+        // A summary set just after, from the product's old value: the race check where its edge
+        // lands must drop it, and only the event's owner (the standby there) saw the product go.
+        #expect(try await system.cli("order-service", ["SET", "order:\(id):summary", "v1", "DEPS", "product-service/product:\(id)"]) == "OK")
+        #expect(try await eventually(timeout: .seconds(10)) {
+            try await system.cli("order-service", ["EXISTS", "order:\(id):summary"]) == "0"
+        }, "a registration racing the event is invalidated where its edge lands")
+    }
+
     @Test("the instance holding the middle of a chain is killed as its event is published: nothing is lost")
     func killMidCascade() async throws {
         let system = try await System.start()
