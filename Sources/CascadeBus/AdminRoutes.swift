@@ -70,6 +70,13 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
     router.get("/graph") { _, _ in json(graphJSON) }
     router.get("/graph.dot") { _, _ in text(graphDot, contentType: "text/vnd.graphviz") }
     router.get("/impact") { request, _ in
+        // Partitioned state: another instance asks for this share's part below a key (`SystemImpact`).
+        if let name = request.uri.queryParameters.get("key"), let share = source.processor.share {
+            guard let part = SystemImpact(source: source, share: share).part(ofKey: String(name)) else {
+                return text("key must be service/key\n", status: .badRequest)
+            }
+            return json(GraphExport.encode(part))
+        }
         guard let refText = request.uri.queryParameters.get("ref"), let ref = EntityRef(parsing: refText) else {
             return text("ref must be Entity#id (encode # as %23)\n", status: .badRequest)
         }
@@ -79,6 +86,11 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
         var attrs: [String: String] = [:]
         for (name, value) in request.uri.queryParameters where name.hasPrefix("attrs.") {
             attrs[String(name.dropFirst(6))] = String(value)
+        }
+        if let share = source.processor.share {
+            let impact = SystemImpact(source: source, share: share)
+            let local = request.uri.queryParameters.get("local") != nil
+            return json(GraphExport.encode(local ? impact.part(of: ref, attrs: attrs) : await impact.report(of: ref, attrs: attrs)))
         }
         let closure = source.processor.index.closure(of: ref, attrs: attrs)
         return json(GraphExport.encode(ImpactReport(closure)))
@@ -142,19 +154,24 @@ public func buildApplication(
 }
 
 /// The live closure as `/impact` answers it.
-struct ImpactReport: Encodable {
-    struct Key: Encodable {
+struct ImpactReport: Codable {
+    struct Key: Codable {
         var service: String
         var key: String
         var depth: Int
         var reason: String
         var path: [String]
+
+        var name: String { service + "/" + key }
     }
 
     var root: String
     var keys: [Key]
     var byService: [String: Int]
     var unresolved: [String]
+    /// Partitioned state, one share's part (`local`): keys whose dependents lie in partitions it
+    /// does not hold (`SystemImpact`).
+    var handOn: [String]?
 
     init(_ closure: InstanceClosure) {
         root = closure.root
@@ -168,6 +185,7 @@ struct ImpactReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case root, keys, byService = "by_service", unresolved
+        case handOn = "hand_on"
     }
 }
 

@@ -131,6 +131,12 @@ public final class IndexShare: Sendable {
         return ShareClosure(closure: closure, baseDepth: hop.depth, hops: hops)
     }
 
+    /// The keys of `closure` this share would hand on (`/impact` across instances).
+    public func namesToHandOn(_ closure: InstanceClosure) -> [String] {
+        let entries = closure.entries
+        return keysToHandOn(closure, held: heldFlags()).map { entries[$0.position].name }
+    }
+
     /// By partition: whether this share holds it.
     private func heldFlags() -> [Bool] {
         var flags = [Bool](repeating: false, count: Int(partitioner.count))

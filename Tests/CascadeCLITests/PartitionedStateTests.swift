@@ -163,6 +163,13 @@ struct PartitionedStateTests {
         // A bystander on another order: it must stay.
         #expect(try await system.cli("user-service", ["SET", "user:bystander:profile", "v1", "DEPS", "order-service/order:other:summary"]) == "OK")
         let chain = try await Self.setChainKept(system, id)
+        // One system view: every instance answers /impact with the whole chain, though its
+        // three edges lie with three instances.
+        for (name, bus) in system.buses {
+            let body = try await runCommand("curl", ["-s", bus.admin + "/impact?ref=Product%23\(id)"]).stdout
+            #expect(body.contains("user:\(id):profile") && body.contains("order:\(id):summary"), "\(name) answers /impact with the chain: \(body)")
+            #expect(!body.contains("bystander"), "\(name) lists no key off the chain")
+        }
 
         let hopsBefore = try await system.hopsConsumed()
         // `publish --wait` returns once every node has applied what the event caused, hops
