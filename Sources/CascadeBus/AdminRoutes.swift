@@ -69,32 +69,7 @@ public func buildRouter(_ source: AdminContextSource) -> Router<BasicRequestCont
     }
     router.get("/graph") { _, _ in json(graphJSON) }
     router.get("/graph.dot") { _, _ in text(graphDot, contentType: "text/vnd.graphviz") }
-    router.get("/impact") { request, _ in
-        // Partitioned state: another instance asks for this share's part below a key (`SystemImpact`).
-        if let name = request.uri.queryParameters.get("key"), let share = source.processor.share {
-            guard let part = SystemImpact(source: source, share: share).part(ofKey: String(name)) else {
-                return text("key must be service/key\n", status: .badRequest)
-            }
-            return json(GraphExport.encode(part))
-        }
-        guard let refText = request.uri.queryParameters.get("ref"), let ref = EntityRef(parsing: refText) else {
-            return text("ref must be Entity#id (encode # as %23)\n", status: .badRequest)
-        }
-        guard source.processor.graph.entities[ref.entity] != nil else {
-            return text("entity '\(ref.entity)' is not in the graph\n", status: .notFound)
-        }
-        var attrs: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters where name.hasPrefix("attrs.") {
-            attrs[String(name.dropFirst(6))] = String(value)
-        }
-        if let share = source.processor.share {
-            let impact = SystemImpact(source: source, share: share)
-            let local = request.uri.queryParameters.get("local") != nil
-            return json(GraphExport.encode(local ? impact.part(of: ref, attrs: attrs) : await impact.report(of: ref, attrs: attrs)))
-        }
-        let closure = source.processor.index.closure(of: ref, attrs: attrs)
-        return json(GraphExport.encode(ImpactReport(closure)))
-    }
+    router.get("/impact") { request, _ in await impact(request, source) }
     router.get("/why") { request, _ in
         let query = request.uri.queryParameters
         guard let name = query.get("key"), let slash = name.firstIndex(of: "/"), slash != name.startIndex,
@@ -151,6 +126,35 @@ public func buildApplication(
         router: buildRouter(source), configuration: .init(address: .hostname(host, port: port), serverName: "cascade-bus"),
         onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? port) },
         logger: logger)
+}
+
+/// `GET /impact?ref=Entity#id`: what a change to it invalidates now, by the live index; with
+/// partitioned state, across every share (`SystemImpact`).
+private func impact(_ request: Request, _ source: AdminContextSource) async -> Response {
+    // Partitioned state: another instance asks for this share's part below a key (`SystemImpact`).
+    if let name = request.uri.queryParameters.get("key"), let share = source.processor.share {
+        guard let part = SystemImpact(source: source, share: share).part(ofKey: String(name)) else {
+            return text("key must be service/key\n", status: .badRequest)
+        }
+        return json(GraphExport.encode(part))
+    }
+    guard let refText = request.uri.queryParameters.get("ref"), let ref = EntityRef(parsing: refText) else {
+        return text("ref must be Entity#id (encode # as %23)\n", status: .badRequest)
+    }
+    guard source.processor.graph.entities[ref.entity] != nil else {
+        return text("entity '\(ref.entity)' is not in the graph\n", status: .notFound)
+    }
+    var attrs: [String: String] = [:]
+    for (name, value) in request.uri.queryParameters where name.hasPrefix("attrs.") {
+        attrs[String(name.dropFirst(6))] = String(value)
+    }
+    if let share = source.processor.share {
+        let impact = SystemImpact(source: source, share: share)
+        let local = request.uri.queryParameters.get("local") != nil
+        return json(GraphExport.encode(local ? impact.part(of: ref, attrs: attrs) : await impact.report(of: ref, attrs: attrs)))
+    }
+    let closure = source.processor.index.closure(of: ref, attrs: attrs)
+    return json(GraphExport.encode(ImpactReport(closure)))
 }
 
 /// The live closure as `/impact` answers it.
