@@ -36,8 +36,13 @@ struct SystemImpact {
         var merged: ImpactReport
         let query = (["ref=" + Self.encode(ref.description)] + attrs.map { "attrs.\(Self.encode($0.key))=\(Self.encode($0.value))" })
             .joined(separator: "&")
-        if let holder = source.holder?(ref.description), let fetched = await ask(holder, query: query) {
-            merged = fetched
+        if let holder = source.holder?(ref.description) {
+            if let fetched = await ask(holder, query: query) {
+                merged = fetched
+            } else {
+                merged = part(of: ref, attrs: attrs)
+                merged.unresolved.append("\(ref): the instance holding its partition (\(holder)) did not answer; this instance's part only")
+            }
         } else {
             merged = part(of: ref, attrs: attrs)
         }
