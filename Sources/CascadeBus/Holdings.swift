@@ -111,8 +111,11 @@ struct Holdings {
     /// whole, and hand none of its keys on, while they are still being read).
     mutating func wait(_ partition: Int32, generation: Int, _ waiter: Waiter, onRebuilt: (Int32) -> Void) -> Bool? {
         guard !stopped, var holding = byPartition[partition], holding.generation == generation else { return false }
+        // Rebuilt once is rebuilt: a promoted standby reading its registrations again from an
+        // earlier offset is behind its ends, and nothing would wake a waiter of a rebuilt partition.
+        if holding.isRebuilt { return true }
         if holding.caughtUp {
-            if !holding.isRebuilt { onRebuilt(partition) }
+            onRebuilt(partition)
             holding.isRebuilt = true
             byPartition[partition] = holding
             return true

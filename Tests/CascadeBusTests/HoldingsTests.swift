@@ -35,6 +35,12 @@ import Testing
         let seeks = holdings.produceRoutes(3, generation: generation, from: 12)
         #expect(seeks)
         #expect(holdings.routedPositions().map(\.next) == [12])
+        // Behind its ends again, it is still rebuilt: the promotion waits for nothing (a waiter
+        // kept here would never be woken; answered false at once, the test fails instead of hanging).
+        let rebuilt = await withCheckedContinuation { continuation in
+            continuation.resume(returning: holdings.wait(3, generation: generation, continuation, onRebuilt: { _ in }) ?? false)
+        }
+        #expect(rebuilt, "a rebuilt partition answers at once")
         // Messages fetched before the seek still arrive: they prove nothing about 12...19.
         _ = holdings.read([(deps, 3, 21), (deps, 3, 22)], onRebuilt: { _ in })
         #expect(holdings.routedPositions().map(\.next) == [12])
