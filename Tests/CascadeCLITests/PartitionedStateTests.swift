@@ -262,6 +262,36 @@ struct PartitionedStateTests {
         #expect(try await eventually(timeout: .seconds(30)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
     }
 
+    @Test("an instance killed and started again takes its partitions back once warm, then routes and resolves them")
+    func takeBackAfterRestart() async throws {
+        let system = try await System.start()
+        defer { system.stop() }
+        try await system.learnFamilies()
+        let id = try Self.chainAcrossInstances(system, prefix: "back-")
+        // It routes the product key's registrations and holds the summary's edge.
+        let middleKey = "product-service/product:\(id)"
+        let middle = system.holder(of: middleKey)
+        let partition = "cascade.events:\(StatePartitioner(count: Int32(Self.partitions)).partition(of: middleKey))"
+        let observer = try #require(system.buses.first { $0.key != middle }?.value)
+        try #require(system.buses[middle]).process.signal(SIGKILL)
+        #expect(try await eventually(timeout: .seconds(20)) {
+            let owners = try await observer.owners()
+            return owners[middle] == nil && owners.values.contains { $0.contains(partition) }
+        }, "\(partition) is taken over")
+        let restarted = try await BusFailoverTests.Bus.start(
+            middle, kafka: system.bootstrap, options: ["--partitioned-state", "--race-window-ms", "300", "--dead-after-ms", "500"])
+        defer { restarted.process.signal(SIGKILL) }
+        #expect(try await eventually(timeout: .seconds(60)) { try await observer.owners()[middle]?.contains(partition) == true },
+                "\(middle) takes \(partition) back")
+
+        let chain = try await Self.setChainKept(system, id)
+        let published = try await runCommand(CascadeBinary.url.path, [
+            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", observer.admin, "--wait", "--wait-timeout", "20s",
+        ])
+        #expect(published.status == 0, "publish --wait: \(published.stderr)")
+        #expect(try await Self.allGone(system, chain), "every key of the chain is gone once its event is applied")
+    }
+
     @Test("publish --wait waits for the hops: with the chain's middle instance paused it does not return, and after it does")
     func waitCoversHops() async throws {
         // Paused for a few seconds, the middle instance must not count as gone.
