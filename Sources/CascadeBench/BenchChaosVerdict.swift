@@ -329,8 +329,23 @@ extension ChaosVerdict {
                 if current, let cause = fence?.cause, cause.hasSuffix("@\(value)") { text += " " + Self.sameVersionNote }
             }
             lines.append(text)
+            if cluster.partitionedState, let dash = key.lastIndex(of: "-") { lines += await sharesNaming(service, key, product: key[key.index(after: dash)...]) }
         }
         return lines
+    }
+
+    /// Partitioned state: which instances' shares reach the key from its product's change now
+    /// (`/impact?…&local=1`, each instance's own part): where an edge is missing, if one is.
+    private func sharesNaming(_ service: String, _ key: String, product: Substring) async -> [String] {
+        var parts: [String] = []
+        for (index, admin) in cluster.liveBusAdmins {
+            let body = await chaosHTTPGet(admin + "/impact?ref=Product%23p-\(product)&local=1").body
+            let listed = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["keys"] as? [[String: Any]] ?? []
+            let reached = Set(listed.map { "\($0["service"] as? String ?? "")/\($0["key"] as? String ?? "")" })
+            let names = ["catalog/product:p-\(product)", "\(service)/\(key)"].filter(reached.contains)
+            parts.append("\(ChaosCluster.busName(index)) names \(names.isEmpty ? "neither" : names.joined(separator: " and "))")
+        }
+        return ["  its product's change, by share: " + parts.joined(separator: "; ")]
     }
 
     /// Marks a dependency dropped by the event of the version the key already holds: the value
