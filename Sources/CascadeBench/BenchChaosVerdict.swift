@@ -302,13 +302,15 @@ extension ChaosVerdict {
     func explain(_ checkLines: [String], started: UInt64, startedWallMillis: Int64, limit: Int = 5) async -> [String] {
         func wall(_ millis: Int64?) -> String { millis.map { String(format: "%.2f s", Double($0 - startedWallMillis) / 1000) } ?? "?" }
         var lines: [String] = []
+        var explained = 0
         for line in checkLines where line.hasPrefix("stale ") {
             let words = line.split(separator: " ", maxSplits: 2)
-            guard lines.count < limit, words.count == 3, let colon = words[2].range(of: ": ") else { continue }
+            guard explained < limit, words.count == 3, let colon = words[2].range(of: ": ") else { continue }
             let (service, key) = (String(words[1]), String(words[2][..<colon.lowerBound]))
             guard let meta = try? await meta(service, key) else { continue }
             let value = (try? await NodeClient(address: cluster.nodeAddress(service), timeout: 5, password: nil)
                 .command(encodeRESPCommand("GET", key)).text) ?? "?"
+            explained += 1
             var text = "\(service)/\(key) = \(value), set at \(wall(meta.setAtMillis))"
             var current = false
             if let dash = key.lastIndex(of: "-"), let product = Int(key[key.index(after: dash)...]), product < truth.products,
@@ -329,7 +331,14 @@ extension ChaosVerdict {
                 if current, let cause = fence?.cause, cause.hasSuffix("@\(value)") { text += " " + Self.sameVersionNote }
             }
             lines.append(text)
-            if cluster.partitionedState, let dash = key.lastIndex(of: "-") { lines += await sharesNaming(service, key, product: key[key.index(after: dash)...]) }
+            if cluster.partitionedState, let dash = key.lastIndex(of: "-") {
+                let product = key[key.index(after: dash)...]
+                lines += await sharesNaming(service, key, product: product)
+                // When the buses consumed the events that dropped the catalog key, and whether any cascade named the page.
+                for name in ["catalog/product:p-\(product)", "\(service)/\(key)"] {
+                    lines += await why(name).prefix(6).map { "    why: " + $0 }
+                }
+            }
         }
         return lines
     }

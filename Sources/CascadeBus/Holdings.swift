@@ -64,12 +64,20 @@ struct Holdings {
         byPartition[partition]?.unchecked.append(record)
     }
 
-    /// Checking starts: the records that landed before, to check now.
+    /// Checking starts: the records that landed before, to check now, the last of each key only.
+    /// An earlier one is a value the key's node has replaced since: judged stale by a ledger that
+    /// moved on meanwhile, it would drop the key's current value, and what was computed from it.
     mutating func startChecking(_ partition: Int32, generation: Int) -> [EdgeRecord] {
         guard var holding = byPartition[partition], holding.generation == generation else { return [] }
         holding.isChecking = true
         defer { holding.unchecked = []; byPartition[partition] = holding }
-        return holding.unchecked
+        return Self.lastOfEachKey(holding.unchecked)
+    }
+
+    static func lastOfEachKey(_ records: [EdgeRecord]) -> [EdgeRecord] {
+        var last: [CacheKeyRef: Int] = [:]
+        for (position, record) in records.enumerated() { last[record.key] = position }
+        return records.indices.filter { last[records[$0].key] == $0 }.map { records[$0] }
     }
 
     mutating func demote(_ partition: Int32) {

@@ -1,5 +1,6 @@
 @testable import CascadeBus
 import CascadeKafka
+import CascadeWire
 import Testing
 
 /// What a `ShareFollower` holds and how far it vouches for its registrations being routed.
@@ -62,5 +63,23 @@ import Testing
         #expect(!seeks)
         _ = holdings.read([(deps, 3, 21)], onRebuilt: { _ in })
         #expect(holdings.routedPositions().map(\.next) == [21])
+    }
+
+    @Test("records that landed before checking started are checked once per key: the last, the value the node holds now")
+    func lastRecordOfEachKeyIsChecked() async {
+        var holdings = await rebuiltStandby()
+        func record(_ key: String, setAt: Int64) -> EdgeRecord {
+            EdgeRecord(key: CacheKeyRef(service: "catalog", key: key), partition: 3, dependencies: [], setAtMillis: setAt)
+        }
+        for landed in [record("product:a", setAt: 1), record("product:b", setAt: 2), record("product:a", setAt: 3)] {
+            holdings.uncheckedLanded(3, landed)
+        }
+        guard case .held(let generation, _) = holdings.holding(3, owned: false) else {
+            Issue.record("held already")
+            return
+        }
+        let pending = holdings.startChecking(3, generation: generation)
+        #expect(pending.map(\.key.key) == ["product:b", "product:a"])
+        #expect(pending.map(\.setAtMillis) == [2, 3], "product:a's earlier value was replaced before it could be judged")
     }
 }
