@@ -23,6 +23,11 @@ struct PartitionedStateTests {
         let owners: [Int32: String]
         let standbys: [Int32: String]
 
+        /// How every bus of the test runs, restarted ones included.
+        static func busOptions(deadAfterMs: Int = 500) -> [String] {
+            ["--partitioned-state", "--race-window-ms", "300", "--dead-after-ms", String(deadAfterMs)]
+        }
+
         static func start(deadAfterMs: Int = 500) async throws -> System {
             let kafka = try ChildProcess.cascade(["kafka", "--partitions", String(partitions)])
             let bootstrap = try await kafka.awaitLine { $0.contains(":") }.trimmingCharacters(in: .whitespaces)
@@ -30,9 +35,7 @@ struct PartitionedStateTests {
             for name in names {
                 // A short race window: the first registrations on a family are invalidated for
                 // about that long (EdgeLandingCheck), and this test waits it out.
-                buses[name] = try await BusFailoverTests.Bus.start(
-                    name, kafka: bootstrap,
-                    options: ["--partitioned-state", "--race-window-ms", "300", "--dead-after-ms", String(deadAfterMs)])
+                buses[name] = try await BusFailoverTests.Bus.start(name, kafka: bootstrap, options: busOptions(deadAfterMs: deadAfterMs))
             }
             var nodes: [String: (ChildProcess, RedisCLI)] = [:]
             for service in ["product-service", "order-service", "user-service"] {
@@ -96,6 +99,15 @@ struct PartitionedStateTests {
             // The race window, the nodes' apply delay and the family's settle time after the
             // families were learned: nothing to observe but time.
             try await Task.sleep(for: .seconds(2))
+        }
+
+        /// `cascade publish --wait`: returns once every node has applied what the event caused,
+        /// as `admin` (bus-a's by default) tells, or fails after `timeout`.
+        func publishAndWait(_ ref: String, version: Int, admin: String? = nil, timeout: String = "20s") async throws -> CommandResult {
+            try await runCommand(CascadeBinary.url.path, [
+                "publish", ref, "--version", String(version), "--kafka", bootstrap, "--admin", admin ?? buses["bus-a"]!.admin,
+                "--wait", "--wait-timeout", timeout,
+            ])
         }
 
         func publish(_ ref: String, version: Int) async throws {
@@ -174,10 +186,7 @@ struct PartitionedStateTests {
         let hopsBefore = try await system.hopsConsumed()
         // `publish --wait` returns once every node has applied what the event caused, hops
         // included (their credit must come back before the watermark moves): at once, all gone.
-        let published = try await runCommand(CascadeBinary.url.path, [
-            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", system.buses["bus-a"]!.admin,
-            "--wait", "--wait-timeout", "20s",
-        ])
+        let published = try await system.publishAndWait("Product#\(id)", version: 2)
         #expect(published.status == 0, "publish --wait: \(published.stderr)")
         #expect(try await Self.allGone(system, chain), "publish --wait returned before every key of the chain was gone")
         #expect(try await system.cli("user-service", ["EXISTS", "user:bystander:profile"]) == "1", "a key off the chain stays")
@@ -229,10 +238,7 @@ struct PartitionedStateTests {
             return system.holder(of: middle) != first && system.standby(of: middle) == first
         })
         let chain = try await Self.setChainKept(system, id)
-        let published = try await runCommand(CascadeBinary.url.path, [
-            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", system.buses["bus-a"]!.admin,
-            "--wait", "--wait-timeout", "20s",
-        ])
+        let published = try await system.publishAndWait("Product#\(id)", version: 2)
         #expect(published.status == 0, "publish --wait: \(published.stderr)")
         #expect(try await Self.allGone(system, chain), "publish --wait returned before every key of the chain was gone")
 
@@ -278,16 +284,13 @@ struct PartitionedStateTests {
             let owners = try await observer.owners()
             return owners[middle] == nil && owners.values.contains { $0.contains(partition) }
         }, "\(partition) is taken over")
-        let restarted = try await BusFailoverTests.Bus.start(
-            middle, kafka: system.bootstrap, options: ["--partitioned-state", "--race-window-ms", "300", "--dead-after-ms", "500"])
+        let restarted = try await BusFailoverTests.Bus.start(middle, kafka: system.bootstrap, options: System.busOptions())
         defer { restarted.process.signal(SIGKILL) }
         #expect(try await eventually(timeout: .seconds(60)) { try await observer.owners()[middle]?.contains(partition) == true },
                 "\(middle) takes \(partition) back")
 
         let chain = try await Self.setChainKept(system, id)
-        let published = try await runCommand(CascadeBinary.url.path, [
-            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", observer.admin, "--wait", "--wait-timeout", "20s",
-        ])
+        let published = try await system.publishAndWait("Product#\(id)", version: 2, admin: observer.admin)
         #expect(published.status == 0, "publish --wait: \(published.stderr)")
         #expect(try await Self.allGone(system, chain), "every key of the chain is gone once its event is applied")
     }
@@ -303,10 +306,7 @@ struct PartitionedStateTests {
         let chain = try await Self.setChainKept(system, id)
         let middle = try #require(system.buses[system.holder(of: "product-service/product:\(id)")])
         middle.process.signal(SIGSTOP)
-        let paused = try await runCommand(CascadeBinary.url.path, [
-            "publish", "Product#\(id)", "--version", "2", "--kafka", system.bootstrap, "--admin", system.buses["bus-a"]!.admin,
-            "--wait", "--wait-timeout", "2s",
-        ])
+        let paused = try await system.publishAndWait("Product#\(id)", version: 2, timeout: "2s")
         let summaryWhilePaused = try await system.cli("order-service", ["EXISTS", "order:\(id):summary"])
         middle.process.signal(SIGCONT)
         #expect(paused.status != 0, "publish --wait returned while the hop to the paused instance was not done: \(paused.stdout)")
