@@ -279,8 +279,15 @@ struct ChaosVerdict {
 
     /// Each running instance's `/impact` of the product.
     private func impacts(_ id: String) async -> [String] {
-        var bodies: [String] = []
-        for (_, admin) in cluster.liveBusAdmins { bodies.append(await chaosHTTPGet(admin + "/impact?ref=Product%23\(id)").body) }
+        await impactsByInstance(id).map(\.body)
+    }
+
+    /// Each live instance's `/impact` for product `id`; `local`: its own share's part only.
+    private func impactsByInstance(_ id: String, local: Bool = false) async -> [(index: Int, body: String)] {
+        var bodies: [(Int, String)] = []
+        for (index, admin) in cluster.liveBusAdmins {
+            bodies.append((index, await chaosHTTPGet(admin + "/impact?ref=Product%23\(id)" + (local ? "&local=1" : "")).body))
+        }
         return bodies
     }
 
@@ -347,8 +354,7 @@ extension ChaosVerdict {
     /// (`/impact?…&local=1`, each instance's own part): where an edge is missing, if one is.
     private func sharesNaming(_ service: String, _ key: String, product: Substring) async -> [String] {
         var parts: [String] = []
-        for (index, admin) in cluster.liveBusAdmins {
-            let body = await chaosHTTPGet(admin + "/impact?ref=Product%23p-\(product)&local=1").body
+        for (index, body) in await impactsByInstance("p-\(product)", local: true) {
             let listed = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["keys"] as? [[String: Any]] ?? []
             let reached = Set(listed.map { "\($0["service"] as? String ?? "")/\($0["key"] as? String ?? "")" })
             let names = ["catalog/product:p-\(product)", "\(service)/\(key)"].filter(reached.contains)

@@ -16,16 +16,15 @@ struct SystemImpact {
 
     /// This share's part of a change to `ref`, with the keys it hands on.
     func part(of ref: EntityRef, attrs: [String: String]) -> ImpactReport {
-        let closure = share.index.closure(of: ref, attrs: attrs)
-        var report = ImpactReport(closure)
-        report.handOn = share.namesToHandOn(closure)
-        return report
+        part(share.index.closure(of: ref, attrs: attrs))
     }
 
     /// This share's part below a key handed on to it.
     func part(ofKey name: String) -> ImpactReport? {
-        guard let key = CacheKeyRef(parsing: name) else { return nil }
-        let closure = share.index.closure(ofKey: key)
+        CacheKeyRef(parsing: name).map { part(share.index.closure(ofKey: $0)) }
+    }
+
+    private func part(_ closure: InstanceClosure) -> ImpactReport {
         var report = ImpactReport(closure)
         report.handOn = share.namesToHandOn(closure)
         return report
