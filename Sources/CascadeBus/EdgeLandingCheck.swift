@@ -14,7 +14,8 @@ import CascadeWire
 /// family are invalidated so, for about the race window.
 ///
 /// A stale record's key is invalidated with what depends on it here, and handed to its own
-/// partition's share as a hop, where the rest of what depends on it lies.
+/// partition's share as a hop, where the rest of what depends on it lies. A record older than
+/// one of the same key that landed before it is not judged (`NewestRegistrations`).
 struct EdgeLandingCheck: Sendable {
     let raceCheck: RegistrationRaceCheck
     let share: IndexShare
@@ -23,9 +24,11 @@ struct EdgeLandingCheck: Sendable {
     let settleMillis: Int64
     /// The longest the nodes of any service take to apply an invalidation lately.
     var longestApplyDelayMillis: @Sendable () -> Int64 = { 0 }
+    let newest = NewestRegistrations()
 
     func check(_ record: EdgeRecord, nowMillis: Int64) -> [OutboundMessage] {
         guard let setAtMillis = record.setAtMillis, !record.dependencies.isEmpty else { return [] }
+        guard !newest.isSuperseded(record.key.description, setAtMillis: setAtMillis, nowMillis: nowMillis) else { return [] }
         let registration = Registration(
             service: record.key.service, key: record.key.key, deps: record.dependencies.map(\.description), setAtMillis: setAtMillis)
         guard let staleness = staleness(of: registration, nowMillis: nowMillis) else { return [] }

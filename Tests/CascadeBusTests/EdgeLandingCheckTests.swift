@@ -1,0 +1,53 @@
+@testable import CascadeBus
+import CascadeGraph
+import CascadeWire
+import Testing
+
+/// The race check of partitioned state where an edge record lands, on the pipeline core with the
+/// fixture's clock in ms.
+@Suite struct EdgeLandingCheckTests {
+    let fixture: PipelineFixture
+    let landing: EdgeLandingCheck
+
+    init() throws {
+        fixture = try PipelineFixture()
+        let processor = fixture.processor
+        let raceCheck = RegistrationRaceCheck(
+            ledger: processor.ledger, index: processor.index, planner: processor.planner,
+            recent: processor.recentInvalidations, windowMillis: 2000)
+        let share = IndexShare(index: processor.index, partitioner: StatePartitioner(count: 1), holding: [0])
+        landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: fixture.topics, settleMillis: 0)
+    }
+
+    func record(_ key: String, setAt: Int64) throws -> EdgeRecord {
+        EdgeRecord(
+            key: CacheKeyRef(service: "order-service", key: key), partition: 0,
+            dependencies: [try Dependency.parse("Product#p-1", service: "order-service")], setAtMillis: setAt)
+    }
+
+    @Test("a key's older registration landing after a newer one (a promoted standby produces it again) leaves the current value")
+    func olderRecordAfterANewerOne() throws {
+        #expect(landing.check(try record("summary", setAt: 1000), nowMillis: 1100).isEmpty, "nothing changed yet")
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 2), nowMillis: 5000)
+        #expect(landing.check(try record("summary", setAt: 10_000), nowMillis: 10_100).isEmpty, "computed well after the change")
+        // The registration of 1000 again: its value was replaced at 10,000 and is no reason to drop that one.
+        #expect(landing.check(try record("summary", setAt: 1000), nowMillis: 10_200).isEmpty)
+        // Judged alone, a record of 1000 is stale: the event came after it.
+        #expect(!landing.check(try record("other", setAt: 1000), nowMillis: 10_300).isEmpty)
+        // The same registration again is judged again: it is still the current value.
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 3), nowMillis: 11_000)
+        #expect(!landing.check(try record("summary", setAt: 10_000), nowMillis: 11_100).isEmpty)
+    }
+
+    @Test("what landed is forgotten after the horizon, and a key noted again since is kept")
+    func boundedByTime() {
+        let newest = NewestRegistrations(horizonMillis: 1000)
+        #expect(!newest.isSuperseded("a", setAtMillis: 500, nowMillis: 0))
+        #expect(!newest.isSuperseded("b", setAtMillis: 500, nowMillis: 0))
+        #expect(!newest.isSuperseded("b", setAtMillis: 900, nowMillis: 800))
+        #expect(newest.isSuperseded("b", setAtMillis: 600, nowMillis: 1500), "b's newer record landed 700 ms ago")
+        #expect(newest.count == 1, "a is forgotten")
+        #expect(!newest.isSuperseded("a", setAtMillis: 100, nowMillis: 1600))
+        #expect(!newest.isSuperseded("b", setAtMillis: 100, nowMillis: 2000), "b's newer record is past the horizon")
+    }
+}
