@@ -40,7 +40,10 @@ public struct AdminContextSource: Sendable {
         self.init(
             processor: bus.processor, metrics: bus.metrics, nodes: bus.nodes, token: token,
             shards: {
-                bus.ownership.report(registrations: bus.processor.index.registeredKeys, warm: bus.processor.share == nil ? "all" : "owned and standby")
+                let statistics = bus.processor.index.statistics
+                return bus.ownership.report(
+                    registrations: statistics.registeredKeys, indexBytes: statistics.approximateBytes,
+                    warm: bus.processor.share == nil ? "all" : "owned and standby")
             }, readiness: { bus.readiness },
             isReady: { bus.isReady })
         if bus.processor.share != nil { holder = { bus.holderAdmin(of: $0) } }

@@ -248,10 +248,13 @@ public struct ShardsReport: Encodable, Sendable {
         /// only to an instance that lists it here.
         var warmPartitions: [String]?
         var registrations: Int
+        /// The answering instance only: about how many bytes its index takes.
+        var indexBytes: Int?
         var heardMillisAgo: Int64?
 
         enum CodingKeys: String, CodingKey {
             case instance, admin, ready, live, owned, warm, standby, registrations
+            case indexBytes = "index_bytes"
             case warmPartitions = "warm_partitions"
             case isSelf = "self", heardMillisAgo = "heard_ms_ago"
         }
@@ -263,7 +266,7 @@ public struct ShardsReport: Encodable, Sendable {
 }
 
 extension OwnershipDriver {
-    func report(registrations: Int = 0, warm: String = "all") -> ShardsReport {
+    func report(registrations: Int = 0, indexBytes: Int? = nil, warm: String = "all") -> ShardsReport {
         let now = Timestamps.nowMillis()
         let adminURL = admin
         return ownership.withLockedValue { state in
@@ -282,7 +285,8 @@ extension OwnershipDriver {
             instances.append(ShardsReport.Instance(
                 instance: instance, admin: adminURL, ready: state.ready, live: state.liveReady(nowMillis: now).contains(instance),
                 isSelf: true, owned: state.owned.sorted(), warm: warm, standby: standbys[instance] ?? [],
-                warmPartitions: state.gatesOnWarmth ? state.warm.sorted() : nil, registrations: registrations, heardMillisAgo: nil))
+                warmPartitions: state.gatesOnWarmth ? state.warm.sorted() : nil, registrations: registrations, indexBytes: indexBytes,
+                heardMillisAgo: nil))
             return ShardsReport(
                 instances: instances.sorted { $0.instance < $1.instance }, partitions: state.partitions, unowned: state.unowned(nowMillis: now))
         }

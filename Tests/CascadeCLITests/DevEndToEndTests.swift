@@ -98,8 +98,10 @@ struct DevEndToEndTests {
             let shards = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] ?? [:]
             let instances = shards["instances"] as? [[String: Any]] ?? []
             owned = instances.filter { $0["live"] as? Bool == true }.flatMap { $0["owned"] as? [String] ?? [] }
-            return instances.count == 3 && owned.count == 6 && Set(owned).count == 6
-        }, "three live instances own the six partitions once each: \(owned)")
+            // Only the instance that answers knows its index's size.
+            let sized = instances.filter { ($0["index_bytes"] as? Int ?? 0) > 0 }.compactMap { $0["self"] as? Bool }
+            return instances.count == 3 && owned.count == 6 && Set(owned).count == 6 && sized == [true]
+        }, "three live instances own the six partitions once each, the answering one says its index size: \(owned)")
         // Events on every partition, each resolved by whichever instance owns it.
         for index in 1...12 {
             #expect(try await dev.cli("product-service", "SET", "product:p-\(index)", "v", "DEPS", "Product#p-\(index)@1") == "OK")
