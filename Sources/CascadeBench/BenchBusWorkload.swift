@@ -57,7 +57,7 @@ struct BenchBusWorkload: Sendable {
         warmUp = Self.event(entity: "Product", id: "warm-up", version: 1, attr: ("category", "warm"), eventID: "warm-up")
     }
 
-    private static func event(entity: String, id: String, version: UInt64, attr: (String, String), eventID: String) -> Event {
+    static func event(entity: String, id: String, version: UInt64, attr: (String, String), eventID: String) -> Event {
         let attrs = "\"\(attr.0)\":\"\(attr.1)\""
         // Versions are the stream position: unique per instance and growing, so no event is late.
         let json = "{\"entity\":\"\(entity)\",\"id\":\"\(id)\",\"op\":\"update\",\"version\":\(version),"

@@ -3,56 +3,107 @@ import CascadeGraph
 import CascadeWire
 import Foundation
 
-/// The bus's registration index split over instances by partition (issue 24), measured in
-/// process: what each instance would hold and rebuild, and what a cascade costs in CPU when it
-/// crosses shares. No broker: hops go straight to the share that owns them, so the figures leave
-/// out what producing and consuming a hop costs.
-public struct BenchScaleCommand: ParsableCommand {
+/// The bus's state split over instances by partition (issue 24). By default real
+/// `cascade bus --partitioned-state` processes, 1, 2 and 4 of them on one broker with the same
+/// registrations and event stream (`BenchScaleProcesses`). `--in-process` models the index
+/// alone, without a broker: hops go straight to the share that owns them, so those figures leave
+/// out what producing and consuming a hop costs, and the shares share one process's caches.
+public struct BenchScaleCommand: AsyncParsableCommand {
     public init() {}
 
     public static let configuration = CommandConfiguration(
         commandName: "scale",
-        abstract: "The registration index split over 1, 2 and 4 instances by partition, in process.",
+        abstract: "The bus's state split over 1, 2 and 4 instances by partition: index bytes, rebuild, CPU per event, hops.",
         discussion: """
             `cascade bench bus`'s registrations (order summaries on a product, an order and a user \
-            profile) and event mix, routed into shares as the edges topic would carry them. Per \
-            instance count: each instance's index bytes, registrations and routed keys held, the \
-            time to rebuild its share (route its keys, apply its edge records), and over the event \
-            stream the CPU per event summed over instances, hops per event and keys named twice. \
-            Run from the repository root (it reads graph/), release build.
+            profile) and event mix. For each instance count, `cascade bus --partitioned-state` \
+            processes of this binary on topics of their own: the registrations are sent as nodes \
+            send them, then per instance what `/shards` says it holds (index bytes, registrations) \
+            and the CPU seconds per 1,000 events it spent on the stream (from /proc), system-wide \
+            hops per event, e2e p50/p99 at --rate events/s (event produced to the last invalidation \
+            it caused read back from the invalidation topics), and each instance in turn killed \
+            (SIGKILL) and timed until it holds its partitions rebuilt again. The embedded broker \
+            keeps about 5 MB per partition: 1M registrations need --bootstrap (a real broker) or \
+            about 100 partitions. With --in-process: the index alone, shares in one process, no \
+            broker. Run from the repository root (it reads graph/), release build.
             """)
 
-    @Option(help: "Registered keys.")
-    var keys = 1_000_000
+    @Option(help: "Registered keys (default: 100,000 on processes, 1,000,000 in process).")
+    var keys: Int?
 
-    @Option(help: "Events resolved per instance count.")
-    var events = 200_000
+    @Option(help: "Events of the stream (default: 50,000 on processes, 200,000 in process).")
+    var events: Int?
 
-    @Option(help: "Partitions of the events topic (and of every state topic).")
-    var partitions: Int32 = 12
+    @Option(help: "Partitions of the events topic and of every state topic (default: 24 on processes, 12 in process).")
+    var partitions: Int32?
 
     @Option(help: "Instance counts, comma-separated.")
     var instances = "1,2,4"
+
+    @Option(help: "Events a second of the stream whose e2e latency is measured (processes).")
+    var rate = 1000
+
+    @Option(help: "A broker's bootstrap servers (host:port) instead of the embedded one (processes).")
+    var bootstrap: String?
+
+    @Flag(help: "Model the index alone in this process, without a broker or bus processes.")
+    var inProcess = false
 
     @Option(help: "Directory of the graph's YAML files.")
     var graph = "graph"
 
     public func validate() throws {
-        guard partitions >= 1, partitions <= 1024 else { throw ValidationError("--partitions must be between 1 and 1024.") }
-        guard counts.count >= 1, counts.allSatisfy({ $0 >= 1 && $0 <= Int(partitions) }) else {
+        guard partitionCount >= 1, partitionCount <= 1024 else { throw ValidationError("--partitions must be between 1 and 1024.") }
+        guard counts.count >= 1, counts.allSatisfy({ $0 >= 1 && $0 <= Int(partitionCount) }) else {
             throw ValidationError("--instances must list counts between 1 and --partitions, e.g. 1,2,4.")
         }
-        guard keys >= 1, events >= 1 else { throw ValidationError("--keys and --events must be at least 1.") }
+        guard keyCount >= 1, eventCount >= 1, rate >= 1 else { throw ValidationError("--keys, --events and --rate must be at least 1.") }
+        // About 150 bytes per registration and 110 per edge record, three each.
+        let perPartition = keyCount * 480 / Int(partitionCount)
+        guard inProcess || bootstrap != nil || perPartition <= 4_000_000 else {
+            throw ValidationError("""
+                --keys \(keyCount) on \(partitionCount) partitions puts about \(perPartition / 1_000_000) MB on each partition of the \
+                embedded broker, which keeps about 5 MB: use --partitions \(keyCount * 480 / 4_000_000 + 1) or more, or --bootstrap.
+                """)
+        }
     }
 
     private var counts: [Int] { instances.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    private var keyCount: Int { keys ?? (inProcess ? 1_000_000 : 100_000) }
+    private var eventCount: Int { events ?? (inProcess ? 200_000 : 50_000) }
+    private var partitionCount: Int32 { partitions ?? (inProcess ? 12 : 24) }
 
-    public func run() throws {
+    public func run() async throws {
+        if inProcess { return try runInProcess() }
         let (cacheGraph, _) = try loadGraph(directory: graph)
+        let broker = try BenchBroker(bootstrap: bootstrap, partitions: Int(partitionCount))
+        defer { broker.shutdown() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-bench-scale-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let bench = BenchScaleProcesses(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), broker: broker, graph: graph,
+            services: cacheGraph.serviceNames, partitions: Int(partitionCount), workload: BenchBusWorkload(events: eventCount, keys: keyCount),
+            rate: rate, directory: directory)
+        printLine("cascade bench scale: \(keyCount) registrations, \(eventCount) events, \(partitionCount) partitions, \(broker.label); "
+            + "cascade bus --partitioned-state processes, logs in \(directory.path)")
+        var single: BenchScaleProcesses.Figures?
+        for count in counts {
+            let figures = try await bench.measure(instances: count)
+            if single == nil { single = figures }
+            printLine(ScaleReport.lines(figures, count: count, single: single ?? figures).joined(separator: "\n"))
+        }
+        printLine("floors (issue 24, with 4 instances): index ≤ 0.35 of one instance's (≤ 0.6 counting warm standbys), "
+            + "rebuild ≤ 0.35, CPU per event summed ≤ 1.5x")
+    }
+
+    private func runInProcess() throws {
+        let (cacheGraph, _) = try loadGraph(directory: graph)
+        let events = eventCount
+        let keys = keyCount
         let workload = BenchBusWorkload(events: events, keys: keys)
-        let partitioner = StatePartitioner(count: partitions)
+        let partitioner = StatePartitioner(count: partitionCount)
         let records = Self.route(workload.registrations, graph: cacheGraph, partitioner: partitioner)
-        print("cascade bench scale: \(keys) registrations, \(events) events, \(partitions) partitions, graph \(graph); in process, no broker")
+        print("cascade bench scale --in-process: \(keys) registrations, \(events) events, \(partitionCount) partitions, graph \(graph); no broker")
         print("instances  index MB/instance (max)  ratio  registrations held (max)  rebuild s (max)  ratio  CPU µs/event (sum)  ratio  hops/event  named twice/event")
         let today = Self.wholeIndex(workload: workload, graph: cacheGraph)
         print(String(
@@ -60,7 +111,8 @@ public struct BenchScaleCommand: ParsableCommand {
             today.maxIndexMB, today.maxRegistrations, today.maxRebuildSeconds, today.cpuMicrosPerEvent))
         var single: ScaleFigures?
         for count in counts {
-            let figures = measure(instances: count, graph: cacheGraph, records: records, workload: workload, partitioner: partitioner)
+            let figures = Self.measure(
+                instances: count, events: events, graph: cacheGraph, records: records, workload: workload, partitioner: partitioner)
             let base = single ?? figures
             if single == nil { single = figures }
             print(String(
@@ -140,8 +192,8 @@ public struct BenchScaleCommand: ParsableCommand {
         var namedTwicePerEvent = 0.0
     }
 
-    private func measure(
-        instances count: Int, graph: CacheGraph, records: [Int32: [EdgeRecord]], workload: BenchBusWorkload, partitioner: StatePartitioner
+    private static func measure(
+        instances count: Int, events: Int, graph: CacheGraph, records: [Int32: [EdgeRecord]], workload: BenchBusWorkload, partitioner: StatePartitioner
     ) -> ScaleFigures {
         var figures = ScaleFigures()
         let owner = { (partition: Int32) in Int(partition) % count }
