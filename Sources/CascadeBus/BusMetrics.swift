@@ -92,6 +92,7 @@ public final class BusMetrics: Sendable {
     }
 
     func record(_ result: ProcessingResult, elapsed: Duration) {
+        if result.hopsSent > 0 { hopsOut.increment(by: Int64(result.hopsSent)) }
         if result.outcome == .handedOn {
             hopsIn.increment()
         } else {

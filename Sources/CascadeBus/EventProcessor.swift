@@ -108,6 +108,7 @@ public struct EventProcessor: Sendable {
             hop.piece = HopCredit.piece(of: origin.ticket, index + 1)
             result.messages.append(hopMessage(hop))
         }
+        result.hopsSent = result.hops.count
         result.hops = []
         result.owedCredit = origin
     }
@@ -331,6 +332,7 @@ public struct EventProcessor: Sendable {
             result.creditToReturn = HopCredit(origin: origin, credit: shares[0], piece: HopCredit.piece(of: hop.piece, 0))
         }
         result.messages = messages + onward.map(hopMessage)
+        result.hopsSent = onward.count
         return result
     }
 

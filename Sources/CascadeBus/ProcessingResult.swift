@@ -53,6 +53,8 @@ public struct ProcessingResult: Sendable {
     /// Partitioned state: where the cascade goes on (`process` gives them the event's credit
     /// and adds them to `messages`).
     public var hops: [StateHop] = []
+    /// How many hops `messages` hands on (`cascade_bus_hops_sent_total`).
+    public var hopsSent = 0
     /// Partitioned state: the event whose hops carry credit (`HopCredits`), and the credit this
     /// instance returns once what it sent is acknowledged.
     public var owedCredit: HopCredit.Origin?

@@ -321,6 +321,9 @@ final class ShareFollower: Sendable {
         let edges = messages.filter { $0.topic == topics.edges }
         let others = messages.filter { $0.topic != topics.edges }
         metrics.edgeRecordsOut.increment(by: Int64(edges.count))
+        // The race check's: a stale key handed to its own partition's share.
+        let hops = others.count { $0.topic == topics.hops }
+        if hops > 0 { metrics.hopsOut.increment(by: Int64(hops)) }
         async let edgesSent: Void = edgeProducer.deliver(edges, logger: logger, failure: "an edge record was not delivered")
         async let othersSent: Void = producer.deliver(others, logger: logger, failure: "a race-check message was not delivered")
         _ = await (edgesSent, othersSent)

@@ -117,10 +117,15 @@ struct PartitionedStateTests {
 
         /// Hops consumed, summed over the buses still running.
         func hopsConsumed(except dead: Set<String> = []) async throws -> Int {
+            try await sum("cascade_bus_hops_total", except: dead)
+        }
+
+        /// An unlabelled metric summed over the buses still running.
+        func sum(_ metric: String, except dead: Set<String> = []) async throws -> Int {
             var total = 0
             for (name, bus) in buses where !dead.contains(name) {
                 let metrics = try await runCommand("curl", ["-s", bus.admin + "/metrics"]).stdout
-                for line in metrics.split(separator: "\n") where line.hasPrefix("cascade_bus_hops_total ") {
+                for line in metrics.split(separator: "\n") where line.hasPrefix(metric + " ") {
                     total += Int(Double(line.split(separator: " ").last ?? "0") ?? 0)
                 }
             }
@@ -184,6 +189,7 @@ struct PartitionedStateTests {
         }
 
         let hopsBefore = try await system.hopsConsumed()
+        let sentBefore = try await system.sum("cascade_bus_hops_sent_total")
         // `publish --wait` returns once every node has applied what the event caused, hops
         // included (their credit must come back before the watermark moves): at once, all gone.
         let published = try await system.publishAndWait("Product#\(id)", version: 2)
@@ -197,7 +203,11 @@ struct PartitionedStateTests {
             #expect(body.contains("\"version\":2"), "\(name) answers /ledger/Product/\(id): \(body)")
         }
         // The order summary's dependents lie with a third instance: at least one hop carried the cascade.
-        #expect(try await system.hopsConsumed() > hopsBefore)
+        let hopsConsumed = try await system.hopsConsumed() - hopsBefore
+        #expect(hopsConsumed > 0)
+        // Each step hops (product → summary, summary → profile), and every hop consumed was sent.
+        let hopsSent = try await system.sum("cascade_bus_hops_sent_total") - sentBefore
+        #expect(hopsSent >= 2 && hopsSent >= hopsConsumed, "\(hopsSent) hops sent, \(hopsConsumed) consumed")
 
         // A cycle: the summary depends on the product and on the profile, the profile on the
         // summary; their edges lie with different instances.
