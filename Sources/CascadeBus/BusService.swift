@@ -19,6 +19,8 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     let graph: CacheGraph
     /// Reads back what the bus instances invalidated lately (at start, after a takeover).
     private let tail: InvalidationTail
+    /// Read-backs of the invalidation topics after gains and takeovers, shared where one serves.
+    private let tailReads: TailReads
     private let producer: KafkaProducerLanes
     private let commits: AcknowledgedCommits
     private let follower: StateFollower
@@ -91,13 +93,15 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         let producer = self.producer
         let tail = InvalidationTail(kafka: configuration.kafka, topics: configuration.topics, services: graph.serviceNames, logger: logger)
         self.tail = tail
+        let tailReads = TailReads(tail: tail, memory: processor.recentInvalidations)
+        self.tailReads = tailReads
         var raceCheck = RegistrationRaceCheck(
             ledger: ledger, index: index, planner: processor.planner, recent: processor.recentInvalidations,
             windowMillis: configuration.raceWindowMillis)
         raceCheck.applyDelayMillis = { [nodes] service in nodes.applyDelayMillis(service: service) }
         let nodes = self.nodes
         shares = try share.map { share throws(KafkaError) in
-            try Self.shareFollower(share, configuration, raceCheck, ledger, producer, writer, nodes, metrics, logger, tail)
+            try Self.shareFollower(share, configuration, raceCheck, ledger, producer, writer, nodes, metrics, logger, tailReads)
         }
         if let shares {
             let events = configuration.topics.events
@@ -118,7 +122,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     private static func shareFollower(
         _ share: IndexShare, _ configuration: BusConfiguration, _ raceCheck: RegistrationRaceCheck, _ ledger: Ledger,
         _ producer: KafkaProducerLanes, _ writer: String, _ nodes: NodeDirectory, _ metrics: BusMetrics, _ logger: Logger,
-        _ tail: InvalidationTail
+        _ tail: TailReads
     ) throws(KafkaError) -> ShareFollower {
         // Beacon rounds and a fetch: the others have heard of a family by then.
         var landing = EdgeLandingCheck(raceCheck: raceCheck, share: share, topics: configuration.topics, settleMillis: 500)
@@ -362,9 +366,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         // From a race window (and the nodes' apply delay) before the silence: what a
         // registration read since may have missed.
         let since = goneSinceMillis - configuration.raceWindowMillis - nodes.longestApplyDelayMillis() - 500
-        Task { [follower, logger, metrics, tail] in
+        let takenAtMillis = Timestamps.nowMillis()
+        Task { [follower, logger, metrics, tailReads] in
             do {
-                let read = try await tail.read(sinceMillis: since, into: memory)
+                let read = try await tailReads.read(sinceMillis: since, gainedAtMillis: takenAtMillis)
                 if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
                 metrics.memoryReadBack.increment()
                 logger.info("read back what was invalidated before the takeover", metadata: [

@@ -44,11 +44,11 @@ final class ShareFollower: Sendable {
     private let logger: Logger
     private let held: NIOLockedValueBox<Holdings>
     /// Reads back what the bus instances invalidated lately; nil in tests without one.
-    private let tail: InvalidationTail?
+    private let tail: TailReads?
 
     init(
         configuration: BusConfiguration, share: IndexShare, ledger: Ledger, landing: EdgeLandingCheck, producer: KafkaProducerLanes,
-        writer: String, metrics: BusMetrics, logger: Logger, tail: InvalidationTail?
+        writer: String, metrics: BusMetrics, logger: Logger, tail: TailReads?
     ) throws(KafkaError) {
         self.tail = tail
         self.share = share
@@ -117,7 +117,7 @@ final class ShareFollower: Sendable {
             let memory = raceCheck.recent
             let since = gainedAtMillis - raceCheck.windowMillis - landing.longestApplyDelayMillis() - 1000
             do {
-                let read = try await tail.read(sinceMillis: since, into: memory)
+                let read = try await tail.read(sinceMillis: since, gainedAtMillis: gainedAtMillis)
                 if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
             } catch {
                 // Vouching for nothing before now: every key dependency landing here counts as stale for a race window.

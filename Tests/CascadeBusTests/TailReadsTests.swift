@@ -1,0 +1,43 @@
+@testable import CascadeBus
+import CascadeWire
+import NIOConcurrencyHelpers
+import Testing
+
+/// One read-back of the invalidation topics serves the gains it covers.
+@Suite struct TailReadsTests {
+    /// Read-backs, noted by the window they start at; each finishes once the gate is open.
+    final class Reads: Sendable {
+        let started = NIOLockedValueBox<[Int64]>([])
+        let isOpen = NIOLockedValueBox(false)
+
+        func read(_ sinceMillis: Int64) async throws -> InvalidationTail.Outcome {
+            started.withLockedValue { $0.append(sinceMillis) }
+            while !isOpen.withLockedValue({ $0 }) { await Task.yield() }
+            return InvalidationTail.Outcome(messages: 1, keys: 1, coveredSinceMillis: sinceMillis)
+        }
+
+        func awaitStarted(_ count: Int) async {
+            while started.withLockedValue({ $0.count }) < count { await Task.yield() }
+        }
+    }
+
+    @Test("partitions gained together share one read; an earlier window or a later gain reads again")
+    func sharedWhereItCovers() async throws {
+        let reads = Reads()
+        let tail = TailReads { try await reads.read($0) }
+        let gain = Timestamps.nowMillis()
+        let first = Task { try await tail.read(sinceMillis: gain - 3000, gainedAtMillis: gain) }
+        await reads.awaitStarted(1)
+        // Asked while the first read is under way (or just after it ended: it still covers this gain).
+        let second = Task { try await tail.read(sinceMillis: gain - 2000, gainedAtMillis: gain) }
+        reads.isOpen.withLockedValue { $0 = true }
+        #expect(try await first.value.coveredSinceMillis == gain - 3000)
+        #expect(try await second.value.coveredSinceMillis == gain - 2000, "covered from its own window")
+        #expect(reads.started.withLockedValue { $0 } == [gain - 3000], "one read for both")
+
+        // A window before the last read's start needs a read of its own; so does a gain after it began.
+        _ = try await tail.read(sinceMillis: gain - 9000, gainedAtMillis: gain)
+        _ = try await tail.read(sinceMillis: gain, gainedAtMillis: Timestamps.nowMillis() + 1000)
+        #expect(reads.started.withLockedValue { $0 } == [gain - 3000, gain - 9000, gain])
+    }
+}
