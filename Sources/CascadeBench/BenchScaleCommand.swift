@@ -80,9 +80,11 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         defer { broker.shutdown() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-bench-scale-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let workload = BenchBusWorkload(events: eventCount, keys: keyCount)
         let bench = BenchScaleProcesses(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), broker: broker, graph: graph,
-            services: cacheGraph.serviceNames, partitions: Int(partitionCount), workload: BenchBusWorkload(events: eventCount, keys: keyCount),
+            services: cacheGraph.serviceNames, partitions: Int(partitionCount), workload: workload,
+            keysByPartition: BenchScaleProcesses.keysByPartition(workload.registrations, graph: cacheGraph, partitions: Int(partitionCount)),
             rate: rate, directory: directory)
         printLine("cascade bench scale: \(keyCount) registrations, \(eventCount) events, \(partitionCount) partitions, \(broker.label); "
             + "cascade bus --partitioned-state processes, logs in \(directory.path)")

@@ -1,4 +1,5 @@
 import CascadeClient
+import CascadeGraph
 import CascadeKafka
 import CascadeProcess
 import CascadeWire
@@ -15,6 +16,8 @@ struct BenchScaleProcesses {
     var services: [String]
     var partitions: Int
     var workload: BenchBusWorkload
+    /// By partition: the keys whose registrations have an edge there, warm-up included.
+    var keysByPartition: [Int32: Set<String>]
     /// Events a second of the paced stream whose e2e latency is measured.
     var rate: Int
     var directory: URL
@@ -30,6 +33,8 @@ struct BenchScaleProcesses {
     struct Figures {
         var instances: [Instance] = []
         var hopsPerEvent = 0.0
+        /// Registrations of the workload the race check judged stale: none, when set as nodes set them.
+        var staleRegistrations = 0
         var e2eMillis: (p50: Double, p99: Double, events: Int) = (0, 0, 0)
     }
 
@@ -55,10 +60,13 @@ struct BenchScaleProcesses {
         try await system.awaitShared(count: count)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers))
         defer { Task { await producer.shutdown() } }
-        try await register(system, producer: producer)
+        let racesBefore = try await register(system, producer: producer)
         var figures = Figures()
-        let held = try await system.awaitSettled(count: count)
+        let held = try await system.awaitSettled(count: count) { partitions in
+            partitions.reduce(into: Set<String>()) { $0.formUnion(keysByPartition[$1] ?? []) }.count
+        }
         figures.instances = held.map { Instance(name: $0.instance, indexBytes: $0.indexBytes ?? 0, registrations: $0.registrations) }
+        figures.staleRegistrations = Int(await system.sum("cascade_bus_registration_races_total") - racesBefore)
 
         // CPU and hops over the whole stream, sent as fast as it goes.
         let cpuBefore = system.cpuSeconds()
@@ -85,15 +93,35 @@ struct BenchScaleProcesses {
         return figures
     }
 
-    /// A registration of each dependency family first, then (once the instances have surely heard
-    /// of the families, `EdgeLandingCheck.settleMillis`, and a race window has passed) the rest,
-    /// set now: registrations as nodes send them, which the race check finds fresh.
-    private func register(_ system: ScaleSystem, producer: KafkaProducer) async throws {
-        guard let first = workload.registrations.first else { return }
-        try await produce([first], to: system, producer: producer)
-        // A time rule with nothing to observe: a family is trusted a settle time after it is learned.
+    /// A registration on each dependency family first, then, once the instances have surely
+    /// heard of the families, the workload's, set now: registrations as nodes send them, which
+    /// the race check finds fresh. The first registration on a family is always judged stale
+    /// (`EdgeLandingCheck`: nobody can vouch for what was invalidated before the family was
+    /// learned), so its invalidation says the family is learned; a value set a settle time and a
+    /// race window after that is trusted.
+    /// Returns the races counted before the workload's registrations.
+    private func register(_ system: ScaleSystem, producer: KafkaProducer) async throws -> Double {
+        guard let first = workload.registrations.first else { return 0 }
+        let racesBefore = await system.sum("cascade_bus_registration_races_total")
+        let warmUp = Self.warmUp(first)
+        try await produce([warmUp], to: system, producer: producer)
+        try await system.awaitMetric("cascade_bus_registration_races_total", atLeast: racesBefore + 1, timeout: .seconds(60))
+        // A time rule with nothing to observe: settle time (500 ms) and race window (2 s), and a margin.
         try await Task.sleep(for: .seconds(3))
-        try await produce(Array(workload.registrations.dropFirst()), to: system, producer: producer)
+        let races = await system.sum("cascade_bus_registration_races_total")
+        try await produce(workload.registrations, to: system, producer: producer)
+        return races
+    }
+
+    static func warmUp(_ first: Registration) -> Registration {
+        Registration(service: first.service, key: "order:warm-up:summary", deps: first.deps, setAtMillis: 0)
+    }
+
+    /// By partition, the keys of `registrations` (and the warm-up's) with an edge there.
+    static func keysByPartition(_ registrations: [Registration], graph: CacheGraph, partitions: Int) -> [Int32: Set<String>] {
+        let all = (registrations.first.map { [warmUp($0)] } ?? []) + registrations
+        let records = BenchScaleCommand.route(all, graph: graph, partitioner: StatePartitioner(count: Int32(partitions)))
+        return records.mapValues { Set($0.map(\.key.description)) }
     }
 
     private func produce(_ registrations: [Registration], to system: ScaleSystem, producer: KafkaProducer) async throws {
@@ -170,8 +198,9 @@ enum ScaleReport {
         let singleRebuild = single.instances.compactMap(\.rebuildSeconds).max() ?? 0
         var lines = [
             String(
-                format: "%d instance%@: hops/event %.2f, e2e p50/p99 %.1f/%.1f ms (%d events at the paced rate)", count,
-                count == 1 ? "" : "s", figures.hopsPerEvent, figures.e2eMillis.p50, figures.e2eMillis.p99, figures.e2eMillis.events),
+                format: "%d instance%@: hops/event %.2f, e2e p50/p99 %.1f/%.1f ms (%d events at the paced rate), %d registrations judged stale",
+                count, count == 1 ? "" : "s", figures.hopsPerEvent, figures.e2eMillis.p50, figures.e2eMillis.p99, figures.e2eMillis.events,
+                figures.staleRegistrations),
             "  instance                     index MB  ratio  registrations  CPU s/1000 events  rebuild s  ratio",
         ]
         for instance in figures.instances {

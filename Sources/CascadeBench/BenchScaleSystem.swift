@@ -74,25 +74,25 @@ final class ScaleSystem: Sendable {
         }
     }
 
-    /// Until what each instance holds (registrations, index bytes) has stayed the same for 2 s
-    /// with every partition held warm somewhere: the registrations are routed and applied.
-    /// Returns each instance's own entry.
-    func awaitSettled(count: Int, timeout: Duration = .seconds(600)) async throws -> [ScaleShards.Instance] {
-        var last: (held: [ScaleShards.Instance], since: ContinuousClock.Instant)?
+    /// Until each instance holds every registration with an edge in the partitions it holds
+    /// warm (`expected`, from their numbers): the registrations are routed and applied. Returns
+    /// each instance's own entry.
+    func awaitSettled(count: Int, expected: ([Int32]) -> Int, timeout: Duration = .seconds(600)) async throws -> [ScaleShards.Instance] {
         var settled: [ScaleShards.Instance] = []
-        try await until("the registrations to be routed and applied", timeout: timeout) {
-            var held: [ScaleShards.Instance] = []
-            for index in 0..<count {
-                guard let own = await self.own(index) else { return false }
-                held.append(own)
-            }
-            if let last, last.held.map(\.registrations) == held.map(\.registrations),
-               last.held.map(\.indexBytes) == held.map(\.indexBytes) {
+        var last = ""
+        do {
+            try await until("the registrations to be routed and applied", timeout: timeout) {
+                var held: [ScaleShards.Instance] = []
+                for index in 0..<count {
+                    guard let own = await self.own(index), own.ready else { return false }
+                    held.append(own)
+                }
                 settled = held
-                return ContinuousClock.now - last.since >= .seconds(2)
+                last = held.map { "\($0.instance) \($0.registrations) of \(expected($0.warmNumbers))" }.joined(separator: ", ")
+                return held.allSatisfy { $0.registrations == expected($0.warmNumbers) }
             }
-            last = (held, .now)
-            return false
+        } catch {
+            throw OperatorError("\(error); registrations held: \(last)")
         }
         return settled
     }
@@ -187,6 +187,11 @@ struct ScaleShards: Decodable {
         enum CodingKeys: String, CodingKey {
             case instance, live, ready, registrations
             case isSelf = "self", indexBytes = "index_bytes", warmPartitions = "warm_partitions"
+        }
+
+        /// `warm_partitions` as partition numbers.
+        var warmNumbers: [Int32] {
+            (warmPartitions ?? []).compactMap { name in name.lastIndex(of: ":").flatMap { Int32(name[name.index(after: $0)...]) } }
         }
     }
 

@@ -126,8 +126,7 @@ final class ShareFollower: Sendable {
             }
         }
         let pending = held.withLockedValue { $0.startChecking(partition, generation: generation) }
-        let now = Timestamps.nowMillis()
-        await send(pending.flatMap { landing.check($0, nowMillis: now) })
+        await send(check(pending))
     }
 
     /// Its owner now elsewhere, a partition held stays warm: its registrations are routed, not produced.
@@ -265,8 +264,7 @@ final class ShareFollower: Sendable {
                 continue
             }
         }
-        let now = Timestamps.nowMillis()
-        for record in landed { out += landing.check(record, nowMillis: now) }
+        out += check(landed)
         // One lock with the positions: a promotion either saw this batch read (and reads its
         // registrations again) or this sees the promotion (and produces them now).
         let (finished, promoted) = held.withLockedValue { state in
@@ -278,6 +276,19 @@ final class ShareFollower: Sendable {
         // Positions are committed (`commitRouted`) only after this returns: after delivery.
         await send(out)
         for (waiter, rebuilt) in finished { waiter.resume(returning: rebuilt) }
+    }
+
+    /// The landing check of each record; counts the stale ones.
+    private func check(_ records: [EdgeRecord]) -> [OutboundMessage] {
+        let now = Timestamps.nowMillis()
+        var stale = 0
+        let messages = records.flatMap { record in
+            let messages = landing.check(record, nowMillis: now)
+            if !messages.isEmpty { stale += 1 }
+            return messages
+        }
+        if stale > 0 { metrics.racesInvalidated.increment(by: Int64(stale)) }
+        return messages
     }
 
     private func edgeRecord(_ message: KafkaMessage) -> EdgeRecord? {
