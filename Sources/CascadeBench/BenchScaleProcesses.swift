@@ -138,8 +138,10 @@ struct BenchScaleProcesses {
     /// caused (hops included) arriving on the invalidation topics.
     private func e2e(_ system: ScaleSystem, producer: KafkaProducer) async throws -> (p50: Double, p99: Double, events: Int) {
         let consumer = try KafkaConsumer(
-            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
-            subscription: .allPartitions(topics: services.map { system.topics.invalidations(service: $0) }, from: .end))
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers), subscription: .manual(commitGroup: system.round + "-e2e"))
+        // From where the invalidation topics end before the first paced event.
+        let ends = try await consumer.watermarks(of: services.map { system.topics.invalidations(service: $0) })
+        try consumer.add(ends.map { TopicPartition(topic: $0.topic, partition: $0.partition, offset: $0.high) })
         let sent = NIOLockedValueBox([String: UInt64]())
         let last = NIOLockedValueBox([String: UInt64]())
         let reader = Task {
@@ -155,8 +157,6 @@ struct BenchScaleProcesses {
                 }
             }
         }
-        // Let the consumer find its partitions' ends before the first event.
-        try await Task.sleep(for: .seconds(2))
         let count = rate * 5
         let eventsBefore = await system.sum("cascade_bus_events_total")
         let started = chaosNow()
