@@ -27,6 +27,10 @@ struct BenchScaleProcesses {
         var indexBytes = 0
         var registrations = 0
         var cpuSecondsPer1000Events = 0.0
+        /// CPU seconds a second it spends with nothing to do (its consumers polling, beacons).
+        var idleCPU = 0.0
+        /// Over the stream, less what it would have spent idle meanwhile.
+        var cpuSecondsPer1000EventsBeyondIdle = 0.0
         var rebuildSeconds: Double?
     }
 
@@ -68,8 +72,15 @@ struct BenchScaleProcesses {
         figures.instances = held.map { Instance(name: $0.instance, indexBytes: $0.indexBytes ?? 0, registrations: $0.registrations) }
         figures.staleRegistrations = Int(await system.sum("cascade_bus_registration_races_total") - racesBefore)
 
+        // What each instance spends doing nothing: a fixed cost the stream's figure includes.
+        let idleStart = (cpu: system.cpuSeconds(), at: ContinuousClock.now)
+        try await Task.sleep(for: .seconds(2))
+        let idleSeconds = (ContinuousClock.now - idleStart.at).seconds
+        let idleCPU = zip(system.cpuSeconds(), idleStart.cpu).map { ($0 - $1) / idleSeconds }
+
         // CPU and hops over the whole stream, sent as fast as it goes.
         let cpuBefore = system.cpuSeconds()
+        let streamStart = ContinuousClock.now
         let hopsBefore = await system.sum("cascade_bus_hops_sent_total")
         let eventsBefore = await system.sum("cascade_bus_events_total")
         for event in workload.events {
@@ -77,9 +88,13 @@ struct BenchScaleProcesses {
         }
         try await system.awaitMetric("cascade_bus_events_total", atLeast: eventsBefore + Double(workload.events.count))
         let cpuAfter = system.cpuSeconds()
+        let streamSeconds = (ContinuousClock.now - streamStart).seconds
         let events = Double(workload.events.count)
         for index in figures.instances.indices {
-            figures.instances[index].cpuSecondsPer1000Events = (cpuAfter[index] - cpuBefore[index]) / events * 1000
+            let spent = cpuAfter[index] - cpuBefore[index]
+            figures.instances[index].cpuSecondsPer1000Events = spent / events * 1000
+            figures.instances[index].idleCPU = idleCPU[index]
+            figures.instances[index].cpuSecondsPer1000EventsBeyondIdle = max(0, spent - idleCPU[index] * streamSeconds) / events * 1000
         }
         figures.hopsPerEvent = (await system.sum("cascade_bus_hops_sent_total") - hopsBefore) / events
 
@@ -201,22 +216,31 @@ enum ScaleReport {
                 format: "%d instance%@: hops/event %.2f, e2e p50/p99 %.1f/%.1f ms (%d events at the paced rate), %d registrations judged stale",
                 count, count == 1 ? "" : "s", figures.hopsPerEvent, figures.e2eMillis.p50, figures.e2eMillis.p99, figures.e2eMillis.events,
                 figures.staleRegistrations),
-            "  instance                     index MB  ratio  registrations  CPU s/1000 events  rebuild s  ratio",
+            "  instance                     index MB  ratio  registrations  CPU s/1000 events  beyond idle  idle CPU %  rebuild s  ratio",
         ]
         for instance in figures.instances {
             let rebuild = instance.rebuildSeconds ?? 0
             lines.append(String(
-                format: "  %@ %10.1f  %5.2f  %13d  %17.3f  %9.2f  %5.2f", instance.name.padding(toLength: 26, withPad: " ", startingAt: 0),
+                format: "  %@ %10.1f  %5.2f  %13d  %17.3f  %11.3f  %10.1f  %9.2f  %5.2f",
+                instance.name.padding(toLength: 26, withPad: " ", startingAt: 0),
                 Double(instance.indexBytes) / 1_048_576, Double(instance.indexBytes) / singleBytes, instance.registrations,
-                instance.cpuSecondsPer1000Events, rebuild, singleRebuild > 0 ? rebuild / singleRebuild : 0))
+                instance.cpuSecondsPer1000Events, instance.cpuSecondsPer1000EventsBeyondIdle, instance.idleCPU * 100, rebuild,
+                singleRebuild > 0 ? rebuild / singleRebuild : 0))
         }
         let cpu = figures.instances.map(\.cpuSecondsPer1000Events).reduce(0, +)
+        let beyondIdle = figures.instances.map(\.cpuSecondsPer1000EventsBeyondIdle).reduce(0, +)
+        let singleBeyondIdle = single.instances.map(\.cpuSecondsPer1000EventsBeyondIdle).reduce(0, +)
         let maxBytes = Double(figures.instances.map(\.indexBytes).max() ?? 0)
         let maxRebuild = figures.instances.compactMap(\.rebuildSeconds).max() ?? 0
         lines.append(String(
-            format: "  largest index %.2f of one instance's (owned and standby partitions); CPU summed %.3f s/1000 events, %.2fx; "
-                + "slowest rebuild %.2f of one instance's",
-            maxBytes / singleBytes, cpu, singleCPU > 0 ? cpu / singleCPU : 0, singleRebuild > 0 ? maxRebuild / singleRebuild : 0))
+            format: "  largest index %.2f of one instance's (owned and standby partitions); CPU summed %.3f s/1000 events, %.2fx "
+                + "(beyond idle %.3f, %.2fx); slowest rebuild %.2f of one instance's",
+            maxBytes / singleBytes, cpu, singleCPU > 0 ? cpu / singleCPU : 0, beyondIdle, singleBeyondIdle > 0 ? beyondIdle / singleBeyondIdle : 0,
+            singleRebuild > 0 ? maxRebuild / singleRebuild : 0))
         return lines
     }
+}
+
+extension Duration {
+    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

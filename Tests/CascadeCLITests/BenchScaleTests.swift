@@ -16,11 +16,11 @@ struct BenchScaleTests {
         print(bench.stdout)
         if status != 0 { print(bench.stderr.suffix(1500)) }
         #expect(status == 0)
-        // Per instance: name, index MB, ratio, registrations, CPU s/1000 events, rebuild s, ratio.
+        // Per instance: name, index MB, ratio, registrations, CPU s/1000 events, beyond idle, idle CPU %, rebuild s, ratio.
         let rows = bench.stdout.split(separator: "\n").filter { $0.hasPrefix("  scale") }.map { $0.split(separator: " ") }
         #expect(rows.count == 3, "one row for the single instance, two for the pair: \(rows)")
         for row in rows {
-            guard row.count == 7, let megabytes = Double(row[1]), let cpu = Double(row[4]), let rebuild = Double(row[5]) else {
+            guard row.count == 9, let megabytes = Double(row[1]), let cpu = Double(row[4]), let rebuild = Double(row[7]) else {
                 Issue.record("unreadable row \(row)")
                 continue
             }
