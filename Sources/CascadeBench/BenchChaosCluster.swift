@@ -103,10 +103,7 @@ final class ChaosCluster: Sendable {
             "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", "info",
         ] + (partitionedState ? ["--partitioned-state"] : []))
         state.withLockedValue { $0.buses[index] = bus }
-        let line = try await bus.awaitLine(timeout: .seconds(120)) { $0.hasPrefix("cascade bus ready admin=") }
-        guard let colon = line.lastIndex(of: ":"), let chosen = Int(line[line.index(after: colon)...]) else {
-            throw OperatorError("cannot read the admin port from '\(line)'")
-        }
+        let chosen = try await bus.awaitBusReady()
         state.withLockedValue { $0.busPorts[index] = chosen }
     }
 
@@ -118,7 +115,7 @@ final class ChaosCluster: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last: (shares: [String: [Int]], since: ContinuousClock.Instant)?
         while ContinuousClock.now < deadline {
-            if let shards = await ChaosShards.fetch(admin: busAdmin(0)), shards.unowned.isEmpty,
+            if let shards = await BusShards.fetch(admin: busAdmin(0)), shards.unowned.isEmpty,
                shards.instances.filter({ $0.live && $0.ready }).count == buses {
                 let shares = Dictionary(uniqueKeysWithValues: shards.instances.map { ($0.instance, $0.partitions) })
                 if let last, last.shares == shares {

@@ -91,36 +91,3 @@ struct ChaosFailoverProbe: Sendable {
         return try await producer.send(topic: topics.events, key: event.kafkaKey, value: JSONEventEncoder.encode(event))
     }
 }
-
-/// What one instance's `GET /shards` says: the events partitions it owns (numbers), and the
-/// partitions no live instance owns. Nil when it does not answer.
-struct ChaosShards: Decodable {
-    struct Instance: Decodable {
-        var instance: String
-        var live: Bool
-        var ready: Bool
-        var owned: [String]
-        var isSelf: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case instance, live, ready, owned
-            case isSelf = "self"
-        }
-
-        /// `owned` as partition numbers.
-        var partitions: [Int] {
-            owned.compactMap { name in name.lastIndex(of: ":").flatMap { Int(name[name.index(after: $0)...]) } }.sorted()
-        }
-    }
-
-    var instances: [Instance]
-    var unowned: [String]
-
-    /// What the instance that answered owns.
-    var owned: [Int] { instances.first(where: \.isSelf)?.partitions ?? [] }
-
-    static func fetch(admin: String) async -> ChaosShards? {
-        let body = await chaosHTTPGet(admin + "/shards").body
-        return try? JSONDecoder().decode(ChaosShards.self, from: Data(body.utf8))
-    }
-}

@@ -131,7 +131,7 @@ final class ChaosFaultInjector: @unchecked Sendable {
     private func killAndRestart(_ instance: Int) async throws {
         let victim = ChaosCluster.busName(instance)
         let catalog = cluster.nodeAddress("catalog")
-        let owned = await ChaosShards.fetch(admin: cluster.busAdmin(instance))?.owned ?? []
+        let owned = await BusShards.fetch(admin: cluster.busAdmin(instance))?.owned ?? []
         try await failoverProbe.arm(node: catalog, version: failoverVersion)
         failoverVersion += 1
         let killed = chaosNow()

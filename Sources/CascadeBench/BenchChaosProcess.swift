@@ -1,3 +1,4 @@
+import CascadeClient
 import CascadeProcess
 import Foundation
 
@@ -13,5 +14,17 @@ extension ChildProcess {
         try process.run()
         process.closeStdin()
         return process
+    }
+}
+
+extension ChildProcess {
+    /// Waits for `cascade bus`'s ready line (admin API listening, state rebuilt); returns the
+    /// admin port it names.
+    func awaitBusReady(timeout: Duration = .seconds(120)) async throws -> Int {
+        let line = try await awaitLine(timeout: timeout) { $0.hasPrefix("cascade bus ready admin=") }
+        guard let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]) else {
+            throw OperatorError("cannot read the admin port from '\(line)'")
+        }
+        return port
     }
 }

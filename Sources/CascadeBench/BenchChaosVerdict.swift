@@ -64,7 +64,7 @@ struct ChaosVerdict {
                     + "in flight \(inFlight.map { "\(Int($0))" } ?? "?")")
         }
         // A partition nobody owns shows no lag anywhere.
-        let unowned = await ChaosShards.fetch(admin: cluster.admin)?.unowned
+        let unowned = await BusShards.fetch(admin: cluster.admin)?.unowned
         if unowned != [] {
             quiet = false
             parts.append("unowned partitions \(unowned.map { $0.joined(separator: ",") } ?? "?")")

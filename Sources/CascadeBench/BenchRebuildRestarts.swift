@@ -42,10 +42,7 @@ struct BenchRebuildRestarts {
         for (key, value) in kafka.properties.sorted(by: { $0.key < $1.key }) { arguments += ["-X", "\(key)=\(value)"] }
         // The first start, on a free port, whose ready line says which.
         let first = try ChildProcess.start(name: "bus", executable: executable, arguments: arguments + ["--admin-port", "0"], log: log)
-        let line = try await first.awaitLine(timeout: .seconds(600)) { $0.hasPrefix("cascade bus ready admin=") }
-        guard let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]) else {
-            throw BenchRebuildError("cannot read the admin port from '\(line)'")
-        }
+        let port = try await first.awaitBusReady(timeout: .seconds(600))
         var bus = first
         var seconds: [Double] = []
         let clock = ContinuousClock()

@@ -48,21 +48,17 @@ final class ScaleSystem: Sendable {
             ],
             log: directory.appendingPathComponent("\(name(index)).log"))
         state.withLockedValue { $0.processes[index] = process }
-        let line = try await process.awaitLine(timeout: .seconds(120)) { $0.hasPrefix("cascade bus ready admin=") }
-        guard let colon = line.lastIndex(of: ":"), let chosen = Int(line[line.index(after: colon)...]) else {
-            throw OperatorError("cannot read the admin port from '\(line)'")
-        }
+        let chosen = try await process.awaitBusReady()
         state.withLockedValue { $0.ports[index] = chosen }
     }
 
     /// `/shards` of instance `index`, parsed.
-    func shards(_ index: Int) async -> ScaleShards? {
-        let body = await chaosHTTPGet(admin(index) + "/shards").body
-        return try? JSONDecoder().decode(ScaleShards.self, from: Data(body.utf8))
+    func shards(_ index: Int) async -> BusShards? {
+        await BusShards.fetch(admin: admin(index))
     }
 
     /// The answering instance's own entry of its `/shards`.
-    func own(_ index: Int) async -> ScaleShards.Instance? {
+    func own(_ index: Int) async -> BusShards.Instance? {
         await shards(index)?.instances.first(where: \.isSelf)
     }
 
@@ -77,12 +73,12 @@ final class ScaleSystem: Sendable {
     /// Until each instance holds every registration with an edge in the partitions it holds
     /// warm (`expected`, from their numbers): the registrations are routed and applied. Returns
     /// each instance's own entry.
-    func awaitSettled(count: Int, expected: ([Int32]) -> Int, timeout: Duration = .seconds(600)) async throws -> [ScaleShards.Instance] {
-        var settled: [ScaleShards.Instance] = []
+    func awaitSettled(count: Int, expected: ([Int32]) -> Int, timeout: Duration = .seconds(600)) async throws -> [BusShards.Instance] {
+        var settled: [BusShards.Instance] = []
         var last = ""
         do {
             try await until("the registrations to be routed and applied", timeout: timeout) {
-                var held: [ScaleShards.Instance] = []
+                var held: [BusShards.Instance] = []
                 for index in 0..<count {
                     guard let own = await self.own(index), own.ready else { return false }
                     held.append(own)
@@ -171,30 +167,4 @@ final class ScaleSystem: Sendable {
         }
         throw OperatorError("bench scale: timed out after \(timeout) waiting for \(what); logs in \(directory.path)")
     }
-}
-
-/// `GET /shards`, the parts `bench scale` reads.
-struct ScaleShards: Decodable {
-    struct Instance: Decodable {
-        var instance: String
-        var live: Bool
-        var ready: Bool
-        var isSelf: Bool
-        var registrations: Int
-        var indexBytes: Int?
-        var warmPartitions: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case instance, live, ready, registrations
-            case isSelf = "self", indexBytes = "index_bytes", warmPartitions = "warm_partitions"
-        }
-
-        /// `warm_partitions` as partition numbers.
-        var warmNumbers: [Int32] {
-            (warmPartitions ?? []).compactMap { name in name.lastIndex(of: ":").flatMap { Int32(name[name.index(after: $0)...]) } }
-        }
-    }
-
-    var instances: [Instance]
-    var unowned: [String]
 }
