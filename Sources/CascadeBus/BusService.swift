@@ -362,7 +362,6 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// the silence (those read during the read back too) against the memory with it. If the
     /// topics cannot be read, the memory claims nothing older than now before that recheck.
     private func recoverMemory(goneSinceMillis: Int64) {
-        let memory = processor.recentInvalidations
         // From a race window (and the nodes' apply delay) before the silence: what a
         // registration read since may have missed.
         let since = goneSinceMillis - configuration.raceWindowMillis - nodes.longestApplyDelayMillis() - 500
@@ -370,14 +369,12 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         Task { [follower, logger, metrics, tailReads] in
             do {
                 let read = try await tailReads.read(sinceMillis: since, gainedAtMillis: takenAtMillis)
-                if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
                 metrics.memoryReadBack.increment()
                 logger.info("read back what was invalidated before the takeover", metadata: [
                     "messages": "\(read.messages)", "keys": "\(read.keys)",
                     "covered_ms_before": "\(Timestamps.nowMillis() - read.coveredSinceMillis)",
                 ])
             } catch {
-                memory.forgetBefore(Timestamps.nowMillis())
                 metrics.memoryNotReadBack.increment()
                 logger.warning("claiming nothing from before the takeover", metadata: ["error": "\(error)"])
             }

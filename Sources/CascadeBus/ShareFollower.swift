@@ -113,15 +113,10 @@ final class ShareFollower: Sendable {
     /// records that landed since the gain, and from then on every record as it lands.
     private func startChecking(_ partition: Int32, generation: Int, gainedAtMillis: Int64) async {
         if let tail {
-            let raceCheck = landing.raceCheck
-            let memory = raceCheck.recent
-            let since = gainedAtMillis - raceCheck.windowMillis - landing.longestApplyDelayMillis() - 1000
+            let since = gainedAtMillis - landing.raceCheck.windowMillis - landing.longestApplyDelayMillis() - 1000
             do {
-                let read = try await tail.read(sinceMillis: since, gainedAtMillis: gainedAtMillis)
-                if read.coveredSinceMillis > since { memory.forgetBefore(read.coveredSinceMillis) }
+                _ = try await tail.read(sinceMillis: since, gainedAtMillis: gainedAtMillis)
             } catch {
-                // Vouching for nothing before now: every key dependency landing here counts as stale for a race window.
-                memory.forgetBefore(Timestamps.nowMillis())
                 logger.warning("claiming nothing from before a partition was gained", metadata: ["partition": "\(partition)", "error": "\(error)"])
             }
         }

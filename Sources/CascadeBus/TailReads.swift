@@ -13,6 +13,8 @@ import NIOConcurrencyHelpers
 final class TailReads: Sendable {
     /// One read from `sinceMillis` to the topics' end, into the memory.
     private let readBack: @Sendable (_ sinceMillis: Int64) async throws -> InvalidationTail.Outcome
+    /// The race check's memory of invalidations, which the reads fill.
+    let memory: RecentInvalidations
     private let current = NIOLockedValueBox<Read?>(nil)
 
     private struct Read {
@@ -22,16 +24,30 @@ final class TailReads: Sendable {
     }
 
     convenience init(tail: InvalidationTail, memory: RecentInvalidations) {
-        self.init { sinceMillis in try await tail.read(sinceMillis: sinceMillis, into: memory) }
+        self.init(memory: memory) { sinceMillis in try await tail.read(sinceMillis: sinceMillis, into: memory) }
     }
 
-    init(readBack: @escaping @Sendable (_ sinceMillis: Int64) async throws -> InvalidationTail.Outcome) {
+    init(memory: RecentInvalidations, readBack: @escaping @Sendable (_ sinceMillis: Int64) async throws -> InvalidationTail.Outcome) {
+        self.memory = memory
         self.readBack = readBack
     }
 
     /// What was invalidated since `sinceMillis`, read into the memory by a read that started at
-    /// or after `gainedAtMillis`: this caller's own, or one under way that covers it.
+    /// or after `gainedAtMillis`: this caller's own, or one under way that covers it. The memory
+    /// then claims nothing from before what the read covered; when the read fails, nothing from
+    /// before now (every key dependency counts as stale for a race window), and this throws.
     func read(sinceMillis: Int64, gainedAtMillis: Int64) async throws -> InvalidationTail.Outcome {
+        do {
+            let outcome = try await shared(sinceMillis: sinceMillis, gainedAtMillis: gainedAtMillis)
+            if outcome.coveredSinceMillis > sinceMillis { memory.forgetBefore(outcome.coveredSinceMillis) }
+            return outcome
+        } catch {
+            memory.forgetBefore(Timestamps.nowMillis())
+            throw error
+        }
+    }
+
+    private func shared(sinceMillis: Int64, gainedAtMillis: Int64) async throws -> InvalidationTail.Outcome {
         let task = current.withLockedValue { current in
             if let read = current, read.sinceMillis <= sinceMillis, read.startedAtMillis >= gainedAtMillis { return read.task }
             let started = Timestamps.nowMillis()

@@ -24,7 +24,7 @@ import Testing
     @Test("partitions gained together share one read; an earlier window or a later gain reads again")
     func sharedWhereItCovers() async throws {
         let reads = Reads()
-        let tail = TailReads { try await reads.read($0) }
+        let tail = TailReads(memory: RecentInvalidations(retentionMillis: 60_000, startMillis: 0)) { try await reads.read($0) }
         let gain = Timestamps.nowMillis()
         let first = Task { try await tail.read(sinceMillis: gain - 3000, gainedAtMillis: gain) }
         await reads.awaitStarted(1)
@@ -39,5 +39,21 @@ import Testing
         _ = try await tail.read(sinceMillis: gain - 9000, gainedAtMillis: gain)
         _ = try await tail.read(sinceMillis: gain, gainedAtMillis: Timestamps.nowMillis() + 1000)
         #expect(reads.started.withLockedValue { $0 } == [gain - 3000, gain - 9000, gain])
+    }
+
+    struct Unreadable: Error {}
+
+    @Test("a read that fails leaves the memory claiming nothing from before now; one cut short, nothing before what it covered")
+    func memoryAfterARead() async throws {
+        let memory = RecentInvalidations(retentionMillis: 60_000, startMillis: 0)
+        let failing = TailReads(memory: memory) { _ in throw Unreadable() }
+        let before = Timestamps.nowMillis()
+        await #expect(throws: Unreadable.self) { try await failing.read(sinceMillis: before - 5000, gainedAtMillis: before) }
+        #expect(memory.coverageStartMillis >= before)
+
+        let fresh = RecentInvalidations(retentionMillis: 60_000, startMillis: 0)
+        let short = TailReads(memory: fresh) { since in InvalidationTail.Outcome(coveredSinceMillis: since + 1500) }
+        _ = try await short.read(sinceMillis: 10_000, gainedAtMillis: 12_000)
+        #expect(fresh.coverageStartMillis == 11_500)
     }
 }
