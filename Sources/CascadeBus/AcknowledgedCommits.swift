@@ -1,4 +1,5 @@
 import CascadeKafka
+import CascadeSync
 import Logging
 import NIOConcurrencyHelpers
 
@@ -14,12 +15,12 @@ public final class AcknowledgedCommits: Sendable {
     public let producer: KafkaProducerLanes
     private let logger: Logger
     private let onAcknowledged: (@Sendable (OffsetTracker.Completed) -> Void)?
-    private let deliveredHook = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
+    private let deliveredHook = Hook<UInt64, Void>()
 
     /// Hears the span sequence of each message delivered, before it counts (from the
     /// producer's poll thread).
     public func onDelivered(_ hook: @escaping @Sendable (UInt64) -> Void) {
-        deliveredHook.withLockedValue { $0 = hook }
+        deliveredHook.install(hook)
     }
 
     /// `lanes`: producer connections (`BusConfiguration.producerLanes`). `onAcknowledged` hears
@@ -35,12 +36,11 @@ public final class AcknowledgedCommits: Sendable {
         producer = try KafkaProducerLanes(count: lanes, configuration: configuration, logger: logger) { deliveries in
             var acknowledged: [UInt64] = []
             acknowledged.reserveCapacity(deliveries.count)
-            let onDelivered = deliveredHook.withLockedValue { $0 }
             for delivery in deliveries {
                 switch delivery.result {
                 case .success:
                     let sequence = Self.sequence(of: delivery.token)
-                    onDelivered?(sequence)
+                    deliveredHook(sequence)
                     acknowledged.append(sequence)
                 case .failure(let error):
                     // The event stays unacknowledged: its offset is not committed.

@@ -1,5 +1,6 @@
 import CascadeGraph
 import CascadeKafka
+import CascadeSync
 import CascadeWire
 import Foundation
 import Logging
@@ -44,7 +45,7 @@ final class OwnershipDriver: Sendable {
     /// this instance's goes out with its beacons.
     private let filter: HopFilter?
     /// Partitioned state: which partitions this instance holds warm, asked before each decision.
-    private let warmth = NIOLockedValueBox<(@Sendable () -> Set<String>)?>(nil)
+    private let warmth = Hook<Void, Set<String>>()
 
     /// A change of ownership for the events consumer, and whether this instance is ready.
     struct Decision: Sendable {
@@ -97,7 +98,7 @@ final class OwnershipDriver: Sendable {
     /// Partitioned state: partitions move only to an instance that holds them warm; `warm`
     /// says which this one does (`topic:partition`).
     func gateOnWarmth(_ warm: @escaping @Sendable () -> Set<String>) {
-        warmth.withLockedValue { $0 = warm }
+        warmth.install(warm)
         ownership.withLockedValue { $0.gatesOnWarmth = true }
     }
 
@@ -143,7 +144,7 @@ final class OwnershipDriver: Sendable {
         let interval = Double(Self.beaconInterval.components.attoseconds) / 1e18 + Double(Self.beaconInterval.components.seconds)
         while beacon() {
             let now = Timestamps.nowMillis()
-            let warm = warmth.withLockedValue { $0 }?()
+            let warm = warmth(())
             let (change, ready, owned, live, unowned, standby) = ownership.withLockedValue { state in
                 if let warm { state.setWarm(warm) }
                 return (
