@@ -45,6 +45,8 @@ final class ShareFollower: Sendable {
     private let held: NIOLockedValueBox<Holdings>
     /// Reads back what the bus instances invalidated lately; nil in tests without one.
     private let tail: TailReads?
+    /// From the read loop to the sender.
+    private let outgoing = OutgoingQueue()
 
     init(
         configuration: BusConfiguration, share: IndexShare, ledger: Ledger, landing: EdgeLandingCheck, producer: KafkaProducerLanes,
@@ -206,20 +208,39 @@ final class ShareFollower: Sendable {
         ledger.removeAll { share.partitioner.partition(of: $0) == partition }
     }
 
-    /// Reads until the consumer is shut down.
+    /// Reads until the consumer is shut down. What each batch causes goes to the sender
+    /// (`sendLoop`), so reading goes on while the edge producer lingers: awaiting each batch's
+    /// delivery before the next one made every poll wait for that linger, and a registration
+    /// took two such waits, behind the batches queued before it, to land (300-800 ms in chaos).
     func run() async {
+        outgoing.open()
+        let sender = Task { await sendLoop() }
         var committedAt = ContinuousClock.now
         for await event in consumer.events {
             guard case .messages(let batch) = event else { continue }
-            await read(batch)
+            var sending = read(batch)
             if ContinuousClock.now - committedAt >= .milliseconds(500) {
                 committedAt = .now
-                await commitRouted()
+                sending.routed = routedPositions()
             }
+            outgoing.enqueue(sending)
+        }
+        outgoing.finish()
+        await sender.value
+    }
+
+    /// Sends what the batches read caused, in the order they were read, all that waits at
+    /// once; then wakes the partitions they finished rebuilding and commits how far
+    /// registrations were routed when the last of them was read.
+    private func sendLoop() async {
+        while let taken = await outgoing.takeAll() {
+            await send(taken.flatMap(\.messages))
+            for (waiter, rebuilt) in taken.flatMap(\.finished) { waiter.resume(returning: rebuilt) }
+            if let routed = taken.last(where: { $0.routed != nil })?.routed { await commit(routed) }
         }
     }
 
-    private func read(_ batch: [KafkaMessage]) async {
+    private func read(_ batch: [KafkaMessage]) -> OutgoingQueue.Sending {
         let holdings = held.withLockedValue { $0.byPartition }
         var out: [OutboundMessage] = []
         var landed: [EdgeRecord] = []
@@ -268,9 +289,8 @@ final class ShareFollower: Sendable {
             return (state.read(positions, onRebuilt: share.hold), promoted)
         }
         out += promoted.flatMap { $0.records.map(edgeMessage) }
-        // Positions are committed (`commitRouted`) only after this returns: after delivery.
-        await send(out)
-        for (waiter, rebuilt) in finished { waiter.resume(returning: rebuilt) }
+        // Positions are committed only once these are delivered (`sendLoop`).
+        return OutgoingQueue.Sending(messages: out, finished: finished)
     }
 
     /// The landing check of each record; counts the stale ones.
@@ -335,10 +355,12 @@ final class ShareFollower: Sendable {
         _ = await (edgesSent, othersSent)
     }
 
-    /// Commits how far registrations are routed, in the rebuilt partitions.
-    private func commitRouted() async {
-        let positions = held.withLockedValue { $0.routedPositions() }
-            .map { TopicPartition(topic: topics.deps, partition: $0.partition, offset: $0.next) }
+    /// How far registrations are routed, in the rebuilt partitions.
+    private func routedPositions() -> [TopicPartition] {
+        held.withLockedValue { $0.routedPositions() }.map { TopicPartition(topic: topics.deps, partition: $0.partition, offset: $0.next) }
+    }
+
+    private func commit(_ positions: [TopicPartition]) async {
         guard !positions.isEmpty else { return }
         do {
             try await consumer.commit(positions)
@@ -349,7 +371,10 @@ final class ShareFollower: Sendable {
 
     func shutdown() async {
         for waiter in held.withLockedValue({ $0.stop() }) { waiter.resume(returning: false) }
-        await commitRouted()
+        // After what was read is delivered: the sender commits it last.
+        await withCheckedContinuation { delivered in
+            outgoing.enqueue(.init(messages: [], finished: [(delivered, true)], routed: routedPositions()))
+        }
         await consumer.shutdown()
         await edgeProducer.shutdown(timeout: .seconds(5))
     }

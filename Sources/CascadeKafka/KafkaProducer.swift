@@ -26,11 +26,14 @@ public final class KafkaProducer: Sendable {
     /// Flushes, on one thread for the producer's life.
     private let worker: ClientWorker
     private let logger: Logger
-    private let state = NIOLockedValueBox(StateMachine())
+    let state = NIOLockedValueBox(StateMachine())
     private let deliveryHandler: DeliveryHandler?
 
-    private typealias ReportWaiter = CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>
-    private typealias StateMachine = ProducerStateMachine<PollThread, ReportWaiter, CheckedContinuation<Void, Never>>
+    /// Who hears one `send`'s report: its continuation, or a message of `sendInOrder`.
+    struct ReportWaiter: Sendable {
+        let resume: @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+    }
+    typealias StateMachine = ProducerStateMachine<PollThread, ReportWaiter, CheckedContinuation<Void, Never>>
 
     /// Defaults the caller's properties override.
     static let defaults: [String: String] = [
@@ -82,7 +85,7 @@ public final class KafkaProducer: Sendable {
         guard isValidTopicName(topic) else { throw .invalidTopic(topic) }
         // A bridge, not a wait on shared state: librdkafka's delivery report resumes it once.
         let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-            let token = state.withLockedValue { $0.awaitReport(continuation) }
+            let token = state.withLockedValue { $0.awaitReport(ReportWaiter { continuation.resume(returning: $0) }) }
             guard let token else { return continuation.resume(returning: .failure(.closed)) }
             let code = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
             switch code {
@@ -94,11 +97,11 @@ public final class KafkaProducer: Sendable {
                     do throws(KafkaError) {
                         try await self.produce(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
                     } catch {
-                        self.state.withLockedValue { $0.abandon(token) }?.resume(returning: .failure(error))
+                        self.state.withLockedValue { $0.abandon(token) }?.resume(.failure(error))
                     }
                 }
             default:
-                state.withLockedValue { $0.abandon(token) }?.resume(returning: .failure(KafkaError(code, context: "produce to \(topic)")))
+                state.withLockedValue { $0.abandon(token) }?.resume(.failure(KafkaError(code, context: "produce to \(topic)")))
             }
         }
         return try result.get()
@@ -146,7 +149,7 @@ public final class KafkaProducer: Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, context: "produce to \(topic)") }
     }
 
-    private func enqueue(
+    func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, token: UInt64
     ) -> rd_kafka_resp_err_t {
         RDKafkaProducer.enqueue(client, topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
@@ -184,7 +187,7 @@ public final class KafkaProducer: Sendable {
         await thread.join()
         worker.stop()
         let (waiters, space) = state.withLockedValue { $0.close() }
-        for continuation in waiters { continuation.resume(returning: .failure(.closed)) }
+        for waiter in waiters { waiter.resume(.failure(.closed)) }
         for continuation in space { continuation.resume() }
     }
 
@@ -204,7 +207,7 @@ public final class KafkaProducer: Sendable {
         case .deliveries:
             if !deliveries.isEmpty { deliveryHandler?(deliveries) }
             let (waiters, space) = state.withLockedValue { $0.delivered(sendReports) }
-            for (continuation, report) in waiters { continuation.resume(returning: report) }
+            for (waiter, report) in waiters { waiter.resume(report) }
             for continuation in space { continuation.resume() }
         case .error(let error, let text, let fatal):
             if fatal {

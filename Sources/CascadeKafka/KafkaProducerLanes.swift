@@ -56,6 +56,24 @@ public final class KafkaProducerLanes: Sendable {
         try await lanes[lane(for: topic)].send(topic: topic, key: key, value: value, headers: headers, partition: partition)
     }
 
+    /// `KafkaProducer.sendInOrder` on each message's lane, the lanes at once: each topic's
+    /// messages keep their order. Reports come back in the messages' order.
+    public func sendInOrder(_ messages: [ProducerMessage]) async -> [Result<DeliveryReport, KafkaError>] {
+        guard lanes.count > 1 else { return await lanes[0].sendInOrder(messages) }
+        var byLane: [Int: [Int]] = [:]
+        for (index, message) in messages.enumerated() { byLane[lane(for: message.topic), default: []].append(index) }
+        var reports = [Result<DeliveryReport, KafkaError>](repeating: .failure(.closed), count: messages.count)
+        await withTaskGroup(of: ([Int], [Result<DeliveryReport, KafkaError>]).self) { group in
+            for (lane, indices) in byLane {
+                group.addTask { [lanes] in (indices, await lanes[lane].sendInOrder(indices.map { messages[$0] })) }
+            }
+            for await (indices, laneReports) in group {
+                for (index, report) in zip(indices, laneReports) { reports[index] = report }
+            }
+        }
+        return reports
+    }
+
     /// Messages waiting to be sent or acknowledged, on every lane.
     public var outstanding: Int { lanes.reduce(0) { $0 + $1.outstanding } }
 
