@@ -67,7 +67,7 @@ public struct EdgeRouter: Sendable {
             }
             replace = false
         }
-        entry.dependencies = Self.distinct(replace ? dependencies : old + dependencies)
+        entry.dependencies = replace ? Self.distinct(dependencies) : Self.merged(old, dependencies)
         keys[key] = entry.dependencies.isEmpty ? nil : entry
         return records(key, from: old, to: entry.dependencies, setAtMillis: setAtMillis)
     }
@@ -129,6 +129,15 @@ public struct EdgeRouter: Sendable {
     }
 
     private static func tags(_ dependencies: [Dependency]) -> [String] { dependencies.map(\.tag) }
+
+    /// `old` with `new` added. A tag in both takes the new registration's dependency, and its
+    /// version: the record is judged where it lands as the value stored now. Keeping the old one
+    /// judged every new value of a key with dependents (kept, not replaced) against the version
+    /// it was first registered at, and dropped it as stale.
+    private static func merged(_ old: [Dependency], _ new: [Dependency]) -> [Dependency] {
+        let latest = Dictionary(new.map { ($0.tag, $0) }, uniquingKeysWith: { _, last in last })
+        return distinct(old.map { latest[$0.tag] ?? $0 } + new)
+    }
 
     /// The first of each tag, in order (the index keeps an edge once).
     private static func distinct(_ dependencies: [Dependency]) -> [Dependency] {
