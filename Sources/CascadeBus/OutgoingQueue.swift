@@ -3,7 +3,9 @@ import NIOConcurrencyHelpers
 
 /// What the share follower's read loop hands its sender (`ShareFollower.sendLoop`), in the
 /// order the batches were read. The sender takes everything waiting at once, so it is never
-/// more than one send behind the reading.
+/// more than one send behind the reading. Unbounded on purpose: what waits is what the follower
+/// read from the same broker the sender writes to, so a broker that stops taking messages stops
+/// handing them out too, and the backlog is at most what one send's wait let through.
 final class OutgoingQueue: Sendable {
     /// What one batch read caused.
     struct Sending: Sendable {
