@@ -24,7 +24,8 @@ struct EdgeLandingCheck: Sendable {
     let settleMillis: Int64
     /// The longest the nodes of any service take to apply an invalidation lately.
     var longestApplyDelayMillis: @Sendable () -> Int64 = { 0 }
-    let newest = NewestRegistrations()
+    /// The share's memory of each key's newest record (its hops read it too).
+    var newest: NewestRegistrations { share.newest }
 
     func check(_ record: EdgeRecord, nowMillis: Int64) -> [OutboundMessage] {
         guard let setAtMillis = record.setAtMillis, !record.dependencies.isEmpty else { return [] }

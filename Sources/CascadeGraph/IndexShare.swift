@@ -29,6 +29,8 @@ public final class IndexShare: Sendable {
     private let memory: NIOLockedValueBox<HopMemory>
     /// The forward side of the same partitions: their keys' registrations, as records.
     private let router: NIOLockedValueBox<EdgeRouter>
+    /// Each key's newest record landed here lately (filled by the landing check).
+    public let newest = NewestRegistrations()
 
     public init(
         index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, filter: HopFilter = HopFilter(graph: nil),
@@ -121,7 +123,11 @@ public final class IndexShare: Sendable {
     public func closure(of hop: StateHop, whileLocked: (InstanceClosure) -> Void = { _ in }) -> ShareClosure? {
         let name = StableNameHash.of(hop.name)
         guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
-        let skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
+        var skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
+        // A key the root reached before but stored again since its event was computed, maybe,
+        // from this hop's key before it went: it goes again. (Its own hops end where its
+        // partition's share expanded it for this root already.)
+        if hop.atMillis > 0 { skip.subtract(newest.storedSince(hop.atMillis, among: skip)) }
         let closure = index.closure(ofHop: hop.name, skipping: skip, whileLocked: whileLocked)
         let named = Self.stableHashes(closure)
         memory.withLockedValue { _ = $0.note(root: hop.root, names: named) }

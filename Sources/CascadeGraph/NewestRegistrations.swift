@@ -10,8 +10,12 @@ import NIOConcurrencyHelpers
 /// record is superseded and is not judged. A record with the same `set_at_ms` is judged again:
 /// that value is still the current one.
 ///
+/// The same memory tells a hop which keys were stored again since its root event: a key the
+/// root invalidated early, then stored again before the hop reached one of its dependencies,
+/// must go again (`IndexShare.closure(of:)`).
+///
 /// Bounded by time: records produced again land within a failover of the originals.
-final class NewestRegistrations: Sendable {
+public final class NewestRegistrations: Sendable {
     private struct State {
         /// By key: the newest `set_at_ms`, and when a record of the key last landed.
         var newest: [UInt64: (setAtMillis: Int64, landedAtMillis: Int64)] = [:]
@@ -23,12 +27,12 @@ final class NewestRegistrations: Sendable {
     private let state = NIOLockedValueBox(State())
     let horizonMillis: Int64
 
-    init(horizonMillis: Int64 = 60_000) {
+    public init(horizonMillis: Int64 = 60_000) {
         self.horizonMillis = horizonMillis
     }
 
     /// Notes a record of `key` set at `setAtMillis`; true when a newer one of the key landed first.
-    func isSuperseded(_ key: String, setAtMillis: Int64, nowMillis: Int64) -> Bool {
+    public func isSuperseded(_ key: String, setAtMillis: Int64, nowMillis: Int64) -> Bool {
         let name = StableNameHash.of(key)
         return state.withLockedValue { state in
             Self.forget(before: nowMillis - horizonMillis, in: &state)
@@ -39,7 +43,14 @@ final class NewestRegistrations: Sendable {
         }
     }
 
-    var count: Int { state.withLockedValue { $0.newest.count } }
+    public var count: Int { state.withLockedValue { $0.newest.count } }
+
+    /// Of `names` (`StableNameHash`es), those whose newest record was set at or after `millis`.
+    public func storedSince<Names: Sequence<UInt64>>(_ millis: Int64, among names: Names) -> Set<UInt64> {
+        state.withLockedValue { state in
+            Set(names.filter { (state.newest[$0]?.setAtMillis ?? .min) >= millis })
+        }
+    }
 
     private static func forget(before millis: Int64, in state: inout State) {
         while state.head < state.landed.count, state.landed[state.head].atMillis < millis {
