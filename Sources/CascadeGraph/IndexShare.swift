@@ -124,9 +124,9 @@ public final class IndexShare: Sendable {
         let name = StableNameHash.of(hop.name)
         guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
         var skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
-        // A key the root reached before but stored again since its event was computed, maybe,
-        // from this hop's key before it went: it goes again. (Its own hops end where its
-        // partition's share expanded it for this root already.)
+        // A key the root reached before, but stored again since its event, may have been
+        // computed from this hop's key before that went: it goes again. (Its own hops end
+        // where a share expanded it for this root already.)
         if hop.atMillis > 0 { skip.subtract(newest.storedSince(hop.atMillis, among: skip)) }
         let closure = index.closure(ofHop: hop.name, skipping: skip, whileLocked: whileLocked)
         let named = Self.stableHashes(closure)
