@@ -54,7 +54,7 @@ public struct BenchGraphCommand: AsyncParsableCommand {
         }
         let residentAfter = ResidentMemory.bytes()
         let statistics = index.statistics
-        let registrationsPerSecond = Double(keys) / registering.seconds
+        let registrationsPerSecond = Double(keys) / registering.inSeconds
 
         // Closures from random cluster roots.
         var random = SplitMix64(seed: seed &+ 1)
@@ -144,9 +144,6 @@ private enum ResidentMemory {
 }
 
 extension Duration {
-    // fileprivate: other bench commands may define their own helpers.
-
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
     fileprivate var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }
 

@@ -180,9 +180,3 @@ private final class DeliveryCounter: Sendable {
         return state.withLockedValue { $0.failures }
     }
 }
-
-extension Duration {
-    var inSeconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

@@ -118,7 +118,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
             timed += clock.now - began
             start = end
         }
-        return InProcessResult(registrations: read, seconds: seconds(timed), statistics: index.statistics)
+        return InProcessResult(registrations: read, seconds: timed.inSeconds, statistics: index.statistics)
     }
 
     private func inProcess(graph: CacheGraph) throws -> Bool {
@@ -172,7 +172,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let produceStart = clock.now
         try await produce(topics: topics, kafka: producing, ledgerRecords: ledgerRecords)
         printLine(String(
-            format: "  produced in %.1f s (untimed; %@, producer linger.ms %@)", Self.seconds(clock.now - produceStart),
+            format: "  produced in %.1f s (untimed; %@, producer linger.ms %@)", (clock.now - produceStart).inSeconds,
             produceRate.map { "\($0) registrations/s" } ?? "as fast as the broker takes them", producing.properties["linger.ms"] ?? "?"))
 
         let started = clock.now
@@ -182,7 +182,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [bus], logger: Logger(label: "bench.rebuild")).bounded())
         let running = Task { try await group.run() }
         await bus.awaitReady()
-        let seconds = Self.seconds(clock.now - started)
+        let seconds = (clock.now - started).inSeconds
         let statistics = bus.processor.index.statistics
         let ledger = bus.processor.ledger.count
         await group.triggerGracefulShutdown()
@@ -257,10 +257,6 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
 
     private static func wireBytes(_ message: KafkaMessage) -> Int {
         (message.key?.readableBytes ?? 0) + (message.value?.readableBytes ?? 0)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// The process's peak resident set (VmHWM), or "unknown" off Linux.

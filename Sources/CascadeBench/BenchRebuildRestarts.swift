@@ -60,7 +60,7 @@ struct BenchRebuildRestarts {
                 await bus.stop()
                 throw BenchRebuildError("restart \(round): not ready (\(bus.isRunning ? "after 600 s" : "exited")); see \(log.path)")
             }
-            let elapsed = Self.seconds(clock.now - started)
+            let elapsed = (clock.now - started).inSeconds
             seconds.append(elapsed)
             printLine(String(format: "  restart %d: /readyz 200 after %.2f s", round, elapsed))
         }
@@ -85,10 +85,6 @@ struct BenchRebuildRestarts {
             n += 1
         }
         await producer.shutdown()
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

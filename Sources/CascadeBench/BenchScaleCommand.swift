@@ -167,7 +167,7 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         for registration in workload.registrations { _ = index.register(registration) }
         var figures = ScaleFigures()
-        figures.maxRebuildSeconds = (ContinuousClock.now - started).seconds
+        figures.maxRebuildSeconds = (ContinuousClock.now - started).inSeconds
         let statistics = index.statistics
         figures.maxIndexMB = Double(statistics.approximateBytes) / 1_048_576
         figures.maxRegistrations = statistics.registeredKeys
@@ -208,7 +208,7 @@ public struct BenchScaleCommand: AsyncParsableCommand {
             for partition in held.sorted() {
                 for record in records[partition] ?? [] { _ = share.apply(record) }
             }
-            let seconds = (ContinuousClock.now - started).seconds
+            let seconds = (ContinuousClock.now - started).inSeconds
             let statistics = share.index.statistics
             figures.maxRebuildSeconds = max(figures.maxRebuildSeconds, seconds)
             figures.maxIndexMB = max(figures.maxIndexMB, Double(statistics.approximateBytes) / 1_048_576)
@@ -235,8 +235,4 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         figures.namedTwicePerEvent = Double(namedTwice) / Double(resolved)
         return figures
     }
-}
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

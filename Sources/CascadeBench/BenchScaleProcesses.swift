@@ -75,7 +75,7 @@ struct BenchScaleProcesses {
         // What each instance spends doing nothing: a fixed cost the stream's figure includes.
         let idleStart = (cpu: system.cpuSeconds(), at: ContinuousClock.now)
         try await Task.sleep(for: .seconds(2))
-        let idleSeconds = (ContinuousClock.now - idleStart.at).seconds
+        let idleSeconds = (ContinuousClock.now - idleStart.at).inSeconds
         let idleCPU = zip(system.cpuSeconds(), idleStart.cpu).map { ($0 - $1) / idleSeconds }
 
         // CPU and hops over the whole stream, sent as fast as it goes.
@@ -88,7 +88,7 @@ struct BenchScaleProcesses {
         }
         try await system.awaitMetric("cascade_bus_events_total", atLeast: eventsBefore + Double(workload.events.count))
         let cpuAfter = system.cpuSeconds()
-        let streamSeconds = (ContinuousClock.now - streamStart).seconds
+        let streamSeconds = (ContinuousClock.now - streamStart).inSeconds
         let events = Double(workload.events.count)
         for index in figures.instances.indices {
             let spent = cpuAfter[index] - cpuBefore[index]
@@ -239,8 +239,4 @@ enum ScaleReport {
             singleRebuild > 0 ? maxRebuild / singleRebuild : 0))
         return lines
     }
-}
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -115,7 +115,7 @@ final class ScaleSystem: Sendable {
         let elapsed = ContinuousClock.now - started
         // The others see it back before the next one goes.
         try await awaitShared(count: count)
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed.inSeconds
     }
 
     /// A metric of `/metrics` summed over the running instances (unlabelled series and every
