@@ -24,12 +24,10 @@ struct EdgeLandingCheck: Sendable {
     let settleMillis: Int64
     /// The longest the nodes of any service take to apply an invalidation lately.
     var longestApplyDelayMillis: @Sendable () -> Int64 = { 0 }
-    /// The share's memory of each key's newest record (its hops read it too).
-    var newest: NewestRegistrations { share.newest }
 
     func check(_ record: EdgeRecord, nowMillis: Int64) -> [OutboundMessage] {
         guard let setAtMillis = record.setAtMillis, !record.dependencies.isEmpty else { return [] }
-        guard !newest.isSuperseded(record.key.description, setAtMillis: setAtMillis, nowMillis: nowMillis) else { return [] }
+        guard !share.newest.isSuperseded(record.key.description, setAtMillis: setAtMillis, nowMillis: nowMillis) else { return [] }
         let registration = Registration(
             service: record.key.service, key: record.key.key, deps: record.dependencies.map(\.description), setAtMillis: setAtMillis)
         guard let staleness = staleness(of: registration, nowMillis: nowMillis) else { return [] }
