@@ -24,6 +24,7 @@ extension KafkaProducer {
     /// tasks run, so two messages for one partition could swap; these cannot.
     public func sendInOrder(_ messages: [ProducerMessage]) async -> [Result<DeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
+        // A bridge, not a wait on shared state: the delivery reports resume it once.
         return await withCheckedContinuation { done in
             let reports = ReportCollector(count: messages.count) { done.resume(returning: $0) }
             enqueueInOrder(messages[...], reports: reports)

@@ -82,29 +82,8 @@ public final class KafkaProducer: Sendable {
     public func send(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
     ) async throws(KafkaError) -> DeliveryReport {
-        guard isValidTopicName(topic) else { throw .invalidTopic(topic) }
-        // A bridge, not a wait on shared state: librdkafka's delivery report resumes it once.
-        let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-            let token = state.withLockedValue { $0.awaitReport(ReportWaiter { continuation.resume(returning: $0) }) }
-            guard let token else { return continuation.resume(returning: .failure(.closed)) }
-            let code = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
-            switch code {
-            case RD_KAFKA_RESP_ERR_NO_ERROR:
-                break
-            case RD_KAFKA_RESP_ERR__QUEUE_FULL:
-                // Rare: wait for room off this path, then enqueue for real.
-                Task {
-                    do throws(KafkaError) {
-                        try await self.produce(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
-                    } catch {
-                        self.state.withLockedValue { $0.abandon(token) }?.resume(.failure(error))
-                    }
-                }
-            default:
-                state.withLockedValue { $0.abandon(token) }?.resume(.failure(KafkaError(code, context: "produce to \(topic)")))
-            }
-        }
-        return try result.get()
+        let reports = await sendInOrder([ProducerMessage(topic: topic, key: key, value: value, headers: headers, partition: partition)])
+        return try reports[0].get()
     }
 
     /// Sends one message with a text key.
