@@ -372,7 +372,7 @@ final class ShareFollower: Sendable {
     func shutdown() async {
         for waiter in held.withLockedValue({ $0.stop() }) { waiter.resume(returning: false) }
         // After what was read is delivered: the sender commits it last.
-        await withCheckedContinuation { delivered in
+        _ = await withCheckedContinuation { delivered in
             outgoing.enqueue(.init(messages: [], finished: [(delivered, true)], routed: routedPositions()))
         }
         await consumer.shutdown()
