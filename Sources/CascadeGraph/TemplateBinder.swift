@@ -82,7 +82,7 @@ public final class TemplateBinder: Sendable {
     private let numberIsCircular: [Bool]
     /// By service: its families' templates with their numbers, most literal text first, then
     /// file order: the order in which `CacheGraph.family(ofKey:)` prefers a fit.
-    private let serviceTemplates: [String: [(template: KeyTemplate, number: UInt32)]]
+    private let serviceTemplates: [String: [(template: KeyTemplate, bytes: TemplateBytes, number: UInt32)]]
     public let graph: CacheGraph
 
     public init(_ graph: CacheGraph) {
@@ -124,12 +124,12 @@ public final class TemplateBinder: Sendable {
             numberIsCircular.append(circularFamilies.contains(id))
             numberParameterCounts.append(graph.families[id]?.template.parameters.count ?? 0)
         }
-        var serviceTemplates: [String: [(template: KeyTemplate, number: UInt32)]] = [:]
+        var serviceTemplates: [String: [(template: KeyTemplate, bytes: TemplateBytes, number: UInt32)]] = [:]
         for (service, owner) in graph.services {
-            let fits = owner.families.compactMap { name -> (template: KeyTemplate, number: UInt32)? in
+            let fits = owner.families.compactMap { name -> (template: KeyTemplate, bytes: TemplateBytes, number: UInt32)? in
                 let id = FamilyID(service: service, name: name)
                 guard let family = graph.families[id], let number = familyNumbers[id] else { return nil }
-                return (family.template, number)
+                return (family.template, TemplateBytes(family.template), number)
             }
             // Stable: equal literal lengths keep file order, as the graph's own lookup does.
             serviceTemplates[service] = fits.enumerated().sorted {
@@ -159,15 +159,33 @@ public final class TemplateBinder: Sendable {
     func resolve(name bytes: UnsafeBufferPointer<UInt8>) -> KeyFamily {
         guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return KeyFamily(number: 0) }
         let service = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<slash]), as: UTF8.self)
-        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)
-        return resolve(service: service, key: key[...])
+        let keyBytes = UnsafeBufferPointer(rebasing: bytes[(slash + 1)...])
+        // In ASCII without a carriage return a byte is a Character (`\r\n` is one), so the
+        // templates fit the bytes as they fit the text: no String for the key.
+        guard keyBytes.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) else {
+            return resolve(service: service, key: String(decoding: keyBytes, as: UTF8.self)[...])
+        }
+        guard let candidates = serviceTemplates[service] else { return KeyFamily(number: 0) }
+        let offset = Int32(truncatingIfNeeded: slash + 1)
+        for (_, template, number) in candidates {
+            if numberHasRules[Int(number)] {
+                var spans: [ValueSpan] = []
+                let fits = template.walk(UnsafeRawBufferPointer(keyBytes)) { start, length in
+                    spans.append(ValueSpan(start: offset + Int32(truncatingIfNeeded: start), length: Int32(truncatingIfNeeded: length)))
+                }
+                if fits { return KeyFamily(number: number, spans: spans) }
+            } else if template.matches(UnsafeRawBufferPointer(keyBytes)) {
+                return KeyFamily(number: number)
+            }
+        }
+        return KeyFamily(number: 0)
     }
 
     /// Resolves `key` of `service`; spans count from the start of `service/key`.
     func resolve(service: String, key: Substring) -> KeyFamily {
         guard let candidates = serviceTemplates[service] else { return KeyFamily(number: 0) }
         // The first fit is `CacheGraph.family(ofKey:)`'s answer; spans only where they are read.
-        for (template, number) in candidates {
+        for (template, _, number) in candidates {
             if numberHasRules[Int(number)] {
                 if let ranges = template.matchRanges(key) {
                     let offset = service.utf8.count + 1
