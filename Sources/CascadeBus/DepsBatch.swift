@@ -2,32 +2,49 @@ import CascadeGraph
 import CascadeKafka
 import CascadeWire
 
-/// One polled batch of `cascade.deps` turned into instance-index changes, applied under one
-/// lock: how the bus rebuilds its index at start and follows it after (`StateFollower`), and
-/// what `cascade bench rebuild` times.
+/// One polled batch of `cascade.deps` read for the instance index and applied under one lock:
+/// how the bus rebuilds its index at start and follows it after (`StateFollower`), and what
+/// `cascade bench rebuild` times. Registrations go to the index as bytes
+/// (`SpelledRegistrations`); only those the caller keeps are decoded whole.
 public struct DepsBatch {
     /// What one message of `cascade.deps` is.
     public enum Read {
-        /// A registration, turned into a change; kept for the race check.
+        /// A registration, decoded whole for the caller (the race check).
         case registration(Registration)
-        /// A tombstone, turned into a change.
-        case tombstone
+        /// A registration read for the index only.
+        case spelled
+        /// A tombstone of `key`, ending `owner`'s registration (or whatever is registered).
+        case tombstone(CacheKeyRef, owner: RegistrationOwner?)
         /// A value that is no registration: skipped.
         case unreadable
         /// No key, or a bus's start marker, or a tombstone whose key names no service.
         case ignored
     }
 
-    public private(set) var changes: [InstanceIndex.Change] = []
-    /// Registrations read into `changes` so far.
+    public private(set) var spelled = SpelledRegistrations()
+    /// Registrations read into `spelled` so far.
     public private(set) var registrations = 0
 
-    public init(capacity: Int = 0) {
-        changes.reserveCapacity(capacity)
+    public init() {}
+
+    /// Reads a message of `cascade.deps`; a registration or a tombstone joins `spelled`. `keep`:
+    /// the caller wants a registration whole (`.registration`), not only in the index.
+    public mutating func read(_ message: KafkaMessage, keep: Bool = true) -> Read {
+        let read = Self.read(message, keep: keep, into: &spelled)
+        switch read {
+        case .registration, .spelled: registrations += 1
+        case .tombstone, .unreadable, .ignored: break
+        }
+        return read
     }
 
-    /// Reads a message of `cascade.deps`; a registration or a tombstone joins `changes`.
-    public mutating func read(_ message: KafkaMessage) -> Read {
+    /// Reads one message of `cascade.deps` without indexing it (the router of partitioned state).
+    public static func read(_ message: KafkaMessage) -> Read {
+        var unused = SpelledRegistrations()
+        return read(message, keep: true, into: &unused)
+    }
+
+    private static func read(_ message: KafkaMessage, keep: Bool, into spelled: inout SpelledRegistrations) -> Read {
         guard let keyText = message.keyString, !keyText.hasPrefix(TopicSetup.markerPrefix) else { return .ignored }
         guard let bytes = message.valueBytes else {
             // A tombstone: the value is gone. It names the registration it ends in headers
@@ -39,20 +56,18 @@ public struct DepsBatch {
                 owner = RegistrationOwner(node: String(decoding: node, as: UTF8.self), incarnation: incarnation)
             }
             let key = CacheKeyRef(service: String(keyText[..<slash]), key: String(keyText[keyText.index(after: slash)...]))
-            changes.append(.unregister(key, owner: owner))
-            return .tombstone
+            spelled.appendTombstone(key, owner: owner)
+            return .tombstone(key, owner: owner)
         }
+        if !keep, Registration.spell(bytes, into: &spelled) { return .spelled }
         guard let registration = try? Registration.decode(bytes) else { return .unreadable }
-        registrations += 1
-        let dependencies = registration.deps.compactMap { try? Dependency.parse($0, service: registration.service) }
-        changes.append(.register(
-            CacheKeyRef(service: registration.service, key: registration.key), dependencies: dependencies, owner: registration.owner))
+        spelled.append(registration)
         return .registration(registration)
     }
 
-    /// Applies the changes read, in order, under one lock of the index.
+    /// Applies what was read, in order, under one lock of the index.
     public func apply(to index: InstanceIndex) {
-        if !changes.isEmpty { index.apply(changes) }
+        if !spelled.items.isEmpty { index.apply(spelled) }
     }
 
     /// Reads messages of `cascade.deps` into the index in batches of `batch` messages (one
@@ -65,8 +80,8 @@ public struct DepsBatch {
         var start = messages.startIndex
         while start != messages.endIndex {
             let end = messages.index(start, offsetBy: batch, limitedBy: messages.endIndex) ?? messages.endIndex
-            var deps = DepsBatch(capacity: messages.distance(from: start, to: end))
-            for message in messages[start..<end] { _ = deps.read(message) }
+            var deps = DepsBatch()
+            for message in messages[start..<end] { _ = deps.read(message, keep: false) }
             deps.apply(to: index)
             registrations += deps.registrations
             start = end

@@ -318,21 +318,19 @@ final class ShareFollower: Sendable {
 
     /// A registration or tombstone of `cascade.deps`, as the records it causes.
     private func route(_ message: KafkaMessage) -> [EdgeRecord] {
-        var deps = DepsBatch()
-        let read = deps.read(message)
-        guard let change = deps.changes.first else {
-            if case .unreadable = read {
-                logger.warning("skipping unreadable registration", metadata: ["key": "\(message.keyString ?? "")", "offset": "\(message.offset)"])
-            }
-            return []
-        }
-        switch change {
-        case .register(let key, let dependencies, let owner):
+        switch DepsBatch.read(message) {
+        case .registration(let registration):
             metrics.registrations.increment()
-            let setAt: Int64? = if case .registration(let registration) = read { registration.setAtMillis } else { nil }
-            return share.route(key, dependencies: dependencies, owner: owner, setAtMillis: setAt)
-        case .unregister(let key, let owner):
+            return share.route(
+                CacheKeyRef(service: registration.service, key: registration.key), dependencies: registration.parsedDependencies,
+                owner: registration.owner, setAtMillis: registration.setAtMillis)
+        case .tombstone(let key, let owner):
             return share.routeTombstone(key, owner: owner)
+        case .unreadable:
+            logger.warning("skipping unreadable registration", metadata: ["key": "\(message.keyString ?? "")", "offset": "\(message.offset)"])
+            return []
+        case .spelled, .ignored:
+            return []
         }
     }
 

@@ -242,11 +242,15 @@ final class StateFollower: Sendable {
                    let record = try? LedgerRecord.decode(bytes) {
                     ledger.merge(record)
                 }
-            } else if let registration = read(message, into: &deps) {
-                if wasReady {
-                    live.append(registration)
-                } else if message.offset >= progress.checkedFrom[message.partition] ?? .max {
-                    progress.unchecked.append((message.partition, message.offset, registration))
+            } else {
+                // Read during the rebuild before `checkedFrom`: only the index needs it.
+                let checked = !wasReady && message.offset < progress.checkedFrom[message.partition] ?? .max
+                if let registration = read(message, into: &deps, keep: !checked) {
+                    if wasReady {
+                        live.append(registration)
+                    } else {
+                        progress.unchecked.append((message.partition, message.offset, registration))
+                    }
                 }
             }
             if message.topic == topics.deps { progress.checkedThrough[message.partition] = message.offset + 1 }
@@ -350,13 +354,16 @@ final class StateFollower: Sendable {
         }
     }
 
-    /// Turns a message of `cascade.deps` into an index change; returns the registration, if
-    /// it is one, for the race check.
-    private func read(_ message: KafkaMessage, into deps: inout DepsBatch) -> Registration? {
-        switch deps.read(message) {
+    /// Reads a message of `cascade.deps` for the index; returns the registration, if it is one
+    /// and `keep` says so, for the race check.
+    private func read(_ message: KafkaMessage, into deps: inout DepsBatch, keep: Bool) -> Registration? {
+        switch deps.read(message, keep: keep) {
         case .registration(let registration):
             metrics.registrations.increment()
             return registration
+        case .spelled:
+            metrics.registrations.increment()
+            return nil
         case .unreadable:
             logger.warning("skipping unreadable registration", metadata: ["key": "\(message.keyString ?? "")", "offset": "\(message.offset)"])
             return nil

@@ -67,6 +67,24 @@ public final class InstanceIndex: @unchecked Sendable {
         }
     }
 
+    /// Applies a batch of `cascade.deps` read as bytes (`Registration.spell`), in order, under
+    /// one lock; returns how many dependencies were undeclared.
+    @discardableResult
+    public func apply(_ batch: SpelledRegistrations) -> Int {
+        lock.withWriteLock {
+            revision &+= 1
+            var undeclared = 0
+            for item in batch.items {
+                if item.isTombstone {
+                    _ = state.unregister(item, of: batch)
+                } else {
+                    state.register(item, of: batch, binder: binder) { _ in undeclared += 1 }
+                }
+            }
+            return undeclared
+        }
+    }
+
     /// Registers a message from `cascade.deps`.
     @discardableResult
     public func register(_ registration: Registration) -> RegistrationOutcome {

@@ -17,8 +17,7 @@ extension InstanceIndexState {
     ) -> [String] {
         spell(key)
         let keyID = intern(binder)
-        var keyFamily: FamilyID?
-        if let binder { keyFamily = family(of: key, id: keyID, binder: binder) }
+        let keyFamily = binder.map { familyNumber(of: key, id: keyID, binder: $0) } ?? 0
         let old = dependencies[Int(keyID)]
         var kept = ContiguousArray<UInt32>()
         kept.reserveCapacity(old.count + deps.count)

@@ -19,7 +19,7 @@ struct InstanceIndexState {
     /// stays small.
     private(set) var keySpans: [UInt32: [TemplateBinder.ValueSpan]] = [:]
     /// Who registered each key id last (see `RegistrationOwner`): the node's number in
-    /// `nodeNumbers` (0 = a registration without an owner, `retired` = no value left) and the
+    /// `nodeNames` (0 = a registration without an owner, `retired` = no value left) and the
     /// value's incarnation there. Keys held by more than one node (replicas of a service) list
     /// the others in `moreOwners` and keep the union of what each registered, until each has
     /// sent its tombstone.
@@ -31,7 +31,8 @@ struct InstanceIndexState {
     private var ownerNodes: [UInt32] = []
     private var ownerIncarnations: [UInt64] = []
     private var moreOwners: [UInt32: [Owner]] = [:]
-    private var nodeNumbers: [String: UInt32] = [:]
+    /// The nodes that registered keys, by name: a node's number is its id here plus one.
+    private var nodeNames = NameInterner()
     private static let retired = UInt32.max
     var registeredKeys = 0
     var edgeCount = 0
@@ -43,6 +44,8 @@ struct InstanceIndexState {
     var newlyDependedOn: [UInt32] = []
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
+    /// Reused to spell one registration or tombstone given as values for `register(_:of:)`.
+    private var single = SpelledRegistrations()
 
     struct Owner {
         var node: UInt32
@@ -60,23 +63,36 @@ struct InstanceIndexState {
     }
 
     /// Registers (or replaces) what `key` depends on. Edges the graph does not declare are
-    /// kept and flagged; without a graph every edge counts as declared. Pass the same binder
-    /// (or none) on every call: it is not stored here, as the closure copies this struct.
-    /// A registration older than one the same node already made for the key is ignored.
+    /// kept and flagged, and returned; without a graph every edge counts as declared. Pass the
+    /// same binder (or none) on every call: it is not stored here, as the closure copies this
+    /// struct. A registration older than one the same node already made for the key is ignored.
     mutating func register(
         _ key: CacheKeyRef, dependencies deps: [Dependency], owner: RegistrationOwner? = nil, binder: TemplateBinder?
     ) -> [Dependency] {
-        spell(key)
-        let keyID = intern(binder)
+        var batch = takeSingle()
+        defer { single = batch }
+        batch.append(key, dependencies: deps, owner: owner)
+        var undeclared: [Dependency] = []
+        let first = batch.items[0].dependencyRange.lowerBound
+        register(batch.items[0], of: batch, binder: binder) { undeclared.append(deps[$0 - first]) }
+        return undeclared
+    }
+
+    /// Registers item `item` of `batch` (not a tombstone), as `register(_:dependencies:)`
+    /// does; `undeclared` hears the position in `batch.dependencies` of each edge the graph
+    /// does not declare.
+    mutating func register(
+        _ item: SpelledRegistrations.Item, of batch: SpelledRegistrations, binder: TemplateBinder?, undeclared: (Int) -> Void = { _ in }
+    ) {
+        let keyID = batch.withBytes(of: item.key) { intern($0, binder) }
         var numbered = Owner(node: 0, incarnation: 0)
-        if let owner { numbered = number(of: owner) }
+        if let node = item.node { numbered = Owner(node: batch.withBytes(of: node) { number(ofNode: $0) }, incarnation: item.incarnation) }
         let admission = admit(numbered, keyID)
         if admission == .stale {
             releaseIfUnused(keyID)
-            return []
+            return
         }
-        var keyFamily: FamilyID?
-        if let binder { keyFamily = family(of: key, id: keyID, binder: binder) }
+        let keyFamily = binder.map { familyNumber(of: item.key, in: batch, id: keyID, binder: $0) } ?? 0
         var list = ContiguousArray<UInt32>()
         // Released only once the new edges are in, so that releasing them cannot reach the key.
         var replaced: [UInt32] = []
@@ -86,14 +102,19 @@ struct InstanceIndexState {
             list = dependencies[Int(keyID)]
             if !list.isEmpty { registeredKeys -= 1 }
         }
-        list.reserveCapacity(list.count + deps.count)
-        var undeclared: [Dependency] = []
-        for dependency in deps {
-            spell(dependency)
-            let depID = intern(binder)
+        list.reserveCapacity(list.count + Int(item.dependencyCount))
+        for position in item.dependencyRange {
+            let dependency = batch.dependencies[position]
+            let depID = batch.withBytes(of: dependency.name) { intern($0, binder) }
             guard !list.contains(where: { $0 & Self.idMask == depID }) else { continue }
-            let flag = addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder)
-            if flag != 0 { undeclared.append(dependency) }
+            var declared = true
+            if let binder {
+                declared = dependency.isEntity
+                    ? batch.withHead(of: dependency.name) { binder.declares(number: keyFamily, entity: $0) }
+                    : binder.declares(number: keyFamily, target: familyNumber(of: dependency.name, in: batch, id: depID, binder: binder))
+            }
+            let flag = addEdge(keyID, on: depID, declared: declared, isKeyDependency: binder != nil && !dependency.isEntity)
+            if flag != 0 { undeclared(position) }
             list.append(depID | flag)
         }
         if list.isEmpty {
@@ -103,7 +124,15 @@ struct InstanceIndexState {
             registeredKeys += 1
         }
         for depID in replaced { releaseIfUnused(depID) }
-        return undeclared
+    }
+
+    /// The reused batch for one registration or tombstone given as values, emptied; put it
+    /// back in `single` when done.
+    private mutating func takeSingle() -> SpelledRegistrations {
+        var batch = SpelledRegistrations()
+        swap(&batch, &single)
+        batch.removeAll()
+        return batch
     }
 
     /// Forgets a key's registration (a tombstone); its name stays while other keys still
@@ -111,13 +140,23 @@ struct InstanceIndexState {
     /// tombstone is at least as new as it: the tombstone of an old value never erases the
     /// registration of a newer one. Returns whether a registration ended.
     mutating func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
-        spell(key)
-        guard let keyID = spelling.withUnsafeBufferPointer({ names.find($0) }) else { return false }
+        var batch = takeSingle()
+        defer { single = batch }
+        batch.appendTombstone(key, owner: owner)
+        return unregister(batch.items[0], of: batch)
+    }
+
+    /// Forgets the registration tombstone `item` of `batch` ends, as `unregister(_:owner:)`.
+    mutating func unregister(_ item: SpelledRegistrations.Item, of batch: SpelledRegistrations) -> Bool {
+        guard let keyID = batch.withBytes(of: item.key, { names.find($0) }) else { return false }
         let id = Int(keyID)
         guard !dependencies[id].isEmpty else { return false }
-        if let owner, let node = nodeNumbers[owner.node] {
+        if let nodeName = item.node {
+            // A node this index never heard register anything ends nothing.
+            guard let nodeID = batch.withBytes(of: nodeName, { nodeNames.find($0) }) else { return false }
+            let node = nodeID + 1
             if ownerNodes[id] == node {
-                guard ownerIncarnations[id] <= owner.incarnation else { return false }
+                guard ownerIncarnations[id] <= item.incarnation else { return false }
                 if var others = moreOwners[keyID], let next = others.popLast() {
                     // Another replica still holds the key: it keeps the edges.
                     ownerNodes[id] = next.node
@@ -127,15 +166,12 @@ struct InstanceIndexState {
                 }
             } else {
                 guard var others = moreOwners[keyID],
-                      let position = others.firstIndex(where: { $0.node == node && $0.incarnation <= owner.incarnation })
+                      let position = others.firstIndex(where: { $0.node == node && $0.incarnation <= item.incarnation })
                 else { return false }
                 others.remove(at: position)
                 moreOwners[keyID] = others.isEmpty ? nil : others
                 return true
             }
-        } else if owner != nil {
-            // A node this index never heard register anything.
-            return false
         }
         if !dependents[id].isEmpty {
             ownerNodes[id] = Self.retired
@@ -149,17 +185,26 @@ struct InstanceIndexState {
     /// Lists `keyID` among the dependents of `depID` and counts the edge; returns the edge's
     /// flag (`undeclaredBit` when the graph does not declare it), for the key's own list.
     mutating func addEdge(
-        _ keyID: UInt32, on depID: UInt32, keyFamily: FamilyID?, dependency: Dependency, binder: TemplateBinder?
+        _ keyID: UInt32, on depID: UInt32, keyFamily: UInt32, dependency: Dependency, binder: TemplateBinder?
     ) -> UInt32 {
-        var isDeclared = true
+        var declared = true
         if let binder {
-            var target: FamilyID?
-            if case .key(let ref) = dependency { target = family(of: ref, id: depID, binder: binder) }
-            isDeclared = binder.declares(family: keyFamily, dependency: dependency, target: target)
+            switch dependency {
+            case .entity(let ref, _): declared = binder.declares(number: keyFamily, entity: ref.entity)
+            case .key(let ref): declared = binder.declares(number: keyFamily, target: familyNumber(of: ref, id: depID, binder: binder))
+            }
         }
-        let flag = isDeclared ? 0 : Self.undeclaredBit
-        if !isDeclared { undeclaredEdgeCount += 1 }
-        if binder != nil, case .key = dependency { noteDependedOn(keyFamilies[Int(depID)]) }
+        var isKey = false
+        if case .key = dependency { isKey = true }
+        return addEdge(keyID, on: depID, declared: declared, isKeyDependency: binder != nil && isKey)
+    }
+
+    /// `isKeyDependency`: with a graph, the dependency is a key (its family becomes one that
+    /// registrations depend on).
+    private mutating func addEdge(_ keyID: UInt32, on depID: UInt32, declared: Bool, isKeyDependency: Bool) -> UInt32 {
+        let flag = declared ? 0 : Self.undeclaredBit
+        if !declared { undeclaredEdgeCount += 1 }
+        if isKeyDependency { noteDependedOn(keyFamilies[Int(depID)]) }
         dependents[Int(depID)].append(keyID | flag)
         edgeCount += 1
         return flag
@@ -186,11 +231,9 @@ struct InstanceIndexState {
         }
     }
 
-    private mutating func number(of owner: RegistrationOwner) -> Owner {
-        if let known = nodeNumbers[owner.node] { return Owner(node: known, incarnation: owner.incarnation) }
-        let number = UInt32(nodeNumbers.count + 1)
-        nodeNumbers[owner.node] = number
-        return Owner(node: number, incarnation: owner.incarnation)
+    /// The number of the node named `name`, numbering it when new.
+    private mutating func number(ofNode name: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        nodeNames.intern(name).id + 1
     }
 
     private mutating func admit(_ owner: Owner, _ keyID: UInt32) -> Admission {
@@ -273,8 +316,14 @@ struct InstanceIndexState {
         }
     }
 
+    /// Interns the name in `spelling`.
     mutating func intern(_ binder: TemplateBinder?) -> UInt32 {
-        let (id, inserted) = spelling.withUnsafeBufferPointer { names.intern($0) }
+        let name = spelling
+        return name.withUnsafeBufferPointer { intern($0, binder) }
+    }
+
+    mutating func intern(_ name: UnsafeBufferPointer<UInt8>, _ binder: TemplateBinder?) -> UInt32 {
+        let (id, inserted) = names.intern(name)
         while dependencies.count <= Int(id) {
             dependencies.append([])
             dependents.append([])
@@ -284,20 +333,30 @@ struct InstanceIndexState {
         if let binder, inserted {
             while keyFamilies.count <= Int(id) { keyFamilies.append(0) }
             // A reused id starts clean: its family is that of the new name.
-            let resolved = spelling.withUnsafeBufferPointer { binder.resolve(name: $0) }
+            let resolved = binder.resolve(name: name)
             keyFamilies[Int(id)] = resolved.number
             keySpans[id] = resolved.spans
         }
         return id
     }
 
-    /// The family of a key interned as `id`. The cache splits the name at its first `/`, which
-    /// matches the key's own fields unless its service contains a `/`; then resolve afresh.
-    func family(of key: CacheKeyRef, id: UInt32, binder: TemplateBinder) -> FamilyID? {
+    /// The family number of a key interned as `id` (0: none). The cache splits the name at its
+    /// first `/`, which matches the key's own fields unless its service contains a `/`; then
+    /// resolve afresh.
+    func familyNumber(of key: CacheKeyRef, id: UInt32, binder: TemplateBinder) -> UInt32 {
         guard !key.service.utf8.contains(UInt8(ascii: "/")) else {
-            return binder.graph.family(ofKey: key.key[...], service: key.service)?.0
+            return binder.graph.family(ofKey: key.key[...], service: key.service).map { binder.number(of: $0.0) } ?? 0
         }
-        return binder.family(number: keyFamilies[Int(id)])
+        return keyFamilies[Int(id)]
+    }
+
+    /// The same for a key spelled in a batch.
+    func familyNumber(of key: SpelledRegistrations.Name, in batch: SpelledRegistrations, id: UInt32, binder: TemplateBinder) -> UInt32 {
+        guard batch.withHead(of: key, { $0.contains(UInt8(ascii: "/")) }) else { return keyFamilies[Int(id)] }
+        let name = batch.text(of: key)
+        let separator = name.utf8.index(name.utf8.startIndex, offsetBy: Int(key.separator))
+        let ref = CacheKeyRef(service: String(name[..<separator]), key: String(name[name.utf8.index(after: separator)...]))
+        return familyNumber(of: ref, id: id, binder: binder)
     }
 
     mutating func spell(_ key: CacheKeyRef) {

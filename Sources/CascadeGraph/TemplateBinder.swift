@@ -67,8 +67,10 @@ public final class TemplateBinder: Sendable {
     private let entityRules: [String: [Rule]]
     /// By family number (index 0 = no family): the rules of the families bound to it.
     private let numberRules: [[Rule]]
-    /// Declared dependency targets per family, to flag undeclared registrations.
-    private let declared: [FamilyID: Set<DependencyTarget>]
+    /// By family number: the entities and the families it declares dependencies on, to flag
+    /// undeclared registrations (none for number 0).
+    private let declaredEntities: [[[UInt8]]]
+    private let declaredFamilies: [[UInt32]]
     /// Families numbered from 1 (0 = no family), so the index can keep a key's family in a
     /// `UInt32` per interned id instead of matching templates on every closure.
     private let familyNumbers: [FamilyID: UInt32]
@@ -88,7 +90,6 @@ public final class TemplateBinder: Sendable {
     public init(_ graph: CacheGraph) {
         self.graph = graph
         var entityRules: [String: [Rule]] = [:]
-        var declared: [FamilyID: Set<DependencyTarget>] = [:]
         var familyNumbers: [FamilyID: UInt32] = [:]
         var numberedFamilies: [FamilyID] = []
         var numberHasRules: [Bool] = [false]
@@ -103,7 +104,6 @@ public final class TemplateBinder: Sendable {
         // always have a family of the graph).
         var numberRules: [[Rule]] = Array(repeating: [], count: numberedFamilies.count + 1)
         for family in graph.families.values {
-            declared[family.id] = Set(family.dependencies.map(\.target))
             for dependency in family.dependencies {
                 guard case .bind(let bindings) = dependency.mode else { continue }
                 var sourceParameters: [String] = []
@@ -139,7 +139,12 @@ public final class TemplateBinder: Sendable {
         self.serviceTemplates = serviceTemplates
         self.entityRules = entityRules
         self.numberRules = numberRules
-        self.declared = declared
+        declaredEntities = [[]] + numberedFamilies.map { id in
+            (graph.families[id]?.dependencies ?? []).compactMap { if case .entity(let name) = $0.target { Array(name.utf8) } else { nil } }
+        }
+        declaredFamilies = [[]] + numberedFamilies.map { id in
+            (graph.families[id]?.dependencies ?? []).compactMap { if case .family(let target) = $0.target { familyNumbers[target] } else { nil } }
+        }
         self.familyNumbers = familyNumbers
         self.numberedFamilies = numberedFamilies
         self.numberHasRules = numberHasRules
@@ -324,13 +329,23 @@ public final class TemplateBinder: Sendable {
 
     /// Whether the graph declares that a key of `family` may depend on `dependency`; `target`
     /// is the dependency key's family (ignored for an entity dependency).
-    func declares(family: FamilyID?, dependency: Dependency, target: FamilyID?) -> Bool {
-        guard let family, let targets = declared[family] else { return false }
-        switch dependency {
-        case .entity(let ref, _): return targets.contains(.entity(ref.entity))
-        case .key:
-            guard let target else { return false }
-            return targets.contains(.family(target))
-        }
+    /// Whether the family numbered `number` declares a dependency on entity `entity` (false
+    /// for no family).
+    func declares(number: UInt32, entity: UnsafeBufferPointer<UInt8>) -> Bool {
+        declaredEntities[Int(number)].contains { $0.elementsEqual(entity) }
     }
+
+    func declares(number: UInt32, entity: String) -> Bool {
+        var entity = entity
+        return entity.withUTF8 { declares(number: number, entity: $0) }
+    }
+
+    /// Whether the family numbered `number` declares a dependency on the family numbered
+    /// `target` (false when either is none).
+    func declares(number: UInt32, target: UInt32) -> Bool {
+        target != 0 && declaredFamilies[Int(number)].contains(target)
+    }
+
+    /// The number of a family of the graph (0: not one).
+    func number(of family: FamilyID) -> UInt32 { familyNumbers[family] ?? 0 }
 }

@@ -255,6 +255,35 @@ extension JSONScanner {
     }
 }
 
+extension JSONScanner {
+    /// Reads the array at the reading position when each of its elements is a string without
+    /// escapes, handing `element` where each one's text lies. False, with nothing consumed but
+    /// space, when the value there is anything else.
+    mutating func readPlainStrings(_ element: (Range<Int>) -> Void) throws(Failure) -> Bool {
+        skipSpace()
+        let start = index
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return false }
+        index += 1
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return true
+        }
+        while true {
+            guard let text = try readPlainString() else {
+                index = start
+                return false
+            }
+            element(text)
+            skipSpace()
+            guard index < bytes.count else { throw fail("unexpected end") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return true }
+            throw fail("expected ',' or ']'")
+        }
+    }
+}
+
 /// Pull-style reading, for envelopes that nest the few fields they need among many others
 /// (Debezium's schema, CloudEvents' data): the caller walks the objects it cares about and
 /// skips the rest without building values.

@@ -41,6 +41,9 @@ public struct Registration: Codable, Sendable, Hashable {
 
     public var kafkaKey: String { "\(service)/\(key)" }
 
+    /// The dependencies `Dependency.parse` accepts, in order; the others are left out.
+    public var parsedDependencies: [Dependency] { deps.compactMap { try? Dependency.parse($0, service: service) } }
+
     /// Bounds that keep every registration far below Kafka's default message size (1 MB):
     /// a value whose registration could not be published would never be invalidated, so a
     /// node refuses it instead.
@@ -121,7 +124,7 @@ public struct Registration: Codable, Sendable, Hashable {
 
     /// `text` when it is a JSON integer without a leading zero (and, signed, maybe a `-`, but
     /// not `-0`), else nil.
-    private static func wholeNumber(_ text: String, signed: Bool) -> String? {
+    static func wholeNumber(_ text: String, signed: Bool) -> String? {
         var digits = text.utf8[...]
         if signed, digits.first == UInt8(ascii: "-") { digits = digits.dropFirst() }
         guard let first = digits.first, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }

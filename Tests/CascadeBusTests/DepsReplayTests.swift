@@ -48,8 +48,8 @@ struct DepsReplayTests {
             == ["Order#o-42", "Product#p-2", "user-service/user:u-2:profile"])
     }
 
-    @Test("markers are skipped, unreadable values skipped, tombstones with their owner end what they name")
-    func markersTombstonesAndJunk() {
+    @Test("markers are skipped, unreadable values skipped, tombstones with their owner end what they name", arguments: [true, false])
+    func markersTombstonesAndJunk(keep: Bool) {
         let index = InstanceIndex()
         var messages = Self.messages(0..<4)
         messages.append(KafkaMessage(
@@ -65,17 +65,68 @@ struct DepsReplayTests {
             topic: "cascade.deps", partition: 0, offset: 7, key: ByteBuffer(string: "order-service/order:o-2:summary"), value: nil,
             headers: [.init(name: RegistrationOwner.nodeHeader, string: "other"), .init(name: RegistrationOwner.incarnationHeader, string: "99")]))
         var batch = DepsBatch()
-        let reads = messages.map { batch.read($0) }
+        let reads = messages.map { batch.read($0, keep: keep) }
         batch.apply(to: index)
         #expect(batch.registrations == 4)
-        #expect(reads.map(Self.name) == ["registration", "registration", "registration", "registration", "ignored", "unreadable", "tombstone", "tombstone"])
+        let registration = keep ? "registration" : "spelled"
+        #expect(reads.map(Self.name) == Array(repeating: registration, count: 4) + ["ignored", "unreadable", "tombstone", "tombstone"])
         #expect(index.statistics.registeredKeys == 3)
         #expect(index.dependencies(of: CacheKeyRef(service: "order-service", key: "order:o-1:summary")) == nil)
+    }
+
+    /// A random stream of registrations (some undeclared by the graph, some of services with
+    /// a `/`, some with dependencies `Dependency.parse` rejects) and tombstones, read as bytes
+    /// and read decoded: the two indexes hold the same edges, flags and owners.
+    @Test(arguments: 0..<5)
+    func bytesAndDecodedRegistrationsIndexAlike(seed: Int) throws {
+        let graph = try #require(GraphLoader.load(directory: CascadeBinary.packageRoot.appendingPathComponent("graph").path).graph)
+        var random = SplitMix64(seed: UInt64(seed))
+        func pick<T>(_ choices: [T]) -> T { choices[Int(random.next() % UInt64(choices.count))] }
+        let keys = (0..<30).map { n in
+            CacheKeyRef(service: pick(["order-service", "user-service", "catalog", "a/b"]), key: pick(["order:o-\(n):summary", "user:u-\(n):profile", "product:p-\(n)", "k\(n)"]))
+        }
+        var messages: [KafkaMessage] = []
+        for offset in 0..<600 {
+            let key = pick(keys)
+            let headers: [KafkaHeader] = random.next() % 3 == 0 ? [] : [
+                .init(name: RegistrationOwner.nodeHeader, string: pick(["n1", "n2"])),
+                .init(name: RegistrationOwner.incarnationHeader, string: "\(random.next() % 50)"),
+            ]
+            guard random.next() % 4 != 0 else {
+                messages.append(KafkaMessage(topic: "cascade.deps", partition: 0, offset: Int64(offset), key: ByteBuffer(string: key.description), value: nil, headers: headers))
+                continue
+            }
+            let deps = (0..<Int(random.next() % 4)).map { _ in
+                let other = pick(keys)
+                return pick(["Product#p-\(random.next() % 9)", "Order#o-\(random.next() % 9)@\(random.next() % 5)", other.description, other.key, "bad#", ""])
+            }
+            let owner = random.next() % 4 == 0 ? nil : RegistrationOwner(node: pick(["n1", "n2"]), incarnation: random.next() % 50)
+            let registration = Registration(service: key.service, key: key.key, deps: deps, setAtMillis: 1, owner: owner)
+            messages.append(KafkaMessage(
+                topic: "cascade.deps", partition: 0, offset: Int64(offset), key: ByteBuffer(string: key.description),
+                value: ByteBuffer(bytes: registration.encoded())))
+        }
+        let asBytes = InstanceIndex(graph: graph)
+        DepsBatch.replay(messages, into: asBytes, batch: 64)
+        let decoded = InstanceIndex(graph: graph)
+        var batch = DepsBatch()
+        for message in messages { _ = batch.read(message, keep: true) }
+        batch.apply(to: decoded)
+        var statistics = asBytes.statistics
+        // Capacities, not content: the two reads grow their arrays differently.
+        statistics.approximateBytes = decoded.statistics.approximateBytes
+        #expect(statistics == decoded.statistics)
+        #expect(statistics.edges > 50 && statistics.undeclaredEdges > 0)
+        for key in keys {
+            #expect(asBytes.dependencies(of: key)?.sorted() == decoded.dependencies(of: key)?.sorted(), "\(key)")
+            #expect(asBytes.dependents(of: key.description).sorted() == decoded.dependents(of: key.description).sorted(), "\(key)")
+        }
     }
 
     static func name(_ read: DepsBatch.Read) -> String {
         switch read {
         case .registration: "registration"
+        case .spelled: "spelled"
         case .tombstone: "tombstone"
         case .unreadable: "unreadable"
         case .ignored: "ignored"
