@@ -18,7 +18,8 @@ extension InstanceIndexState {
         spell(key)
         let keyID = intern(binder)
         let keyFamily = binder.map { familyNumber(of: key, id: keyID, binder: $0) } ?? 0
-        let old = dependencies[Int(keyID)]
+        // A copy: the slice would hold the pool while `replace` below changes it.
+        let old = Array(dependencies[Int(keyID)])
         var kept = ContiguousArray<UInt32>()
         kept.reserveCapacity(old.count + deps.count)
         var released: [UInt32] = []
@@ -38,14 +39,14 @@ extension InstanceIndexState {
             kept.append(depID | addEdge(keyID, on: depID, keyFamily: keyFamily, dependency: dependency, binder: binder))
         }
         if !old.isEmpty { registeredKeys -= 1 }
-        dependencies[Int(keyID)] = kept
+        dependencies.replace(Int(keyID), with: kept)
         if kept.isEmpty {
             releaseIfUnused(keyID)
         } else {
             registeredKeys += 1
         }
         var orphaned: [String] = []
-        for depID in released where dependents[Int(depID)].isEmpty && names.isLive(depID) {
+        for depID in released where dependents.isEmpty(Int(depID)) && names.isLive(depID) {
             orphaned.append(names.name(of: depID))
         }
         for depID in released { releaseIfUnused(depID) }
@@ -57,16 +58,16 @@ extension InstanceIndexState {
         var touched: [UInt32] = []
         for index in 0..<names.capacity {
             let id = UInt32(index)
-            guard names.isLive(id), !dependents[index].isEmpty, self.partition(of: id, partitioner) == partition else { continue }
+            guard names.isLive(id), !dependents.isEmpty(index), self.partition(of: id, partitioner) == partition else { continue }
             for entry in dependents[index] {
                 let keyID = entry & Self.idMask
-                dependencies[Int(keyID)].removeAll { $0 & Self.idMask == id }
+                dependencies.removeAll(Int(keyID)) { $0 & Self.idMask == id }
                 edgeCount -= 1
                 if entry & Self.undeclaredBit != 0 { undeclaredEdgeCount -= 1 }
-                if dependencies[Int(keyID)].isEmpty { registeredKeys -= 1 }
+                if dependencies.isEmpty(Int(keyID)) { registeredKeys -= 1 }
                 touched.append(keyID)
             }
-            dependents[index] = []
+            dependents.removeAll(index)
             touched.append(id)
         }
         for id in touched { releaseIfUnused(id) }

@@ -9,8 +9,10 @@ struct InstanceIndexState {
     static let idMask: UInt32 = ~undeclaredBit
 
     var names = NameInterner()
-    var dependencies: [ContiguousArray<UInt32>] = []
-    var dependents: [ContiguousArray<UInt32>] = []
+    var dependencies = PooledLists()
+    var dependents = PooledLists()
+    /// Reused to build a key's new list of dependencies.
+    private var listScratch = ContiguousArray<UInt32>()
     /// With a graph: the binder's family number of each id (0 = none), resolved once when the
     /// name is interned, so neither registrations nor closures match templates again.
     private(set) var keyFamilies: [UInt32] = []
@@ -94,12 +96,15 @@ struct InstanceIndexState {
         }
         let keyFamily = binder.map { familyNumber(of: item.key, in: batch, id: keyID, binder: $0) } ?? 0
         var list = ContiguousArray<UInt32>()
+        swap(&list, &listScratch)
+        defer { swap(&list, &listScratch) }
+        list.removeAll(keepingCapacity: true)
         // Released only once the new edges are in, so that releasing them cannot reach the key.
         var replaced: [UInt32] = []
         if admission == .replace {
             replaced = detachEdges(of: keyID)
         } else {
-            list = dependencies[Int(keyID)]
+            list.append(contentsOf: dependencies[Int(keyID)])
             if !list.isEmpty { registeredKeys -= 1 }
         }
         list.reserveCapacity(list.count + Int(item.dependencyCount))
@@ -120,7 +125,7 @@ struct InstanceIndexState {
         if list.isEmpty {
             releaseIfUnused(keyID)
         } else {
-            dependencies[Int(keyID)] = list
+            dependencies.replace(Int(keyID), with: list)
             registeredKeys += 1
         }
         for depID in replaced { releaseIfUnused(depID) }
@@ -150,7 +155,7 @@ struct InstanceIndexState {
     mutating func unregister(_ item: SpelledRegistrations.Item, of batch: SpelledRegistrations) -> Bool {
         guard let keyID = batch.withBytes(of: item.key, { names.find($0) }) else { return false }
         let id = Int(keyID)
-        guard !dependencies[id].isEmpty else { return false }
+        guard !dependencies.isEmpty(id) else { return false }
         if let nodeName = item.node {
             // A node this index never heard register anything ends nothing.
             guard let nodeID = batch.withBytes(of: nodeName, { nodeNames.find($0) }) else { return false }
@@ -173,7 +178,7 @@ struct InstanceIndexState {
                 return true
             }
         }
-        if !dependents[id].isEmpty {
+        if !dependents.isEmpty(id) {
             ownerNodes[id] = Self.retired
             return true
         }
@@ -205,7 +210,7 @@ struct InstanceIndexState {
         let flag = declared ? 0 : Self.undeclaredBit
         if !declared { undeclaredEdgeCount += 1 }
         if isKeyDependency { noteDependedOn(keyFamilies[Int(depID)]) }
-        dependents[Int(depID)].append(keyID | flag)
+        dependents.append(keyID | flag, to: Int(depID))
         edgeCount += 1
         return flag
     }
@@ -224,11 +229,7 @@ struct InstanceIndexState {
         let depID = Int(entry & Self.idMask)
         edgeCount -= 1
         if entry & Self.undeclaredBit != 0 { undeclaredEdgeCount -= 1 }
-        // Swap-remove: order of dependents does not matter, only membership.
-        if let position = dependents[depID].firstIndex(where: { $0 & Self.idMask == keyID }) {
-            dependents[depID].swapAt(position, dependents[depID].count - 1)
-            dependents[depID].removeLast()
-        }
+        dependents.removeFirst(depID) { $0 & Self.idMask == keyID }
     }
 
     /// The number of the node named `name`, numbering it when new.
@@ -238,7 +239,7 @@ struct InstanceIndexState {
 
     private mutating func admit(_ owner: Owner, _ keyID: UInt32) -> Admission {
         let id = Int(keyID)
-        guard !dependencies[id].isEmpty else {
+        guard !dependencies.isEmpty(id) else {
             ownerNodes[id] = owner.node
             ownerIncarnations[id] = owner.incarnation
             moreOwners[keyID] = nil
@@ -252,7 +253,7 @@ struct InstanceIndexState {
         if ownerNodes[id] == owner.node {
             if owner.incarnation < ownerIncarnations[id] { return .stale }
             ownerIncarnations[id] = owner.incarnation
-            return moreOwners[keyID] == nil && dependents[id].isEmpty ? .replace : .merge
+            return moreOwners[keyID] == nil && dependents.isEmpty(id) ? .replace : .merge
         }
         var others = moreOwners[keyID] ?? []
         if let position = others.firstIndex(where: { $0.node == owner.node }) {
@@ -278,7 +279,7 @@ struct InstanceIndexState {
     private mutating func detachEdges(of keyID: UInt32) -> [UInt32] {
         let old = dependencies[Int(keyID)]
         guard !old.isEmpty else { return [] }
-        dependencies[Int(keyID)] = []
+        dependencies.removeAll(Int(keyID))
         registeredKeys -= 1
         var detached: [UInt32] = []
         detached.reserveCapacity(old.count)
@@ -294,20 +295,19 @@ struct InstanceIndexState {
     /// dependent went is released too, and so, in turn, what it depended on.
     mutating func releaseIfUnused(_ id: UInt32) {
         // Most calls are about a registered key: nothing to free.
-        if !dependencies[Int(id)].isEmpty && ownerNodes[Int(id)] != Self.retired { return }
+        if !dependencies.isEmpty(Int(id)) && ownerNodes[Int(id)] != Self.retired { return }
         var work = [id]
         while let next = work.popLast() {
             let index = Int(next)
             guard names.isLive(next) else { continue }
-            if !dependencies[index].isEmpty {
-                guard ownerNodes[index] == Self.retired, dependents[index].isEmpty else { continue }
+            if !dependencies.isEmpty(index) {
+                guard ownerNodes[index] == Self.retired, dependents.isEmpty(index) else { continue }
                 work.append(contentsOf: detachEdges(of: next))
             }
             ownerNodes[index] = 0
             ownerIncarnations[index] = 0
             if !moreOwners.isEmpty { moreOwners[next] = nil }
-            guard dependents[index].isEmpty else { continue }
-            dependents[index] = []
+            guard dependents.isEmpty(index) else { continue }
             names.remove(next)
             if index < keyFamilies.count {
                 keyFamilies[index] = 0
@@ -324,11 +324,11 @@ struct InstanceIndexState {
 
     mutating func intern(_ name: UnsafeBufferPointer<UInt8>, _ binder: TemplateBinder?) -> UInt32 {
         let (id, inserted) = names.intern(name)
-        while dependencies.count <= Int(id) {
-            dependencies.append([])
-            dependents.append([])
-            ownerNodes.append(0)
-            ownerIncarnations.append(0)
+        if dependencies.count <= Int(id) {
+            dependencies.grow(to: Int(id) + 1)
+            dependents.grow(to: Int(id) + 1)
+            ownerNodes.append(contentsOf: repeatElement(0, count: Int(id) + 1 - ownerNodes.count))
+            ownerIncarnations.append(contentsOf: repeatElement(0, count: Int(id) + 1 - ownerIncarnations.count))
         }
         if let binder, inserted {
             while keyFamilies.count <= Int(id) { keyFamilies.append(0) }
@@ -381,12 +381,10 @@ struct InstanceIndexState {
 
     /// Approximate bytes held by the index's own structures (not allocator overhead).
     var footprint: Int {
-        var total = names.footprint + (dependencies.capacity + dependents.capacity) * 8 + keyFamilies.capacity * 4
+        var total = names.footprint + dependencies.footprint + dependents.footprint + keyFamilies.capacity * 4
             + ownerNodes.capacity * 4 + ownerIncarnations.capacity * 8 + moreOwners.count * 64
         // Rough: a map entry plus a small array of spans.
         total += keySpans.count * 64
-        for list in dependencies where list.capacity > 0 { total += 32 + list.capacity * 4 }
-        for list in dependents where list.capacity > 0 { total += 32 + list.capacity * 4 }
         return total
     }
 }

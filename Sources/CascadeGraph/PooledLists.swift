@@ -1,0 +1,111 @@
+/// A short list of ids for every id of the index (a key's dependencies, a name's dependents),
+/// all kept in one pool instead of a heap array each: a heap array costs a 32-byte header and
+/// an allocation, more than most of these lists hold (a key has a few dependencies; most names
+/// have one or two dependents). A list's room is a power of two; a full list moves to a block
+/// twice as big, and freed blocks are reused by size.
+struct PooledLists {
+    /// Where a list lies: `count` in the low 27 bits, the room's size class (room = 1 << class)
+    /// in the top 5; an empty list holds no block.
+    private struct Ref {
+        var start: UInt32 = 0
+        var packed: UInt32 = 0
+
+        var count: Int { Int(packed & Ref.countMask) }
+        var sizeClass: Int { Int(packed >> 27) }
+        static let countMask: UInt32 = (1 << 27) - 1
+    }
+
+    /// Most ids one list holds.
+    static let maxCount = Int(Ref.countMask)
+
+    private var pool: [UInt32] = []
+    private var refs: [Ref] = []
+    /// By size class: the starts of freed blocks.
+    private var free: [[UInt32]] = Array(repeating: [], count: 28)
+
+    /// Lists kept: one per id below it.
+    var count: Int { refs.count }
+
+    /// Adds empty lists until there is one for every id below `ids`.
+    mutating func grow(to ids: Int) {
+        if refs.count < ids { refs.append(contentsOf: repeatElement(Ref(), count: ids - refs.count)) }
+    }
+
+    subscript(id: Int) -> ArraySlice<UInt32> {
+        let ref = refs[id]
+        return pool[Int(ref.start)..<Int(ref.start) + ref.count]
+    }
+
+    func isEmpty(_ id: Int) -> Bool { refs[id].packed & Ref.countMask == 0 }
+
+    mutating func append(_ value: UInt32, to id: Int) {
+        var ref = refs[id]
+        let count = ref.count
+        precondition(count < Self.maxCount, "one name's list of ids is limited to \(Self.maxCount)")
+        if count == 0 || count == 1 << ref.sizeClass {
+            let sizeClass = count == 0 ? 0 : ref.sizeClass + 1
+            let start = take(sizeClass)
+            if count > 0 {
+                let old = Int(ref.start)
+                for offset in 0..<count { pool[Int(start) + offset] = pool[old + offset] }
+                free[ref.sizeClass].append(ref.start)
+            }
+            ref.start = start
+            ref.packed = UInt32(sizeClass) << 27 | UInt32(count)
+        }
+        pool[Int(ref.start) + count] = value
+        ref.packed += 1
+        refs[id] = ref
+    }
+
+    /// Sets list `id` to `values`.
+    mutating func replace(_ id: Int, with values: some Collection<UInt32>) {
+        removeAll(id)
+        for value in values { append(value, to: id) }
+    }
+
+    /// Empties list `id`, freeing its block.
+    mutating func removeAll(_ id: Int) {
+        let ref = refs[id]
+        guard ref.count > 0 else { return }
+        free[ref.sizeClass].append(ref.start)
+        refs[id] = Ref()
+    }
+
+    /// Removes the first value `matches` accepts, putting the last one in its place (order
+    /// does not matter, only membership); false when none is there.
+    @discardableResult
+    mutating func removeFirst(_ id: Int, where matches: (UInt32) -> Bool) -> Bool {
+        var ref = refs[id]
+        let start = Int(ref.start)
+        let count = ref.count
+        guard let position = (start..<start + count).first(where: { matches(pool[$0]) }) else { return false }
+        if count == 1 {
+            removeAll(id)
+        } else {
+            pool[position] = pool[start + count - 1]
+            ref.packed -= 1
+            refs[id] = ref
+        }
+        return true
+    }
+
+    /// Removes every value `matches` accepts.
+    mutating func removeAll(_ id: Int, where matches: (UInt32) -> Bool) {
+        while removeFirst(id, where: matches) {}
+    }
+
+    /// A free block of size class `sizeClass`.
+    private mutating func take(_ sizeClass: Int) -> UInt32 {
+        if let start = free[sizeClass].popLast() { return start }
+        let start = pool.count
+        precondition(start + (1 << sizeClass) <= Int(UInt32.max), "the index's lists are limited to 4G ids")
+        pool.append(contentsOf: repeatElement(0, count: 1 << sizeClass))
+        return UInt32(start)
+    }
+
+    /// Bytes held, for the memory figures.
+    var footprint: Int {
+        pool.capacity * 4 + refs.capacity * MemoryLayout<Ref>.stride + free.reduce(0) { $0 + $1.capacity * 4 }
+    }
+}
