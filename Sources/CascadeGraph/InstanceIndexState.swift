@@ -327,11 +327,16 @@ struct InstanceIndexState {
         if dependencies.count <= Int(id) {
             dependencies.grow(to: Int(id) + 1)
             dependents.grow(to: Int(id) + 1)
+            ownerNodes.reserveGently(Int(id) + 1 - ownerNodes.count)
             ownerNodes.append(contentsOf: repeatElement(0, count: Int(id) + 1 - ownerNodes.count))
+            ownerIncarnations.reserveGently(Int(id) + 1 - ownerIncarnations.count)
             ownerIncarnations.append(contentsOf: repeatElement(0, count: Int(id) + 1 - ownerIncarnations.count))
         }
         if let binder, inserted {
-            while keyFamilies.count <= Int(id) { keyFamilies.append(0) }
+            if keyFamilies.count <= Int(id) {
+                keyFamilies.reserveGently(Int(id) + 1 - keyFamilies.count)
+                keyFamilies.append(contentsOf: repeatElement(0, count: Int(id) + 1 - keyFamilies.count))
+            }
             // A reused id starts clean: its family is that of the new name.
             let resolved = binder.resolve(name: name)
             keyFamilies[Int(id)] = resolved.number

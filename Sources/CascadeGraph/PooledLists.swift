@@ -28,7 +28,9 @@ struct PooledLists {
 
     /// Adds empty lists until there is one for every id below `ids`.
     mutating func grow(to ids: Int) {
-        if refs.count < ids { refs.append(contentsOf: repeatElement(Ref(), count: ids - refs.count)) }
+        guard refs.count < ids else { return }
+        refs.reserveGently(ids - refs.count)
+        refs.append(contentsOf: repeatElement(Ref(), count: ids - refs.count))
     }
 
     subscript(id: Int) -> ArraySlice<UInt32> {
@@ -100,6 +102,7 @@ struct PooledLists {
         if let start = free[sizeClass].popLast() { return start }
         let start = pool.count
         precondition(start + (1 << sizeClass) <= Int(UInt32.max), "the index's lists are limited to 4G ids")
+        pool.reserveGently(1 << sizeClass)
         pool.append(contentsOf: repeatElement(0, count: 1 << sizeClass))
         return UInt32(start)
     }
