@@ -76,9 +76,9 @@ public final class InstanceIndex: @unchecked Sendable {
             var undeclared = 0
             for item in batch.items {
                 if item.isTombstone {
-                    _ = state.unregister(item, of: batch)
+                    _ = state.unregister(SpelledItem(batch: batch, item: item))
                 } else {
-                    state.register(item, of: batch, binder: binder) { _ in undeclared += 1 }
+                    state.register(SpelledItem(batch: batch, item: item), binder: binder) { _ in undeclared += 1 }
                 }
             }
             return undeclared

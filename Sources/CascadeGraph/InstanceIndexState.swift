@@ -46,8 +46,6 @@ struct InstanceIndexState {
     var newlyDependedOn: [UInt32] = []
     /// Reused to spell names as bytes without building a String.
     private var spelling: [UInt8] = []
-    /// Reused to spell one registration or tombstone given as values for `register(_:of:)`.
-    private var single = SpelledRegistrations()
 
     struct Owner {
         var node: UInt32
@@ -71,30 +69,23 @@ struct InstanceIndexState {
     mutating func register(
         _ key: CacheKeyRef, dependencies deps: [Dependency], owner: RegistrationOwner? = nil, binder: TemplateBinder?
     ) -> [Dependency] {
-        var batch = takeSingle()
-        defer { single = batch }
-        batch.append(key, dependencies: deps, owner: owner)
         var undeclared: [Dependency] = []
-        let first = batch.items[0].dependencyRange.lowerBound
-        register(batch.items[0], of: batch, binder: binder) { undeclared.append(deps[$0 - first]) }
+        register(RegistrationValues(key: key, dependencies: deps, owner: owner), binder: binder) { undeclared.append(deps[$0]) }
         return undeclared
     }
 
-    /// Registers item `item` of `batch` (not a tombstone), as `register(_:dependencies:)`
-    /// does; `undeclared` hears the position in `batch.dependencies` of each edge the graph
-    /// does not declare.
-    mutating func register(
-        _ item: SpelledRegistrations.Item, of batch: SpelledRegistrations, binder: TemplateBinder?, undeclared: (Int) -> Void = { _ in }
-    ) {
-        let keyID = batch.withBytes(of: item.key) { intern($0, binder) }
+    /// Registers what `names` says, as `register(_:dependencies:)` does; `undeclared` hears the
+    /// position among its dependencies of each edge the graph does not declare.
+    mutating func register(_ names: some RegistrationNames, binder: TemplateBinder?, undeclared: (Int) -> Void = { _ in }) {
+        let keyID = names.withKey { intern($0, binder) }
         var numbered = Owner(node: 0, incarnation: 0)
-        if let node = item.node { numbered = Owner(node: batch.withBytes(of: node) { number(ofNode: $0) }, incarnation: item.incarnation) }
+        if let node = names.withOwnerNode({ number(ofNode: $0) }) { numbered = Owner(node: node, incarnation: names.incarnation) }
         let admission = admit(numbered, keyID)
         if admission == .stale {
             releaseIfUnused(keyID)
             return
         }
-        let keyFamily = binder.map { familyNumber(of: item.key, in: batch, id: keyID, binder: $0) } ?? 0
+        let keyFamily = binder.map { familyNumber(of: names.keyWithSlashInService, id: keyID, binder: $0) } ?? 0
         var list = ContiguousArray<UInt32>()
         swap(&list, &listScratch)
         defer { swap(&list, &listScratch) }
@@ -107,18 +98,17 @@ struct InstanceIndexState {
             list.append(contentsOf: dependencies[Int(keyID)])
             if !list.isEmpty { registeredKeys -= 1 }
         }
-        list.reserveCapacity(list.count + Int(item.dependencyCount))
-        for position in item.dependencyRange {
-            let dependency = batch.dependencies[position]
-            let depID = batch.withBytes(of: dependency.name) { intern($0, binder) }
+        list.reserveCapacity(list.count + names.dependencyCount)
+        for position in 0..<names.dependencyCount {
+            let depID = names.withDependency(position) { intern($0, binder) }
             guard !list.contains(where: { $0 & Self.idMask == depID }) else { continue }
             var declared = true
+            let declaresEntity = binder.flatMap { binder in names.withEntity(position) { binder.declares(number: keyFamily, entity: $0) } }
             if let binder {
-                declared = dependency.isEntity
-                    ? batch.withHead(of: dependency.name) { binder.declares(number: keyFamily, entity: $0) }
-                    : binder.declares(number: keyFamily, target: familyNumber(of: dependency.name, in: batch, id: depID, binder: binder))
+                declared = declaresEntity
+                    ?? binder.declares(number: keyFamily, target: familyNumber(of: names.dependencyWithSlashInService(position), id: depID, binder: binder))
             }
-            let flag = addEdge(keyID, on: depID, declared: declared, isKeyDependency: binder != nil && !dependency.isEntity)
+            let flag = addEdge(keyID, on: depID, declared: declared, isKeyDependency: binder != nil && declaresEntity == nil)
             if flag != 0 { undeclared(position) }
             list.append(depID | flag)
         }
@@ -131,37 +121,26 @@ struct InstanceIndexState {
         for depID in replaced { releaseIfUnused(depID) }
     }
 
-    /// The reused batch for one registration or tombstone given as values, emptied; put it
-    /// back in `single` when done.
-    private mutating func takeSingle() -> SpelledRegistrations {
-        var batch = SpelledRegistrations()
-        swap(&batch, &single)
-        batch.removeAll()
-        return batch
-    }
-
     /// Forgets a key's registration (a tombstone); its name stays while other keys still
     /// depend on it. With an owner, only that node's registration ends, and only if the
     /// tombstone is at least as new as it: the tombstone of an old value never erases the
     /// registration of a newer one. Returns whether a registration ended.
     mutating func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
-        var batch = takeSingle()
-        defer { single = batch }
-        batch.appendTombstone(key, owner: owner)
-        return unregister(batch.items[0], of: batch)
+        unregister(RegistrationValues(key: key, dependencies: [], owner: owner))
     }
 
-    /// Forgets the registration tombstone `item` of `batch` ends, as `unregister(_:owner:)`.
-    mutating func unregister(_ item: SpelledRegistrations.Item, of batch: SpelledRegistrations) -> Bool {
-        guard let keyID = batch.withBytes(of: item.key, { names.find($0) }) else { return false }
+    /// Forgets the registration the tombstone `names` ends, as `unregister(_:owner:)`.
+    mutating func unregister(_ names: some RegistrationNames) -> Bool {
+        guard let keyID = names.withKey({ self.names.find($0) }) else { return false }
         let id = Int(keyID)
         guard !dependencies.isEmpty(id) else { return false }
-        if let nodeName = item.node {
+        if let found = names.withOwnerNode({ nodeNames.find($0) }) {
             // A node this index never heard register anything ends nothing.
-            guard let nodeID = batch.withBytes(of: nodeName, { nodeNames.find($0) }) else { return false }
+            guard let nodeID = found else { return false }
             let node = nodeID + 1
+            let incarnation = names.incarnation
             if ownerNodes[id] == node {
-                guard ownerIncarnations[id] <= item.incarnation else { return false }
+                guard ownerIncarnations[id] <= incarnation else { return false }
                 if var others = moreOwners[keyID], let next = others.popLast() {
                     // Another replica still holds the key: it keeps the edges.
                     ownerNodes[id] = next.node
@@ -171,7 +150,7 @@ struct InstanceIndexState {
                 }
             } else {
                 guard var others = moreOwners[keyID],
-                      let position = others.firstIndex(where: { $0.node == node && $0.incarnation <= item.incarnation })
+                      let position = others.firstIndex(where: { $0.node == node && $0.incarnation <= incarnation })
                 else { return false }
                 others.remove(at: position)
                 moreOwners[keyID] = others.isEmpty ? nil : others
@@ -349,19 +328,13 @@ struct InstanceIndexState {
     /// first `/`, which matches the key's own fields unless its service contains a `/`; then
     /// resolve afresh.
     func familyNumber(of key: CacheKeyRef, id: UInt32, binder: TemplateBinder) -> UInt32 {
-        guard !key.service.utf8.contains(UInt8(ascii: "/")) else {
-            return binder.graph.family(ofKey: key.key[...], service: key.service).map { binder.number(of: $0.0) } ?? 0
-        }
-        return keyFamilies[Int(id)]
+        familyNumber(of: key.service.utf8.contains(UInt8(ascii: "/")) ? key : nil, id: id, binder: binder)
     }
 
-    /// The same for a key spelled in a batch.
-    func familyNumber(of key: SpelledRegistrations.Name, in batch: SpelledRegistrations, id: UInt32, binder: TemplateBinder) -> UInt32 {
-        guard batch.withHead(of: key, { $0.contains(UInt8(ascii: "/")) }) else { return keyFamilies[Int(id)] }
-        let name = batch.text(of: key)
-        let separator = name.utf8.index(name.utf8.startIndex, offsetBy: Int(key.separator))
-        let ref = CacheKeyRef(service: String(name[..<separator]), key: String(name[name.utf8.index(after: separator)...]))
-        return familyNumber(of: ref, id: id, binder: binder)
+    /// `keyWithSlashInService`: the key as values when its service holds a `/`, else nil.
+    func familyNumber(of keyWithSlashInService: CacheKeyRef?, id: UInt32, binder: TemplateBinder) -> UInt32 {
+        guard let key = keyWithSlashInService else { return keyFamilies[Int(id)] }
+        return binder.graph.family(ofKey: key.key[...], service: key.service).map { binder.number(of: $0.0) } ?? 0
     }
 
     mutating func spell(_ key: CacheKeyRef) {

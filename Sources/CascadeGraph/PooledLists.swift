@@ -20,8 +20,10 @@ struct PooledLists {
 
     private var pool: [UInt32] = []
     private var refs: [Ref] = []
-    /// By size class: the starts of freed blocks.
-    private var free: [[UInt32]] = Array(repeating: [], count: 28)
+    /// By size class: the first freed block, whose first slot holds the next one's start
+    /// (`noBlock` ends the chain): free blocks need no memory of their own.
+    private var freeBlocks = [UInt32](repeating: noBlock, count: 28)
+    private static let noBlock = UInt32.max
 
     /// Lists kept: one per id below it.
     var count: Int { refs.count }
@@ -50,7 +52,7 @@ struct PooledLists {
             if count > 0 {
                 let old = Int(ref.start)
                 for offset in 0..<count { pool[Int(start) + offset] = pool[old + offset] }
-                free[ref.sizeClass].append(ref.start)
+                give(ref.start, ref.sizeClass)
             }
             ref.start = start
             ref.packed = UInt32(sizeClass) << 27 | UInt32(count)
@@ -60,17 +62,27 @@ struct PooledLists {
         refs[id] = ref
     }
 
-    /// Sets list `id` to `values`.
+    /// Sets list `id` to `values`, in a block just big enough.
     mutating func replace(_ id: Int, with values: some Collection<UInt32>) {
         removeAll(id)
-        for value in values { append(value, to: id) }
+        let count = values.count
+        guard count > 0 else { return }
+        precondition(count <= Self.maxCount, "one name's list of ids is limited to \(Self.maxCount)")
+        let sizeClass = Int.bitWidth - (count - 1).leadingZeroBitCount
+        let start = take(sizeClass)
+        var at = Int(start)
+        for value in values {
+            pool[at] = value
+            at += 1
+        }
+        refs[id] = Ref(start: start, packed: UInt32(sizeClass) << 27 | UInt32(count))
     }
 
     /// Empties list `id`, freeing its block.
     mutating func removeAll(_ id: Int) {
         let ref = refs[id]
         guard ref.count > 0 else { return }
-        free[ref.sizeClass].append(ref.start)
+        give(ref.start, ref.sizeClass)
         refs[id] = Ref()
     }
 
@@ -99,7 +111,11 @@ struct PooledLists {
 
     /// A free block of size class `sizeClass`.
     private mutating func take(_ sizeClass: Int) -> UInt32 {
-        if let start = free[sizeClass].popLast() { return start }
+        let free = freeBlocks[sizeClass]
+        if free != Self.noBlock {
+            freeBlocks[sizeClass] = pool[Int(free)]
+            return free
+        }
         let start = pool.count
         precondition(start + (1 << sizeClass) <= Int(UInt32.max), "the index's lists are limited to 4G ids")
         pool.reserveGently(1 << sizeClass)
@@ -107,8 +123,14 @@ struct PooledLists {
         return UInt32(start)
     }
 
+    /// Puts the block at `start` first in its size class's chain of free blocks.
+    private mutating func give(_ start: UInt32, _ sizeClass: Int) {
+        pool[Int(start)] = freeBlocks[sizeClass]
+        freeBlocks[sizeClass] = start
+    }
+
     /// Bytes held, for the memory figures.
     var footprint: Int {
-        pool.capacity * 4 + refs.capacity * MemoryLayout<Ref>.stride + free.reduce(0) { $0 + $1.capacity * 4 }
+        pool.capacity * 4 + refs.capacity * MemoryLayout<Ref>.stride
     }
 }
