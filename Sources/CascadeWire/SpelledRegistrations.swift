@@ -49,12 +49,15 @@ public struct SpelledRegistrations: Sendable, Equatable {
         dependencies.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `body` with the bytes of `name`.
+    /// Calls `body` with the bytes of `name`. Inlinable, as the index reads every name
+    /// through it from another module.
+    @inlinable
     public func withBytes<R>(of name: Name, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(name.start)..<Int(name.start + name.length)])) }
     }
 
     /// Calls `body` with the bytes before `name`'s separator (the service or the entity).
+    @inlinable
     public func withHead<R>(of name: Name, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(name.start)..<Int(name.start + name.separator)])) }
     }
