@@ -256,17 +256,21 @@ struct InstanceIndexState {
 
     /// Removes a key's edges; returns the ids it depended on (not itself), for releasing.
     private mutating func detachEdges(of keyID: UInt32) -> [UInt32] {
-        let old = dependencies[Int(keyID)]
-        guard !old.isEmpty else { return [] }
+        guard !dependencies.isEmpty(Int(keyID)) else { return [] }
+        var detached: [UInt32] = []
+        do {
+            // The slice is read to the end of this block only: freeing the list writes into
+            // the pool, which would copy it whole while a slice of it lives.
+            let old = dependencies[Int(keyID)]
+            detached.reserveCapacity(old.count)
+            for entry in old {
+                removeDependent(keyID, of: entry)
+                let depID = entry & Self.idMask
+                if depID != keyID { detached.append(depID) }
+            }
+        }
         dependencies.removeAll(Int(keyID))
         registeredKeys -= 1
-        var detached: [UInt32] = []
-        detached.reserveCapacity(old.count)
-        for entry in old {
-            removeDependent(keyID, of: entry)
-            let depID = entry & Self.idMask
-            if depID != keyID { detached.append(depID) }
-        }
         return detached
     }
 

@@ -35,6 +35,8 @@ struct PooledLists {
         refs.append(contentsOf: repeatElement(Ref(), count: ids - refs.count))
     }
 
+    /// List `id`, as a slice of the pool: let it go before changing any list here, or the
+    /// change copies the whole pool.
     subscript(id: Int) -> ArraySlice<UInt32> {
         let ref = refs[id]
         return pool[Int(ref.start)..<Int(ref.start) + ref.count]
