@@ -11,7 +11,8 @@ public struct DepsBatch {
     public enum Read {
         /// A registration, decoded whole for the caller (the race check).
         case registration(Registration)
-        /// A registration read for the index only.
+        /// A registration read for the index only (`keep` false), whether as bytes or, when not
+        /// plain, decoded.
         case spelled
         /// A tombstone of `key`, ending `owner`'s registration (or whatever is registered).
         case tombstone(CacheKeyRef, owner: RegistrationOwner?)
@@ -62,7 +63,7 @@ public struct DepsBatch {
         if !keep, Registration.spell(bytes, into: &spelled) { return .spelled }
         guard let registration = try? Registration.decode(bytes) else { return .unreadable }
         spelled.append(registration)
-        return .registration(registration)
+        return keep ? .registration(registration) : .spelled
     }
 
     /// Applies what was read, in order, under one lock of the index.

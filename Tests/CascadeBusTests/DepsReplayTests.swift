@@ -57,6 +57,10 @@ struct DepsReplayTests {
         messages.append(KafkaMessage(
             topic: "cascade.deps", partition: 0, offset: 5, key: ByteBuffer(string: "order-service/junk"),
             value: ByteBuffer(string: "{\"service\":")))
+        // Not plain (an escape): decoded whatever `keep` says, and handed back only when kept.
+        messages.append(KafkaMessage(
+            topic: "cascade.deps", partition: 0, offset: 8, key: ByteBuffer(string: "order-service/escaped"),
+            value: ByteBuffer(string: #"{"service":"order-service","key":"escaped","deps":["Order#o-\u0031"],"set_at_ms":1,"lease":false}"#)))
         // The tombstone of registration 1 (incarnation 2) from its node; one of a node never heard of.
         messages.append(KafkaMessage(
             topic: "cascade.deps", partition: 0, offset: 6, key: ByteBuffer(string: "order-service/order:o-1:summary"), value: nil,
@@ -67,10 +71,11 @@ struct DepsReplayTests {
         var batch = DepsBatch()
         let reads = messages.map { batch.read($0, keep: keep) }
         batch.apply(to: index)
-        #expect(batch.registrations == 4)
+        #expect(batch.registrations == 5)
         let registration = keep ? "registration" : "spelled"
-        #expect(reads.map(Self.name) == Array(repeating: registration, count: 4) + ["ignored", "unreadable", "tombstone", "tombstone"])
-        #expect(index.statistics.registeredKeys == 3)
+        #expect(reads.map(Self.name) == Array(repeating: registration, count: 4) + ["ignored", "unreadable", registration, "tombstone", "tombstone"])
+        #expect(index.dependencies(of: CacheKeyRef(service: "order-service", key: "escaped")) == ["Order#o-1"])
+        #expect(index.statistics.registeredKeys == 4)
         #expect(index.dependencies(of: CacheKeyRef(service: "order-service", key: "order:o-1:summary")) == nil)
     }
 
