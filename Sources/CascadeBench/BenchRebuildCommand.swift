@@ -153,15 +153,16 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let ledgerSample = BenchRebuildWorkload.ledgerRecord(max(0, ledgerRecords - 1))
         let ledgerBytes = ledgerSample.encoded().count + "\(ledgerSample.entity)#\(ledgerSample.id)".utf8.count
         let ledgerPartitions = max(8, (ledgerRecords * (ledgerBytes + 64) + Self.bytesPerPartition - 1) / Self.bytesPerPartition)
+        // The bus refuses state topics partitioned otherwise than the events: one count for all three.
+        let partitions = max(depsPartitions, ledgerPartitions)
         printLine(
-            "through the broker: \(throughBroker) registrations on \(depsPartitions) partitions, \(ledgerRecords) ledger records on "
-                + "\(ledgerPartitions), embedded broker, then a bus started and timed until ready")
+            "through the broker: \(throughBroker) registrations and \(ledgerRecords) ledger records, state and events topics on "
+                + "\(partitions) partitions, embedded broker, then a bus started and timed until ready")
 
         let kafka = try EmbeddedKafka(brokers: 1, defaultPartitions: 4)
         defer { kafka.shutdown() }
-        try kafka.createTopic(topics.deps, partitions: depsPartitions)
-        try kafka.createTopic(topics.ledger, partitions: ledgerPartitions)
-        for topic in topics.all(services: graph.serviceNames) where topic != topics.deps && topic != topics.ledger {
+        for topic in [topics.deps, topics.ledger, topics.events] { try kafka.createTopic(topic, partitions: partitions) }
+        for topic in topics.all(services: graph.serviceNames) where ![topics.deps, topics.ledger, topics.events].contains(topic) {
             try kafka.createTopic(topic, partitions: 4)
         }
         let configuration = KafkaConfiguration(
@@ -177,7 +178,7 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
 
         let started = clock.now
         let bus = try BusService(
-            configuration: BusConfiguration(kafka: configuration, topics: topics, groupID: "bench-rebuild", partitions: 4),
+            configuration: BusConfiguration(kafka: configuration, topics: topics, groupID: "bench-rebuild", partitions: partitions),
             graph: graph, logger: Logger(label: "bench.rebuild.bus"))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [bus], logger: Logger(label: "bench.rebuild")).bounded())
         let running = Task { try await group.run() }
@@ -202,17 +203,18 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         guard restarts > 0 else { return met }
-        return try await timeRestarts(topics: topics, kafka: configuration, writer: producing) && met
+        return try await timeRestarts(topics: topics, partitions: partitions, kafka: configuration, writer: producing) && met
     }
 
     /// Kills and restarts a bus process `--restarts` times against this broker; the floor: each
     /// ready in < 20 s.
-    private func timeRestarts(topics: Topics, kafka: KafkaConfiguration, writer: KafkaConfiguration) async throws -> Bool {
+    private func timeRestarts(topics: Topics, partitions: Int, kafka: KafkaConfiguration, writer: KafkaConfiguration) async throws -> Bool {
         printLine("restarts: a `cascade bus` process killed (SIGKILL) and started again \(restarts) times, "
             + (flow > 0 ? "\(flow) registrations/s written meanwhile" : "nothing written meanwhile"))
         let executable = busBinary.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let result = try await BenchRebuildRestarts(
-            kafka: kafka, writerKafka: writer, topics: topics, graph: graph, executable: executable, restarts: restarts, flow: flow, firstFlowing: throughBroker
+            kafka: kafka, writerKafka: writer, topics: topics, partitions: partitions, graph: graph, executable: executable, restarts: restarts,
+            flow: flow, firstFlowing: throughBroker
         ).run()
         let sorted = result.seconds.sorted()
         let met = (sorted.last ?? .infinity) < Self.restartFloorSeconds

@@ -14,6 +14,8 @@ struct BenchRebuildRestarts {
     /// What the `--flow` writer's producer is made with.
     var writerKafka: KafkaConfiguration
     var topics: Topics
+    /// Of the events and state topics.
+    var partitions: Int
     var graph: String
     var executable: URL
     var restarts: Int
@@ -36,7 +38,7 @@ struct BenchRebuildRestarts {
         defer { writer?.cancel() }
 
         var arguments = [
-            "bus", "--graph", graph, "--kafka", kafka.bootstrapServers, "--group", "bench-rebuild-restarts", "--partitions", "4",
+            "bus", "--graph", graph, "--kafka", kafka.bootstrapServers, "--group", "bench-rebuild-restarts", "--partitions", String(partitions),
             "--topic-prefix", topics.prefix, "--log-level", "info",
         ]
         for (key, value) in kafka.properties.sorted(by: { $0.key < $1.key }) { arguments += ["-X", "\(key)=\(value)"] }
