@@ -327,8 +327,6 @@ public final class TemplateBinder: Sendable {
         }
     }
 
-    /// Whether the graph declares that a key of `family` may depend on `dependency`; `target`
-    /// is the dependency key's family (ignored for an entity dependency).
     /// Whether the family numbered `number` declares a dependency on entity `entity` (false
     /// for no family).
     func declares(number: UInt32, entity: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -5,43 +5,62 @@ extension Registration {
     /// `batch.append(decode(bytes))` would; false, with nothing appended, for anything else:
     /// read those with `decode`.
     public static func spell(_ bytes: [UInt8], into batch: inout SpelledRegistrations) -> Bool {
-        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return false }
-        var fields = PlainFields()
-        var scanner = JSONScanner(bytes: bytes)
-        do throws(JSONScanner.Failure) {
-            let isObject = try scanner.parseObjectDocument { name, scanner throws(JSONScanner.Failure) in
-                guard try fields.read(name, &scanner, dependencies: &batch.scratchRanges) else {
-                    throw JSONScanner.Failure(reason: "not plain", offset: 0)
-                }
-            }
-            guard isObject, let service = fields.service, let key = fields.key, fields.hasDependencies,
-                  fields.hasSetAt, fields.hasLease
-            else {
-                batch.scratchRanges.removeAll(keepingCapacity: true)
-                return false
-            }
-            batch.appendPlain(bytes, service: service, key: key, owner: fields.owner)
-            return true
-        } catch {
+        guard let fields = PlainFields.read(bytes, dependencies: &batch.scratchRanges) else {
             batch.scratchRanges.removeAll(keepingCapacity: true)
             return false
+        }
+        batch.appendPlain(bytes, service: fields.service, key: fields.key, owner: fields.owner)
+        return true
+    }
+
+    /// Where the fields of a plain document lie (see `plain`): the one definition of plain, for
+    /// `plain` (which makes Strings of them) and `spell` (which spells names from them).
+    struct PlainFields {
+        var service: Range<Int>
+        var key: Range<Int>
+        var setAtMillis: Int64
+        var lease: Bool
+        var node: Range<Int>?
+        var incarnation: UInt64?
+
+        var owner: (node: Range<Int>, incarnation: UInt64)? {
+            guard let node, let incarnation else { return nil }
+            return (node, incarnation)
+        }
+
+        /// The fields of `bytes` when they are a plain document, the places of its dependencies
+        /// appended to `dependencies`; nil otherwise (`dependencies` may then hold some).
+        static func read(_ bytes: [UInt8], dependencies: inout [Range<Int>]) -> PlainFields? {
+            for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
+            var seen = Seen()
+            var scanner = JSONScanner(bytes: bytes)
+            do throws(JSONScanner.Failure) {
+                let isObject = try scanner.parseObjectDocument { name, scanner throws(JSONScanner.Failure) in
+                    guard try seen.read(name, &scanner, dependencies: &dependencies) else {
+                        throw JSONScanner.Failure(reason: "not plain", offset: 0)
+                    }
+                }
+                guard isObject, let service = seen.service, let key = seen.key, seen.hasDependencies, let setAtMillis = seen.setAtMillis,
+                      let lease = seen.lease
+                else { return nil }
+                return PlainFields(
+                    service: service, key: key, setAtMillis: setAtMillis, lease: lease, node: seen.node ?? nil,
+                    incarnation: seen.incarnation ?? nil)
+            } catch {
+                return nil
+            }
         }
     }
 
     /// The fields of a plain document seen so far: each known one at most once.
-    private struct PlainFields {
+    private struct Seen {
         var service: Range<Int>?
         var key: Range<Int>?
         var hasDependencies = false
-        var hasSetAt = false
-        var hasLease = false
+        var setAtMillis: Int64?
+        var lease: Bool?
         var node: Range<Int>??
         var incarnation: UInt64??
-
-        var owner: (node: Range<Int>, incarnation: UInt64)? {
-            guard let node = node ?? nil, let incarnation = incarnation ?? nil else { return nil }
-            return (node, incarnation)
-        }
 
         /// Reads field `name`'s value; false when it makes the document other than plain.
         mutating func read(_ name: String, _ scanner: inout JSONScanner, dependencies: inout [Range<Int>]) throws(JSONScanner.Failure) -> Bool {
@@ -55,13 +74,13 @@ extension Registration {
             case "deps" where !hasDependencies:
                 hasDependencies = true
                 return try scanner.readPlainStrings { dependencies.append($0) }
-            case "set_at_ms" where !hasSetAt:
-                hasSetAt = true
+            case "set_at_ms" where setAtMillis == nil:
                 guard case .number(let text) = try scanner.readValue(depth: 1) else { return false }
-                return wholeNumber(text, signed: true).flatMap { Int64($0) } != nil
-            case "lease" where !hasLease:
-                hasLease = true
-                guard case .bool = try scanner.readValue(depth: 1) else { return false }
+                setAtMillis = wholeNumber(text, signed: true).flatMap { Int64($0) }
+                return setAtMillis != nil
+            case "lease" where lease == nil:
+                guard case .bool(let flag) = try scanner.readValue(depth: 1) else { return false }
+                lease = flag
                 return true
             case "node" where node == nil:
                 if let text = try scanner.readPlainString() {

@@ -74,51 +74,14 @@ public struct Registration: Codable, Sendable, Hashable {
     /// otherwise, for JSONDecoder to read. Every plain document is valid JSON that JSONDecoder
     /// decodes to the same registration.
     static func plain(_ bytes: [UInt8]) -> Registration? {
-        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
-        var service: String?
-        var key: String?
-        var deps: [String]?
-        var setAtMillis: Int64?
-        var lease: Bool?
-        var node: String??
-        var incarnation: UInt64??
-        var plain = true
-        var scanner = JSONScanner(bytes: bytes)
-        do throws(JSONScanner.Failure) {
-            let isObject = try scanner.parseObjectDocument { name, value in
-                guard plain else { return }
-                switch (name, value) {
-                case ("service", .string(let text)) where service == nil: service = text
-                case ("key", .string(let text)) where key == nil: key = text
-                case ("deps", .array(let items)) where deps == nil:
-                    var texts: [String] = []
-                    texts.reserveCapacity(items.count)
-                    for item in items {
-                        guard case .string(let text) = item else { plain = false; return }
-                        texts.append(text)
-                    }
-                    deps = texts
-                case ("set_at_ms", .number(let text)) where setAtMillis == nil:
-                    guard let number = wholeNumber(text, signed: true).flatMap({ Int64($0) }) else { plain = false; return }
-                    setAtMillis = number
-                case ("lease", .bool(let flag)) where lease == nil: lease = flag
-                case ("node", .string(let text)) where node == nil: node = .some(text)
-                case ("node", .null) where node == nil: node = .some(nil)
-                case ("inc", .number(let text)) where incarnation == nil:
-                    guard let number = wholeNumber(text, signed: false).flatMap({ UInt64($0) }) else { plain = false; return }
-                    incarnation = .some(number)
-                case ("inc", .null) where incarnation == nil: incarnation = .some(nil)
-                default: plain = false
-                }
-            }
-            guard isObject else { return nil }
-        } catch {
-            return nil
-        }
-        guard plain, let service, let key, let deps, let setAtMillis, let lease else { return nil }
-        var registration = Registration(service: service, key: key, deps: deps, setAtMillis: setAtMillis, lease: lease)
-        registration.node = node ?? nil
-        registration.incarnation = incarnation ?? nil
+        var dependencies: [Range<Int>] = []
+        guard let fields = PlainFields.read(bytes, dependencies: &dependencies) else { return nil }
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        var registration = Registration(
+            service: text(fields.service), key: text(fields.key), deps: dependencies.map(text), setAtMillis: fields.setAtMillis,
+            lease: fields.lease)
+        registration.node = fields.node.map(text)
+        registration.incarnation = fields.incarnation
         return registration
     }
 
