@@ -36,7 +36,7 @@ extension ClosureScratch {
         if let rootID = name.withUTF8({ index.names.find($0) }) {
             // Marked first, so a cycle back to the root does not list it.
             entries.mark(rootID)
-            for entry in index.dependents[Int(rootID)] { entries.visit(entry, depth: 1, parent: -1, index: index, binder: binder) }
+            for entry in index.dependents(of: rootID) { entries.visit(entry, depth: 1, parent: -1, index: index, binder: binder) }
         } else if !root.isEntity {
             name.withUTF8 { entries.markUnregistered($0) }
         }
@@ -49,7 +49,7 @@ extension ClosureScratch {
         let id = entries.ids[head]
         let depth = Int(entries.slots[head].depth) + 1
         if id != ClosureEntries.notIndexed {
-            for entry in index.dependents[Int(id)] { entries.visit(entry, depth: depth, parent: head, index: index, binder: binder) }
+            for entry in index.dependents(of: id) { entries.visit(entry, depth: depth, parent: head, index: index, binder: binder) }
         }
         guard let binder else { return }
         // Bound entries keep the family they were bound as; registered ones use the family
@@ -64,8 +64,8 @@ extension ClosureScratch {
             let first = Int(firstSpan)
             spans = entries.boundSpans[first..<first + binder.parameterCount(number: family)]
         } else if entries.slots[head].reason != .bound, id != ClosureEntries.notIndexed,
-                  binder.hasFamilyRules(number: index.keyFamilies[Int(id)]), let registered = index.keySpans[id] {
-            family = index.keyFamilies[Int(id)]
+                  binder.hasFamilyRules(number: index.family(of: id)), let registered = index.keySpans[id] {
+            family = index.family(of: id)
             spans = registered[...]
         }
         guard family != 0 else { return }
@@ -103,7 +103,7 @@ struct ClosureEntries {
     private var generation: UInt32 = 0
     /// Bound keys nobody registered (they have no id), known by their bytes: checked before
     /// a String is made, and without hashing one.
-    private var unregistered = NameInterner()
+    private var unregistered = NameSet()
     /// Keys looked at (each dependent and each bound key, new or not): the closures' work.
     private(set) var visits = 0
     /// By entry: its id, `notIndexed` for a key nobody registered.
@@ -172,7 +172,7 @@ struct ClosureEntries {
         stamps[Int(id)] = generation
         if !skipping.isEmpty, index.names.withBytes(of: id, { skipping.contains(StableNameHash.of($0)) }) { return }
         let reason: InstanceClosure.Entry.Reason = entry & InstanceIndexState.undeclaredBit == 0 ? .registered : .undeclared
-        let family = binder == nil ? 0 : index.keyFamilies[Int(id)]
+        let family = binder == nil ? 0 : index.family(of: id)
         let circular = binder?.isCircular(number: family) ?? false
         index.names.withBytes(of: id) {
             append($0, hash: index.names.hash(of: id), depth: depth, parent: parent, reason: reason, family: family, circular: circular)

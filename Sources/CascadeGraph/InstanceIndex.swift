@@ -243,7 +243,7 @@ public final class InstanceIndex: @unchecked Sendable {
     public func dependents(of tag: String) -> [String] {
         lock.withReadLock {
             guard let id = state.find(tag) else { return [] }
-            return state.dependents[Int(id)].map { state.names.name(of: $0 & InstanceIndexState.idMask) }
+            return state.dependents(of: id).map { state.names.name(of: $0 & InstanceIndexState.idMask) }
         }
     }
 

@@ -46,7 +46,7 @@ extension InstanceIndexState {
             registeredKeys += 1
         }
         var orphaned: [String] = []
-        for depID in released where dependents.isEmpty(Int(depID)) && names.isLive(depID) {
+        for depID in released where !hasDependents(depID) && names.isLive(depID) {
             orphaned.append(names.name(of: depID))
         }
         for depID in released { releaseIfUnused(depID) }
@@ -58,8 +58,8 @@ extension InstanceIndexState {
         var touched: [UInt32] = []
         for index in 0..<names.capacity {
             let id = UInt32(index)
-            guard names.isLive(id), !dependents.isEmpty(index), self.partition(of: id, partitioner) == partition else { continue }
-            for entry in dependents[index] {
+            guard names.isLive(id), hasDependents(id), self.partition(of: id, partitioner) == partition else { continue }
+            for entry in Array(dependents(of: id)) {
                 let keyID = entry & Self.idMask
                 dependencies.removeAll(Int(keyID)) { $0 & Self.idMask == id }
                 edgeCount -= 1
@@ -67,7 +67,7 @@ extension InstanceIndexState {
                 if dependencies.isEmpty(Int(keyID)) { registeredKeys -= 1 }
                 touched.append(keyID)
             }
-            dependents.removeAll(index)
+            removeDependents(of: id)
             touched.append(id)
         }
         for id in touched { releaseIfUnused(id) }

@@ -2,20 +2,27 @@ import CascadeWire
 
 /// The reverse index's data, mutated only under the index's write lock. Every name (cached
 /// key or entity instance) is a dense id; each id has its dependencies (for unregistering)
-/// and its dependents (for the closure) as small id arrays. The top bit of an entry marks an
-/// edge the graph does not declare.
+/// and its dependents (for the closure) as short pooled lists. The top bit of an entry marks
+/// an edge the graph does not declare.
 struct InstanceIndexState {
     static let undeclaredBit: UInt32 = 1 << 31
     static let idMask: UInt32 = ~undeclaredBit
 
-    var names = NameInterner()
+    /// What a closure reads of a name, kept in the name's own record (its hash and place are
+    /// there too): one cache line per key reached.
+    struct IndexedName: NamePayload {
+        /// With a graph: the binder's family number (0 = none), resolved once when the name is
+        /// interned, so neither registrations nor closures match templates again.
+        var family: UInt32 = 0
+        /// The keys registered on this name, in `dependentLists`.
+        var dependents = ListRef()
+    }
+
+    var names = NameInterner<IndexedName>()
     var dependencies = PooledLists()
-    var dependents = PooledLists()
+    private(set) var dependentLists = ListPool()
     /// Reused to build a key's new list of dependencies.
     private var listScratch = ContiguousArray<UInt32>()
-    /// With a graph: the binder's family number of each id (0 = none), resolved once when the
-    /// name is interned, so neither registrations nor closures match templates again.
-    private(set) var keyFamilies: [UInt32] = []
     /// Where the template parameters lie in the names of the ids whose family other families
     /// bind to (offsets in `service/key`); only those are needed by the closure, so the map
     /// stays small.
@@ -34,7 +41,7 @@ struct InstanceIndexState {
     private var ownerIncarnations: [UInt64] = []
     private var moreOwners: [UInt32: [Owner]] = [:]
     /// The nodes that registered keys, by name: a node's number is its id here plus one.
-    private var nodeNames = NameInterner()
+    private var nodeNames = NameSet()
     private static let retired = UInt32.max
     var registeredKeys = 0
     var edgeCount = 0
@@ -157,7 +164,7 @@ struct InstanceIndexState {
                 return true
             }
         }
-        if !dependents.isEmpty(id) {
+        if hasDependents(keyID) {
             ownerNodes[id] = Self.retired
             return true
         }
@@ -188,8 +195,8 @@ struct InstanceIndexState {
     private mutating func addEdge(_ keyID: UInt32, on depID: UInt32, declared: Bool, isKeyDependency: Bool) -> UInt32 {
         let flag = declared ? 0 : Self.undeclaredBit
         if !declared { undeclaredEdgeCount += 1 }
-        if isKeyDependency { noteDependedOn(keyFamilies[Int(depID)]) }
-        dependents.append(keyID | flag, to: Int(depID))
+        if isKeyDependency { noteDependedOn(family(of: depID)) }
+        dependentLists.append(keyID | flag, to: &names[payload: depID].dependents)
         edgeCount += 1
         return flag
     }
@@ -208,8 +215,20 @@ struct InstanceIndexState {
         let depID = Int(entry & Self.idMask)
         edgeCount -= 1
         if entry & Self.undeclaredBit != 0 { undeclaredEdgeCount -= 1 }
-        dependents.removeFirst(depID) { $0 & Self.idMask == keyID }
+        dependentLists.removeFirst(&names[payload: UInt32(depID)].dependents) { $0 & Self.idMask == keyID }
     }
+
+    /// The keys registered on name `id`, as a slice of the pool: let it go before changing the
+    /// index.
+    func dependents(of id: UInt32) -> ArraySlice<UInt32> { dependentLists[names[payload: id].dependents] }
+
+    func hasDependents(_ id: UInt32) -> Bool { !names[payload: id].dependents.isEmpty }
+
+    /// Drops every dependent of name `id`; the dependents' own lists are the caller's to change.
+    mutating func removeDependents(of id: UInt32) { dependentLists.removeAll(&names[payload: id].dependents) }
+
+    /// With a graph: the family number of name `id` (0: none, or no graph).
+    func family(of id: UInt32) -> UInt32 { names[payload: id].family }
 
     /// The number of the node named `name`, numbering it when new.
     private mutating func number(ofNode name: UnsafeBufferPointer<UInt8>) -> UInt32 {
@@ -232,7 +251,7 @@ struct InstanceIndexState {
         if ownerNodes[id] == owner.node {
             if owner.incarnation < ownerIncarnations[id] { return .stale }
             ownerIncarnations[id] = owner.incarnation
-            return moreOwners[keyID] == nil && dependents.isEmpty(id) ? .replace : .merge
+            return moreOwners[keyID] == nil && !hasDependents(keyID) ? .replace : .merge
         }
         var others = moreOwners[keyID] ?? []
         if let position = others.firstIndex(where: { $0.node == owner.node }) {
@@ -284,18 +303,15 @@ struct InstanceIndexState {
             let index = Int(next)
             guard names.isLive(next) else { continue }
             if !dependencies.isEmpty(index) {
-                guard ownerNodes[index] == Self.retired, dependents.isEmpty(index) else { continue }
+                guard ownerNodes[index] == Self.retired, !hasDependents(next) else { continue }
                 work.append(contentsOf: detachEdges(of: next))
             }
             ownerNodes[index] = 0
             ownerIncarnations[index] = 0
             if !moreOwners.isEmpty { moreOwners[next] = nil }
-            guard dependents.isEmpty(index) else { continue }
+            guard !hasDependents(next) else { continue }
             names.remove(next)
-            if index < keyFamilies.count {
-                keyFamilies[index] = 0
-                keySpans[next] = nil
-            }
+            keySpans[next] = nil
         }
     }
 
@@ -309,20 +325,16 @@ struct InstanceIndexState {
         let (id, inserted) = names.intern(name)
         if dependencies.count <= Int(id) {
             dependencies.grow(to: Int(id) + 1)
-            dependents.grow(to: Int(id) + 1)
             ownerNodes.reserveGently(Int(id) + 1 - ownerNodes.count)
             ownerNodes.append(contentsOf: repeatElement(0, count: Int(id) + 1 - ownerNodes.count))
             ownerIncarnations.reserveGently(Int(id) + 1 - ownerIncarnations.count)
             ownerIncarnations.append(contentsOf: repeatElement(0, count: Int(id) + 1 - ownerIncarnations.count))
         }
         if let binder, inserted {
-            if keyFamilies.count <= Int(id) {
-                keyFamilies.reserveGently(Int(id) + 1 - keyFamilies.count)
-                keyFamilies.append(contentsOf: repeatElement(0, count: Int(id) + 1 - keyFamilies.count))
-            }
-            // A reused id starts clean: its family is that of the new name.
+            // A reused id starts clean (the interner empties its payload): its family is that
+            // of the new name.
             let resolved = binder.resolve(name: name)
-            keyFamilies[Int(id)] = resolved.number
+            names[payload: id].family = resolved.number
             keySpans[id] = resolved.spans
         }
         return id
@@ -337,7 +349,7 @@ struct InstanceIndexState {
 
     /// `keyWithSlashInService`: the key as values when its service holds a `/`, else nil.
     func familyNumber(of keyWithSlashInService: CacheKeyRef?, id: UInt32, binder: TemplateBinder) -> UInt32 {
-        guard let key = keyWithSlashInService else { return keyFamilies[Int(id)] }
+        guard let key = keyWithSlashInService else { return family(of: id) }
         return binder.graph.family(ofKey: key.key[...], service: key.service).map { binder.number(of: $0.0) } ?? 0
     }
 
@@ -363,7 +375,7 @@ struct InstanceIndexState {
 
     /// Approximate bytes held by the index's own structures (not allocator overhead).
     var footprint: Int {
-        var total = names.footprint + dependencies.footprint + dependents.footprint + keyFamilies.capacity * 4
+        var total = names.footprint + dependencies.footprint + dependentLists.footprint
             + ownerNodes.capacity * 4 + ownerIncarnations.capacity * 8 + moreOwners.count * 64
         // Rough: a map entry plus a small array of spans.
         total += keySpans.count * 64

@@ -3,13 +3,18 @@ import Foundation
 /// Interns names (`Entity#id`, `service/key`) as dense `UInt32` ids without a `String` per
 /// name: bytes live in one arena, an open-addressing table (linear probing) maps bytes to ids.
 /// Ids of removed names are reused; the arena is compacted when half of it is dead.
-struct NameInterner {
-    /// Where a name's bytes lie in the arena, with its hash: one record per id, so reading a
-    /// name touches one cache line, not one per field.
+///
+/// Each id's record can carry a `Payload` of the user's beside the name's place and hash (the
+/// index keeps a key's family and dependents there), so that what a walk reads of one name
+/// lies in one cache line.
+struct NameInterner<Payload: NamePayload> {
+    /// Where a name's bytes lie in the arena, with its hash and payload: one record per id, so
+    /// reading a name touches one cache line, not one per field.
     private struct Record {
         var hash: UInt64
         var start: UInt32
         var length: UInt32
+        var payload: Payload
     }
 
     private(set) var arena: [UInt8] = []
@@ -24,7 +29,7 @@ struct NameInterner {
     /// One past the highest id ever handed out: the size of per-id arrays.
     var capacity: Int { records.count }
 
-    static let removedMark = UInt32.max
+    static var removedMark: UInt32 { UInt32.max }
 
     func isLive(_ id: UInt32) -> Bool { records[Int(id)].length != Self.removedMark }
 
@@ -64,7 +69,7 @@ struct NameInterner {
         let start = UInt32(truncatingIfNeeded: arena.count)
         arena.reserveGently(bytes.count)
         arena.append(contentsOf: bytes)
-        let record = Record(hash: hash, start: start, length: UInt32(bytes.count))
+        let record = Record(hash: hash, start: start, length: UInt32(bytes.count), payload: Payload())
         let id: UInt32
         if let reused = freeIDs.popLast() {
             id = reused
@@ -137,6 +142,12 @@ struct NameInterner {
     /// `NameHash` of the name `id` stands for.
     func hash(of id: UInt32) -> UInt64 { records[Int(id)].hash }
 
+    /// What the user keeps beside name `id`; a new or reused id starts with `Payload()`.
+    subscript(payload id: UInt32) -> Payload {
+        get { records[Int(id)].payload }
+        _modify { yield &records[Int(id)].payload }
+    }
+
     func name(of id: UInt32) -> String {
         withBytes(of: id) { String(decoding: $0, as: UTF8.self) }
     }
@@ -169,3 +180,13 @@ struct NameInterner {
         arena.capacity + records.capacity * MemoryLayout<Record>.stride + slots.capacity * 8 + freeIDs.capacity * 4
     }
 }
+
+/// What `NameInterner` keeps beside each name: plain bits, empty when an id is handed out.
+protocol NamePayload: BitwiseCopyable {
+    init()
+}
+
+/// No payload: a set of names.
+struct NoPayload: NamePayload {}
+
+typealias NameSet = NameInterner<NoPayload>

@@ -1,51 +1,38 @@
-/// A short list of ids for every id of the index (a key's dependencies, a name's dependents),
-/// all kept in one pool instead of a heap array each: a heap array costs a 32-byte header and
-/// an allocation, more than most of these lists hold (a key has a few dependencies; most names
-/// have one or two dependents). A list's room is a power of two; a full list moves to a block
-/// twice as big, and freed blocks are reused by size.
-struct PooledLists {
-    /// Where a list lies: `count` in the low 27 bits, the room's size class (room = 1 << class)
-    /// in the top 5; an empty list holds no block.
-    private struct Ref {
-        var start: UInt32 = 0
-        var packed: UInt32 = 0
+/// Where a pooled list lies: `count` in the low 27 bits, the room's size class (room =
+/// 1 << class) in the top 5; an empty list holds no block. Eight bytes, so it fits in whatever
+/// per-id record owns the list.
+struct ListRef {
+    var start: UInt32 = 0
+    var packed: UInt32 = 0
 
-        var count: Int { Int(packed & Ref.countMask) }
-        var sizeClass: Int { Int(packed >> 27) }
-        static let countMask: UInt32 = (1 << 27) - 1
-    }
+    var count: Int { Int(packed & Self.countMask) }
+    var isEmpty: Bool { packed & Self.countMask == 0 }
+    var sizeClass: Int { Int(packed >> 27) }
+    static let countMask: UInt32 = (1 << 27) - 1
+}
 
+/// Short lists of ids (a key's dependencies, a name's dependents) in one pool instead of a
+/// heap array each: a heap array costs a 32-byte header and an allocation, more than most of
+/// these lists hold (a key has a few dependencies; most names have one or two dependents). A
+/// list's room is a power of two; a full list moves to a block twice as big, and freed blocks
+/// are reused by size. The caller keeps each list's `ListRef`, where it reads it anyway.
+struct ListPool {
     /// Most ids one list holds.
-    static let maxCount = Int(Ref.countMask)
+    static let maxCount = Int(ListRef.countMask)
 
     private var pool: [UInt32] = []
-    private var refs: [Ref] = []
     /// By size class: the first freed block, whose first slot holds the next one's start
     /// (`noBlock` ends the chain): free blocks need no memory of their own.
     private var freeBlocks = [UInt32](repeating: noBlock, count: 28)
     private static let noBlock = UInt32.max
 
-    /// Lists kept: one per id below it.
-    var count: Int { refs.count }
-
-    /// Adds empty lists until there is one for every id below `ids`.
-    mutating func grow(to ids: Int) {
-        guard refs.count < ids else { return }
-        refs.reserveGently(ids - refs.count)
-        refs.append(contentsOf: repeatElement(Ref(), count: ids - refs.count))
+    /// The list `ref` points at, as a slice of the pool: let it go before changing any list
+    /// here, or the change copies the whole pool.
+    subscript(ref: ListRef) -> ArraySlice<UInt32> {
+        pool[Int(ref.start)..<Int(ref.start) + ref.count]
     }
 
-    /// List `id`, as a slice of the pool: let it go before changing any list here, or the
-    /// change copies the whole pool.
-    subscript(id: Int) -> ArraySlice<UInt32> {
-        let ref = refs[id]
-        return pool[Int(ref.start)..<Int(ref.start) + ref.count]
-    }
-
-    func isEmpty(_ id: Int) -> Bool { refs[id].packed & Ref.countMask == 0 }
-
-    mutating func append(_ value: UInt32, to id: Int) {
-        var ref = refs[id]
+    mutating func append(_ value: UInt32, to ref: inout ListRef) {
         let count = ref.count
         precondition(count < Self.maxCount, "one name's list of ids is limited to \(Self.maxCount)")
         if count == 0 || count == 1 << ref.sizeClass {
@@ -61,12 +48,11 @@ struct PooledLists {
         }
         pool[Int(ref.start) + count] = value
         ref.packed += 1
-        refs[id] = ref
     }
 
-    /// Sets list `id` to `values`, in a block just big enough.
-    mutating func replace(_ id: Int, with values: some Collection<UInt32>) {
-        removeAll(id)
+    /// Sets the list to `values`, in a block just big enough.
+    mutating func replace(_ ref: inout ListRef, with values: some Collection<UInt32>) {
+        removeAll(&ref)
         let count = values.count
         guard count > 0 else { return }
         precondition(count <= Self.maxCount, "one name's list of ids is limited to \(Self.maxCount)")
@@ -77,38 +63,30 @@ struct PooledLists {
             pool[at] = value
             at += 1
         }
-        refs[id] = Ref(start: start, packed: UInt32(sizeClass) << 27 | UInt32(count))
+        ref = ListRef(start: start, packed: UInt32(sizeClass) << 27 | UInt32(count))
     }
 
-    /// Empties list `id`, freeing its block.
-    mutating func removeAll(_ id: Int) {
-        let ref = refs[id]
+    /// Empties the list, freeing its block.
+    mutating func removeAll(_ ref: inout ListRef) {
         guard ref.count > 0 else { return }
         give(ref.start, ref.sizeClass)
-        refs[id] = Ref()
+        ref = ListRef()
     }
 
     /// Removes the first value `matches` accepts, putting the last one in its place (order
     /// does not matter, only membership); false when none is there.
     @discardableResult
-    mutating func removeFirst(_ id: Int, where matches: (UInt32) -> Bool) -> Bool {
-        var ref = refs[id]
+    mutating func removeFirst(_ ref: inout ListRef, where matches: (UInt32) -> Bool) -> Bool {
         let start = Int(ref.start)
         let count = ref.count
         guard let position = (start..<start + count).first(where: { matches(pool[$0]) }) else { return false }
         if count == 1 {
-            removeAll(id)
+            removeAll(&ref)
         } else {
             pool[position] = pool[start + count - 1]
             ref.packed -= 1
-            refs[id] = ref
         }
         return true
-    }
-
-    /// Removes every value `matches` accepts.
-    mutating func removeAll(_ id: Int, where matches: (UInt32) -> Bool) {
-        while removeFirst(id, where: matches) {}
     }
 
     /// A free block of size class `sizeClass`.
@@ -132,7 +110,46 @@ struct PooledLists {
     }
 
     /// Bytes held, for the memory figures.
-    var footprint: Int {
-        pool.capacity * 4 + refs.capacity * MemoryLayout<Ref>.stride
+    var footprint: Int { pool.capacity * 4 }
+}
+
+/// A pooled list for every id below `count`, with the refs kept here: for lists read rarely
+/// (a key's dependencies, read when it registers again), where a record of their own costs
+/// nothing.
+struct PooledLists {
+    private var lists = ListPool()
+    private var refs: [ListRef] = []
+
+    /// Lists kept: one per id below it.
+    var count: Int { refs.count }
+
+    /// Adds empty lists until there is one for every id below `ids`.
+    mutating func grow(to ids: Int) {
+        guard refs.count < ids else { return }
+        refs.reserveGently(ids - refs.count)
+        refs.append(contentsOf: repeatElement(ListRef(), count: ids - refs.count))
     }
+
+    /// List `id`, as a slice of the pool (see `ListPool.subscript`).
+    subscript(id: Int) -> ArraySlice<UInt32> { lists[refs[id]] }
+
+    func isEmpty(_ id: Int) -> Bool { refs[id].isEmpty }
+
+    mutating func append(_ value: UInt32, to id: Int) { lists.append(value, to: &refs[id]) }
+
+    mutating func replace(_ id: Int, with values: some Collection<UInt32>) { lists.replace(&refs[id], with: values) }
+
+    mutating func removeAll(_ id: Int) { lists.removeAll(&refs[id]) }
+
+    @discardableResult
+    mutating func removeFirst(_ id: Int, where matches: (UInt32) -> Bool) -> Bool {
+        lists.removeFirst(&refs[id], where: matches)
+    }
+
+    /// Removes every value `matches` accepts.
+    mutating func removeAll(_ id: Int, where matches: (UInt32) -> Bool) {
+        while removeFirst(id, where: matches) {}
+    }
+
+    var footprint: Int { lists.footprint + refs.capacity * MemoryLayout<ListRef>.stride }
 }
