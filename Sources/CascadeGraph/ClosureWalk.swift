@@ -9,7 +9,7 @@ import CascadeWire
 /// tables made each visit retain them, as a closure capturing the index state copied all of it.
 extension ClosureScratch {
     /// Lists the keys the root binds and its registered dependents; returns the root's name.
-    mutating func start(_ root: InstanceIndexState.ClosureRoot, index: InstanceIndexState, binder: TemplateBinder?) -> String {
+    mutating func start(_ root: InstanceIndexState.ClosureRoot, index: borrowing InstanceIndexState, binder: TemplateBinder?) -> String {
         entries.begin(reservingSlots: lastSlots, nameBytes: lastNameBytes)
         if !entries.skipping.isEmpty { entries.skipping = [] }
         let rootName: String
@@ -36,7 +36,9 @@ extension ClosureScratch {
         if let rootID = name.withUTF8({ index.names.find($0) }) {
             // Marked first, so a cycle back to the root does not list it.
             entries.mark(rootID)
-            for entry in index.dependents(of: rootID) { entries.visit(entry, depth: 1, parent: -1, index: index, binder: binder) }
+            index.withDependents(of: rootID) {
+                for entry in $0 { entries.visit(entry, depth: 1, parent: -1, index: index, binder: binder) }
+            }
         } else if !root.isEntity {
             name.withUTF8 { entries.markUnregistered($0) }
         }
@@ -45,11 +47,13 @@ extension ClosureScratch {
 
     /// Lists what entry `head` reaches: its registered dependents, then the keys templates
     /// bind from it.
-    mutating func expand(_ head: Int, index: InstanceIndexState, binder: TemplateBinder?) {
+    mutating func expand(_ head: Int, index: borrowing InstanceIndexState, binder: TemplateBinder?) {
         let id = entries.ids[head]
         let depth = Int(entries.slots[head].depth) + 1
         if id != ClosureEntries.notIndexed {
-            for entry in index.dependents(of: id) { entries.visit(entry, depth: depth, parent: head, index: index, binder: binder) }
+            index.withDependents(of: id) {
+                for entry in $0 { entries.visit(entry, depth: depth, parent: head, index: index, binder: binder) }
+            }
         }
         guard let binder else { return }
         // Bound entries keep the family they were bound as; registered ones use the family
@@ -165,7 +169,7 @@ struct ClosureEntries {
     }
 
     /// A registered dependent; `entry` is its id, with whether the graph declares the edge.
-    mutating func visit(_ entry: UInt32, depth: Int, parent: Int, index: InstanceIndexState, binder: TemplateBinder?) {
+    mutating func visit(_ entry: UInt32, depth: Int, parent: Int, index: borrowing InstanceIndexState, binder: TemplateBinder?) {
         visits &+= 1
         let id = entry & InstanceIndexState.idMask
         guard stamps[Int(id)] != generation else { return }
@@ -184,7 +188,7 @@ struct ClosureEntries {
     /// A key the template of `family` binds, spelled `spelled`, with its parameters at `spans`.
     mutating func visitBound(
         _ family: UInt32, _ spelled: UnsafeBufferPointer<UInt8>, _ spans: UnsafeBufferPointer<TemplateBinder.ValueSpan>,
-        depth: Int, parent: Int, index: InstanceIndexState, binder: TemplateBinder?
+        depth: Int, parent: Int, index: borrowing InstanceIndexState, binder: TemplateBinder?
     ) {
         visits &+= 1
         if !skipping.isEmpty, skipping.contains(StableNameHash.of(spelled)) { return }

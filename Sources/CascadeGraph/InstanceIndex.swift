@@ -11,7 +11,13 @@ import NIOConcurrencyHelpers
 // @unchecked Sendable: `state` and `revision` are read under the read lock and written under the write lock.
 public final class InstanceIndex: @unchecked Sendable {
     private let lock = ReadWriteLock()
-    private var state = InstanceIndexState()
+    /// At a fixed address, read in place: a closure calling into a struct stored in a class
+    /// property copied it first (a retain and a release of each of its buffers per closure).
+    private let state: UnsafeMutablePointer<InstanceIndexState> = {
+        let state = UnsafeMutablePointer<InstanceIndexState>.allocate(capacity: 1)
+        state.initialize(to: InstanceIndexState())
+        return state
+    }()
     /// Bumped by every change, under the write lock: a `ClosureWave` keeps its stamps only
     /// while the index stays as it was (a change may give a freed id to another name).
     private var revision: UInt64 = 0
@@ -22,6 +28,11 @@ public final class InstanceIndex: @unchecked Sendable {
     /// not declare are marked undeclared. Without one, only registrations count.
     public init(graph: CacheGraph? = nil) {
         binder = graph.map(TemplateBinder.init)
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     public struct RegistrationOutcome: Sendable, Hashable {
@@ -37,7 +48,7 @@ public final class InstanceIndex: @unchecked Sendable {
     public func register(_ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner? = nil) -> RegistrationOutcome {
         let undeclared = lock.withWriteLock {
             revision &+= 1
-            return state.register(key, dependencies: dependencies, owner: owner, binder: binder)
+            return state.pointee.register(key, dependencies: dependencies, owner: owner, binder: binder)
         }
         return RegistrationOutcome(undeclared: undeclared, rejected: [])
     }
@@ -58,9 +69,9 @@ public final class InstanceIndex: @unchecked Sendable {
             for change in changes {
                 switch change {
                 case .register(let key, let dependencies, let owner):
-                    undeclared += state.register(key, dependencies: dependencies, owner: owner, binder: binder).count
+                    undeclared += state.pointee.register(key, dependencies: dependencies, owner: owner, binder: binder).count
                 case .unregister(let key, let owner):
-                    _ = state.unregister(key, owner: owner)
+                    _ = state.pointee.unregister(key, owner: owner)
                 }
             }
             return undeclared
@@ -76,9 +87,9 @@ public final class InstanceIndex: @unchecked Sendable {
             var undeclared = 0
             for item in batch.items {
                 if item.isTombstone {
-                    _ = state.unregister(SpelledItem(batch: batch, item: item))
+                    _ = state.pointee.unregister(SpelledItem(batch: batch, item: item))
                 } else {
-                    state.register(SpelledItem(batch: batch, item: item), binder: binder) { _ in undeclared += 1 }
+                    state.pointee.register(SpelledItem(batch: batch, item: item), binder: binder) { _ in undeclared += 1 }
                 }
             }
             return undeclared
@@ -115,7 +126,7 @@ public final class InstanceIndex: @unchecked Sendable {
     }
 
     private func registerLocked(_ key: CacheKeyRef, _ dependencies: [Dependency]) -> [Dependency] {
-        state.register(key, dependencies: dependencies, binder: binder)
+        state.pointee.register(key, dependencies: dependencies, binder: binder)
     }
 
     /// Forgets a key (a tombstone on `cascade.deps`); false when no registration ended. With
@@ -124,7 +135,7 @@ public final class InstanceIndex: @unchecked Sendable {
     public func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
         lock.withWriteLock {
             revision &+= 1
-            return state.unregister(key, owner: owner)
+            return state.pointee.unregister(key, owner: owner)
         }
     }
 
@@ -155,7 +166,7 @@ public final class InstanceIndex: @unchecked Sendable {
     ) -> InstanceClosure {
         var scratch = takeScratch()
         let result = closure(from: root, scratch: &scratch, inWave: false, whileLocked: whileLocked)
-        recycle(scratch)
+        recycle(consume scratch)
         return result
     }
 
@@ -165,8 +176,8 @@ public final class InstanceIndex: @unchecked Sendable {
         from root: InstanceIndexState.ClosureRoot, scratch: inout ClosureScratch, inWave: Bool, whileLocked: (InstanceClosure) -> Void
     ) -> InstanceClosure {
         lock.withReadLock {
-            scratch.prepare(capacity: state.names.capacity, wave: inWave ? revision : nil)
-            let closure = state.closure(from: root, binder: binder, scratch: &scratch)
+            scratch.prepare(capacity: state.pointee.names.capacity, wave: inWave ? revision : nil)
+            let closure = state.pointee.closure(from: root, binder: binder, scratch: &scratch)
             whileLocked(closure)
             return closure
         }
@@ -178,7 +189,7 @@ public final class InstanceIndex: @unchecked Sendable {
         return lock.withReadLock {
             guard let wave = scratch.wave, wave == revision else { return false }
             return name.withUTF8 { bytes in
-                if let id = state.names.find(bytes) { return scratch.entries.hasReached(id) }
+                if let id = state.pointee.names.find(bytes) { return scratch.entries.hasReached(id) }
                 return scratch.entries.hasReached(unregistered: bytes)
             }
         }
@@ -188,8 +199,11 @@ public final class InstanceIndex: @unchecked Sendable {
         scratchPool.withLockedValue { $0.popLast() } ?? ClosureScratch()
     }
 
-    func recycle(_ scratch: ClosureScratch) {
-        scratchPool.withLockedValue { $0.append(scratch) }
+    /// Takes the scratch back for the next closure; moved, not copied (a copy retains and
+    /// releases each of its buffers).
+    func recycle(_ scratch: consuming ClosureScratch) {
+        var handed: ClosureScratch? = consume scratch
+        scratchPool.withLockedValue { $0.append(handed.take()!) }
     }
 
     /// What replacing a key's edges in one partition changed beyond them.
@@ -208,9 +222,9 @@ public final class InstanceIndex: @unchecked Sendable {
     ) -> EdgeReplacement {
         lock.withWriteLock {
             revision &+= 1
-            let orphaned = state.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
-            defer { state.newlyDependedOn.removeAll() }
-            return EdgeReplacement(orphaned: orphaned, newlyDependedOnFamilies: state.newlyDependedOn)
+            let orphaned = state.pointee.replaceEdges(of: key, inPartition: partition, with: dependencies, partitioner: partitioner, binder: binder)
+            defer { state.pointee.newlyDependedOn.removeAll() }
+            return EdgeReplacement(orphaned: orphaned, newlyDependedOnFamilies: state.pointee.newlyDependedOn)
         }
     }
 
@@ -218,7 +232,7 @@ public final class InstanceIndex: @unchecked Sendable {
     public func dropPartition(_ partition: Int32, partitioner: StatePartitioner) {
         lock.withWriteLock {
             revision &+= 1
-            state.dropPartition(partition, partitioner: partitioner)
+            state.pointee.dropPartition(partition, partitioner: partitioner)
         }
     }
 
@@ -234,16 +248,16 @@ public final class InstanceIndex: @unchecked Sendable {
     /// The tags a key is registered with (`Entity#id`, `service/key`), nil when not registered.
     public func dependencies(of key: CacheKeyRef) -> [String]? {
         lock.withReadLock {
-            guard let id = state.find(key.description), !state.dependencies[Int(id)].isEmpty else { return nil }
-            return state.dependencies[Int(id)].map { state.names.name(of: $0 & InstanceIndexState.idMask) }
+            guard let id = state.pointee.find(key.description), !state.pointee.dependencies[Int(id)].isEmpty else { return nil }
+            return state.pointee.dependencies[Int(id)].map { state.pointee.names.name(of: $0 & InstanceIndexState.idMask) }
         }
     }
 
     /// The keys registered directly under a tag.
     public func dependents(of tag: String) -> [String] {
         lock.withReadLock {
-            guard let id = state.find(tag) else { return [] }
-            return state.dependents(of: id).map { state.names.name(of: $0 & InstanceIndexState.idMask) }
+            guard let id = state.pointee.find(tag) else { return [] }
+            return state.pointee.dependents(of: id).map { state.pointee.names.name(of: $0 & InstanceIndexState.idMask) }
         }
     }
 
@@ -259,13 +273,13 @@ public final class InstanceIndex: @unchecked Sendable {
 
     /// Registered keys, without the walk `statistics` makes for the footprint: cheap enough
     /// for every beacon.
-    public var registeredKeys: Int { lock.withReadLock { state.registeredKeys } }
+    public var registeredKeys: Int { lock.withReadLock { state.pointee.registeredKeys } }
 
     public var statistics: Statistics {
         lock.withReadLock {
             Statistics(
-                registeredKeys: state.registeredKeys, names: state.names.liveCount, edges: state.edgeCount,
-                undeclaredEdges: state.undeclaredEdgeCount, approximateBytes: state.footprint)
+                registeredKeys: state.pointee.registeredKeys, names: state.pointee.names.liveCount, edges: state.pointee.edgeCount,
+                undeclaredEdges: state.pointee.undeclaredEdgeCount, approximateBytes: state.pointee.footprint)
         }
     }
 }

@@ -4,7 +4,7 @@ import CascadeWire
 /// key or entity instance) is a dense id; each id has its dependencies (for unregistering)
 /// and its dependents (for the closure) as short pooled lists. The top bit of an entry marks
 /// an edge the graph does not declare.
-struct InstanceIndexState {
+struct InstanceIndexState: ~Copyable {
     static let undeclaredBit: UInt32 = 1 << 31
     static let idMask: UInt32 = ~undeclaredBit
 
@@ -221,6 +221,11 @@ struct InstanceIndexState {
     /// The keys registered on name `id`, as a slice of the pool: let it go before changing the
     /// index.
     func dependents(of id: UInt32) -> ArraySlice<UInt32> { dependentLists[names[payload: id].dependents] }
+
+    /// Calls `body` with the keys registered on name `id`, in place.
+    func withDependents<R>(of id: UInt32, _ body: (UnsafeBufferPointer<UInt32>) -> R) -> R {
+        dependentLists.withList(names[payload: id].dependents, body)
+    }
 
     func hasDependents(_ id: UInt32) -> Bool { !names[payload: id].dependents.isEmpty }
 

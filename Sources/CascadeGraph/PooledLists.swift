@@ -32,6 +32,12 @@ struct ListPool {
         pool[Int(ref.start)..<Int(ref.start) + ref.count]
     }
 
+    /// Calls `body` with the list `ref` points at, in place: the closure's hot path, where a
+    /// slice would retain and release the pool for each list read.
+    func withList<R>(_ ref: ListRef, _ body: (UnsafeBufferPointer<UInt32>) -> R) -> R {
+        pool.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(ref.start)..<Int(ref.start) + ref.count])) }
+    }
+
     mutating func append(_ value: UInt32, to ref: inout ListRef) {
         let count = ref.count
         precondition(count < Self.maxCount, "one name's list of ids is limited to \(Self.maxCount)")
