@@ -180,9 +180,15 @@ struct FanOutPlanner: Sendable {
 
         subscript(number: Int) -> Service { number < known.count ? known[number] : others[number - known.count] }
 
+        /// Whether group `number` is the service `name`; read in place, where `self[number]`
+        /// would copy the service (three retains and releases per key).
+        func group(_ number: Int, isNamed name: UnsafeBufferPointer<UInt8>) -> Bool {
+            number < known.count ? known[number].named(name) : others[number - known.count].named(name)
+        }
+
         mutating func group(named name: UnsafeBufferPointer<UInt8>) -> Int {
-            if let found = known.firstIndex(where: { $0.named(name) }) { return found }
-            if let found = others.firstIndex(where: { $0.named(name) }) { return known.count + found }
+            if let found = known.indices.first(where: { known[$0].named(name) }) { return found }
+            if let found = others.indices.first(where: { others[$0].named(name) }) { return known.count + found }
             others.append(Service(String(decoding: name, as: UTF8.self), topics: topics))
             return known.count + others.count - 1
         }
@@ -205,7 +211,7 @@ struct FanOutPlanner: Sendable {
             var last = -1
             keys.forEachService { name in
                 // Keys of one service tend to follow each other in a closure.
-                if last < 0 || !self[last].named(name) { last = group(named: name) }
+                if last < 0 || !group(last, isNamed: name) { last = group(named: name) }
                 count(in: last)
             }
             for service in tagOnly {

@@ -61,23 +61,27 @@ extension ClosureScratch {
         // without values has a family nobody binds to, whatever family its name was
         // registered under.
         var family: UInt32 = 0
-        var spans: ArraySlice<TemplateBinder.ValueSpan> = []
+        sourceSpans.removeAll(keepingCapacity: true)
         let (boundFamily, firstSpan) = entries.bound[head]
         if boundFamily != 0 {
             family = boundFamily
             let first = Int(firstSpan)
-            spans = entries.boundSpans[first..<first + binder.parameterCount(number: family)]
+            entries.boundSpans.withUnsafeBufferPointer {
+                sourceSpans.append(contentsOf: UnsafeBufferPointer(rebasing: $0[first..<first + binder.parameterCount(number: family)]))
+            }
         } else if entries.slots[head].reason != .bound, id != ClosureEntries.notIndexed,
                   binder.hasFamilyRules(number: index.family(of: id)), let registered = index.keySpans[id] {
             family = index.family(of: id)
-            spans = registered[...]
+            sourceSpans.append(contentsOf: registered)
         }
         guard family != 0 else { return }
         let slot = entries.slots[head]
         source.removeAll(keepingCapacity: true)
-        source.append(contentsOf: entries.nameBytes[Int(slot.start)..<Int(slot.start + slot.length)])
+        entries.nameBytes.withUnsafeBufferPointer {
+            source.append(contentsOf: UnsafeBufferPointer(rebasing: $0[Int(slot.start)..<Int(slot.start + slot.length)]))
+        }
         source.withUnsafeBufferPointer { name in
-            spans.withUnsafeBufferPointer { spans in
+            sourceSpans.withUnsafeBufferPointer { spans in
                 binder.keys(
                     family: family, source: name, spans: spans, spelling: &spelling,
                     emit: { entries.visitBound($0, $1, $2, depth: depth, parent: head, index: index, binder: binder) })

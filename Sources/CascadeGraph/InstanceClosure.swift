@@ -150,6 +150,9 @@ struct ClosureScratch {
     /// The name of the entry being expanded, copied out of the entries' names, which grow
     /// meanwhile.
     var source: [UInt8] = []
+    /// The parameters' spans in `source`, copied out likewise: a slice of the entries' spans
+    /// would make their next append copy them whole.
+    var sourceSpans: [TemplateBinder.ValueSpan] = []
 
     /// Keys looked at by this scratch's closures (each dependent and each bound key, new or
     /// not): their work.
