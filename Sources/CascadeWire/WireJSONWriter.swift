@@ -150,7 +150,8 @@ extension InvalidationMessage {
     public static func fastEncoded(head: Head, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tags: [String]) -> [UInt8] {
         let keyLength = keys.reduce(0) { $0 + Int($1.length) }
         return keyBytes.withUnsafeBufferPointer { names in
-            encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tags) { index, out in
+            if let plain = plainEncoded(head: head, names: names, keys: keys, tags: tags) { return plain }
+            return encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tags) { index, out in
                 let span = keys[index]
                 out.integer(span.depth)
                 out.raw(",\"key\":")

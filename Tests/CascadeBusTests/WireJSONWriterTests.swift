@@ -23,6 +23,33 @@ struct WireJSONWriterTests {
         #expect(traced.fastEncoded() == traced.encoded(), "\(String(decoding: traced.encoded(), as: UTF8.self))")
     }
 
+    /// The bus's path: keys as spans of one buffer of names, written through a pointer when
+    /// nothing needs escaping, else by the general writer.
+    @Test("invalidation messages from key spans: same bytes as JSONEncoder", arguments: awkward)
+    func invalidationFromSpans(text: String) {
+        let cause = InvalidationMessage.Cause(eventID: "e-1", entity: "Product", id: "p-1", version: 3, atMillis: 1_700_000_000_123)
+        let fences = [InvalidationMessage.Fence(ref: "Product#p-1", version: 3)]
+        let keys: [(String, Int)] = [("k:1", 0), (text, 7), ("order:9/x", 10), ("", 123_456), ("last", 4_294_967)]
+        var names: [UInt8] = Array("billing/".utf8)
+        var spans: [InvalidationMessage.KeySpan] = []
+        for (key, depth) in keys {
+            spans.append(.init(start: Int32(names.count), length: Int32(key.utf8.count), depth: Int32(depth)))
+            names.append(contentsOf: key.utf8)
+        }
+        for tags in [[], ["Product#p-1"], [text, "Product#p-1"]] {
+            for kind in [InvalidationMessage.Kind.invalidate, .resolve] {
+                let expected = InvalidationMessage(
+                    kind: kind, cause: cause, keys: keys.map { .init(key: $0.0, depth: $0.1) }, tags: tags, fences: fences
+                ).encoded()
+                let written = spans.withUnsafeBufferPointer {
+                    InvalidationMessage.fastEncoded(
+                        head: .init(kind: kind, cause: cause, fences: fences), keyBytes: names, keys: $0, tags: tags)
+                }
+                #expect(written == expected, "\(String(decoding: expected, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test("ledger records: same bytes as JSONEncoder", arguments: awkward)
     func ledger(text: String) {
         let record = LedgerRecord(entity: "Order", id: text, version: 7, origin: text, atMillis: 0, eventID: text, digest: UInt64.max - 1)
