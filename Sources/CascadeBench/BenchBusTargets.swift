@@ -1,3 +1,4 @@
+import ArgumentParser
 import CascadeBus
 import CascadeGraph
 import CascadeKafka
@@ -35,6 +36,11 @@ final class BenchBusUnderTest: BenchBusTarget, Sendable {
         running.withLockedValue { $0 = Task { try await group.run() } }
         // The index (from the registrations on the deps topic) and the ledger are rebuilt.
         await bus.awaitReady()
+        guard bus.isReady else {
+            // It stopped before it was ready: its own error says why.
+            try await running.withLockedValue({ $0 })?.value
+            throw ValidationError("the bus stopped before it was ready")
+        }
     }
 
     func stop() async {

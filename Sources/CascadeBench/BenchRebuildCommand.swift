@@ -184,6 +184,11 @@ public struct BenchRebuildCommand: AsyncParsableCommand {
         let running = Task { try await group.run() }
         await bus.awaitReady()
         let seconds = (clock.now - started).inSeconds
+        guard bus.isReady else {
+            // It stopped before it was ready (its log says why, e.g. a refused topic).
+            do { try await running.value } catch { printLine("  FAILED: the bus stopped before it was ready: \(error)") }
+            throw ExitCode(2)
+        }
         let statistics = bus.processor.index.statistics
         let ledger = bus.processor.ledger.count
         await group.triggerGracefulShutdown()

@@ -175,11 +175,12 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     public func setAdminURL(_ url: String) { ownership.setAdmin(url) }
 
     public func run() async throws {
-        await TopicSetup.createTopics(configuration, services: graph.serviceNames, logger: logger)
-        let admin = try KafkaAdmin(configuration: configuration.kafka)
-        if let mismatch = await TopicSetup.partitionMismatch(configuration, admin: admin) {
-            logger.critical("\(mismatch)")
-            throw BusStartError(description: mismatch)
+        do {
+            try await checkTopics()
+        } catch {
+            // The bus will never be ready: whoever awaits it must not wait for ever.
+            follower.cancelWaiters()
+            throw error
         }
         await shares?.awaitTopics()
         // The follower learns where the state topics end, reads them up to there (the bus is
@@ -205,6 +206,17 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         await state.awaitStopped()
         await producer.shutdown(timeout: .seconds(10))
         logger.info("bus stopped")
+    }
+
+    /// Creates the topics that are missing and refuses state topics partitioned otherwise
+    /// than the events.
+    private func checkTopics() async throws {
+        await TopicSetup.createTopics(configuration, services: graph.serviceNames, logger: logger)
+        let admin = try KafkaAdmin(configuration: configuration.kafka)
+        if let mismatch = await TopicSetup.partitionMismatch(configuration, admin: admin) {
+            logger.critical("\(mismatch)")
+            throw BusStartError(description: mismatch)
+        }
     }
 
     private func consumeEvents() async {
