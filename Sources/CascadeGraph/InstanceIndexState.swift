@@ -9,7 +9,7 @@ struct InstanceIndexState: ~Copyable {
     static let idMask: UInt32 = ~undeclaredBit
 
     /// What a closure reads of a name, kept in the name's own record (its hash and place are
-    /// there too): one cache line per key reached.
+    /// there too): one 32-byte record per key reached, besides the name's bytes and its list.
     struct IndexedName: NamePayload {
         /// With a graph: the binder's family number (0 = none), resolved once when the name is
         /// interned, so neither registrations nor closures match templates again.
