@@ -299,7 +299,14 @@ final class ShareFollower: Sendable {
         var stale = 0
         let messages = records.flatMap { record in
             let messages = landing.check(record, nowMillis: now)
-            if !messages.isEmpty { stale += 1 }
+            if !messages.isEmpty {
+                stale += 1
+                // Rare, and the one trace of a race judged here: what a late invalidation is
+                // explained by in a post-mortem (`--log-level debug`).
+                logger.debug("edge record judged stale: its key is invalidated", metadata: [
+                    "key": "\(record.key)", "partition": "\(record.partition)", "set_at_ms": "\(record.setAtMillis ?? 0)",
+                ])
+            }
             return messages
         }
         if stale > 0 { metrics.racesInvalidated.increment(by: Int64(stale)) }
