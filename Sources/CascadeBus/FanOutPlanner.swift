@@ -187,8 +187,7 @@ struct FanOutPlanner: Sendable {
         }
 
         mutating func group(named name: UnsafeBufferPointer<UInt8>) -> Int {
-            if let found = known.indices.first(where: { known[$0].named(name) }) { return found }
-            if let found = others.indices.first(where: { others[$0].named(name) }) { return known.count + found }
+            if let found = (0..<count).first(where: { group($0, isNamed: name) }) { return found }
             others.append(Service(String(decoding: name, as: UTF8.self), topics: topics))
             return known.count + others.count - 1
         }

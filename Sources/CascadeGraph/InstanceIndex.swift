@@ -257,7 +257,7 @@ public final class InstanceIndex: @unchecked Sendable {
     public func dependents(of tag: String) -> [String] {
         lock.withReadLock {
             guard let id = state.pointee.find(tag) else { return [] }
-            return state.pointee.dependents(of: id).map { state.pointee.names.name(of: $0 & InstanceIndexState.idMask) }
+            return state.pointee.withDependents(of: id) { $0.map { state.pointee.names.name(of: $0 & InstanceIndexState.idMask) } }
         }
     }
 

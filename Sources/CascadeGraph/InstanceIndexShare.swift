@@ -59,7 +59,8 @@ extension InstanceIndexState {
         for index in 0..<names.capacity {
             let id = UInt32(index)
             guard names.isLive(id), hasDependents(id), self.partition(of: id, partitioner) == partition else { continue }
-            for entry in Array(dependents(of: id)) {
+            // A copy: the loop changes the lists, which would copy the pool under a live slice.
+            for entry in withDependents(of: id, Array.init) {
                 let keyID = entry & Self.idMask
                 dependencies.removeAll(Int(keyID)) { $0 & Self.idMask == id }
                 edgeCount -= 1

@@ -218,10 +218,6 @@ struct InstanceIndexState: ~Copyable {
         dependentLists.removeFirst(&names[payload: UInt32(depID)].dependents) { $0 & Self.idMask == keyID }
     }
 
-    /// The keys registered on name `id`, as a slice of the pool: let it go before changing the
-    /// index.
-    func dependents(of id: UInt32) -> ArraySlice<UInt32> { dependentLists[names[payload: id].dependents] }
-
     /// Calls `body` with the keys registered on name `id`, in place.
     func withDependents<R>(of id: UInt32, _ body: (UnsafeBufferPointer<UInt32>) -> R) -> R {
         dependentLists.withList(names[payload: id].dependents, body)

@@ -11,11 +11,11 @@ extension InvalidationMessage {
         for span in keys {
             guard span.depth >= 0 else { return nil }
             let key = UnsafeBufferPointer(rebasing: names[Int(span.start)..<Int(span.start + span.length)])
-            guard !key.contains(where: Self.needsEscaping) else { return nil }
+            guard !key.contains(where: WireJSONWriter.needsEscaping) else { return nil }
             size += key.count + PlainCursor.digitCount(UInt32(span.depth))
         }
         for tag in tags {
-            guard !tag.utf8.contains(where: Self.needsEscaping) else { return nil }
+            guard !tag.utf8.contains(where: WireJSONWriter.needsEscaping) else { return nil }
             size += tag.utf8.count
         }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, written in
@@ -40,8 +40,6 @@ extension InvalidationMessage {
             written = out.position
         }
     }
-
-    private static func needsEscaping(_ unit: UInt8) -> Bool { unit < 0x20 || unit == 0x22 || unit == 0x5C }
 }
 
 /// Writes bytes into a buffer sized beforehand.

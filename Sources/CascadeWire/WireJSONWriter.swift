@@ -29,7 +29,7 @@ public struct WireJSONWriter {
 
     mutating func string(bytes units: some Collection<UInt8>) {
         bytes.append(0x22)
-        if !units.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+        if !units.contains(where: Self.needsEscaping) {
             bytes.append(contentsOf: units)
             bytes.append(0x22)
             return
@@ -51,6 +51,9 @@ public struct WireJSONWriter {
         }
         bytes.append(0x22)
     }
+
+    /// Whether a byte of a string must be escaped in JSON (a control character, `"` or `\`).
+    static func needsEscaping(_ unit: UInt8) -> Bool { unit < 0x20 || unit == 0x22 || unit == 0x5C }
 
     mutating func integer<T: BinaryInteger>(_ value: T) {
         if value == 0 { bytes.append(0x30); return }
@@ -148,9 +151,9 @@ extension InvalidationMessage {
     /// A message of the cascade `head` starts, keys given as spans of `keyBytes` (the bus
     /// writes them straight from a closure's names, without a String per key).
     public static func fastEncoded(head: Head, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tags: [String]) -> [UInt8] {
-        let keyLength = keys.reduce(0) { $0 + Int($1.length) }
-        return keyBytes.withUnsafeBufferPointer { names in
+        keyBytes.withUnsafeBufferPointer { names in
             if let plain = plainEncoded(head: head, names: names, keys: keys, tags: tags) { return plain }
+            let keyLength = keys.reduce(0) { $0 + Int($1.length) }
             return encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tags) { index, out in
                 let span = keys[index]
                 out.integer(span.depth)
