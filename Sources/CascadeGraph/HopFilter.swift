@@ -16,7 +16,9 @@ import NIOConcurrencyHelpers
 /// the shares that reach that dependency.
 public final class HopFilter: Sendable {
     private let binder: TemplateBinder?
-    private let learned: NIOLockedValueBox<Set<UInt32>>
+    /// By family number: whether some registration depends on it. An array, not a set: the
+    /// question is asked for every key of every closure of a share.
+    private let learned: NIOLockedValueBox<[Bool]>
     /// When each family was learned here (ms since 1970): until the others have heard of it,
     /// they hand none of its keys on (see `learnedWithin`).
     private let learnedAt = NIOLockedValueBox<[UInt32: Int64]>([:])
@@ -27,7 +29,9 @@ public final class HopFilter: Sendable {
     }
 
     /// Every family learned so far, for the beacon.
-    public var families: Set<UInt32> { learned.withLockedValue { $0 } }
+    public var families: Set<UInt32> {
+        learned.withLockedValue { flags in Set(flags.indices.filter { flags[$0] }.map(UInt32.init)) }
+    }
 
     /// When the family of `name` (`service/key`) was learned here, nil if it was not: until
     /// the other instances heard of it, they handed none of its keys on, so this instance's
@@ -47,25 +51,34 @@ public final class HopFilter: Sendable {
 
     public struct Snapshot {
         let binder: TemplateBinder?
-        let families: Set<UInt32>
+        let families: [Bool]
 
         /// Whether a key reached in another partition's share may have registered dependents
         /// there; `family` is the number its closure slot carries (`UInt16.max`: too large to
         /// carry, resolved from the name's templates).
         public func mayHaveDependents(_ name: UnsafeBufferPointer<UInt8>, family: UInt16) -> Bool {
             guard let binder else { return true }
-            if family != UInt16.max { return families.contains(UInt32(family)) }
+            if family != UInt16.max { return learned(UInt32(family)) }
             // Not `service/key`: an `Entity#id` whose events arrive in another share.
             guard name.contains(UInt8(ascii: "/")) else { return true }
-            return families.contains(binder.resolve(name: name).number)
+            return learned(binder.resolve(name: name).number)
         }
+
+        private func learned(_ family: UInt32) -> Bool { Int(family) < families.count && families[Int(family)] }
     }
 
     /// Families some registration depends on (learned here or told by another instance).
     /// `atMillis`: when a family new to the whole system was learned (an edge applied live),
     /// nil when others knew it already (a beacon told it, or a rebuild read it back).
     public func learn<Families: Sequence<UInt32>>(families: Families, atMillis: Int64? = nil) {
-        let new = learned.withLockedValue { learned in families.filter { learned.insert($0).inserted } }
+        let new = learned.withLockedValue { learned in
+            families.filter { family in
+                guard Int(family) >= learned.count || !learned[Int(family)] else { return false }
+                if Int(family) >= learned.count { learned += repeatElement(false, count: Int(family) + 1 - learned.count) }
+                learned[Int(family)] = true
+                return true
+            }
+        }
         guard !new.isEmpty, let atMillis else { return }
         learnedAt.withLockedValue { for family in new { $0[family] = atMillis } }
     }

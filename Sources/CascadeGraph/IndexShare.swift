@@ -111,7 +111,7 @@ public final class IndexShare: Sendable {
         // Without hops no other share takes part in this root, so none can hop back here.
         guard !hops.isEmpty || !handedOn.isEmpty else { return ShareClosure(closure: closure, baseDepth: 0, hops: []) }
         let named = Self.stableHashes(closure)
-        memory.withLockedValue { _ = $0.note(root: root, names: named) }
+        memory.withLockedValue { $0.note(root: HopMemory.key(of: root), names: named) }
         let first = StateHop(
             root: root, name: closure.root, partition: rootPartition, fence: event.ref, fenceVersion: event.version, depth: 0,
             path: [closure.root], skip: named)
@@ -122,15 +122,18 @@ public final class IndexShare: Sendable {
     /// The share's part of a hop; nil when this share expanded the key for its root already.
     public func closure(of hop: StateHop, whileLocked: (InstanceClosure) -> Void = { _ in }) -> ShareClosure? {
         let name = StableNameHash.of(hop.name)
-        guard memory.withLockedValue({ $0.firstExpansion(root: hop.root, name: name) }) else { return nil }
-        var skip = Set(hop.skip).union(memory.withLockedValue { $0.names(of: hop.root) })
+        let root = HopMemory.key(of: hop.root)
+        let (first, remembered) = memory.withLockedValue { ($0.firstExpansion(root: root, name: name), $0.names(of: root)) }
+        guard first else { return nil }
+        var skip = Set(hop.skip)
+        skip.formUnion(remembered)
         // A key the root reached before, but stored again since its event, may have been
         // computed from this hop's key before that went: it goes again. (Its own hops end
         // where a share expanded it for this root already.)
         if hop.atMillis > 0 { skip.subtract(newest.storedSince(hop.atMillis, among: skip)) }
         let closure = index.closure(ofHop: hop.name, skipping: skip, whileLocked: whileLocked)
         let named = Self.stableHashes(closure)
-        memory.withLockedValue { _ = $0.note(root: hop.root, names: named) }
+        memory.withLockedValue { $0.note(root: root, names: named) }
         var from = hop
         from.skip = hop.skip + [name] + named
         let hops = Self.hops(keysToHandOn(closure, held: heldFlags()), of: closure, from: from)
@@ -159,9 +162,10 @@ public final class IndexShare: Sendable {
             closure.slots.indices.compactMap { position in
                 let slot = closure.slots[position]
                 let name = UnsafeBufferPointer(rebasing: bytes[Int(slot.start)..<Int(slot.start + slot.length)])
+                // The family first: most keys listed have no registered dependents anywhere.
+                guard filter.mayHaveDependents(name, family: slot.family) else { return nil }
                 let partition = partitioner.partition(of: name)
-                guard !held[Int(partition)], filter.mayHaveDependents(name, family: slot.family) else { return nil }
-                return (position, partition)
+                return held[Int(partition)] ? nil : (position, partition)
             }
         }
     }
@@ -202,9 +206,14 @@ public final class IndexShare: Sendable {
 /// Per root, the names (`StableNameHash`es) a share has named or expanded: a hop for one of them
 /// again is done. Bounded: the oldest roots are forgotten first (a root's hops all come within
 /// moments).
+///
+/// Roots are known by their `StableNameHash` and their names kept in the order noted, in one
+/// array each: a hop's closure notes about a hundred names at once, and a set per root (hashed
+/// with SipHash, grown as it fills, keyed by the root's String) cost more than the closure
+/// itself. A root is asked about one name at a time (`firstExpansion`), which a scan answers.
 struct HopMemory {
-    private var byRoot: [String: Set<UInt64>] = [:]
-    private var order: [String] = []
+    private var byRoot: [UInt64: [UInt64]] = [:]
+    private var order: [UInt64] = []
     private var oldest = 0
     let capacity: Int
 
@@ -212,24 +221,26 @@ struct HopMemory {
         self.capacity = capacity
     }
 
-    func names(of root: String) -> Set<UInt64> { byRoot[root] ?? [] }
+    /// `root` as this memory knows it.
+    static func key(of root: String) -> UInt64 { StableNameHash.of(root) }
+
+    func names(of root: UInt64) -> [UInt64] { byRoot[root] ?? [] }
 
     /// Whether `name` is new for `root` here; notes it.
-    mutating func firstExpansion(root: String, name: UInt64) -> Bool {
-        note(root: root, names: [name]) > 0
+    mutating func firstExpansion(root: UInt64, name: UInt64) -> Bool {
+        if byRoot[root]?.contains(name) == true { return false }
+        note(root: root, names: CollectionOfOne(name))
+        return true
     }
 
-    /// Notes names for `root`; returns how many were new.
-    @discardableResult
-    mutating func note(root: String, names: [UInt64]) -> Int {
+    /// Notes names for `root` (repeats cost a little room, never a wrong answer).
+    mutating func note<Names: Collection<UInt64>>(root: UInt64, names: Names) {
+        guard !names.isEmpty else { return }
         if byRoot[root] == nil {
             order.append(root)
-            byRoot[root] = []
             forgetOldest()
         }
-        var added = 0
-        for name in names where byRoot[root, default: []].insert(name).inserted { added += 1 }
-        return added
+        byRoot[root, default: []].append(contentsOf: names)
     }
 
     private mutating func forgetOldest() {
