@@ -73,7 +73,9 @@ public final class HopFilter: Sendable {
     public func learn<Families: Sequence<UInt32>>(families: Families, atMillis: Int64? = nil) {
         let new = learned.withLockedValue { learned in
             families.filter { family in
-                guard Int(family) >= learned.count || !learned[Int(family)] else { return false }
+                // Family numbers are a graph's, dense and small; a larger one (a beacon from
+                // another graph) is no family here.
+                guard family <= UInt16.max, Int(family) >= learned.count || !learned[Int(family)] else { return false }
                 if Int(family) >= learned.count { learned += repeatElement(false, count: Int(family) + 1 - learned.count) }
                 learned[Int(family)] = true
                 return true
