@@ -106,7 +106,7 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         let partitioner = StatePartitioner(count: partitionCount)
         let records = Self.route(workload.registrations, graph: cacheGraph, partitioner: partitioner)
         print("cascade bench scale --in-process: \(keys) registrations, \(events) events, \(partitionCount) partitions, graph \(graph); no broker")
-        print("instances  index MB/instance (max)  ratio  registrations held (max)  rebuild s (max)  ratio  CPU µs/event (sum)  ratio  hops/event  named twice/event")
+        print("instances  index MB/instance (max)  ratio  registrations held (max)  rebuild s (max)  ratio  CPU µs/event (sum)  ratio  interleaved  ratio  hops/event  named twice/event")
         let today = Self.wholeIndex(workload: workload, graph: cacheGraph)
         print(String(
             format: "today: one index fed registrations whole: %.1f MB, %d registrations, rebuilt in %.2f s, closure %.2f µs/event",
@@ -118,9 +118,10 @@ public struct BenchScaleCommand: AsyncParsableCommand {
             let base = single ?? figures
             if single == nil { single = figures }
             print(String(
-                format: "%9d  %23.1f  %5.2f  %24d  %15.2f  %5.2f  %18.2f  %5.2f  %10.2f  %16.2f", count, figures.maxIndexMB,
+                format: "%9d  %23.1f  %5.2f  %24d  %15.2f  %5.2f  %18.2f  %5.2f  %11.2f  %5.2f  %10.2f  %16.2f", count, figures.maxIndexMB,
                 figures.maxIndexMB / base.maxIndexMB, figures.maxRegistrations, figures.maxRebuildSeconds,
                 figures.maxRebuildSeconds / base.maxRebuildSeconds, figures.cpuMicrosPerEvent, figures.cpuMicrosPerEvent / base.cpuMicrosPerEvent,
+                figures.interleavedMicrosPerEvent, figures.interleavedMicrosPerEvent / base.interleavedMicrosPerEvent,
                 figures.hopsPerEvent, figures.namedTwicePerEvent))
         }
         print("floors (issue 24, with 4 instances): index ≤ 0.35 of one instance's, rebuild ≤ 0.35, CPU per event ≤ 1.5x")
@@ -161,6 +162,36 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         return (closures, hops)
     }
 
+    /// The same cascades, each share working through what it was handed before the next
+    /// share starts (its events, then in rounds the hops the others sent it), as instances on
+    /// machines of their own do: a share's work stays in its own cache. Returns the hops sent.
+    static func cascadeByShare(
+        _ events: [DomainEvent], shares: [IndexShare], owner: (Int32) -> Int, partitioner: StatePartitioner
+    ) -> Int {
+        var roots = [[Int]](repeating: [], count: shares.count)
+        for (position, event) in events.enumerated() {
+            roots[owner(partitioner.partition(of: "\(event.ref.entity)#\(event.ref.id)"))].append(position)
+        }
+        var hops = [[StateHop]](repeating: [], count: shares.count)
+        for (share, positions) in roots.enumerated() {
+            for position in positions {
+                for hop in shares[share].closure(of: events[position], root: "e-\(position)").hops { hops[owner(hop.partition)].append(hop) }
+            }
+        }
+        var sent = 0
+        while hops.contains(where: { !$0.isEmpty }) {
+            let round = hops
+            hops = [[StateHop]](repeating: [], count: shares.count)
+            for (share, handed) in round.enumerated() {
+                sent += handed.count
+                for hop in handed {
+                    for next in shares[share].closure(of: hop)?.hops ?? [] { hops[owner(next.partition)].append(next) }
+                }
+            }
+        }
+        return sent
+    }
+
     /// The index as every instance holds it today, for the 1-instance comparison.
     static func wholeIndex(workload: BenchBusWorkload, graph: CacheGraph) -> ScaleFigures {
         let index = InstanceIndex(graph: graph)
@@ -190,6 +221,8 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         var maxRegistrations = 0
         var maxRebuildSeconds = 0.0
         var cpuMicrosPerEvent = 0.0
+        /// The same events with every share's work interleaved event by event on one core.
+        var interleavedMicrosPerEvent = 0.0
         var hopsPerEvent = 0.0
         var namedTwicePerEvent = 0.0
     }
@@ -217,13 +250,17 @@ public struct BenchScaleCommand: AsyncParsableCommand {
         }
         let resolved = min(events, workload.events.count)
         let domains = workload.events.prefix(resolved).enumerated().map { Self.domainEvent($1, position: $0) }
-        // Timed as a whole, as the index of today is; then again, untimed, to count what was named twice.
-        var hops = 0
+        // Timed as a whole, as the index of today is, share by share; then interleaved (the
+        // shares' memory competing for one core's cache); then again, untimed, to count what
+        // was named twice.
         let started = BenchBusPipeline.threadCPUNanos()
-        for (position, domain) in domains.enumerated() {
-            hops += Self.cascade(domain, root: "e-\(position)", shares: shares, owner: owner, partitioner: partitioner).hops
-        }
+        let hops = Self.cascadeByShare(domains, shares: shares, owner: owner, partitioner: partitioner)
         let cpuNanos = BenchBusPipeline.threadCPUNanos() - started
+        let interleavedStart = BenchBusPipeline.threadCPUNanos()
+        for (position, domain) in domains.enumerated() {
+            _ = Self.cascade(domain, root: "i-\(position)", shares: shares, owner: owner, partitioner: partitioner)
+        }
+        figures.interleavedMicrosPerEvent = Double(BenchBusPipeline.threadCPUNanos() - interleavedStart) / 1000 / Double(resolved)
         var namedTwice = 0
         for (position, domain) in domains.enumerated() where count > 1 {
             let closures = Self.cascade(domain, root: "again-\(position)", shares: shares, owner: owner, partitioner: partitioner).closures

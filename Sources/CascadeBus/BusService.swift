@@ -430,15 +430,15 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             let nowMillis = Timestamps.nowMillis()
             let source = SourcePosition(topic: message.topic, partition: message.partition, offset: message.offset)
             let isHop = shares != nil && message.topic == hopsTopic
-            let result = isHop && message.header(HopCredit.header) != nil
-                ? creditReturned(message)
+            // A message of the hops topic may carry a batch of hops: one result each.
+            let results = isHop && message.header(HopCredit.header) != nil
+                ? [creditReturned(message)]
                 : isHop
-                ? processor.processHop(value: message.valueBytes, source: source, nowMillis: nowMillis)
-                : processor.process(
+                ? processor.processHops(value: message.valueBytes, source: source, nowMillis: nowMillis)
+                : [processor.process(
                     key: message.keyBytes, value: message.valueBytes,
-                    headers: message.headers.map { SourceMessage.Header($0.name, $0.value) }, source: source, nowMillis: nowMillis)
-            metrics.record(result, elapsed: clock.now - started)
-            if case .deadLetter = result.outcome { rememberDeadLetter(message, result, atMillis: nowMillis) }
+                    headers: message.headers.map { SourceMessage.Header($0.name, $0.value) }, source: source, nowMillis: nowMillis)]
+            let elapsed = (clock.now - started) / max(1, results.count)
             let partition = OffsetTracker.PartitionKey(topic: message.topic, partition: message.partition)
             let index: Int
             if let known = spanOf[partition] {
@@ -446,12 +446,17 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             } else {
                 index = spans.count
                 spanOf[partition] = index
-                spans.append(EventSpan(partition: partition, maxBatchBytes: configuration.maxBatchBytes))
+                spans.append(EventSpan(
+                    partition: partition, maxBatchBytes: configuration.maxBatchBytes, hopsTopic: shares == nil ? nil : hopsTopic))
             }
-            spans[index].add(
-                offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID,
-                cascade: Self.cascade(of: result, message, consumedMillis: nowMillis))
-            spans[index].credit(owed: result.owedCredit, returning: result.creditToReturn)
+            for result in results {
+                metrics.record(result, elapsed: elapsed)
+                if case .deadLetter = result.outcome { rememberDeadLetter(message, result, atMillis: nowMillis) }
+                spans[index].add(
+                    offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID,
+                    cascade: Self.cascade(of: result, message, consumedMillis: nowMillis))
+                spans[index].credit(owed: result.owedCredit, returning: result.creditToReturn)
+            }
         }
         return spans
     }
@@ -459,23 +464,23 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
     /// Credit an event's hops sent back (`HopCredits`): once all of it is back, the event's
     /// span counts as acknowledged. Causes nothing to send.
     private func creditReturned(_ message: KafkaMessage) -> ProcessingResult {
-        if let bytes = message.valueBytes, let credit = try? HopCredit.decode(bytes), let sequence = credits.returned(credit) {
-            commits.acknowledge(sequence: sequence)
+        for credit in (message.valueBytes.flatMap { try? HopCredit.decodeAll($0) } ?? []) {
+            if let sequence = credits.returned(credit) { commits.acknowledge(sequence: sequence) }
         }
         return ProcessingResult(outcome: .skipped(reason: "hop-credit"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
     }
 
     /// Sends back, to each event's partition of the hops topic, the credit of hops whose
-    /// messages are delivered: the last messages of their span, which is acknowledged (and its
-    /// offsets committed) once they are.
+    /// messages are delivered (one message per partition): the last messages of their span,
+    /// which is acknowledged (and its offsets committed) once they are.
     private func returnCredits() async {
         let header = [KafkaHeader(name: HopCredit.header, value: Array("1".utf8))]
         for await due in creditsToReturn.stream {
-            for (index, credit) in due.credits.enumerated() {
+            for (index, batch) in HopCredit.batches(due.credits).enumerated() {
                 do throws(KafkaError) {
                     try await producer.produce(
-                        topic: configuration.topics.hops, key: Array("credit".utf8), value: credit.encoded(), headers: header,
-                        partition: credit.origin.partition, token: AcknowledgedCommits.token(sequence: due.sequence, position: due.position + index))
+                        topic: configuration.topics.hops, key: Array("credit".utf8), value: HopCredit.encode(batch: batch), headers: header,
+                        partition: batch[0].origin.partition, token: AcknowledgedCommits.token(sequence: due.sequence, position: due.position + index))
                 } catch {
                     logger.error("cannot return the credit of a hop", metadata: ["error": "\(error)"])
                 }
@@ -523,10 +528,10 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
                 processor.cascades.remember(span.cascades)
             }
             // Beside its messages, the span waits for the credit of its events' hops to come back
-            // (one unit), and for the credit it returns to be delivered (one message each).
+            // (one unit), and for the credit it returns to be delivered (one message per partition).
             let sequence = commits.tracker.begin(
                 span.partition, offsets: span.firstOffset...span.lastOffset, events: span.events,
-                messages: outbound.count + (span.owed.isEmpty ? 0 : 1) + span.returns.count)
+                messages: outbound.count + (span.owed.isEmpty ? 0 : 1) + HopCredit.batches(span.returns).count)
             if let due = credits.began(sequence: sequence, messages: outbound.count, owed: span.owed, returns: span.returns) {
                 creditsToReturn.continuation.yield(due)
             }

@@ -271,20 +271,29 @@ public struct EventProcessor: Sendable {
         return result
     }
 
+    /// A message of the hops topic: a batch of hops (or one), each processed as `process(hop:)`
+    /// does, in order. A message that is no hop is one dead letter.
+    public func processHops(value: [UInt8]?, source: SourcePosition, nowMillis: Int64) -> [ProcessingResult] {
+        guard share != nil else {
+            return [ProcessingResult(outcome: .skipped(reason: "hop-without-share"), messages: [], fanOut: [], throughCycle: false, unresolved: [])]
+        }
+        let hops: [StateHop]
+        do {
+            guard let value else { throw EventRejection("bad-hop", "a hop without a value") }
+            hops = try StateHop.decodeAll(value, partition: source.partition)
+        } catch {
+            let rejection = error as? EventRejection ?? EventRejection("bad-hop", "not a hop: \(error)")
+            return [deadLetter(nil, value, rejection, source)]
+        }
+        return hops.map { process(hop: $0, nowMillis: nowMillis) }
+    }
+
     /// A hop of partitioned state from another share (or this one): the keys its key's
     /// registered dependents here reach, fenced and caused as the root event's, and the hops
     /// they lead on to. A hop this share expanded for its root already causes nothing.
-    public func processHop(value: [UInt8]?, source: SourcePosition, nowMillis: Int64) -> ProcessingResult {
+    func process(hop: StateHop, nowMillis: Int64) -> ProcessingResult {
         guard let share else {
             return ProcessingResult(outcome: .skipped(reason: "hop-without-share"), messages: [], fanOut: [], throughCycle: false, unresolved: [])
-        }
-        let hop: StateHop
-        do {
-            guard let value else { throw EventRejection("bad-hop", "a hop without a value") }
-            hop = try StateHop.decode(value, partition: source.partition)
-        } catch {
-            let rejection = error as? EventRejection ?? EventRejection("bad-hop", "not a hop: \(error)")
-            return deadLetter(nil, value, rejection, source)
         }
         let recent = recentInvalidations
         let handedOn = RecentInvalidations.hash(hop.name)

@@ -1,6 +1,7 @@
 /// Credit of a hop-aware cascade (`HopCredits` in the bus): a part of what an event gave its
 /// hops, on its way back to the event's partition. On the hops topic: keyed `credit`, produced
-/// to `origin.partition`, marked by the header `cascade-credit`.
+/// to `origin.partition`, marked by the header `cascade-credit`; the credits one span returns to
+/// one partition go as one message, a JSON array (`encode(batch:)`, `decodeAll` reads both).
 public struct HopCredit: Codable, Sendable, Hashable {
     /// The event the credit belongs to: its partition of the events topic, its offset, and the
     /// ticket of the attempt (an event resolved again after a takeover gives new credit).
@@ -44,5 +45,27 @@ public struct HopCredit: Codable, Sendable, Hashable {
 
     public static func decode(_ bytes: [UInt8]) throws -> HopCredit {
         try WireJSON.decode(HopCredit.self, bytes)
+    }
+
+    public static func encode(batch: [HopCredit]) -> [UInt8] { WireJSON.encode(batch) }
+
+    /// The credits of one message: a batch (an array) or one credit.
+    public static func decodeAll(_ bytes: [UInt8]) throws -> [HopCredit] {
+        guard bytes.first(where: { !WireJSON.isWhitespace($0) }) == UInt8(ascii: "[") else { return [try decode(bytes)] }
+        return try WireJSON.decode([HopCredit].self, bytes)
+    }
+
+    /// `credits` grouped by the partition they go back to, in the order first seen: one
+    /// message each.
+    public static func batches(_ credits: [HopCredit]) -> [[HopCredit]] {
+        var batches: [[HopCredit]] = []
+        for credit in credits {
+            if let index = batches.firstIndex(where: { $0[0].origin.partition == credit.origin.partition }) {
+                batches[index].append(credit)
+            } else {
+                batches.append([credit])
+            }
+        }
+        return batches
     }
 }

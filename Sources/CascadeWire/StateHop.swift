@@ -4,8 +4,10 @@
 /// the invalidations it causes carry), the key's depth and path from the root, and the
 /// `StableNameHash`es of what the shares before named for the root.
 ///
-/// On the hops topic: keyed by `name`, produced to `partition`, which is the message's place and
-/// not part of its value (`decode` takes it, as `EdgeRecord.decode` does).
+/// On the hops topic: produced to `partition`, which is the message's place and not part of its
+/// value (`decode` takes it, as `EdgeRecord.decode` does). The hops one span of events hands to
+/// one partition go as one message, a JSON array of them (`HopBatch`); one hop alone (the race
+/// check's) is a bare object, keyed by `name`. `decodeAll` reads both.
 public struct StateHop: Codable, Sendable, Hashable {
     /// The root event, as the bus names it (`Entity#id@version` and its source position): the
     /// unit of "each key at most once".
@@ -93,5 +95,41 @@ public struct StateHop: Codable, Sendable, Hashable {
         var hop = try WireJSON.decode(StateHop.self, bytes)
         hop.partition = partition
         return hop
+    }
+
+    /// The hops of one message read from `partition`: a batch (an array) or one hop.
+    public static func decodeAll(_ bytes: [UInt8], partition: Int32) throws -> [StateHop] {
+        guard bytes.first(where: { !WireJSON.isWhitespace($0) }) == UInt8(ascii: "[") else {
+            return [try decode(bytes, partition: partition)]
+        }
+        var hops = try WireJSON.decode([StateHop].self, bytes)
+        for index in hops.indices { hops[index].partition = partition }
+        return hops
+    }
+}
+
+/// The hops a span hands to one partition, written as one JSON array: each hop's own encoding,
+/// comma-separated, so a batch is built without decoding or re-encoding anything.
+public struct HopBatch: Sendable {
+    public let partition: Int32
+    private var bytes: [UInt8] = [UInt8(ascii: "[")]
+    public private(set) var count = 0
+
+    public init(partition: Int32) {
+        self.partition = partition
+    }
+
+    /// Bytes so far, with the closing bracket.
+    public var byteCount: Int { bytes.count + 1 }
+
+    public mutating func append(encodedHop: [UInt8]) {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: encodedHop)
+        count += 1
+    }
+
+    public consuming func finish() -> [UInt8] {
+        bytes.append(UInt8(ascii: "]"))
+        return bytes
     }
 }
