@@ -260,6 +260,51 @@ struct PartitionedStateTests {
         }, "a registration racing the event is invalidated where its edge lands")
     }
 
+    @Test("events of one partition hopping to one other partition: their hops go as one message, and every chain goes")
+    func hopsOfOneSpanGoBatched() async throws {
+        let system = try await System.start()
+        defer { system.stop() }
+        try await system.learnFamilies()
+        let partitioner = StatePartitioner(count: Int32(Self.partitions))
+        // Eight products whose events share a partition and whose product keys' edges share
+        // another, held by another instance that the events' owner does not stand by for.
+        let first = try #require((0..<10_000).lazy.map { "batch-\($0)" }.first { id in
+            let middle = "product-service/product:\(id)"
+            return system.holder(of: middle) != system.holder(of: "Product#\(id)") && system.standby(of: middle) != system.holder(of: "Product#\(id)")
+        })
+        let events = partitioner.partition(of: "Product#\(first)")
+        let middles = partitioner.partition(of: "product-service/product:\(first)")
+        let ids = Array((0..<200_000).lazy.map { "batch-\($0)" }.filter { id in
+            partitioner.partition(of: "Product#\(id)") == events && partitioner.partition(of: "product-service/product:\(id)") == middles
+        }.prefix(8))
+        #expect(ids.count == 8)
+        var chains: [(service: String, key: String)] = []
+        for id in ids { chains += try await Self.setChain(system, id) }
+        // As in `setChainKept`: nothing to await but the race window.
+        try await Task.sleep(for: .seconds(1.5))
+        for key in chains { #expect(try await system.cli(key.service, ["EXISTS", key.key]) == "1", "\(key) was kept before the events") }
+
+        // One kcat call, Kafka's partitioner, a linger: the eight events land together.
+        let lines = ids.map { #"Product#\#($0)|{"entity":"Product","id":"\#($0)","op":"update","version":2,"origin":"test"}"# }
+        let produced = try await runCommand(
+            "kcat", ["-b", system.bootstrap, "-P", "-t", "cascade.events", "-K", "|", "-X", "partitioner=murmur2_random", "-X", "linger.ms=200"],
+            stdin: lines.joined(separator: "\n") + "\n")
+        try produced.requireSuccess()
+        #expect(try await eventually(timeout: .seconds(20)) { try await Self.allGone(system, chains) }, "every key of the eight chains is gone")
+
+        // On the hops topic, the product keys' partition got the hops of several events in one
+        // message (a JSON array), not one message each.
+        let read = try await runCommand("kcat", [
+            "-b", system.bootstrap, "-C", "-t", "cascade.hops", "-p", String(middles), "-o", "beginning", "-e", "-q", "-f", "%s\n",
+        ])
+        try read.requireSuccess()
+        let batches = read.stdout.split(separator: "\n").compactMap { line -> [StateHop]? in
+            line.hasPrefix("[") ? try? StateHop.decodeAll(Array(line.utf8), partition: middles) : nil
+        }
+        let largest = batches.map { batch in batch.filter { hop in ids.contains { hop.name == "product-service/product:\($0)" } }.count }.max() ?? 0
+        #expect(largest >= 2, "the largest batch held \(largest) of the eight hops: \(read.stdout.prefix(600))")
+    }
+
     @Test("the instance holding the middle of a chain is killed as its event is published: nothing is lost")
     func killMidCascade() async throws {
         let system = try await System.start()
