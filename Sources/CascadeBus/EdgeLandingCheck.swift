@@ -38,7 +38,7 @@ struct EdgeLandingCheck: Sendable {
             recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
         }
         var messages = raceCheck.plan(staleness, root: record.key, closure: closure, nowMillis: nowMillis)
-        messages.append(hop(of: record.key, staleness, setAtMillis: setAtMillis))
+        messages.append(hop(of: record.key, staleness, setAtMillis: setAtMillis, nowMillis: nowMillis))
         return messages
     }
 
@@ -55,7 +55,16 @@ struct EdgeLandingCheck: Sendable {
     }
 
     /// The stale key handed to its partition's share: what depends on it lies there.
-    private func hop(of key: CacheKeyRef, _ staleness: RegistrationRaceCheck.Staleness, setAtMillis: Int64) -> OutboundMessage {
+    ///
+    /// Its root names this judgment, not only the record: a record judged again (by the next
+    /// holder of its partition, which checks each key's last record as it rebuilds) invalidates
+    /// the key again, and what was stored on it since must go too. Under a root of the record
+    /// alone, the share there had expanded the key for that root already and did nothing, and
+    /// a dependent stored in between outlived its dependency's invalidation (a cycle pair in the
+    /// partitioned chaos runs).
+    private func hop(
+        of key: CacheKeyRef, _ staleness: RegistrationRaceCheck.Staleness, setAtMillis: Int64, nowMillis: Int64
+    ) -> OutboundMessage {
         let name = key.description
         var fence = EntityRef(entity: "", id: name)
         var version: UInt64 = 0
@@ -68,7 +77,7 @@ struct EdgeLandingCheck: Sendable {
             atMillis = entry.record.atMillis
         }
         var hop = StateHop(
-            root: "race \(name) \(setAtMillis)", name: name, partition: share.partitioner.partition(of: name), fence: fence,
+            root: "race \(name) \(setAtMillis) \(nowMillis)", name: name, partition: share.partitioner.partition(of: name), fence: fence,
             fenceVersion: version, depth: 0, path: [name], skip: [])
         hop.eventID = eventID
         hop.atMillis = atMillis

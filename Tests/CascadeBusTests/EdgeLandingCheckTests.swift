@@ -38,4 +38,19 @@ import Testing
         _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 3), nowMillis: 11_000)
         #expect(!landing.check(try record("summary", setAt: 10_000), nowMillis: 11_100).isEmpty)
     }
+
+    @Test("a record judged stale again (by the next holder of its partition) hands on a hop its key's share expands again")
+    func recordJudgedTwice() throws {
+        _ = fixture.process(PipelineFixture.event("Product", "p-1", version: 2), nowMillis: 5000)
+        let hops = try [10_300, 10_900].map { now in
+            let messages = landing.check(try record("other", setAt: 4000), nowMillis: Int64(now))
+            let hop = try #require(messages.first { $0.topic == fixture.topics.hops })
+            return try StateHop.decode(try #require(hop.value), partition: try #require(hop.partition))
+        }
+        #expect(hops[0].root != hops[1].root)
+        // The share holding the key's partition: what was stored on the key between the two
+        // judgments goes with the second.
+        #expect(landing.share.closure(of: hops[0]) != nil)
+        #expect(landing.share.closure(of: hops[1]) != nil, "the second judgment's hop was taken for the first's")
+    }
 }
