@@ -51,7 +51,7 @@ public struct HopCredit: Codable, Sendable, Hashable {
 
     /// The credits of one message: a batch (an array) or one credit.
     public static func decodeAll(_ bytes: [UInt8]) throws -> [HopCredit] {
-        guard bytes.first(where: { !WireJSON.isWhitespace($0) }) == UInt8(ascii: "[") else { return [try decode(bytes)] }
+        guard WireJSON.isArray(bytes) else { return [try decode(bytes)] }
         return try WireJSON.decode([HopCredit].self, bytes)
     }
 

@@ -31,7 +31,7 @@ struct JSONScanner {
     private func fail(_ reason: String) -> Failure { Failure(reason: reason, offset: index) }
 
     private mutating func skipSpace() {
-        while index < bytes.count, bytes[index] == 32 || bytes[index] == 10 || bytes[index] == 13 || bytes[index] == 9 { index += 1 }
+        while index < bytes.count, WireJSON.isWhitespace(bytes[index]) { index += 1 }
     }
 
     private mutating func parseValue(depth: Int) throws(Failure) -> Value {
@@ -387,11 +387,7 @@ private struct Skipper {
     private func fail(_ reason: String) -> JSONScanner.Failure { .init(reason: reason, offset: index) }
 
     @inline(__always) private mutating func skipSpace() {
-        while index < bytes.count {
-            let byte = bytes[index]
-            guard byte == 32 || byte == 10 || byte == 13 || byte == 9 else { return }
-            index += 1
-        }
+        while index < bytes.count, WireJSON.isWhitespace(bytes[index]) { index += 1 }
     }
 
     mutating func skip(depth: Int) throws(JSONScanner.Failure) {

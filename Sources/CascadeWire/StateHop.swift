@@ -99,7 +99,7 @@ public struct StateHop: Codable, Sendable, Hashable {
 
     /// The hops of one message read from `partition`: a batch (an array) or one hop.
     public static func decodeAll(_ bytes: [UInt8], partition: Int32) throws -> [StateHop] {
-        guard bytes.first(where: { !WireJSON.isWhitespace($0) }) == UInt8(ascii: "[") else {
+        guard WireJSON.isArray(bytes) else {
             return [try decode(bytes, partition: partition)]
         }
         var hops = try WireJSON.decode([StateHop].self, bytes)

@@ -14,7 +14,14 @@ enum WireJSON {
     }
 
     /// JSON's insignificant whitespace (RFC 8259): space, tab, line feed, carriage return.
+    @inline(__always)
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    /// Whether a document is an array: its first byte past whitespace is `[` (a batch of hops
+    /// or of credits, where one alone is a bare object).
+    static func isArray(_ bytes: [UInt8]) -> Bool {
+        bytes.first(where: { !isWhitespace($0) }) == UInt8(ascii: "[")
     }
 }
