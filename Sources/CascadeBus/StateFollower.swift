@@ -393,8 +393,7 @@ final class StateFollower: Sendable {
         var errorsUnlogged = 0
         /// Live registrations of the last `latelyMillis`, with when each was read: what
         /// `recheck(readSince:)` checks again.
-        var lately: [(readAtMillis: Int64, registration: Registration)] = []
-        var latelyStart = 0
+        var lately = LatelyKept<Registration>(horizonMillis: StateFollower.latelyMillis, limit: StateFollower.latelyLimit)
 
         init(checkedFrom: [Int32: Int64]) {
             self.checkedFrom = checkedFrom
@@ -412,20 +411,11 @@ final class StateFollower: Sendable {
         }
 
         mutating func keepLately(_ live: [Registration], nowMillis: Int64) {
-            for registration in live { lately.append((nowMillis, registration)) }
-            while latelyStart < lately.count,
-                  lately[latelyStart].readAtMillis < nowMillis - StateFollower.latelyMillis
-                    || lately.count - latelyStart > StateFollower.latelyLimit {
-                latelyStart += 1
-            }
-            if latelyStart > 4096 && latelyStart * 2 > lately.count {
-                lately.removeFirst(latelyStart)
-                latelyStart = 0
-            }
+            lately.append(contentsOf: live, atMillis: nowMillis)
         }
 
         func registrations(readSince since: Int64) -> [Registration] {
-            lately[latelyStart...].filter { $0.readAtMillis >= since }.map(\.registration)
+            lately.elements(readSince: since)
         }
     }
 }
