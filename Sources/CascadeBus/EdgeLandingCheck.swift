@@ -25,12 +25,13 @@ struct EdgeLandingCheck: Sendable {
     /// The longest the nodes of any service take to apply an invalidation lately.
     var longestApplyDelayMillis: @Sendable () -> Int64 = { 0 }
 
-    func check(_ record: EdgeRecord, nowMillis: Int64) -> [OutboundMessage] {
+    /// `coveredSinceMillis`: as in `RegistrationRaceCheck.staleness`, for a record judged late.
+    func check(_ record: EdgeRecord, nowMillis: Int64, coveredSinceMillis: Int64 = .min) -> [OutboundMessage] {
         guard let setAtMillis = record.setAtMillis, !record.dependencies.isEmpty else { return [] }
         guard !share.newest.isSuperseded(record.key.description, setAtMillis: setAtMillis, nowMillis: nowMillis) else { return [] }
         let registration = Registration(
             service: record.key.service, key: record.key.key, deps: record.dependencies.map(\.description), setAtMillis: setAtMillis)
-        guard let staleness = staleness(of: registration, nowMillis: nowMillis) else { return [] }
+        guard let staleness = staleness(of: registration, coveredSinceMillis: coveredSinceMillis) else { return [] }
         let recent = raceCheck.recent
         let rootHash = RecentInvalidations.hash(record.key.description)
         let closure = share.index.closure(ofKey: record.key) { closure in
@@ -42,8 +43,8 @@ struct EdgeLandingCheck: Sendable {
         return messages
     }
 
-    func staleness(of registration: Registration, nowMillis: Int64) -> RegistrationRaceCheck.Staleness? {
-        if let staleness = raceCheck.staleness(of: registration) { return staleness }
+    func staleness(of registration: Registration, coveredSinceMillis: Int64 = .min) -> RegistrationRaceCheck.Staleness? {
+        if let staleness = raceCheck.staleness(of: registration, coveredSinceMillis: coveredSinceMillis) { return staleness }
         let earliestRead = registration.setAtMillis - raceCheck.windowMillis
         for text in registration.deps {
             guard case .key(let ref)? = try? Dependency.parse(text, service: registration.service) else { continue }

@@ -12,8 +12,9 @@ final class OutgoingQueue: Sendable {
         var messages: [OutboundMessage]
         /// Rebuild waiters, resumed once these messages and all before them are delivered.
         var finished: [(Holdings.Waiter, Bool)] = []
-        /// How far registrations were routed when the batch was read: committed once delivered.
-        var routed: [TopicPartition]?
+        /// How far registrations were routed, and records judged, when the batch was read:
+        /// committed once delivered.
+        var positions: [TopicPartition]?
     }
 
     private struct State {

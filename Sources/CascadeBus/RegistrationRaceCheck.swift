@@ -36,8 +36,12 @@ struct RegistrationRaceCheck: Sendable {
         case key(String)
     }
 
-    func staleness(of registration: Registration) -> Staleness? {
+    /// `coveredSinceMillis`: how far back the memory is known to hold this registration's
+    /// invalidations, when that is later than its own coverage (a partition gained lately,
+    /// read back only so far).
+    func staleness(of registration: Registration, coveredSinceMillis: Int64 = .min) -> Staleness? {
         let earliestRead = registration.setAtMillis - windowMillis
+        let coverageStart = max(recent.coverageStartMillis, coveredSinceMillis)
         var stale: Ledger.Entry?
         var staleKey: String?
         for text in registration.deps {
@@ -51,7 +55,7 @@ struct RegistrationRaceCheck: Sendable {
                 let name = ref.description
                 // The old value stayed readable on the key's nodes until they applied the drop.
                 let earliest = earliestRead - applyDelayMillis(ref.service)
-                if earliest < recent.coverageStartMillis {
+                if earliest < coverageStart {
                     staleKey = name
                 } else if let invalidatedAt = recent.lastInvalidated(RecentInvalidations.hash(name)), invalidatedAt >= earliest {
                     staleKey = name

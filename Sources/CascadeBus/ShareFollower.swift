@@ -16,18 +16,19 @@ import NIOConcurrencyHelpers
 ///   knew; after that they are produced.
 ///
 /// Once all three are read up to where they ended when it gained p, p is rebuilt (`hold`
-/// returns) and its events and hops may be consumed. Then it keeps following them: records
-/// landing here are race-checked (`EdgeLandingCheck`). Losing p drops all of it.
+/// returns) and its events and hops may be consumed. Then it keeps following them: its owner
+/// race-checks the records landing here (`EdgeLandingCheck`). Losing p drops all of it.
 ///
-/// The race check needs what was invalidated lately, which a holder new to p did not see: once
-/// p is rebuilt, what every instance invalidated since a race window before the gain is read
-/// back from the invalidation topics (`InvalidationTail`), and only then are the records that
-/// landed meanwhile checked, and the ones after as they come.
+/// The race check needs what was invalidated lately, which an owner new to p did not see: once
+/// p is rebuilt (or a standby of it promoted), what every instance invalidated since a race
+/// window before the gain is read back from the invalidation topics (`InvalidationTail`), and
+/// only then are records judged: those no owner is known to have judged (from where the owners
+/// committed their judgments, under `<group>.edges-routed` too), and the ones after as they come.
 ///
 /// A partition is held either as its owner's or as a standby's (the instance that would take it
 /// over first keeps it warm, so a takeover waits for no rebuild). A standby routes registrations
-/// to keep the forward side current but produces nothing; promoted, it reads the partition's
-/// registrations again from where its owner committed them, producing.
+/// to keep the forward side current but produces nothing, and judges nothing; promoted, it
+/// reads the partition's registrations again from where its owner committed them, producing.
 final class ShareFollower: Sendable {
     let share: IndexShare
     private let ledger: Ledger
@@ -57,7 +58,7 @@ final class ShareFollower: Sendable {
         self.ledger = ledger
         self.producer = producer
         self.topics = configuration.topics
-        held = NIOLockedValueBox(Holdings(depsTopic: configuration.topics.deps))
+        held = NIOLockedValueBox(Holdings(depsTopic: configuration.topics.deps, edgesTopic: configuration.topics.edges))
         self.landing = landing
         self.writer = Array(writer.utf8)
         self.metrics = metrics
@@ -104,31 +105,59 @@ final class ShareFollower: Sendable {
         case .new(let generation):
             return await rebuild(partition, generation: generation)
         case .held(let generation, let promoted):
+            let promotedAtMillis = Timestamps.nowMillis()
             if promoted { await readRegistrationsAgain(partition, generation: generation) }
-            return await withCheckedContinuation { continuation in
+            let rebuilt = await withCheckedContinuation { continuation in
                 if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation, onRebuilt: share.hold) }) { continuation.resume(returning: now) }
             }
+            if promoted && rebuilt {
+                // Rebuilt as a standby: the share did not count it as held (its keys were handed on).
+                share.hold(partition)
+                await startJudging(partition, generation: generation, gainedAtMillis: promotedAtMillis)
+            }
+            return rebuilt
         }
     }
 
-    /// Reads back what was invalidated since a race window before the gain, then checks the
-    /// records that landed since the gain, and from then on every record as it lands.
-    private func startChecking(_ partition: Int32, generation: Int, gainedAtMillis: Int64) async {
+    /// An owner starts judging the records landing in `partition`: it reads back what was
+    /// invalidated since a race window before the gain, then judges the records no owner is
+    /// known to have judged, and from then on every record as it lands.
+    private func startJudging(_ partition: Int32, generation: Int, gainedAtMillis: Int64) async {
+        guard held.withLockedValue({ $0.awaitsJudging(partition, generation: generation) }) else { return }
+        let since = gainedAtMillis - landing.raceCheck.windowMillis - landing.longestApplyDelayMillis() - 1000
+        // A record that may have been computed before what was read back is judged stale where
+        // it depends on a key: from before, this memory holds only its own invalidations of the
+        // partition's keys (a dead owner's last ones are missing). Reading back further would
+        // risk the read's timeout, which makes the whole memory claim nothing.
+        var covered = since
         if let tail {
-            let since = gainedAtMillis - landing.raceCheck.windowMillis - landing.longestApplyDelayMillis() - 1000
             do {
-                _ = try await tail.read(sinceMillis: since, gainedAtMillis: gainedAtMillis)
+                covered = try await tail.read(sinceMillis: since, gainedAtMillis: gainedAtMillis).coveredSinceMillis
             } catch {
+                covered = Timestamps.nowMillis()
                 logger.warning("claiming nothing from before a partition was gained", metadata: ["partition": "\(partition)", "error": "\(error)"])
             }
         }
-        let pending = held.withLockedValue { $0.startChecking(partition, generation: generation) }
-        await send(check(pending))
+        let judged = await committed(TopicPartition(topic: topics.edges, partition: partition))
+        guard let pending = held.withLockedValue({ $0.startJudging(partition, generation: generation, from: judged) }) else { return }
+        if !pending.isEmpty {
+            logger.info("judging the records no owner judged", metadata: ["partition": "\(partition)", "records": "\(pending.count)"])
+        }
+        await send(check(pending, coveredSinceMillis: covered))
+        held.withLockedValue { $0.judgedKept(partition, generation: generation) }
     }
 
-    /// Its owner now elsewhere, a partition held stays warm: its registrations are routed, not produced.
+    /// Where the group committed `partition`'s position; nil when it never did (or cannot tell).
+    private func committed(_ partition: TopicPartition) async -> Int64? {
+        let offset = (try? await consumer.committed([partition], timeout: .seconds(5)))?.first?.offset ?? -1
+        return offset >= 0 ? offset : nil
+    }
+
+    /// Its owner now elsewhere, a partition held stays warm: its registrations are routed, not
+    /// produced, its records kept, not judged, and closures hand its keys on to the owner.
     func demote(_ partition: Int32) {
         held.withLockedValue { $0.demote(partition) }
+        share.standBy(partition)
     }
 
     /// The partitions held, owned or standing by.
@@ -141,11 +170,11 @@ final class ShareFollower: Sendable {
     /// it routed them are routed again, producing (the owner may have gone before producing them).
     private func readRegistrationsAgain(_ partition: Int32, generation: Int) async {
         let deps = TopicPartition(topic: topics.deps, partition: partition)
-        let committed = (try? await consumer.committed([deps], timeout: .seconds(5)))?.first?.offset ?? -1
-        let readPast = held.withLockedValue { $0.produceRoutes(partition, generation: generation, from: max(0, committed)) }
+        let committed = await committed(deps) ?? 0
+        let readPast = held.withLockedValue { $0.produceRoutes(partition, generation: generation, from: committed) }
         guard readPast else { return }
         do {
-            try await consumer.seek([TopicPartition(topic: topics.deps, partition: partition, offset: max(0, committed))])
+            try await consumer.seek([TopicPartition(topic: topics.deps, partition: partition, offset: committed)])
         } catch {
             logger.error("cannot read a partition's registrations again", metadata: ["partition": "\(partition)", "error": "\(error)"])
         }
@@ -167,10 +196,10 @@ final class ShareFollower: Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
-        let committed = (try? await consumer.committed([TopicPartition(topic: topics.deps, partition: partition)], timeout: .seconds(5)))?
-            .first?.offset ?? -1
+        let routed = await committed(TopicPartition(topic: topics.deps, partition: partition))
+        let judged = await committed(TopicPartition(topic: topics.edges, partition: partition))
         let proceed = held.withLockedValue { state in
-            state.rebuilding(partition, generation: generation, ends: ends ?? [], committed: max(0, committed))
+            state.rebuilding(partition, generation: generation, ends: ends ?? [], committed: routed ?? 0, judged: judged)
         }
         guard proceed else { return false }
         do {
@@ -183,7 +212,7 @@ final class ShareFollower: Sendable {
             if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation, onRebuilt: share.hold) }) { continuation.resume(returning: now) }
         }
         if rebuilt {
-            await startChecking(partition, generation: generation, gainedAtMillis: gainedAtMillis)
+            await startJudging(partition, generation: generation, gainedAtMillis: gainedAtMillis)
             metrics.partitionRebuilds.increment()
             logger.info("state partition rebuilt", metadata: [
                 "partition": "\(partition)", "elapsed": "\(ContinuousClock.now - started)",
@@ -221,7 +250,7 @@ final class ShareFollower: Sendable {
             var sending = read(batch)
             if ContinuousClock.now - committedAt >= .milliseconds(500) {
                 committedAt = .now
-                sending.routed = routedPositions()
+                sending.positions = committable()
             }
             outgoing.enqueue(sending)
         }
@@ -231,12 +260,12 @@ final class ShareFollower: Sendable {
 
     /// Sends what the batches read caused, in the order they were read, all that waits at
     /// once; then wakes the partitions they finished rebuilding and commits how far
-    /// registrations were routed when the last of them was read.
+    /// registrations were routed, and records judged, when the last of them was read.
     private func sendLoop() async {
         while let taken = await outgoing.takeAll() {
             await send(taken.flatMap(\.messages))
             for (waiter, rebuilt) in taken.flatMap(\.finished) { waiter.resume(returning: rebuilt) }
-            if let routed = taken.last(where: { $0.routed != nil })?.routed { await commit(routed) }
+            if let positions = taken.last(where: { $0.positions != nil })?.positions { await commit(positions) }
         }
     }
 
@@ -244,7 +273,7 @@ final class ShareFollower: Sendable {
         let holdings = held.withLockedValue { $0.byPartition }
         var out: [OutboundMessage] = []
         var landed: [EdgeRecord] = []
-        var unchecked: [(partition: Int32, record: EdgeRecord)] = []
+        var unjudged: [Int32: [Holdings.Landed]] = [:]
         // Routed as a standby's: produced after all if the partition was promoted meanwhile.
         var unproduced: [(partition: Int32, offset: Int64, records: [EdgeRecord])] = []
         var positions: [(topic: String, partition: Int32, next: Int64)] = []
@@ -255,11 +284,11 @@ final class ShareFollower: Sendable {
             case topics.edges:
                 guard let record = edgeRecord(message) else { continue }
                 let caused = share.apply(record, liveAtMillis: holding.isRebuilt ? Timestamps.nowMillis() : nil)
-                if holding.isChecking {
+                if holding.isJudging {
                     landed.append(record)
-                } else if message.offset >= holding.ends[topics.edges, default: 0], record.setAtMillis != nil {
-                    // Landed since the gain: checked once the memory is read back.
-                    unchecked.append((message.partition, record))
+                } else if message.offset >= holding.keepFrom, record.setAtMillis != nil {
+                    // Judged by this holder once it owns the partition and its memory is read back.
+                    unjudged[message.partition, default: []].append(.init(offset: message.offset, record: record))
                 }
                 // While rebuilding, what the record caused was done by whoever read it first.
                 guard holding.isRebuilt else { continue }
@@ -280,25 +309,26 @@ final class ShareFollower: Sendable {
                 continue
             }
         }
-        out += check(landed)
         // One lock with the positions: a promotion either saw this batch read (and reads its
         // registrations again) or this sees the promotion (and produces them now).
-        let (finished, promoted) = held.withLockedValue { state in
-            for (partition, record) in unchecked { state.uncheckedLanded(partition, record) }
+        let now = Timestamps.nowMillis()
+        let (finished, promoted, judgedSince) = held.withLockedValue { state in
+            let judgedSince = unjudged.flatMap { state.landed($0.key, $0.value, atMillis: now) }
             let promoted = unproduced.filter { $0.offset >= state.byPartition[$0.partition]?.routedFrom ?? .max }
-            return (state.read(positions, onRebuilt: share.hold), promoted)
+            return (state.read(positions, onRebuilt: share.hold), promoted, judgedSince)
         }
+        out += check(landed + judgedSince)
         out += promoted.flatMap { $0.records.map(edgeMessage) }
         // Positions are committed only once these are delivered (`sendLoop`).
         return OutgoingQueue.Sending(messages: out, finished: finished)
     }
 
     /// The landing check of each record; counts the stale ones.
-    private func check(_ records: [EdgeRecord]) -> [OutboundMessage] {
+    private func check(_ records: [EdgeRecord], coveredSinceMillis: Int64 = .min) -> [OutboundMessage] {
         let now = Timestamps.nowMillis()
         var stale = 0
         let messages = records.flatMap { record in
-            let messages = landing.check(record, nowMillis: now)
+            let messages = landing.check(record, nowMillis: now, coveredSinceMillis: coveredSinceMillis)
             if !messages.isEmpty {
                 stale += 1
                 // Rare, and the one trace of a race judged here: what a late invalidation is
@@ -360,9 +390,9 @@ final class ShareFollower: Sendable {
         _ = await (edgesSent, othersSent)
     }
 
-    /// How far registrations are routed, in the rebuilt partitions.
-    private func routedPositions() -> [TopicPartition] {
-        held.withLockedValue { $0.routedPositions() }.map { TopicPartition(topic: topics.deps, partition: $0.partition, offset: $0.next) }
+    /// How far registrations are routed, and records judged, in the partitions owned.
+    private func committable() -> [TopicPartition] {
+        held.withLockedValue { $0.committable() }.map { TopicPartition(topic: $0.topic, partition: $0.partition, offset: $0.next) }
     }
 
     private func commit(_ positions: [TopicPartition]) async {
@@ -370,7 +400,7 @@ final class ShareFollower: Sendable {
         do {
             try await consumer.commit(positions)
         } catch {
-            logger.warning("cannot commit how far registrations are routed", metadata: ["error": "\(error)"])
+            logger.warning("cannot commit how far registrations are routed and records judged", metadata: ["error": "\(error)"])
         }
     }
 
@@ -378,7 +408,7 @@ final class ShareFollower: Sendable {
         for waiter in held.withLockedValue({ $0.stop() }) { waiter.resume(returning: false) }
         // After what was read is delivered: the sender commits it last.
         _ = await withCheckedContinuation { delivered in
-            outgoing.enqueue(.init(messages: [], finished: [(delivered, true)], routed: routedPositions()))
+            outgoing.enqueue(.init(messages: [], finished: [(delivered, true)], positions: committable()))
         }
         await consumer.shutdown()
         await edgeProducer.shutdown(timeout: .seconds(5))

@@ -51,6 +51,13 @@ public final class IndexShare: Sendable {
         held.withLockedValue { _ = $0.insert(partition) }
     }
 
+    /// Keeps `partition`'s edges (a standby's, warm for a takeover) without counting it as
+    /// held: closures hand its keys on to its owner, which must hear of every invalidation of
+    /// them to judge the records landing there (`EdgeLandingCheck`).
+    public func standBy(_ partition: Int32) {
+        held.withLockedValue { _ = $0.remove(partition) }
+    }
+
     /// Gives `partition` up and forgets its edges and its keys' registrations.
     public func release(_ partition: Int32) {
         held.withLockedValue { _ = $0.remove(partition) }

@@ -237,7 +237,7 @@ struct PartitionedStateTests {
         #expect(hopsOfCycle <= 4, "the cycle took \(hopsOfCycle) hops")
     }
 
-    @Test("a chain whose middle the event's owner stands by for is invalidated from its warm copy, without a hop there")
+    @Test("a chain whose middle the event's owner stands by for is invalidated whole, and a registration racing the event is dropped where its edge lands")
     func chainThroughAStandby() async throws {
         let system = try await System.start()
         defer { system.stop() }
@@ -253,7 +253,8 @@ struct PartitionedStateTests {
         #expect(try await Self.allGone(system, chain), "publish --wait returned before every key of the chain was gone")
 
         // A summary set just after, from the product's old value: the race check where its edge
-        // lands must drop it, and only the event's owner (the standby there) saw the product go.
+        // lands must drop it. That partition's owner judges it: it heard of the product key from
+        // the event's owner as a hop, though that one keeps the partition's edges warm.
         #expect(try await system.cli("order-service", ["SET", "order:\(id):summary", "v1", "DEPS", "product-service/product:\(id)"]) == "OK")
         #expect(try await eventually(timeout: .seconds(10)) {
             try await system.cli("order-service", ["EXISTS", "order:\(id):summary"]) == "0"
@@ -321,6 +322,45 @@ struct PartitionedStateTests {
         // Its partitions move to the others, which rebuild them from the edges topic and
         // resolve again whatever it had not finished.
         #expect(try await eventually(timeout: .seconds(30)) { try await Self.allGone(system, chain) }, "every key of the chain is gone")
+    }
+
+    @Test("a registration racing an event, landing while its edge's owner is paused, is judged by the instance taking over")
+    func recordLandedUnjudgedIsJudgedByTheNextOwner() async throws {
+        // Long enough for the record to land before the paused owner counts as gone.
+        let system = try await System.start(deadAfterMs: 3000)
+        defer { system.stop() }
+        try await system.learnFamilies()
+        // The summary's edge lies with `owner`. Neither its standby nor the summary's router is
+        // the event's owner or `owner`: only `owner` hears that the product key went.
+        let id = try #require((0..<10_000).lazy.map { "judge-\($0)" }.first { id in
+            let event = system.holder(of: "Product#\(id)")
+            let middle = "product-service/product:\(id)"
+            let owner = system.holder(of: middle)
+            return Set([event, owner, system.standby(of: middle)]).count == 3
+                && system.holder(of: "order-service/order:\(id):summary") != owner
+        })
+        let middle = "product-service/product:\(id)"
+        let owner = try #require(system.buses[system.holder(of: middle)])
+        #expect(try await system.cli("product-service", ["SET", "product:\(id)", "v1", "DEPS", "Product#\(id)@1"]) == "OK")
+        // The race window: nothing to observe but time (as in `setChainKept`).
+        try await Task.sleep(for: .seconds(1.5))
+        let published = try await system.publishAndWait("Product#\(id)", version: 2)
+        #expect(published.status == 0, "publish --wait: \(published.stderr)")
+
+        owner.process.signal(SIGSTOP)
+        // Computed from the product's old value: stale the moment it is stored.
+        #expect(try await system.cli("order-service", ["SET", "order:\(id):summary", "v1", "DEPS", middle]) == "OK")
+        let partition = StatePartitioner(count: Int32(Self.partitions)).partition(of: middle)
+        #expect(try await eventually(timeout: .seconds(10)) {
+            let read = try await runCommand("kcat", [
+                "-b", system.bootstrap, "-C", "-t", "cascade.edges", "-p", String(partition), "-o", "beginning", "-e", "-q", "-f", "%k\n",
+            ])
+            return read.stdout.contains("order-service/order:\(id):summary")
+        }, "the summary's edge record lands while its owner is paused")
+        owner.process.signal(SIGKILL)
+        #expect(try await eventually(timeout: .seconds(30)) {
+            try await system.cli("order-service", ["EXISTS", "order:\(id):summary"]) == "0"
+        }, "the instance taking the partition over judges the record no owner judged, and drops the summary")
     }
 
     @Test("an instance killed and started again takes its partitions back once warm, then routes and resolves them")

@@ -229,6 +229,31 @@ import Testing
             root: "r2", name: names.a, partition: 0, fence: EntityRef(entity: "E", id: "1"), fenceVersion: 4, depth: 1, path: [], skip: [])) != nil)
     }
 
+    @Test("a standby's edges stay warm, but its keys are handed on: their owner hears of every invalidation of them")
+    func standbyKeysAreHandedOn() {
+        let partitioner = StatePartitioner(count: 2)
+        func name(_ prefix: String, in partition: Int32) -> String {
+            (0..<100).lazy.map { "s/\(prefix)\($0)" }.first { partitioner.partition(of: $0) == partition } ?? ""
+        }
+        let (a, b, c) = (name("a", in: 0), name("b", in: 1), name("c", in: 0))
+        func ref(_ name: String) -> CacheKeyRef { CacheKeyRef(service: "s", key: String(name.dropFirst(2))) }
+        let share = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [0, 1])
+        // b depends on a (an edge of a's partition), c on b (an edge of b's).
+        _ = share.apply(EdgeRecord(key: ref(b), partition: 0, dependencies: [.key(ref(a))]))
+        _ = share.apply(EdgeRecord(key: ref(c), partition: 1, dependencies: [.key(ref(b))]))
+        func hop(root: String) -> StateHop {
+            StateHop(root: root, name: a, partition: 0, fence: EntityRef(entity: "E", id: "1"), fenceVersion: 1, depth: 1, path: [a], skip: [])
+        }
+        let held = share.closure(of: hop(root: "held"))
+        #expect(held?.closure.entries.map(\.name) == [b, c])
+        #expect(held?.hops.isEmpty == true, "holding both partitions, no hop")
+        share.standBy(1)
+        #expect(share.partitions == [0])
+        let standing = share.closure(of: hop(root: "standing"))
+        #expect(standing?.closure.entries.map(\.name) == [b, c], "the warm edges still reach c at once")
+        #expect(standing?.hops.map(\.name) == [b], "b's owner hears of it")
+    }
+
     @Test("giving a partition up drops its edges; taking it back from its records restores them")
     func partitionLossAndGain() {
         let graph = RandomGraph(seed: 99, keys: 200, roots: 8)
