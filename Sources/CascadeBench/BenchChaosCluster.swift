@@ -14,6 +14,8 @@ final class ChaosCluster: Sendable {
     let buses: Int
     /// The buses run with `--partitioned-state`.
     let partitionedState: Bool
+    /// Info at least: the log says when partitions moved and what a restart rebuilt.
+    let busLogLevel: String
     private let state: NIOLockedValueBox<State>
 
     /// Partitions of every topic: the events topic's are what bus instances share.
@@ -33,8 +35,9 @@ final class ChaosCluster: Sendable {
         var stopping = false
     }
 
-    init(directory: URL, graphDirectory: String, maxStaleness: String?, buses: Int, partitionedState: Bool = false) {
+    init(directory: URL, graphDirectory: String, maxStaleness: String?, buses: Int, partitionedState: Bool = false, busLogLevel: String = "info") {
         self.partitionedState = partitionedState
+        self.busLogLevel = busLogLevel
         // The bench runs the very binary that runs it.
         executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         self.directory = directory
@@ -99,8 +102,7 @@ final class ChaosCluster: Sendable {
         let (bootstrap, port) = state.withLockedValue { ($0.bootstrap, $0.busPorts[index]) }
         let bus = try spawn(Self.busName(index), [
             "bus", "--graph", graphDirectory, "--kafka", bootstrap, "--admin-port", String(port),
-            // Info: the log says when partitions moved and what a restart rebuilt.
-            "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", "info",
+            "--partitions", String(Self.partitions), "--instance", Self.busName(index), "--log-level", busLogLevel,
         ] + (partitionedState ? ["--partitioned-state"] : []))
         state.withLockedValue { $0.buses[index] = bus }
         let chosen = try await bus.awaitBusReady()

@@ -46,6 +46,9 @@ public struct BenchChaosCommand: AsyncParsableCommand {
     @Flag(help: "Run the buses with --partitioned-state: each holds the state of the partitions it owns only.")
     var partitionedState = false
 
+    @Option(help: "The buses' --log-level: debug or trace for a post-mortem (trace logs every judgment and closure).")
+    var busLogLevel = "info"
+
     @Option(help: "Times a bus instance is killed (SIGKILL) and started again, spread over the instances.")
     var busKills: Int = 3
 
@@ -88,6 +91,7 @@ public struct BenchChaosCommand: AsyncParsableCommand {
             throw ValidationError("--products, --writes-per-second, --readers and --reads-per-second must be at least 1")
         }
         guard busKills >= 0 else { throw ValidationError("--bus-kills must be 0 or more") }
+        guard Logger.Level(rawValue: busLogLevel) != nil else { throw ValidationError("--bus-log-level '\(busLogLevel)' is not a log level") }
         guard (1...16).contains(buses) else { throw ValidationError("--buses must be between 1 and 16") }
         guard watchSample.isFinite, (0...1).contains(watchSample) else { throw ValidationError("--watch-sample must be between 0 and 1") }
         if let maxStaleness, TTLDuration.milliseconds(maxStaleness) == nil {
@@ -136,7 +140,8 @@ public struct BenchChaosCommand: AsyncParsableCommand {
         let graph = directory.appendingPathComponent("graph")
         try ChaosGraph.write(into: graph)
         let cluster = ChaosCluster(
-            directory: directory, graphDirectory: graph.path, maxStaleness: maxStaleness, buses: buses, partitionedState: partitionedState)
+            directory: directory, graphDirectory: graph.path, maxStaleness: maxStaleness, buses: buses, partitionedState: partitionedState,
+            busLogLevel: busLogLevel)
         // Ctrl-C or a SIGTERM: no child outlives the bench.
         let interrupts = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)

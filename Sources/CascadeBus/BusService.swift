@@ -451,6 +451,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             }
             for result in results {
                 metrics.record(result, elapsed: elapsed)
+                if logger.logLevel <= .trace { traceClosure(result, message) }
                 if case .deadLetter = result.outcome { rememberDeadLetter(message, result, atMillis: nowMillis) }
                 spans[index].add(
                     offset: message.offset, result.messages, eventID: configuration.onEventSent == nil ? nil : result.eventID,
@@ -459,6 +460,16 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
             }
         }
         return spans
+    }
+
+    /// A post-mortem's trace (`--log-level trace`): what an event or hop reached, and where.
+    private func traceClosure(_ result: ProcessingResult, _ message: KafkaMessage) {
+        guard let closure = result.closure else { return }
+        logger.trace("closure", metadata: [
+            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "root": "\(closure.root)",
+            "cause": "\(result.cause.map { "\($0.entity)#\($0.id)@\($0.version)" } ?? "")",
+            "names": "\(closure.entries.map(\.name))", "hops": "\(result.hops.map(\.name))",
+        ])
     }
 
     /// Credit an event's hops sent back (`HopCredits`): once all of it is back, the event's

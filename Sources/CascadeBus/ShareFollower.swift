@@ -113,10 +113,17 @@ final class ShareFollower: Sendable {
             if promoted && rebuilt {
                 // Rebuilt as a standby: the share did not count it as held (its keys were handed on).
                 share.hold(partition)
-                await startJudging(partition, generation: generation, gainedAtMillis: promotedAtMillis)
+                startJudgingSoon(partition, generation: generation, gainedAtMillis: promotedAtMillis)
             }
             return rebuilt
         }
+    }
+
+    /// Judging waits for the read back, events and hops do not: their closures need the index,
+    /// not the memory (what they invalidate meanwhile is remembered for the judging). Awaited,
+    /// the read back (up to its 3 s timeout) delayed every takeover.
+    private func startJudgingSoon(_ partition: Int32, generation: Int, gainedAtMillis: Int64) {
+        Task { await startJudging(partition, generation: generation, gainedAtMillis: gainedAtMillis) }
     }
 
     /// An owner starts judging the records landing in `partition`: it reads back what was
@@ -212,7 +219,7 @@ final class ShareFollower: Sendable {
             if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation, onRebuilt: share.hold) }) { continuation.resume(returning: now) }
         }
         if rebuilt {
-            await startJudging(partition, generation: generation, gainedAtMillis: gainedAtMillis)
+            startJudgingSoon(partition, generation: generation, gainedAtMillis: gainedAtMillis)
             metrics.partitionRebuilds.increment()
             logger.info("state partition rebuilt", metadata: [
                 "partition": "\(partition)", "elapsed": "\(ContinuousClock.now - started)",
@@ -284,6 +291,13 @@ final class ShareFollower: Sendable {
             case topics.edges:
                 guard let record = edgeRecord(message) else { continue }
                 let caused = share.apply(record, liveAtMillis: holding.isRebuilt ? Timestamps.nowMillis() : nil)
+                if logger.logLevel <= .trace {
+                    logger.trace("edge record applied", metadata: [
+                        "key": "\(record.key)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+                        "set_at_ms": "\(record.setAtMillis ?? 0)", "owned": "\(holding.owned)", "judging": "\(holding.isJudging)",
+                        "rebuilt": "\(holding.isRebuilt)", "keep_from": "\(holding.keepFrom)",
+                    ])
+                }
                 if holding.isJudging {
                     landed.append(record)
                 } else if message.offset >= holding.keepFrom, record.setAtMillis != nil {
@@ -329,7 +343,12 @@ final class ShareFollower: Sendable {
         var stale = 0
         let messages = records.flatMap { record in
             let messages = landing.check(record, nowMillis: now, coveredSinceMillis: coveredSinceMillis)
-            if !messages.isEmpty {
+            if messages.isEmpty {
+                logger.trace("edge record judged fresh", metadata: [
+                    "key": "\(record.key)", "partition": "\(record.partition)", "set_at_ms": "\(record.setAtMillis ?? 0)",
+                    "deps": "\(record.dependencies.map(\.description))",
+                ])
+            } else {
                 stale += 1
                 // Rare, and the one trace of a race judged here: what a late invalidation is
                 // explained by in a post-mortem (`--log-level debug`).
