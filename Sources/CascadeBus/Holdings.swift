@@ -99,6 +99,10 @@ struct Holdings {
         return []
     }
 
+    func owns(_ partition: Int32, generation: Int) -> Bool {
+        byPartition[partition].map { $0.generation == generation && $0.owned } ?? false
+    }
+
     /// Whether `partition` waits for its owner to start judging: owned, rebuilt, not judging.
     func awaitsJudging(_ partition: Int32, generation: Int) -> Bool {
         guard let holding = byPartition[partition], holding.generation == generation else { return false }

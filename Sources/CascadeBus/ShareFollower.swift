@@ -111,8 +111,9 @@ final class ShareFollower: Sendable {
                 if let now = held.withLockedValue({ $0.wait(partition, generation: generation, continuation, onRebuilt: share.hold) }) { continuation.resume(returning: now) }
             }
             if promoted && rebuilt {
-                // Rebuilt as a standby: the share did not count it as held (its keys were handed on).
-                share.hold(partition)
+                // Rebuilt as a standby: the share did not count it as held (its keys were handed
+                // on). Under the lock a demotion takes: one since must not be undone here.
+                held.withLockedValue { if $0.owns(partition, generation: generation) { share.hold(partition) } }
                 startJudgingSoon(partition, generation: generation, gainedAtMillis: promotedAtMillis)
             }
             return rebuilt
@@ -163,8 +164,10 @@ final class ShareFollower: Sendable {
     /// Its owner now elsewhere, a partition held stays warm: its registrations are routed, not
     /// produced, its records kept, not judged, and closures hand its keys on to the owner.
     func demote(_ partition: Int32) {
-        held.withLockedValue { $0.demote(partition) }
-        share.standBy(partition)
+        held.withLockedValue { state in
+            state.demote(partition)
+            share.standBy(partition)
+        }
     }
 
     /// The partitions held, owned or standing by.
