@@ -26,15 +26,6 @@ public struct EdgeRouter: Sendable {
 
     private static let anonymous = RegistrationOwner(node: "", incarnation: 0)
 
-    /// Keys whose value went with no dependent left, and the dependencies they had, newest
-    /// last: a value stored afterwards from data the key's value was computed from (its node
-    /// read the source itself) may still register on the key, and revives its edges (`revive`).
-    private var gone: [CacheKeyRef: [Dependency]] = [:]
-    private var goneOrder: [CacheKeyRef] = []
-    private var goneHead = 0
-    /// Most keys remembered gone; the oldest are forgotten first.
-    static let goneLimit = 50_000
-
     public init(partitioner: StatePartitioner) {
         self.partitioner = partitioner
     }
@@ -49,7 +40,6 @@ public struct EdgeRouter: Sendable {
         _ key: CacheKeyRef, dependencies: [Dependency], owner: RegistrationOwner?, hasDependents: Bool, setAtMillis: Int64? = nil
     ) -> [EdgeRecord] {
         let owner = owner ?? Self.anonymous
-        gone[key] = nil
         guard var entry = keys[key] else {
             let routed = Routed(dependencies: Self.distinct(dependencies), owner: owner)
             // No dependencies: nothing registered, as in the index.
@@ -109,7 +99,6 @@ public struct EdgeRouter: Sendable {
             return []
         }
         keys[key] = nil
-        rememberGone(key, entry.dependencies)
         return records(key, from: entry.dependencies, to: [])
     }
 
@@ -117,39 +106,12 @@ public struct EdgeRouter: Sendable {
     public mutating func lastDependentGone(_ key: CacheKeyRef) -> [EdgeRecord] {
         guard let entry = keys[key], entry.retired else { return [] }
         keys[key] = nil
-        rememberGone(key, entry.dependencies)
         return records(key, from: entry.dependencies, to: [])
-    }
-
-    /// A value registered on `key` after the key's value went and its edges with it: the key
-    /// is retired again with the dependencies it had, and its records are produced as of the
-    /// dependent's `set_at_ms`. Where they land the race check judges them: if what the key was
-    /// computed from changed since, the key and the dependent go; otherwise the next change
-    /// reaches the dependent through them. Without this an event could not reach a value
-    /// computed from a key whose own value had left the cache (a chaos run's stale page).
-    public mutating func revive(_ key: CacheKeyRef, asOf setAtMillis: Int64?) -> [EdgeRecord] {
-        guard keys[key] == nil, let dependencies = gone.removeValue(forKey: key) else { return [] }
-        keys[key] = Routed(dependencies: dependencies, owner: Self.anonymous, retired: true)
-        return records(key, from: [], to: dependencies, setAtMillis: setAtMillis)
-    }
-
-    private mutating func rememberGone(_ key: CacheKeyRef, _ dependencies: [Dependency]) {
-        guard !dependencies.isEmpty else { return }
-        if gone.updateValue(dependencies, forKey: key) == nil { goneOrder.append(key) }
-        while gone.count > Self.goneLimit, goneHead < goneOrder.count {
-            gone[goneOrder[goneHead]] = nil
-            goneHead += 1
-        }
-        if goneHead > 4096, goneHead * 2 > goneOrder.count {
-            goneOrder.removeFirst(goneHead)
-            goneHead = 0
-        }
     }
 
     /// Forgets the keys of `partition` (the instance gave it up).
     public mutating func drop(partition: Int32) {
         keys = keys.filter { partitioner.partition(of: $0.key.description) != partition }
-        gone = gone.filter { partitioner.partition(of: $0.key.description) != partition }
     }
 
     /// One record per partition whose dependencies changed; with `setAtMillis` (a value

@@ -83,8 +83,7 @@ public final class IndexShare: Sendable {
     }
 
     /// A record of the edges topic for a held partition. Returns the records it causes: a key
-    /// of this partition whose value is gone goes when its last dependent does, and comes back
-    /// (`EdgeRouter.revive`) when a dependent registers on it after it went. `liveAtMillis`:
+    /// of this partition whose value is gone goes when its last dependent does. `liveAtMillis`:
     /// when a record read live (not in a rebuild) was applied, the time a family it makes a
     /// dependency for the first time is learned (`HopFilter.learnedAtMillis`).
     public func apply(_ record: EdgeRecord, liveAtMillis: Int64? = nil) -> [EdgeRecord] {
@@ -94,11 +93,6 @@ public final class IndexShare: Sendable {
         // Entity tags are never routed keys.
         for case let key? in replaced.orphaned.map(CacheKeyRef.init(parsing:)) {
             caused += router.withLockedValue { $0.lastDependentGone(key) }
-        }
-        // A key this value depends on, whose own value went with its edges: its edges come back
-        // (read live only: in a rebuild, whoever read the record first did it).
-        for case .key(let key) in record.dependencies where liveAtMillis != nil {
-            caused += router.withLockedValue { $0.revive(key, asOf: record.setAtMillis) }
         }
         return caused
     }

@@ -36,32 +36,4 @@ import Testing
         let records = router.register(key, dependencies: try dependencies("Product#p-1@4"), owner: replica, hasDependents: true, setAtMillis: 4_000)
         #expect(landed(records, on: "Product#p-1") == ["Product#p-1@4"])
     }
-
-    @Test("a key whose value went with no dependent left comes back, as of its new dependent's time, when one registers on it")
-    func goneKeyRevivedByANewDependent() throws {
-        var router = EdgeRouter(partitioner: StatePartitioner(count: 8))
-        let node = RegistrationOwner(node: "catalog-a", incarnation: 1)
-        _ = router.register(key, dependencies: try dependencies("Product#p-1@53"), owner: node, hasDependents: false, setAtMillis: 1_000)
-        let dropped = router.unregister(key, owner: node, hasDependents: false)
-        #expect(!dropped.isEmpty && dropped.allSatisfy { $0.dependencies.isEmpty }, "its edges go")
-        // A page computed meanwhile registers on the key: the key's edges come back, judged as of the page.
-        let revived = router.revive(key, asOf: 5_000)
-        #expect(landed(revived, on: "Product#p-1") == ["Product#p-1@53"])
-        #expect(revived.allSatisfy { $0.setAtMillis == 5_000 })
-        let again = router.revive(key, asOf: 6_000)
-        #expect(again.isEmpty, "once: it is retired now, and goes with its last dependent")
-        let lastGone = router.lastDependentGone(key)
-        #expect(!lastGone.isEmpty && lastGone.allSatisfy { $0.dependencies.isEmpty })
-        // Stored again, it is no longer remembered as gone.
-        _ = router.register(key, dependencies: try dependencies("Product#p-1@54"), owner: node, hasDependents: false, setAtMillis: 7_000)
-        let afterStored = router.revive(key, asOf: 8_000)
-        #expect(afterStored.isEmpty)
-    }
-
-    @Test("a key never stored, depended on: nothing to revive")
-    func neverStoredKeyIsNotRevived() {
-        var router = EdgeRouter(partitioner: StatePartitioner(count: 8))
-        let revived = router.revive(key, asOf: 1_000)
-        #expect(revived.isEmpty)
-    }
 }

@@ -254,30 +254,6 @@ import Testing
         #expect(standing?.hops.map(\.name) == [b], "b's owner hears of it")
     }
 
-    @Test("a value registered on a key whose own value went: the key's edges come back, as of the value's time")
-    func dependentRevivesAGoneKey() throws {
-        let partitioner = StatePartitioner(count: 1)
-        let share = IndexShare(index: InstanceIndex(), partitioner: partitioner, holding: [0])
-        let product = CacheKeyRef(service: "catalog", key: "product:p-87")
-        let owner = RegistrationOwner(node: "catalog-a", incarnation: 1)
-        for record in share.route(product, dependencies: [try Dependency.parse("Product#p-87@53", service: "catalog")], owner: owner, setAtMillis: 1_000) {
-            _ = share.apply(record, liveAtMillis: 1_000)
-        }
-        // The product's value went while nothing depended on it: its edge goes.
-        for record in share.routeTombstone(product, owner: owner) { _ = share.apply(record, liveAtMillis: 2_000) }
-        #expect(share.index.dependents(of: "Product#p-87").isEmpty)
-        // A page computed from the source meanwhile, registered on the product key.
-        let page = EdgeRecord(key: CacheKeyRef(service: "storefront", key: "page:p-87"), partition: 0, dependencies: [.key(product)], setAtMillis: 5_000)
-        let caused = share.apply(page, liveAtMillis: 5_100)
-        #expect(caused.map(\.key) == [product])
-        #expect(caused.first?.dependencies.map(\.description) == ["Product#p-87@53"])
-        #expect(caused.first?.setAtMillis == 5_000, "judged where it lands as of the page's time")
-        for record in caused { _ = share.apply(record, liveAtMillis: 5_200) }
-        let event = DomainEvent(ref: EntityRef(entity: "Product", id: "p-87"), op: .update, version: 54, origin: "test", attrs: [:], eventID: "e-54")
-        let reached = share.index.closure(of: event).entries.map(\.name)
-        #expect(reached.contains("storefront/page:p-87"), "the next change reaches the page: \(reached)")
-    }
-
     @Test("giving a partition up drops its edges; taking it back from its records restores them")
     func partitionLossAndGain() {
         let graph = RandomGraph(seed: 99, keys: 200, roots: 8)
