@@ -14,7 +14,8 @@ final class ChaosCluster: Sendable {
     let buses: Int
     /// The buses run with `--partitioned-state`.
     let partitionedState: Bool
-    /// Info at least: the log says when partitions moved and what a restart rebuilt.
+    /// The buses' `--log-level`; info by default: the log says when partitions moved and what a
+    /// restart rebuilt.
     let busLogLevel: String
     private let state: NIOLockedValueBox<State>
 
