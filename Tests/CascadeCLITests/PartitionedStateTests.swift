@@ -115,6 +115,18 @@ struct PartitionedStateTests {
             try result.requireSuccess()
         }
 
+        /// Whether an edge record of `key` lands, within 10 s, on the edges partition of
+        /// `dependency` (as kcat reads it).
+        func edgeLanded(_ key: String, dependency: String) async throws -> Bool {
+            let partition = StatePartitioner(count: Int32(partitions)).partition(of: dependency)
+            return try await eventually(timeout: .seconds(10)) {
+                let read = try await runCommand("kcat", [
+                    "-b", bootstrap, "-C", "-t", "cascade.edges", "-p", String(partition), "-o", "beginning", "-e", "-q", "-f", "%k\n",
+                ])
+                return read.stdout.split(separator: "\n").contains { $0 == key }
+            }
+        }
+
         /// Hops consumed, summed over the buses still running.
         func hopsConsumed(except dead: Set<String> = []) async throws -> Int {
             try await sum("cascade_bus_hops_total", except: dead)
@@ -342,21 +354,16 @@ struct PartitionedStateTests {
         let middle = "product-service/product:\(id)"
         let owner = try #require(system.buses[system.holder(of: middle)])
         #expect(try await system.cli("product-service", ["SET", "product:\(id)", "v1", "DEPS", "Product#\(id)@1"]) == "OK")
-        // The race window: nothing to observe but time (as in `setChainKept`).
-        try await Task.sleep(for: .seconds(1.5))
+        // In the index before the event, so that the event's closure names it.
+        #expect(try await system.edgeLanded(middle, dependency: "Product#\(id)"), "the product key's edge record lands")
         let published = try await system.publishAndWait("Product#\(id)", version: 2)
         #expect(published.status == 0, "publish --wait: \(published.stderr)")
 
         owner.process.signal(SIGSTOP)
         // Computed from the product's old value: stale the moment it is stored.
         #expect(try await system.cli("order-service", ["SET", "order:\(id):summary", "v1", "DEPS", middle]) == "OK")
-        let partition = StatePartitioner(count: Int32(Self.partitions)).partition(of: middle)
-        #expect(try await eventually(timeout: .seconds(10)) {
-            let read = try await runCommand("kcat", [
-                "-b", system.bootstrap, "-C", "-t", "cascade.edges", "-p", String(partition), "-o", "beginning", "-e", "-q", "-f", "%k\n",
-            ])
-            return read.stdout.contains("order-service/order:\(id):summary")
-        }, "the summary's edge record lands while its owner is paused")
+        #expect(try await system.edgeLanded("order-service/order:\(id):summary", dependency: middle),
+                "the summary's edge record lands while its owner is paused")
         owner.process.signal(SIGKILL)
         #expect(try await eventually(timeout: .seconds(30)) {
             try await system.cli("order-service", ["EXISTS", "order:\(id):summary"]) == "0"
