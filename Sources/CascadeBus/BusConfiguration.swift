@@ -27,6 +27,10 @@ public struct BusConfiguration: Sendable {
     /// Events for different instances from different origins whose `at` times are at most
     /// this far apart, reaching a common key of a circular component, are a conflict; 0 = off.
     public var cycleConflictWindowMillis: Int64
+    /// How long a key whose value went while nothing depended on it keeps its edges: a value
+    /// computed from it just before, registered within this, is still reached through it. It
+    /// must cover the race window and how late a registration may land (20 s in a double fault).
+    public var goneKeyGraceMillis: Int64 = 30_000
     public var maxKeysPerMessage: Int
     public var maxEventBytes: Int
     /// Most messages per consumer batch (events and state topics); the bench's pass-through

@@ -24,6 +24,7 @@ public final class BusMetrics: Sendable {
     let inFlight: Gauge
     let ledgerEntries: Gauge
     let indexedKeys: Gauge
+    let gracedKeys: Gauge
     let takeovers: Counter
     /// After a takeover from a silent instance: its last invalidations read back, or not.
     let memoryReadBack: Counter
@@ -64,6 +65,8 @@ public final class BusMetrics: Sendable {
         inFlight = registry.makeGauge(name: "cascade_bus_events_in_flight", help: "Events waiting for their messages' acknowledgements.")
         ledgerEntries = registry.makeGauge(name: "cascade_bus_ledger_entries", help: "Entity instances in the ledger.")
         indexedKeys = registry.makeGauge(name: "cascade_bus_indexed_keys", help: "Registered keys in the instance index.")
+        gracedKeys = registry.makeGauge(
+            name: "cascade_bus_graced_keys", help: "Keys whose value went while nothing depended on them, their edges kept for the grace.")
         takeovers = registry.makeCounter(
             name: "cascade_bus_takeovers_total", help: "Partitions this instance took over from an instance that went silent.")
         memoryReadBack = registry.makeCounter(

@@ -54,13 +54,15 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         self.metrics = metrics
         self.logger = logger
         watermarks = WatermarkTracker(services: graph.serviceNames)
-        let index = InstanceIndex(graph: graph)
+        // Partitioned, a gone key's grace is its router's (`EdgeRouter`): the index only applies records.
+        let index = InstanceIndex(graph: graph, goneKeyGraceMillis: configuration.partitionedState ? 0 : configuration.goneKeyGraceMillis)
         let ledger = Ledger()
         // Partitioned state: the index holds this instance's share only, rebuilt partition by
         // partition as ownership gives them.
         let share = configuration.partitionedState
             ? IndexShare(
-                index: index, partitioner: StatePartitioner(count: Int32(configuration.partitions)), holding: [], filter: HopFilter(graph: graph))
+                index: index, partitioner: StatePartitioner(count: Int32(configuration.partitions)), holding: [], filter: HopFilter(graph: graph),
+                goneKeyGraceMillis: configuration.goneKeyGraceMillis)
             : nil
         // Marks this instance's ledger records: it has them already, so the follower skips them.
         let writer = UUID().uuidString
@@ -650,6 +652,7 @@ public final class BusService: ServiceLifecycle.Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             metrics.indexedKeys.set(Double(processor.index.registeredKeys))
+            metrics.gracedKeys.set(Double(processor.share?.gracedKeys ?? processor.index.gracedKeys))
             metrics.ledgerEntries.set(Double(processor.ledger.count))
             guard let consumer = state.consumer else { continue }
             await commits.commitAcknowledged(consumer)

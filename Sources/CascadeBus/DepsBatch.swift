@@ -57,7 +57,7 @@ public struct DepsBatch {
                 owner = RegistrationOwner(node: String(decoding: node, as: UTF8.self), incarnation: incarnation)
             }
             let key = CacheKeyRef(service: String(keyText[..<slash]), key: String(keyText[keyText.index(after: slash)...]))
-            spelled.appendTombstone(key, owner: owner)
+            spelled.appendTombstone(key, owner: owner, wentAtMillis: message.timestampMillis ?? 0)
             return .tombstone(key, owner: owner)
         }
         if !keep, Registration.spell(bytes, into: &spelled) { return .spelled }
@@ -66,9 +66,10 @@ public struct DepsBatch {
         return keep ? .registration(registration) : .spelled
     }
 
-    /// Applies what was read, in order, under one lock of the index.
-    public func apply(to index: InstanceIndex) {
-        if !spelled.items.isEmpty { index.apply(spelled) }
+    /// Applies what was read, in order, under one lock of the index; tombstones of the last
+    /// grace before `nowMillis` keep their keys' edges a while (`InstanceIndex.endGraces`).
+    public func apply(to index: InstanceIndex, nowMillis: Int64 = 0) {
+        if !spelled.items.isEmpty { index.apply(spelled, nowMillis: nowMillis) }
     }
 
     /// Reads messages of `cascade.deps` into the index in batches of `batch` messages (one

@@ -307,8 +307,9 @@ final class ShareFollower: Sendable {
                     // Judged by this holder once it owns the partition and its memory is read back.
                     unjudged[message.partition, default: []].append(.init(offset: message.offset, record: record))
                 }
-                // While rebuilding, what the record caused was done by whoever read it first.
-                guard holding.isRebuilt else { continue }
+                // While rebuilding, what the record caused was done by whoever read it first; a
+                // standby's router may be behind the owner's (a key registered again there).
+                guard holding.isRebuilt, holding.owned else { continue }
                 out += caused.map(edgeMessage)
             case topics.ledger:
                 if message.header(StateFollower.writerHeader) != writer, let bytes = message.valueBytes,
@@ -326,6 +327,7 @@ final class ShareFollower: Sendable {
                 continue
             }
         }
+        out += endGraces(holdings).map(edgeMessage)
         // One lock with the positions: a promotion either saw this batch read (and reads its
         // registrations again) or this sees the promotion (and produces them now).
         let now = Timestamps.nowMillis()
@@ -338,6 +340,15 @@ final class ShareFollower: Sendable {
         out += promoted.flatMap { $0.records.map(edgeMessage) }
         // Positions are committed only once these are delivered (`sendLoop`).
         return OutgoingQueue.Sending(messages: out, finished: finished)
+    }
+
+    /// The records of gone keys whose grace is over (`EdgeRouter.endGraces`), once their partition
+    /// is rebuilt; produced by its owner alone (a standby forgets them as the owner does).
+    private func endGraces(_ holdings: [Int32: Holdings.Holding]) -> [EdgeRecord] {
+        let ended = share.endGraces(nowMillis: Timestamps.nowMillis()) { holdings[$0]?.isRebuilt ?? false }
+        return ended.flatMap { key, records in
+            holdings[share.partitioner.partition(of: key.description)]?.owned == true ? records : []
+        }
     }
 
     /// The landing check of each record; counts the stale ones.
@@ -384,7 +395,8 @@ final class ShareFollower: Sendable {
                 CacheKeyRef(service: registration.service, key: registration.key), dependencies: registration.parsedDependencies,
                 owner: registration.owner, setAtMillis: registration.setAtMillis)
         case .tombstone(let key, let owner):
-            return share.routeTombstone(key, owner: owner)
+            let now = Timestamps.nowMillis()
+            return share.routeTombstone(key, owner: owner, wentAtMillis: message.timestampMillis ?? now, nowMillis: now)
         case .unreadable:
             logger.warning("skipping unreadable registration", metadata: ["key": "\(message.keyString ?? "")", "offset": "\(message.offset)"])
             return []

@@ -262,7 +262,10 @@ final class StateFollower: Sendable {
                 }
             }
         }
-        deps.apply(to: index)
+        let now = Timestamps.nowMillis()
+        deps.apply(to: index, nowMillis: now)
+        // Rebuilding, the keys that registered on a gone key later in the topic are not read yet.
+        if wasReady { index.endGraces(nowMillis: now) }
         if deps.registrations > 0 { onIndexed?(deps.registrations) }
         // Counted as read only once in the index: readiness follows right after this batch.
         if !runs.isEmpty {

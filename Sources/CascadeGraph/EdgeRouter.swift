@@ -10,9 +10,18 @@ import CascadeWire
 /// value is gone but that others depend on keeping its edges until its last dependent goes
 /// (`releaseIfUnused`). Whether a key has dependents the caller answers: they lie in the key's own
 /// partition, which the same instance holds.
+///
+/// A key whose value goes while nothing depends on it keeps its edges for a grace
+/// (`graceMillis`, `GraceQueue`): a value computed from it just before may register on it
+/// later, and must still be reached through it. Only a tombstone that recent keeps them: one read
+/// again in a rebuild, older than the grace, ends its edges at once, as before.
 public struct EdgeRouter: Sendable {
     public let partitioner: StatePartitioner
+    public let graceMillis: Int64
     private var keys: [CacheKeyRef: Routed] = [:]
+    private var graced = GraceQueue<CacheKeyRef>()
+    /// Keys in their grace now.
+    public private(set) var gracedCount = 0
 
     struct Routed {
         var dependencies: [Dependency]
@@ -20,14 +29,17 @@ public struct EdgeRouter: Sendable {
         var owner: RegistrationOwner
         /// Replicas that registered it too.
         var others: [RegistrationOwner] = []
-        /// Its value is gone; others still depend on it.
+        /// Its value is gone; others still depend on it, or it is in its grace.
         var retired = false
+        /// When its grace ends: its value went while nothing depended on it.
+        var graceUntil: Int64?
     }
 
     private static let anonymous = RegistrationOwner(node: "", incarnation: 0)
 
-    public init(partitioner: StatePartitioner) {
+    public init(partitioner: StatePartitioner, graceMillis: Int64 = 0) {
         self.partitioner = partitioner
+        self.graceMillis = graceMillis
     }
 
     /// Keys routed here (registered or retired).
@@ -53,6 +65,8 @@ public struct EdgeRouter: Sendable {
             entry.owner = owner
             entry.others = []
             entry.retired = false
+            if entry.graceUntil != nil { gracedCount -= 1 }
+            entry.graceUntil = nil
             replace = false
         } else if entry.owner.node == owner.node {
             guard owner.incarnation >= entry.owner.incarnation else { return [] }
@@ -72,8 +86,10 @@ public struct EdgeRouter: Sendable {
         return records(key, from: old, to: entry.dependencies, setAtMillis: setAtMillis)
     }
 
-    /// A tombstone of `key`'s value; returns the records to produce.
-    public mutating func unregister(_ key: CacheKeyRef, owner: RegistrationOwner?, hasDependents: Bool) -> [EdgeRecord] {
+    /// A tombstone of `key`'s value, written at `wentAtMillis`; returns the records to produce.
+    public mutating func unregister(
+        _ key: CacheKeyRef, owner: RegistrationOwner?, hasDependents: Bool, wentAtMillis: Int64 = 0, nowMillis: Int64 = 0
+    ) -> [EdgeRecord] {
         guard var entry = keys[key] else { return [] }
         if let owner {
             guard !entry.retired else { return [] }
@@ -98,20 +114,56 @@ public struct EdgeRouter: Sendable {
             keys[key] = entry
             return []
         }
+        let graceUntil = wentAtMillis + graceMillis
+        if graceMillis > 0, graceUntil > nowMillis {
+            entry.retired = true
+            if entry.graceUntil == nil { gracedCount += 1 }
+            entry.graceUntil = graceUntil
+            keys[key] = entry
+            graced.append(key, untilMillis: graceUntil)
+            return []
+        }
         keys[key] = nil
         return records(key, from: entry.dependencies, to: [])
     }
 
-    /// The last dependent of `key` went: a retired key goes with it.
+    /// The last dependent of `key` went: a retired key goes with it, unless in its grace.
     public mutating func lastDependentGone(_ key: CacheKeyRef) -> [EdgeRecord] {
-        guard let entry = keys[key], entry.retired else { return [] }
+        guard let entry = keys[key], entry.retired, entry.graceUntil == nil else { return [] }
         keys[key] = nil
         return records(key, from: entry.dependencies, to: [])
+    }
+
+    /// Ends the graces over by `nowMillis`, for the keys whose partition `isSettled` says is
+    /// read whole (their dependents known); the others wait. A key some value registered on
+    /// meanwhile stays, retired, until its last dependent goes; the rest go: the records their
+    /// edges' removal takes, by key.
+    public mutating func endGraces(
+        nowMillis: Int64, isSettled: (Int32) -> Bool, hasDependents: (CacheKeyRef) -> Bool
+    ) -> [(key: CacheKeyRef, records: [EdgeRecord])] {
+        var ended: [(key: CacheKeyRef, records: [EdgeRecord])] = []
+        for entry in graced.takeEnded(nowMillis: nowMillis) {
+            guard var routed = keys[entry.key], routed.graceUntil == entry.untilMillis else { continue }
+            guard isSettled(partitioner.partition(of: entry.key.description)) else {
+                graced.append(entry.key, untilMillis: entry.untilMillis)
+                continue
+            }
+            routed.graceUntil = nil
+            gracedCount -= 1
+            if hasDependents(entry.key) {
+                keys[entry.key] = routed
+            } else {
+                keys[entry.key] = nil
+                ended.append((entry.key, records(entry.key, from: routed.dependencies, to: [])))
+            }
+        }
+        return ended
     }
 
     /// Forgets the keys of `partition` (the instance gave it up).
     public mutating func drop(partition: Int32) {
         keys = keys.filter { partitioner.partition(of: $0.key.description) != partition }
+        gracedCount = keys.values.count { $0.graceUntil != nil }
     }
 
     /// One record per partition whose dependencies changed; with `setAtMillis` (a value

@@ -34,14 +34,14 @@ public final class IndexShare: Sendable {
 
     public init(
         index: InstanceIndex, partitioner: StatePartitioner, holding partitions: Set<Int32>, filter: HopFilter = HopFilter(graph: nil),
-        rootsRemembered: Int = 100_000
+        rootsRemembered: Int = 100_000, goneKeyGraceMillis: Int64 = 0
     ) {
         self.index = index
         self.partitioner = partitioner
         self.filter = filter
         held = NIOLockedValueBox(partitions)
         memory = NIOLockedValueBox(HopMemory(capacity: rootsRemembered))
-        router = NIOLockedValueBox(EdgeRouter(partitioner: partitioner))
+        router = NIOLockedValueBox(EdgeRouter(partitioner: partitioner, graceMillis: goneKeyGraceMillis))
     }
 
     public var partitions: Set<Int32> { held.withLockedValue { $0 } }
@@ -76,10 +76,26 @@ public final class IndexShare: Sendable {
         }
     }
 
-    /// A tombstone of a key of a held partition: the records to produce.
-    public func routeTombstone(_ key: CacheKeyRef, owner: RegistrationOwner?) -> [EdgeRecord] {
+    /// A tombstone of a key of a held partition, written at `wentAtMillis`: the records to produce.
+    public func routeTombstone(
+        _ key: CacheKeyRef, owner: RegistrationOwner?, wentAtMillis: Int64 = 0, nowMillis: Int64 = 0
+    ) -> [EdgeRecord] {
         let hasDependents = !index.dependents(of: key.description).isEmpty
-        return router.withLockedValue { $0.unregister(key, owner: owner, hasDependents: hasDependents) }
+        return router.withLockedValue {
+            $0.unregister(key, owner: owner, hasDependents: hasDependents, wentAtMillis: wentAtMillis, nowMillis: nowMillis)
+        }
+    }
+
+    /// Keys of the held partitions in their grace (`EdgeRouter`).
+    public var gracedKeys: Int { router.withLockedValue { $0.gracedCount } }
+
+    /// Ends the graces of gone keys over by `nowMillis` (`EdgeRouter.endGraces`), in the
+    /// partitions `isSettled` says are read whole: the records their edges' removal takes.
+    public func endGraces(nowMillis: Int64, isSettled: (Int32) -> Bool) -> [(key: CacheKeyRef, records: [EdgeRecord])] {
+        // The index's lock inside the router's: nothing takes them the other way round.
+        router.withLockedValue { router in
+            router.endGraces(nowMillis: nowMillis, isSettled: isSettled) { !index.dependents(of: $0.description).isEmpty }
+        }
     }
 
     /// A record of the edges topic for a held partition. Returns the records it causes: a key

@@ -26,8 +26,11 @@ public final class InstanceIndex: @unchecked Sendable {
 
     /// With a graph, template-bound keys join every closure and registrations the graph does
     /// not declare are marked undeclared. Without one, only registrations count.
-    public init(graph: CacheGraph? = nil) {
+    /// `goneKeyGraceMillis`: how long a key whose value went while nothing depended on it keeps
+    /// its edges (`GraceQueue`); 0 ends them with the value.
+    public init(graph: CacheGraph? = nil, goneKeyGraceMillis: Int64 = 0) {
         binder = graph.map(TemplateBinder.init)
+        state.pointee.goneKeyGraceMillis = goneKeyGraceMillis
     }
 
     deinit {
@@ -81,13 +84,13 @@ public final class InstanceIndex: @unchecked Sendable {
     /// Applies a batch of `cascade.deps` read as bytes (`Registration.spell`), in order, under
     /// one lock; returns how many dependencies were undeclared.
     @discardableResult
-    public func apply(_ batch: SpelledRegistrations) -> Int {
+    public func apply(_ batch: SpelledRegistrations, nowMillis: Int64 = 0) -> Int {
         lock.withWriteLock {
             revision &+= 1
             var undeclared = 0
             for item in batch.items {
                 if item.isTombstone {
-                    _ = state.pointee.unregister(SpelledItem(batch: batch, item: item))
+                    _ = state.pointee.unregister(SpelledItem(batch: batch, item: item), nowMillis: nowMillis)
                 } else {
                     state.pointee.register(SpelledItem(batch: batch, item: item), binder: binder) { _ in undeclared += 1 }
                 }
@@ -131,11 +134,29 @@ public final class InstanceIndex: @unchecked Sendable {
 
     /// Forgets a key (a tombstone on `cascade.deps`); false when no registration ended. With
     /// an owner, only a registration of that node at most as new as the tombstone ends.
+    /// `wentAtMillis`: when the value went; with a grace, a key nothing depends on keeps its
+    /// edges until `endGraces` finds the grace over.
     @discardableResult
-    public func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil) -> Bool {
+    public func unregister(_ key: CacheKeyRef, owner: RegistrationOwner? = nil, wentAtMillis: Int64 = 0, nowMillis: Int64 = 0) -> Bool {
         lock.withWriteLock {
             revision &+= 1
-            return state.pointee.unregister(key, owner: owner)
+            return state.pointee.unregister(
+                RegistrationValues(key: key, dependencies: [], owner: owner, wentAtMillis: wentAtMillis), nowMillis: nowMillis)
+        }
+    }
+
+    /// Keys whose value went and whose edges wait for their grace to end.
+    public var gracedKeys: Int { lock.withReadLock { state.pointee.gracedKeys } }
+
+    /// Ends the graces over by `nowMillis`: each such key goes, with what only it kept, unless a
+    /// value registered on it meanwhile (it then goes with its last dependent). Returns how
+    /// many went.
+    @discardableResult
+    public func endGraces(nowMillis: Int64) -> Int {
+        lock.withWriteLock {
+            let released = state.pointee.endGraces(nowMillis: nowMillis)
+            if released > 0 { revision &+= 1 }
+            return released
         }
     }
 

@@ -28,7 +28,8 @@ struct InstanceIndexState: ~Copyable {
     /// stays small.
     private(set) var keySpans: [UInt32: [TemplateBinder.ValueSpan]] = [:]
     /// Who registered each key id last (see `RegistrationOwner`): the node's number in
-    /// `nodeNames` (0 = a registration without an owner, `retired` = no value left) and the
+    /// `nodeNames` (0 = a registration without an owner, `retired` = no value left, `graced` =
+    /// none left, in its grace) and the
     /// value's incarnation there. Keys held by more than one node (replicas of a service) list
     /// the others in `moreOwners` and keep the union of what each registered, until each has
     /// sent its tombstone.
@@ -43,6 +44,12 @@ struct InstanceIndexState: ~Copyable {
     /// The nodes that registered keys, by name: a node's number is its id here plus one.
     private var nodeNames = NameSet()
     private static let retired = UInt32.max
+    /// A key whose value went while nothing depended on it keeps its edges this long
+    /// (`GraceQueue`), then goes as a retired key with no dependent does; 0: at once.
+    var goneKeyGraceMillis: Int64 = 0
+    private static let graced = UInt32.max - 1
+    private var graceUntil: [UInt32: Int64] = [:]
+    private var graces = GraceQueue<UInt32>()
     var registeredKeys = 0
     var edgeCount = 0
     var undeclaredEdgeCount = 0
@@ -136,8 +143,9 @@ struct InstanceIndexState: ~Copyable {
         unregister(RegistrationValues(key: key, dependencies: [], owner: owner))
     }
 
-    /// Forgets the registration the tombstone `names` ends, as `unregister(_:owner:)`.
-    mutating func unregister(_ names: some RegistrationNames) -> Bool {
+    /// Forgets the registration the tombstone `names` ends, as `unregister(_:owner:)`; a key
+    /// nothing depends on, gone within the grace before `nowMillis`, keeps its edges for it.
+    mutating func unregister(_ names: some RegistrationNames, nowMillis: Int64 = 0) -> Bool {
         guard let keyID = names.withKey({ self.names.find($0) }) else { return false }
         let id = Int(keyID)
         guard !dependencies.isEmpty(id) else { return false }
@@ -166,6 +174,14 @@ struct InstanceIndexState: ~Copyable {
         }
         if hasDependents(keyID) {
             ownerNodes[id] = Self.retired
+            return true
+        }
+        // A tombstone without a time went now, as far as anyone can tell.
+        let until = (names.wentAtMillis > 0 ? names.wentAtMillis : nowMillis) + goneKeyGraceMillis
+        if goneKeyGraceMillis > 0, until > nowMillis {
+            ownerNodes[id] = Self.graced
+            graceUntil[keyID] = until
+            graces.append(keyID, untilMillis: until)
             return true
         }
         removeEdges(of: keyID)
@@ -244,7 +260,8 @@ struct InstanceIndexState: ~Copyable {
             moreOwners[keyID] = nil
             return .replace
         }
-        if ownerNodes[id] == Self.retired {
+        if ownerNodes[id] == Self.retired || ownerNodes[id] == Self.graced {
+            if ownerNodes[id] == Self.graced { graceUntil[keyID] = nil }
             ownerNodes[id] = owner.node
             ownerIncarnations[id] = owner.incarnation
             return .merge
@@ -292,6 +309,22 @@ struct InstanceIndexState: ~Copyable {
         dependencies.removeAll(Int(keyID))
         registeredKeys -= 1
         return detached
+    }
+
+    var gracedKeys: Int { graceUntil.count }
+
+    /// Ends the graces over by `nowMillis` (`InstanceIndex.endGraces`); returns how many keys went.
+    mutating func endGraces(nowMillis: Int64) -> Int {
+        var released = 0
+        for entry in graces.takeEnded(nowMillis: nowMillis) {
+            // Stored again, or gone again with a later grace, since: not this entry's to end.
+            guard graceUntil[entry.key] == entry.untilMillis, ownerNodes[Int(entry.key)] == Self.graced else { continue }
+            graceUntil[entry.key] = nil
+            ownerNodes[Int(entry.key)] = Self.retired
+            if !hasDependents(entry.key) { released += 1 }
+            releaseIfUnused(entry.key)
+        }
+        return released
     }
 
     /// Frees names nothing uses any more: no edges either way. A retired key whose last

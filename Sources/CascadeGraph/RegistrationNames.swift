@@ -17,6 +17,8 @@ protocol RegistrationNames {
     /// Nil for a registration without an owner.
     func withOwnerNode<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R?
     var incarnation: UInt64 { get }
+    /// A tombstone's time, when the value went; 0 when not known.
+    var wentAtMillis: Int64 { get }
 }
 
 /// Item `item` of a batch read as bytes.
@@ -48,6 +50,8 @@ struct SpelledItem: RegistrationNames {
 
     var incarnation: UInt64 { item.incarnation }
 
+    var wentAtMillis: Int64 { item.wentAtMillis }
+
     private func withSlashInService(_ name: SpelledRegistrations.Name) -> CacheKeyRef? {
         guard batch.withHead(of: name, { $0.contains(UInt8(ascii: "/")) }) else { return nil }
         let text = batch.text(of: name)
@@ -62,6 +66,7 @@ struct RegistrationValues: RegistrationNames {
     let key: CacheKeyRef
     let dependencies: [Dependency]
     let owner: RegistrationOwner?
+    var wentAtMillis: Int64 = 0
 
     func withKey<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R { Self.spell(key.service, "/", key.key, body) }
 

@@ -27,6 +27,8 @@ public struct SpelledRegistrations: Sendable, Equatable {
         /// The owner's node name; nil for a registration without an owner.
         public var node: Name?
         public var incarnation: UInt64
+        /// A tombstone's time (its message's), when the value went; 0 when not known.
+        public var wentAtMillis: Int64 = 0
 
         public var dependencyRange: Range<Int> { Int(firstDependency)..<Int(firstDependency + dependencyCount) }
     }
@@ -73,12 +75,13 @@ public struct SpelledRegistrations: Sendable, Equatable {
             owner: registration.owner)
     }
 
-    /// A tombstone of `key`, ending the registration of `owner` (or whatever is registered).
-    public mutating func appendTombstone(_ key: CacheKeyRef, owner: RegistrationOwner?) {
+    /// A tombstone of `key`, ending the registration of `owner` (or whatever is registered),
+    /// written at `wentAtMillis`.
+    public mutating func appendTombstone(_ key: CacheKeyRef, owner: RegistrationOwner?, wentAtMillis: Int64 = 0) {
         items.append(Item(
             key: spell(head: key.service.utf8, separator: "/", tail: key.key.utf8), isTombstone: true,
             firstDependency: Int32(truncatingIfNeeded: dependencies.count), dependencyCount: 0,
-            node: owner.map { spell($0.node.utf8) }, incarnation: owner?.incarnation ?? 0))
+            node: owner.map { spell($0.node.utf8) }, incarnation: owner?.incarnation ?? 0, wentAtMillis: wentAtMillis))
     }
 
     /// A registration of `key` on `dependencies`, for callers that hold them parsed already.

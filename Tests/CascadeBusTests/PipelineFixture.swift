@@ -11,11 +11,11 @@ struct PipelineFixture {
 
     /// The example graph, or the graph in `directory`.
     /// `startMillis`: when the bus started, on the fixture's clock (events default to 1000).
-    init(cycleConflictWindowMillis: Int64 = 1000, directory: String? = nil, startMillis: Int64 = 0) throws {
+    init(cycleConflictWindowMillis: Int64 = 1000, directory: String? = nil, startMillis: Int64 = 0, goneKeyGraceMillis: Int64 = 0) throws {
         let loaded = try GraphLoader.load(directory: directory ?? CascadeBinary.packageRoot.appendingPathComponent("graph").path)
         guard let graph = loaded.graph else { throw FixtureError.graph("\(loaded.diagnostics)") }
         processor = EventProcessor(
-            graph: graph, index: InstanceIndex(graph: graph), ledger: Ledger(), topics: Topics(),
+            graph: graph, index: InstanceIndex(graph: graph, goneKeyGraceMillis: goneKeyGraceMillis), ledger: Ledger(), topics: Topics(),
             cycleConflictWindowMillis: cycleConflictWindowMillis, startMillis: startMillis)
     }
 

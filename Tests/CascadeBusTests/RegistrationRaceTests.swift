@@ -12,8 +12,8 @@ struct RegistrationRaceTests {
     let fixture: PipelineFixture
     let check: RegistrationRaceCheck
 
-    init(startMillis: Int64 = 0) throws {
-        fixture = try PipelineFixture(startMillis: startMillis)
+    init(startMillis: Int64 = 0, goneKeyGraceMillis: Int64 = 0) throws {
+        fixture = try PipelineFixture(startMillis: startMillis, goneKeyGraceMillis: goneKeyGraceMillis)
         let processor = fixture.processor
         check = RegistrationRaceCheck(
             ledger: processor.ledger, index: processor.index, planner: processor.planner,
@@ -100,6 +100,49 @@ struct RegistrationRaceTests {
         #expect(try arrive("product-service", "v5", deps: ["Product#p-1@5"], setAt: 10_001, now: 10_010).isEmpty)
         #expect(try arrive("product-service", "bare", deps: ["Product#p-1"], setAt: 10_500, now: 10_510) == ["product-service": ["bare"]])
         #expect(try arrive("product-service", "later", deps: ["Product#p-1"], setAt: 13_000, now: 13_010).isEmpty)
+    }
+
+    /// The stale pages of partitioned chaos (docs/bus.md, "Records nobody judged"): the product
+    /// key's value went while nothing depended on it, the product changed, and a page computed
+    /// from the product before registered on the key after.
+    @Test("a key whose value went with no dependent keeps its edges for its grace: a value computed from it before, registered after a change, is dropped")
+    func goneKeyKeepsItsEdgesForItsGrace() throws {
+        for grace: Int64 in [0, 30_000] {
+            let race = try RegistrationRaceTests(goneKeyGraceMillis: grace)
+            let index = race.fixture.processor.index
+            #expect(try race.arrive("product-service", "a", deps: ["Product#p-1"], setAt: 900, now: 950).isEmpty)
+            index.unregister(CacheKeyRef(service: "product-service", key: "a"), wentAtMillis: 9_000, nowMillis: 9_000)
+            _ = race.fixture.process(PipelineFixture.event("Product", "p-1", version: 2), nowMillis: 10_000)
+            let dropped = try race.arrive("order-service", "b", deps: ["product-service/a"], setAt: 10_020, now: 10_040)
+            if grace == 0 {
+                #expect(dropped.isEmpty, "without the grace the change passes the bare key by: the gap")
+            } else {
+                #expect(dropped == ["order-service": ["b"]])
+                #expect(index.endGraces(nowMillis: 38_999) == 0, "b registered on it: it stays, with its edge")
+                #expect(index.endGraces(nowMillis: 39_000) == 0)
+                #expect(index.closure(of: EntityRef(entity: "Product", id: "p-1")).entries.map(\.name).contains("order-service/b"))
+            }
+        }
+    }
+
+    @Test("a gone key's grace ends: its edges go, with the key; a tombstone older than the grace ends them at once")
+    func graceEnds() throws {
+        let index = try PipelineFixture(goneKeyGraceMillis: 30_000).processor.index
+        let a = CacheKeyRef(service: "product-service", key: "a")
+        let old = CacheKeyRef(service: "product-service", key: "old")
+        index.register(a, dependencies: [try Dependency.parse("Product#p-1", service: "product-service")])
+        index.register(old, dependencies: [try Dependency.parse("Product#p-1", service: "product-service")])
+        index.unregister(a, wentAtMillis: 9_000, nowMillis: 9_000)
+        index.unregister(old, wentAtMillis: 1_000, nowMillis: 40_000)
+        let reached = index.closure(of: EntityRef(entity: "Product", id: "p-1")).entries.map(\.name)
+        #expect(reached.contains("product-service/a"), "in its grace")
+        #expect(!reached.contains("product-service/old"), "gone long ago")
+        #expect(index.gracedKeys == 1)
+        #expect(index.endGraces(nowMillis: 38_999) == 0)
+        #expect(index.endGraces(nowMillis: 39_000) == 1)
+        #expect(index.gracedKeys == 0)
+        #expect(index.registeredKeys == 0)
+        #expect(!index.closure(of: EntityRef(entity: "Product", id: "p-1")).entries.map(\.name).contains("product-service/a"))
     }
 
     @Test("a key in the closure of an event is remembered before any registration can follow the closure")

@@ -15,7 +15,10 @@ import Testing
         let shares: [IndexShare]
         let owner: [Int32: Int]
 
-        init(graph: RandomGraph = RandomGraph(), partitions: Int32, instances: Int, seed: UInt64, cacheGraph: CacheGraph? = nil) {
+        init(
+            graph: RandomGraph = RandomGraph(), partitions: Int32, instances: Int, seed: UInt64, cacheGraph: CacheGraph? = nil,
+            goneKeyGraceMillis: Int64 = 0
+        ) {
             partitioner = StatePartitioner(count: partitions)
             var random = SplitMix64(seed: seed)
             var owner: [Int32: Int] = [:]
@@ -29,7 +32,7 @@ import Testing
             shares = (0..<instances).map { instance in
                 IndexShare(
                     index: InstanceIndex(graph: cacheGraph), partitioner: partitioner,
-                    holding: Set(owner.filter { $0.value == instance }.keys), filter: filter)
+                    holding: Set(owner.filter { $0.value == instance }.keys), filter: filter, goneKeyGraceMillis: goneKeyGraceMillis)
             }
             for (key, dependencies) in graph.registrations { route(key, dependencies) }
         }
@@ -45,14 +48,25 @@ import Testing
 
         /// A registration or tombstone, through the router of the key's partition, its records
         /// (and the records they cause) through the shares of theirs.
-        func route(_ change: InstanceIndex.Change) {
+        func route(_ change: InstanceIndex.Change, atMillis: Int64 = 0) {
             var records: [EdgeRecord]
             switch change {
             case .register(let key, let dependencies, let owner):
                 records = share(of: partitioner.partition(of: key.description)).route(key, dependencies: dependencies, owner: owner)
             case .unregister(let key, let owner):
-                records = share(of: partitioner.partition(of: key.description)).routeTombstone(key, owner: owner)
+                records = share(of: partitioner.partition(of: key.description))
+                    .routeTombstone(key, owner: owner, wentAtMillis: atMillis, nowMillis: atMillis)
             }
+            apply(records)
+        }
+
+        /// Ends every share's graces over by `nowMillis`, applying the records that takes.
+        func endGraces(nowMillis: Int64) {
+            for share in shares { apply(share.endGraces(nowMillis: nowMillis) { _ in true }.flatMap(\.records)) }
+        }
+
+        private func apply(_ records: [EdgeRecord]) {
+            var records = records
             while let record = records.popLast() { records += share(of: record.partition).apply(record) }
         }
 
@@ -101,16 +115,32 @@ import Testing
         #expect(cluster.shares.map { $0.index.statistics.edges }.reduce(0, +) == whole.statistics.edges, "each edge held once")
     }
 
+    /// Odd seeds give gone keys a grace (5 changes long), in the routers and the one index alike.
     @Test("routers and shares fed registrations and tombstones of several nodes end where one index does", arguments: 0..<40)
     func routedChangesMatchOneIndex(seed: Int) {
         var random = SplitMix64(seed: UInt64(seed) + 500)
         let partitions = Int32(1 + seed % 5)
-        let cluster = Cluster(partitions: partitions, instances: 1 + seed % Int(partitions), seed: UInt64(seed))
-        let whole = InstanceIndex()
+        let grace: Int64 = seed % 2 == 1 ? 5_000 : 0
+        let cluster = Cluster(partitions: partitions, instances: 1 + seed % Int(partitions), seed: UInt64(seed), goneKeyGraceMillis: grace)
+        let whole = InstanceIndex(goneKeyGraceMillis: grace)
         let keys = (0..<40).map { CacheKeyRef(service: "svc-\($0 % 3)", key: "k\($0)") }
         var incarnations: [String: UInt64] = [:]
         var registered: [(CacheKeyRef, RegistrationOwner)] = []
+        var now: Int64 = 0
+        func matches(_ when: String) {
+            #expect(cluster.shares.map { $0.index.statistics.edges }.reduce(0, +) == whole.statistics.edges, "\(when)")
+            for key in keys {
+                let held = cluster.shares.flatMap { $0.index.dependencies(of: key) ?? [] }
+                #expect(held.sorted() == (whole.dependencies(of: key) ?? []).sorted(), "\(key), \(when)")
+            }
+            for root in 0..<6 {
+                let ref = EntityRef(entity: "E", id: "\(root)")
+                let listed = cluster.closure(of: ref, arrivingOn: cluster.partitioner.partition(of: ref.description), root: "\(ref) \(when)")
+                #expect(Set(listed.names) == Set(whole.closure(of: ref).entries.map(\.name)), "\(when)")
+            }
+        }
         for _ in 0..<300 {
+            now += 1_000
             let key = keys[Int(random.next() % UInt64(keys.count))]
             let change: InstanceIndex.Change
             if random.next() % 10 < 6 || registered.isEmpty {
@@ -129,19 +159,19 @@ import Testing
                 let (key, owner) = registered[Int(random.next() % UInt64(registered.count))]
                 change = .unregister(key, owner: random.next() % 8 == 0 ? nil : owner)
             }
-            whole.apply([change])
-            cluster.route(change)
+            switch change {
+            case .unregister(let key, let owner): whole.unregister(key, owner: owner, wentAtMillis: now, nowMillis: now)
+            case .register: whole.apply([change])
+            }
+            cluster.route(change, atMillis: now)
+            whole.endGraces(nowMillis: now)
+            cluster.endGraces(nowMillis: now)
         }
-        #expect(cluster.shares.map { $0.index.statistics.edges }.reduce(0, +) == whole.statistics.edges)
-        for key in keys {
-            let held = cluster.shares.flatMap { $0.index.dependencies(of: key) ?? [] }
-            #expect(held.sorted() == (whole.dependencies(of: key) ?? []).sorted(), "\(key)")
-        }
-        for root in 0..<6 {
-            let ref = EntityRef(entity: "E", id: "\(root)")
-            let listed = cluster.closure(of: ref, arrivingOn: cluster.partitioner.partition(of: ref.description), root: "\(ref)")
-            #expect(Set(listed.names) == Set(whole.closure(of: ref).entries.map(\.name)))
-        }
+        matches("with the last graces running")
+        whole.endGraces(nowMillis: now + grace)
+        cluster.endGraces(nowMillis: now + grace)
+        #expect(whole.gracedKeys == 0)
+        matches("every grace over")
     }
 
     /// With the example graph: bound keys need no hop, and only keys of families a registration
