@@ -261,7 +261,7 @@ let package = Package(
             name: "CascadeSyncTests",
             dependencies: ["CascadeSync", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
-        .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeTestSupport"]),
+        .testTarget(name: "CascadeCLITests", dependencies: ["CascadeWire", "CascadeKafka", "CascadeTestSupport"]),
         .testTarget(
             name: "CascadeGatewayTests",
             dependencies: [

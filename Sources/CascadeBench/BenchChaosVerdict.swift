@@ -260,7 +260,10 @@ struct ChaosVerdict {
             let impacts = await impacts("p-planted")
             return cluster.partitionedState ? impacts.contains { $0.contains(key) } : impacts.allSatisfy { $0.contains(key) }
         }
-        try await producer.send(topic: topics.deps, key: "storefront/\(key)", value: nil)
+        // Dated an hour back: the registration counts as long lost, its key past the grace a
+        // gone key keeps its edges for (a tombstone of now would let the change below reach it).
+        let hourAgo = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
+        try await producer.send(topic: topics.deps, key: "storefront/\(key)", value: nil, timestampMillis: hourAgo)
         try await awaitBus("every bus instance to drop the planted registration") { await !impacts("p-planted").contains { $0.contains(key) } }
         let event = DomainEvent(
             ref: EntityRef(entity: "Product", id: "p-planted"), op: .update, version: 2, origin: "bench",

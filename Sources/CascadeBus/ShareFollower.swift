@@ -48,6 +48,9 @@ final class ShareFollower: Sendable {
     private let tail: TailReads?
     /// From the read loop to the sender.
     private let outgoing = OutgoingQueue()
+    /// Held from working out records to queuing them, by the reader and the grace sweeper alike:
+    /// two records of one key reach the edges topic in the order the router made them.
+    private let queuing = NIOLock()
 
     init(
         configuration: BusConfiguration, share: IndexShare, ledger: Ledger, landing: EdgeLandingCheck, producer: KafkaProducerLanes,
@@ -254,16 +257,28 @@ final class ShareFollower: Sendable {
     func run() async {
         outgoing.open()
         let sender = Task { await sendLoop() }
+        // A quiet partition reads nothing that would end its gone keys' graces.
+        let sweeper = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let holdings = held.withLockedValue { $0.byPartition }
+                queuing.withLock { outgoing.enqueue(OutgoingQueue.Sending(messages: endGraces(holdings).map(edgeMessage), finished: [])) }
+            }
+        }
         var committedAt = ContinuousClock.now
         for await event in consumer.events {
             guard case .messages(let batch) = event else { continue }
-            var sending = read(batch)
-            if ContinuousClock.now - committedAt >= .milliseconds(500) {
-                committedAt = .now
-                sending.positions = committable()
+            queuing.withLock {
+                var sending = read(batch)
+                if ContinuousClock.now - committedAt >= .milliseconds(500) {
+                    committedAt = .now
+                    sending.positions = committable()
+                }
+                outgoing.enqueue(sending)
             }
-            outgoing.enqueue(sending)
         }
+        sweeper.cancel()
+        await sweeper.value
         outgoing.finish()
         await sender.value
     }

@@ -8,8 +8,13 @@ public struct ProducerMessage: Sendable {
     public var value: [UInt8]?
     public var headers: [KafkaHeader]
     public var partition: Int32?
+    /// The message's time, ms since 1970; 0 for now.
+    public var timestampMillis: Int64
 
-    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil) {
+    public init(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil, timestampMillis: Int64 = 0
+    ) {
+        self.timestampMillis = timestampMillis
         self.topic = topic
         self.key = key
         self.value = value
@@ -39,7 +44,7 @@ extension KafkaProducer {
             guard let token = awaitReport(index, message, reports) else { continue }
             let code = enqueue(
                 topic: message.topic, key: message.key, value: message.value, headers: message.headers, partition: message.partition,
-                token: token)
+                timestampMillis: message.timestampMillis, token: token)
             switch code {
             case RD_KAFKA_RESP_ERR_NO_ERROR:
                 continue
@@ -60,7 +65,7 @@ extension KafkaProducer {
             do throws(KafkaError) {
                 try await produce(
                     topic: message.topic, key: message.key, value: message.value, headers: message.headers, partition: message.partition,
-                    token: token)
+                    timestampMillis: message.timestampMillis, token: token)
             } catch {
                 state.withLockedValue { $0.abandon(token) }?.resume(.failure(error))
             }

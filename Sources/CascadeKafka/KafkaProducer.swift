@@ -79,19 +79,22 @@ public final class KafkaProducer: Sendable {
     /// Sends one message and returns where it landed, or the error librdkafka reported
     /// (after `message.timeout.ms` at most).
     @discardableResult
+    /// `timestampMillis`: the message's time, 0 for now.
     public func send(
-        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil, timestampMillis: Int64 = 0
     ) async throws(KafkaError) -> DeliveryReport {
-        let reports = await sendInOrder([ProducerMessage(topic: topic, key: key, value: value, headers: headers, partition: partition)])
+        let reports = await sendInOrder([ProducerMessage(
+            topic: topic, key: key, value: value, headers: headers, partition: partition, timestampMillis: timestampMillis)])
         return try reports[0].get()
     }
 
     /// Sends one message with a text key.
     @discardableResult
     public func send(
-        topic: String, key: String?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
+        topic: String, key: String?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil, timestampMillis: Int64 = 0
     ) async throws(KafkaError) -> DeliveryReport {
-        try await send(topic: topic, key: key.map { Array($0.utf8) }, value: value, headers: headers, partition: partition)
+        try await send(
+            topic: topic, key: key.map { Array($0.utf8) }, value: value, headers: headers, partition: partition, timestampMillis: timestampMillis)
     }
 
     /// Enqueues one message; its report goes to `deliveryHandler` with `token`, whose top bit
@@ -99,10 +102,10 @@ public final class KafkaProducer: Sendable {
     /// Runs on the caller's executor: no hop to the global one.
     public nonisolated(nonsending) func produce(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
-        token: UInt64
+        timestampMillis: Int64 = 0, token: UInt64
     ) async throws(KafkaError) {
         func attempt() -> rd_kafka_resp_err_t {
-            enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
+            enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition, timestampMillis: timestampMillis, token: token)
         }
         var code = attempt()
         while code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
@@ -129,9 +132,11 @@ public final class KafkaProducer: Sendable {
     }
 
     func enqueue(
-        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, token: UInt64
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, timestampMillis: Int64 = 0,
+        token: UInt64
     ) -> rd_kafka_resp_err_t {
-        RDKafkaProducer.enqueue(client, topic: topic, key: key, value: value, headers: headers, partition: partition, token: token)
+        RDKafkaProducer.enqueue(
+            client, topic: topic, key: key, value: value, headers: headers, partition: partition, timestampMillis: timestampMillis, token: token)
     }
 
     /// Returns after the next batch of delivery reports, or at once if one came since the

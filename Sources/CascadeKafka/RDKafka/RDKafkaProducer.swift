@@ -19,7 +19,8 @@ enum RDKafkaProducer {
 
     /// Enqueues one message (copied); `token` comes back with its delivery report.
     static func enqueue(
-        _ client: RDClient, topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, token: UInt64
+        _ client: RDClient, topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?,
+        timestampMillis: Int64 = 0, token: UInt64
     ) -> rd_kafka_resp_err_t {
         let headerList = RDKafkaHeaders.make(headers)
         let opaque = UnsafeMutableRawPointer(bitPattern: UInt(token))
@@ -30,7 +31,7 @@ enum RDKafkaProducer {
                 withOptionalBytes(value) { valuePointer, valueCount in
                     cascade_produce(
                         client.pointer, topicName, partition ?? RD_KAFKA_PARTITION_UA, keyPointer, keyCount,
-                        valuePointer, valueCount, headerList, opaque)
+                        valuePointer, valueCount, headerList, timestampMillis, opaque)
                 }
             }
         }
