@@ -262,7 +262,10 @@ final class ShareFollower: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 let holdings = held.withLockedValue { $0.byPartition }
-                queuing.withLock { outgoing.enqueue(OutgoingQueue.Sending(messages: endGraces(holdings).map(edgeMessage), finished: [])) }
+                queuing.withLock {
+                    let ended = endGraces(holdings)
+                    if !ended.isEmpty { outgoing.enqueue(OutgoingQueue.Sending(messages: ended.map(edgeMessage), finished: [])) }
+                }
             }
         }
         var committedAt = ContinuousClock.now

@@ -28,11 +28,10 @@ struct InstanceIndexState: ~Copyable {
     /// stays small.
     private(set) var keySpans: [UInt32: [TemplateBinder.ValueSpan]] = [:]
     /// Who registered each key id last (see `RegistrationOwner`): the node's number in
-    /// `nodeNames` (0 = a registration without an owner, `retired` = no value left, `graced` =
-    /// none left, in its grace) and the
-    /// value's incarnation there. Keys held by more than one node (replicas of a service) list
-    /// the others in `moreOwners` and keep the union of what each registered, until each has
-    /// sent its tombstone.
+    /// `nodeNames` (0 = a registration without an owner, `retired` = no value left, `graced` = no
+    /// value left and no dependent, in its grace) and the value's incarnation there. Keys held
+    /// by more than one node (replicas of a service) list the others in `moreOwners` and keep the
+    /// union of what each registered, until each has sent its tombstone.
     ///
     /// A key that others depend on keeps its edges when its value is gone (retired): a value
     /// computed from it still embeds what it was computed from, so a change there must still
