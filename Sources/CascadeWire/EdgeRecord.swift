@@ -57,7 +57,7 @@ extension EdgeRecord {
         let text = String(decoding: key, as: UTF8.self)
         guard let ref = CacheKeyRef(parsing: text) else { throw DecodeError.keyNotServiceSlashKey(text) }
         guard let value else { return EdgeRecord(key: ref, partition: partition, dependencies: []) }
-        let decoded = try WireJSON.decode(Value.self, value)
+        let decoded = try plain(value) ?? WireJSON.decode(Value.self, value)
         let dependencies = try decoded.deps.map { text in
             do {
                 return try Dependency.parse(text, service: ref.service)
@@ -66,5 +66,40 @@ extension EdgeRecord {
             }
         }
         return EdgeRecord(key: ref, partition: partition, dependencies: dependencies, setAtMillis: decoded.setAtMillis)
+    }
+
+    /// The value when it is plain: ASCII without escapes, one object with `deps` (strings) and
+    /// maybe `set_at_ms` (a whole number or null), each once, nothing else; what the bus writes.
+    /// Read without JSONDecoder, which cost more than applying the record when a share rebuilds
+    /// a partition; nil otherwise, for JSONDecoder to read (and reject) as it always did.
+    private static func plain(_ bytes: [UInt8]) -> Value? {
+        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
+        let notPlain = JSONScanner.Failure(reason: "not plain", offset: 0)
+        var dependencies: [Range<Int>]?
+        var setAtMillis: Int64??
+        var scanner = JSONScanner(bytes: bytes)
+        do throws(JSONScanner.Failure) {
+            let isObject = try scanner.parseObjectDocument { name, scanner throws(JSONScanner.Failure) in
+                switch name {
+                case "deps" where dependencies == nil:
+                    var ranges: [Range<Int>] = []
+                    guard try scanner.readPlainStrings({ ranges.append($0) }) else { throw notPlain }
+                    dependencies = ranges
+                case "set_at_ms" where setAtMillis == nil:
+                    switch try scanner.readValue(depth: 1) {
+                    case .null: setAtMillis = .some(nil)
+                    case .number(let text):
+                        guard let number = Registration.wholeNumber(text, signed: true).flatMap({ Int64($0) }) else { throw notPlain }
+                        setAtMillis = .some(number)
+                    default: throw notPlain
+                    }
+                default: throw notPlain
+                }
+            }
+            guard isObject, let dependencies else { return nil }
+            return Value(deps: dependencies.map { String(decoding: bytes[$0], as: UTF8.self) }, setAtMillis: setAtMillis ?? nil)
+        } catch {
+            return nil
+        }
     }
 }

@@ -32,6 +32,49 @@ struct StateRecordTests {
         #expect(throws: (any Error).self) { try EdgeRecord.decode(key: Array("s/k".utf8), value: Array("{".utf8), partition: 0) }
     }
 
+    /// What JSONDecoder reads, for comparison with the plain reader's fast path.
+    private struct Reference: Decodable {
+        var deps: [String]
+        var set_at_ms: Int64?
+    }
+
+    @Test("edge record values read without JSONDecoder read as JSONDecoder reads them, or go to it", arguments: [
+        #"{"deps":["Product#p-1@7","user-service/user:u-1:profile"],"set_at_ms":1796594717349}"#,
+        #"{"deps":["Product#p-1"]}"#, #"{"deps":[],"set_at_ms":null}"#, #" { "set_at_ms" : -5 , "deps" : [ "a/b" ] } "#,
+        #"{"deps":["a\/b"],"set_at_ms":1}"#, #"{"deps":["a/b"],"other":1}"#, #"{"deps":["a/b"],"deps":["c/d"]}"#,
+        #"{"deps":["a/b"],"set_at_ms":1.5}"#, #"{"deps":["a/b"],"set_at_ms":01}"#, #"{"deps":[1]}"#, #"{"set_at_ms":1}"#,
+        #"{"deps":["café/b"]}"#, #"{"deps":["a/b"]} x"#, #"["a/b"]"#,
+    ])
+    func plainEdgeValues(document: String) {
+        let key = Array("s/k".utf8)
+        let read = try? EdgeRecord.decode(key: key, value: Array(document.utf8), partition: 2)
+        let reference = try? JSONDecoder().decode(Reference.self, from: Data(document.utf8))
+        let expected = try? reference.map { reference in
+            EdgeRecord(
+                key: CacheKeyRef(service: "s", key: "k"), partition: 2,
+                dependencies: try reference.deps.map { try Dependency.parse($0, service: "s") }, setAtMillis: reference.set_at_ms)
+        }
+        #expect(read == expected, "\(document)")
+    }
+
+    @Test("ledger records read without JSONDecoder read as JSONDecoder reads them, or go to it", arguments: [
+        #"{"at_ms":1796594717349,"digest":18446744073709551615,"entity":"Product","event_id":"e-1","id":"p-1","origin":"product-service","version":7}"#,
+        #" {"version":1,"id":"p","entity":"E","origin":"o","event_id":"","digest":0,"at_ms":-3} "#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":"e","id":"p\u002d1","origin":"o","version":1}"#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":"e","id":"p","origin":"o","version":1,"extra":true}"#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":"e","id":"p","origin":"o","version":-1}"#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":"e","id":"p","origin":"o","version":1.0}"#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":"e","id":"p","origin":"o"}"#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":"e","id":"p","id":"q","origin":"o","version":1}"#,
+        #"{"at_ms":1,"digest":0,"entity":"E","event_id":null,"id":"p","origin":"o","version":1}"#,
+    ])
+    func plainLedgerRecords(document: String) {
+        let read = try? LedgerRecord.decode(Array(document.utf8))
+        let reference = try? JSONDecoder().decode(LedgerRecord.self, from: Data(document.utf8))
+        #expect(read == reference, "\(document)")
+        if document.hasPrefix(#"{"at_ms":1796594717349"#) { #expect(read?.digest == .max && read?.version == 7) }
+    }
+
     @Test("a hop round-trips with its fence, path and skipped hashes; its partition is the message's")
     func hopRoundTrip() throws {
         let hop = StateHop(
