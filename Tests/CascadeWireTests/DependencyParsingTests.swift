@@ -25,6 +25,42 @@ struct DependencyParsingTests {
         #expect(throws: Dependency.ParseError.self) { try Dependency.parse(text, service: "shop") }
     }
 
+    /// `parse` as it was before it read ASCII text from its bytes: by characters, throughout.
+    static func parseByCharacters(_ text: String, service: String) throws(Dependency.ParseError) -> Dependency {
+        guard !text.isEmpty else { throw .empty }
+        if text.contains("#") {
+            var body = text[...]
+            var version: UInt64?
+            if let at = text.lastIndex(of: "@") {
+                guard let parsed = UInt64(text[text.index(after: at)...]) else { throw .badVersion(text) }
+                version = parsed
+                body = text[..<at]
+            }
+            guard let hash = body.firstIndex(of: "#"), hash != body.startIndex, body.index(after: hash) != body.endIndex,
+                  !body[body.index(after: hash)...].utf8.contains(UInt8(ascii: "@"))
+            else { throw .badEntity(text) }
+            return .entity(EntityRef(entity: String(body[..<hash]), id: String(body[body.index(after: hash)...])), version: version)
+        }
+        if let slash = text.firstIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex {
+            return .key(CacheKeyRef(service: String(text[..<slash]), key: String(text[text.index(after: slash)...])))
+        }
+        return .key(CacheKeyRef(service: service, key: text))
+    }
+
+    @Test("ASCII read from its bytes parses as reading characters did, errors too, on random texts of the separators", arguments: 0..<4)
+    func bytesAgreeWithCharacters(seed: UInt64) {
+        var random = RegistrationSpellingTests.Random(state: seed)
+        let pieces = ["#", "@", "/", "a", "Product", "p-1", "7", "42", "+3", "-", "é", "\u{301}", " "]
+        for _ in 0..<5_000 {
+            let text = (0..<Int(random.next() % 7)).map { _ in random.pick(pieces) }.joined()
+            let parsed = Result { () throws(Dependency.ParseError) in try Dependency.parse(text, service: "shop") }
+            let expected = Result { () throws(Dependency.ParseError) in try Self.parseByCharacters(text, service: "shop") }
+            #expect(parsed == expected, "\(text)")
+            if case .success(.entity(let ref, nil)) = parsed { #expect(EntityRef(parsing: text) == ref, "\(text)") }
+            if case .success(.key(let ref)) = parsed, ref.description == text { #expect(CacheKeyRef(parsing: text) == ref, "\(text)") }
+        }
+    }
+
     @Test func registrationsCarryTheirOwnerAndOldOnesStillDecode() throws {
         let owned = Registration(
             service: "s", key: "k", deps: ["E#1"], setAtMillis: 5, owner: RegistrationOwner(node: "n1", incarnation: 9))
@@ -111,3 +147,4 @@ struct RegistrationDecodingTests {
         for index in [4, 5, 6, 7, 8, 9, 10, 11, 12, 13] { #expect(Registration.plain(Array(Self.documents[index].utf8)) == nil) }
     }
 }
+
