@@ -52,6 +52,9 @@ struct BusCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds: a registration without a version whose dependency changed this close before the key was set is invalidated at once.")
     var raceWindowMs: Int64 = 2000
 
+    @Option(help: "Milliseconds a key whose value went while nothing depended on it keeps its edges, so that a value computed from it just before, registering later, is still reached through it (0: none). Cover the race window and how late registrations land.")
+    var goneKeyGraceMs: Int64 = 30_000
+
     @Option(help: "Milliseconds without a beacon after which another bus instance counts as gone and its partitions are taken over (failover takes this plus a beacon round).")
     var deadAfterMs: Int64 = 500
 
@@ -86,6 +89,7 @@ struct BusCommand: AsyncParsableCommand {
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         if let replicationFactor, replicationFactor < 1 { throw ValidationError("--replication-factor must be at least 1") }
         guard deadAfterMs >= 200 else { throw ValidationError("--dead-after-ms must be at least 200 (two beacon rounds)") }
+        guard goneKeyGraceMs >= 0 else { throw ValidationError("--gone-key-grace-ms must be 0 or more") }
         guard cycleConflictWindowMs >= 0 else { throw ValidationError("--cycle-conflict-window-ms must be 0 or more") }
         guard (0...65536).contains(whyMemoryMb) else { throw ValidationError("--why-memory-mb must be from 0 to 65536") }
         _ = try kafkaProperties.parsed()
@@ -106,6 +110,7 @@ struct BusCommand: AsyncParsableCommand {
         configuration.producerLanes = producerLanes
         configuration.instance = instance
         configuration.deadAfterMillis = deadAfterMs
+        configuration.goneKeyGraceMillis = goneKeyGraceMs
         configuration.cascadeMemoryBytes = whyMemoryMb << 20
         configuration.replicationFactor = replicationFactor
         configuration.sources = try SourceOptions.checked(SourceOptions.parse(sources), graph: cacheGraph)
