@@ -257,7 +257,7 @@ final class ShareFollower: Sendable {
     func run() async {
         outgoing.open()
         let sender = Task { await sendLoop() }
-        // A quiet partition reads nothing that would end its gone keys' graces.
+        // Graces end on a timer of their own, not per batch: a quiet partition reads nothing.
         let sweeper = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
@@ -345,7 +345,6 @@ final class ShareFollower: Sendable {
                 continue
             }
         }
-        out += endGraces(holdings).map(edgeMessage)
         // One lock with the positions: a promotion either saw this batch read (and reads its
         // registrations again) or this sees the promotion (and produces them now).
         let now = Timestamps.nowMillis()

@@ -24,7 +24,7 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
     public static func parse(_ text: String, service: String) throws(ParseError) -> Dependency {
         guard !text.isEmpty else { throw .empty }
         if let parsed = try parseASCII(text, service: service) { return parsed }
-        if containsHash(text) {
+        if text.contains("#") {
             var body = text[...]
             var version: UInt64?
             if let at = text.lastIndex(of: "@") {
@@ -89,10 +89,6 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
         return .key(CacheKeyRef(service: service, key: text))
     }
 
-    /// Whether `text` holds a `#` character (text beyond ASCII: character by character).
-    private static func containsHash(_ text: String) -> Bool {
-        text.contains("#")
-    }
 
     /// The tag a node files a key under, and the bus indexes it by: `Entity#id` or `service/key`.
     public var tag: String {
