@@ -146,7 +146,7 @@ public struct EventProcessor: Sendable {
     private func resolve(
         _ event: DomainEvent, key: [UInt8]?, value: [UInt8]?, source: SourcePosition, native: Bool, nowMillis: Int64
     ) -> ProcessingResult {
-        guard let entityType = graph.entities[event.ref.entity] else {
+        guard let entity = facts.entities[event.ref.entity] else {
             let known = graph.entityNames.joined(separator: ", ")
             return deadLetter(key, value, EventRejection("unknown-entity", "entity '\(event.ref.entity)' is not in the graph (known: \(known))"), source)
         }
@@ -162,58 +162,60 @@ public struct EventProcessor: Sendable {
             entity: event.ref.entity, id: event.ref.id, version: event.version, origin: event.origin,
             atMillis: event.atMillis, eventID: event.eventID, digest: EventDigest.of(event))
 
-        guard let current = ledger.entry(ref) else { return advance(event, record, ref, refKey, nowMillis) }
-        if event.version > current.record.version { return advance(event, record, ref, refKey, nowMillis) }
+        // News (no entry, or a newer version) is entered at once: one look at the ledger.
+        guard let current = ledger.enterIfNewer(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis)) else {
+            return advance(event, entity, record, ref, refKey, nowMillis)
+        }
         if event.version < current.record.version {
             // Another writer, or a later write at the origin under an older version, is news the
             // ledger's version does not cover: a conflict. Otherwise it is a plain late arrival.
             if record.origin != current.record.origin || record.atMillis > current.record.atMillis {
-                return resolveConflict(event, record, current, ref, refKey, policy: entityType.policy, nowMillis: nowMillis)
+                return resolveConflict(event, entity, record, current, ref, refKey, nowMillis: nowMillis)
             }
             // Late: drop what it names again (harmless), but fence at the ledger's version.
             return cascade(
-                event, ref, refKey, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version, outcome: .late,
-                nowMillis: nowMillis)
+                event, entity, ref, refKey, kind: .invalidate, cause: cause(of: current.record), fence: current.record.version,
+                outcome: .late, nowMillis: nowMillis)
         }
         if record.digest == current.record.digest && record.origin == current.record.origin {
             return cascade(
-                event, ref, refKey, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate,
+                event, entity, ref, refKey, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .duplicate,
                 nowMillis: nowMillis)
         }
-        return resolveConflict(event, record, current, ref, refKey, policy: entityType.policy, nowMillis: nowMillis)
+        return resolveConflict(event, entity, record, current, ref, refKey, nowMillis: nowMillis)
     }
 
+    /// The cascade of an event the ledger has just entered.
     private func advance(
-        _ event: DomainEvent, _ record: LedgerRecord, _ ref: String, _ refKey: [UInt8], _ nowMillis: Int64
+        _ event: DomainEvent, _ entity: GraphFacts.Entity, _ record: LedgerRecord, _ ref: String, _ refKey: [UInt8], _ nowMillis: Int64
     ) -> ProcessingResult {
-        ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
         var result = cascade(
-            event, ref, refKey, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated,
+            event, entity, ref, refKey, kind: .invalidate, cause: cause(of: record), fence: record.version, outcome: .invalidated,
             nowMillis: nowMillis, touching: record)
         result.messages.append(OutboundMessage(topic: ledgerTopic, key: refKey, value: record.fastEncoded(), headers: ledgerHeaders))
         return result
     }
 
     private func resolveConflict(
-        _ event: DomainEvent, _ record: LedgerRecord, _ current: Ledger.Entry, _ ref: String, _ refKey: [UInt8],
-        policy: ConflictPolicy, nowMillis: Int64
+        _ event: DomainEvent, _ entity: GraphFacts.Entity, _ record: LedgerRecord, _ current: Ledger.Entry, _ ref: String,
+        _ refKey: [UInt8], nowMillis: Int64
     ) -> ProcessingResult {
         let challenger = ConflictArbiter.Contender(record)
         let holder = ConflictArbiter.Contender(current.record)
-        let newWins = ConflictArbiter.beats(challenger, holder, policy: policy)
+        let newWins = ConflictArbiter.beats(challenger, holder, policy: entity.policy)
         let winner = newWins ? record : current.record
         let loser = newWins ? current.record : record
         let late = record.version < current.record.version
         // A fence never goes below the ledger's version, whoever wins.
         var result = cascade(
-            event, ref, refKey, kind: .resolve, cause: cause(of: winner), fence: max(winner.version, current.record.version),
+            event, entity, ref, refKey, kind: .resolve, cause: cause(of: winner), fence: max(winner.version, current.record.version),
             outcome: late ? .lateConflict : .conflict, nowMillis: nowMillis)
         if newWins && !late {
             ledger.set(ref, Ledger.Entry(record: record, seenAtMillis: nowMillis))
             result.messages.append(OutboundMessage(topic: ledgerTopic, key: refKey, value: record.fastEncoded(), headers: ledgerHeaders))
         }
         let conflict = ConflictRecord(
-            entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(policy),
+            entity: event.ref.entity, id: event.ref.id, policy: ConflictArbiter.policyName(entity.policy),
             winner: contender(winner), losers: [contender(loser)],
             reason: late
                 ? "\(record.origin) published version \(record.version) after version \(current.record.version) from \(current.record.origin) was known"
@@ -229,14 +231,15 @@ public struct EventProcessor: Sendable {
     /// remembered as invalidated before any registration can enter the index after the closure.
     /// `ref`: the event's `Entity#id`, and `refKey` its bytes, the messages' Kafka key.
     private func cascade(
-        _ event: DomainEvent, _ ref: String, _ refKey: [UInt8], kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause,
+        _ event: DomainEvent, _ entity: GraphFacts.Entity, _ ref: String, _ refKey: [UInt8], kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause,
         fence: UInt64, outcome: ProcessingResult.Outcome, nowMillis: Int64, touching: LedgerRecord? = nil
     ) -> ProcessingResult {
         var cause = cause
         cause.traceparent = event.traceparent
-        let recent = recentInvalidations
-        let remember = { (closure: InstanceClosure) in
-            recent.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
+        // A local function, not a closure in a constant: passed on without escaping, its
+        // context stays on the stack (the constant's was an allocation per event).
+        func remember(_ closure: InstanceClosure) {
+            recentInvalidations.record(closure.slots.lazy.map { Int(truncatingIfNeeded: $0.hash) }, atMillis: nowMillis)
         }
         let closure: InstanceClosure
         var hops: [StateHop] = []
@@ -252,11 +255,11 @@ public struct EventProcessor: Sendable {
         let rootTag = closure.root
         let plan = planner.plan(
             kind: kind, cause: cause, rootTag: rootTag, kafkaKey: refKey, closure: closure,
-            tagOnly: facts.tagServices[event.ref.entity] ?? [],
-            fences: [InvalidationMessage.Fence(ref: rootTag, version: fence)])
+            tagOnly: entity.tagServices,
+            fences: CollectionOfOne(InvalidationMessage.Fence(ref: rootTag, version: fence)))
         var result = ProcessingResult(
             outcome: outcome, messages: plan.messages, fanOut: plan.fanOut,
-            throughCycle: facts.cyclicEntities.contains(event.ref.entity), unresolved: closure.unresolved, eventID: event.eventID,
+            throughCycle: entity.cyclic, unresolved: closure.unresolved, eventID: event.eventID,
             closure: closure, cause: cause, kind: kind)
         result.hops = hops.map { hop in
             var hop = hop

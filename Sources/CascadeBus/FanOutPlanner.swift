@@ -50,7 +50,7 @@ struct FanOutPlanner: Sendable {
     func plan(
         kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, rootTag: String, kafkaKey: [UInt8]? = nil,
         closure: InstanceClosure, positions: [Int]? = nil, rootKey: CacheKeyRef? = nil, tagOnly: [String],
-        fences: [InvalidationMessage.Fence], includeRootTag: Bool = true
+        fences: some Collection<InvalidationMessage.Fence>, includeRootTag: Bool = true
     ) -> Plan {
         var keyBytes = closure.nameBytes
         var rootSpan: InvalidationMessage.KeySpan?
@@ -72,11 +72,23 @@ struct FanOutPlanner: Sendable {
             groups.assign(keys, rootService: rootKey?.service, tagOnly: tagOnly, groupOf: groupOf, counts: counts)
             return withUnsafeTemporaryAllocation(of: InvalidationMessage.KeySpan.self, capacity: keys.count) { spans in
                 keys.sort(into: spans, groupOf: groupOf, counts: counts, fill: fill, groups: groups.count)
-                let head = InvalidationMessage.Head(kind: kind, cause: cause, fences: fences)
+                let head = Self.head(kind: kind, cause: cause, fences: fences)
                 return emit(
                     UnsafeBufferPointer(spans), groups: groups, counts: counts, fill: fill, head: head, keyBytes: keyBytes,
                     kafkaKey: kafkaKey ?? Array(rootTag.utf8), rootTag: rootTag, includeRootTag: includeRootTag)
             }
+        }
+    }
+
+    /// The head of a plan's messages, its fences copied to the stack (a cascade has one or
+    /// two): no array per cascade.
+    private static func head(
+        kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause, fences: some Collection<InvalidationMessage.Fence>
+    ) -> InvalidationMessage.Head {
+        withUnsafeTemporaryAllocation(of: InvalidationMessage.Fence.self, capacity: fences.count) { buffer in
+            let (_, filled) = buffer.initialize(from: fences)
+            defer { _ = buffer[..<filled].deinitialize() }
+            return InvalidationMessage.Head(kind: kind, cause: cause, fences: UnsafeBufferPointer(rebasing: buffer[..<filled]))
         }
     }
 
@@ -92,7 +104,7 @@ struct FanOutPlanner: Sendable {
         plan.fanOut.reserveCapacity(present)
         // One more for the ledger record the caller appends.
         plan.messages.reserveCapacity(present + 1)
-        let tags = includeRootTag ? [rootTag] : []
+        let tag = includeRootTag ? rootTag : nil
         let order = groups.nameOrder
         for index in 0..<groups.count {
             let number = order?[index] ?? index
@@ -108,7 +120,7 @@ struct FanOutPlanner: Sendable {
                 let value = InvalidationMessage.fastEncoded(
                     head: head, keyBytes: keyBytes, keys: UnsafeBufferPointer(rebasing: sorted[start..<part]),
                     // The tag goes once, with the first part.
-                    tags: start == first ? tags : [])
+                    tag: start == first ? tag : nil)
                 plan.messages.append(OutboundMessage(topic: service.topic, key: kafkaKey, value: value, service: service.name))
                 start = part
             } while start < end

@@ -1,13 +1,20 @@
 import CascadeGraph
 
-/// What the pipeline needs from the type-level graph, computed once at start.
+/// What the pipeline needs from the type-level graph, computed once at start, per entity
+/// type in one record: an event looks its type up once.
 struct GraphFacts: Sendable {
-    /// Per entity type, the services with a family that depends on it through tags: they get
-    /// the root tag even when the index knows none of their keys yet, so a key registered
-    /// before the bus saw the registration is still dropped.
-    let tagServices: [String: [String]]
-    /// Entity types whose cascade reaches a circular component (collapsed by the closure).
-    let cyclicEntities: Set<String>
+    struct Entity: Sendable {
+        let policy: ConflictPolicy
+        /// The services with a family that depends on the type through tags: they get the root
+        /// tag even when the index knows none of their keys yet, so a key registered before
+        /// the bus saw the registration is still dropped.
+        let tagServices: [String]
+        /// The type's cascade reaches a circular component (collapsed by the closure).
+        let cyclic: Bool
+    }
+
+    /// By entity type; a type missing is not in the graph.
+    let entities: [String: Entity]
 
     init(graph: CacheGraph) {
         let analysis = GraphAnalysis(graph)
@@ -19,16 +26,16 @@ struct GraphFacts: Sendable {
                 }
             }
         }
-        self.tagServices = tagServices.mapValues { $0.sorted() }
 
         // The same notion of a cycle as the closure's `circular` entries: two or more
         // families, or one depending on itself.
         let circular = Set(analysis.cycles.joined())
-        cyclicEntities = Set(graph.entities.keys.filter { entity in
-            analysis.impact(of: .entity(entity)).contains { reached in
+        entities = graph.entities.mapValues { type in
+            let cyclic = analysis.impact(of: .entity(type.name)).contains { reached in
                 guard case .family(let family) = reached.node else { return false }
                 return circular.contains(family)
             }
-        })
+            return Entity(policy: type.policy, tagServices: (tagServices[type.name] ?? []).sorted(), cyclic: cyclic)
+        }
     }
 }

@@ -33,6 +33,19 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Enters `entry` when it is news (no entry yet, or an older version) and returns nil;
+    /// otherwise returns the entry that stays. One lookup for the pipeline's every event.
+    public func enterIfNewer(_ ref: String, _ entry: Entry) -> Entry? {
+        entries.withLockedValue { entries in Self.enter(entry, into: &entries[ref]) }
+    }
+
+    /// Through the dictionary's in-place access: the key is hashed once.
+    private static func enter(_ entry: Entry, into slot: inout Entry?) -> Entry? {
+        if let current = slot, current.record.version >= entry.record.version { return current }
+        slot = entry
+        return nil
+    }
+
     /// Merges a record read back from the ledger topic: never lowers a version.
     public func merge(_ record: LedgerRecord) {
         let ref = record.entity + "#" + record.id

@@ -1,22 +1,22 @@
 extension InvalidationMessage {
-    /// The bytes of `fastEncoded(head:keyBytes:keys:tags:)` when no key or tag needs escaping
+    /// The bytes of `fastEncoded(head:keyBytes:keys:tag:)` when no key or tag needs escaping
     /// (nearly always): measured first, then written through a pointer into a buffer of
     /// exactly that size, with none of the growing array's checks per piece. Nil when
     /// something needs escaping or a depth is negative: the general writer handles it.
     static func plainEncoded(
-        head: Head, names: UnsafeBufferPointer<UInt8>, keys: UnsafeBufferPointer<KeySpan>, tags: [String]
+        head: Head, names: UnsafeBufferPointer<UInt8>, keys: UnsafeBufferPointer<KeySpan>, tag: String?
     ) -> [UInt8]? {
         let kind = head.kind.rawValue.utf8
-        var size = head.bytes.count + keys.count * 20 + 22 + kind.count + tags.count * 3
+        var size = head.bytes.count + keys.count * 20 + 22 + kind.count
         for span in keys {
             guard span.depth >= 0 else { return nil }
             let key = UnsafeBufferPointer(rebasing: names[Int(span.start)..<Int(span.start + span.length)])
             guard !key.contains(where: WireJSONWriter.needsEscaping) else { return nil }
             size += key.count + PlainCursor.digitCount(UInt32(span.depth))
         }
-        for tag in tags {
+        if let tag {
             guard !tag.utf8.contains(where: WireJSONWriter.needsEscaping) else { return nil }
-            size += tag.utf8.count
+            size += 2 + tag.utf8.count
         }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, written in
             var out = PlainCursor(buffer)
@@ -31,8 +31,8 @@ extension InvalidationMessage {
             out.write("],\"kind\":\"")
             out.write(kind)
             out.write("\",\"tags\":[")
-            for (index, tag) in tags.enumerated() {
-                out.write(index == 0 ? "\"" : ",\"")
+            if let tag {
+                out.write("\"")
                 out.write(tag.utf8)
                 out.write("\"")
             }

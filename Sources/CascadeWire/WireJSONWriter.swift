@@ -114,6 +114,11 @@ extension InvalidationMessage {
         let kind: Kind
 
         public init(kind: Kind, cause: Cause, fences: [Fence]) {
+            self = fences.withUnsafeBufferPointer { Head(kind: kind, cause: cause, fences: $0) }
+        }
+
+        /// `fences` in a buffer, which a caller can fill on the stack (no array per cascade).
+        public init(kind: Kind, cause: Cause, fences: UnsafeBufferPointer<Fence>) {
             // Field names and punctuation, numbers at their widest, then the texts.
             var capacity = 110 + cause.entity.utf8.count + cause.eventID.utf8.count + cause.id.utf8.count
                 + (cause.traceparent.map { 17 + $0.utf8.count } ?? 0)
@@ -149,12 +154,13 @@ extension InvalidationMessage {
     }
 
     /// A message of the cascade `head` starts, keys given as spans of `keyBytes` (the bus
-    /// writes them straight from a closure's names, without a String per key).
-    public static func fastEncoded(head: Head, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tags: [String]) -> [UInt8] {
+    /// writes them straight from a closure's names, without a String per key), with at most
+    /// one tag (the root's), so that no array is made for it.
+    public static func fastEncoded(head: Head, keyBytes: [UInt8], keys: UnsafeBufferPointer<KeySpan>, tag: String?) -> [UInt8] {
         keyBytes.withUnsafeBufferPointer { names in
-            if let plain = plainEncoded(head: head, names: names, keys: keys, tags: tags) { return plain }
+            if let plain = plainEncoded(head: head, names: names, keys: keys, tag: tag) { return plain }
             let keyLength = keys.reduce(0) { $0 + Int($1.length) }
-            return encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tags) { index, out in
+            return encoded(head: head, keyCount: keys.count, keyLength: keyLength, tags: tag.map { [$0] } ?? []) { index, out in
                 let span = keys[index]
                 out.integer(span.depth)
                 out.raw(",\"key\":")

@@ -28,7 +28,6 @@ struct WireJSONWriterTests {
     @Test("invalidation messages from key spans: same bytes as JSONEncoder", arguments: awkward)
     func invalidationFromSpans(text: String) {
         let cause = InvalidationMessage.Cause(eventID: "e-1", entity: "Product", id: "p-1", version: 3, atMillis: 1_700_000_000_123)
-        let fences = [InvalidationMessage.Fence(ref: "Product#p-1", version: 3)]
         let keys: [(String, Int)] = [("k:1", 0), (text, 7), ("order:9/x", 10), ("", 123_456), ("last", 4_294_967)]
         var names: [UInt8] = Array("billing/".utf8)
         var spans: [InvalidationMessage.KeySpan] = []
@@ -36,16 +35,23 @@ struct WireJSONWriterTests {
             spans.append(.init(start: Int32(names.count), length: Int32(key.utf8.count), depth: Int32(depth)))
             names.append(contentsOf: key.utf8)
         }
-        for tags in [[], ["Product#p-1"], [text, "Product#p-1"]] {
-            for kind in [InvalidationMessage.Kind.invalidate, .resolve] {
-                let expected = InvalidationMessage(
-                    kind: kind, cause: cause, keys: keys.map { .init(key: $0.0, depth: $0.1) }, tags: tags, fences: fences
-                ).encoded()
-                let written = spans.withUnsafeBufferPointer {
-                    InvalidationMessage.fastEncoded(
-                        head: .init(kind: kind, cause: cause, fences: fences), keyBytes: names, keys: $0, tags: tags)
+        // No fence (a hop's), the cascade's one, a cycle conflict's two; the root's tag or none.
+        let fenceSets = [[], [InvalidationMessage.Fence(ref: "Product#p-1", version: 3)], [
+            InvalidationMessage.Fence(ref: "Product#p-1", version: 3), InvalidationMessage.Fence(ref: text, version: 9),
+        ]]
+        for fences in fenceSets {
+            for tag in [nil, "Product#p-1", text] {
+                for kind in [InvalidationMessage.Kind.invalidate, .resolve] {
+                    let expected = InvalidationMessage(
+                        kind: kind, cause: cause, keys: keys.map { .init(key: $0.0, depth: $0.1) }, tags: tag.map { [$0] } ?? [],
+                        fences: fences
+                    ).encoded()
+                    let written = spans.withUnsafeBufferPointer {
+                        InvalidationMessage.fastEncoded(
+                            head: .init(kind: kind, cause: cause, fences: fences), keyBytes: names, keys: $0, tag: tag)
+                    }
+                    #expect(written == expected, "\(String(decoding: expected, as: UTF8.self))")
                 }
-                #expect(written == expected, "\(String(decoding: expected, as: UTF8.self))")
             }
         }
     }
