@@ -44,6 +44,8 @@ static int produce(const char *bootstrap, const char *topic, long count, size_t 
     set(conf, "enable.idempotence", "true");
     set(conf, "max.in.flight.requests.per.connection", "1");
     set(conf, "linger.ms", "5");
+    /* Cascade's producer's partitioner (Kafka's default), so that the sides differ only in the layer. */
+    set(conf, "partitioner", "murmur2_random");
     set(conf, "queue.buffering.max.messages", "1000000");
     set(conf, "queue.buffering.max.kbytes", "1048576");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
