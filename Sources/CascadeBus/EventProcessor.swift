@@ -231,8 +231,9 @@ public struct EventProcessor: Sendable {
     /// remembered as invalidated before any registration can enter the index after the closure.
     /// `ref`: the event's `Entity#id`, and `refKey` its bytes, the messages' Kafka key.
     private func cascade(
-        _ event: DomainEvent, _ entity: GraphFacts.Entity, _ ref: String, _ refKey: [UInt8], kind: InvalidationMessage.Kind, cause: InvalidationMessage.Cause,
-        fence: UInt64, outcome: ProcessingResult.Outcome, nowMillis: Int64, touching: LedgerRecord? = nil
+        _ event: DomainEvent, _ entity: GraphFacts.Entity, _ ref: String, _ refKey: [UInt8], kind: InvalidationMessage.Kind,
+        cause: InvalidationMessage.Cause, fence: UInt64, outcome: ProcessingResult.Outcome, nowMillis: Int64,
+        touching: LedgerRecord? = nil
     ) -> ProcessingResult {
         var cause = cause
         cause.traceparent = event.traceparent

@@ -1,4 +1,4 @@
-import CascadeBus
+@testable import CascadeBus
 import CascadeWire
 import Testing
 
@@ -6,7 +6,8 @@ import Testing
 struct LedgerTests {
     private func entry(_ version: UInt64, origin: String = "orders") -> Ledger.Entry {
         Ledger.Entry(
-            record: LedgerRecord(entity: "Order", id: "o-1", version: version, origin: origin, atMillis: 0, eventID: "e-\(version)", digest: 0),
+            record: LedgerRecord(
+                entity: "Order", id: "o-1", version: version, origin: origin, atMillis: 0, eventID: "e-\(version)", digest: 0),
             seenAtMillis: Int64(version))
     }
 
