@@ -156,8 +156,14 @@ public struct EventProcessor: Sendable {
                 "key-mismatch", "the message key '\(named)' is not the event's Entity#id '\(event.ref)': its events would lose their order"), source)
         }
         let ref = event.ref.description
-        // The Kafka key of the ledger record and of the invalidations alike: copied once.
-        let refKey = Array(ref.utf8)
+        // The Kafka key of the ledger record and of the invalidations alike: a native event's
+        // own key when it has one (checked above to be these bytes), else copied once.
+        let refKey: [UInt8]
+        if native, let key, !key.isEmpty {
+            refKey = key
+        } else {
+            refKey = Array(ref.utf8)
+        }
         let record = LedgerRecord(
             entity: event.ref.entity, id: event.ref.id, version: event.version, origin: event.origin,
             atMillis: event.atMillis, eventID: event.eventID, digest: EventDigest.of(event))
