@@ -89,7 +89,6 @@ public enum Dependency: Hashable, Sendable, CustomStringConvertible {
         return .key(CacheKeyRef(service: service, key: text))
     }
 
-
     /// The tag a node files a key under, and the bus indexes it by: `Entity#id` or `service/key`.
     public var tag: String {
         switch self {

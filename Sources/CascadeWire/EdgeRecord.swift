@@ -73,33 +73,27 @@ extension EdgeRecord {
     /// Read without JSONDecoder, which cost more than applying the record when a share rebuilds
     /// a partition; nil otherwise, for JSONDecoder to read (and reject) as it always did.
     private static func plain(_ bytes: [UInt8]) -> Value? {
-        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
-        let notPlain = JSONScanner.Failure(reason: "not plain", offset: 0)
+        let notPlain = JSONScanner.notPlain
         var dependencies: [Range<Int>]?
         var setAtMillis: Int64??
-        var scanner = JSONScanner(bytes: bytes)
-        do throws(JSONScanner.Failure) {
-            let isObject = try scanner.parseObjectDocument { name, scanner throws(JSONScanner.Failure) in
-                switch name {
-                case "deps" where dependencies == nil:
-                    var ranges: [Range<Int>] = []
-                    guard try scanner.readPlainStrings({ ranges.append($0) }) else { throw notPlain }
-                    dependencies = ranges
-                case "set_at_ms" where setAtMillis == nil:
-                    switch try scanner.readValue(depth: 1) {
-                    case .null: setAtMillis = .some(nil)
-                    case .number(let text):
-                        guard let number = Registration.wholeNumber(text, signed: true).flatMap({ Int64($0) }) else { throw notPlain }
-                        setAtMillis = .some(number)
-                    default: throw notPlain
-                    }
+        let isPlain = JSONScanner.readPlainObject(bytes) { name, scanner throws(JSONScanner.Failure) in
+            switch name {
+            case "deps" where dependencies == nil:
+                var ranges: [Range<Int>] = []
+                guard try scanner.readPlainStrings({ ranges.append($0) }) else { throw notPlain }
+                dependencies = ranges
+            case "set_at_ms" where setAtMillis == nil:
+                switch try scanner.readValue(depth: 1) {
+                case .null: setAtMillis = .some(nil)
+                case .number(let text):
+                    guard let number = Registration.wholeNumber(text, signed: true).flatMap({ Int64($0) }) else { throw notPlain }
+                    setAtMillis = .some(number)
                 default: throw notPlain
                 }
+            default: throw notPlain
             }
-            guard isObject, let dependencies else { return nil }
-            return Value(deps: dependencies.map { String(decoding: bytes[$0], as: UTF8.self) }, setAtMillis: setAtMillis ?? nil)
-        } catch {
-            return nil
         }
+        guard isPlain, let dependencies else { return nil }
+        return Value(deps: dependencies.map { String(decoding: bytes[$0], as: UTF8.self) }, setAtMillis: setAtMillis ?? nil)
     }
 }

@@ -37,8 +37,7 @@ public struct LedgerRecord: Codable, Sendable, Hashable {
     /// Read without JSONDecoder, which cost more than merging the record when a partition's
     /// ledger is rebuilt; nil otherwise, for JSONDecoder to read (and reject) as it always did.
     private static func plain(_ bytes: [UInt8]) -> LedgerRecord? {
-        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
-        let notPlain = JSONScanner.Failure(reason: "not plain", offset: 0)
+        let notPlain = JSONScanner.notPlain
         var entity, id, origin, eventID: Range<Int>?
         var version, digest: UInt64?
         var atMillis: Int64?
@@ -51,34 +50,29 @@ public struct LedgerRecord: Codable, Sendable, Hashable {
             else { throw notPlain }
             return whole
         }
-        var scanner = JSONScanner(bytes: bytes)
-        do throws(JSONScanner.Failure) {
-            let isObject = try scanner.parseObjectDocument { name, scanner throws(JSONScanner.Failure) in
-                switch name {
-                case "entity": try string(&entity, &scanner)
-                case "id": try string(&id, &scanner)
-                case "origin": try string(&origin, &scanner)
-                case "event_id": try string(&eventID, &scanner)
-                case "version" where version == nil:
-                    guard let value = UInt64(try number(&scanner, signed: false)) else { throw notPlain }
-                    version = value
-                case "digest" where digest == nil:
-                    guard let value = UInt64(try number(&scanner, signed: false)) else { throw notPlain }
-                    digest = value
-                case "at_ms" where atMillis == nil:
-                    guard let value = Int64(try number(&scanner, signed: true)) else { throw notPlain }
-                    atMillis = value
-                default: throw notPlain
-                }
+        let isPlain = JSONScanner.readPlainObject(bytes) { name, scanner throws(JSONScanner.Failure) in
+            switch name {
+            case "entity": try string(&entity, &scanner)
+            case "id": try string(&id, &scanner)
+            case "origin": try string(&origin, &scanner)
+            case "event_id": try string(&eventID, &scanner)
+            case "version" where version == nil:
+                guard let value = UInt64(try number(&scanner, signed: false)) else { throw notPlain }
+                version = value
+            case "digest" where digest == nil:
+                guard let value = UInt64(try number(&scanner, signed: false)) else { throw notPlain }
+                digest = value
+            case "at_ms" where atMillis == nil:
+                guard let value = Int64(try number(&scanner, signed: true)) else { throw notPlain }
+                atMillis = value
+            default: throw notPlain
             }
-            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
-            guard isObject, let entity, let id, let origin, let eventID, let version, let atMillis, let digest else { return nil }
-            return LedgerRecord(
-                entity: text(entity), id: text(id), version: version, origin: text(origin), atMillis: atMillis, eventID: text(eventID),
-                digest: digest)
-        } catch {
-            return nil
         }
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        guard isPlain, let entity, let id, let origin, let eventID, let version, let atMillis, let digest else { return nil }
+        return LedgerRecord(
+            entity: text(entity), id: text(id), version: version, origin: text(origin), atMillis: atMillis, eventID: text(eventID),
+            digest: digest)
     }
 }
 

@@ -31,24 +31,16 @@ extension Registration {
         /// The fields of `bytes` when they are a plain document, the places of its dependencies
         /// appended to `dependencies`; nil otherwise (`dependencies` may then hold some).
         static func read(_ bytes: [UInt8], dependencies: inout [Range<Int>]) -> PlainFields? {
-            for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return nil }
             var seen = Seen()
-            var scanner = JSONScanner(bytes: bytes)
-            do throws(JSONScanner.Failure) {
-                let isObject = try scanner.parseObjectDocument { name, scanner throws(JSONScanner.Failure) in
-                    guard try seen.read(name, &scanner, dependencies: &dependencies) else {
-                        throw JSONScanner.Failure(reason: "not plain", offset: 0)
-                    }
-                }
-                guard isObject, let service = seen.service, let key = seen.key, seen.hasDependencies, let setAtMillis = seen.setAtMillis,
-                      let lease = seen.lease
-                else { return nil }
-                return PlainFields(
-                    service: service, key: key, setAtMillis: setAtMillis, lease: lease, node: seen.node ?? nil,
-                    incarnation: seen.incarnation ?? nil)
-            } catch {
-                return nil
+            let isPlain = JSONScanner.readPlainObject(bytes) { name, scanner throws(JSONScanner.Failure) in
+                guard try seen.read(name, &scanner, dependencies: &dependencies) else { throw JSONScanner.notPlain }
             }
+            guard isPlain, let service = seen.service, let key = seen.key, seen.hasDependencies, let setAtMillis = seen.setAtMillis,
+                  let lease = seen.lease
+            else { return nil }
+            return PlainFields(
+                service: service, key: key, setAtMillis: setAtMillis, lease: lease, node: seen.node ?? nil,
+                incarnation: seen.incarnation ?? nil)
         }
     }
 
