@@ -64,23 +64,6 @@ struct JSONScanner {
         try parseObjectDocument(reading: { name, scanner throws(Failure) in field(name, try scanner.parseValue(depth: 1)) })
     }
 
-    /// What a plain reader's `field` throws for anything it does not take.
-    static let notPlain = Failure(reason: "not plain", offset: 0)
-
-    /// Reads `bytes` as a plain document, what the bus and the nodes write: ASCII without
-    /// escapes, one object, each field handed to `field` (as `parseObjectDocument(reading:)`),
-    /// which throws `notPlain` for what it does not take. False when the document is not plain:
-    /// the caller's JSONDecoder then reads (or rejects) it.
-    static func readPlainObject(_ bytes: [UInt8], field: (String, inout JSONScanner) throws(Failure) -> Void) -> Bool {
-        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return false }
-        var scanner = JSONScanner(bytes: bytes)
-        do {
-            return try scanner.parseObjectDocument(reading: field)
-        } catch {
-            return false
-        }
-    }
-
     /// Like `parseObjectDocument(field:)`, but `field` reads each value itself, the scanner
     /// at the value (`readValue(depth: 1)`, `readObject`, `readPlainString`): a caller keeps
     /// what it needs without building a `Value` of it.
@@ -597,5 +580,24 @@ extension JSONScanner {
         }
         guard magnitude <= UInt64(Int64.max) else { index = start; return nil }
         return Int64(magnitude)
+    }
+}
+
+extension JSONScanner {
+    /// What a plain reader's `field` throws for anything it does not take.
+    static let notPlain = Failure(reason: "not plain", offset: 0)
+
+    /// Reads `bytes` as a plain document, what the bus and the nodes write: ASCII without
+    /// escapes, one object, each field handed to `field` (as `parseObjectDocument(reading:)`),
+    /// which throws `notPlain` for what it does not take. False when the document is not plain:
+    /// the caller's JSONDecoder then reads (or rejects) it.
+    static func readPlainObject(_ bytes: [UInt8], field: (String, inout JSONScanner) throws(Failure) -> Void) -> Bool {
+        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return false }
+        var scanner = JSONScanner(bytes: bytes)
+        do {
+            return try scanner.parseObjectDocument(reading: field)
+        } catch {
+            return false
+        }
     }
 }
